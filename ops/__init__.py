@@ -1,0 +1,5 @@
+"""strict_tracer.ops: tensor-op knowledge (ATen resolution through the oracle, templates)."""
+from .dispatch import Emitter, UnsupportedCall, cache_size, dispatch
+from .registry import is_tensor_op
+
+__all__ = ["Emitter", "UnsupportedCall", "cache_size", "dispatch", "is_tensor_op"]

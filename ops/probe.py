@@ -1,0 +1,85 @@
+"""The oracle: run a native torch callable once on fake tensors and record its ATen calls.
+
+A recording mode sits at the PreDispatch key, the level torch.export's pre-dispatch tracing
+records at, so the overloads and normalized arguments we see are the ones torch.export puts in
+its graphs (`x + 1` -> `aten.add.Tensor(x, 1)`, `F.linear` -> `aten.linear.default`). Below it,
+a FakeTensorMode runs the meta kernels, which give output dtype, shape, strides and the same
+errors eager would raise, without touching real data.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+from torch._dispatch.python import enable_python_dispatcher
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.schema_check_mode import SchemaCheckMode
+from torch.utils._python_dispatch import TorchDispatchMode
+
+_fake_mode: FakeTensorMode | None = None
+
+
+def fake_mode() -> FakeTensorMode:
+    """The process-wide fake mode used by the oracle (static shapes, no shape env)."""
+    global _fake_mode
+    if _fake_mode is None:
+        _fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+    return _fake_mode
+
+
+def make_fake(meta) -> torch.Tensor:
+    """A fake tensor with the hint shape/strides/dtype/device of a TensorMeta."""
+    with fake_mode():
+        t = torch.empty_strided(meta.hint_shape, meta.strides, dtype=meta.dtype, device=meta.device,
+                                layout=meta.layout)
+        if meta.storage_offset:
+            t = t.as_strided(meta.hint_shape, meta.strides, meta.storage_offset)
+        if meta.requires_grad:
+            t.requires_grad_(True)
+    return t
+
+
+def fake_from_real(t: torch.Tensor) -> torch.Tensor:
+    """A static fake copy of a real tensor's metadata (parameters, buffers, constants)."""
+    return fake_mode().from_tensor(t, static_shapes=True)
+
+
+@dataclass
+class RecordedCall:
+    op: torch._ops.OpOverload
+    args: tuple
+    kwargs: dict
+    output: Any
+
+
+class _Recorder(SchemaCheckMode):
+    """Records every ATen call that reaches the PreDispatch key.
+
+    torch only admits a few mode classes at PreDispatch; SchemaCheckMode is the one meant for
+    observing calls, so the recorder derives from it and replaces its behaviour entirely.
+    """
+
+    def __init__(self) -> None:
+        TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
+        self.calls: list[RecordedCall] = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        self.calls.append(RecordedCall(func, args, kwargs, out))
+        return out
+
+
+@dataclass
+class ProbeResult:
+    calls: list[RecordedCall]
+    output: Any
+
+
+def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool) -> ProbeResult:
+    """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes."""
+    recorder = _Recorder()
+    with torch.set_grad_enabled(grad_enabled), fake_mode(), enable_python_dispatcher(), recorder:
+        output = fn(*args, **kwargs)
+    return ProbeResult(recorder.calls, output)

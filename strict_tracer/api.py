@@ -1,0 +1,61 @@
+"""export(): the pipeline of DESIGN.md "Data flow", one stage after another."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from . import context
+from .errors import UserInputError
+from .inputs import prepare_inputs
+from .interpreter import Interpreter
+from .outputs import collect_outputs
+from .package import TraceResult, package
+from .trace_state import TraceState
+
+
+def _validate(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
+    if not isinstance(mod, torch.nn.Module):
+        raise UserInputError(f"export() expects a torch.nn.Module, got {type(mod).__name__}")
+    if not isinstance(args, tuple):
+        raise UserInputError(f"args must be a tuple of example inputs, got {type(args).__name__} "
+                             "(wrap a single input as (x,))")
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict):
+        raise UserInputError(f"kwargs must be a dict, got {type(kwargs).__name__}")
+    return args, kwargs
+
+
+def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
+           dynamic_shapes: Any = None, strict: bool = True) -> torch.export.ExportedProgram:
+    """Capture `mod.forward` as an ExportedProgram by interpreting its bytecode.
+
+    `strict=False` delegates to torch.export.export(..., strict=False).
+    """
+    args, kwargs = _validate(mod, args, kwargs)
+    if not strict:
+        return torch.export.export(mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False)
+    if dynamic_shapes is not None:
+        raise UserInputError("dynamic_shapes is not supported by this version of strict_tracer; "
+                             "export with static shapes (dynamic_shapes=None)")
+    result = trace(mod, args, kwargs)
+    return package(result)
+
+
+def trace(mod: torch.nn.Module, args: tuple, kwargs: dict) -> TraceResult:
+    """Stages 1-3: inputs, interpretation of forward(), outputs."""
+    state = TraceState(mod)
+    interp = Interpreter(state)
+    try:
+        with context.activate(interp):
+            inputs = prepare_inputs(mod, args, kwargs, state)
+            returned = interp.call_module(mod, inputs.args, inputs.kwargs)
+            outputs = collect_outputs(returned, state)
+            state.finish_buffer_assignments(interp)
+    finally:
+        state.sandbox.restore()
+    graph = state.graph
+    graph.output(outputs.values)
+    graph.prune()
+    return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs)

@@ -1,0 +1,335 @@
+"""Handlers for builtins that need the interpreter's view of values (proxies, frames)."""
+from __future__ import annotations
+
+import builtins
+import sys
+import types
+from typing import Any
+
+import torch
+
+from ..errors import Category
+from ..proxy import TensorProxy
+from ..symbolic import SymBool, SymFloat, SymInt, SymValue
+from .natives import special
+from .frame import UNBOUND
+from .protocols import SAFE_TYPES, lookup_special
+
+def python_type(value: Any) -> type:
+    """type(value) as eager Python would report it."""
+    t = type(value)
+    if t is TensorProxy:
+        return value.py_type
+    if t is SymInt:
+        return torch.SymInt
+    if t is SymFloat:
+        return torch.SymFloat
+    if t is SymBool:
+        return torch.SymBool
+    return t
+
+
+@special(builtins.isinstance)
+def _isinstance(interp, args, kwargs):
+    obj, classinfo = args
+    t = type(obj)
+    if t is TensorProxy or isinstance(obj, SymValue):
+        return _issubclass_any(python_type(obj), classinfo)
+    return isinstance(obj, classinfo)
+
+
+def _issubclass_any(cls: type, classinfo: Any) -> bool:
+    if isinstance(classinfo, tuple):
+        return any(_issubclass_any(cls, c) for c in classinfo)
+    if isinstance(classinfo, types.UnionType):
+        return any(_issubclass_any(cls, c) for c in classinfo.__args__)
+    return issubclass(cls, classinfo)
+
+
+@special(builtins.type)
+def _type(interp, args, kwargs):
+    if len(args) == 1 and not kwargs:
+        return python_type(args[0])
+    return type(*args, **kwargs)
+
+
+@special(builtins.len)
+def _len(interp, args, kwargs):
+    (obj,) = args
+    return interp.length_of(obj)
+
+
+@special(builtins.iter)
+def _iter(interp, args, kwargs):
+    if len(args) == 2:
+        from .generators import CallableIterator
+        return CallableIterator(interp, args[0], args[1])
+    return interp.get_iter(args[0])
+
+
+@special(builtins.next)
+def _next(interp, args, kwargs):
+    if len(args) == 2:
+        try:
+            return interp.next_item(args[0])
+        except StopIteration:
+            return args[1]
+    return interp.next_item(args[0])
+
+
+@special(builtins.getattr)
+def _getattr(interp, args, kwargs):
+    obj, name = args[0], args[1]
+    if type(name) is not str:
+        raise TypeError(f"attribute name must be string, not '{type(name).__name__}'")
+    if len(args) == 3:
+        try:
+            return interp.load_attr(obj, name)
+        except AttributeError:
+            return args[2]
+    return interp.load_attr(obj, name)
+
+
+@special(builtins.hasattr)
+def _hasattr(interp, args, kwargs):
+    obj, name = args
+    try:
+        interp.load_attr(obj, name)
+    except AttributeError:
+        return False
+    return True
+
+
+@special(builtins.setattr)
+def _setattr(interp, args, kwargs):
+    obj, name, value = args
+    interp.store_attr(obj, name, value)
+
+
+@special(builtins.delattr)
+def _delattr(interp, args, kwargs):
+    obj, name = args
+    interp.delete_attr(obj, name)
+
+
+@special(builtins.super)
+def _super(interp, args, kwargs):
+    return interp.make_super(args)
+
+
+@special(builtins.id)
+def _id(interp, args, kwargs):
+    (obj,) = args
+    if _holds_proxy(obj):
+        raise interp.refuse(Category.UNSUPPORTED_NATIVE,
+                            "id() of a tensor: its value differs between tracing and every run",
+                            hint="do not use id() of tensors in forward(); key caches on something "
+                                 "that does not change per call", operands=(obj,))
+    return id(obj)
+
+
+@special(builtins.hash)
+def _hash(interp, args, kwargs):
+    (obj,) = args
+    t = type(obj)
+    if t is TensorProxy:
+        raise interp.refuse(Category.UNSUPPORTED_NATIVE,
+                            "hash() of a tensor is its identity, which differs on every run",
+                            hint="do not hash tensors in forward()", operands=(obj,))
+    if t in SAFE_TYPES:
+        return hash(obj)
+    raw = lookup_special(t, "__hash__")
+    if raw is None:
+        raise TypeError(f"unhashable type: '{t.__name__}'")
+    if type(raw) is types.FunctionType:
+        return interp.call_unbound(raw, obj, ())
+    return hash(obj)
+
+
+@special(builtins.print)
+def _print(interp, args, kwargs):
+    if kwargs.get("file") not in (None, sys.stdout):
+        raise interp.refuse(Category.SIDE_EFFECT, "print() to a file writes outside the program",
+                            hint="remove the print from forward()")
+    if any(_holds_proxy(a) for a in args):
+        raise interp.refuse(Category.DATA_DEPENDENT_VALUE,
+                            "print() of a tensor needs its data, which does not exist while tracing",
+                            hint="print shapes/dtypes (known at trace time) or remove the print",
+                            operands=args)
+    text = [interp.to_str(a) for a in args]
+    print(*text, **{k: v for k, v in kwargs.items() if k in ("sep", "end", "flush")})
+
+
+@special(builtins.repr)
+def _repr(interp, args, kwargs):
+    (obj,) = args
+    return interp.to_repr(obj)
+
+
+@special(builtins.str)
+def _str(interp, args, kwargs):
+    if len(args) == 1 and not kwargs:
+        return interp.to_str(args[0])
+    return str(*args, **kwargs)
+
+
+@special(builtins.format)
+def _format(interp, args, kwargs):
+    return interp.format_value(*args)
+
+
+@special(builtins.globals)
+def _globals(interp, args, kwargs):
+    return interp.frames[-1].globals
+
+
+@special(builtins.locals, builtins.vars)
+def _locals(interp, args, kwargs):
+    if args:
+        return interp.load_attr(args[0], "__dict__")
+    frame = interp.frames[-1]
+    names = frame.decoded.localsplus_names
+    result = {}
+    for index, name in enumerate(names):
+        value = frame.localsplus[index]
+        if index in frame.decoded.cell_indices and isinstance(value, types.CellType):
+            try:
+                value = value.cell_contents
+            except ValueError:
+                continue
+        if value is not UNBOUND:
+            result[name] = value
+    return result
+
+
+@special(builtins.dir)
+def _dir(interp, args, kwargs):
+    if not args:
+        return sorted(_locals(interp, (), {}))
+    (obj,) = args
+    if type(obj) is TensorProxy:
+        return dir(torch.Tensor)
+    raw = lookup_special(type(obj), "__dir__")
+    if type(raw) is types.FunctionType:
+        return sorted(interp.call_unbound(raw, obj, ()))
+    return dir(obj)
+
+
+@special(sys.exc_info)
+def _exc_info(interp, args, kwargs):
+    exc = interp.current_exc
+    return (None, None, None) if exc is None else (type(exc), exc, exc.__traceback__)
+
+
+@special(builtins.callable)
+def _callable(interp, args, kwargs):
+    (obj,) = args
+    if type(obj) is TensorProxy:
+        return False
+    return callable(obj)
+
+
+def _holds_proxy(value: Any, depth: int = 0) -> bool:
+    t = type(value)
+    if t is TensorProxy:
+        return True
+    if depth < 3 and t in (list, tuple, dict, set):
+        items = value.values() if t is dict else value
+        return any(_holds_proxy(v, depth + 1) for v in items)
+    return False
+
+
+
+@special(object.__setattr__)
+def _object_setattr(interp, args, kwargs):
+    obj, name, value = args
+    interp.record_attr(obj, name)
+    object.__setattr__(obj, name, value)
+
+
+@special(object.__delattr__)
+def _object_delattr(interp, args, kwargs):
+    obj, name = args
+    interp.record_attr(obj, name)
+    object.__delattr__(obj, name)
+
+
+@special(type.__setattr__)
+def _type_setattr(interp, args, kwargs):
+    cls, name, value = args
+    interp.record_attr(cls, name)
+    type.__setattr__(cls, name, value)
+
+
+@special(object.__getattribute__)
+def _object_getattribute(interp, args, kwargs):
+    obj, name = args
+    return interp.object_getattribute(obj, name)
+
+
+def _run_source(interp, source, globals_, locals_, mode: str):
+    """exec()/eval(): compile natively (pure), then interpret the code object."""
+    from .frame import Frame, builtins_of
+    frame = interp.frames[-1] if interp.frames else None
+    if globals_ is None:
+        globals_ = frame.globals if frame is not None else {}
+        if locals_ is None and frame is not None:
+            locals_ = _locals(interp, (), {})
+    if locals_ is None:
+        locals_ = globals_
+    globals_.setdefault("__builtins__", builtins)
+    code = source if isinstance(source, types.CodeType) else compile(source, "<string>", mode)
+    run = Frame(None, code, globals_, builtins_of(globals_), [UNBOUND] * len(code.co_varnames))
+    run.locals_dict = locals_
+    return interp.run_frame(run)
+
+
+@special(builtins.exec)
+def _exec(interp, args, kwargs):
+    source, globals_, locals_ = (list(args) + [None, None])[:3]
+    _run_source(interp, source, kwargs.get("globals", globals_), kwargs.get("locals", locals_), "exec")
+
+
+@special(builtins.eval)
+def _eval(interp, args, kwargs):
+    source, globals_, locals_ = (list(args) + [None, None])[:3]
+    return _run_source(interp, source, kwargs.get("globals", globals_), kwargs.get("locals", locals_), "eval")
+
+
+class FrameView:
+    """What sys._getframe() returns for an interpreted frame: the attributes code reads."""
+
+    _strict_tracer_native = True
+
+    def __init__(self, interp, index: int) -> None:
+        self._interp = interp
+        self._index = index
+        frame = interp.frames[index]
+        self.f_code = frame.code
+        self.f_globals = frame.globals
+        self.f_builtins = frame.builtins
+        self.f_lineno = frame.lineno
+
+    @property
+    def f_locals(self) -> dict:
+        saved = self._interp.frames
+        self._interp.frames = saved[:self._index + 1] if self._index >= 0 else saved[:len(saved) + self._index + 1]
+        try:
+            return _locals(self._interp, (), {})
+        finally:
+            self._interp.frames = saved
+
+    @property
+    def f_back(self):
+        index = self._index - 1
+        return FrameView(self._interp, index) if -index <= len(self._interp.frames) else None
+
+
+@special(sys._getframe)
+def _getframe(interp, args, kwargs):
+    depth = args[0] if args else 0
+    if depth >= len(interp.frames):
+        raise interp.refuse(Category.UNSUPPORTED_PYTHON,
+                            "sys._getframe() reaches outside the traced program",
+                            hint="do not inspect the caller's frames in forward()")
+    return FrameView(interp, -1 - depth)

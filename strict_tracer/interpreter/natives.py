@@ -1,0 +1,196 @@
+"""Which native callables may run for real, and which get a handler of their own.
+
+Policy (DESIGN.md "Calls"): natives that are pure functions of their arguments run natively;
+natives that need the interpreter's view of the world (isinstance on proxies, len, getattr,
+super, grad mode, ...) have a handler here; everything else is refused.
+"""
+from __future__ import annotations
+
+import _thread
+import builtins
+import collections
+import contextvars
+import functools
+import itertools
+import operator
+import os
+import sys
+import types
+from typing import Any, Callable
+
+import torch
+
+SpecialHandler = Callable[[Any, tuple, dict], Any]
+SPECIAL: dict[Any, SpecialHandler] = {}
+
+
+def special(*fns: Any) -> Callable[[SpecialHandler], SpecialHandler]:
+    """Register `handler(interp, args, kwargs)` for native callables `fns`."""
+    def register(handler: SpecialHandler) -> SpecialHandler:
+        for fn in fns:
+            SPECIAL[fn] = handler
+        return handler
+    return register
+
+
+# Modules whose native functions are pure (no I/O, no global state, no callbacks into C that
+# could run user code other than the arguments' own dunders).
+PURE_NATIVE_MODULES = frozenset({
+    "builtins", "math", "cmath", "operator", "_operator", "itertools", "functools", "_functools",
+    "collections", "_collections", "heapq", "_heapq", "bisect", "_bisect", "string", "_string",
+    "re", "_sre", "copy", "_abc", "abc", "keyword", "unicodedata", "_weakref", "weakref",
+    "_warnings", "warnings", "enum", "typing", "_typing", "numbers", "_struct", "struct",
+    "_json", "binascii", "zlib", "_locale",
+})
+
+# Builtins that are impure or need the interpreter; they never run natively on their own.
+IMPURE_BUILTINS = frozenset({
+    "open", "input", "exec", "eval", "breakpoint", "exit", "quit", "help",
+    "memoryview", "globals", "locals", "vars", "dir", "id", "print", "hash", "setattr",
+    "delattr", "getattr", "hasattr", "super", "isinstance", "type", "len",
+    "iter", "next", "__build_class__", "aiter", "anext",
+})
+
+# Native iterator types: their __iter__/__next__ run only C code (arguments that could call
+# back into Python are wrapped when the iterator is built).
+ITERATOR_TYPES = frozenset({
+    enumerate, zip, map, filter, reversed, type(iter([])), type(iter(())), type(iter({})),
+    type(iter({}.values())), type(iter({}.items())), type(iter(range(0))), type(iter(set())),
+    type(iter("")), type(iter(b"")), type(iter(bytearray())), type(reversed([])),
+    type(iter(lambda: 0, 1)), type(iter(collections.deque())), type(reversed({})),
+    type(iter(range(1 << 70))),
+    itertools.chain, itertools.count, itertools.repeat, itertools.product,
+    itertools.permutations, itertools.combinations, itertools.islice, itertools.zip_longest,
+    itertools.accumulate, itertools.starmap, itertools.takewhile, itertools.dropwhile,
+    itertools.groupby, itertools.filterfalse, itertools.compress, itertools.pairwise,
+    itertools.combinations_with_replacement, type(itertools.tee([])[0]), itertools.cycle,
+})
+
+# Builtin types whose instance methods are pure (mutating ones are logged first).
+PURE_METHOD_TYPES = (
+    str, bytes, int, float, complex, bool, tuple, list, dict, set, frozenset, bytearray,
+    range, slice, type(None), collections.deque, collections.OrderedDict,
+    collections.defaultdict, collections.Counter, torch.Size, torch.dtype, torch.device,
+    type(Ellipsis), types.MappingProxyType, type({}.keys()), type({}.values()),
+    type({}.items()), BaseException, functools.partial, *ITERATOR_TYPES,
+)
+
+# Methods of `object` and `type` that only read (the writers have handlers of their own).
+PURE_OBJECT_METHODS = frozenset({
+    "__new__", "__init__", "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__",
+    "__hash__", "__sizeof__", "__init_subclass__", "__subclasshook__", "__reduce__",
+    "__reduce_ex__", "__dir__", "__instancecheck__", "__subclasscheck__", "mro", "__subclasses__",
+    "__prepare__",
+})
+
+MUTATING_METHODS = frozenset({
+    "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse", "__setitem__",
+    "__delitem__", "__iadd__", "__imul__", "update", "setdefault", "popitem", "add", "discard",
+    "difference_update", "intersection_update", "symmetric_difference_update", "appendleft",
+    "extendleft", "popleft", "rotate", "move_to_end", "__ior__", "__iand__", "__isub__",
+    "__ixor__", "subtract",
+})
+
+# Native constructors that run natively (they cannot call back into Python other than the
+# arguments' dunders, which are themselves interpreted or routed).
+NATIVE_CONSTRUCTORS = frozenset({
+    int, float, bool, str, bytes, complex, tuple, list, dict, set, frozenset, bytearray, range,
+    slice, object, zip, enumerate, reversed, map, filter, property, staticmethod, classmethod,
+    functools.partial, collections.OrderedDict, collections.defaultdict, collections.deque,
+    collections.Counter, torch.Size, torch.device, type, super, itertools.chain,
+    itertools.count, itertools.repeat, itertools.product, itertools.permutations,
+    itertools.combinations, itertools.islice, itertools.zip_longest, itertools.accumulate,
+    itertools.starmap, itertools.takewhile, itertools.dropwhile, itertools.groupby,
+    itertools.filterfalse, itertools.compress, itertools.tee, itertools.pairwise,
+    itertools.combinations_with_replacement, functools.cmp_to_key, types.SimpleNamespace,
+    types.MappingProxyType, contextvars.ContextVar, types.MethodType, types.FunctionType,
+    types.CellType,
+})
+
+# Constructors that store callables without calling them: never wrap the callables.
+STORES_CALLABLES = frozenset({
+    functools.partial, property, staticmethod, classmethod, types.MethodType, functools.wraps,
+    functools.update_wrapper, collections.defaultdict,
+})
+
+
+def _defining_class(cls: type, name: str) -> type | None:
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass
+    return None
+
+
+def _pure_method_of(owner: type | None, name: str) -> bool:
+    if owner is None:
+        return False
+    if owner in (object, type):
+        return name in PURE_OBJECT_METHODS
+    return issubclass(owner, PURE_METHOD_TYPES)
+
+
+def native_is_pure(fn: Any) -> bool:
+    """May this native callable run for real (given no proxy reaches a C API through it)?"""
+    t = type(fn)
+    if t is types.BuiltinFunctionType:
+        if fn in PURE_NATIVE_FUNCTIONS:
+            return True
+        owner = getattr(fn, "__self__", None)
+        if owner is None or isinstance(owner, types.ModuleType):
+            module = getattr(fn, "__module__", None) or getattr(owner, "__name__", None)
+            if module == "builtins":
+                return fn.__name__ not in IMPURE_BUILTINS
+            return module in PURE_NATIVE_MODULES
+        cls = owner if isinstance(owner, type) and fn.__name__ in ("__new__", "fromkeys", "mro") \
+            else type(owner)
+        return _pure_method_of(_defining_class(cls, fn.__name__), fn.__name__)
+    if t in (types.MethodDescriptorType, types.WrapperDescriptorType,
+             types.ClassMethodDescriptorType):
+        return _pure_method_of(fn.__objclass__, fn.__name__)
+    if t is types.MethodWrapperType:
+        return _pure_method_of(_defining_class(type(fn.__self__), fn.__name__), fn.__name__)
+    if t is functools.partial:
+        return True
+    return fn in _PURE_CALLABLE_OBJECTS
+
+
+def mutated_container(fn: Any, args: tuple) -> Any:
+    """The builtin container a native method call is about to mutate, if any."""
+    name = getattr(fn, "__name__", "")
+    if name not in MUTATING_METHODS:
+        return None
+    t = type(fn)
+    if t is types.BuiltinFunctionType or t is types.MethodWrapperType:
+        target = fn.__self__
+    elif t in (types.MethodDescriptorType, types.WrapperDescriptorType) and args:
+        target = args[0]
+    else:
+        return None
+    if isinstance(target, (list, dict, set, bytearray, collections.deque)):
+        return target
+    return None
+
+
+_PURE_CALLABLE_OBJECTS = frozenset({
+    operator.itemgetter, operator.attrgetter, operator.methodcaller,
+})
+
+# Individual natives from otherwise impure modules that only read interpreter settings.
+PURE_NATIVE_FUNCTIONS = frozenset({
+    sys.getrecursionlimit, sys.intern, sys.getdefaultencoding, sys.getfilesystemencoding,
+    sys.is_finalizing, os.fspath, _thread.get_ident,
+})
+
+# Modules whose natives are known pure even though they live in torch (metadata queries).
+TORCH_QUERIES = frozenset({
+    torch.get_default_dtype, torch.is_autocast_enabled, torch._C._get_cudnn_enabled,
+    torch._C._log_api_usage_once, torch.is_inference_mode_enabled,
+    torch._C._get_cublas_allow_tf32, torch.get_num_threads,
+})
+
+
+def builtin_names_for_docs() -> list[str]:
+    """The builtins that run natively (used by tests and the README's policy table)."""
+    return sorted(n for n in dir(builtins) if callable(getattr(builtins, n)) and
+                  native_is_pure(getattr(builtins, n)))
+

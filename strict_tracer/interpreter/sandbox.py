@@ -1,0 +1,149 @@
+"""The undo log that keeps tracing from changing objects that existed before export().
+
+The interpreter writes through to real objects (so native code reading them later sees the
+current state) after recording the old state here; `restore()` replays the log backwards.
+Objects created during tracing are marked fresh and never logged.
+"""
+from __future__ import annotations
+
+import collections
+import types
+from typing import Any
+
+_ABSENT = object()
+
+
+def _current_attr(obj: Any, name: str) -> Any:
+    """The value stored for obj.name in its own namespace (not inherited), or _ABSENT."""
+    if isinstance(obj, type):
+        return obj.__dict__.get(name, _ABSENT)
+    try:
+        namespace = object.__getattribute__(obj, "__dict__")
+    except AttributeError:
+        namespace = None
+    if isinstance(namespace, dict) and name in namespace:
+        return namespace[name]
+    try:
+        return object.__getattribute__(obj, name) if namespace is None else _ABSENT
+    except AttributeError:
+        return _ABSENT
+
+
+def native_slot(obj: Any, name: str, fallback: Any) -> Any:
+    """The C-level setattr/delattr of obj's type (never a Python override, which would run
+    user code outside the interpreter)."""
+    if isinstance(obj, type):
+        return getattr(type, name)
+    for klass in type(obj).__mro__:
+        slot = klass.__dict__.get(name)
+        if isinstance(slot, types.WrapperDescriptorType):
+            return slot
+    return fallback
+
+
+class UndoLog:
+    def __init__(self) -> None:
+        self._entries: list[tuple] = []
+        self._logged_containers: set[int] = set()
+        self._logged_attrs: set[tuple[int, str]] = set()
+        self._logged_keys: set[tuple[int, Any]] = set()
+        self._fresh: set[int] = set()
+        self._keepalive: list[Any] = []
+
+    def mark_fresh(self, obj: Any) -> None:
+        """`obj` was created by the trace: mutations of it need no undo."""
+        self._fresh.add(id(obj))
+        self._keepalive.append(obj)
+
+    def is_fresh(self, obj: Any) -> bool:
+        return id(obj) in self._fresh
+
+    def record_attr(self, obj: Any, name: str) -> None:
+        key = (id(obj), name)
+        if key in self._logged_attrs or id(obj) in self._fresh:
+            return
+        self._logged_attrs.add(key)
+        old = _current_attr(obj, name)
+        self._entries.append(("attr", obj, name, old))
+
+    def before_mutation(self, container: Any) -> None:
+        """Snapshot a list/dict/set/... before its first mutation by the trace."""
+        ident = id(container)
+        if ident in self._logged_containers or ident in self._fresh:
+            return
+        self._logged_containers.add(ident)
+        if isinstance(container, dict):
+            snapshot = dict(container)
+            if isinstance(container, collections.defaultdict):
+                snapshot = (snapshot, container.default_factory)
+        elif isinstance(container, (list, bytearray, collections.deque)):
+            snapshot = list(container)
+        elif isinstance(container, set):
+            snapshot = set(container)
+        else:
+            raise TypeError(f"cannot snapshot {type(container).__name__}")
+        self._entries.append(("container", container, snapshot))
+
+    def record_key(self, mapping: dict, key: Any) -> None:
+        """Log one key of a large dict (module globals) instead of snapshotting all of it."""
+        ident = (id(mapping), key)
+        if ident in self._logged_keys or id(mapping) in self._fresh or id(mapping) in self._logged_containers:
+            return
+        self._logged_keys.add(ident)
+        self._entries.append(("key", mapping, key, mapping.get(key, _ABSENT)))
+
+    def record_cell(self, cell: types.CellType) -> None:
+        ident = id(cell)
+        if ident in self._logged_containers or ident in self._fresh:
+            return
+        self._logged_containers.add(ident)
+        try:
+            old = cell.cell_contents
+        except ValueError:
+            old = _ABSENT
+        self._entries.append(("cell", cell, old))
+
+    def restore(self) -> None:
+        for entry in reversed(self._entries):
+            kind = entry[0]
+            if kind == "attr":
+                _, obj, name, old = entry
+                if old is _ABSENT:
+                    try:
+                        native_slot(obj, "__delattr__", object.__delattr__)(obj, name)
+                    except AttributeError:
+                        pass
+                else:
+                    native_slot(obj, "__setattr__", object.__setattr__)(obj, name, old)
+            elif kind == "container":
+                _, container, snapshot = entry
+                if isinstance(container, dict):
+                    if isinstance(container, collections.defaultdict):
+                        snapshot, factory = snapshot
+                        container.default_factory = factory
+                    dict.clear(container)
+                    dict.update(container, snapshot)
+                elif isinstance(container, collections.deque):
+                    container.clear()
+                    container.extend(snapshot)
+                elif isinstance(container, set):
+                    set.clear(container)
+                    set.update(container, snapshot)
+                else:
+                    container[:] = snapshot
+            elif kind == "key":
+                _, mapping, key, old = entry
+                if old is _ABSENT:
+                    mapping.pop(key, None)
+                else:
+                    mapping[key] = old
+            elif kind == "cell":
+                _, cell, old = entry
+                if old is _ABSENT:
+                    try:
+                        del cell.cell_contents
+                    except ValueError:
+                        pass
+                else:
+                    cell.cell_contents = old
+        self._entries.clear()

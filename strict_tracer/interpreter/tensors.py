@@ -1,0 +1,247 @@
+"""Tensors inside the interpreter: attributes and methods of proxies, tensor ops, lifting.
+
+The interpreter is also the `ops.Emitter`: ops.dispatch calls back into `emit_call`,
+`new_proxy` and `lift_constant` to build nodes with the metadata torch.export records.
+"""
+from __future__ import annotations
+
+import operator
+import types
+from typing import Any
+
+import torch
+
+from .. import ops
+from ..ops import shape_rules
+from ..errors import Category
+from ..proxy import TensorMeta, TensorProxy
+from ..symbolic import DataDependentError
+from .protocols import _MISSING, lookup_special
+
+# Tensor methods answered from metadata without running the oracle.
+_META_METHODS = frozenset({"size", "dim", "numel", "nelement", "ndimension", "is_floating_point",
+                           "is_complex", "element_size", "get_device", "is_signed"})
+_META_ATTRS = frozenset({"shape", "dtype", "device", "ndim", "layout", "requires_grad", "is_cuda",
+                         "is_cpu", "is_meta", "is_sparse", "is_quantized", "is_mkldnn", "is_nested",
+                         "is_leaf"})
+_REFUSED_ATTRS = {
+    "data": "`.data` aliases the tensor outside autograd; use `.detach()`",
+    "grad": "gradients do not exist while tracing forward()",
+    "grad_fn": "autograd history does not exist while tracing forward()",
+    "_version": "version counters depend on eager execution",
+}
+
+
+def _getset_reader(name: str):
+    def read(t):
+        return getattr(t, name)
+    read.__name__ = read.__qualname__ = f"Tensor.{name}"
+    return read
+
+
+_GETSET_READERS: dict[str, Any] = {}
+
+
+class TensorMethod:
+    """`proxy.method` for a native Tensor method; calling it dispatches through ops."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "tensor", "fn", "__name__")
+
+    def __init__(self, interp, tensor: TensorProxy, fn: Any, name: str) -> None:
+        self.interp = interp
+        self.tensor = tensor
+        self.fn = fn
+        self.__name__ = name
+
+    @property
+    def __self__(self) -> TensorProxy:
+        return self.tensor
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.__name__ in _META_METHODS:
+            return self.interp.tensor_meta_method(self.tensor, self.__name__, args, kwargs)
+        return self.interp.tensor_op(self.fn, (self.tensor, *args), kwargs)
+
+    def __repr__(self) -> str:
+        return f"<method {self.__name__} of {self.tensor.describe()}>"
+
+
+class TensorsMixin:
+    """Tensor handling for Interpreter (also the ops.Emitter implementation)."""
+
+    # ------------------------------------------------------------------ ops
+    def tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        try:
+            return ops.dispatch(fn, args, kwargs, self)
+        except ops.UnsupportedCall as exc:
+            category = Category.DATA_DEPENDENT_VALUE if exc.data_dependent else Category.UNSUPPORTED_TENSOR_OP
+            hint = ("this op's output depends on tensor values; express it with static shapes, or "
+                    "mark sizes with torch._check" if exc.data_dependent else
+                    "use a different torch op, or register a custom op with a fake implementation")
+            raise self.refuse(category, str(exc), hint=hint, operands=tuple(args)) from None
+        except DataDependentError as exc:
+            raise self.data_dependent(str(exc)) from None
+
+    def native_tensor_op(self, op: Any, args: tuple) -> Any:
+        """An operator applied to a proxy by native code."""
+        return self.tensor_op(op, args, {})
+
+    # ------------------------------------------------------------------ Emitter protocol
+    @property
+    def grad_enabled(self) -> bool:
+        return self.state.grad_enabled
+
+    def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node:
+        return self.state.graph.call(op, args, kwargs, meta)
+
+    def new_proxy(self, node: torch.fx.Node, meta: TensorMeta, origin_op: Any) -> TensorProxy:
+        frame = self.frames[-1] if self.frames else None
+        where = f" at {_short_file(frame.code.co_filename)}:{frame.lineno}" if frame else ""
+        return TensorProxy(node, meta, f"from {origin_op}{where}")
+
+    def lift_constant(self, tensor: torch.Tensor) -> TensorProxy:
+        return self.lift_tensor(tensor)
+
+    def symbolic_shapes(self, op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]) -> None:
+        try:
+            shape_rules.apply_rule(op, args, kwargs, outputs, self.state.shape_env)
+        except shape_rules.NoShapeRule as exc:
+            raise ops.UnsupportedCall(str(exc)) from None
+
+    # ------------------------------------------------------------------ lifting
+    def lift_tensor(self, tensor: torch.Tensor) -> TensorProxy:
+        """The proxy of a real tensor (parameter, buffer, or constant) met during tracing."""
+        return self.state.lift(tensor)
+
+    # ------------------------------------------------------------------ attributes
+    def tensor_attr(self, proxy: TensorProxy, name: str) -> Any:
+        meta = proxy.meta
+        custom = self.state.tensor_attrs.get((id(proxy), name), _MISSING)
+        if custom is not _MISSING:
+            return custom
+        if name in _META_ATTRS:
+            if name == "shape":
+                return size_object(meta.shape)
+            if name == "ndim":
+                return len(meta.shape)
+            if name == "is_cuda":
+                return meta.device.type == "cuda"
+            if name == "is_cpu":
+                return meta.device.type == "cpu"
+            if name == "is_meta":
+                return meta.device.type == "meta"
+            if name in ("is_sparse", "is_quantized", "is_mkldnn", "is_nested"):
+                return False
+            if name == "is_leaf":
+                return not meta.requires_grad or proxy.py_type is torch.nn.Parameter
+            return getattr(meta, name)
+        if name in _REFUSED_ATTRS:
+            raise self.refuse(Category.UNSUPPORTED_TENSOR_OP, f"Tensor.{name} is not supported",
+                              hint=_REFUSED_ATTRS[name], operands=(proxy,))
+        raw = lookup_special(torch.Tensor, name)
+        if raw is _MISSING:
+            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+        t = type(raw)
+        if t is types.FunctionType:
+            return types.MethodType(raw, proxy)
+        if t in (types.MethodDescriptorType, types.WrapperDescriptorType):
+            return TensorMethod(self, proxy, raw, name)
+        if t is types.GetSetDescriptorType:
+            reader = _GETSET_READERS.get(name)
+            if reader is None:
+                reader = _GETSET_READERS[name] = _getset_reader(name)
+            return self.tensor_op(reader, (proxy,), {})
+        if t is property:
+            return self.call(raw.fget, (proxy,), {})
+        if t in (staticmethod, classmethod):
+            return raw.__get__(proxy, torch.Tensor)
+        return raw
+
+    def tensor_meta_method(self, proxy: TensorProxy, name: str, args: tuple, kwargs: dict) -> Any:
+        meta = proxy.meta
+        if name == "size":
+            dim = args[0] if args else kwargs.get("dim")
+            if dim is None:
+                return size_object(meta.shape)
+            return meta.shape[_normalize_dim(dim, len(meta.shape))]
+        if name in ("dim", "ndimension"):
+            return len(meta.shape)
+        if name in ("numel", "nelement"):
+            n = 1
+            for s in meta.shape:
+                n = n * s
+            return n
+        if name == "is_floating_point":
+            return meta.dtype.is_floating_point
+        if name == "is_complex":
+            return meta.dtype.is_complex
+        if name == "is_signed":
+            return meta.dtype.is_signed
+        if name == "element_size":
+            return meta.dtype.itemsize
+        if name == "get_device":
+            return -1 if meta.device.type == "cpu" else (meta.device.index or 0)
+        raise AttributeError(name)
+
+    def tensor_setattr(self, proxy: TensorProxy, name: str, value: Any) -> None:
+        if lookup_special(torch.Tensor, name) is _MISSING:
+            # A plain Python attribute on the tensor object: later reads in this trace see it.
+            self.state.tensor_attrs[(id(proxy), name)] = value
+            return
+        raise self.refuse(Category.UNSUPPORTED_TENSOR_OP,
+                          f"setting Tensor.{name} inside forward() is not supported",
+                          hint="create a new tensor instead of changing this one's attributes",
+                          operands=(proxy, value))
+
+    # ------------------------------------------------------------------ Python conversions
+    def tensor_to_python(self, proxy: TensorProxy, kind: Any) -> Any:
+        if kind is bool:
+            raise self.refuse(
+                Category.DATA_DEPENDENT_BRANCH,
+                "the program branches on the value of a tensor, which is unknown while tracing",
+                hint="use torch.cond(pred, true_fn, false_fn, operands) for data-dependent "
+                     "control flow, or branch on shapes (x.shape[0] > 2) instead of values",
+                operands=(proxy,))
+        raise self.refuse(
+            Category.DATA_DEPENDENT_VALUE,
+            f"the program converts a tensor to a Python {getattr(kind, '__name__', kind)}, whose "
+            "value is unknown while tracing",
+            hint="keep the value as a tensor (use tensor ops instead of Python arithmetic), or "
+                 "use .item() with torch._check() bounds where sizes depend on it",
+            operands=(proxy,))
+
+    def data_dependent(self, message: str):
+        return self.refuse(Category.DATA_DEPENDENT_BRANCH, message,
+                           hint="use torch.cond for data-dependent control flow, or torch._check() "
+                                "to tell the tracer facts about data-dependent values")
+
+    def tensor_len(self, proxy: TensorProxy) -> int:
+        if not proxy.meta.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return operator.index(proxy.meta.shape[0])
+
+    def tensor_iter(self, proxy: TensorProxy) -> Any:
+        if not proxy.meta.shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.tensor_op(torch.Tensor.unbind, (proxy, 0), {}))
+
+
+def size_object(shape: tuple) -> Any:
+    """What `tensor.shape` returns: a torch.Size for static shapes."""
+    if all(type(s) is int for s in shape):
+        return torch.Size(shape)
+    return tuple(shape)
+
+
+def _normalize_dim(dim: int, ndim: int) -> int:
+    dim = operator.index(dim)
+    wrapped = dim + max(ndim, 1) if dim < 0 else dim
+    if not 0 <= wrapped < max(ndim, 1):
+        raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, "
+                         f"{max(ndim, 1) - 1}], but got {dim})")
+    return wrapped
+
+
+def _short_file(filename: str) -> str:
+    return filename.rsplit("/", 1)[-1]

@@ -1,0 +1,76 @@
+"""Handlers for torch natives that are not tensor ops: grad mode, tracing queries, checks."""
+from __future__ import annotations
+
+import torch
+
+from ..errors import Category
+from ..proxy import TensorProxy
+from ..symbolic import SymValue
+from .natives import TORCH_QUERIES, special
+
+
+@special(torch._C._set_grad_enabled)
+def _set_grad_enabled(interp, args, kwargs):
+    (mode,) = args
+    interp.state.grad_enabled = bool(mode)
+
+
+@special(torch.is_grad_enabled, torch._C.is_grad_enabled)
+def _is_grad_enabled(interp, args, kwargs):
+    return interp.state.grad_enabled
+
+
+@special(torch._C._get_tracing_state)
+def _get_tracing_state(interp, args, kwargs):
+    return None
+
+
+@special(torch._C._is_tracing)
+def _is_tracing(interp, args, kwargs):
+    return False
+
+
+@special(torch._C._has_torch_function, torch._C._has_torch_function_unary,
+         torch._C._has_torch_function_variadic)
+def _has_torch_function(interp, args, kwargs):
+    # Proxies stand for plain tensors; tensor subclasses are refused when lifted.
+    return False
+
+
+@special(torch.compiler.is_compiling, torch.compiler.is_exporting, torch._utils.is_compiling)
+def _is_compiling(interp, args, kwargs):
+    # torch.export answers True to both, so library code takes its export-friendly paths.
+    return True
+
+
+@special(torch._C._is_torch_function_mode_enabled)
+def _torch_function_mode(interp, args, kwargs):
+    return False
+
+
+def _make_query(fn):
+    def query(interp, args, kwargs):
+        if any(type(a) is TensorProxy for a in args):
+            raise interp.refuse(Category.UNSUPPORTED_NATIVE, f"{fn.__name__} received a tensor")
+        return fn(*args, **kwargs)
+    return query
+
+
+for _fn in TORCH_QUERIES:
+    special(_fn)(_make_query(_fn))
+
+
+@special(torch._check)
+def _check(interp, args, kwargs):
+    cond = args[0] if args else kwargs["cond"]
+    message = args[1] if len(args) > 1 else kwargs.get("message")
+    if isinstance(cond, TensorProxy):
+        raise interp.refuse(Category.DATA_DEPENDENT_BRANCH,
+                            "torch._check on a tensor value", operands=(cond,),
+                            hint="pass a Python bool or a condition on sizes")
+    if isinstance(cond, SymValue) or cond is True or cond is False:
+        if not interp.truth(cond):
+            text = interp.call(message, (), {}) if callable(message) else "Expected cond to be True"
+            raise RuntimeError(text)
+        return None
+    raise TypeError(f"torch._check expects a bool, got {type(cond).__name__}")

@@ -1,0 +1,198 @@
+"""Value helpers for Interpreter: iteration into lists, strings, names, imports, super()."""
+from __future__ import annotations
+
+import types
+from typing import Any
+
+from ..errors import Category
+from ..proxy import TensorProxy
+from ..symbolic import SymValue
+from .protocols import _MISSING, SAFE_TYPES, lookup_special
+
+_MATCH_SELF_TYPES = (bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple)
+
+
+class ValuesMixin:
+
+    # ------------------------------------------------------------------ sandbox shortcuts
+    def before_mutation(self, container: Any) -> None:
+        self.state.sandbox.before_mutation(container)
+
+    def mark_fresh(self, obj: Any) -> None:
+        self.state.sandbox.mark_fresh(obj)
+
+    # ------------------------------------------------------------------ iteration helpers
+    def iterate(self, iterable: Any, limit: int | None = None) -> list:
+        """Drain an iterable through the iteration protocol (at most `limit` items)."""
+        if type(iterable) in SAFE_TYPES and limit is None:
+            return list(iterable)
+        it = self.get_iter(iterable)
+        items = []
+        while limit is None or len(items) < limit:
+            try:
+                items.append(self.next_item(it))
+            except StopIteration:
+                break
+        return items
+
+    def mapping_items(self, mapping: Any) -> list[tuple[Any, Any]]:
+        if type(mapping) is dict:
+            return list(mapping.items())
+        if lookup_special(type(mapping), "keys") is _MISSING:
+            raise TypeError(f"'{type(mapping).__name__}' object is not a mapping")
+        keys = self.iterate(self.call(self.load_attr(mapping, "keys"), (), {}))
+        return [(k, self.subscr(mapping, k)) for k in keys]
+
+    def set_add(self, target: set, item: Any) -> None:
+        if type(target) is set:
+            target.add(item)
+        else:
+            self.call(self.load_attr(target, "add"), (item,), {})
+
+    # ------------------------------------------------------------------ strings
+    def to_str(self, value: Any) -> str:
+        t = type(value)
+        if t is str:
+            return value
+        if t in SAFE_TYPES:
+            return str(value)
+        if t is TensorProxy:
+            raise self._needs_data("str()", value)
+        if isinstance(value, SymValue):
+            return str(self.specialize_scalar(value))
+        raw = lookup_special(t, "__str__")
+        if type(raw) is types.FunctionType:
+            return self.call_unbound(raw, value, ())
+        if raw is object.__str__:
+            return self.to_repr(value)
+        return str(value)
+
+    def to_repr(self, value: Any) -> str:
+        t = type(value)
+        if t in SAFE_TYPES and t not in (list, tuple, dict, set, frozenset):
+            return repr(value)
+        if t is TensorProxy:
+            raise self._needs_data("repr()", value)
+        if isinstance(value, SymValue):
+            return repr(self.specialize_scalar(value))
+        if t in (list, tuple):
+            inner = ", ".join(self.to_repr(v) for v in value)
+            return f"[{inner}]" if t is list else (f"({inner},)" if len(value) == 1 else f"({inner})")
+        if t is dict:
+            return "{" + ", ".join(f"{self.to_repr(k)}: {self.to_repr(v)}" for k, v in value.items()) + "}"
+        raw = lookup_special(t, "__repr__")
+        if type(raw) is types.FunctionType:
+            return self.call_unbound(raw, value, ())
+        return repr(value)
+
+    def format_value(self, value: Any, spec: str = "") -> str:
+        t = type(value)
+        if t in SAFE_TYPES:
+            return format(value, spec)
+        if t is TensorProxy:
+            raise self._needs_data("formatting", value)
+        if isinstance(value, SymValue):
+            return format(self.specialize_scalar(value), spec)
+        raw = lookup_special(t, "__format__")
+        if type(raw) is types.FunctionType:
+            return self.call_unbound(raw, value, (spec,))
+        if raw is object.__format__:
+            if spec:
+                raise TypeError(f"unsupported format string passed to {t.__name__}.__format__")
+            return self.to_str(value)
+        return format(value, spec)
+
+    def specialize_scalar(self, value: SymValue) -> Any:
+        return value.env.specialize(value)
+
+    def _needs_data(self, what: str, value: Any):
+        return self.refuse(Category.DATA_DEPENDENT_VALUE,
+                           f"{what} of a tensor needs its values, which do not exist while tracing",
+                           hint="format shapes or dtypes instead, or return the tensor",
+                           operands=(value,))
+
+    # ------------------------------------------------------------------ names and imports
+    def load_global(self, frame, name: str) -> Any:
+        try:
+            return frame.globals[name]
+        except KeyError:
+            pass
+        try:
+            return frame.builtins[name]
+        except KeyError:
+            raise NameError(f"name '{name}' is not defined") from None
+
+    def import_module(self, name: str, globals_: dict, fromlist: Any, level: int) -> Any:
+        return __import__(name, globals_, None, fromlist, level)
+
+    # ------------------------------------------------------------------ super()
+    def make_super(self, args: tuple) -> super:
+        if args:
+            return super(*args)
+        frame = self.frames[-1]
+        code = frame.code
+        if "__class__" not in code.co_freevars or code.co_argcount + code.co_kwonlyargcount == 0 \
+                and not code.co_flags & 0x04:
+            raise RuntimeError("super(): no arguments")
+        cell = frame.localsplus[frame.decoded.localsplus_names.index("__class__")]
+        first = frame.localsplus[0]
+        if isinstance(first, types.CellType) and 0 in frame.decoded.cell_indices:
+            first = first.cell_contents
+        return super(cell.cell_contents, first)
+
+    def super_attr(self, sup: super, name: str) -> Any:
+        """Attribute lookup on a super object, with Python descriptors interpreted."""
+        start = sup.__thisclass__
+        obj = sup.__self__
+        owner = sup.__self_class__
+        if obj is None or name == "__class__":
+            return getattr(sup, name)
+        mro = owner.__mro__
+        try:
+            index = mro.index(start)
+        except ValueError:
+            return getattr(sup, name)
+        for klass in mro[index + 1:]:
+            if name in klass.__dict__:
+                descr = klass.__dict__[name]
+                instance = None if obj is owner else obj
+                return self.bind_descriptor(descr, instance, owner) if hasattr(type(descr), "__get__") \
+                    else descr
+        return getattr(sup, name)
+
+    # ------------------------------------------------------------------ match statements
+    def match_class(self, subject: Any, cls: Any, count: int, names: tuple) -> tuple | None:
+        if not isinstance(cls, type):
+            raise TypeError("called match pattern must be a class")
+        if not self.call(isinstance, (subject, cls), {}):
+            return None
+        attrs = []
+        seen: set[str] = set()
+        if count:
+            match_args = getattr(cls, "__match_args__", _MISSING)
+            if match_args is _MISSING:
+                if issubclass(cls, _MATCH_SELF_TYPES) and count == 1:
+                    attrs.append(subject)
+                    match_args = ()
+                    count = 0
+                else:
+                    match_args = ()
+            if not isinstance(match_args, tuple):
+                raise TypeError(f"{cls.__name__}.__match_args__ must be a tuple")
+            if count > len(match_args):
+                raise TypeError(f"{cls.__name__}() accepts {len(match_args)} positional "
+                                f"sub-pattern{'s' if len(match_args) != 1 else ''} ({count} given)")
+            for name in match_args[:count]:
+                seen.add(name)
+                try:
+                    attrs.append(self.load_attr(subject, name))
+                except AttributeError:
+                    return None
+        for name in names:
+            if name in seen:
+                raise TypeError(f"{cls.__name__}() got multiple sub-patterns for attribute '{name}'")
+            try:
+                attrs.append(self.load_attr(subject, name))
+            except AttributeError:
+                return None
+        return tuple(attrs)

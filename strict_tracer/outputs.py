@@ -1,0 +1,44 @@
+"""Stage 3: flatten forward()'s return value into graph outputs and an out_spec."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+
+from .errors import Category, GraphBreakError
+from .proxy import TensorProxy
+from .symbolic import SymValue
+
+CONSTANT_OUTPUT_TYPES = (int, float, bool, str, type(None), torch.dtype, torch.device)
+
+
+@dataclass
+class TracedOutputs:
+    values: list[Any]              # graph output entries: fx nodes or constants
+    out_spec: pytree.TreeSpec
+
+
+def collect_outputs(result: Any, state) -> TracedOutputs:
+    leaves, out_spec = pytree.tree_flatten(result)
+    values: list[Any] = []
+    for index, leaf in enumerate(leaves):
+        if isinstance(leaf, torch.Tensor):
+            leaf = state.lift(leaf)     # a parameter, buffer or constant returned as is
+        if type(leaf) is TensorProxy:
+            values.append(leaf.node)
+        elif isinstance(leaf, SymValue):
+            raise GraphBreakError(Category.UNSUPPORTED_PYTHON,
+                                  f"output {index} is a symbolic scalar ({leaf}); returning sizes "
+                                  "needs the shape-guard engine",
+                                  hint="return a tensor (torch.tensor(size)) or a static value")
+        elif isinstance(leaf, CONSTANT_OUTPUT_TYPES):
+            values.append(leaf)
+        else:
+            raise GraphBreakError(Category.UNSUPPORTED_PYTHON,
+                                  f"output {index} has type {type(leaf).__name__}, which cannot be "
+                                  "an output of an exported program",
+                                  hint="return tensors, Python scalars, or containers registered "
+                                       "with torch.utils._pytree")
+    return TracedOutputs(values, out_spec)

@@ -1,0 +1,165 @@
+"""Stage 6: turn a traced graph into a real torch.export.ExportedProgram.
+
+Every node gets `meta["val"]` (fake tensors of one FakeTensorMode whose ShapeEnv holds a
+torch symbol for each of ours), the signature lists lifted parameters/buffers/constants and
+user inputs/outputs, and the program carries state_dict, constants and the module call graph
+with the pytree specs, so `.module()`, save/load and run_decompositions work on it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.fx
+import torch.utils._pytree as pytree
+from torch._export.verifier import TrainingIRVerifier, Verifier
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.export.exported_program import ExportedProgram, ModuleCallEntry, ModuleCallSignature
+from torch.export.graph_signature import (ConstantArgument, ExportGraphSignature, InputKind,
+                                          InputSpec, OutputKind, OutputSpec, TensorArgument)
+from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
+from torch.fx.passes.shape_prop import _extract_tensor_metadata
+
+from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder, LiftedInput
+from .inputs import TracedInputs
+from .proxy import TensorMeta
+
+_INPUT_KIND = {PARAM: InputKind.PARAMETER, BUFFER: InputKind.BUFFER, CONSTANT: InputKind.CONSTANT_TENSOR}
+
+
+@dataclass
+class TraceResult:
+    """What tracing hands to the later stages."""
+
+    root: torch.nn.Module
+    graph: GraphBuilder
+    inputs: TracedInputs
+    output_values: list[Any]
+    out_spec: pytree.TreeSpec
+    example_args: tuple
+    example_kwargs: dict
+    output_kinds: list[tuple[OutputKind, str | None]] = field(default_factory=list)
+    range_constraints: dict = field(default_factory=dict)
+    functional: bool = False
+
+
+class FakeValues:
+    """Makes `meta["val"]` fakes from our TensorMeta in one fake mode."""
+
+    def __init__(self) -> None:
+        self.shape_env = TorchShapeEnv()
+        self.mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=True)
+
+    def size(self, s: Any) -> Any:
+        if type(s) is int:
+            return s
+        raise NotImplementedError("symbolic sizes are packaged by the shape-guard engine")
+
+    def fake(self, meta: TensorMeta) -> torch.Tensor:
+        with self.mode:
+            shape = [self.size(s) for s in meta.shape]
+            t = torch.empty_strided(shape, meta.strides, dtype=meta.dtype, device=meta.device,
+                                    layout=meta.layout)
+            if meta.requires_grad:
+                t.requires_grad_(True)
+        return t
+
+
+def _attach_vals(graph: torch.fx.Graph, fakes: FakeValues) -> None:
+    for node in graph.nodes:
+        meta = node.meta.pop("st_meta", None)
+        value = node.meta.pop("st_value", None)
+        if isinstance(meta, TensorMeta):
+            val = fakes.fake(meta)
+            node.meta["val"] = val
+            node.meta["tensor_meta"] = _extract_tensor_metadata(val)
+        elif isinstance(meta, list):
+            node.meta["val"] = [fakes.fake(m) for m in meta]
+        elif node.op == "placeholder":
+            node.meta["val"] = value
+
+
+def _input_specs(result: TraceResult) -> list[InputSpec]:
+    specs: list[InputSpec] = []
+    lifted_by_node = {l.node: l for l in result.graph.lifted}
+    user_by_node = {leaf.node: leaf for leaf in result.inputs.leaves}
+    for node in result.graph.graph.nodes:
+        if node.op != "placeholder":
+            continue
+        if node in lifted_by_node:
+            lifted: LiftedInput = lifted_by_node[node]
+            persistent = lifted.persistent if lifted.kind in (BUFFER, CONSTANT) else None
+            specs.append(InputSpec(_INPUT_KIND[lifted.kind], TensorArgument(node.name), lifted.target,
+                                   persistent))
+        else:
+            leaf = user_by_node[node]
+            arg = TensorArgument(node.name) if leaf.proxy is not None else ConstantArgument(node.name, leaf.value)
+            specs.append(InputSpec(InputKind.USER_INPUT, arg, None, None))
+    return specs
+
+
+def _output_specs(result: TraceResult, output_node: torch.fx.Node) -> list[OutputSpec]:
+    specs = []
+    kinds = result.output_kinds or [(OutputKind.USER_OUTPUT, None)] * len(output_node.args[0])
+    for value, (kind, target) in zip(output_node.args[0], kinds):
+        if isinstance(value, torch.fx.Node):
+            arg = TensorArgument(value.name)
+        else:
+            arg = ConstantArgument("", value)
+        specs.append(OutputSpec(kind, arg, target))
+    return specs
+
+
+def _state_dict_and_constants(result: TraceResult) -> tuple[dict, dict]:
+    root = result.root
+    state_dict: dict[str, torch.Tensor] = {}
+    for name, param in root.named_parameters():
+        state_dict[name] = param
+    non_persistent: set[str] = set()
+    for mod_name, mod in root.named_modules():
+        for buf_name in mod._non_persistent_buffers_set:
+            non_persistent.add(f"{mod_name}.{buf_name}" if mod_name else buf_name)
+    for name, buf in root.named_buffers():
+        if name not in non_persistent:
+            state_dict[name] = buf
+    constants: dict[str, Any] = {}
+    for lifted in result.graph.lifted:
+        if lifted.kind == CONSTANT or (lifted.kind == BUFFER and not lifted.persistent):
+            constants[lifted.target] = lifted.tensor
+    return state_dict, constants
+
+
+def _module_call_graph(result: TraceResult, specs: list[InputSpec],
+                       out_specs: list[OutputSpec]) -> list[ModuleCallEntry]:
+    signature = ModuleCallSignature(
+        inputs=[], outputs=[], in_spec=result.inputs.in_spec, out_spec=result.out_spec,
+        forward_arg_names=result.inputs.forward_arg_names)
+    entries = [ModuleCallEntry("", signature)]
+    for name, _ in result.root.named_modules():
+        if name:
+            entries.append(ModuleCallEntry(name, None))
+    return entries
+
+
+def package(result: TraceResult) -> ExportedProgram:
+    graph = result.graph.graph
+    _attach_vals(graph, FakeValues())
+    output_node = next(n for n in reversed(graph.nodes) if n.op == "output")
+    input_specs = _input_specs(result)
+    output_specs = _output_specs(result, output_node)
+    signature = ExportGraphSignature(input_specs, output_specs)
+    state_dict, constants = _state_dict_and_constants(result)
+    root = torch.nn.Module()
+    verifiers = [Verifier] if result.functional else [TrainingIRVerifier]
+    return ExportedProgram(
+        root=root,
+        graph=graph,
+        graph_signature=signature,
+        state_dict=state_dict,
+        range_constraints=result.range_constraints,
+        module_call_graph=_module_call_graph(result, input_specs, output_specs),
+        example_inputs=(result.example_args, result.example_kwargs),
+        constants=constants,
+        verifiers=verifiers,
+    )

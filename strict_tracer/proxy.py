@@ -1,0 +1,207 @@
+"""TensorProxy: the abstract value of a tensor during tracing.
+
+A proxy is a plain Python object (deliberately *not* a torch.Tensor subclass, so native torch
+code that receives one fails loudly instead of computing on it). It holds the FX node that
+produces the tensor and the tensor's metadata. Python operators applied to a proxy by native
+code (e.g. `sum()` over a list of tensors) are routed back into the active trace, so they
+become graph nodes like the ones the interpreter emits itself.
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import torch
+import torch.fx
+
+from . import context
+
+
+def _hint(v) -> int:
+    return v.hint if hasattr(v, "hint") else v
+
+
+class TensorMeta:
+    """Shape (ints or SymInts), dtype, device, layout, requires_grad and strides at the hints."""
+
+    __slots__ = ("shape", "dtype", "device", "layout", "requires_grad", "strides",
+                 "storage_offset", "_example")
+
+    def __init__(self, shape: tuple, dtype: torch.dtype, device: torch.device,
+                 requires_grad: bool = False, strides: tuple | None = None,
+                 storage_offset: int = 0, layout: torch.layout = torch.strided,
+                 example: torch.Tensor | None = None):
+        self.shape = tuple(shape)
+        self.dtype = dtype
+        self.device = device
+        self.layout = layout
+        self.requires_grad = requires_grad
+        self.strides = tuple(strides) if strides is not None else _contiguous_strides(self.hint_shape)
+        self.storage_offset = storage_offset
+        self._example = example
+
+    @classmethod
+    def from_tensor(cls, t: torch.Tensor, shape: tuple | None = None) -> "TensorMeta":
+        return cls(tuple(t.shape) if shape is None else shape, t.dtype, t.device, t.requires_grad,
+                   tuple(t.stride()), t.storage_offset(), t.layout)
+
+    @property
+    def hint_shape(self) -> tuple[int, ...]:
+        return tuple(_hint(s) for s in self.shape)
+
+    @property
+    def is_static(self) -> bool:
+        return all(type(s) is int for s in self.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def example(self) -> torch.Tensor:
+        """A fake tensor at the hint shape, made on first use; the oracle runs ops on it."""
+        if self._example is None:
+            from strict_tracer.ops.probe import make_fake
+            self._example = make_fake(self)
+        return self._example
+
+    def short_str(self) -> str:
+        dt = str(self.dtype).replace("torch.", "")
+        return f"{dt}[{', '.join(str(s) for s in self.shape)}]"
+
+
+def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+    strides = []
+    acc = 1
+    for size in reversed(shape):
+        strides.append(acc)
+        acc *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def _route(op):
+    def method(self, *args):
+        return context.current().native_tensor_op(op, (self, *args))
+    method.__name__ = f"__{getattr(op, '__name__', 'op')}__"
+    return method
+
+
+def _route_reflected(op):
+    def method(self, other):
+        return context.current().native_tensor_op(op, (other, self))
+    return method
+
+
+class TensorProxy:
+    """A tensor flowing through the trace: an FX node plus metadata."""
+
+    __slots__ = ("node", "meta", "origin", "source", "py_type", "__weakref__")
+
+    def __init__(self, node: torch.fx.Node, meta: TensorMeta, origin: str = "",
+                 source: str | None = None, py_type: type = torch.Tensor):
+        self.node = node
+        self.meta = meta
+        self.origin = origin          # human description: "input x", "aten.gt.Scalar at m.py:12"
+        self.source = source          # state_dict / constant name for lifted tensors
+        self.py_type = py_type        # what type() answers: torch.Tensor or nn.Parameter
+
+    # -- metadata (also reachable through the interpreter's attribute handler) --
+    @property
+    def shape(self) -> tuple:
+        return self.meta.shape
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.meta.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.meta.device
+
+    @property
+    def ndim(self) -> int:
+        return len(self.meta.shape)
+
+    def dim(self) -> int:
+        return len(self.meta.shape)
+
+    def size(self, dim: int | None = None):
+        if dim is None:
+            return self.meta.shape
+        return self.meta.shape[dim]
+
+    def numel(self):
+        n = 1
+        for s in self.meta.shape:
+            n = n * s
+        return n
+
+    def describe(self) -> str:
+        text = f"Tensor({self.meta.short_str()}"
+        if self.origin:
+            text += f", {self.origin}"
+        return text + ")"
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+    # Identity hashing, as torch.Tensor does.
+    __hash__ = object.__hash__
+
+    # -- Python operators reached from native code: routed into the active trace --
+    __add__ = _route(operator.add)
+    __radd__ = _route_reflected(operator.add)
+    __sub__ = _route(operator.sub)
+    __rsub__ = _route_reflected(operator.sub)
+    __mul__ = _route(operator.mul)
+    __rmul__ = _route_reflected(operator.mul)
+    __truediv__ = _route(operator.truediv)
+    __rtruediv__ = _route_reflected(operator.truediv)
+    __floordiv__ = _route(operator.floordiv)
+    __rfloordiv__ = _route_reflected(operator.floordiv)
+    __mod__ = _route(operator.mod)
+    __rmod__ = _route_reflected(operator.mod)
+    __pow__ = _route(operator.pow)
+    __rpow__ = _route_reflected(operator.pow)
+    __matmul__ = _route(operator.matmul)
+    __rmatmul__ = _route_reflected(operator.matmul)
+    __and__ = _route(operator.and_)
+    __rand__ = _route_reflected(operator.and_)
+    __or__ = _route(operator.or_)
+    __ror__ = _route_reflected(operator.or_)
+    __xor__ = _route(operator.xor)
+    __rxor__ = _route_reflected(operator.xor)
+    __lshift__ = _route(operator.lshift)
+    __rshift__ = _route(operator.rshift)
+    __neg__ = _route(operator.neg)
+    __pos__ = _route(operator.pos)
+    __abs__ = _route(operator.abs)
+    __invert__ = _route(operator.invert)
+    __lt__ = _route(operator.lt)
+    __le__ = _route(operator.le)
+    __gt__ = _route(operator.gt)
+    __ge__ = _route(operator.ge)
+    __eq__ = _route(operator.eq)
+    __ne__ = _route(operator.ne)
+    __getitem__ = _route(operator.getitem)
+
+    def __bool__(self) -> bool:
+        return context.current().tensor_to_python(self, bool)
+
+    def __int__(self) -> int:
+        return context.current().tensor_to_python(self, int)
+
+    def __float__(self) -> float:
+        return context.current().tensor_to_python(self, float)
+
+    def __index__(self) -> int:
+        return context.current().tensor_to_python(self, operator.index)
+
+    def __len__(self) -> int:
+        return context.current().tensor_len(self)
+
+    def __iter__(self):
+        return context.current().tensor_iter(self)
+
+
+def is_proxy(value: Any) -> bool:
+    return type(value) is TensorProxy

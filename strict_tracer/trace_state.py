@@ -1,0 +1,139 @@
+"""TraceState: everything one export() trace accumulates besides the interpreter's frames.
+
+The graph under construction, the shape environment, the sandbox's undo log, the virtual grad
+mode, the lifted tensors (parameters, buffers, constants) and the module call stack.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import torch
+
+from .errors import Category, GraphBreakError
+from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
+from .interpreter.sandbox import UndoLog
+from .ops.probe import fake_from_real
+from .proxy import TensorMeta, TensorProxy
+from .symbolic import ShapeEnv
+
+
+def _type_name(t: type) -> str:
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+class TraceState:
+    def __init__(self, root: torch.nn.Module) -> None:
+        self.root = root
+        self.graph = GraphBuilder()
+        self.shape_env = ShapeEnv()
+        self.sandbox = UndoLog()
+        self.grad_enabled = torch.is_grad_enabled()
+        self.module_overlay: dict[tuple[int, str], Any] = {}
+        self.tensor_attrs: dict[tuple[int, str], Any] = {}     # Python attributes set on proxies
+        self.buffer_assignments: dict[str, TensorProxy] = {}
+        self._lifted: dict[int, TensorProxy] = {}
+        self._constant_count = 0
+        self.param_names: dict[int, str] = {}
+        for name, p in root.named_parameters(remove_duplicate=False):
+            self.param_names.setdefault(id(p), name)
+        self.buffer_names: dict[int, tuple[str, bool]] = {}
+        self.module_names: dict[int, str] = {}
+        for mod_name, mod in root.named_modules(remove_duplicate=False):
+            self.module_names.setdefault(id(mod), mod_name)
+            for buf_name, buf in mod._buffers.items():
+                if buf is not None:
+                    fqn = f"{mod_name}.{buf_name}" if mod_name else buf_name
+                    persistent = buf_name not in mod._non_persistent_buffers_set
+                    self.buffer_names.setdefault(id(buf), (fqn, persistent))
+        self.module_stack: list[tuple[str, str, str]] = []   # (key, fqn, type name)
+
+    # ------------------------------------------------------------------ module scopes
+    @contextlib.contextmanager
+    def module_scope(self, mod: torch.nn.Module) -> Iterator[None]:
+        fqn = self.module_names.get(id(mod))
+        if fqn is None:
+            fqn = f"<{type(mod).__name__} created in forward>"
+        key = "L__self__" + (f"_{fqn.replace('.', '_')}" if fqn else "")
+        self.module_stack.append((key, fqn, _type_name(type(mod))))
+        try:
+            yield
+        finally:
+            self.module_stack.pop()
+
+    def nn_module_stack(self) -> dict[str, tuple[str, str]]:
+        return {key: (fqn, tname) for key, fqn, tname in self.module_stack}
+
+    # ------------------------------------------------------------------ lifting
+    def lift(self, tensor: torch.Tensor) -> TensorProxy:
+        proxy = self._lifted.get(id(tensor))
+        if proxy is not None:
+            return proxy
+        ident = id(tensor)
+        if ident in self.param_names:
+            return self._make_lifted(PARAM, self.param_names[ident], tensor)
+        if ident in self.buffer_names:
+            fqn, persistent = self.buffer_names[ident]
+            return self._make_lifted(BUFFER, fqn, tensor, persistent)
+        name = f"lifted_tensor_{self._constant_count}"
+        self._constant_count += 1
+        return self._make_lifted(CONSTANT, name, tensor, persistent=None)
+
+    def lift_module_tensor(self, mod: torch.nn.Module, attr: str, tensor: torch.Tensor) -> TensorProxy:
+        proxy = self._lifted.get(id(tensor))
+        if proxy is not None:
+            return proxy
+        ident = id(tensor)
+        if ident in self.param_names or ident in self.buffer_names:
+            return self.lift(tensor)
+        mod_name = self.module_names.get(id(mod))
+        if mod_name is None:
+            return self.lift(tensor)
+        target = f"{mod_name}.{attr}" if mod_name else attr
+        return self._make_lifted(CONSTANT, target, tensor)
+
+    def _make_lifted(self, kind: str, target: str, tensor: torch.Tensor,
+                     persistent: bool | None = True) -> TensorProxy:
+        _check_plain_tensor(tensor, target)
+        fake = fake_from_real(tensor)
+        meta = TensorMeta.from_tensor(tensor)
+        meta._example = fake
+        lifted = self.graph.lifted_placeholder(kind, target, tensor, meta, persistent)
+        py_type = torch.nn.Parameter if isinstance(tensor, torch.nn.Parameter) else torch.Tensor
+        origin = {PARAM: "parameter", BUFFER: "buffer", CONSTANT: "constant"}[kind]
+        proxy = TensorProxy(lifted.node, meta, f"{origin} {target}", source=target, py_type=py_type)
+        self._lifted[id(tensor)] = proxy
+        return proxy
+
+    # ------------------------------------------------------------------ module tensor stores
+    def set_module_tensor(self, mod: torch.nn.Module, name: str, value: TensorProxy) -> None:
+        """`mod.name = tensor` in forward: reads see it; a buffer is updated at the end."""
+        self.module_overlay[(id(mod), name)] = value
+        buffers = mod.__dict__.get("_buffers", {})
+        if name in buffers and buffers[name] is not None:
+            original = self.lift(buffers[name])
+            self.buffer_assignments[original.source] = value
+
+
+    def finish_buffer_assignments(self, interp) -> None:
+        """Write tensors assigned to buffers in forward back into the buffers (copy_)."""
+        for target, value in self.buffer_assignments.items():
+            buffer = self.root.get_buffer(target)
+            original = self._lifted[id(buffer)]
+            if original.meta.hint_shape != value.meta.hint_shape or original.meta.dtype != value.meta.dtype:
+                raise GraphBreakError(
+                    Category.SIDE_EFFECT,
+                    f"buffer '{target}' is replaced by a tensor of a different shape or dtype "
+                    f"({original.meta.short_str()} -> {value.meta.short_str()})",
+                    hint="keep buffers' shapes fixed; store the new tensor in another attribute")
+            interp.tensor_op(torch.Tensor.copy_, (original, value), {})
+
+
+def _check_plain_tensor(tensor: torch.Tensor, target: str) -> None:
+    if type(tensor) not in (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer) and \
+            not isinstance(tensor, torch.nn.Parameter):
+        raise GraphBreakError(
+            Category.UNSUPPORTED_TENSOR_OP,
+            f"tensor '{target}' is a {type(tensor).__name__}; tensor subclasses are not supported",
+            hint="convert it to a plain torch.Tensor before export")
+
