@@ -85,6 +85,11 @@ def cache_size() -> int:
     return len(_cache)
 
 
+def clear_template_cache() -> None:
+    """Forget every learned call signature (benchmarks measure cold exports with it)."""
+    _cache.clear()
+
+
 # ---------------------------------------------------------------- signature / flattening
 class _Uncacheable(Exception):
     pass
