@@ -1,0 +1,56 @@
+"""Run a generated program through export and eager and compare everything observable."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.utils._pytree as pytree
+
+from ..api import export
+from ..errors import GraphBreakError
+from .programs import Program
+
+
+@dataclass
+class Outcome:
+    exported: bool
+    refusal: GraphBreakError | None = None
+
+
+def _assert_close(got, want, what: str) -> None:
+    got_leaves, got_spec = pytree.tree_flatten(got)
+    want_leaves, want_spec = pytree.tree_flatten(want)
+    if got_spec != want_spec:
+        raise AssertionError(f"{what}: structure {got_spec} != {want_spec}")
+    for i, (g, w) in enumerate(zip(got_leaves, want_leaves)):
+        if isinstance(w, torch.Tensor):
+            if g.shape != w.shape or g.dtype != w.dtype:
+                raise AssertionError(f"{what}[{i}]: {tuple(g.shape)}/{g.dtype} != {tuple(w.shape)}/{w.dtype}")
+            torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-4, msg=lambda m: f"{what}[{i}]: {m}")
+        elif g != w:
+            raise AssertionError(f"{what}[{i}]: {g!r} != {w!r}")
+
+
+def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tuple[int, ...] = (1, 2)) -> Outcome:
+    """Export `program` at batch batches[0]; compare with eager on every (batch, seed).
+
+    Raises AssertionError on any difference (outputs, mutated inputs). A GraphBreakError
+    during export is a legitimate refusal and is returned; any other exception propagates.
+    """
+    mod = program.build()
+    example = program.inputs(batches[0], seed=0)
+    try:
+        ep = export(mod, copy.deepcopy(example))
+    except GraphBreakError as refusal:
+        return Outcome(False, refusal)
+    runner = ep.module()
+    for batch in batches:
+        for seed in seeds:
+            inputs = program.inputs(batch, seed)
+            eager_inputs, exported_inputs = copy.deepcopy(inputs), copy.deepcopy(inputs)
+            want = mod(*eager_inputs)
+            got = runner(*exported_inputs)
+            _assert_close(got, want, "output")
+            _assert_close(exported_inputs, eager_inputs, "inputs after the call")
+    return Outcome(True)

@@ -1,0 +1,231 @@
+"""A hypothesis strategy that writes random nn.Module programs (source code).
+
+Programs mix tensor ops from the supported families with Python control flow on shapes and
+constants, containers, closures, helper methods, submodules, buffers and in-place ops. Every
+program is valid by construction for inputs of shape (batch, WIDTH): the batch dimension may
+vary (it is what dynamic-shape fuzzing makes dynamic), WIDTH is fixed.
+"""
+from __future__ import annotations
+
+import itertools
+import linecache
+from dataclasses import dataclass, field
+
+import torch
+from hypothesis import strategies as st
+
+WIDTH = 6
+_counter = itertools.count()
+
+
+@dataclass
+class Program:
+    """Source of a generated module plus how to build it and its example inputs."""
+
+    source: str
+    n_inputs: int
+    mutates_inputs: bool
+    filename: str = field(default="")
+
+    def build(self) -> torch.nn.Module:
+        """Compile the source (registered with linecache so errors show lines) and instantiate."""
+        if not self.filename:
+            self.filename = f"<strict_tracer-generated-{next(_counter)}>"
+            lines = self.source.splitlines(keepends=True)
+            linecache.cache[self.filename] = (len(self.source), None, lines, self.filename)
+        namespace: dict = {"torch": torch, "F": torch.nn.functional}
+        exec(compile(self.source, self.filename, "exec"), namespace)
+        torch.manual_seed(0)
+        return namespace["Generated"]()
+
+    def inputs(self, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
+        gen = torch.Generator().manual_seed(seed)
+        return tuple(torch.randn(batch, WIDTH, generator=gen) for _ in range(self.n_inputs))
+
+
+class _Writer:
+    """Accumulates statements for forward(); tracks which tensor variables are in scope."""
+
+    def __init__(self, draw, n_inputs: int):
+        self.draw = draw
+        self.lines: list[str] = []
+        self.tensors = [f"x{i}" for i in range(n_inputs)]
+        self.fresh = itertools.count()
+        self.helpers: list[str] = []
+        self.init: list[str] = []
+        self.mutates_inputs = False
+        self.n_linear = 0
+        self.n_buffers = 0
+
+    def var(self) -> str:
+        return self.draw(st.sampled_from(self.tensors))
+
+    def new(self, prefix: str = "v") -> str:
+        return f"{prefix}{next(self.fresh)}"
+
+    def emit(self, line: str, indent: int = 2) -> None:
+        self.lines.append("    " * indent + line)
+
+    def assign(self, expr: str, indent: int = 2) -> str:
+        name = self.new()
+        self.emit(f"{name} = {expr}", indent)
+        self.tensors.append(name)
+        return name
+
+
+def _unary(w: _Writer) -> str:
+    v = w.var()
+    return w.draw(st.sampled_from([
+        f"torch.relu({v})", f"{v}.sin()", f"-{v}", f"{v}.abs()", f"torch.tanh({v})",
+        f"F.gelu({v})", f"{v}.sigmoid()", f"{v} * 0.5", f"{v}.exp().clamp(max=5.0)",
+        f"F.softmax({v}, dim=-1)", f"{v}.cumsum(1)", f"{v}.flip(0)",
+    ]))
+
+
+def _binary(w: _Writer) -> str:
+    a, b = w.var(), w.var()
+    c = w.draw(st.sampled_from(["1.5", "2", "-0.25", "3"]))
+    return w.draw(st.sampled_from([
+        f"{a} + {b}", f"{a} * {b}", f"{a} - {b} * {c}", f"torch.maximum({a}, {b})",
+        f"torch.where({a} > {b}, {a}, {b})", f"{a} / ({b}.abs() + 1)", f"{c} - {a}",
+        f"({a} + {b}).mean(-1, keepdim=True) + {a}",
+    ]))
+
+
+def _shape_op(w: _Writer) -> str:
+    v = w.var()
+    k = w.draw(st.integers(1, WIDTH - 1))
+    return w.draw(st.sampled_from([
+        f"{v}.transpose(0, 1).transpose(0, 1)", f"{v}.reshape({v}.shape[0], {WIDTH})",
+        f"{v}.view(-1).view({v}.shape[0], -1)", f"{v}.unsqueeze(1).squeeze(1)",
+        f"torch.cat([{v}[:, :{k}], {v}[:, {k}:]], dim=1)",
+        f"torch.stack([{v}, {v}], 0).sum(0)", f"{v}.expand(2, -1, -1).mean(0)",
+        f"{v}[:, [{k}] * {WIDTH}] + {v}", f"{v}.contiguous()",
+        f"sum({v}.split({k}, dim=1)[0].sum(1, keepdim=True) for _ in range(2)) + {v}",
+    ]))
+
+
+def _module_op(w: _Writer) -> str:
+    v = w.var()
+    if w.draw(st.booleans()):
+        name = f"lin{w.n_linear}"
+        w.n_linear += 1
+        w.init.append(f"self.{name} = torch.nn.Linear({WIDTH}, {WIDTH})")
+        return f"self.{name}({v})"
+    name = f"buf{w.n_buffers}"
+    w.n_buffers += 1
+    w.init.append(f"self.register_buffer('{name}', torch.randn({WIDTH}))")
+    return f"{v} * self.{name}"
+
+
+def _expr(w: _Writer) -> str:
+    kind = w.draw(st.sampled_from([_unary, _unary, _binary, _binary, _shape_op, _module_op]))
+    return kind(w)
+
+
+def _statement(w: _Writer, depth: int) -> None:
+    kind = w.draw(st.sampled_from(
+        ["assign"] * 4 + ["if_shape", "for_range", "container", "closure", "helper", "inplace",
+                          "while", "comprehension", "try"]))
+    if kind == "assign" or depth > 1:
+        w.assign(_expr(w))
+    elif kind == "if_shape":
+        v = w.var()
+        threshold = w.draw(st.integers(0, 5))
+        target = w.new()
+        w.emit(f"if {v}.shape[0] > {threshold} and {v}.dim() == 2:")
+        w.emit(f"{target} = {_expr(w)}", 3)
+        w.emit("else:")
+        w.emit(f"{target} = {_expr(w)}", 3)
+        w.tensors.append(target)
+    elif kind == "for_range":
+        v = w.var()
+        n = w.draw(st.integers(1, 3))
+        target = w.new()
+        w.emit(f"{target} = {v}")
+        w.emit(f"for i in range({n}):")
+        w.emit(f"{target} = {target} * 0.5 + i", 3)
+        w.tensors.append(target)
+    elif kind == "while":
+        v = w.var()
+        target = w.new()
+        w.emit(f"{target}, k = {v}, 0")
+        w.emit(f"while k < {w.draw(st.integers(1, 3))}:")
+        w.emit(f"{target} = {target} - {v} * 0.1", 3)
+        w.emit("k += 1", 3)
+        w.tensors.append(target)
+    elif kind == "container":
+        a, b = w.var(), w.var()
+        target = w.new()
+        style = w.draw(st.sampled_from(["list", "dict", "tuple"]))
+        if style == "list":
+            w.emit(f"items = [{a}, {b}]")
+            w.emit(f"items.append(items[0] + items[-1])")
+            w.emit(f"{target} = items[2] - items[1]")
+        elif style == "dict":
+            w.emit(f"table = {{'a': {a}, 'b': {b}}}")
+            w.emit(f"{target} = sum(table[key] for key in sorted(table))")
+        else:
+            w.emit(f"first, *rest = ({a}, {b}, {a} * 2)")
+            w.emit(f"{target} = first + rest[-1]")
+        w.tensors.append(target)
+    elif kind == "closure":
+        captured = w.var()
+        scale = w.draw(st.sampled_from(["0.5", "2.0", "-1.0"]))
+        fn = w.new("fn")
+        w.emit(f"def {fn}(a, scale={scale}):")
+        w.emit(f"return a * scale + {captured}", 3)
+        w.assign(f"{fn}({w.var()})")
+    elif kind == "helper":
+        name = f"helper{len(w.helpers)}"
+        body = w.draw(st.sampled_from(["a * b + a", "torch.relu(a) - b", "(a, b)[0] * 2 + b"]))
+        w.helpers.append(f"    def {name}(self, a, b):\n        return {body}\n")
+        w.assign(f"self.{name}({w.var()}, {w.var()})")
+    elif kind == "inplace":
+        v = w.var()
+        op = w.draw(st.sampled_from(["add_(1.0)", "mul_(0.5)", "clamp_(-1.0, 1.0)", "relu_()"]))
+        if v.startswith("x") and w.draw(st.booleans()):
+            w.mutates_inputs = True
+            w.emit(f"{v}.{op}")
+        else:
+            target = w.new()
+            w.emit(f"{target} = {v}.clone()")
+            w.emit(f"{target}.{op}")
+            view = w.draw(st.booleans())
+            if view:
+                w.emit(f"{target}[:, 0].{op}")
+            w.tensors.append(target)
+    elif kind == "comprehension":
+        v = w.var()
+        w.assign(f"torch.stack([{v}[:, j] for j in range({WIDTH})], dim=1)")
+    elif kind == "try":
+        v = w.var()
+        target = w.new()
+        w.emit("try:")
+        w.emit(f"{target} = {{'k': {v}}}['missing']", 3)
+        w.emit("except KeyError:")
+        w.emit(f"{target} = {v} + 1", 3)
+        w.tensors.append(target)
+
+
+@st.composite
+def programs(draw, max_statements: int = 8) -> Program:
+    """Random programs; forward(x0, ..., xn) returns a tuple of tensors."""
+    n_inputs = draw(st.integers(1, 3))
+    w = _Writer(draw, n_inputs)
+    for _ in range(draw(st.integers(1, max_statements))):
+        _statement(w, 0)
+    outputs = draw(st.lists(st.sampled_from(w.tensors), min_size=1, max_size=3, unique=True))
+    init = "".join(f"        {line}\n" for line in w.init) or "        pass\n"
+    args = ", ".join(f"x{i}" for i in range(n_inputs))
+    source = (
+        "class Generated(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        f"{init}\n"
+        + "".join(w.helpers)
+        + f"    def forward(self, {args}):\n"
+        + "\n".join(w.lines) + "\n"
+        + f"        return ({', '.join(outputs)},)\n"
+    )
+    return Program(source, n_inputs, w.mutates_inputs)
