@@ -105,7 +105,7 @@ def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int]) -> 
             proxies.append(value)
         m = value.meta
         return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
-                m.requires_grad, m.layout)
+                m.requires_grad, m.is_leaf, m.layout)
     if t in (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
              torch.memory_format, type(Ellipsis)):
         return (t, value)
@@ -317,7 +317,8 @@ def _bind_output(node, meta, updated_ref, state: _ReplayState, emit: Emitter, op
 
 
 def _copy_meta(m: TensorMeta) -> TensorMeta:
-    return TensorMeta(m.shape, m.dtype, m.device, m.requires_grad, m.strides, m.storage_offset, m.layout)
+    return TensorMeta(m.shape, m.dtype, m.device, m.requires_grad, m.strides, m.storage_offset, m.layout,
+                      is_leaf=m.is_leaf)
 
 
 # ---------------------------------------------------------------- entry point

@@ -37,6 +37,8 @@ def make_fake(meta) -> torch.Tensor:
             t = t.as_strided(meta.hint_shape, meta.strides, meta.storage_offset)
         if meta.requires_grad:
             t.requires_grad_(True)
+            if not meta.is_leaf:
+                t = t.clone()   # an op's output: autograd must not treat it as a leaf
     return t
 
 

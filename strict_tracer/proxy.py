@@ -25,12 +25,12 @@ class TensorMeta:
     """Shape (ints or SymInts), dtype, device, layout, requires_grad and strides at the hints."""
 
     __slots__ = ("shape", "dtype", "device", "layout", "requires_grad", "strides",
-                 "storage_offset", "_example")
+                 "storage_offset", "is_leaf", "_example")
 
     def __init__(self, shape: tuple, dtype: torch.dtype, device: torch.device,
                  requires_grad: bool = False, strides: tuple | None = None,
                  storage_offset: int = 0, layout: torch.layout = torch.strided,
-                 example: torch.Tensor | None = None):
+                 example: torch.Tensor | None = None, is_leaf: bool = True):
         self.shape = tuple(shape)
         self.dtype = dtype
         self.device = device
@@ -38,12 +38,13 @@ class TensorMeta:
         self.requires_grad = requires_grad
         self.strides = tuple(strides) if strides is not None else _contiguous_strides(self.hint_shape)
         self.storage_offset = storage_offset
+        self.is_leaf = is_leaf      # autograd leaf: in-place ops on a leaf requiring grad fail
         self._example = example
 
     @classmethod
     def from_tensor(cls, t: torch.Tensor, shape: tuple | None = None) -> "TensorMeta":
         return cls(tuple(t.shape) if shape is None else shape, t.dtype, t.device, t.requires_grad,
-                   tuple(t.stride()), t.storage_offset(), t.layout)
+                   tuple(t.stride()), t.storage_offset(), t.layout, is_leaf=t.is_leaf)
 
     @property
     def hint_shape(self) -> tuple[int, ...]:

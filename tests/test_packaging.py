@@ -125,3 +125,15 @@ def test_node_metadata():
     assert linear.meta["val"].shape == (2, 4)
     printed = str(ep)
     assert "# File: " in printed and "test_packaging.py" in printed
+
+
+def test_non_strict_delegates_to_torch_export():
+    class Uses_id(torch.nn.Module):
+        def forward(self, x):
+            x = x + 1
+            return x + id(x) * 0
+
+    x = torch.randn(3)
+    ep = strict_tracer.export(Uses_id(), (x,), strict=False)
+    assert isinstance(ep, torch.export.ExportedProgram)
+    torch.testing.assert_close(ep.module()(x), x + 1)
