@@ -2,8 +2,9 @@
 from .api import export
 from .errors import (Category, ConstraintViolationError, GraphBreakError, InternalTracerError,
                      StrictTracerError, UserInputError)
+from .explain import ExplainReport, explain
 
 __all__ = [
-    "export", "Category", "ConstraintViolationError", "GraphBreakError", "InternalTracerError",
+    "export", "explain", "ExplainReport", "Category", "ConstraintViolationError", "GraphBreakError", "InternalTracerError",
     "StrictTracerError", "UserInputError",
 ]

@@ -14,7 +14,7 @@ from .package import TraceResult, package
 from .trace_state import TraceState
 
 
-def _validate(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
+def validate_arguments(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
     if not isinstance(mod, torch.nn.Module):
         raise UserInputError(f"export() expects a torch.nn.Module, got {type(mod).__name__}")
     if not isinstance(args, tuple):
@@ -33,20 +33,24 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
 
     `strict=False` delegates to torch.export.export(..., strict=False).
     """
-    args, kwargs = _validate(mod, args, kwargs)
+    args, kwargs = validate_arguments(mod, args, kwargs)
     if not strict:
         return torch.export.export(mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False)
-    if dynamic_shapes is not None:
-        raise UserInputError("dynamic_shapes is not supported by this version of strict_tracer; "
-                             "export with static shapes (dynamic_shapes=None)")
-    result = trace(mod, args, kwargs)
+    result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
     return package(result)
 
 
-def trace(mod: torch.nn.Module, args: tuple, kwargs: dict) -> TraceResult:
-    """Stages 1-3: inputs, interpretation of forward(), outputs."""
+def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
+          explain: Any = None) -> TraceResult:
+    """Stages 1-3: inputs, interpretation of forward(), outputs.
+
+    `explain` is an explain.ExplainSession when explain() runs the trace.
+    """
+    if dynamic_shapes is not None:
+        raise UserInputError("dynamic_shapes is not supported by this version of strict_tracer; "
+                             "export with static shapes (dynamic_shapes=None)")
     state = TraceState(mod)
-    interp = Interpreter(state)
+    interp = Interpreter(state, explain=explain)
     try:
         with context.activate(interp):
             inputs = prepare_inputs(mod, args, kwargs, state)

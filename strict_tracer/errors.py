@@ -3,10 +3,16 @@
 One base class and a few categories users can catch. A `GraphBreakError` carries structured
 fields (category, user frames, failing instruction, bytecode window, abstract stack, hint) and
 renders them into a message that says where, what, why and how to fix it.
+
+Every GraphBreakError is located: the interpreter's `refuse()` fills the location in, and a
+GraphBreakError constructed anywhere else while a trace is active is located by the active
+interpreter when it is created (see `GraphBreakError.__post_init__`).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from typing import Any
 
 
 class StrictTracerError(Exception):
@@ -37,6 +43,34 @@ class Category:
     UNSUPPORTED_PYTHON = "unsupported Python construct"
     USER_ERROR = "error raised by the traced program"
 
+    @classmethod
+    def all(cls) -> list[str]:
+        return [v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)]
+
+
+# The fix shown when a refusal site gives none of its own.
+DEFAULT_HINTS = {
+    Category.DATA_DEPENDENT_BRANCH:
+        "use torch.cond(pred, true_fn, false_fn, operands) for control flow on tensor values, "
+        "or branch on shapes instead of values",
+    Category.DATA_DEPENDENT_VALUE:
+        "keep the value as a tensor (tensor ops instead of Python arithmetic); for sizes, use "
+        ".item() with torch._check() bounds",
+    Category.UNSUPPORTED_NATIVE:
+        "compute this outside forward() and pass the result in as an input or attribute",
+    Category.SIDE_EFFECT:
+        "keep forward() free of effects outside the model: return values instead of writing them",
+    Category.UNSUPPORTED_BYTECODE:
+        "rewrite this construct with plain synchronous Python",
+    Category.UNSUPPORTED_TENSOR_OP:
+        "use a different torch op, or register a custom op with a fake (meta) implementation",
+    Category.UNSUPPORTED_PYTHON:
+        "rewrite this part of forward() with plain Python functions, classes and containers",
+    Category.USER_ERROR:
+        "the program raised this exception itself while tracing; fix the error or the example "
+        "inputs",
+}
+
 
 @dataclass(frozen=True)
 class UserFrame:
@@ -51,23 +85,62 @@ class UserFrame:
     def location(self) -> str:
         return f"{self.filename}:{self.lineno}"
 
+    def short_location(self) -> str:
+        return f"{os.path.basename(self.filename)}:{self.lineno}"
+
     def __str__(self) -> str:
         return f'File "{self.filename}", line {self.lineno}, in {self.function}'
 
 
 @dataclass(frozen=True)
 class InstructionInfo:
+    """One bytecode instruction as `dis` shows it: offset, opname, arg and readable argrepr."""
+
     offset: int
     opname: str
     argrepr: str = ""
+    arg: int | None = None
 
     def __str__(self) -> str:
-        return f"{self.offset} {self.opname} {self.argrepr}".rstrip()
+        return f"{self.offset} {self.opname} {self.operand_text()}".rstrip()
+
+    def operand_text(self) -> str:
+        if self.arg is None:
+            return self.argrepr
+        return f"{self.arg} ({self.argrepr})" if self.argrepr else str(self.arg)
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where the trace was when something happened (a guard, a specialization, a log event)."""
+
+    frames: tuple[UserFrame, ...]            # innermost first
+    instruction: InstructionInfo | None = None
+
+    @property
+    def user_frame(self) -> UserFrame | None:
+        """The innermost frame of the user's own code (not library code), if any."""
+        for frame in self.frames:
+            if not frame.is_library:
+                return frame
+        return self.frames[0] if self.frames else None
+
+    def __str__(self) -> str:
+        frame = self.user_frame
+        if frame is None:
+            return "<outside the traced program>"
+        text = f"{frame.location()} in {frame.function}"
+        return f"{text}: {frame.source}" if frame.source else text
 
 
 @dataclass
 class GraphBreakError(StrictTracerError):
-    """The traced program does something that cannot be captured soundly in one graph."""
+    """The traced program does something that cannot be captured soundly in one graph.
+
+    `operands` (the raw values the refused operation received) and `standin` (what explain()
+    should push for the failing instruction: "tensor", "bool" or None for an opaque value) are
+    for tools; they are not part of the message and are not pickled.
+    """
 
     category: str
     reason: str
@@ -76,8 +149,14 @@ class GraphBreakError(StrictTracerError):
     window: list[tuple[bool, InstructionInfo]] = field(default_factory=list)
     stack: list[str] = field(default_factory=list)
     hint: str = ""
+    operands: tuple = field(default=(), repr=False, compare=False)
+    standin: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.frames and self.instruction is None:
+            _locate_in_active_trace(self)
+        if not self.hint:
+            self.hint = DEFAULT_HINTS.get(self.category, "")
         super().__init__(self.render())
 
     def __str__(self) -> str:
@@ -89,27 +168,21 @@ class GraphBreakError(StrictTracerError):
 
     @property
     def location(self) -> str:
-        user = [f for f in self.frames if not f.is_library] or self.frames
-        return user[0].location() if user else "<unknown>"
+        """file:line of the innermost user (non-library) frame."""
+        frame = Location(tuple(self.frames)).user_frame
+        return frame.location() if frame is not None else "<unknown>"
 
     def render(self) -> str:
         lines = [f"{self.category}: {self.reason}"]
-        user_frames = [f for f in self.frames if not f.is_library]
-        folded = len(self.frames) - len(user_frames)
-        shown = user_frames or self.frames
-        if shown:
-            lines.append("  user stack (innermost first):")
-            for frame in shown:
-                lines.append(f"    {frame.filename}:{frame.lineno} in {frame.function}")
-                if frame.source:
-                    lines.append(f"        {frame.source}")
-            if folded and user_frames:
-                lines.append(f"    ({folded} library frame{'s' if folded != 1 else ''} folded)")
+        lines += _render_frames(self.frames)
         if self.window:
-            lines.append("  bytecode:")
+            innermost = self.frames[0] if self.frames else None
+            where = f" of {innermost.function} ({innermost.short_location()})" if innermost else ""
+            lines.append(f"  bytecode{where}:")
             for is_current, info in self.window:
                 arrow = "-->" if is_current else "   "
-                lines.append(f"    {arrow} {info.offset:>5} {info.opname:<28} {info.argrepr}".rstrip())
+                lines.append(f"    {arrow} {info.offset:>5} {info.opname:<28} "
+                             f"{info.operand_text()}".rstrip())
         elif self.instruction is not None:
             lines.append(f"  instruction: {self.instruction}")
         if self.stack:
@@ -119,6 +192,35 @@ class GraphBreakError(StrictTracerError):
         if self.hint:
             lines.append(f"  fix: {self.hint}")
         return "\n".join(lines)
+
+
+def _render_frames(frames: list[UserFrame]) -> list[str]:
+    """The user's frames innermost first; library frames folded into one line."""
+    if not frames:
+        return []
+    lines = ["  user stack (innermost first):"]
+    user = [f for f in frames if not f.is_library]
+    shown = user or frames
+    if user and frames[0].is_library:
+        inner = frames[0]
+        lines.append(f"    [failed inside library code: {inner.location()} in {inner.function}]")
+        if inner.source:
+            lines.append(f"        {inner.source}")
+    for frame in shown:
+        lines.append(f"    {frame.location()} in {frame.function}")
+        if frame.source:
+            lines.append(f"        {frame.source}")
+    folded = len(frames) - len(user)
+    if user and folded:
+        lines.append(f"    ({folded} library frame{'s' if folded != 1 else ''} folded)")
+    return lines
+
+
+def _locate_in_active_trace(error: GraphBreakError) -> None:
+    from .context import maybe_current   # context imports this module
+    interp = maybe_current()
+    if interp is not None:
+        interp.locate(error)
 
 
 def _rebuild_graph_break(category, reason, frames, instruction, window, stack, hint):

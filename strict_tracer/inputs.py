@@ -86,7 +86,7 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
         sig.bind(*args, **kwargs)
     except TypeError as exc:
         raise UserInputError(f"the example inputs do not match {type(mod).__name__}.forward"
-                             f"{sig}: {exc}") from None
+                             f"{sig}{_defined_at(mod)}: {exc}") from None
     flat, in_spec = pytree.tree_flatten_with_path((args, kwargs))
     names = _leaf_names(sig, [path for path, _ in flat])
     leaves: list[InputLeaf] = []
@@ -113,6 +113,14 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
     traced_args, traced_kwargs = pytree.tree_unflatten(traced_values, in_spec)
     return TracedInputs(tuple(traced_args), dict(traced_kwargs), in_spec, leaves,
                         _forward_arg_names(sig, len(args), kwargs))
+
+
+def _defined_at(mod: torch.nn.Module) -> str:
+    """` (defined at file:line)` for the module's forward, when it is Python code."""
+    code = getattr(type(mod).forward, "__code__", None)
+    if code is None:
+        return ""
+    return f" (defined at {code.co_filename}:{code.co_firstlineno})"
 
 
 def _forward_arg_names(sig: inspect.Signature, nargs: int, kwargs: dict) -> list[str]:

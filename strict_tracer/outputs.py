@@ -32,7 +32,8 @@ def collect_outputs(result: Any, state) -> TracedOutputs:
             raise GraphBreakError(Category.UNSUPPORTED_PYTHON,
                                   f"output {index} is a symbolic scalar ({leaf}); returning sizes "
                                   "needs the shape-guard engine",
-                                  hint="return a tensor (torch.tensor(size)) or a static value")
+                                  hint="return a tensor (torch.tensor(size)) or a static value",
+                                  operands=(leaf,))
         elif isinstance(leaf, CONSTANT_OUTPUT_TYPES):
             values.append(leaf)
         else:
@@ -40,5 +41,5 @@ def collect_outputs(result: Any, state) -> TracedOutputs:
                                   f"output {index} has type {type(leaf).__name__}, which cannot be "
                                   "an output of an exported program",
                                   hint="return tensors, Python scalars, or containers registered "
-                                       "with torch.utils._pytree")
+                                       "with torch.utils._pytree", operands=(leaf,))
     return TracedOutputs(values, out_spec)

@@ -112,6 +112,14 @@ class TraceState:
         buffers = mod.__dict__.get("_buffers", {})
         if name in buffers and buffers[name] is not None:
             original = self.lift(buffers[name])
+            if original.meta.hint_shape != value.meta.hint_shape or original.meta.dtype != value.meta.dtype:
+                # Refused at the store, so the error points at the assignment.
+                raise GraphBreakError(
+                    Category.SIDE_EFFECT,
+                    f"buffer '{original.source}' is replaced by a tensor of a different shape or "
+                    f"dtype ({original.meta.short_str()} -> {value.meta.short_str()})",
+                    hint="keep buffers' shapes fixed; store the new tensor in another attribute",
+                    operands=(original, value))
             self.buffer_assignments[original.source] = value
 
 
@@ -120,12 +128,6 @@ class TraceState:
         for target, value in self.buffer_assignments.items():
             buffer = self.root.get_buffer(target)
             original = self._lifted[id(buffer)]
-            if original.meta.hint_shape != value.meta.hint_shape or original.meta.dtype != value.meta.dtype:
-                raise GraphBreakError(
-                    Category.SIDE_EFFECT,
-                    f"buffer '{target}' is replaced by a tensor of a different shape or dtype "
-                    f"({original.meta.short_str()} -> {value.meta.short_str()})",
-                    hint="keep buffers' shapes fixed; store the new tensor in another attribute")
             interp.tensor_op(torch.Tensor.copy_, (original, value), {})
 
 

@@ -114,7 +114,8 @@ class CallsMixin:
                 Category.UNSUPPORTED_NATIVE,
                 f"call to native function {name}, which strict_tracer does not know to be pure",
                 hint=f"avoid calling {name} inside forward(), compute its result outside and pass "
-                     "it in, or (if it is pure) report it so it can be allowlisted")
+                     "it in, or (if it is pure) report it so it can be allowlisted",
+                operands=(*args, *kwargs.values()))
         if any(type(a) is TensorProxy for a in args) or any(type(v) is TensorProxy for v in kwargs.values()):
             self._check_native_proxy_args(fn, args, kwargs)
         target = mutated_container(fn, args)
@@ -136,7 +137,7 @@ class CallsMixin:
             Category.UNSUPPORTED_NATIVE,
             f"native function {_qualified_name(fn)} received a tensor; it would read data the "
             "tracer does not have",
-            hint="use torch operations on the tensor instead")
+            hint="use torch operations on the tensor instead", operands=(*args, *kwargs.values()))
 
     def _wrap_callables(self, fn: Any, args: tuple) -> tuple:
         if fn in STORES_CALLABLES or not any(is_python_callable(a) for a in args):
@@ -174,7 +175,8 @@ class CallsMixin:
             if not native_is_pure(target) and not _is_exception_class(cls):
                 raise self.refuse(Category.UNSUPPORTED_NATIVE,
                                   f"constructing {cls.__qualname__} runs native code strict_tracer "
-                                  "does not know", hint="construct it outside forward() and pass it in")
+                                  "does not know", hint="construct it outside forward() and pass it in",
+                                  operands=args)
             obj = target(cls, *args, **kwargs)
         else:
             obj = self.call(new, (cls, *args), kwargs)

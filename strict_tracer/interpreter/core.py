@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import linecache
 import os
-import sys
 import types
 from typing import Any, Callable
 
 import torch
 
-from ..errors import (Category, GraphBreakError, InstructionInfo, InternalTracerError,
-                      StrictTracerError, UserFrame)
+from .. import context
+from ..errors import Category, GraphBreakError, InternalTracerError, Location, StrictTracerError
+from . import diagnose
 from .attributes import AttributesMixin
 from .calls import CallsMixin
 from .decode import Instr
@@ -37,7 +37,6 @@ _TORCH_OP_FILES = frozenset(os.path.join(_TORCH_DIR, *parts) for parts in (
     ("overrides.py",), ("_VF.py",), ("_ops.py",), ("__init__.py",), ("autograd", "grad_mode.py"),
     ("utils", "_contextlib.py"), ("_utils.py",), ("nn", "modules", "module.py"),
 ))
-_WINDOW = 3          # instructions shown before and after the failing one
 _MAX_DEPTH = 400     # interpreted frames
 
 
@@ -71,11 +70,17 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
                   ValuesMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
-    def __init__(self, state) -> None:
+    def __init__(self, state, explain: Any = None) -> None:
+        from .observe import make_observer
         self.state = state
         self.frames: list[Frame] = []
         self.current_exc: BaseException | None = None
+        # The outermost frame run: errors raised after forward() returned point at its return.
+        self.outer_frame: Frame | None = None
+        # The bytecode log and explain mode run frames in their own loop (observe.py).
+        self.observer = make_observer(self, explain)
         state.graph.node_metadata = self.node_metadata
+        state.shape_env.provenance = self.current_location
 
     # ------------------------------------------------------------------ node metadata
     def node_metadata(self) -> dict[str, Any]:
@@ -106,11 +111,9 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 
     def run_frame(self, frame: Frame) -> Any:
         """Run `frame` until it returns (or yields, for generator frames)."""
-        if frame.instrs[0].handler is None:
-            _bind_handlers(frame)
-        if len(self.frames) >= _MAX_DEPTH:
-            raise RecursionError("maximum recursion depth exceeded in interpreted code")
-        self.frames.append(frame)
+        if self.observer is not None:
+            return self.observer.run_frame(frame)
+        self.push_frame(frame)
         try:
             instrs = frame.instrs
             while True:
@@ -127,6 +130,15 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         finally:
             self.frames.pop()
 
+    def push_frame(self, frame: Frame) -> None:
+        if frame.instrs[0].handler is None:
+            _bind_handlers(frame)
+        if len(self.frames) >= _MAX_DEPTH:
+            raise RecursionError("maximum recursion depth exceeded in interpreted code")
+        if not self.frames:
+            self.outer_frame = frame
+        self.frames.append(frame)
+
     def unwind(self, frame: Frame, instr: Instr, exc: BaseException) -> bool:
         """Jump to the exception handler covering `instr`, if there is one."""
         target = frame.decoded.handlers[instr.index]
@@ -141,55 +153,28 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         return True
 
     # ------------------------------------------------------------------ refusals
-    def user_frames(self) -> list[UserFrame]:
-        """The interpreted call stack, innermost first."""
-        frames = []
-        for frame in reversed(self.frames):
-            filename = frame.code.co_filename
-            lineno = frame.lineno
-            source = linecache.getline(filename, lineno).strip() if lineno else ""
-            frames.append(UserFrame(filename, lineno, frame.code.co_name, source,
-                                    is_library_file(filename)))
-        return frames
+    def refuse(self, category: str, reason: str, hint: str = "", operands: tuple = (),
+               standin: str | None = None) -> GraphBreakError:
+        """Build (not raise) a GraphBreakError located at the current instruction.
 
-    def refuse(self, category: str, reason: str, hint: str = "",
-               operands: tuple = ()) -> GraphBreakError:
-        """Build (not raise) a GraphBreakError located at the current instruction."""
-        frame = self.frames[-1] if self.frames else None
-        instruction = None
-        window: list[tuple[bool, InstructionInfo]] = []
-        stack: list[str] = []
-        if frame is not None:
-            current = frame.current_instr
-            instruction = InstructionInfo(current.offset, current.opname, current.argrepr)
-            lo = max(0, current.index - _WINDOW)
-            hi = min(len(frame.instrs), current.index + _WINDOW + 1)
-            for other in frame.instrs[lo:hi]:
-                window.append((other is current,
-                               InstructionInfo(other.offset, other.opname, other.argrepr)))
-            stack = [describe_value(v) for v in list(frame.stack) + list(operands)]
-        return GraphBreakError(category, reason, self.user_frames(), instruction, window, stack, hint)
+        `operands` are the values the refused operation received (shown with the stack);
+        `standin` tells explain() what the failing instruction would have produced: "tensor"
+        (a proxy like the first tensor operand), "bool" (a branch decision) or None (opaque).
+        """
+        error = GraphBreakError(category, reason, hint=hint, operands=tuple(operands),
+                                standin=standin)
+        if context.maybe_current() is not self:   # not located by __post_init__
+            self.locate(error)
+        return error
 
+    def locate(self, error: GraphBreakError) -> None:
+        """Fill in where `error` happened: frames, instruction, bytecode window, stack."""
+        diagnose.locate(self, error)
+        error.args = (error.render(),)
 
-def describe_value(value: Any) -> str:
-    describe = getattr(type(value), "describe", None)
-    if describe is not None and callable(describe):
-        try:
-            return value.describe()
-        except Exception:  # a user object's own describe() — fall back to repr
-            pass
-    try:
-        text = repr(value)
-    except Exception:
-        text = f"<{type(value).__name__}>"
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-_LIBRARY_MARKERS = ("/site-packages/", "/dist-packages/", f"/lib/python{sys.version_info[0]}.{sys.version_info[1]}/")
-
-
-def is_library_file(filename: str) -> bool:
-    return any(marker in filename for marker in _LIBRARY_MARKERS) or filename.startswith("<frozen")
+    def current_location(self) -> Location | None:
+        """Provenance of guards and specializations: the user location being executed."""
+        return diagnose.current_location(self)
 
 
 def _attach_location(exc: BaseException, frame: Frame) -> None:

@@ -29,7 +29,12 @@ _REFUSED_ATTRS = {
     "grad": "gradients do not exist while tracing forward()",
     "grad_fn": "autograd history does not exist while tracing forward()",
     "_version": "version counters depend on eager execution",
+    "data_ptr": "memory addresses differ on every run; do not use them in forward()",
+    "untyped_storage": "storages do not exist while tracing; use tensor ops",
+    "storage": "storages do not exist while tracing; use tensor ops",
 }
+# Methods that hand the tensor's values to Python: refused as data-dependent.
+_DATA_METHODS = frozenset({"tolist", "numpy", "__array__"})
 
 
 def _getset_reader(name: str):
@@ -79,7 +84,8 @@ class TensorsMixin:
             hint = ("this op's output depends on tensor values; express it with static shapes, or "
                     "mark sizes with torch._check" if exc.data_dependent else
                     "use a different torch op, or register a custom op with a fake implementation")
-            raise self.refuse(category, str(exc), hint=hint, operands=tuple(args)) from None
+            raise self.refuse(category, str(exc), hint=hint, operands=tuple(args),
+                              standin="tensor") from None
         except DataDependentError as exc:
             raise self.data_dependent(str(exc)) from None
 
@@ -136,6 +142,11 @@ class TensorsMixin:
             if name == "is_leaf":
                 return not meta.requires_grad or proxy.py_type is torch.nn.Parameter
             return getattr(meta, name)
+        if name in _DATA_METHODS:
+            raise self.refuse(Category.DATA_DEPENDENT_VALUE,
+                              f"Tensor.{name}() needs the tensor's values, which do not exist while "
+                              "tracing", hint="keep the values in tensors and use tensor ops",
+                              operands=(proxy,))
         if name in _REFUSED_ATTRS:
             raise self.refuse(Category.UNSUPPORTED_TENSOR_OP, f"Tensor.{name} is not supported",
                               hint=_REFUSED_ATTRS[name], operands=(proxy,))
@@ -202,7 +213,7 @@ class TensorsMixin:
                 "the program branches on the value of a tensor, which is unknown while tracing",
                 hint="use torch.cond(pred, true_fn, false_fn, operands) for data-dependent "
                      "control flow, or branch on shapes (x.shape[0] > 2) instead of values",
-                operands=(proxy,))
+                operands=(proxy,), standin="bool")
         raise self.refuse(
             Category.DATA_DEPENDENT_VALUE,
             f"the program converts a tensor to a Python {getattr(kind, '__name__', kind)}, whose "

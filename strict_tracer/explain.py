@@ -1,0 +1,196 @@
+"""explain(): every problem that keeps a module from exporting, found in one run.
+
+explain() traces like export() but with the interpreter in explain mode (see
+interpreter/recovery.py): a refusal is recorded with all its details and tracing continues
+past it with a stand-in value. The report lists the problems in the order they were met, the
+guards and specializations tracing added (with the user line that added each), and how many
+ops were captured. explain() never returns a program.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from .errors import Category, GraphBreakError, Location, StrictTracerError, UserFrame
+from .interpreter.recovery import DEFAULT_MAX_INSTRUCTIONS, ExplainStop, StandIn, explain_standin
+
+
+@dataclass
+class Problem:
+    """One refusal: the GraphBreakError export() would raise, and how explain() went on."""
+
+    error: GraphBreakError
+    action: str                      # what explain() assumed to continue past it
+    count: int = 1                   # how many times tracing met it
+
+    @property
+    def category(self) -> str:
+        return self.error.category
+
+    @property
+    def reason(self) -> str:
+        return self.error.reason
+
+    @property
+    def frames(self) -> list[UserFrame]:
+        return self.error.frames
+
+    @property
+    def instruction(self):
+        return self.error.instruction
+
+    @property
+    def stack(self) -> list[str]:
+        return self.error.stack
+
+    @property
+    def hint(self) -> str:
+        return self.error.hint
+
+    @property
+    def location(self) -> str:
+        return self.error.location
+
+    def as_dict(self) -> dict[str, Any]:
+        instr = self.instruction
+        return {
+            "category": self.category, "reason": self.reason, "location": self.location,
+            "frames": [{"filename": f.filename, "lineno": f.lineno, "function": f.function,
+                        "source": f.source, "is_library": f.is_library} for f in self.frames],
+            "instruction": None if instr is None else {
+                "offset": instr.offset, "opname": instr.opname, "arg": instr.arg,
+                "argrepr": instr.argrepr},
+            "stack": list(self.stack), "hint": self.hint, "action": self.action,
+            "count": self.count,
+        }
+
+
+@dataclass
+class GuardRecord:
+    """A guard or specialization tracing added, and where."""
+
+    expr: str
+    location: Location | None
+    kind: str = "guard"
+
+    def __str__(self) -> str:
+        where = str(self.location) if self.location is not None else "<outside the program>"
+        return f"{self.kind}: {self.expr}  ({where})"
+
+
+@dataclass
+class ExplainReport:
+    problems: list[Problem] = field(default_factory=list)
+    guards: list[GuardRecord] = field(default_factory=list)
+    ops: int = 0                       # tensor ops captured (stand-ins excluded)
+    stopped: str | None = None         # why explain() stopped before the end, if it did
+
+    @property
+    def ok(self) -> bool:
+        """True when the module exports as is."""
+        return not self.problems and self.stopped is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "ops": self.ops, "stopped": self.stopped,
+                "problems": [p.as_dict() for p in self.problems],
+                "guards": [{"kind": g.kind, "expr": g.expr,
+                            "location": None if g.location is None else str(g.location)}
+                           for g in self.guards]}
+
+    def __str__(self) -> str:
+        n = len(self.problems)
+        lines = [f"explain(): {n} problem{'s' if n != 1 else ''} found, {self.ops} tensor ops "
+                 "captured" + ("" if n else "; the module exports as is")]
+        for index, problem in enumerate(self.problems, 1):
+            seen = f" (met {problem.count} times)" if problem.count > 1 else ""
+            lines.append("")
+            lines.append(f"Problem {index} of {n} at {problem.location}{seen}")
+            lines += ["  " + line for line in problem.error.render().splitlines()]
+            lines.append(f"  -> {problem.action}")
+        if self.stopped:
+            lines += ["", f"explain() stopped early: {self.stopped}"]
+        lines.append("")
+        if self.guards:
+            lines.append(f"Guards and specializations ({len(self.guards)}):")
+            lines += [f"  {guard}" for guard in self.guards]
+        else:
+            lines.append("Guards and specializations: none")
+        return "\n".join(lines)
+
+
+class ExplainSession:
+    """Collects problems while the interpreter runs in explain mode."""
+
+    def __init__(self, max_instructions: int = DEFAULT_MAX_INSTRUCTIONS) -> None:
+        self.max_instructions = max_instructions
+        self.problems: list[Problem] = []
+        self._by_key: dict[tuple, Problem] = {}
+        self.interp = None
+        self.recovery = None
+
+    def attach(self, interp, recovery) -> None:
+        self.interp = interp
+        self.recovery = recovery
+
+    def add_problem(self, error: GraphBreakError, action: str) -> None:
+        instr = error.instruction
+        first = error.frames[0] if error.frames else None
+        key = (error.category, error.reason, first and first.filename, first and first.lineno,
+               instr and instr.offset)
+        known = self._by_key.get(key)
+        if known is not None:
+            known.count += 1
+            return
+        problem = Problem(error, action)
+        self._by_key[key] = problem
+        self.problems.append(problem)
+
+    def add_escaped(self, exc: BaseException) -> None:
+        """An exception ended the trace: report it where it was raised."""
+        if isinstance(exc, GraphBreakError):
+            if not any(type(v) is StandIn for v in exc.operands):
+                self.add_problem(exc, "explain() could not continue past this problem")
+            return
+        escaped = self.recovery.escaped if self.recovery is not None else None
+        if escaped is not None and escaped[0] is exc:
+            error = escaped[1]
+        else:
+            error = GraphBreakError(Category.USER_ERROR, f"{type(exc).__name__}: {exc}")
+            if self.interp is not None:
+                self.interp.locate(error)
+        self.add_problem(error, "the trace ended here")
+
+    def report(self, stopped: str | None) -> ExplainReport:
+        guards: list[GuardRecord] = []
+        ops = 0
+        if self.interp is not None:
+            env = self.interp.state.shape_env
+            for guard in getattr(env, "guards", ()):
+                guards.append(GuardRecord(str(guard.expr), getattr(guard, "provenance", None),
+                                          getattr(guard, "kind", "guard")))
+            ops = sum(1 for node in self.interp.state.graph.graph.nodes
+                      if node.op == "call_function" and node.target is not explain_standin)
+        return ExplainReport(list(self.problems), guards, ops, stopped)
+
+
+def explain(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
+            dynamic_shapes: Any = None) -> ExplainReport:
+    """Trace `mod` like export() and report every problem instead of stopping at the first."""
+    from .api import trace, validate_arguments
+
+    args, kwargs = validate_arguments(mod, args, kwargs)
+    session = ExplainSession()
+    stopped = None
+    try:
+        trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes, explain=session)
+    except ExplainStop as stop:
+        stopped = str(stop)
+    except GraphBreakError as error:   # a refusal explain() could not continue past
+        session.add_escaped(error)
+    except StrictTracerError:
+        raise
+    except Exception as exc:           # the program raised an exception that ended the trace
+        session.add_escaped(exc)
+    return session.report(stopped)

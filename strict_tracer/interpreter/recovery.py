@@ -1,0 +1,282 @@
+"""explain() mode: continue past a refusal as if the failing instruction had succeeded.
+
+The observed run loop keeps a copy of the value stack from before each instruction. When the
+instruction is refused, Recovery restores that stack and emulates the instruction's stack
+effect with stand-ins: a conditional jump picks a side (the condition is taken as True the
+first time an instruction is met, False afterwards, so loops end), a refused tensor op pushes
+a fresh proxy with the metadata of its first tensor operand, anything else pushes an opaque
+`StandIn`. Ordinary exceptions raised by instructions that consumed a stand-in (or a tensor
+computed from one) are absorbed the same way and not reported: they are consequences of
+explain's guesses, not problems of the program. Explain never returns a program.
+"""
+from __future__ import annotations
+
+import dis
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from ..errors import Category, GraphBreakError, StrictTracerError
+from ..proxy import TensorProxy
+from .frame import NULL
+
+if TYPE_CHECKING:
+    from .core import Interpreter
+    from .frame import Frame
+
+_JUMP_IF_FALSE = frozenset({"POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE"})
+_JUMP_IF_TRUE = frozenset({"POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE"})
+# Instructions after which execution never falls through: nothing sensible to continue with.
+_NO_FALLTHROUGH = frozenset({"RETURN_VALUE", "RAISE_VARARGS", "RERAISE", "YIELD_VALUE",
+                             "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
+                             "SEND", "RETURN_GENERATOR"})
+_NO_OUTPUT = frozenset({"POP_TOP", "LIST_APPEND", "SET_ADD", "MAP_ADD", "LIST_EXTEND",
+                        "SET_UPDATE", "DICT_UPDATE", "DICT_MERGE", "POP_EXCEPT", "IMPORT_STAR",
+                        "PRINT_EXPR", "SETUP_ANNOTATIONS", "KW_NAMES", "NOP", "RESUME",
+                        "PRECALL", "CACHE", "COPY_FREE_VARS", "MAKE_CELL"})
+# Instructions whose result is a tensor when an operand is one.
+_TENSOR_RESULT = frozenset({"BINARY_OP", "BINARY_SUBSCR", "CALL", "CALL_FUNCTION_EX",
+                            "UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT", "COMPARE_OP",
+                            "LOAD_ATTR"})
+DEFAULT_MAX_INSTRUCTIONS = 5_000_000
+
+
+class ExplainStop(StrictTracerError):
+    """explain() cannot continue past this point; the report ends here."""
+
+
+def explain_standin(*args: Any) -> Any:
+    """Target of the graph nodes that stand for refused tensor ops (explain mode only)."""
+    raise RuntimeError("explain() stand-in nodes are never executed")
+
+
+class StandIn:
+    """An opaque value explain() pushes for a refused operation's result."""
+
+    _strict_tracer_native = True
+    __slots__ = ("why",)
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
+    def describe(self) -> str:
+        return f"<stand-in for {self.why}>"
+
+    __repr__ = describe
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of an explain() stand-in is unknown")
+
+
+class Recovery:
+    """Explain mode's side of the observed run loop (see module docstring)."""
+
+    def __init__(self, interp: "Interpreter", session: Any) -> None:
+        self.interp = interp
+        self.session = session
+        self.max_instructions = getattr(session, "max_instructions", DEFAULT_MAX_INSTRUCTIONS)
+        self.steps = 0
+        self.visits: dict[tuple[Any, int], int] = {}
+        self.standin_nodes: set[torch.fx.Node] = set()
+        self.escaped: tuple[BaseException, GraphBreakError] | None = None
+        session.attach(interp, self)
+
+    # ------------------------------------------------------------------ run-loop hooks
+    def step(self) -> None:
+        self.steps += 1
+        if self.steps > self.max_instructions:
+            raise ExplainStop(f"explain() stopped after {self.max_instructions} instructions")
+
+    def recover(self, frame: "Frame", instr: Any, before: list, error: GraphBreakError) -> None:
+        """A refusal at `instr`: record it (unless a stand-in caused it) and continue."""
+        inputs = _inputs(instr, before)
+        caused_by_standin = _holds_opaque(error.operands) or _holds_opaque(inputs or ())
+        try:
+            action = self._continue(frame, instr, before, error)
+        except ExplainStop as stop:
+            if not caused_by_standin:
+                self.session.add_problem(error, f"explain() could not continue: {stop}")
+            raise
+        if not caused_by_standin:
+            self.session.add_problem(error, action)
+
+    def absorb(self, frame: "Frame", instr: Any, before: list, exc: BaseException) -> bool:
+        """An ordinary exception from an instruction that consumed a stand-in: swallow it."""
+        if isinstance(exc, GeneratorExit):
+            return False
+        inputs = _inputs(instr, before)
+        if inputs is None or not any(self._tainted(v) for v in inputs):
+            return False
+        try:
+            self._continue(frame, instr, before, exc)
+        except ExplainStop:
+            return False
+        return True
+
+    def escaping(self, exc: BaseException) -> None:
+        """An exception leaves an interpreted frame: remember where it was first raised."""
+        if self.escaped is not None and self.escaped[0] is exc:
+            return
+        error = self.interp.refuse(Category.USER_ERROR, f"{type(exc).__name__}: {exc}")
+        self.escaped = (exc, error)
+
+    # ------------------------------------------------------------------ continuing
+    def _continue(self, frame: "Frame", instr: Any, before: list, error: BaseException) -> str:
+        """Emulate `instr`'s stack effect with stand-ins; return what was assumed."""
+        name = instr.opname
+        stack = frame.stack
+        stack[:] = before
+        frame.kwnames = None
+        frame.ip = instr.index + 1
+        if name in _JUMP_IF_FALSE or name in _JUMP_IF_TRUE:
+            stack.pop()
+            taken = self._decide(frame, instr)
+            if taken == (name in _JUMP_IF_TRUE):
+                frame.ip = instr.arg
+            return f"explain() assumed the condition is {taken} and continued"
+        if name in ("JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP"):
+            taken = self._decide(frame, instr)
+            if taken == (name == "JUMP_IF_TRUE_OR_POP"):
+                frame.ip = instr.arg
+            else:
+                stack.pop()
+            return f"explain() assumed the condition is {taken} and continued"
+        if name == "FOR_ITER":
+            stack.pop()
+            frame.ip = instr.arg
+            return "explain() treated the loop as finished"
+        if name == "UNARY_NOT":
+            stack[-1] = not self._decide(frame, instr)
+            return f"explain() assumed the operand is {not stack[-1]} and continued"
+        if name in _NO_FALLTHROUGH:
+            raise ExplainStop(f"{name} does not continue to a next instruction")
+        n_in, n_out = _arity(instr)
+        if n_in > len(stack):
+            raise ExplainStop(f"cannot emulate the stack effect of {name}")
+        inputs = stack[len(stack) - n_in:]
+        del stack[len(stack) - n_in:]
+        outputs, action = self._standins(frame, instr, n_out, inputs, error)
+        stack.extend(outputs)
+        return action
+
+    def _standins(self, frame: "Frame", instr: Any, n_out: int, inputs: list,
+                  error: BaseException) -> tuple[list, str]:
+        name = instr.opname
+        if n_out == 0:
+            return [], "explain() skipped the instruction and continued"
+        why = f"{name} at {frame.code.co_name}:{frame.lineno}"
+        if name in ("LOAD_METHOD", "LOAD_GLOBAL") and n_out == 2:
+            return [NULL, StandIn(why)], "explain() continued with an opaque stand-in value"
+        kind = error.standin if isinstance(error, GraphBreakError) else None
+        operands = list(error.operands) if isinstance(error, GraphBreakError) else []
+        proxy = _first_proxy(operands + inputs)
+        if kind == "bool":
+            value = self._decide(frame, instr)
+            return [value] * n_out, f"explain() assumed the value is {value} and continued"
+        if proxy is not None and n_out == 1 and (
+                kind == "tensor" or (kind is None and not isinstance(error, GraphBreakError)
+                                     and name in _TENSOR_RESULT)):
+            standin = self._tensor_standin(proxy, why)
+            return [standin], (f"explain() continued with a stand-in tensor "
+                               f"{proxy.meta.short_str()}")
+        return ([StandIn(why) for _ in range(n_out)],
+                "explain() continued with an opaque stand-in value (problems that depend on it "
+                "are not reported)")
+
+    def _decide(self, frame: "Frame", instr: Any) -> bool:
+        """True the first time a branch is recovered, False afterwards (loops terminate)."""
+        key = (frame.code, instr.offset)
+        count = self.visits.get(key, 0)
+        self.visits[key] = count + 1
+        return count == 0
+
+    def _tensor_standin(self, like: TensorProxy, why: str) -> TensorProxy:
+        node = self.interp.state.graph.call(explain_standin, (), {}, like.meta)
+        self.standin_nodes.add(node)
+        return TensorProxy(node, like.meta, f"stand-in for {why}")
+
+    # ------------------------------------------------------------------ taint
+    def _tainted(self, value: Any, depth: int = 0) -> bool:
+        t = type(value)
+        if t is StandIn:
+            return True
+        if t is TensorProxy:
+            return self._node_tainted(value.node)
+        if depth < 2 and t in (tuple, list):
+            return any(self._tainted(v, depth + 1) for v in value)
+        if depth < 2 and t is dict:
+            return any(self._tainted(v, depth + 1) for v in value.values())
+        return False
+
+    def _node_tainted(self, node: torch.fx.Node) -> bool:
+        if not self.standin_nodes:
+            return False
+        seen = set()
+        todo = [node]
+        while todo:
+            current = todo.pop()
+            if current in self.standin_nodes:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            todo.extend(current.all_input_nodes)
+        return False
+
+
+def _arity(instr: Any) -> tuple[int, int]:
+    """(values popped, values pushed) by `instr` when it falls through."""
+    name = instr.opname
+    opcode = dis.opmap[name]
+    arg = instr.raw_arg if opcode >= dis.HAVE_ARGUMENT else None
+    net = dis.stack_effect(opcode, arg, jump=False)
+    if name in _NO_OUTPUT or name.startswith(("STORE_", "DELETE_")):
+        n_out = 0
+    elif name == "UNPACK_SEQUENCE":
+        n_out = instr.raw_arg
+    elif name == "UNPACK_EX":
+        n_out = (instr.raw_arg & 0xFF) + (instr.raw_arg >> 8) + 1
+    elif name in ("LOAD_METHOD", "BEFORE_WITH", "PUSH_EXC_INFO"):
+        n_out = 2
+    elif name == "LOAD_GLOBAL":
+        n_out = 1 + (instr.raw_arg & 1)
+    else:
+        n_out = 1
+    return n_out - net, n_out
+
+
+def _inputs(instr: Any, before: list) -> list | None:
+    """The values `instr` consumed, from the stack copy taken before it ran."""
+    name = instr.opname
+    if name in _JUMP_IF_FALSE or name in _JUMP_IF_TRUE or name in (
+            "FOR_ITER", "UNARY_NOT", "JUMP_IF_FALSE_OR_POP", "JUMP_IF_TRUE_OR_POP"):
+        return before[-1:]
+    if name in _NO_FALLTHROUGH:
+        return None
+    n_in, _ = _arity(instr)
+    if n_in > len(before):
+        return None
+    return before[len(before) - n_in:] if n_in else []
+
+
+def _holds_opaque(values: Any) -> bool:
+    for value in values:
+        t = type(value)
+        if t is StandIn:
+            return True
+        if t in (tuple, list) and any(type(v) is StandIn for v in value):
+            return True
+        if t is dict and any(type(v) is StandIn for v in value.values()):
+            return True
+    return False
+
+
+def _first_proxy(values: list) -> TensorProxy | None:
+    for value in values:
+        if type(value) is TensorProxy:
+            return value
+        if type(value) in (tuple, list):
+            for item in value:
+                if type(item) is TensorProxy:
+                    return item
+    return None
