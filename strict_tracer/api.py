@@ -61,5 +61,6 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
         state.sandbox.restore()
     graph = state.graph
     graph.output(outputs.values)
-    graph.prune()
+    if explain is None:       # explain() reports every op it captured and never packages
+        graph.prune()
     return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs)

@@ -137,8 +137,8 @@ class ExplainSession:
     def add_problem(self, error: GraphBreakError, action: str) -> None:
         instr = error.instruction
         first = error.frames[0] if error.frames else None
-        key = (error.category, error.reason, first and first.filename, first and first.lineno,
-               instr and instr.offset)
+        # One report per source line (`while cond:` tests cond at two offsets).
+        key = (error.category, error.reason, first and first.filename, first and first.lineno)
         known = self._by_key.get(key)
         if known is not None:
             known.count += 1

@@ -102,7 +102,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         if is_async_code(code):
             raise self.refuse(Category.UNSUPPORTED_PYTHON,
                               f"coroutine/async function {func.__qualname__} is not supported",
-                              hint="call a synchronous function from forward()")
+                              hint="call a synchronous function from forward()", operands=args)
         frame = make_frame(func, args, kwargs)
         if is_generator_code(code):
             from .generators import InterpretedGenerator

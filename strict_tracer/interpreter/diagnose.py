@@ -90,7 +90,9 @@ def locate(interp: "Interpreter", error: GraphBreakError) -> None:
         error.instruction = instruction_info(frame.code, frame.current_instr)
         error.window = bytecode_window(frame)
         values = list(frame.stack)
-    values += list(error.operands)
+    top = values[len(values) - len(error.operands):] if error.operands else []
+    # Operands still on the stack (handlers that fail before popping) are shown once.
+    values += [v for v in error.operands if not any(v is t for t in top)]
     error.stack = [describe_value(v) for v in values]
 
 

@@ -280,4 +280,4 @@ for _name in ("GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "BEFOR
               "ASYNC_GEN_WRAP"):
     refused(_name, "coroutines and async code are not supported inside forward()")
 refused("PRINT_EXPR", "interactive-mode expression printing has no place in a traced program")
-refused("IMPORT_STAR", "`from module import *` inside a function is not valid Python 3")
+refused("IMPORT_STAR", "`from module import *` in traced code would bind unknown names")

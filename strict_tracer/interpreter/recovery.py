@@ -117,7 +117,8 @@ class Recovery:
         """An exception leaves an interpreted frame: remember where it was first raised."""
         if self.escaped is not None and self.escaped[0] is exc:
             return
-        error = self.interp.refuse(Category.USER_ERROR, f"{type(exc).__name__}: {exc}")
+        error = self.interp.refuse(Category.USER_ERROR, f"{type(exc).__name__}: {exc}",
+                                   operands=(exc,))
         self.escaped = (exc, error)
 
     # ------------------------------------------------------------------ continuing
@@ -227,6 +228,8 @@ class Recovery:
 def _arity(instr: Any) -> tuple[int, int]:
     """(values popped, values pushed) by `instr` when it falls through."""
     name = instr.opname
+    if name == "CALL":   # 3.11 books the arguments' pops on PRECALL; CALL takes them all
+        return instr.raw_arg + 2, 1
     opcode = dis.opmap[name]
     arg = instr.raw_arg if opcode >= dis.HAVE_ARGUMENT else None
     net = dis.stack_effect(opcode, arg, jump=False)

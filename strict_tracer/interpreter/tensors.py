@@ -149,7 +149,7 @@ class TensorsMixin:
                               operands=(proxy,))
         if name in _REFUSED_ATTRS:
             raise self.refuse(Category.UNSUPPORTED_TENSOR_OP, f"Tensor.{name} is not supported",
-                              hint=_REFUSED_ATTRS[name], operands=(proxy,))
+                              hint=_REFUSED_ATTRS[name], operands=(proxy,), standin="tensor")
         raw = lookup_special(torch.Tensor, name)
         if raw is _MISSING:
             raise AttributeError(f"'Tensor' object has no attribute '{name}'")

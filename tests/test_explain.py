@@ -1,0 +1,223 @@
+"""explain(): every problem in one run, in order, with the same details as export's errors."""
+from __future__ import annotations
+
+import copy
+import json
+
+import torch
+
+import strict_tracer
+from strict_tracer import Category, context
+from strict_tracer.explain import ExplainReport, ExplainSession
+from strict_tracer.interpreter.core import Interpreter
+from strict_tracer.trace_state import TraceState
+
+from helpers import aten_targets
+
+THIS_FILE = __file__
+
+
+def _line(marker: str) -> int:
+    with open(THIS_FILE) as f:
+        for number, line in enumerate(f, 1):
+            if line.rstrip().endswith(f"# <- {marker}"):
+                return number
+    raise AssertionError(marker)
+
+
+def _scale(t):
+    return t * id(t)  # <- id
+
+
+class ThreeProblems(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(4, 4)
+
+    def forward(self, x):
+        y = self.lin(x)
+        if y.sum() > 0:  # <- branch
+            y = y * 2
+        n = int(y.max())  # <- int
+        z = _scale(y).relu()
+        w = z.data  # <- data
+        return torch.sigmoid(w) + n
+
+
+def test_three_problems_reported_in_order():
+    mod = ThreeProblems()
+    before = copy.deepcopy(mod.state_dict())
+    report = strict_tracer.explain(mod, (torch.randn(2, 4),))
+    assert isinstance(report, ExplainReport) and not report.ok
+    got = [(p.category, p.location, p.instruction.opname) for p in report.problems]
+    assert got == [
+        (Category.DATA_DEPENDENT_BRANCH, f"{THIS_FILE}:{_line('branch')}", "POP_JUMP_FORWARD_IF_FALSE"),
+        (Category.DATA_DEPENDENT_VALUE, f"{THIS_FILE}:{_line('int')}", "CALL"),
+        (Category.UNSUPPORTED_NATIVE, f"{THIS_FILE}:{_line('id')}", "CALL"),
+        (Category.UNSUPPORTED_TENSOR_OP, f"{THIS_FILE}:{_line('data')}", "LOAD_ATTR"),
+    ]
+    first = report.problems[0]
+    assert "Tensor(bool[], from aten.gt.Scalar" in first.stack[-1]
+    assert "torch.cond" in first.hint
+    assert "assumed the condition is True" in first.action
+    # tracing went on after the problems: the ops after them were captured
+    assert report.ops >= 6
+    # the module is untouched
+    for key, value in mod.state_dict().items():
+        assert torch.equal(value, before[key])
+
+
+def test_report_text_and_data():
+    report = strict_tracer.explain(ThreeProblems(), (torch.randn(2, 4),))
+    text = str(report)
+    assert text.startswith("explain(): 4 problems found")
+    for index, problem in enumerate(report.problems, 1):
+        assert f"Problem {index} of 4 at {problem.location}" in text
+        assert problem.error.render().splitlines()[0] in text
+    data = json.loads(json.dumps(report.as_dict()))
+    assert [p["category"] for p in data["problems"]] == [p.category for p in report.problems]
+    assert data["problems"][0]["frames"][0]["lineno"] == _line("branch")
+    assert data["problems"][0]["instruction"]["opname"] == "POP_JUMP_FORWARD_IF_FALSE"
+
+
+def test_clean_module_reports_nothing_and_counts_the_ops():
+    class Clean(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, 3)
+
+        def forward(self, x):
+            return torch.relu(self.lin(x)) * 2
+
+    mod, args = Clean(), (torch.randn(2, 3),)
+    report = strict_tracer.explain(mod, args)
+    assert report.ok and report.problems == [] and report.stopped is None
+    assert report.ops == len(aten_targets(strict_tracer.export(mod, args)))
+    assert "0 problems found" in str(report) and "exports as is" in str(report)
+
+
+def test_data_dependent_loops_terminate_and_repeats_are_counted():
+    class Loops(torch.nn.Module):
+        def forward(self, x):
+            while x.sum() > 0:  # <- while
+                x = x - 1
+            for _ in range(3):
+                if x.mean() > 0:  # <- repeated
+                    x = x + 1
+            return x
+
+    report = strict_tracer.explain(Loops(), (torch.randn(3),))
+    assert [p.location for p in report.problems] == [f"{THIS_FILE}:{_line('while')}",
+                                                     f"{THIS_FILE}:{_line('repeated')}"]
+    assert report.problems[1].count == 3
+    assert "met 3 times" in str(report)
+
+
+def test_consequences_of_a_stand_in_are_not_reported():
+    class Cascade(torch.nn.Module):
+        def forward(self, x):
+            n = int(x.sum())  # <- cascade
+            y = x.reshape(n, -1)      # depends only on the unknown n
+            return y + len(str(n))
+
+    report = strict_tracer.explain(Cascade(), (torch.randn(4),))
+    assert [p.location for p in report.problems] == [f"{THIS_FILE}:{_line('cascade')}"]
+
+
+def test_problems_after_a_tensor_stand_in_are_still_found():
+    class AfterStandIn(torch.nn.Module):
+        def forward(self, x):
+            y = x.data  # <- standin
+            if y.sum() > 0:  # <- after
+                return y
+            return -y
+
+    report = strict_tracer.explain(AfterStandIn(), (torch.randn(3),))
+    assert [p.location for p in report.problems] == [f"{THIS_FILE}:{_line('standin')}",
+                                                     f"{THIS_FILE}:{_line('after')}"]
+    assert "stand-in tensor float32[3]" in report.problems[0].action
+
+
+def test_problems_inside_submodules_and_hooks():
+    class Inner(torch.nn.Module):
+        def forward(self, x):
+            return x * float(x.norm())  # <- inner
+
+    class Outer(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.inner = Inner()
+            self.inner.register_forward_hook(lambda m, a, out: out if out.max() > 0 else -out)  # <- hook
+
+        def forward(self, x):
+            return self.inner(x) + 1
+
+    report = strict_tracer.explain(Outer(), (torch.randn(3),))
+    assert [p.location for p in report.problems] == [f"{THIS_FILE}:{_line('inner')}",
+                                                     f"{THIS_FILE}:{_line('hook')}"]
+
+
+def test_an_exception_of_the_program_ends_the_report():
+    class Fails(torch.nn.Module):
+        def forward(self, x):
+            if x.sum() > 0:  # <- before_raise
+                x = x + 1
+            return x @ torch.ones(5, 5)  # <- matmul
+
+    report = strict_tracer.explain(Fails(), (torch.randn(3),))
+    assert [(p.category, p.location) for p in report.problems] == [
+        (Category.DATA_DEPENDENT_BRANCH, f"{THIS_FILE}:{_line('before_raise')}"),
+        (Category.USER_ERROR, f"{THIS_FILE}:{_line('matmul')}"),
+    ]
+    assert "RuntimeError" in report.problems[1].reason
+
+
+def test_guards_are_reported_with_their_source_line():
+    def program(n):
+        if n > 2:  # <- guard
+            return n * 2
+        return n
+
+    state = TraceState(torch.nn.Module())
+    session = ExplainSession()
+    interp = Interpreter(state, explain=session)
+    size = state.shape_env.create_size(5, "n")
+    with context.activate(interp):
+        interp.call(program, (size,), {})
+    report = session.report(None)
+    (guard,) = report.guards
+    assert guard.expr == "s0 > 2"
+    assert guard.location.user_frame.location() == f"{THIS_FILE}:{_line('guard')}"
+    assert guard.location.instruction.opname == "POP_JUMP_FORWARD_IF_FALSE"
+    assert f"s0 > 2  ({THIS_FILE}:{_line('guard')} in program: if n > 2:" in str(report)
+
+
+def test_provenance_is_recorded_by_export_traces_too():
+    """The shape environment's provenance hook is set for every trace, not only explain()."""
+    def program(n):
+        return n + 1 if n >= 3 else n  # <- plain_guard
+
+    state = TraceState(torch.nn.Module())
+    interp = Interpreter(state)
+    size = state.shape_env.create_size(4, "n")
+    with context.activate(interp):
+        interp.call(program, (size,), {})
+    assert state.shape_env.guards[0].provenance.user_frame.lineno == _line("plain_guard")
+
+
+def test_explain_budget_stops_cleanly():
+    class Long(torch.nn.Module):
+        def forward(self, x):
+            for _ in range(10_000):
+                x = x + 1
+            return x
+
+    session = ExplainSession(max_instructions=500)
+    from strict_tracer.api import trace
+    from strict_tracer.interpreter.recovery import ExplainStop
+    try:
+        trace(Long(), (torch.randn(2),), {}, explain=session)
+    except ExplainStop as stop:
+        assert "500 instructions" in str(stop)
+    else:
+        raise AssertionError("the budget did not stop explain()")
