@@ -1,19 +1,24 @@
 """Symbolic output shapes of ATen ops.
 
 The oracle gives every output's shape at the hint values. When an op's inputs carry symbolic
-sizes, the op's shape rule computes the symbolic output shape, whose value at the hints must
-equal the oracle's. Ops without a rule cannot take symbolic inputs yet.
+sizes, the op's shape rule (`ops/rules/`, one module per family) computes the symbolic output
+shape; its value at the hints is checked against the oracle's on every call. An op without a
+rule, or a rule that cannot handle its arguments, specializes the symbolic inputs to their
+hints (guards) and says so on the `strict_tracer.shapes` logger: a lost dynamic dim, never a
+wrong shape.
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from strict_tracer.errors import InternalTracerError
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymValue
 
+from .rules import ShapeRuleError, bind, find_rule, runs_always
 
-class NoShapeRule(Exception):
-    """The op got symbolic inputs and has no rule to propagate them."""
+log = logging.getLogger("strict_tracer.shapes")
 
 
 def _has_symbolic(value: Any) -> bool:
@@ -31,6 +36,57 @@ def _has_symbolic(value: Any) -> bool:
 
 def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], shape_env) -> None:
     """Replace the hint shapes in `outputs` by symbolic shapes when the inputs are symbolic."""
-    if not (_has_symbolic(args) or _has_symbolic(kwargs)):
+    if not (_has_symbolic(args) or _has_symbolic(kwargs) or runs_always(op)):
         return
-    raise NoShapeRule(f"{op} has no symbolic shape rule")
+    rule = find_rule(op)
+    if rule is None:
+        specialize(op, args, kwargs, shape_env, "it has no symbolic shape rule")
+        return
+    try:
+        result = rule(bind(op, args, kwargs, shape_env))
+    except ShapeRuleError as exc:
+        specialize(op, args, kwargs, shape_env, f"its shape rule cannot handle the call ({exc})")
+        return
+    shapes = [result] if isinstance(result, tuple) else list(result)
+    _check_against_oracle(op, shapes, outputs)
+    for meta, new in zip(outputs, shapes):
+        meta.shape = tuple(new)
+
+
+def _check_against_oracle(op: Any, shapes: list[tuple], outputs: list[TensorMeta]) -> None:
+    """A rule's shapes at the hints must be the oracle's shapes: anything else is our bug."""
+    if len(shapes) != len(outputs):
+        raise InternalTracerError(f"shape rule of {op} gave {len(shapes)} outputs, the op has "
+                                  f"{len(outputs)}")
+    for new, meta in zip(shapes, outputs):
+        want = meta.shape
+        got = tuple(s.hint if isinstance(s, SymValue) else s for s in new)
+        if len(got) != len(want) or any(g is not None and g != w for g, w in zip(got, want)):
+            raise InternalTracerError(f"shape rule of {op} gives {tuple(new)} = {got} at the hints, "
+                                      f"the meta kernel gives {tuple(want)}")
+
+
+def specialize(op: Any, args: tuple, kwargs: dict, shape_env, why: str) -> None:
+    """Guard every symbolic input size/scalar of the call to its hint (outputs stay static)."""
+    specialized: list[str] = []
+
+    def visit(value: Any) -> None:
+        t = type(value)
+        if t is TensorProxy:
+            for size in value.meta.shape:
+                if isinstance(size, SymValue):
+                    specialized.append(f"{size}={shape_env.specialize(size)}")
+        elif isinstance(value, SymValue):
+            specialized.append(f"{value}={shape_env.specialize(value)}")
+        elif t in (list, tuple):
+            for v in value:
+                visit(v)
+        elif t is dict:
+            for v in value.values():
+                visit(v)
+
+    visit(args)
+    visit(kwargs)
+    if specialized:
+        log.warning("specializing %s for %s: %s", ", ".join(dict.fromkeys(specialized)), op,
+                    why)

@@ -110,10 +110,7 @@ class TensorsMixin:
         return self.lift_tensor(tensor)
 
     def symbolic_shapes(self, op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]) -> None:
-        try:
-            shape_rules.apply_rule(op, args, kwargs, outputs, self.state.shape_env)
-        except shape_rules.NoShapeRule as exc:
-            raise ops.UnsupportedCall(str(exc)) from None
+        shape_rules.apply_rule(op, args, kwargs, outputs, self.state.shape_env)
 
     # ------------------------------------------------------------------ lifting
     def lift_tensor(self, tensor: torch.Tensor) -> TensorProxy:

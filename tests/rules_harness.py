@@ -1,0 +1,103 @@
+"""Checking a shape rule against the meta-kernel oracle, at the hints and away from them.
+
+A case is an op plus a `build(S, T)` function that makes the call's (args, kwargs) from
+named sizes `S` (ints, or SymInts for the dynamic ones) and a tensor maker `T(shape, dtype)`.
+`check_rule` builds the call twice: with TensorProxies over symbolic sizes, through
+`apply_rule`, and with meta tensors at concrete sizes, through the op itself. The rule's
+shapes must equal the oracle's at the hints and at other sizes that satisfy the guards the
+rule recorded; an op that fails on such sizes means the rule missed a guard.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any, Callable
+
+import sympy
+import torch
+
+from strict_tracer.ops.shape_rules import apply_rule
+from strict_tracer.proxy import TensorMeta, TensorProxy
+from strict_tracer.symbolic import ShapeEnv, SymValue
+
+Build = Callable[[dict, Callable], tuple[tuple, dict]]
+
+
+def proxy_maker(shape, dtype=torch.float32) -> TensorProxy:
+    return TensorProxy(None, TensorMeta(tuple(shape), dtype, torch.device("cpu")))
+
+
+def meta_maker(shape, dtype=torch.float32) -> torch.Tensor:
+    return torch.empty(tuple(shape), dtype=dtype, device="meta")
+
+
+def _output_shapes(out: Any) -> list[tuple]:
+    if isinstance(out, torch.Tensor):
+        return [tuple(out.shape)]
+    return [tuple(o.shape) for o in out if isinstance(o, torch.Tensor)]
+
+
+def _value_at(size: Any, values: dict) -> int:
+    if isinstance(size, SymValue):
+        return int(size.expr.subs(values))
+    return size
+
+
+def _satisfied(env: ShapeEnv, values: dict) -> bool:
+    for g in env.guards:
+        if g.expr.subs(values) is not sympy.true:
+            return False
+    return True
+
+
+def check_rule(op: Any, build: Build, hints: dict[str, int], dynamic: set[str] | None = None,
+               tries: int = 40, want_points: int = 4, seed: int = 0) -> dict:
+    """Check `op`'s rule; returns {"points": sizes checked away from the hints, "guards": n}."""
+    dynamic = set(hints) if dynamic is None else dynamic
+    env = ShapeEnv()
+    sym = {n: env.create_size(h, n) if n in dynamic else h for n, h in hints.items()}
+    symbols = {n: s.expr for n, s in sym.items() if isinstance(s, SymValue)}
+
+    ref_args, ref_kwargs = build(dict(hints), meta_maker)
+    oracle = _output_shapes(op(*ref_args, **ref_kwargs))
+    args, kwargs = build(sym, proxy_maker)
+    outputs = [TensorMeta(s, torch.float32, torch.device("cpu")) for s in oracle]
+    apply_rule(op, args, kwargs, outputs, env)   # raises if the rule disagrees at the hints
+    rule_shapes = [m.shape for m in outputs]
+
+    rng = random.Random(seed)
+    points = 0
+    seen = set()
+    for _ in range(tries):
+        point = {n: (rng.randint(2, 12) if n in symbols else h) for n, h in hints.items()}
+        key = tuple(sorted(point.items()))
+        if key in seen or point == hints:
+            continue
+        seen.add(key)
+        values = {symbols[n]: v for n, v in point.items() if n in symbols}
+        if not _satisfied(env, values):
+            continue
+        c_args, c_kwargs = build(point, meta_maker)
+        try:
+            want = _output_shapes(op(*c_args, **c_kwargs))
+        except Exception as exc:  # the rule let through sizes the op rejects
+            raise AssertionError(f"{op} fails at {point} although the guards {env.guards} "
+                                 f"hold: {exc}") from None
+        got = [tuple(_value_at(s, values) for s in shape) for shape in rule_shapes]
+        assert got == want, f"{op} at {point}: rule {rule_shapes} -> {got}, oracle {want}"
+        points += 1
+        if points >= want_points:
+            break
+    return {"points": points, "guards": len(env.guards), "shapes": rule_shapes, "env": env}
+
+
+# ---------------------------------------------------------------- hypothesis helpers
+def sizes(S: dict, spec) -> tuple:
+    """A shape from a spec of size names and literal ints."""
+    return tuple(S[d] if isinstance(d, str) else d for d in spec)
+
+
+def draw_case(draw, st, names: str = "abcd", low: int = 2, high: int = 6):
+    """Hints for the size names and a random subset of them made dynamic."""
+    hints = {n: draw(st.integers(low, high)) for n in names}
+    dynamic = {n for n in names if draw(st.booleans())} or {names[0]}
+    return hints, dynamic
