@@ -49,6 +49,7 @@ def convolution_shape(x: tuple, w: tuple, stride, padding, dilation, transposed:
         if padding == "valid":
             padding = [0] * n
         elif padding == "same":
+            expect_eq(channels, w[1] * groups, "conv(): input channels")
             return lead[:-1] + (w[0],) + spatial
         else:
             raise ShapeRuleError(f"unknown padding {padding!r}")
@@ -58,6 +59,8 @@ def convolution_shape(x: tuple, w: tuple, stride, padding, dilation, transposed:
         output_padding = expand_param(output_padding, n, "output_padding")
         out = tuple(conv_transpose_out(*p) for p in
                     zip(spatial, kernel, stride, padding, dilation, output_padding))
+        for o in out:
+            expect(o > 0, "conv_transpose(): output size is too small")
         return lead[:-1] + (w[1] * groups,) + out
     expect_eq(channels, w[1] * groups, "conv(): input channels")
     out = tuple(conv_out(*p) for p in zip(spatial, kernel, stride, padding, dilation))
@@ -75,6 +78,8 @@ def conv(a: Bound):
 
 @register(aten.convolution.default, aten._convolution.default)
 def convolution(a: Bound):
+    if len(shape(a["input"])) != len(shape(a["weight"])):
+        raise ShapeRuleError("convolution() takes batched inputs only")
     return convolution_shape(shape(a["input"]), shape(a["weight"]), a["stride"], a["padding"],
                              a["dilation"], a["transposed"], a["output_padding"], a["groups"])
 

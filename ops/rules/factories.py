@@ -42,15 +42,13 @@ def _is_integral(v) -> bool:
 
 def arange_length(start, end, step):
     expect(step != 0, "arange(): step must be nonzero")
+    if step > 0:
+        expect(end >= start, "arange(): upper bound and step have inconsistent signs")
+    else:
+        expect(start >= end, "arange(): upper bound and step have inconsistent signs")
     if all(_is_integral(v) for v in (start, end, step)):
-        if step > 0:
-            n = ceil_div(end - start, step) if end > start else 0
-        else:
-            n = ceil_div(start - end, -step) if start > end else 0
-        return n
-    n = math.ceil((end - start) / step)
-    expect(n >= 0, "arange(): upper bound and step have inconsistent signs")
-    return n
+        return ceil_div(end - start, step) if step > 0 else ceil_div(start - end, -step)
+    return math.ceil((end - start) / step)
 
 
 @register(aten.arange.default, aten.arange.start, aten.arange.start_step)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import as_list, shape, wrap_dims
+from .common import as_list, expect, shape, wrap_dims
 from .registry import Bound, register
 
 aten = torch.ops.aten
@@ -59,7 +59,10 @@ register(*_REDUCTIONS)(_reduction)
 
 @register(aten.kthvalue.default)
 def kthvalue(a: Bound):
-    out = reduced(shape(a["self"]), a["dim"], a["keepdim"])
+    s = shape(a["self"])
+    if s:
+        expect(a["k"] <= s[wrap_dims([a["dim"]], len(s))[0]], "kthvalue(): k out of range")
+    out = reduced(s, a["dim"], a["keepdim"])
     return [out, out]
 
 
@@ -97,5 +100,7 @@ def topk(a: Bound):
     s = shape(a["self"])
     out = list(s)
     if s:
-        out[wrap_dims([a["dim"]], len(s))[0]] = a["k"]
+        d = wrap_dims([a["dim"]], len(s))[0]
+        expect(a["k"] <= s[d], "topk(): k out of range")
+        out[d] = a["k"]
     return [tuple(out), tuple(out)]
