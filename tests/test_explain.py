@@ -157,6 +157,23 @@ def test_problems_inside_submodules_and_hooks():
                                                      f"{THIS_FILE}:{_line('hook')}"]
 
 
+def test_a_refusal_inside_library_code_abandons_the_library_call():
+    class Dropout(torch.nn.Module):
+        def forward(self, x):
+            y = torch.nn.functional.dropout(x, p=x.mean())  # <- library_call
+            if y.sum() > 0:  # <- after_library
+                y = y + 1
+            return y
+
+    report = strict_tracer.explain(Dropout(), (torch.randn(3),))
+    first, second = report.problems
+    assert first.location == f"{THIS_FILE}:{_line('library_call')}"
+    assert first.frames[0].is_library and first.instruction.opname.startswith("POP_JUMP")
+    assert "abandoned this library call" in first.action
+    # the call's result was a tensor stand-in, so the branch on it is found too
+    assert second.location == f"{THIS_FILE}:{_line('after_library')}"
+
+
 def test_an_exception_of_the_program_ends_the_report():
     class Fails(torch.nn.Module):
         def forward(self, x):

@@ -7,6 +7,8 @@ arrow in the bytecode window), describe stack values and give a fix.
 from __future__ import annotations
 
 import ast
+import copy
+import logging
 import pathlib
 import sys
 import types
@@ -149,6 +151,12 @@ CASES = {
     "tensor_subclass": (lambda self, x: x + self.sub, lambda m: setattr(m, "sub", torch.ones(3).as_subclass(_Sub))),  # refused: tensor_subclass
     "bytecode": (lambda self, x: _INTERACTIVE(), None),
     "id_in_helper": (lambda self, x: x + id(x), None),  # refused: id_in_helper
+    "tensor_from_values": (lambda self, x: torch.tensor([x.sum()]), None),  # refused: tensor_from_values
+    "apply": (lambda self, x: x.apply_(lambda v: v * 2), None),  # refused: apply
+    "tolist": (lambda self, x: x.tolist(), None),  # refused: tolist
+    "tensor_dict": (lambda self, x: vars(x), None),  # refused: tensor_dict
+    "deepcopy": (lambda self, x: copy.deepcopy(x), None),  # refused: deepcopy
+    "logging_tensor": (lambda self, x: logging.getLogger("st").warning("%s", x), None),  # refused: logging_tensor
 }
 
 

@@ -18,6 +18,7 @@ import torch
 
 from ..errors import Category, GraphBreakError, StrictTracerError
 from ..proxy import TensorProxy
+from .diagnose import is_library_file
 from .frame import NULL
 
 if TYPE_CHECKING:
@@ -88,9 +89,28 @@ class Recovery:
             raise ExplainStop(f"explain() stopped after {self.max_instructions} instructions")
 
     def recover(self, frame: "Frame", instr: Any, before: list, error: GraphBreakError) -> None:
-        """A refusal at `instr`: record it (unless a stand-in caused it) and continue."""
+        """A refusal at `instr`: record it (unless a stand-in caused it) and continue.
+
+        A refusal inside library code called from the user's code abandons the whole library
+        call: it is recorded once, re-raised through the library frames, and the innermost
+        user frame continues after its call instruction with a stand-in result.
+        """
         inputs = _inputs(instr, before)
+        if getattr(error, "_explain_recorded", False):
+            if self._inside_library_call(frame):
+                raise error
+            kind = "tensor" if _first_proxy(inputs or []) is not None else "opaque"
+            self._continue(frame, instr, before, error, kind)
+            return
         caused_by_standin = _holds_opaque(error.operands) or _holds_opaque(inputs or ())
+        if self._inside_library_call(frame):
+            error._explain_recorded = True
+            if not caused_by_standin:
+                user = next(f for f in reversed(self.interp.frames) if not _is_library(f))
+                self.session.add_problem(
+                    error, f"explain() abandoned this library call and continued after "
+                           f"{user.code.co_filename}:{user.lineno} with a stand-in result")
+            raise error
         try:
             action = self._continue(frame, instr, before, error)
         except ExplainStop as stop:
@@ -99,6 +119,10 @@ class Recovery:
             raise
         if not caused_by_standin:
             self.session.add_problem(error, action)
+
+    def _inside_library_call(self, frame: "Frame") -> bool:
+        """`frame` runs library code, called (maybe indirectly) from the user's code."""
+        return _is_library(frame) and any(not _is_library(f) for f in self.interp.frames[:-1])
 
     def absorb(self, frame: "Frame", instr: Any, before: list, exc: BaseException) -> bool:
         """An ordinary exception from an instruction that consumed a stand-in: swallow it."""
@@ -122,7 +146,8 @@ class Recovery:
         self.escaped = (exc, error)
 
     # ------------------------------------------------------------------ continuing
-    def _continue(self, frame: "Frame", instr: Any, before: list, error: BaseException) -> str:
+    def _continue(self, frame: "Frame", instr: Any, before: list, error: BaseException,
+                  kind: str | None = None) -> str:
         """Emulate `instr`'s stack effect with stand-ins; return what was assumed."""
         name = instr.opname
         stack = frame.stack
@@ -156,19 +181,20 @@ class Recovery:
             raise ExplainStop(f"cannot emulate the stack effect of {name}")
         inputs = stack[len(stack) - n_in:]
         del stack[len(stack) - n_in:]
-        outputs, action = self._standins(frame, instr, n_out, inputs, error)
+        outputs, action = self._standins(frame, instr, n_out, inputs, error, kind)
         stack.extend(outputs)
         return action
 
     def _standins(self, frame: "Frame", instr: Any, n_out: int, inputs: list,
-                  error: BaseException) -> tuple[list, str]:
+                  error: BaseException, kind: str | None) -> tuple[list, str]:
         name = instr.opname
         if n_out == 0:
             return [], "explain() skipped the instruction and continued"
         why = f"{name} at {frame.code.co_name}:{frame.lineno}"
         if name in ("LOAD_METHOD", "LOAD_GLOBAL") and n_out == 2:
             return [NULL, StandIn(why)], "explain() continued with an opaque stand-in value"
-        kind = error.standin if isinstance(error, GraphBreakError) else None
+        if kind is None:
+            kind = error.standin if isinstance(error, GraphBreakError) else None
         operands = list(error.operands) if isinstance(error, GraphBreakError) else []
         proxy = _first_proxy(operands + inputs)
         if kind == "bool":
@@ -223,6 +249,17 @@ class Recovery:
             seen.add(current)
             todo.extend(current.all_input_nodes)
         return False
+
+
+_library_codes: dict[Any, bool] = {}
+
+
+def _is_library(frame: "Frame") -> bool:
+    code = frame.code
+    known = _library_codes.get(code)
+    if known is None:
+        known = _library_codes[code] = is_library_file(code.co_filename)
+    return known
 
 
 def _arity(instr: Any) -> tuple[int, int]:

@@ -32,9 +32,14 @@ _REFUSED_ATTRS = {
     "data_ptr": "memory addresses differ on every run; do not use them in forward()",
     "untyped_storage": "storages do not exist while tracing; use tensor ops",
     "storage": "storages do not exist while tracing; use tensor ops",
+    "__dict__": "the tracer does not track a tensor's attribute dict; read attributes by name",
 }
-# Methods that hand the tensor's values to Python: refused as data-dependent.
-_DATA_METHODS = frozenset({"tolist", "numpy", "__array__"})
+# What the oracle's fake tensors raise when an op reads tensor data (eager would not fail).
+_FAKE_DATA_ERRORS = ("data is not allocated yet", "Cannot access data pointer",
+                     "Cannot access storage", "not supported for tensor subclasses")
+# Methods that hand the tensor's values to Python: refused as data-dependent. (apply_/map_
+# call a Python function per element; on fake tensors they crash the process.)
+_DATA_METHODS = frozenset({"tolist", "numpy", "__array__", "apply_", "map_", "map2_"})
 
 
 def _getset_reader(name: str):
@@ -88,6 +93,15 @@ class TensorsMixin:
                               standin="tensor") from None
         except DataDependentError as exc:
             raise self.data_dependent(str(exc)) from None
+        except RuntimeError as exc:
+            if not any(marker in str(exc) for marker in _FAKE_DATA_ERRORS):
+                raise      # the error eager would raise (shape mismatch, bad dtype, ...)
+            raise self.refuse(
+                Category.DATA_DEPENDENT_VALUE,
+                f"{getattr(fn, '__name__', fn)} reads the values of a tensor argument, which do "
+                "not exist while tracing", hint="build tensors from tensors with tensor ops "
+                "(torch.stack, torch.cat) instead of from Python values",
+                operands=tuple(args), standin="tensor") from None
 
     def native_tensor_op(self, op: Any, args: tuple) -> Any:
         """An operator applied to a proxy by native code."""
