@@ -53,4 +53,5 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
             got = runner(*exported_inputs)
             _assert_close(got, want, "output")
             _assert_close(exported_inputs, eager_inputs, "inputs after the call")
+            _assert_close(dict(runner.named_buffers()), dict(mod.named_buffers()), "buffers after the call")
     return Outcome(True)

@@ -79,6 +79,10 @@ def _unary(w: _Writer) -> str:
         f"torch.relu({v})", f"{v}.sin()", f"-{v}", f"{v}.abs()", f"torch.tanh({v})",
         f"F.gelu({v})", f"{v}.sigmoid()", f"{v} * 0.5", f"{v}.exp().clamp(max=5.0)",
         f"F.softmax({v}, dim=-1)", f"{v}.cumsum(1)", f"{v}.flip(0)",
+        f"{v}.masked_fill({v} < 0, 0.0)", f"F.layer_norm({v}, ({WIDTH},))",
+        f"{v}.round().long().float()", f"({v} > 0).float() * {v}", f"{v}[:, ::2].repeat(1, 2)[:, :{WIDTH}]",
+        f"{v}.triu()[:, :{WIDTH}] if {v}.shape[0] <= {WIDTH} else {v}", f"{v}.roll(1, 1)",
+        f"torch.nan_to_num({v}.log())", f"{v}.pow(2).sqrt()", f"F.dropout({v}, 0.5, training=False)",
     ]))
 
 
@@ -88,7 +92,10 @@ def _binary(w: _Writer) -> str:
     return w.draw(st.sampled_from([
         f"{a} + {b}", f"{a} * {b}", f"{a} - {b} * {c}", f"torch.maximum({a}, {b})",
         f"torch.where({a} > {b}, {a}, {b})", f"{a} / ({b}.abs() + 1)", f"{c} - {a}",
-        f"({a} + {b}).mean(-1, keepdim=True) + {a}",
+        f"({a} + {b}).mean(-1, keepdim=True) + {a}", f"{a} @ {b}.t() @ {a} * 0.01",
+        f"torch.einsum('bi,bj->bij', {a}, {b}).sum(-1)", f"{a}.max(dim=1, keepdim=True).values + {b}",
+        f"torch.lerp({a}, {b}, 0.3)", f"{a}.clamp(min=-1.0) * {b}.sign()",
+        f"{a} + {b}.sum()", f"{a}.type_as({b}) + {b}.std()",
     ]))
 
 
@@ -126,7 +133,8 @@ def _expr(w: _Writer) -> str:
 def _statement(w: _Writer, depth: int) -> None:
     kind = w.draw(st.sampled_from(
         ["assign"] * 4 + ["if_shape", "for_range", "container", "closure", "helper", "inplace",
-                          "while", "comprehension", "try"]))
+                          "while", "comprehension", "try", "python", "buffer_update",
+                          "data_dependent", "setitem"]))
     if kind == "assign" or depth > 1:
         w.assign(_expr(w))
     elif kind == "if_shape":
@@ -198,6 +206,54 @@ def _statement(w: _Writer, depth: int) -> None:
     elif kind == "comprehension":
         v = w.var()
         w.assign(f"torch.stack([{v}[:, j] for j in range({WIDTH})], dim=1)")
+    elif kind == "python":
+        v = w.var()
+        target = w.new()
+        style = w.draw(st.sampled_from(["zip", "isinstance", "fstring", "lambda_sort", "training",
+                                        "nonlocal"]))
+        if style == "zip":
+            w.emit(f"{target} = sum(a * i for i, (a, b) in enumerate(zip({v}.unbind(1), {w.var()}.unbind(1))))")
+            w.emit(f"{target} = {target}.unsqueeze(1) + {v}")
+        elif style == "isinstance":
+            w.emit(f"{target} = {v} * 2 if isinstance({v}, torch.Tensor) and type({v}) is torch.Tensor else None")
+        elif style == "fstring":
+            w.emit(f"tag = f'{{tuple({v}.shape)}}-{{{v}.dtype}}'")
+            w.emit(f"{target} = {v} + len(tag)")
+        elif style == "lambda_sort":
+            w.emit(f"parts = sorted([{v}, {v} * 2, {v} - 1], key=lambda t: t.shape[1])")
+            w.emit(f"{target} = parts[0] + max([1, 3, 2], key=lambda n: -n)")
+        elif style == "training":
+            w.emit(f"{target} = {v} * (0.5 if self.training else 2.0)")
+        else:
+            w.emit("count = 0")
+            w.emit("def bump():")
+            w.emit("nonlocal count", 3)
+            w.emit("count += 1", 3)
+            w.emit("return count", 3)
+            w.emit(f"{target} = {v} * bump() + bump()")
+        w.tensors.append(target)
+    elif kind == "buffer_update":
+        name = f"buf{w.n_buffers}"
+        w.n_buffers += 1
+        w.init.append(f"self.register_buffer('{name}', torch.zeros({WIDTH}))")
+        v = w.var()
+        w.emit(f"self.{name}.mul_(0.9).add_({v}.mean(0) * 0.1)")
+        w.assign(f"{v} + self.{name}")
+    elif kind == "data_dependent":
+        v = w.var()
+        target = w.new()
+        w.emit(f"if {v}.sum() > 0:")
+        w.emit(f"{target} = {v} + 1", 3)
+        w.emit("else:")
+        w.emit(f"{target} = {v} - 1", 3)
+        w.tensors.append(target)
+    elif kind == "setitem":
+        v = w.var()
+        target = w.new()
+        w.emit(f"{target} = {v}.clone()")
+        index = w.draw(st.sampled_from(["0", ":, 1", "1:3", f"{target} > 0", "..., -1"]))
+        w.emit(f"{target}[{index}] = {w.draw(st.sampled_from(['0.0', '-1.5']))}")
+        w.tensors.append(target)
     elif kind == "try":
         v = w.var()
         target = w.new()
