@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-from .errors import Category, GraphBreakError, Location, StrictTracerError, UserFrame
+from .errors import (Category, ConstraintViolationError, GraphBreakError, Location,
+                     StrictTracerError, UserFrame)
 from .interpreter.recovery import DEFAULT_MAX_INSTRUCTIONS, ExplainStop, StandIn, explain_standin
 
 
@@ -86,14 +87,16 @@ class ExplainReport:
     guards: list[GuardRecord] = field(default_factory=list)
     ops: int = 0                       # tensor ops captured (stand-ins excluded)
     stopped: str | None = None         # why explain() stopped before the end, if it did
+    violations: list[str] = field(default_factory=list)   # ConstraintViolationError messages
 
     @property
     def ok(self) -> bool:
         """True when the module exports as is."""
-        return not self.problems and self.stopped is None
+        return not self.problems and not self.violations and self.stopped is None
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "ops": self.ops, "stopped": self.stopped,
+                "violations": list(self.violations),
                 "problems": [p.as_dict() for p in self.problems],
                 "guards": [{"kind": g.kind, "expr": g.expr,
                             "location": None if g.location is None else str(g.location)}
@@ -109,6 +112,9 @@ class ExplainReport:
             lines.append(f"Problem {index} of {n} at {problem.location}{seen}")
             lines += ["  " + line for line in problem.error.render().splitlines()]
             lines.append(f"  -> {problem.action}")
+        for violation in self.violations:
+            lines += ["", "dynamic_shapes constraint violation:"]
+            lines += ["  " + line for line in violation.splitlines()]
         if self.stopped:
             lines += ["", f"explain() stopped early: {self.stopped}"]
         lines.append("")
@@ -162,7 +168,7 @@ class ExplainSession:
                 self.interp.locate(error)
         self.add_problem(error, "the trace ended here")
 
-    def report(self, stopped: str | None) -> ExplainReport:
+    def report(self, stopped: str | None, violations: list[str] = ()) -> ExplainReport:
         guards: list[GuardRecord] = []
         ops = 0
         if self.interp is not None:
@@ -172,7 +178,7 @@ class ExplainSession:
                                           getattr(guard, "kind", "guard")))
             ops = sum(1 for node in self.interp.state.graph.graph.nodes
                       if node.op == "call_function" and node.target is not explain_standin)
-        return ExplainReport(list(self.problems), guards, ops, stopped)
+        return ExplainReport(list(self.problems), guards, ops, stopped, list(violations))
 
 
 def explain(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
@@ -183,14 +189,17 @@ def explain(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     args, kwargs = validate_arguments(mod, args, kwargs)
     session = ExplainSession()
     stopped = None
+    violations = []
     try:
         trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes, explain=session)
     except ExplainStop as stop:
         stopped = str(stop)
+    except ConstraintViolationError as violation:
+        violations.append(str(violation))
     except GraphBreakError as error:   # a refusal explain() could not continue past
         session.add_escaped(error)
     except StrictTracerError:
         raise
     except Exception as exc:           # the program raised an exception that ended the trace
         session.add_escaped(exc)
-    return session.report(stopped)
+    return session.report(stopped, violations)

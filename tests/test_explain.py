@@ -238,3 +238,15 @@ def test_explain_budget_stops_cleanly():
         assert "500 instructions" in str(stop)
     else:
         raise AssertionError("the budget did not stop explain()")
+
+
+def test_constraint_violations_are_part_of_the_report(monkeypatch):
+    import strict_tracer.api as api
+
+    def violating_trace(mod, args, kwargs, *, dynamic_shapes=None, explain=None):
+        raise strict_tracer.ConstraintViolationError("Constraints violated (batch)! ...")
+
+    monkeypatch.setattr(api, "trace", violating_trace)
+    report = strict_tracer.explain(ThreeProblems(), (torch.randn(2, 4),))
+    assert not report.ok and report.violations == ["Constraints violated (batch)! ..."]
+    assert "dynamic_shapes constraint violation:\n  Constraints violated (batch)!" in str(report)
