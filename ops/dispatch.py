@@ -18,13 +18,15 @@ from torch._subclasses.fake_tensor import FakeTensor
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymValue
 
-from .probe import ProbeResult, probe
+from .probe import ProbeResult, fake_mode, probe
+from .probe_symbols import ProbeSymbols
 
 
 class Emitter(Protocol):
     """What the ops layer needs from the trace it emits into."""
 
     grad_enabled: bool
+    shape_env: Any          # strict_tracer.symbolic.ShapeEnv of the trace
 
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node: ...
 
@@ -33,6 +35,8 @@ class Emitter(Protocol):
     def lift_constant(self, tensor: torch.Tensor) -> TensorProxy: ...
 
     def symbolic_shapes(self, op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]) -> None: ...
+
+    def sym_node(self, value: SymValue) -> Any: ...
 
 
 class UnsupportedCall(Exception):
@@ -56,6 +60,12 @@ class OutRef:
 
 
 @dataclass(frozen=True)
+class SymRef:
+    expr: Any               # torch expression over the template's stand-in symbols
+    torch_type: type        # torch.SymInt / SymFloat / SymBool
+
+
+@dataclass(frozen=True)
 class ConstTensor:
     tensor: torch.Tensor    # a real tensor created by the callable itself (torch.tensor(...))
 
@@ -76,6 +86,7 @@ class Template:
     calls: list[CallTemplate]
     output: Any             # structure with refs / constants
     cacheable: bool = True
+    probe: ProbeSymbols | None = None   # stand-ins for symbolic scalar arguments
 
 
 _cache: dict[Any, Template] = {}
@@ -95,8 +106,10 @@ class _Uncacheable(Exception):
     pass
 
 
-def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int]) -> Any:
-    """A hashable description of an argument; proxies are collected in `proxies`."""
+def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int],
+               syms: list[SymValue]) -> Any:
+    """A hashable description of an argument; proxies are collected in `proxies`, symbolic
+    scalars (keyed by kind and example value, not by expression) in `syms`."""
     t = type(value)
     if t is TensorProxy:
         index = seen.get(id(value))
@@ -110,56 +123,62 @@ def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int]) -> 
              torch.memory_format, type(Ellipsis)):
         return (t, value)
     if t in (list, tuple):
-        return (t, tuple(_signature(v, proxies, seen) for v in value))
+        return (t, tuple(_signature(v, proxies, seen, syms) for v in value))
     if t is slice:
-        return (slice, _signature(value.start, proxies, seen), _signature(value.stop, proxies, seen),
-                _signature(value.step, proxies, seen))
+        return (slice, _signature(value.start, proxies, seen, syms),
+                _signature(value.stop, proxies, seen, syms), _signature(value.step, proxies, seen, syms))
     if t is dict:
-        return (dict, tuple((k, _signature(v, proxies, seen)) for k, v in value.items()))
+        return (dict, tuple((k, _signature(v, proxies, seen, syms)) for k, v in value.items()))
     if isinstance(value, torch.Size):
         return (torch.Size, tuple(value))
     if isinstance(value, SymValue):
-        raise _Uncacheable()
+        syms.append(value)
+        return ("S", t, value.example)
     if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return (t, tuple(_signature(v, proxies, seen) for v in value))
+        return (t, tuple(_signature(v, proxies, seen, syms) for v in value))
     raise _Uncacheable()
 
 
-def _to_fake(value: Any) -> Any:
+def _to_fake(value: Any, probe_syms: ProbeSymbols) -> Any:
     t = type(value)
     if t is TensorProxy:
         return value.meta.example()
     if t in (list, tuple):
-        return t(_to_fake(v) for v in value)
+        return t(_to_fake(v, probe_syms) for v in value)
     if t is slice:
-        return slice(_to_fake(value.start), _to_fake(value.stop), _to_fake(value.step))
+        return slice(_to_fake(value.start, probe_syms), _to_fake(value.stop, probe_syms),
+                     _to_fake(value.step, probe_syms))
     if t is dict:
-        return {k: _to_fake(v) for k, v in value.items()}
+        return {k: _to_fake(v, probe_syms) for k, v in value.items()}
     if isinstance(value, SymValue):
-        raise UnsupportedCall("symbolic scalar arguments need the shape-guard engine")
+        return probe_syms.to_torch(value)
     return value
 
 
-def _walk_proxies(value: Any, proxies: list, seen: dict) -> None:
+def _walk_proxies(value: Any, proxies: list, seen: dict, syms: list) -> None:
     t = type(value)
     if t is TensorProxy:
         if id(value) not in seen:
             seen[id(value)] = len(proxies)
             proxies.append(value)
+    elif isinstance(value, SymValue):
+        syms.append(value)
     elif t in (list, tuple) or (isinstance(value, tuple)):
         for v in value:
-            _walk_proxies(v, proxies, seen)
+            _walk_proxies(v, proxies, seen, syms)
     elif t is dict:
         for v in value.values():
-            _walk_proxies(v, proxies, seen)
+            _walk_proxies(v, proxies, seen, syms)
     elif t is slice:
         for v in (value.start, value.stop, value.step):
-            _walk_proxies(v, proxies, seen)
+            _walk_proxies(v, proxies, seen, syms)
 
 
 # ---------------------------------------------------------------- template construction
-def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor]) -> Template:
+def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
+                    probe_syms: ProbeSymbols, sym_args: list, env: Any) -> Template:
     refs: dict[int, Any] = {id(f): InRef(i) for i, f in enumerate(input_fakes)}
+    used: set = set()           # stand-in symbols the recorded calls actually received
     by_view: dict[tuple, Any] = {}      # identical views of one storage -> ref
     cacheable = True
 
@@ -185,8 +204,11 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor]) -> Tem
             return tuple(items)
         if isinstance(value, dict):
             return {k: ref_of(v) for k, v in value.items()}
-        if isinstance(value, torch.SymInt):
-            raise UnsupportedCall("symbolic sizes in torch calls need the shape-guard engine")
+        if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+            # The expression as recorded: torch's own replacements in its throwaway env
+            # (it may have solved a stand-in against a static size) are not ours to apply.
+            used.update(value.node._expr.free_symbols)
+            return SymRef(value.node._expr, type(value))
         return value
 
     calls: list[CallTemplate] = []
@@ -206,7 +228,7 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor]) -> Tem
             out_kind, elems, seq_type = "other", [], None
         metas, updated = [], []
         for k, o in enumerate(elems):
-            metas.append(TensorMeta.from_tensor(o))
+            metas.append(_hint_meta(o, probe_syms, sym_args, env))
             updated.append(refs.get(id(o)))
             if id(o) not in refs:
                 refs[id(o)] = OutRef(index, None if out_kind == "tensor" else k)
@@ -220,11 +242,55 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor]) -> Tem
     for f in _tensors_in(result.output):
         if id(f) in {id(x) for x in input_fakes} and id(f) not in touched:
             cacheable = False
-    return Template(calls, output, cacheable)
+    probe_syms.unused = [i for i, p in enumerate(probe_syms.params) if p not in used]
+    return Template(calls, output, cacheable, probe_syms if probe_syms.params else None)
+
+
+def _is_static(t: torch.Tensor) -> bool:
+    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
+        and type(t.storage_offset()) is int
+
+
+def _hint_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: list, env: Any) -> TensorMeta:
+    """Metadata at the hints: symbolic sizes are a shape rule's business."""
+    if _is_static(o):
+        return TensorMeta.from_tensor(o)
+
+    def hint(v):
+        return probe_syms.example_int(v, sym_args, env)
+    return TensorMeta(tuple(hint(s) for s in o.shape), o.dtype, o.device, o.requires_grad,
+                      tuple(hint(s) for s in o.stride()), hint(o.storage_offset()), o.layout)
+
+
+def _data_dependent_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: list,
+                         env) -> TensorMeta:
+    """Metadata of an output whose sizes depend on data: those sizes are unbacked symbols."""
+    def value(v):
+        if type(v) is int:
+            return v
+        if not _has_unbacked(v, probe_syms):
+            return probe_syms.example_int(v, sym_args, env)
+        return probe_syms.value_of(v.node._expr, sym_args, torch.SymInt, env)
+
+    def example(v):
+        return probe_syms.example_int(v, sym_args, env)
+    shape = tuple(value(s) for s in o.shape)      # sizes first: they name the unbacked symbols
+    return TensorMeta(shape, o.dtype, o.device, o.requires_grad,
+                      tuple(example(s) for s in o.stride()), example(o.storage_offset()), o.layout)
+
+
+def _has_unbacked(v: Any, probe_syms: ProbeSymbols) -> bool:
+    if type(v) is int:
+        return False
+    free = v.node._expr.free_symbols
+    return any(s not in probe_syms.params for s in free)
 
 
 def _view_key(t: torch.Tensor) -> tuple:
-    return (t.untyped_storage()._cdata, tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
+    if _is_static(t):
+        return (t.untyped_storage()._cdata, tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
+    return (t.untyped_storage()._cdata, str(tuple(t.shape)), str(t.stride()),
+            str(t.storage_offset()), t.dtype)
 
 
 @dataclass(frozen=True)
@@ -249,6 +315,9 @@ def _tensors_in(value: Any) -> list[torch.Tensor]:
 @dataclass
 class _ReplayState:
     inputs: list[TensorProxy]
+    sym_args: list[SymValue] = field(default_factory=list)
+    probe: ProbeSymbols | None = None
+    env: Any = None
     outputs: list[list[TensorProxy | None]] = field(default_factory=list)
     lifted: dict[int, TensorProxy] = field(default_factory=dict)
 
@@ -270,30 +339,40 @@ def _resolve_proxy(ref: Any, state: _ReplayState, emit: Emitter) -> Any:
         return type(ref)(_resolve_proxy(v, state, emit) for v in ref)
     if type(ref) is dict:
         return {k: _resolve_proxy(v, state, emit) for k, v in ref.items()}
+    if type(ref) is SymRef:
+        return state.probe.value_of(ref.expr, state.sym_args, ref.torch_type, state.env)
     return ref
 
 
-def _to_nodes(value: Any) -> Any:
+def _to_nodes(value: Any, emit: Emitter) -> Any:
     t = type(value)
     if t is TensorProxy:
         return value.node
     if t in (list, tuple):
-        return t(_to_nodes(v) for v in value)
+        return t(_to_nodes(v, emit) for v in value)
     if t is dict:
-        return {k: _to_nodes(v) for k, v in value.items()}
+        return {k: _to_nodes(v, emit) for k, v in value.items()}
+    if isinstance(value, SymValue):
+        return emit.sym_node(value)
     return value
 
 
 def _replay(template: Template, proxies: list[TensorProxy], emit: Emitter,
-            fresh_metas: list[list[TensorMeta]] | None) -> Any:
-    state = _ReplayState(proxies)
+            fresh_metas: list[list[TensorMeta]] | None, sym_args: list[SymValue],
+            probe_syms: ProbeSymbols | None = None) -> Any:
+    probe_syms = probe_syms or template.probe
+    state = _ReplayState(proxies, sym_args, probe_syms, emit.shape_env)
+    if probe_syms is not None:
+        for i in probe_syms.unused:
+            # torch consumed the value as a constant before the ATen call: guard it.
+            int(sym_args[i])
     for index, ct in enumerate(template.calls):
         args = _resolve_proxy(ct.args, state, emit)
         kwargs = _resolve_proxy(ct.kwargs, state, emit)
         metas = fresh_metas[index] if fresh_metas is not None else [_copy_meta(m) for m in ct.out_metas]
         emit.symbolic_shapes(ct.op, args, kwargs, metas)
         node_meta = metas[0] if ct.out_kind == "tensor" else (metas if ct.out_kind == "seq" else None)
-        node = emit.emit_call(ct.op, _to_nodes(args), _to_nodes(kwargs), node_meta)
+        node = emit.emit_call(ct.op, _to_nodes(args, emit), _to_nodes(kwargs, emit), node_meta)
         produced: list[TensorProxy | None] = []
         if ct.out_kind == "tensor":
             produced.append(_bind_output(node, metas[0], ct.out_refs[0], state, emit, ct.op))
@@ -326,38 +405,61 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter) -> Any:
     """Call native torch callable `fn` on (possibly proxy) arguments, emitting graph nodes."""
     proxies: list[TensorProxy] = []
     seen: dict[int, int] = {}
+    syms: list[SymValue] = []
     try:
-        key = (fn, emit.grad_enabled, _signature(args, proxies, seen), _signature(kwargs, proxies, seen))
+        key = (fn, emit.grad_enabled, _signature(args, proxies, seen, syms),
+               _signature(kwargs, proxies, seen, syms))
         template = _cache.get(key)
-    except _Uncacheable:
+    except (_Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
         key = None
         template = None
-        proxies, seen = [], {}
-        _walk_proxies(args, proxies, seen)
-        _walk_proxies(kwargs, proxies, seen)
-    except TypeError:  # an unhashable constant inside the signature
-        key = None
-        template = None
+        proxies, seen, syms = [], {}, []
+        _walk_proxies(args, proxies, seen, syms)
+        _walk_proxies(kwargs, proxies, seen, syms)
     if template is not None:
-        return _replay(template, proxies, emit, None)
+        return _replay(template, proxies, emit, None, syms)
 
     fakes = [p.meta.example() for p in proxies]
-    fake_args = _to_fake(args)
-    fake_kwargs = _to_fake(kwargs)
+    probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env)
+    fake_args = _to_fake(args, probe_syms)
+    fake_kwargs = _to_fake(kwargs, probe_syms)
     try:
         result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled)
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
-            torch._subclasses.fake_tensor.DynamicOutputShapeException) as exc:
+            torch._subclasses.fake_tensor.DynamicOutputShapeException,
+            torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:
         raise UnsupportedCall(f"{_name(fn)} needs tensor data ({exc})", data_dependent=True) from None
-    template = _build_template(result, fakes)
+    template = _build_template(result, fakes, probe_syms, syms, emit.shape_env)
+    # The first replay can use the oracle's own fakes as examples; sizes that depend on data
+    # become unbacked symbols (and such a template cannot be reused).
+    fresh = []
+    for rc in result.calls:
+        metas = []
+        for o in _tensors_in(rc.output):
+            if _is_static(o):
+                m = TensorMeta.from_tensor(o)
+                m._example = o
+            elif any(_has_unbacked(v, probe_syms) for v in o.shape):
+                m = _data_dependent_meta(o, probe_syms, syms, emit.shape_env)
+            else:
+                m = _hint_meta(o, probe_syms, syms, emit.shape_env)
+            metas.append(m)
+        fresh.append(metas)
+    if probe_syms.unbacked or _returns_symbolic(result.output):
+        template.cacheable = False
     if key is not None and template.cacheable:
         _cache[key] = template
-    # The first replay can use the oracle's own fakes as examples.
-    fresh = [[TensorMeta.from_tensor(o) for o in _tensors_in(rc.output)] for rc in result.calls]
-    for rc, metas in zip(result.calls, fresh):
-        for o, m in zip(_tensors_in(rc.output), metas):
-            m._example = o
-    return _replay(template, proxies, emit, fresh)
+        if template.probe is not None:
+            template.probe.env = None       # a cached template must not keep a trace alive
+    return _replay(template, proxies, emit, fresh, syms, probe_syms)
+
+
+def _returns_symbolic(value: Any) -> bool:
+    if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return not value.node.expr.is_number
+    if isinstance(value, (list, tuple)):
+        return any(_returns_symbolic(v) for v in value)
+    return False
 
 
 def _name(fn: Callable) -> str:

@@ -15,17 +15,31 @@ import torch
 from torch._dispatch.python import enable_python_dispatcher
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch._subclasses.schema_check_mode import SchemaCheckMode
+from torch.fx.experimental.symbolic_shapes import ShapeEnv
 from torch.utils._python_dispatch import TorchDispatchMode
 
 _fake_mode: FakeTensorMode | None = None
+_RESET_AFTER = 2000      # symbols in the throwaway env before a new one is made
 
 
 def fake_mode() -> FakeTensorMode:
-    """The process-wide fake mode used by the oracle (static shapes, no shape env)."""
+    """The process-wide fake mode used by the oracle.
+
+    Its torch ShapeEnv is a throwaway: it only holds stand-ins for symbolic scalar arguments
+    and data-dependent output sizes (see probe_symbols); fakes of tensors are static.
+    """
     global _fake_mode
     if _fake_mode is None:
-        _fake_mode = FakeTensorMode(allow_non_fake_inputs=True)
+        _fake_mode = FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv())
     return _fake_mode
+
+
+def renew_if_large() -> None:
+    """Start a fresh throwaway env between traces once it has collected many stand-ins."""
+    global _fake_mode
+    if _fake_mode is not None and \
+            len(_fake_mode.shape_env.var_to_range) > _RESET_AFTER:
+        _fake_mode = None
 
 
 def make_fake(meta) -> torch.Tensor:

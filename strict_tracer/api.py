@@ -10,7 +10,10 @@ from .errors import UserInputError
 from .inputs import prepare_inputs
 from .interpreter import Interpreter
 from .outputs import collect_outputs
+from .ops.probe import renew_if_large
 from .package import TraceResult, package
+from .runtime_asserts import insert_runtime_asserts
+from .symbolic.constraints import check_constraints
 from .trace_state import TraceState
 
 
@@ -42,25 +45,36 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
 
 def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
           explain: Any = None) -> TraceResult:
-    """Stages 1-3: inputs, interpretation of forward(), outputs.
+    """Stages 1-3 and the constraint check: inputs, interpretation of forward(), outputs.
 
     `explain` is an explain.ExplainSession when explain() runs the trace.
     """
-    if dynamic_shapes is not None:
-        raise UserInputError("dynamic_shapes is not supported by this version of strict_tracer; "
-                             "export with static shapes (dynamic_shapes=None)")
+    renew_if_large()
     state = TraceState(mod)
     interp = Interpreter(state, explain=explain)
+    state.shape_env.provenance = lambda: _user_location(interp)
     try:
         with context.activate(interp):
-            inputs = prepare_inputs(mod, args, kwargs, state)
+            inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
             returned = interp.call_module(mod, inputs.args, inputs.kwargs)
             outputs = collect_outputs(returned, state)
             state.finish_buffer_assignments(interp)
     finally:
         state.sandbox.restore()
+    if inputs.symbols is not None:
+        check_constraints(state.shape_env, inputs.symbols)
+    insert_runtime_asserts(state)
     graph = state.graph
     graph.output(outputs.values)
     if explain is None:       # explain() reports every op it captured and never packages
         graph.prune()
-    return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs)
+    return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs,
+                       shape_env=state.shape_env, sym_nodes=state.sym_nodes)
+
+
+def _user_location(interp: Interpreter) -> str | None:
+    """Where a guard was added: the innermost interpreted frame (file:line in function)."""
+    if not interp.frames:
+        return None
+    frame = interp.frames[-1]
+    return f"{frame.code.co_filename}:{frame.lineno} in {frame.code.co_name}"

@@ -24,7 +24,16 @@ class UserInputError(StrictTracerError, ValueError):
 
 
 class ConstraintViolationError(StrictTracerError):
-    """Tracing specialized or related dimensions that dynamic_shapes declared dynamic/independent."""
+    """Tracing specialized or related dimensions that dynamic_shapes declared dynamic/independent.
+
+    `violations` holds one line per problem, `fixes` the suggested `dynamic_shapes` changes
+    (`d1 = 4`, `dy = dx`), both also rendered in the message.
+    """
+
+    def __init__(self, message: str, violations: tuple = (), fixes: tuple = ()):
+        super().__init__(message)
+        self.violations = list(violations)
+        self.fixes = list(fixes)
 
 
 class InternalTracerError(StrictTracerError):

@@ -11,6 +11,8 @@ import torch.utils._pytree as pytree
 
 from .errors import UserInputError
 from .proxy import TensorMeta, TensorProxy
+from .symbolic import dims as dim_specs
+from .symbolic.input_symbols import InputSymbols, allocate
 from .trace_state import TraceState
 
 CONSTANT_INPUT_TYPES = (int, float, bool, str, type(None), torch.dtype, torch.device)
@@ -31,6 +33,7 @@ class TracedInputs:
     in_spec: pytree.TreeSpec
     leaves: list[InputLeaf]
     forward_arg_names: list[str]
+    symbols: InputSymbols | None = None     # what dynamic_shapes allocated (None: all static)
 
 
 def _path_part(key: Any) -> str:
@@ -80,7 +83,8 @@ def _leaf_names(sig: inspect.Signature, paths: list[tuple]) -> list[str]:
     return names
 
 
-def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: TraceState) -> TracedInputs:
+def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: TraceState,
+                   dynamic_shapes: Any = None) -> TracedInputs:
     sig = _forward_signature(mod)
     try:
         sig.bind(*args, **kwargs)
@@ -88,31 +92,59 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
         raise UserInputError(f"the example inputs do not match {type(mod).__name__}.forward"
                              f"{sig}{_defined_at(mod)}: {exc}") from None
     flat, in_spec = pytree.tree_flatten_with_path((args, kwargs))
-    names = _leaf_names(sig, [path for path, _ in flat])
+    paths = [path for path, _ in flat]
+    names = _leaf_names(sig, paths)
+    for (path, value), name in zip(flat, names):
+        _check_leaf(value, name)
+    shapes, symbols = _symbolic_shapes(mod, args, kwargs, dynamic_shapes, flat, state)
     leaves: list[InputLeaf] = []
     traced_values: list[Any] = []
-    for (path, value), name in zip(flat, names):
+    for index, ((path, value), name) in enumerate(zip(flat, names)):
         if isinstance(value, torch.Tensor):
-            if type(value) not in (torch.Tensor, torch.nn.Parameter):
-                raise UserInputError(f"input '{name}' is a {type(value).__name__}; tensor subclasses "
-                                     "are not supported")
-            meta = TensorMeta.from_tensor(value)
+            shape = shapes.get(index)
+            meta = TensorMeta.from_tensor(value, shape)
             node = state.graph.user_placeholder(name, meta)
             proxy = TensorProxy(node, meta, f"input {name}")
+            if shape is not None:
+                state.sym_nodes.bind_input(node, shape)
             leaves.append(InputLeaf(name, value, node, proxy))
             traced_values.append(proxy)
-        elif isinstance(value, CONSTANT_INPUT_TYPES):
+        else:
             node = state.graph.user_placeholder(name, None, value)
             leaves.append(InputLeaf(name, value, node, None))
             traced_values.append(value)
-        else:
-            raise UserInputError(
-                f"input '{name}' has type {type(value).__name__}, which export cannot take as an "
-                "input; pass tensors, Python scalars, strings, or containers registered with "
-                "torch.utils._pytree")
     traced_args, traced_kwargs = pytree.tree_unflatten(traced_values, in_spec)
     return TracedInputs(tuple(traced_args), dict(traced_kwargs), in_spec, leaves,
-                        _forward_arg_names(sig, len(args), kwargs))
+                        _forward_arg_names(sig, len(args), kwargs), symbols)
+
+
+def _check_leaf(value: Any, name: str) -> None:
+    if isinstance(value, torch.Tensor):
+        if type(value) not in (torch.Tensor, torch.nn.Parameter):
+            raise UserInputError(f"input '{name}' is a {type(value).__name__}; tensor subclasses "
+                                 "are not supported")
+    elif not isinstance(value, CONSTANT_INPUT_TYPES):
+        raise UserInputError(
+            f"input '{name}' has type {type(value).__name__}, which export cannot take as an "
+            "input; pass tensors, Python scalars, strings, or containers registered with "
+            "torch.utils._pytree")
+
+
+def _symbolic_shapes(mod, args, kwargs, dynamic_shapes, flat, state) -> tuple[dict, Any]:
+    """Shapes with size symbols for the tensor leaves `dynamic_shapes` makes dynamic."""
+    if dynamic_shapes is None:
+        return {}, None
+    paths = [path for path, _ in flat]
+    specs = dim_specs.parse_dynamic_shapes(mod, args, kwargs, dynamic_shapes, paths)
+    keys = dim_specs.bound_paths(mod, paths)
+    tensors, tensor_specs, indices = [], [], []
+    for index, ((path, value), spec) in enumerate(zip(flat, specs)):
+        if isinstance(value, torch.Tensor):
+            tensors.append((index, keys[index], value))
+            tensor_specs.append(spec)
+            indices.append(index)
+    shapes, symbols = allocate(state.shape_env, tensors, tensor_specs)
+    return dict(zip(indices, shapes)), symbols
 
 
 def _defined_at(mod: torch.nn.Module) -> str:

@@ -29,11 +29,7 @@ def collect_outputs(result: Any, state) -> TracedOutputs:
         if type(leaf) is TensorProxy:
             values.append(leaf.node)
         elif isinstance(leaf, SymValue):
-            raise GraphBreakError(Category.UNSUPPORTED_PYTHON,
-                                  f"output {index} is a symbolic scalar ({leaf}); returning sizes "
-                                  "needs the shape-guard engine",
-                                  hint="return a tensor (torch.tensor(size)) or a static value",
-                                  operands=(leaf,))
+            values.append(state.sym_nodes.node_for(leaf))   # a node, or a number if static
         elif isinstance(leaf, CONSTANT_OUTPUT_TYPES):
             values.append(leaf)
         else:

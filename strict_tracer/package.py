@@ -14,16 +14,17 @@ import torch
 import torch.fx
 import torch.utils._pytree as pytree
 from torch._export.verifier import TrainingIRVerifier, Verifier
-from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.export.exported_program import ExportedProgram, ModuleCallEntry, ModuleCallSignature
 from torch.export.graph_signature import (ConstantArgument, ExportGraphSignature, InputKind,
-                                          InputSpec, OutputKind, OutputSpec, TensorArgument)
-from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
+                                          InputSpec, OutputKind, OutputSpec, SymBoolArgument,
+                                          SymFloatArgument, SymIntArgument, TensorArgument)
 from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
 from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder, LiftedInput
 from .inputs import TracedInputs
+from .package_symbols import TorchSymbols
 from .proxy import TensorMeta
+from .symbolic import SymValue
 
 _INPUT_KIND = {PARAM: InputKind.PARAMETER, BUFFER: InputKind.BUFFER, CONSTANT: InputKind.CONSTANT_TENSOR}
 
@@ -42,42 +43,29 @@ class TraceResult:
     output_kinds: list[tuple[OutputKind, str | None]] = field(default_factory=list)
     range_constraints: dict = field(default_factory=dict)
     functional: bool = False
+    shape_env: Any = None          # strict_tracer.symbolic.ShapeEnv of the trace
+    sym_nodes: Any = None          # strict_tracer.sym_nodes.SymNodes (symbol bindings)
 
 
-class FakeValues:
-    """Makes `meta["val"]` fakes from our TensorMeta in one fake mode."""
-
-    def __init__(self) -> None:
-        self.shape_env = TorchShapeEnv()
-        self.mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=True)
-
-    def size(self, s: Any) -> Any:
-        if type(s) is int:
-            return s
-        raise NotImplementedError("symbolic sizes are packaged by the shape-guard engine")
-
-    def fake(self, meta: TensorMeta) -> torch.Tensor:
-        with self.mode:
-            shape = [self.size(s) for s in meta.shape]
-            t = torch.empty_strided(shape, meta.strides, dtype=meta.dtype, device=meta.device,
-                                    layout=meta.layout)
-            if meta.requires_grad:
-                t.requires_grad_(True)
-        return t
-
-
-def _attach_vals(graph: torch.fx.Graph, fakes: FakeValues) -> None:
+def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
     for node in graph.nodes:
         meta = node.meta.pop("st_meta", None)
         value = node.meta.pop("st_value", None)
         if isinstance(meta, TensorMeta):
-            val = fakes.fake(meta)
+            val = symbols.fake(meta)
             node.meta["val"] = val
             node.meta["tensor_meta"] = _extract_tensor_metadata(val)
         elif isinstance(meta, list):
-            node.meta["val"] = [fakes.fake(m) for m in meta]
+            node.meta["val"] = [symbols.fake(m) for m in meta]
+        elif isinstance(meta, SymValue):
+            node.meta["val"] = symbols.value(meta)
         elif node.op == "placeholder":
             node.meta["val"] = value
+    for symbol in symbols.unbacked:
+        bindings = symbols.unbacked_bindings(symbol)
+        if bindings:
+            node = symbols.sym_nodes.bindings[symbol].node
+            node.meta.setdefault("unbacked_bindings", {}).update(bindings)
 
 
 def _input_specs(result: TraceResult) -> list[InputSpec]:
@@ -104,11 +92,22 @@ def _output_specs(result: TraceResult, output_node: torch.fx.Node) -> list[Outpu
     kinds = result.output_kinds or [(OutputKind.USER_OUTPUT, None)] * len(output_node.args[0])
     for value, (kind, target) in zip(output_node.args[0], kinds):
         if isinstance(value, torch.fx.Node):
-            arg = TensorArgument(value.name)
+            arg = _argument(value)
         else:
             arg = ConstantArgument("", value)
         specs.append(OutputSpec(kind, arg, target))
     return specs
+
+
+def _argument(node: torch.fx.Node) -> Any:
+    val = node.meta.get("val")
+    if isinstance(val, torch.SymInt):
+        return SymIntArgument(node.name)
+    if isinstance(val, torch.SymFloat):
+        return SymFloatArgument(node.name)
+    if isinstance(val, torch.SymBool):
+        return SymBoolArgument(node.name)
+    return TensorArgument(node.name)
 
 
 def _state_dict_and_constants(result: TraceResult) -> tuple[dict, dict]:
@@ -144,7 +143,12 @@ def _module_call_graph(result: TraceResult, specs: list[InputSpec],
 
 def package(result: TraceResult) -> ExportedProgram:
     graph = result.graph.graph
-    _attach_vals(graph, FakeValues())
+    symbols = TorchSymbols(result.shape_env, result.inputs, result.sym_nodes)
+    with symbols.shape_env.suppress_guards():   # metadata queries are not program guards
+        _attach_vals(graph, symbols)
+    symbols.add_guards()
+    symbols.shape_env.pending_fresh_unbacked_symbols.clear()   # bound by our nodes already
+    range_constraints = {**result.range_constraints, **symbols.range_constraints(symbols.unbacked)}
     output_node = next(n for n in reversed(graph.nodes) if n.op == "output")
     input_specs = _input_specs(result)
     output_specs = _output_specs(result, output_node)
@@ -157,7 +161,7 @@ def package(result: TraceResult) -> ExportedProgram:
         graph=graph,
         graph_signature=signature,
         state_dict=state_dict,
-        range_constraints=result.range_constraints,
+        range_constraints=range_constraints,
         module_call_graph=_module_call_graph(result, input_specs, output_specs),
         example_inputs=(result.example_args, result.example_kwargs),
         constants=constants,

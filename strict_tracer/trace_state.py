@@ -15,6 +15,7 @@ from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
 from .interpreter.sandbox import UndoLog
 from .ops.probe import fake_from_real
 from .proxy import TensorMeta, TensorProxy
+from .sym_nodes import SymNodes
 from .symbolic import ShapeEnv
 
 
@@ -27,6 +28,7 @@ class TraceState:
         self.root = root
         self.graph = GraphBuilder()
         self.shape_env = ShapeEnv()
+        self.sym_nodes = SymNodes(self.graph, self.shape_env)
         self.sandbox = UndoLog()
         self.grad_enabled = torch.is_grad_enabled()
         self.module_overlay: dict[tuple[int, str], Any] = {}

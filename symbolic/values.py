@@ -54,6 +54,11 @@ class SymValue:
     def has_hint(self) -> bool:
         return self.hint is not None
 
+    @property
+    def example(self):
+        """The value the oracle runs at: the hint, or an example value for unbacked symbols."""
+        return self.hint if self.hint is not None else self.env.example_value(self.expr)
+
 
 def wrap(expr: sympy.Basic, hint, env: "ShapeEnv", kind: type) -> Any:
     """Build a symbolic value, folding constants back to Python numbers."""
@@ -146,6 +151,20 @@ class SymInt(SymValue):
     def __abs__(self):
         return wrap(sympy.Abs(self.expr), None if self.hint is None else abs(self.hint), self.env, SymInt)
 
+    def __pow__(self, other):
+        if type(other) is not int or other < 0:
+            return NotImplemented
+        return wrap(self.expr ** other, None if self.hint is None else self.hint ** other, self.env, SymInt)
+
+    def __floor__(self):
+        return self
+
+    def __ceil__(self):
+        return self
+
+    def __round__(self, ndigits=None):
+        return self
+
     __eq__ = _compare(sympy.Eq, operator.eq)
     __ne__ = _compare(sympy.Ne, operator.ne)
     __lt__ = _compare(sympy.Lt, operator.lt)
@@ -228,6 +247,24 @@ class SymBool(SymValue):
 
     def __invert__(self):
         return wrap(sympy.Not(self.expr), None if self.hint is None else not self.hint, self.env, SymBool)
+
+
+def sym_max(a: Any, b: Any) -> Any:
+    """max() of possibly symbolic numbers without branching on them."""
+    return _sym_minmax(a, b, sympy.Max, max)
+
+
+def sym_min(a: Any, b: Any) -> Any:
+    return _sym_minmax(a, b, sympy.Min, min)
+
+
+def _sym_minmax(a, b, sym_op, py_op):
+    sym = a if isinstance(a, SymValue) else b
+    if not isinstance(sym, SymValue):
+        return py_op(a, b)
+    ha, hb = _hint_of(a), _hint_of(b)
+    hint = None if ha is None or hb is None else py_op(ha, hb)
+    return wrap(sym_op(_expr_of(a), _expr_of(b)), hint, sym.env, _result_kind(a, b))
 
 
 def is_symbolic(value: Any) -> bool:

@@ -68,6 +68,9 @@ class CallsMixin:
     def call(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         t = type(fn)
         if t is _FunctionType:
+            handler = SPECIAL.get(fn)
+            if handler is not None:     # Python functions the tracer implements itself
+                return handler(self, args, kwargs)
             return self.inline(fn, args, kwargs)
         if t is _MethodType:
             func = fn.__func__

@@ -17,6 +17,7 @@ import torch
 from .. import context
 from ..errors import Category, GraphBreakError, InternalTracerError, Location, StrictTracerError
 from . import diagnose
+from ..symbolic import DataDependentError
 from .attributes import AttributesMixin
 from .calls import CallsMixin
 from .decode import Instr
@@ -124,6 +125,8 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
                         return frame.retval
                 except StrictTracerError:
                     raise
+                except DataDependentError as exc:
+                    raise self.data_dependent(str(exc), exc) from None
                 except (Exception, GeneratorExit) as exc:
                     if not self.unwind(frame, instr, exc):
                         raise
@@ -191,4 +194,4 @@ def _attach_location(exc: BaseException, frame: Frame) -> None:
 
 
 # Handler families and builtin handlers register themselves on import.
-from . import builtin_handlers, ops_build, ops_call, ops_flow, ops_stack, torch_handlers  # noqa: E402,F401
+from . import builtin_handlers, ops_build, ops_call, ops_flow, ops_stack, symbolic_calls, torch_handlers  # noqa: E402,F401

@@ -17,6 +17,7 @@ from ..errors import Category
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import DataDependentError
 from .protocols import _MISSING, lookup_special
+from .symbolic_calls import DATA_READS, symbolic_index, tensor_getitem_symbolic
 
 # Tensor methods answered from metadata without running the oracle.
 _META_METHODS = frozenset({"size", "dim", "numel", "nelement", "ndimension", "is_floating_point",
@@ -38,8 +39,9 @@ _REFUSED_ATTRS = {
 _FAKE_DATA_ERRORS = ("data is not allocated yet", "Cannot access data pointer",
                      "Cannot access storage", "not supported for tensor subclasses")
 # Methods that hand the tensor's values to Python: refused as data-dependent. (apply_/map_
-# call a Python function per element; on fake tensors they crash the process.)
-_DATA_METHODS = frozenset({"tolist", "numpy", "__array__", "apply_", "map_", "map2_"})
+# call a Python function per element; on fake tensors they crash the process.) `item` and
+# `tolist` are not here: they produce unbacked symbols (symbolic_calls.DATA_READS).
+_DATA_METHODS = frozenset({"numpy", "__array__", "apply_", "map_", "map2_"})
 
 
 def _getset_reader(name: str):
@@ -82,6 +84,15 @@ class TensorsMixin:
 
     # ------------------------------------------------------------------ ops
     def tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        read = DATA_READS.get(fn)
+        if read is not None and args and type(args[0]) is TensorProxy and not kwargs:
+            try:
+                return read(self, args[0])
+            except DataDependentError as exc:
+                raise self.data_dependent(str(exc), exc) from None
+        if fn is operator.getitem and len(args) == 2 and type(args[0]) is TensorProxy and \
+                symbolic_index(args[1]):
+            return tensor_getitem_symbolic(self, args[0], args[1])
         try:
             return ops.dispatch(fn, args, kwargs, self)
         except ops.UnsupportedCall as exc:
@@ -92,7 +103,7 @@ class TensorsMixin:
             raise self.refuse(category, str(exc), hint=hint, operands=tuple(args),
                               standin="tensor") from None
         except DataDependentError as exc:
-            raise self.data_dependent(str(exc)) from None
+            raise self.data_dependent(str(exc), exc) from None
         except RuntimeError as exc:
             if not any(marker in str(exc) for marker in _FAKE_DATA_ERRORS):
                 raise      # the error eager would raise (shape mismatch, bad dtype, ...)
@@ -112,10 +123,20 @@ class TensorsMixin:
     def grad_enabled(self) -> bool:
         return self.state.grad_enabled
 
+    @property
+    def shape_env(self):
+        return self.state.shape_env
+
+    def sym_node(self, value: Any) -> Any:
+        """The graph node computing a symbolic value passed to an op."""
+        return self.state.sym_nodes.node_for(value)
+
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node:
         return self.state.graph.call(op, args, kwargs, meta)
 
     def new_proxy(self, node: torch.fx.Node, meta: TensorMeta, origin_op: Any) -> TensorProxy:
+        if not meta.is_static:
+            self.state.sym_nodes.bind_unbacked_sizes(node, meta.shape)
         frame = self.frames[-1] if self.frames else None
         where = f" at {_short_file(frame.code.co_filename)}:{frame.lineno}" if frame else ""
         return TensorProxy(node, meta, f"from {origin_op}{where}")
@@ -233,10 +254,17 @@ class TensorsMixin:
                  "use .item() with torch._check() bounds where sizes depend on it",
             operands=(proxy,))
 
-    def data_dependent(self, message: str):
+    def data_dependent(self, message: str, exc: DataDependentError | None = None):
+        if exc is not None and exc.kind == "specialize":
+            return self.refuse(
+                Category.DATA_DEPENDENT_VALUE, message,
+                hint="keep the value symbolic (pass it to torch ops instead of int()/range()), or "
+                     "pin it with torch._check(value == constant) if it is known")
         return self.refuse(Category.DATA_DEPENDENT_BRANCH, message,
                            hint="use torch.cond for data-dependent control flow, or torch._check() "
-                                "to tell the tracer facts about data-dependent values")
+                                "to tell the tracer facts about data-dependent values (for example "
+                                "torch._check(a >= 0) before using a as a size or index)",
+                           standin="bool")
 
     def tensor_len(self, proxy: TensorProxy) -> int:
         if not proxy.meta.shape:

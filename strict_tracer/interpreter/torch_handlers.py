@@ -5,7 +5,6 @@ import torch
 
 from ..errors import Category
 from ..proxy import TensorProxy
-from ..symbolic import SymValue
 from .natives import TORCH_QUERIES, special
 
 
@@ -58,19 +57,3 @@ def _make_query(fn):
 
 for _fn in TORCH_QUERIES:
     special(_fn)(_make_query(_fn))
-
-
-@special(torch._check)
-def _check(interp, args, kwargs):
-    cond = args[0] if args else kwargs["cond"]
-    message = args[1] if len(args) > 1 else kwargs.get("message")
-    if isinstance(cond, TensorProxy):
-        raise interp.refuse(Category.DATA_DEPENDENT_BRANCH,
-                            "torch._check on a tensor value", operands=(cond,),
-                            hint="pass a Python bool or a condition on sizes")
-    if isinstance(cond, SymValue) or cond is True or cond is False:
-        if not interp.truth(cond):
-            text = interp.call(message, (), {}) if callable(message) else "Expected cond to be True"
-            raise RuntimeError(text)
-        return None
-    raise TypeError(f"torch._check expects a bool, got {type(cond).__name__}")

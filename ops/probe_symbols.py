@@ -1,0 +1,148 @@
+"""Symbolic scalars in oracle calls: torch SymInts that stand for ours, and back.
+
+When a torch call receives one of our SymInts (`x.view(n, -1)`, `torch.zeros(2 * n)`,
+`x[:, :n]`), the oracle runs with a torch SymInt made for it in the oracle's throwaway torch
+ShapeEnv, so torch's own argument parsing and normalization route it; the recorded ATen
+arguments then hold torch expressions over those stand-ins, which map back to our
+expressions. Torch's env only routes arguments: every guard it records there is discarded,
+shapes and guards are decided by our engine (shape rules, specialization). Data-dependent
+outputs (nonzero, masked indexing) come back with torch unbacked symbols; each becomes a fresh
+unbacked symbol of ours.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+import torch
+from torch._dynamo.source import ConstantSource
+from torch.fx.experimental.symbolic_shapes import DimDynamic
+from torch.utils._sympy import functions as tfn
+from torch.utils._sympy.numbers import int_oo
+from torch.utils._sympy.value_ranges import ValueRanges
+
+from strict_tracer.symbolic import SymBool, SymFloat, SymInt, SymValue
+from strict_tracer.symbolic.ranges import INF
+from strict_tracer.symbolic.values import wrap
+
+
+_FROM_TORCH = {
+    tfn.FloorDiv: lambda a, b: sympy.floor(a / b),
+    tfn.CeilDiv: lambda a, b: sympy.ceiling(a / b),
+    tfn.Mod: sympy.Mod,
+    tfn.PythonMod: sympy.Mod,
+    tfn.CleanDiv: lambda a, b: a / b,
+    tfn.IntTrueDiv: lambda a, b: a / b,
+    tfn.FloatTrueDiv: lambda a, b: a / b,
+    tfn.Max: sympy.Max,
+    tfn.Min: sympy.Min,
+    tfn.FloorToInt: sympy.floor,
+    tfn.CeilToInt: sympy.ceiling,
+    tfn.PowByNatural: lambda a, b: a ** b,
+    tfn.Identity: lambda a: a,
+    tfn.ToFloat: lambda a: a,
+}
+_SYMPY_FUNCS = frozenset({sympy.Add, sympy.Mul, sympy.Pow, sympy.Eq, sympy.Ne, sympy.Lt,
+                          sympy.Le, sympy.Gt, sympy.Ge, sympy.And, sympy.Or, sympy.Not,
+                          sympy.floor, sympy.ceiling, sympy.Abs})
+
+
+class ProbeSymbols:
+    """Stand-ins for one oracle call: torch symbol <-> our symbolic value."""
+
+    def __init__(self, torch_env, env) -> None:
+        self.torch_env = torch_env      # the oracle's throwaway torch ShapeEnv
+        self.env = env                  # our ShapeEnv, where unbacked sizes are created
+        self.params: list[sympy.Symbol] = []
+        self.unbacked: dict[sympy.Symbol, SymValue] = {}
+        self.unused: list[int] = []     # stand-ins no recorded ATen call received
+
+    # ------------------------------------------------------------------ ours -> torch
+    def to_torch(self, value: SymValue) -> Any:
+        hint = value.example
+        if isinstance(value, SymBool):
+            # Routing never depends on a symbolic bool; decide it (a guard) and pass a bool.
+            return bool(value)
+        if value.env.hint_value(value.expr) is None and isinstance(value, SymInt):
+            # A value read from data: torch must treat it as unbacked too (it cannot pin it).
+            stand_in = self.torch_env.create_unbacked_symint()
+            symbol = stand_in.node.expr
+            lo, hi = value.env.bound(value.expr)
+            self.torch_env.var_to_range[symbol] = ValueRanges(
+                -int_oo if lo == -INF else int(lo), int_oo if hi == INF else int(hi))
+            self.params.append(symbol)
+            return stand_in
+        n = len(self.params)
+        source = ConstantSource(f"__strict_tracer_arg{id(self)}_{n}")
+        symbol = self.torch_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,
+                                              positive=None, do_not_specialize_zero_one=True)
+        self.params.append(symbol)
+        if isinstance(value, SymFloat):
+            return self.torch_env.create_symfloatnode(symbol, hint=hint)
+        return self.torch_env.create_symintnode(symbol, hint=hint)
+
+    def example_int(self, v: Any, args: list[SymValue], env) -> int:
+        """The value a torch size takes at the hints (data-dependent parts at their examples)."""
+        if type(v) is int:
+            return v
+        if v.node.hint is not None:
+            return int(v.node.hint)
+        texpr = self.torch_env.replace(v.node.expr)
+        fresh = {s: _example(self.torch_env.var_to_range.get(s)) for s in texpr.free_symbols
+                 if s not in self.params and s not in self.unbacked}
+        if fresh:       # a data-dependent stride or offset: any consistent example will do
+            texpr = texpr.xreplace(fresh)
+        return int(env.example_value(self.expr_of(texpr, args)))
+
+    # ------------------------------------------------------------------ torch -> ours
+    def value_of(self, texpr: sympy.Basic, args: list[SymValue], torch_type: type, env) -> Any:
+        """Our value for a torch expression the oracle recorded (`env`: the current trace's)."""
+        kind = {torch.SymInt: SymInt, torch.SymFloat: SymFloat, torch.SymBool: SymBool}[torch_type]
+        if texpr.is_Symbol and texpr in self.params:
+            return args[self.params.index(texpr)]
+        expr = self.expr_of(texpr, args)
+        if expr.is_number or expr in (sympy.true, sympy.false):
+            return wrap(expr, None, env, kind)
+        return wrap(expr, env.hint_value(expr), env, kind)
+
+    def expr_of(self, e: sympy.Basic, args: list[SymValue]) -> sympy.Basic:
+        """Our expression for a torch expression over stand-ins and unbacked symbols."""
+        if e.is_Number or e in (sympy.true, sympy.false):
+            return e
+        if e.is_Symbol:
+            if e in self.params:
+                return args[self.params.index(e)].expr
+            return self._unbacked(e).expr
+        conv = [self.expr_of(a, args) for a in e.args]
+        func = e.func
+        converter = _FROM_TORCH.get(func)
+        if converter is not None:
+            return converter(*conv)
+        if func in _SYMPY_FUNCS:
+            return func(*conv)
+        raise NotImplementedError(f"torch expression {e} ({func.__name__})")
+
+    def _unbacked(self, symbol: sympy.Symbol) -> SymValue:
+        """A data-dependent size the oracle produced: a fresh unbacked size of ours."""
+        ours = self.unbacked.get(symbol)
+        if ours is None:
+            vr = self.torch_env.var_to_range.get(symbol)
+            lo, hi = (0, INF) if vr is None else (max(0, _py(vr.lower)), _py(vr.upper))
+            ours = self.env.create_unbacked("a data-dependent output size", SymInt, lower=lo,
+                                            upper=hi, size_like=True)
+            self.unbacked[symbol] = ours
+        return ours
+
+
+def _py(bound: Any):
+    """A torch value-range bound as a Python int or +-inf."""
+    if bound in (int_oo, sympy.oo):
+        return INF
+    if bound in (-int_oo, -sympy.oo):
+        return -INF
+    return int(bound)
+
+
+def _example(vr) -> sympy.Integer:
+    lo, hi = (-INF, INF) if vr is None else (_py(vr.lower), _py(vr.upper))
+    return sympy.Integer(int(min(max(8, lo), hi)))

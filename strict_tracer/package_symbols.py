@@ -1,0 +1,244 @@
+"""Our symbols as torch's, for packaging (DESIGN.md "Packaging").
+
+One torch ShapeEnv and FakeTensorMode per program. Every symbolic input dimension gets a
+torch symbol whose source names it (`L['x'].size()[0]`); the surviving symbols of our engine
+are those, so node values, placeholder shapes and range constraints are our final
+expressions over them. Unbacked symbols become torch unbacked symbols when first met.
+
+Guards reach `ep.module()` as torch does it: placeholder shapes and range constraints give the
+per-dimension checks; every other guard (a relation like `w.size()[0] == x.size()[0] + 2`, a
+divisibility) is added to the torch ShapeEnv's guards, from which ExportedProgram derives its
+guard code.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import sympy
+import torch
+from torch._dynamo.source import (AttrSource, ConstantSource, GetItemSource, LocalSource,
+                                  TensorProperty, TensorPropertySource)
+from torch._guards import ShapeGuard, SLoc
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.fx.experimental.symbolic_shapes import CallMethodKey, DimDynamic
+from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
+from torch.utils._pytree import GetAttrKey, MappingKey, SequenceKey
+from torch.utils._sympy import functions as tfn
+from torch.utils._sympy.numbers import int_oo
+from torch.utils._sympy.value_ranges import ValueRanges
+
+from .proxy import TensorMeta
+from .symbolic import SymBool, SymFloat, SymValue
+from .symbolic.constraints import range_constraints
+from .symbolic.ranges import INF, decide
+
+
+def input_source(keys: tuple, dim: int) -> TensorPropertySource:
+    """torch's Source for a dimension of an input reached by `keys` from forward()'s args."""
+    base = LocalSource(str(keys[0].key))
+    for k in keys[1:]:
+        if isinstance(k, SequenceKey):
+            base = GetItemSource(base, k.idx)
+        elif isinstance(k, MappingKey):
+            base = GetItemSource(base, k.key)
+        elif isinstance(k, GetAttrKey):
+            base = AttrSource(base, k.name)
+    return TensorPropertySource(base, TensorProperty.SIZE, dim)
+
+
+class TorchSymbols:
+    """Maps our expressions onto one torch ShapeEnv and makes the program's fake values."""
+
+    def __init__(self, env=None, inputs=None, sym_nodes=None) -> None:
+        self.env = env
+        self.inputs = inputs
+        self.sym_nodes = sym_nodes
+        self.shape_env = TorchShapeEnv()
+        self.mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=True)
+        self.map: dict[sympy.Symbol, sympy.Basic] = {}
+        self.dim_symbols: dict[Any, sympy.Symbol] = {}   # InputDim -> torch symbol of its source
+        self.unbacked: list[sympy.Symbol] = []           # ours, in order of first use
+        if inputs is not None and inputs.symbols is not None:
+            self._input_symbols(inputs.symbols)
+
+    # ------------------------------------------------------------------ symbols
+    def _new_symbol(self, hint: int, source, lo, hi) -> sympy.Symbol:
+        symbol = self.shape_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,
+                                              do_not_specialize_zero_one=True)
+        self.shape_env.var_to_range[symbol] = _vr(lo, hi)
+        return symbol
+
+    def _input_symbols(self, symbols) -> None:
+        for where, value in symbols.values.items():
+            if not isinstance(value, SymValue):
+                continue
+            source = input_source(where.keys, where.dim)
+            expr = value.expr
+            if expr.is_Symbol and expr not in self.map:
+                lo, hi = self.env.range_of(expr)
+                self.map[expr] = self.dim_symbols[where] = self._new_symbol(value.hint, source, lo, hi)
+            else:
+                lo, hi = self.env.bound(expr)
+                self.dim_symbols[where] = self._new_symbol(value.hint, source, max(lo, 0), hi)
+        for name, root in symbols.phantoms.items():
+            if root.expr not in self.map:
+                lo, hi = self.env.range_of(root.expr)
+                self.map[root.expr] = self._new_symbol(root.hint, ConstantSource(name), lo, hi)
+
+    def _symbol(self, s: sympy.Symbol) -> sympy.Basic:
+        mapped = self.map.get(s)
+        if mapped is not None:
+            return mapped
+        info = self.env.symbols[s]
+        if not info.unbacked:
+            raise KeyError(f"symbol {s} ({info.source}) has no torch counterpart")
+        if s.is_integer:
+            torch_value = self.shape_env.create_unbacked_symint()
+        else:
+            torch_value = self.shape_env.create_unbacked_symfloat()
+        mapped = torch_value.node.expr
+        self.shape_env.var_to_range[mapped] = _vr(info.lower, info.upper)
+        self.map[s] = mapped
+        self.unbacked.append(s)
+        return mapped
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e: sympy.Basic, resolve: bool = True) -> sympy.Basic:
+        """Our expression (resolved by default) over torch's symbols and functions."""
+        if resolve and self.env is not None:
+            e = self.env.resolve(e)
+        return self._conv(e)
+
+    def _conv(self, e: sympy.Basic) -> sympy.Basic:
+        if e.is_Number or e in (sympy.true, sympy.false):
+            return e
+        if e.is_Symbol:
+            return self._symbol(e)
+        func = e.func
+        if e.is_Mul:
+            num, den = sympy.fraction(e)
+            if den != 1:
+                return tfn.IntTrueDiv(self._conv(num), self._conv(den)) if e.is_integer is not False \
+                    else tfn.FloatTrueDiv(self._conv(num), self._conv(den))
+        if func is sympy.floor:
+            num, den = sympy.fraction(e.args[0])
+            if den != 1:
+                return tfn.FloorDiv(self._conv(num), self._conv(den))
+            return tfn.FloorToInt(self._conv(e.args[0]))
+        if func is sympy.ceiling:
+            num, den = sympy.fraction(e.args[0])
+            if den != 1:
+                return tfn.CeilDiv(self._conv(num), self._conv(den))
+            return tfn.CeilToInt(self._conv(e.args[0]))
+        if func is sympy.Mod:
+            a, b = e.args
+            nonneg = self.env is not None and self.env.bound(a)[0] >= 0 and self.env.bound(b)[0] > 0
+            return (tfn.Mod if nonneg else tfn.PythonMod)(self._conv(a), self._conv(b))
+        if func is sympy.Max:
+            return tfn.Max(*(self._conv(a) for a in e.args))
+        if func is sympy.Min:
+            return tfn.Min(*(self._conv(a) for a in e.args))
+        return func(*(self._conv(a) for a in e.args))
+
+    def value(self, v: Any) -> Any:
+        """A torch SymInt/SymFloat/SymBool (or number) for one of our values."""
+        if not isinstance(v, SymValue):
+            return v
+        e = self.env.resolve(v.expr)
+        if e.is_number or e in (sympy.true, sympy.false):
+            return bool(e) if isinstance(v, SymBool) else (int(e) if e.is_Integer else float(e))
+        texpr = self._conv(e)
+        hint = self.env.hint_value(e)
+        if isinstance(v, SymBool):
+            return self.shape_env.create_symboolnode(texpr)
+        if isinstance(v, SymFloat):
+            return self.shape_env.create_symfloatnode(texpr, hint=hint)
+        return self.shape_env.create_symintnode(texpr, hint=hint)
+
+    # ------------------------------------------------------------------ fake values
+    def fake(self, meta: TensorMeta) -> torch.Tensor:
+        if meta.is_static:
+            shape, strides = list(meta.shape), meta.strides
+        else:
+            shape = [self.value(s) for s in meta.shape]
+            strides = _symbolic_strides(meta, shape)
+        with self.mode:
+            t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
+                                    layout=meta.layout)
+            if meta.requires_grad:
+                t.requires_grad_(True)
+        return t
+
+    # ------------------------------------------------------------------ program facts
+    def range_constraints(self, unbacked_in_graph: list) -> dict:
+        if self.env is None:
+            return {}
+        symbols = self.inputs.symbols if self.inputs is not None else None
+        dims = [] if symbols is None else [
+            (where, self.env.resolve(v.expr)) for where, v in symbols.values.items()
+            if isinstance(v, SymValue)]
+        ours = range_constraints(self.env, symbols, dims, unbacked_in_graph) if symbols is not None \
+            else {s: self.env.range_of(s) for s in unbacked_in_graph}
+        return {self.expr(e, resolve=False): _vr(lo, hi) for e, (lo, hi) in ours.items()}
+
+    def add_guards(self) -> None:
+        """Guards the program relies on that placeholder shapes and ranges do not express."""
+        env = self.env
+        if env is None:
+            return
+        symbols = self.inputs.symbols if self.inputs is not None else None
+        for where, own in self.dim_symbols.items():
+            value = symbols.values[where]
+            resolved = env.resolve(value.expr)
+            if resolved.is_number or self.map.get(resolved) is own:
+                continue
+            self._guard(sympy.Eq(own, self.expr(resolved, resolve=False)), None)
+        for guard in env.guards:
+            fact = env.resolve(guard.expr)
+            if fact in (sympy.true, sympy.false) or decide(fact, env.range_of) is True:
+                continue
+            if any(env.symbols[s].unbacked for s in fact.free_symbols if s in env.symbols):
+                continue
+            self._guard(self.expr(fact, resolve=False), guard.provenance)
+
+    def _guard(self, texpr: sympy.Basic, provenance: Any) -> None:
+        where = None if provenance is None else str(provenance)
+        self.shape_env.guards.append(ShapeGuard(texpr, SLoc(None, where), False))
+
+    def unbacked_bindings(self, symbol: sympy.Symbol) -> Optional[dict]:
+        """`node.meta["unbacked_bindings"]` for the node that defines an unbacked symbol."""
+        binding = self.sym_nodes.bindings.get(symbol) if self.sym_nodes is not None else None
+        if binding is None or symbol not in self.map:
+            return None
+        if binding.dim is None:
+            return {self.map[symbol]: ()}
+        return {self.map[symbol]: (CallMethodKey("size"), SequenceKey(binding.dim))}
+
+
+def _vr(lo, hi) -> ValueRanges:
+    lo = -int_oo if lo == -INF else int(lo)
+    hi = int_oo if hi == INF else int(hi)
+    return ValueRanges(lo, hi)
+
+
+def _symbolic_strides(meta: TensorMeta, shape: list) -> list:
+    """Strides of a symbolic shape laid out like the hint strides (contiguous, permuted or
+    expanded); a stride that follows no such layout keeps its hint value."""
+    hints = meta.hint_shape
+    order = sorted(range(len(shape)), key=lambda d: (meta.strides[d], hints[d]))
+    strides: list[Any] = list(meta.strides)
+    expected_hint, expected = 1, 1
+    for d in order:
+        st = meta.strides[d]
+        if st == 0:
+            strides[d] = 0
+            continue
+        if st == expected_hint:
+            strides[d] = expected
+            expected_hint *= max(hints[d], 1)
+            expected = expected * shape[d] if hints[d] != 1 else expected
+        else:
+            strides[d] = st
+            expected_hint = st * max(hints[d], 1)
+            expected = st * shape[d] if hints[d] != 1 else st
+    return strides

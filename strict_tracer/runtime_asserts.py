@@ -1,0 +1,68 @@
+"""Runtime asserts for facts about unbacked symbols (values read from tensor data).
+
+Guards on input sizes are checked by `ep.module()` before the graph runs; facts about values
+that only exist at run time (`torch._check(a >= 10)` after `a = x.item()`, the range of a
+data-dependent size) become `aten._assert_scalar` nodes right after the node that produces
+the value, as torch.export emits them.
+"""
+from __future__ import annotations
+
+import sympy
+import torch
+
+from .symbolic import facts as F
+from .symbolic.ranges import INF
+
+_ASSERT = torch.ops.aten._assert_scalar.default
+
+
+def insert_runtime_asserts(state) -> None:
+    env, sym_nodes, graph = state.shape_env, state.sym_nodes, state.graph
+    bound = {s: b for s, b in sym_nodes.bindings.items() if env.symbols[s].unbacked}
+    if not bound:
+        return
+    order = {node: i for i, node in enumerate(graph.graph.nodes)}
+    backed_only = {k: v for k, v in env.replacements.items() if not env.symbols[k].unbacked}
+    pending: dict = {}                      # anchor node -> expressions to assert after it
+    for s, binding in bound.items():
+        info = env.symbols[s]
+        if s in env.replacements or (info.lower, info.upper) == (0, 1):
+            continue
+        if info.lower != -INF:
+            pending.setdefault(binding.node, []).append(sympy.Ge(s, int(info.lower)))
+        if info.upper != INF:
+            pending.setdefault(binding.node, []).append(sympy.Le(s, int(info.upper)))
+    for guard in env.runtime_asserts:
+        expr = guard.expr.xreplace(backed_only) if backed_only else guard.expr
+        if expr in (sympy.true, sympy.false) or _is_range(expr, bound):
+            continue
+        unbacked = [s for s in expr.free_symbols if s in bound]
+        if not unbacked:
+            continue
+        anchor = max((bound[s].node for s in unbacked), key=order.__getitem__)
+        pending.setdefault(anchor, [])
+        if expr not in pending[anchor]:
+            pending[anchor].append(expr)
+    for anchor, exprs in pending.items():
+        cursor, cache = anchor, {}
+        for expr in exprs:
+            cursor = _emit_assert(sym_nodes, graph, cursor, expr, cache)
+
+
+def _is_range(expr: sympy.Basic, bound: dict) -> bool:
+    """A bound on one unbacked symbol: its range assert already checks it."""
+    c = F.canonical(expr)
+    if c is None or c[0] not in (F.GE, F.GT):
+        return False
+    free = c[1].free_symbols
+    return len(free) == 1 and next(iter(free)) in bound and c[1].diff(next(iter(free))).is_Integer
+
+
+def _emit_assert(sym_nodes, graph, cursor: torch.fx.Node, expr: sympy.Basic,
+                 cache: dict) -> torch.fx.Node:
+    """Insert `_assert_scalar(expr)` after `cursor`; return the last node inserted."""
+    with graph.graph.inserting_before(cursor.next):
+        cond = sym_nodes.expr_node(expr, cache=cache, resolve=False)
+        name = cond.name if isinstance(cond, torch.fx.Node) else str(cond)
+        return graph.call(_ASSERT, (cond, f"Runtime assertion failed for expression {expr} on "
+                                          f"node '{name}'"), {}, None)

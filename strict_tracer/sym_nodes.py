@@ -1,0 +1,180 @@
+"""Graph nodes that compute symbolic values: `aten.sym_size.int` of inputs, data reads
+(`aten.item`), and `operator` arithmetic on them.
+
+A symbolic value passed to a torch op (`x.view(n, -1)`, `torch.zeros(2 * n)`) must be computed
+inside the graph. Each symbol is bound to where its value lives at run time (a dimension of a
+placeholder, an `item` node, a dimension of a data-dependent op's output); an expression
+becomes nodes built from those, cached per expression.
+"""
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import sympy
+import torch
+
+from .graph import GraphBuilder
+from .symbolic import SymBool, SymFloat, SymInt, SymValue
+from .symbolic.values import wrap
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Where a symbol's value comes from: `(node.size(dim) - offset) // scale`, or the node."""
+
+    node: torch.fx.Node
+    dim: Optional[int] = None       # None: the node's own value (item)
+    scale: int = 1
+    offset: int = 0
+
+
+_REL = {sympy.Eq: operator.eq, sympy.Ne: operator.ne, sympy.Lt: operator.lt,
+        sympy.Le: operator.le, sympy.Gt: operator.gt, sympy.Ge: operator.ge}
+
+
+class SymNodes:
+    """Bindings of symbols and the nodes computing expressions of them."""
+
+    def __init__(self, graph: GraphBuilder, env) -> None:
+        self.graph = graph
+        self.env = env
+        self.bindings: dict[sympy.Symbol, Binding] = {}
+        self._cache: dict[sympy.Basic, Any] = {}
+
+    # ------------------------------------------------------------------ bindings
+    def bind_input(self, node: torch.fx.Node, shape: tuple) -> None:
+        for dim, size in enumerate(shape):
+            if isinstance(size, SymValue):
+                self.bind_size(size.expr, node, dim)
+
+    def bind_unbacked_sizes(self, node: torch.fx.Node, shape: tuple) -> None:
+        """A data-dependent op's output: its sizes define their unbacked symbols."""
+        for dim, size in enumerate(shape):
+            if isinstance(size, SymValue) and size.expr.is_Symbol and size.expr not in self.bindings:
+                if self.env.symbols[size.expr].unbacked:
+                    self.bindings[size.expr] = Binding(node, dim)
+
+    def bind_size(self, expr: sympy.Expr, node: torch.fx.Node, dim: int) -> None:
+        """`node.size(dim)` equals `expr`: bind the symbol of `expr` if this defines it."""
+        if expr.is_Symbol:
+            self.bindings.setdefault(expr, Binding(node, dim))
+            return
+        free = expr.free_symbols
+        if len(free) != 1:
+            return
+        (s,) = free
+        a = expr.diff(s)
+        b = sympy.expand(expr - a * s)
+        if a.is_Integer and a > 0 and b.is_Integer and s not in self.bindings:
+            self.bindings[s] = Binding(node, dim, int(a), int(b))
+
+    def bind_value(self, symbol: sympy.Symbol, node: torch.fx.Node) -> None:
+        self.bindings.setdefault(symbol, Binding(node))
+
+    # ------------------------------------------------------------------ materialisation
+    def node_for(self, value: Any, cache: Optional[dict] = None) -> Any:
+        """A node (or a Python number) computing `value` in the graph, for an op argument."""
+        if not isinstance(value, SymValue):
+            return value
+        expr = self.env.resolve(value.expr)
+        return self.expr_node(expr, cache)
+
+    def expr_node(self, expr: sympy.Basic, cache: Optional[dict] = None,
+                  resolve: bool = True) -> Any:
+        if resolve:
+            expr = self.env.resolve(expr)
+        if cache is None:
+            cache = self._cache
+        return self._emit(expr, cache)
+
+    def _emit(self, e: sympy.Basic, cache: dict) -> Any:
+        if e is sympy.true or e is sympy.false:
+            return bool(e)
+        if e.is_Integer:
+            return int(e)
+        if e.is_Number:
+            return float(e)
+        hit = cache.get(e)
+        if hit is not None:
+            return hit
+        node = self._build(e, cache)
+        cache[e] = node
+        return node
+
+    def _call(self, target: Any, args: tuple, e: sympy.Basic) -> torch.fx.Node:
+        return self.graph.call(target, args, {}, self._value(e))
+
+    def _value(self, e: sympy.Basic) -> SymValue:
+        kind = SymBool if e.is_Boolean else (SymInt if e.is_integer else SymFloat)
+        hint = self.env.hint_value(e)
+        value = wrap(e, hint, self.env, kind)
+        return value if isinstance(value, SymValue) else kind(e, hint, self.env)
+
+    def _build(self, e: sympy.Basic, cache: dict) -> torch.fx.Node:
+        if e.is_Symbol:
+            return self._symbol(e, cache)
+        if e.is_Add:
+            terms = sorted(e.args, key=lambda t: (t.is_Number, t.could_extract_minus_sign()))
+            acc, partial = self._emit(terms[0], cache), terms[0]
+            for t in terms[1:]:
+                partial = partial + t
+                if t.could_extract_minus_sign():
+                    acc = self._call(operator.sub, (acc, self._emit(-t, cache)), partial)
+                else:
+                    acc = self._call(operator.add, (acc, self._emit(t, cache)), partial)
+            return acc
+        if e.is_Mul:
+            num, den = sympy.fraction(e)
+            if den != 1:
+                return self._call(operator.truediv, (self._emit(num, cache), self._emit(den, cache)), e)
+            coeff, rest = e.as_coeff_Mul()
+            if coeff == -1:
+                return self._call(operator.neg, (self._emit(rest, cache),), e)
+            ordered = [f for f in e.args if not f.is_Number] + [f for f in e.args if f.is_Number]
+            acc, partial = self._emit(ordered[0], cache), ordered[0]
+            for f in ordered[1:]:
+                partial = partial * f
+                acc = self._call(operator.mul, (acc, self._emit(f, cache)), partial)
+            return acc
+        if e.is_Pow and e.exp.is_Integer and e.exp > 0:
+            return self._call(operator.pow, (self._emit(e.base, cache), int(e.exp)), e)
+        func = e.func
+        if func is sympy.floor:
+            num, den = sympy.fraction(e.args[0])
+            if den != 1:
+                return self._call(operator.floordiv, (self._emit(num, cache), self._emit(den, cache)), e)
+            return self._call(torch.sym_int, (self._emit(e.args[0], cache),), e)
+        if func is sympy.Mod:
+            return self._call(operator.mod, tuple(self._emit(a, cache) for a in e.args), e)
+        if func in (sympy.Max, sympy.Min):
+            target = torch.sym_max if func is sympy.Max else torch.sym_min
+            args = [self._emit(a, cache) for a in e.args]
+            acc = args[0]
+            for a in args[1:]:
+                acc = self._call(target, (acc, a), e)
+            return acc
+        if func in _REL:
+            return self._call(_REL[func], (self._emit(e.lhs, cache), self._emit(e.rhs, cache)), e)
+        if func is sympy.Not:
+            return self._call(torch.sym_not, (self._emit(e.args[0], cache),), e)
+        raise NotImplementedError(f"cannot compute {e} in the graph")
+
+    def _symbol(self, s: sympy.Symbol, cache: dict) -> torch.fx.Node:
+        binding = self.bindings.get(s)
+        if binding is None:
+            raise NotImplementedError(f"symbol {s} has no value in the graph")
+        if binding.dim is None:
+            return binding.node
+        size = self.graph.call(torch.ops.aten.sym_size.int, (binding.node, binding.dim), {},
+                               self._value(s if binding.scale == 1 and binding.offset == 0
+                                           else binding.scale * s + binding.offset))
+        if binding.scale == 1 and binding.offset == 0:
+            return size
+        shifted = size
+        if binding.offset:
+            shifted = self._call(operator.sub, (size, binding.offset), binding.scale * s)
+        if binding.scale != 1:
+            shifted = self._call(operator.floordiv, (shifted, binding.scale), s)
+        return shifted

@@ -1,0 +1,211 @@
+"""After tracing: check what tracing learned against what the spec declared, and summarize
+the valid inputs as range constraints.
+
+A named Dim or Dim.DYNAMIC that tracing specialized to a constant, a named Dim that tracing
+tied to another named Dim, a named Dim whose range tracing narrowed, or that tracing required
+to satisfy another guard (divisibility) is a violation: ConstraintViolationError with one line
+per violation and a "Suggested fixes" block `torch.export.refine_dynamic_shapes_from_suggested_
+fixes` can apply. Dim.AUTO never violates: tracing decides what it becomes.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sympy
+from torch.export.dynamic_shapes import Dim
+
+from strict_tracer.errors import ConstraintViolationError
+
+from . import facts as F
+from .dims import AUTO, DYNAMIC, NAMED
+from .input_symbols import InputSymbols, SpecSymbol
+from .printing import to_python
+from .ranges import INF, decide
+from .shape_env import ShapeEnv, _linear
+
+_SPECIALIZED = ("You marked {name} as dynamic but your code specialized it to be a constant "
+                "({value}). If you're using mark_dynamic, either remove it or use "
+                "maybe_mark_dynamic. If you're using Dim.DYNAMIC, replace it with either "
+                "Dim.STATIC or Dim.AUTO.")
+
+
+def violation_error(violations: list[str], fixes: list[str], names: list[str]) -> ConstraintViolationError:
+    unique_names = list(dict.fromkeys(names))
+    lines = [f"Constraints violated ({', '.join(unique_names)})!"]
+    lines += [f"  - {v}" for v in violations]
+    if fixes:
+        lines.append("Suggested fixes:")
+        lines += [f"  {f}" for f in dict.fromkeys(fixes)]
+    return ConstraintViolationError("\n".join(lines), violations, list(dict.fromkeys(fixes)))
+
+
+def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
+    """Raise ConstraintViolationError if tracing contradicts the dynamic_shapes spec."""
+    violations: list[str] = []
+    fixes: list[str] = []
+    names: list[str] = []
+    sources = _sources(inputs)
+    for symbol, spec in inputs.by_symbol.items():
+        if spec.kind == AUTO:
+            continue
+        resolved = env.resolve(symbol)
+        if resolved.is_number:
+            for _ in spec.dims or [None]:
+                violations.append(_SPECIALIZED.format(name=spec.name, value=int(resolved)))
+            names.append(spec.name)
+            if spec.kind == NAMED:
+                fixes.append(f"{spec.name} = {int(resolved)}")
+            continue
+        if spec.kind != NAMED:
+            continue
+        if resolved != symbol:
+            _relation(spec, resolved, inputs, sources, violations, fixes, names)
+            continue
+        _range_and_guards(env, spec, sources, violations, fixes, names)
+    if violations:
+        raise violation_error(violations, fixes, names)
+
+
+def _sources(inputs: InputSymbols) -> dict:
+    out = {}
+    for where, value in inputs.values.items():
+        expr = getattr(value, "expr", None)
+        if expr is not None and expr.is_Symbol:
+            out.setdefault(expr, where.source)
+    for name, sym in inputs.phantoms.items():
+        out.setdefault(sym.expr, name)
+    return out
+
+
+def _named(spec: SpecSymbol, sources: dict) -> str:
+    src = sources.get(spec.symbol)
+    return spec.name if src is None or src == spec.name else f"{spec.name} = {src}"
+
+
+def _relation(spec: SpecSymbol, resolved: sympy.Expr, inputs: InputSymbols, sources: dict,
+              violations: list, fixes: list, names: list) -> None:
+    names.append(spec.name)
+    others = [inputs.by_symbol.get(s) for s in resolved.free_symbols]
+    if len(others) == 1 and others[0] is not None and others[0].kind == NAMED and \
+            sympy.Poly(resolved, others[0].symbol).degree() == 1:
+        other = others[0]
+        text = to_python(resolved, lambda s: other.name)
+        if resolved == other.symbol:
+            violations.append(f"The values of {_named(spec, sources)} and {_named(other, sources)} "
+                              "must always be equal.")
+        else:
+            violations.append(f"The values of {_named(spec, sources)} must always be related to "
+                              f"the values of {_named(other, sources)} by {spec.name} = {text}.")
+        fixes.append(f"{spec.name} = {text}")
+        return
+    text = to_python(resolved, lambda s: sources.get(s, str(s)))
+    violations.append(f"The values of {_named(spec, sources)} must always be equal to {text}.")
+
+
+def _declared(spec: SpecSymbol) -> tuple:
+    lo = 2 if spec.min is None else max(2, spec.min)
+    hi = INF if spec.max is None or _infinite(spec.max) else spec.max
+    return lo, hi
+
+
+def _infinite(v: Any) -> bool:
+    return v == sympy.oo or type(v).__name__ == "IntInfinity"
+
+
+def _range_text(spec: SpecSymbol) -> str:
+    lo, hi = spec.min, None if spec.max is None or _infinite(spec.max) else spec.max
+    if lo is not None and lo > 2 and hi is not None:
+        return f" {lo} <= {spec.name} <= {hi}"
+    if lo is not None and lo > 2:
+        return f" {spec.name} >= {lo}"
+    if hi is not None:
+        return f" {spec.name} <= {hi}"
+    return ""
+
+
+def _range_and_guards(env: ShapeEnv, spec: SpecSymbol, sources: dict, violations: list,
+                      fixes: list, names: list) -> None:
+    symbol = spec.symbol
+    src = sources.get(symbol, spec.name)
+    info = env.symbols[symbol]
+    lo, hi = _declared(spec)
+    if info.lower > lo or info.upper < hi:
+        upper = "" if info.upper == INF else f" and {src} <= {info.upper}"
+        violations.append(f"Not all values of {_named(spec, sources)} in the specified range"
+                          f"{_range_text(spec)} satisfy the generated guard {info.lower} <= {src}"
+                          f"{upper}")
+        fixes.append(f"{spec.name} = {Dim._readable(spec.name, info.lower, _oo(info.upper))}")
+        names.append(spec.name)
+    seen = set()
+    for guard in env.guards:
+        fact = env.resolve(guard.expr)
+        canonical = F.canonical(fact)
+        if canonical is not None:
+            fact = F.to_relation(*canonical)
+            if canonical[0] == F.EQ and canonical[1].func is sympy.Mod:
+                fact = sympy.Eq(canonical[1], 0)
+        if fact.free_symbols != {symbol} or fact in seen:
+            continue
+        seen.add(fact)
+        if fact.func in (sympy.Ge, sympy.Gt, sympy.Le, sympy.Lt) and \
+                _linear(fact.lhs - fact.rhs) is not None:
+            continue   # a bound: reported above as a narrowed range
+        if decide(fact, env.range_of) is not None:
+            continue   # implied by the range
+        text = to_python(fact, lambda s: src)
+        violations.append(f"Not all values of {_named(spec, sources)} in the specified range"
+                          f"{_range_text(spec)} satisfy the generated guard {text}.")
+        names.append(spec.name)
+        modulus = _divisibility(fact, symbol)
+        if modulus is not None:
+            sub = f"_{spec.name}"
+            sub_lo = -(-info.lower // modulus)
+            sub_hi = INF if info.upper == INF else info.upper // modulus
+            fixes.append(f"{sub} = {Dim._readable(sub, sub_lo, _oo(sub_hi))}")
+            fixes.append(f"{spec.name} = {modulus}*{sub}")
+
+
+def _oo(v):
+    from torch.utils._sympy.numbers import int_oo
+    return int_oo if v == INF else int(v)
+
+
+def _divisibility(fact: sympy.Basic, symbol: sympy.Symbol):
+    """k when fact is Mod(symbol, k) == 0."""
+    if fact.func is sympy.Eq and fact.rhs == 0 and fact.lhs.func is sympy.Mod:
+        arg, k = fact.lhs.args
+        if arg == symbol and k.is_Integer:
+            return int(k)
+    return None
+
+
+# ---------------------------------------------------------------------------- ranges
+def range_constraints(env: ShapeEnv, inputs: InputSymbols, placeholder_dims: list,
+                      unbacked: list) -> dict:
+    """Valid values of each input-dimension expression and each surviving symbol.
+
+    As torch.export: an expression sized by a named or derived Dim gets the declared range;
+    any other its value range; every symbol in those expressions its own range; unbacked
+    symbols bound in the graph their (refined) ranges.
+    """
+    out: dict = {}
+    symbols: list = []
+    for where, expr in placeholder_dims:
+        if expr.is_number:
+            continue
+        spec = inputs.specs.get(where)
+        if spec is not None and spec.kind in (NAMED, "derived"):
+            declared = (spec.min if spec.min is not None else 0,
+                        INF if spec.max is None or _infinite(spec.max) else spec.max)
+        else:
+            declared = env.bound(expr)
+        previous = out.get(expr, (0, INF))
+        out[expr] = (max(previous[0], declared[0], 0), min(previous[1], declared[1]))
+        symbols.extend(s for s in expr.free_symbols if s not in symbols)
+    for s in symbols:
+        if s not in out:
+            out[s] = env.range_of(s)
+    for s in unbacked:
+        if s not in out:
+            out[s] = env.range_of(s)
+    return out

@@ -1,0 +1,294 @@
+"""`dynamic_shapes` specifications: parse torch's spec objects into one DimSpec per dimension.
+
+Accepted (as torch.export accepts them): a dict keyed by forward()'s argument names, a
+tuple/list in argument order, nested like the inputs (lists, tuples, dicts, pytree nodes),
+`ShapesCollection` and `AdditionalInputs`; per tensor a tuple/list of dimensions, a dict
+{index: dimension} or None; per dimension None, an int, `Dim.AUTO/DYNAMIC/STATIC` (optionally
+with min/max), a named `Dim`, or a derived `A*dim + B`. Anything else raises UserInputError
+saying where and what is wrong.
+"""
+from __future__ import annotations
+
+import inspect
+import warnings
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+import torch.utils._pytree as pytree
+from torch.export.dynamic_shapes import (AdditionalInputs, Dim, ShapesCollection, _DerivedDim,
+                                         _DimHint, _DimHintType, _StaticDim)
+
+from strict_tracer.errors import UserInputError
+
+STATIC, AUTO, DYNAMIC, NAMED, DERIVED = "static", "auto", "dynamic", "named", "derived"
+
+
+@dataclass(frozen=True)
+class InputDim:
+    """One dimension of one flattened input: where a size symbol comes from."""
+
+    leaf: int           # index among the flattened user inputs
+    keys: tuple         # pytree key path into forward()'s bound arguments
+    dim: int
+
+    @property
+    def path(self) -> str:
+        """How the user reaches the input: x, xs[0], d['k']."""
+        return str(self.keys[0].key) + pytree.keystr(self.keys[1:])
+
+    @property
+    def source(self) -> str:
+        """torch's name for this size: L['x'].size()[0]."""
+        return f"L{pytree.keystr(self.keys)}.size()[{self.dim}]"
+
+    @property
+    def shape_name(self) -> str:
+        return f"inputs{pytree.keystr(self.keys)}.shape[{self.dim}]"
+
+
+@dataclass(frozen=True)
+class DimSpec:
+    """What the user asked for one dimension."""
+
+    kind: str                       # STATIC / AUTO / DYNAMIC / NAMED / DERIVED
+    min: Optional[int] = None
+    max: Optional[int] = None
+    value: Optional[int] = None     # an int spec: the size it must have
+    dim: Any = None                 # the torch Dim object (NAMED / DERIVED)
+
+    @property
+    def name(self) -> Optional[str]:
+        return None if self.dim is None else self.dim.__name__
+
+    def describe(self) -> str:
+        if self.kind in (AUTO, DYNAMIC):
+            return f"Dim.{self.kind.upper()}" + (f"(min={self.min}, max={self.max})"
+                                                 if self.min is not None or self.max is not None else "")
+        return repr(self.dim) if self.dim is not None else str(self.value)
+
+
+STATIC_SPEC = DimSpec(STATIC)
+
+
+# ---------------------------------------------------------------------------- entry point
+def bound_paths(mod: torch.nn.Module, leaf_paths: list[tuple]) -> list[tuple]:
+    """Each leaf's path into (args, kwargs) as a path into forward()'s bound arguments."""
+    sig = _signature(mod)
+    return [_combined_path(sig, path) for path in leaf_paths]
+
+
+def parse_dynamic_shapes(mod: torch.nn.Module, args: tuple, kwargs: dict, spec: Any,
+                         leaf_paths: list[tuple]) -> list[Optional[list[DimSpec]]]:
+    """One entry per flattened input leaf (pytree order of (args, kwargs)): a DimSpec per
+    dimension for tensors, None for leaves without a spec (static)."""
+    if spec is None:
+        return [None] * len(leaf_paths)
+    if isinstance(spec, (ShapesCollection, AdditionalInputs)):
+        try:
+            spec = spec.dynamic_shapes(mod, args, kwargs)
+        except (ValueError, AssertionError, TypeError) as exc:
+            raise UserInputError(f"dynamic_shapes: {exc}") from None
+    combined = _combine_args(mod, args, kwargs)
+    if isinstance(spec, dict):
+        got, expected = list(spec), list(combined)
+        if sorted(map(str, got)) != sorted(map(str, expected)):
+            raise UserInputError(
+                f"When `dynamic_shapes` is specified as a dict, its top-level keys must be the arg "
+                f"names {expected} of `inputs`, but here they are {got}. Alternatively, you could "
+                "also ignore arg names entirely and specify `dynamic_shapes` as a list/tuple "
+                "matching `inputs`.")
+        per_arg = {name: spec[name] for name in combined}
+    elif isinstance(spec, (tuple, list)):
+        if len(spec) != len(combined):
+            raise UserInputError(
+                f"Detected mismatch between the structure of `inputs` and `dynamic_shapes`: "
+                f"`inputs` has {len(combined)} elements, but `dynamic_shapes` has {len(spec)} "
+                "elements")
+        per_arg = dict(zip(combined, spec))
+    else:
+        raise UserInputError(f"dynamic_shapes must be a dict, tuple, list, ShapesCollection or "
+                             f"AdditionalInputs, got {type(spec).__name__}")
+    by_path: dict[tuple, Any] = {}
+    for name, value in combined.items():
+        _walk((pytree.MappingKey(name),), value, per_arg[name], by_path)
+    specs = [by_path.get(key) for key in bound_paths(mod, leaf_paths)]
+    _check_same_bounds(specs)
+    return specs
+
+
+def _signature(mod: torch.nn.Module) -> inspect.Signature:
+    return inspect.signature(mod.forward)
+
+
+def _combine_args(mod: torch.nn.Module, args: tuple, kwargs: dict) -> dict[str, Any]:
+    return dict(_signature(mod).bind(*args, **kwargs).arguments)
+
+
+def _combined_path(sig: inspect.Signature, path: tuple) -> tuple:
+    """Our leaf path into (args, kwargs) -> the same leaf's path into the bound arguments."""
+    params = list(sig.parameters.values())
+    positional = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = next((p.name for p in params if p.kind is p.VAR_POSITIONAL), None)
+    varkw = next((p.name for p in params if p.kind is p.VAR_KEYWORD), None)
+    top, first, rest = path[0], path[1], path[2:]
+    if top.idx == 0:
+        i = first.idx
+        if i < len(positional):
+            return (pytree.MappingKey(positional[i]), *rest)
+        return (pytree.MappingKey(varargs), pytree.SequenceKey(i - len(positional)), *rest)
+    key = first.key
+    if key in sig.parameters and sig.parameters[key].kind is not inspect.Parameter.VAR_KEYWORD:
+        return (pytree.MappingKey(key), *rest)
+    return (pytree.MappingKey(varkw), pytree.MappingKey(key), *rest)
+
+
+def _render(path: tuple) -> str:
+    text = str(path[0].key)
+    return text + "".join(_render_key(k) for k in path[1:])
+
+
+def _render_key(k) -> str:
+    if isinstance(k, pytree.SequenceKey):
+        return f"[{k.idx}]"
+    if isinstance(k, pytree.MappingKey):
+        return f"[{k.key!r}]"
+    if isinstance(k, pytree.GetAttrKey):
+        return f".{k.name}"
+    return f"[{k}]"
+
+
+def _walk(path: tuple, value: Any, spec: Any, out: dict) -> None:
+    """Match `spec` against the input structure `value`, recording tensor specs by path."""
+    where = f"`dynamic_shapes{''.join(_render_key(k) for k in path)}`"
+    if isinstance(value, torch.Tensor):
+        out[path] = _tensor_spec(value, spec, where, _render(path))
+        return
+    node = pytree.SUPPORTED_NODES.get(type(value)) if not _is_leaf_type(value) else None
+    if node is None:
+        if spec is not None:
+            raise UserInputError(
+                f"Cannot associate shape {spec!r} specified at {where} to non-tensor type "
+                f"{type(value).__name__} at `inputs{''.join(_render_key(k) for k in path)}` "
+                "(expected None); dynamic Python scalars are not supported")
+        return
+    children, context = node.flatten_fn(value)
+    keys = _child_keys(value, children, context)
+    if spec is None:
+        for key, child in zip(keys, children):
+            _walk(path + (key,), child, None, out)
+        return
+    if type(value) in (list, tuple, dict) or hasattr(value, "_fields"):
+        if isinstance(value, dict):
+            if not isinstance(spec, dict):
+                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
+                                     f"`dynamic_shapes`: the input is a dict, but {where} is "
+                                     f"{'a ' + type(spec).__name__ if spec is not None else 'not'}")
+            if set(spec) != set(value):
+                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
+                                     f"`dynamic_shapes`: the input has keys {list(value)}, but "
+                                     f"{where} has keys {list(spec)}")
+            spec_children = [spec[k] for k in value]
+        else:
+            if not isinstance(spec, (list, tuple)):
+                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
+                                     f"`dynamic_shapes`: the input is a {type(value).__name__}, "
+                                     f"but {where} is a {type(spec).__name__}")
+            if isinstance(spec, (list, tuple)) and isinstance(value, (list, tuple)) and \
+                    type(spec) is not type(value) and not hasattr(value, "_fields"):
+                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
+                                     f"`dynamic_shapes`: the input is a {type(value).__name__}, "
+                                     f"but {where} is a {type(spec).__name__}")
+            spec_children = list(spec)
+    else:   # a user class registered with pytree: the spec follows its flattened children
+        if not isinstance(spec, (list, tuple)):
+            raise UserInputError(f"{where} must be a list/tuple matching the flattened children "
+                                 f"of {type(value).__name__}")
+        spec_children = list(spec)
+    if len(spec_children) != len(children):
+        raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
+                             f"`dynamic_shapes`: the input has {len(children)} elements, but "
+                             f"{where} has {len(spec_children)} elements")
+    for key, child, child_spec in zip(keys, children, spec_children):
+        _walk(path + (key,), child, child_spec, out)
+
+
+def _is_leaf_type(value: Any) -> bool:
+    return isinstance(value, (int, float, bool, str, type(None), torch.dtype, torch.device))
+
+
+def _child_keys(value: Any, children: list, context: Any) -> list:
+    if isinstance(value, dict):
+        return [pytree.MappingKey(k) for k in value]
+    if hasattr(value, "_fields"):
+        return [pytree.GetAttrKey(f) for f in value._fields]
+    flatten_with_keys = pytree.SUPPORTED_NODES[type(value)].flatten_with_keys_fn
+    if flatten_with_keys is not None:
+        return [k for k, _ in flatten_with_keys(value)[0]]
+    return [pytree.SequenceKey(i) for i in range(len(children))]
+
+
+# ---------------------------------------------------------------------------- per tensor
+def _tensor_spec(t: torch.Tensor, spec: Any, where: str, path: str) -> list[DimSpec]:
+    ndim = t.dim()
+    if spec is None:
+        return [STATIC_SPEC] * ndim
+    if isinstance(spec, dict):
+        dims = [STATIC_SPEC] * ndim
+        for index, d in spec.items():
+            if type(index) is not int or not -ndim <= index < ndim:
+                raise UserInputError(
+                    f"Unexpected dimension mapped to index {index!r} in input tensor shape "
+                    f"{spec!r} specified at {where} (the tensor has {ndim} dimensions)")
+            dims[index % ndim] = _dim_spec(d, where, index)
+        return dims
+    if isinstance(spec, (tuple, list)):
+        if len(spec) != ndim:
+            raise UserInputError(
+                f"Expected dynamic shape spec {spec!r} specified at {where} to have the same "
+                f"length as the actual tensor shape {tuple(t.shape)} (expected {ndim}, but got "
+                f"{len(spec)} instead)")
+        return [_dim_spec(d, where, i) for i, d in enumerate(spec)]
+    raise UserInputError(
+        f"Unexpected input tensor shape {spec!r} specified at {where} (expected either a "
+        "list/tuple of dimensions, or a dict mapping indices to dimensions, where each dimension "
+        "is an int, a Dim, Dim.AUTO, Dim.STATIC, or Dim.DYNAMIC)")
+
+
+def _dim_spec(d: Any, where: str, index: int) -> DimSpec:
+    if d is None:
+        warnings.warn("Using None as a dynamic shape dimension is deprecated. Please use "
+                      "Dim.STATIC instead", UserWarning, stacklevel=4)
+        return STATIC_SPEC
+    if type(d) is int:
+        return DimSpec(STATIC, value=d)
+    if isinstance(d, _DimHint):
+        kind = {_DimHintType.AUTO: AUTO, _DimHintType.DYNAMIC: DYNAMIC,
+                _DimHintType.STATIC: STATIC}[d.type]
+        return DimSpec(kind, d.min, d.max)
+    if isinstance(d, _StaticDim):
+        return DimSpec(STATIC, value=d.value)
+    if isinstance(d, _DerivedDim):
+        try:
+            lo, hi = d.min, d.max
+        except AssertionError as exc:
+            raise UserInputError(str(exc)) from None
+        return DimSpec(DERIVED, lo, hi, dim=d)
+    if isinstance(d, Dim):
+        return DimSpec(NAMED, d.min, d.max, dim=d)
+    raise UserInputError(
+        f"Unexpected dimension #{index} in input tensor shape specified at {where} (expected "
+        f"None, an int, a Dim, Dim.AUTO, Dim.STATIC, or Dim.DYNAMIC, but got {d!r} instead)")
+
+
+def _check_same_bounds(specs: list) -> None:
+    seen: dict[str, Any] = {}
+    for dims in specs:
+        for d in dims or ():
+            named = d.dim.root if d.kind == DERIVED else (d.dim if d.kind == NAMED else None)
+            if named is None:
+                continue
+            other = seen.setdefault(named.__name__, named)
+            if (other.min, other.max) != (named.min, named.max):
+                raise UserInputError(f"Found different definitions {other!r} and {named!r} for "
+                                     f"the same symbolic dimension {named.__name__!r}")

@@ -1,0 +1,186 @@
+"""Size symbols for the example inputs' dimensions, allocated as the spec asks.
+
+Static dims stay ints. Dim.AUTO / Dim.DYNAMIC get one symbol per dimension (range [2, inf)
+narrowed by min/max); a named Dim gets one symbol shared by every dimension that names it; a
+derived dim `A*d + B` is that expression of its root's symbol (a "phantom" symbol when the
+root names no dimension itself). Example sizes 0 and 1 are specialized: with a warning for
+Dim.AUTO, as a constraint violation for Dim.DYNAMIC and named Dims.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import sympy
+
+from strict_tracer.errors import ConstraintViolationError
+
+from .dims import AUTO, DERIVED, DYNAMIC, NAMED, STATIC, DimSpec, InputDim
+from .ranges import INF
+from .shape_env import ShapeEnv
+from .values import SymInt, wrap
+
+# How strongly a symbol should survive when an equality lets one of two symbols go.
+KEEP = {AUTO: 0, DYNAMIC: 1, NAMED: 2}
+
+
+@dataclass
+class SpecSymbol:
+    """A symbol the spec created, with what the user declared about it."""
+
+    symbol: sympy.Symbol
+    kind: str                            # AUTO / DYNAMIC / NAMED (phantom roots are NAMED)
+    dims: list = field(default_factory=list)   # InputDims whose size is exactly this symbol
+    dim: Any = None                      # torch Dim for NAMED
+    min: Optional[int] = None            # declared range (None: unbounded)
+    max: Optional[int] = None
+
+    @property
+    def name(self) -> str:
+        if self.dim is not None:
+            return self.dim.__name__
+        return self.dims[0].source if self.dims else str(self.symbol)
+
+
+@dataclass
+class InputSymbols:
+    """What allocation produced: per-dimension specs and the spec'd symbols."""
+
+    specs: dict = field(default_factory=dict)        # InputDim -> DimSpec
+    values: dict = field(default_factory=dict)       # InputDim -> int | SymInt
+    by_symbol: dict = field(default_factory=dict)    # Symbol -> SpecSymbol
+    phantoms: dict = field(default_factory=dict)     # root name -> SymInt
+
+
+def allocate(env: ShapeEnv, tensors: list, specs: list) -> tuple[list, InputSymbols]:
+    """Symbolic shapes for the input tensors.
+
+    `tensors` holds (leaf index, key path, tensor) per tensor leaf; `specs` its list of DimSpecs
+    (or None). Returns the shapes (tuples of int | SymInt) in the same order.
+    """
+    result = InputSymbols()
+    named: dict[str, SymInt] = {}
+    named_first: dict[str, tuple[InputDim, int]] = {}
+    # Pass 1: named dims first, so derived dims anywhere can use their root.
+    for (leaf, path, t), dims in zip(tensors, specs):
+        for i, spec in enumerate(dims or ()):
+            if spec.kind != NAMED:
+                continue
+            where, hint = InputDim(leaf, path, i), int(t.shape[i])
+            name = spec.name
+            if name in named:
+                first, first_hint = named_first[name]
+                if first_hint != hint:
+                    raise ConstraintViolationError(
+                        f"{where.source} = {hint} is not equal to {first.source} = {first_hint} "
+                        f"(both are sized by Dim {name!r})")
+                result.by_symbol[named[name].expr].dims.append(where)
+                continue
+            lo, hi = _range(spec, where, hint)
+            if hint in (0, 1):
+                from .constraints import violation_error
+                raise violation_error([f"You marked {name} as dynamic but your code specialized it to be a "
+                            f"constant ({hint}). Example inputs of size 0 or 1 are specialized; "
+                            f"use an example of size >= 2 for a dynamic dimension."],
+                                      [f"{name} = {hint}"], [name])
+            sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
+            env.symbols[sym.expr].keep = KEEP[NAMED]
+            named[name], named_first[name] = sym, (where, hint)
+            result.by_symbol[sym.expr] = SpecSymbol(sym.expr, NAMED, [where], spec.dim, spec.min, spec.max)
+    shapes = []
+    for (leaf, path, t), dims in zip(tensors, specs):
+        shape = []
+        for i, size in enumerate(t.shape):
+            hint = int(size)
+            where = InputDim(leaf, path, i)
+            spec = dims[i] if dims else DimSpec(STATIC)
+            result.specs[where] = spec
+            value = _dim_value(env, result, named, spec, where, hint)
+            result.values[where] = value
+            shape.append(value)
+        shapes.append(tuple(shape))
+    return shapes, result
+
+
+def _range(spec: DimSpec, where: InputDim, hint: int) -> tuple:
+    lo = 2 if spec.min is None else max(2, spec.min)
+    hi = INF if spec.max is None or spec.max == sympy.oo or _is_int_oo(spec.max) else spec.max
+    declared_lo = 0 if spec.min is None else spec.min
+    if not declared_lo <= hint <= hi:
+        raise ConstraintViolationError(
+            f"{where.source} = {hint} is not in the range [{declared_lo}, {hi}] given by "
+            f"{spec.describe()}")
+    return lo, hi
+
+
+def _is_int_oo(value: Any) -> bool:
+    return type(value).__name__ == "IntInfinity"
+
+
+def _dim_value(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, where: InputDim,
+               hint: int):
+    kind = spec.kind
+    if kind == STATIC:
+        if spec.value is not None and spec.value != hint:
+            raise ConstraintViolationError(
+                f"Static shape constraint of {spec.value} does not match input size of {hint}, "
+                f"for {where.source}")
+        return hint
+    if kind == NAMED:
+        return named[spec.name]
+    if kind == DERIVED:
+        return _derived(env, result, named, spec, where, hint)
+    lo, hi = _range(spec, where, hint)
+    if hint in (0, 1):
+        if kind == AUTO:
+            warnings.warn(f"dimension {where.shape_name} 0/1 specialized; Dim.AUTO was specified "
+                          f"along with a sample input with hint = {hint}.", UserWarning, stacklevel=2)
+            return hint
+        raise ConstraintViolationError(
+            "Found the following conflicts between user-specified ranges and inferred ranges from "
+            f"model tracing:\n- Received user-specified dim hint {spec.describe()}, but export 0/1 "
+            f"specialized due to hint of {hint} for dimension {where.shape_name}.")
+    sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
+    env.symbols[sym.expr].keep = KEEP[kind]
+    result.by_symbol[sym.expr] = SpecSymbol(sym.expr, kind, [where], None, spec.min, spec.max)
+    return sym
+
+
+def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, where: InputDim,
+             hint: int):
+    dim = spec.dim
+    root = dim.root
+    a = int(dim.fn(sympy.Integer(1)) - dim.fn(sympy.Integer(0)))
+    b = int(dim.fn(sympy.Integer(0)))
+    root_sym = named.get(root.__name__) or result.phantoms.get(root.__name__)
+    if root_sym is None:
+        if (hint - b) % a:
+            raise ConstraintViolationError(
+                f"Expected {where.source} = {hint} to be of the form {dim.__name__}, where "
+                f"{root.__name__} is an integer")
+        root_hint = (hint - b) // a
+        lo = max(0, root.min)
+        hi = INF if _is_int_oo(root.max) or root.max == sympy.oo else root.max
+        if not lo <= root_hint <= hi:
+            raise ConstraintViolationError(
+                f"{where.source} = {hint} gives {root.__name__} = {root_hint}, which is not in the "
+                f"range [{lo}, {hi}] of {root!r}")
+        root_sym = env.create_symbol(root_hint, root.__name__, lo, hi)
+        env.symbols[root_sym.expr].keep = KEEP[NAMED]
+        result.phantoms[root.__name__] = root_sym
+        result.by_symbol[root_sym.expr] = SpecSymbol(root_sym.expr, NAMED, [], root, root.min,
+                                                     root.max)
+    expected = a * root_sym.hint + b
+    if expected != hint:
+        raise ConstraintViolationError(
+            f"Expected input {where.source} to be equal to {dim.__name__}, where "
+            f"{root.__name__} = {root_sym.hint}, but got {hint}")
+    value = root_sym * a + b
+    # The derived size is a size too: at least 2 while tracing, within its declared range.
+    lo, hi = _range(spec, where, hint)
+    info = env.symbols[root_sym.expr]
+    root_lo = -(-(lo - b) // a)
+    root_hi = INF if hi == INF else (hi - b) // a
+    info.lower, info.upper = max(info.lower, root_lo), min(info.upper, root_hi)
+    return value if isinstance(value, SymInt) else wrap(sympy.Integer(value), value, env, SymInt)

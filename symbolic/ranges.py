@@ -1,0 +1,179 @@
+"""Value ranges: interval bounds of sympy expressions, decided without sympy's solvers.
+
+`bound(expr, range_of)` walks the expression tree once and combines the intervals of its
+symbols (given by `range_of`) with interval arithmetic. Bounds are Python ints or floats, with
+`math.inf` for unbounded ends. It is conservative: a result always contains every value the
+expression can take; unknown constructs give (-inf, inf).
+"""
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import sympy
+
+INF = math.inf
+Range = tuple  # (lower, upper): int | float, possibly -inf / inf
+UNKNOWN: Range = (-INF, INF)
+
+
+def _num(value: sympy.Basic) -> int | float:
+    if value.is_Integer:
+        return int(value)
+    if value is sympy.oo or value is sympy.S.Infinity:
+        return INF
+    if value is sympy.S.NegativeInfinity:
+        return -INF
+    if value.is_Rational:
+        return value.p / value.q
+    try:
+        return float(value)
+    except TypeError:
+        return math.nan
+
+
+def _mul(a: Range, b: Range) -> Range:
+    products = []
+    for x in a:
+        for y in b:
+            if (x == 0 and math.isinf(y)) or (y == 0 and math.isinf(x)):
+                products.append(0)
+            else:
+                products.append(x * y)
+    return (min(products), max(products))
+
+
+def _pow(base: Range, exp: int) -> Range:
+    lo, hi = base
+    if exp == 0:
+        return (1, 1)
+    if exp > 0:
+        if exp % 2 == 1 or lo >= 0:
+            return (_ipow(lo, exp), _ipow(hi, exp))
+        if hi <= 0:
+            return (_ipow(hi, exp), _ipow(lo, exp))
+        return (0, max(_ipow(lo, exp), _ipow(hi, exp)))
+    if lo > 0 or hi < 0:  # 1 / x**n with x away from zero
+        inv = _pow(base, -exp)
+        ends = [1 / v if not math.isinf(v) else 0 for v in inv]
+        return (min(ends), max(ends))
+    return UNKNOWN
+
+
+def _ipow(v, e):
+    if math.isinf(v):
+        return v if e % 2 == 1 or v > 0 else INF
+    return v ** e
+
+
+def _floor(v):
+    return v if math.isinf(v) else math.floor(v)
+
+
+def _ceil(v):
+    return v if math.isinf(v) else math.ceil(v)
+
+
+def _mod(a: Range, b: Range) -> Range:
+    blo, bhi = b
+    if blo > 0:
+        alo, ahi = a
+        if alo >= 0 and ahi < blo:
+            return a
+        top = bhi - 1 if not math.isinf(bhi) else INF
+        if alo >= 0:
+            top = min(top, ahi)
+        return (0, top)
+    return UNKNOWN
+
+
+def bound(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range:
+    """Lower and upper bound of `expr` given the ranges of its symbols."""
+    if expr.is_Number:
+        v = _num(expr)
+        return (v, v)
+    if expr.is_Symbol:
+        return range_of(expr)
+    if expr.is_Add:
+        lo = hi = 0
+        for arg in expr.args:
+            a, b = bound(arg, range_of)
+            lo, hi = lo + a, hi + b
+            if math.isnan(lo) or math.isnan(hi):
+                return UNKNOWN
+        return (lo, hi)
+    if expr.is_Mul:
+        acc: Range = (1, 1)
+        for arg in expr.args:
+            acc = _mul(acc, bound(arg, range_of))
+        return acc
+    if expr.is_Pow:
+        base, exp = expr.args
+        if exp.is_Integer:
+            return _pow(bound(base, range_of), int(exp))
+        return UNKNOWN
+    func = expr.func
+    if func is sympy.floor:
+        lo, hi = bound(expr.args[0], range_of)
+        return (_floor(lo), _floor(hi))
+    if func is sympy.ceiling:
+        lo, hi = bound(expr.args[0], range_of)
+        return (_ceil(lo), _ceil(hi))
+    if func is sympy.Mod:
+        return _mod(bound(expr.args[0], range_of), bound(expr.args[1], range_of))
+    if func is sympy.Max:
+        bs = [bound(a, range_of) for a in expr.args]
+        return (max(b[0] for b in bs), max(b[1] for b in bs))
+    if func is sympy.Min:
+        bs = [bound(a, range_of) for a in expr.args]
+        return (min(b[0] for b in bs), min(b[1] for b in bs))
+    if func is sympy.Abs:
+        lo, hi = bound(expr.args[0], range_of)
+        if lo >= 0:
+            return (lo, hi)
+        if hi <= 0:
+            return (-hi, -lo)
+        return (0, max(-lo, hi))
+    return UNKNOWN
+
+
+def decide(rel: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> bool | None:
+    """True/False when the ranges alone decide the relation, else None."""
+    func = rel.func
+    if func in (sympy.Lt, sympy.Le, sympy.Gt, sympy.Ge, sympy.Eq, sympy.Ne):
+        lo, hi = bound(rel.lhs - rel.rhs, range_of)
+        if math.isnan(lo) or math.isnan(hi):
+            return None
+        if func is sympy.Lt:
+            return True if hi < 0 else (False if lo >= 0 else None)
+        if func is sympy.Le:
+            return True if hi <= 0 else (False if lo > 0 else None)
+        if func is sympy.Gt:
+            return True if lo > 0 else (False if hi <= 0 else None)
+        if func is sympy.Ge:
+            return True if lo >= 0 else (False if hi < 0 else None)
+        if func is sympy.Eq:
+            if lo == hi == 0:
+                return True
+            return False if lo > 0 or hi < 0 else None
+        if lo == hi == 0:
+            return False
+        return True if lo > 0 or hi < 0 else None
+    if func is sympy.Not:
+        inner = decide(rel.args[0], range_of)
+        return None if inner is None else not inner
+    if func is sympy.And:
+        results = [decide(a, range_of) for a in rel.args]
+        if any(r is False for r in results):
+            return False
+        return True if all(r is True for r in results) else None
+    if func is sympy.Or:
+        results = [decide(a, range_of) for a in rel.args]
+        if any(r is True for r in results):
+            return True
+        return False if all(r is False for r in results) else None
+    return None
+
+
+def intersect(a: Range, b: Range) -> Range:
+    return (max(a[0], b[0]), min(a[1], b[1]))
