@@ -51,6 +51,7 @@ class Category:
     UNSUPPORTED_TENSOR_OP = "unsupported tensor op"
     UNSUPPORTED_PYTHON = "unsupported Python construct"
     USER_ERROR = "error raised by the traced program"
+    CONTROL_FLOW_OP = "control-flow operator misuse"
 
     @classmethod
     def all(cls) -> list[str]:

@@ -41,12 +41,14 @@ def op_display_name(target: Any) -> str:
 
 
 class GraphBuilder:
-    def __init__(self) -> None:
-        self.graph = torch.fx.Graph()
+    def __init__(self, graph: torch.fx.Graph | None = None) -> None:
+        self.graph = torch.fx.Graph() if graph is None else graph
         self.lifted: list[LiftedInput] = []
         self.user_inputs: list[UserInput] = []
         self._lifted_by_target: dict[str, LiftedInput] = {}
         self.node_metadata: Callable[[], dict[str, Any]] = lambda: {}
+        # Subgraphs of control-flow operators, by the get_attr target naming them (hops/).
+        self.submodules: dict[str, Any] = {}
 
     # -- placeholders --
     def user_placeholder(self, name: str, meta: TensorMeta | None, value: Any = None) -> torch.fx.Node:
@@ -110,6 +112,21 @@ class GraphBuilder:
     def output(self, values: list[Any]) -> torch.fx.Node:
         return self.graph.output(tuple(values))
 
+    # -- subgraphs (control-flow operators) --
+    def unused_submodule_index(self, *prefixes: str) -> int:
+        """The first i for which no `{prefix}_{i}` is taken (torch numbers cond's pair together)."""
+        i = 0
+        while any(f"{p}_{i}" in self.submodules for p in prefixes):
+            i += 1
+        return i
+
+    def get_attr(self, name: str, submodule: Any) -> torch.fx.Node:
+        """Register `submodule` as attribute `name` and read it with a get_attr node."""
+        self.submodules[name] = submodule
+        node = self.graph.get_attr(name)
+        node.meta.update(self.node_metadata())
+        return node
+
     def prune(self) -> None:
         """Drop pure nodes nobody uses, then lifted inputs nobody reads (as torch.export does)."""
         self.graph.eliminate_dead_code()
@@ -118,6 +135,8 @@ class GraphBuilder:
                 self.graph.erase_node(lifted.node)
                 self.lifted.remove(lifted)
                 del self._lifted_by_target[lifted.target]
+        used = {n.target for n in self.graph.nodes if n.op == "get_attr"}
+        self.submodules = {k: v for k, v in self.submodules.items() if k in used}
 
 
 def proxy_for_node(node: torch.fx.Node, meta: TensorMeta, origin: str = "", source: str | None = None) -> TensorProxy:

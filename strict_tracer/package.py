@@ -21,6 +21,7 @@ from torch.export.graph_signature import (ConstantArgument, ExportGraphSignature
 from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
 from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder, LiftedInput
+from .hops.naming import subgraph_modules
 from .inputs import TracedInputs
 from .package_symbols import TorchSymbols
 from .proxy import TensorMeta
@@ -55,12 +56,23 @@ def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
             val = symbols.fake(meta)
             node.meta["val"] = val
             node.meta["tensor_meta"] = _extract_tensor_metadata(val)
-        elif isinstance(meta, list):
-            node.meta["val"] = [symbols.fake(m) for m in meta]
+        elif isinstance(meta, (list, tuple)):    # multi-output ops; control-flow operators
+            node.meta["val"] = type(meta)(_val_of(m, symbols) for m in meta)
         elif isinstance(meta, SymValue):
             node.meta["val"] = symbols.value(meta)
         elif node.op == "placeholder":
             node.meta["val"] = value
+
+
+def _val_of(meta: Any, symbols: TorchSymbols) -> Any:
+    if isinstance(meta, TensorMeta):
+        return symbols.fake(meta)
+    if isinstance(meta, SymValue):
+        return symbols.value(meta)
+    return meta
+
+
+def _attach_unbacked_bindings(symbols: TorchSymbols) -> None:
     for symbol in symbols.unbacked:
         bindings = symbols.unbacked_bindings(symbol)
         if bindings:
@@ -146,6 +158,9 @@ def package(result: TraceResult) -> ExportedProgram:
     symbols = TorchSymbols(result.shape_env, result.inputs, result.sym_nodes)
     with symbols.shape_env.suppress_guards():   # metadata queries are not program guards
         _attach_vals(graph, symbols)
+        subgraphs = subgraph_modules(graph, result.graph.submodules,
+                                     lambda g: _attach_vals(g, symbols))
+        _attach_unbacked_bindings(symbols)
     symbols.add_guards()
     symbols.shape_env.pending_fresh_unbacked_symbols.clear()   # bound by our nodes already
     range_constraints = {**result.range_constraints, **symbols.range_constraints(symbols.unbacked)}
@@ -155,6 +170,8 @@ def package(result: TraceResult) -> ExportedProgram:
     signature = ExportGraphSignature(input_specs, output_specs)
     state_dict, constants = _state_dict_and_constants(result)
     root = torch.nn.Module()
+    for name, module in subgraphs.items():
+        root.add_module(name, module)
     verifiers = [Verifier] if result.functional else [TrainingIRVerifier]
     return ExportedProgram(
         root=root,

@@ -110,6 +110,7 @@ class TraceState:
     # ------------------------------------------------------------------ module tensor stores
     def set_module_tensor(self, mod: torch.nn.Module, name: str, value: TensorProxy) -> None:
         """`mod.name = tensor` in forward: reads see it; a buffer is updated at the end."""
+        self.sandbox.check_write(mod, f"attribute '{name}'")
         self.module_overlay[(id(mod), name)] = value
         buffers = mod.__dict__.get("_buffers", {})
         if name in buffers and buffers[name] is not None:

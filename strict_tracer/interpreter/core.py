@@ -195,3 +195,4 @@ def _attach_location(exc: BaseException, frame: Frame) -> None:
 
 # Handler families and builtin handlers register themselves on import.
 from . import builtin_handlers, ops_build, ops_call, ops_flow, ops_stack, symbolic_calls, torch_handlers  # noqa: E402,F401
+from .. import hops  # noqa: E402,F401  (control-flow operator handlers)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import collections
 import types
-from typing import Any
+from typing import Any, Callable
 
 _ABSENT = object()
 
@@ -47,18 +47,32 @@ class UndoLog:
         self._logged_containers: set[int] = set()
         self._logged_attrs: set[tuple[int, str]] = set()
         self._logged_keys: set[tuple[int, Any]] = set()
-        self._fresh: set[int] = set()
+        self._fresh: dict[int, int] = {}       # id -> creation time (see `clock`)
         self._keepalive: list[Any] = []
+        self.clock = 0
+        # Called before every write to an object (control-flow branches forbid writes to
+        # objects older than the branch); None when writes are unrestricted.
+        self.write_guard: Callable[[Any, str], None] | None = None
 
     def mark_fresh(self, obj: Any) -> None:
         """`obj` was created by the trace: mutations of it need no undo."""
-        self._fresh.add(id(obj))
+        self._fresh[id(obj)] = self.clock
+        self.clock += 1
         self._keepalive.append(obj)
 
     def is_fresh(self, obj: Any) -> bool:
         return id(obj) in self._fresh
 
+    def fresh_since(self, obj: Any, time: int) -> bool:
+        """Was `obj` created by the trace at or after `time` (a past value of `clock`)?"""
+        return self._fresh.get(id(obj), -1) >= time
+
+    def check_write(self, obj: Any, what: str) -> None:
+        if self.write_guard is not None:
+            self.write_guard(obj, what)
+
     def record_attr(self, obj: Any, name: str) -> None:
+        self.check_write(obj, f"attribute '{name}'")
         key = (id(obj), name)
         if key in self._logged_attrs or id(obj) in self._fresh:
             return
@@ -68,6 +82,7 @@ class UndoLog:
 
     def before_mutation(self, container: Any) -> None:
         """Snapshot a list/dict/set/... before its first mutation by the trace."""
+        self.check_write(container, "contents")
         ident = id(container)
         if ident in self._logged_containers or ident in self._fresh:
             return
@@ -86,6 +101,7 @@ class UndoLog:
 
     def record_key(self, mapping: dict, key: Any) -> None:
         """Log one key of a large dict (module globals) instead of snapshotting all of it."""
+        self.check_write(mapping, f"key {key!r}")
         ident = (id(mapping), key)
         if ident in self._logged_keys or id(mapping) in self._fresh or id(mapping) in self._logged_containers:
             return
@@ -93,6 +109,7 @@ class UndoLog:
         self._entries.append(("key", mapping, key, mapping.get(key, _ABSENT)))
 
     def record_cell(self, cell: types.CellType) -> None:
+        self.check_write(cell, "closure variable")
         ident = id(cell)
         if ident in self._logged_containers or ident in self._fresh:
             return

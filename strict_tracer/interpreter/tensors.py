@@ -230,6 +230,7 @@ class TensorsMixin:
     def tensor_setattr(self, proxy: TensorProxy, name: str, value: Any) -> None:
         if lookup_special(torch.Tensor, name) is _MISSING:
             # A plain Python attribute on the tensor object: later reads in this trace see it.
+            self.state.sandbox.check_write(proxy, f"attribute '{name}'")
             self.state.tensor_attrs[(id(proxy), name)] = value
             return
         raise self.refuse(Category.UNSUPPORTED_TENSOR_OP,

@@ -1,0 +1,12 @@
+"""Control-flow operators: torch.cond, map, while_loop and scan as higher-order operators.
+
+Each operator's Python entry point has a handler (`@special`) so the interpreter never runs
+torch's own implementation: the handler traces the bodies into subgraphs with our
+interpreter (subgraph.py), checks them as torch.export does, and emits
+`torch.ops.higher_order.<op>` with the subgraphs as get_attr submodules (emit.py). Packaging
+names and finishes the subgraphs (naming.py).
+"""
+from . import cond  # noqa: F401  (registers the handlers)
+from . import map_impl  # noqa: F401
+from . import while_loop  # noqa: F401
+from . import scan  # noqa: F401
