@@ -389,8 +389,11 @@ def _bind_output(node, meta, updated_ref, state: _ReplayState, emit: Emitter, op
         # The op returned one of its inputs (in-place op, out=, or `.to()` that was a no-op):
         # keep Python identity and make later uses read the new node.
         proxy = _resolve_proxy(updated_ref, state, emit)
-        proxy.node = node
-        proxy.meta = meta
+        if proxy.node.graph is node.graph:
+            # A tensor of an enclosing graph (read inside a control-flow body) keeps its node:
+            # the body may not write it, and an op that returns it unchanged returns it.
+            proxy.node = node
+            proxy.meta = meta
         return proxy
     return emit.new_proxy(node, meta, op)
 

@@ -52,3 +52,21 @@ def check_export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, 
 
 def aten_targets(ep: torch.export.ExportedProgram) -> list[str]:
     return [str(n.target) for n in ep.graph.nodes if n.op == "call_function"]
+
+
+def readable(ep: torch.export.ExportedProgram) -> str:
+    """The program's code as ExportedProgram prints it (submodules included), without source
+    comments and blank lines, followed by its graph signature."""
+    text = ep.graph_module.print_readable(print_output=False, include_stride=False,
+                                          include_device=False, colored=False)
+    lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith("#")]
+    return "\n".join(lines) + "\n" + str(ep.graph_signature)
+
+
+def torch_readable(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None) -> str:
+    """`readable` of torch.export.export(..., strict=True), with dead code removed (torch keeps
+    unused nodes; strict_tracer prunes them)."""
+    ep = torch.export.export(mod, copy.deepcopy(args), copy.deepcopy(kwargs or {}), strict=True)
+    ep.graph_module.graph.eliminate_dead_code()
+    ep.graph_module.recompile()
+    return readable(ep)

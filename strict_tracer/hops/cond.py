@@ -45,7 +45,9 @@ def cond(interp, args: tuple, kwargs: dict) -> Any:
             raise interp.refuse(Category.CONTROL_FLOW_OP, f"torch.cond {name} is not callable",
                                 hint="pass functions for both branches")
     if isinstance(pred, (bool, int, float)):
-        warnings.warn(_CONSTANT_PRED_WARNING, UserWarning, stacklevel=2)
+        frame = interp.frames[-1]
+        warnings.warn_explicit(_CONSTANT_PRED_WARNING, UserWarning, frame.code.co_filename,
+                               frame.lineno or 0)
         return interp.call(true_fn if pred else false_fn, tuple(operands), {})
     pred = _check_pred(interp, pred)
     cur = interp.state.graph
