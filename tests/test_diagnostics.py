@@ -65,6 +65,11 @@ class ReturnsObject(torch.nn.Module):
         return x, object()  # <- output
 
 
+class BranchesDisagree(torch.nn.Module):
+    def forward(self, x):
+        return torch.cond(x.sum() > 0, lambda a: a.int(), lambda a: a.sin(), (x,))  # <- cond
+
+
 class Raises(torch.nn.Module):
     def forward(self, x):
         raise ValueError("negative input")  # <- raise
@@ -89,6 +94,8 @@ EXPECTED = {
                                      "`.detach()`"),
     Category.UNSUPPORTED_PYTHON: (ReturnsObject, "output", "RETURN_VALUE", "object object",
                                   "containers registered with torch.utils._pytree"),
+    Category.CONTROL_FLOW_OP: (BranchesDisagree, "cond", "CALL", "Tensor(int32[3]",
+                               "same shape, dtype and layout"),
 }
 
 
