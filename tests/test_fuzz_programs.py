@@ -11,3 +11,8 @@ from strict_tracer.testing import check_program, programs
 @given(programs())
 def test_random_programs_match_eager(program):
     check_program(program)
+
+
+@given(programs())
+def test_random_programs_with_dynamic_batch_match_eager(program):
+    check_program(program, batches=(4, 7, 2), dynamic=True)

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 
 import torch
 import torch.utils._pytree as pytree
+from torch.export import Dim
 
 from ..api import export
 from ..errors import GraphBreakError
@@ -32,22 +34,56 @@ def _assert_close(got, want, what: str) -> None:
             raise AssertionError(f"{what}[{i}]: {g!r} != {w!r}")
 
 
-def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tuple[int, ...] = (1, 2)) -> Outcome:
+def _batch_range(ep) -> tuple[int, float] | None:
+    """The legal range of the batch size shared by all user inputs, or None if it is static."""
+    placeholders = {n.name: n for n in ep.graph.nodes if n.op == "placeholder"}
+    lower, upper = 0, math.inf
+    for spec in ep.graph_signature.input_specs:
+        if spec.kind.name != "USER_INPUT":
+            continue
+        val = placeholders[spec.arg.name].meta["val"]
+        size = val.shape[0]
+        if isinstance(size, int):
+            return None
+        vr = ep.range_constraints.get(size.node.expr)
+        if vr is not None:
+            lower = max(lower, int(vr.lower))
+            upper = min(upper, float(vr.upper))
+    return lower, upper
+
+
+def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tuple[int, ...] = (1, 2),
+                  dynamic: bool = False) -> Outcome:
     """Export `program` at batch batches[0]; compare with eager on every (batch, seed).
 
-    Raises AssertionError on any difference (outputs, mutated inputs). A GraphBreakError
-    during export is a legitimate refusal and is returned; any other exception propagates.
+    With `dynamic`, every input dimension is exported as Dim.AUTO; when the batch stays
+    dynamic, the program also runs at the other batch sizes inside the range constraints, and
+    a batch below a raised lower bound must be rejected, never answered wrongly.
+    Raises AssertionError on any difference (outputs, mutated inputs, buffers). A
+    GraphBreakError during export is a legitimate refusal and is returned; any other exception
+    propagates.
     """
     mod = program.build()
     # ep.module() shares parameter/buffer storage with `mod` (as torch.export's does), so the
     # eager side runs on its own copy.
     eager_mod = copy.deepcopy(mod)
     example = program.inputs(batches[0], seed=0)
+    spec = tuple({0: Dim.AUTO, 1: Dim.AUTO} for _ in example) if dynamic else None
     try:
-        ep = export(mod, copy.deepcopy(example))
+        ep = export(mod, copy.deepcopy(example), dynamic_shapes=spec)
     except GraphBreakError as refusal:
         return Outcome(False, refusal)
     runner = ep.module()
+    if dynamic:
+        legal = _batch_range(ep)
+        if legal is None:
+            batches = batches[:1]
+        else:
+            lower, upper = legal
+            batches = tuple(b for b in batches if lower <= b <= upper)
+            if lower > 2:
+                # Below the range (a guard tracing relied on): must be rejected, never answered.
+                _assert_rejected(runner, program.inputs(lower - 1, seed=0))
     for batch in batches:
         for seed in seeds:
             inputs = program.inputs(batch, seed)
@@ -62,3 +98,11 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
             _assert_close(exported_buffers, {k: eager_buffers[k] for k in exported_buffers},
                           "buffers after the call")
     return Outcome(True)
+
+
+def _assert_rejected(runner, inputs) -> None:
+    try:
+        runner(*copy.deepcopy(inputs))
+    except Exception:  # the guard check raises (AssertionError/RuntimeError, torch's choice)
+        return
+    raise AssertionError("an input violating the range constraints was accepted")
