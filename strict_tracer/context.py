@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import sys
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .errors import InternalTracerError
 
@@ -32,3 +34,20 @@ def activate(interp: "Interpreter") -> Iterator[None]:
         yield
     finally:
         _active.reset(token)
+
+
+def reentry(fn: Callable) -> Callable:
+    """Mark `fn` as a point where native code calls back into the trace (a proxy's operator,
+    an interpreted iterator's __next__, ...). While it runs, the native-call guard
+    (interpreter/guard.py) is suspended: the work it does is the tracer's own."""
+    @functools.wraps(fn)
+    def entry(*args: Any, **kwargs: Any) -> Any:
+        hook = sys.getprofile()
+        if hook is None or not getattr(hook, "_strict_tracer_guard", False):
+            return fn(*args, **kwargs)
+        sys.setprofile(None)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            sys.setprofile(hook)
+    return entry

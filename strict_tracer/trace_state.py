@@ -81,6 +81,10 @@ class TraceState:
         self._constant_count += 1
         return self._make_lifted(CONSTANT, name, tensor, persistent=None)
 
+    def lifted_proxy(self, tensor: torch.Tensor) -> TensorProxy | None:
+        """The proxy `tensor` was lifted to, if it was (for identity tests)."""
+        return self._lifted.get(id(tensor))
+
     def lift_module_tensor(self, mod: torch.nn.Module, attr: str, tensor: torch.Tensor) -> TensorProxy:
         proxy = self._lifted.get(id(tensor))
         if proxy is not None:

@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..proxy import TensorProxy
-from .protocols import _MISSING, SAFE_TYPES, lookup_special
+from .protocols import _MISSING, SAFE_TYPES, is_trusted, lookup_special
 from .sandbox import native_slot
 
 _NATIVE_DESCRIPTORS = (
@@ -22,6 +22,7 @@ _NATIVE_DESCRIPTORS = (
     staticmethod, classmethod,
 )
 _object_getattribute = object.__getattribute__
+_object_getattribute_slot = object.__dict__["__getattribute__"]
 _object_setattr = object.__setattr__
 _object_delattr = object.__delattr__
 
@@ -37,6 +38,14 @@ def _is_data_descriptor(descr: Any) -> bool:
     return lookup_special(tp, "__set__") is not _MISSING or lookup_special(tp, "__delete__") is not _MISSING
 
 
+def _property_name(prop: property, owner: type) -> str:
+    for klass in owner.__mro__:
+        for key, value in klass.__dict__.items():
+            if value is prop:
+                return repr(key)
+    return "<unnamed>"
+
+
 class AttributesMixin:
     """load_attr / store_attr / delete_attr for Interpreter."""
 
@@ -44,16 +53,19 @@ class AttributesMixin:
         t = type(obj)
         if t is TensorProxy:
             return self.tensor_attr(obj, name)
-        if t is types.ModuleType or t in SAFE_TYPES:
+        if t in SAFE_TYPES or issubclass(type(obj), types.ModuleType):
+            # Module attributes (a module __getattr__ is library lazy loading) run natively.
             return getattr(obj, name)
-        if isinstance(obj, torch.nn.Module):
+        if issubclass(type(obj), torch.nn.Module):
             return self.module_attr(obj, name)
-        if isinstance(obj, torch.Tensor):
+        if issubclass(type(obj), torch.Tensor):
             return self.tensor_attr(self.lift_tensor(obj), name)
-        if isinstance(obj, type):
+        if issubclass(type(obj), type):
             return self.class_attr(obj, name)
         if t is super:
             return self.super_attr(obj, name)
+        if is_trusted(obj):
+            return getattr(obj, name)
         return self.generic_getattr(obj, name)
 
     def generic_getattr(self, obj: Any, name: str) -> Any:
@@ -65,6 +77,9 @@ class AttributesMixin:
             except AttributeError as exc:
                 return self._getattr_fallback(obj, name, exc)
         try:
+            if getattribute is not _object_getattribute_slot:
+                # A C type with its own attribute lookup (not object's generic one).
+                return self.run_native(getattr, obj, name)
             return self.object_getattribute(obj, name)
         except AttributeError as exc:
             return self._getattr_fallback(obj, name, exc)
@@ -79,7 +94,7 @@ class AttributesMixin:
         """`object.__getattribute__` with Python descriptors interpreted."""
         tp = type(obj)
         descr = lookup_special(tp, name)
-        if descr is not _MISSING and not isinstance(descr, _NATIVE_DESCRIPTORS) \
+        if descr is not _MISSING and not issubclass(type(descr), _NATIVE_DESCRIPTORS) \
                 and type(descr) is not types.FunctionType and _is_data_descriptor(descr):
             return self.bind_descriptor(descr, obj, tp)
         try:
@@ -99,13 +114,20 @@ class AttributesMixin:
         if t is types.FunctionType:
             return types.MethodType(descr, obj) if obj is not None else descr
         if t is property:
+            if obj is None:
+                return descr
             if descr.fget is None:
-                raise AttributeError("property has no getter")
+                raise AttributeError(f"property {_property_name(descr, owner)} of "
+                                     f"'{type(obj).__qualname__}' object has no getter")
             return self.call(descr.fget, (obj,), {})
+        if t is classmethod and type(descr.__func__) is types.FunctionType:
+            return types.MethodType(descr.__func__, owner if owner is not None else type(obj))
+        if t is staticmethod:
+            return descr.__func__
         if obj is not None and t in (types.WrapperDescriptorType, types.MethodDescriptorType):
             # Bind as a bound method so the call policy sees the unbound slot (object.__setattr__).
             return types.MethodType(descr, obj)
-        if isinstance(descr, _NATIVE_DESCRIPTORS):
+        if issubclass(type(descr), _NATIVE_DESCRIPTORS):
             return descr.__get__(obj, owner)
         get = _python_get(descr)
         if get is not None:
@@ -116,26 +138,30 @@ class AttributesMixin:
         return descr
 
     def class_attr(self, cls: type, name: str) -> Any:
-        """Attribute of a class object; Python descriptors' __get__ are interpreted."""
+        """`type.__getattribute__` (type_getattro) with Python descriptors interpreted."""
         meta = type(cls)
-        if meta is not type and type(lookup_special(meta, "__getattribute__")) is types.FunctionType:
-            return self.inline(lookup_special(meta, "__getattribute__"), (cls, name), {})
-        for klass in cls.__mro__:
-            if name in klass.__dict__:
-                descr = klass.__dict__[name]
-                if type(descr) is property and lookup_special(meta, name) is _MISSING:
-                    return descr
-                get = _python_get(descr)
-                if get is not None:
-                    return self.inline(get, (descr, None, cls), {})
-                break
+        meta_getattribute = lookup_special(meta, "__getattribute__")
         try:
-            return getattr(cls, name)
+            if type(meta_getattribute) is types.FunctionType:
+                return self.inline(meta_getattribute, (cls, name), {})
+            meta_attr = lookup_special(meta, name)
+            if meta_attr is not _MISSING and _is_data_descriptor(meta_attr):
+                return self.bind_descriptor(meta_attr, cls, meta)
+            attr = lookup_special(cls, name)
+            if attr is not _MISSING:
+                if lookup_special(type(attr), "__get__") is not _MISSING:
+                    return self.bind_descriptor(attr, None, cls)
+                return attr
+            if meta_attr is not _MISSING:
+                if lookup_special(type(meta_attr), "__get__") is not _MISSING:
+                    return self.bind_descriptor(meta_attr, cls, meta)
+                return meta_attr
+            raise AttributeError(f"type object '{cls.__name__}' has no attribute '{name}'")
         except AttributeError:
             fallback = lookup_special(meta, "__getattr__")
-            if type(fallback) is types.FunctionType:
-                return self.inline(fallback, (cls, name), {})
-            raise
+            if fallback is _MISSING:
+                raise
+            return self.call_unbound(fallback, cls, (name,))
 
     # ------------------------------------------------------------------ stores
     def store_attr(self, obj: Any, name: str, value: Any) -> None:
@@ -143,7 +169,7 @@ class AttributesMixin:
         if t is TensorProxy:
             self.tensor_setattr(obj, name, value)
             return
-        if isinstance(obj, torch.nn.Module):
+        if issubclass(type(obj), torch.nn.Module):
             self.module_setattr(obj, name, value)
             return
         setattr_impl = lookup_special(t, "__setattr__")
@@ -158,7 +184,7 @@ class AttributesMixin:
         if descr is not _MISSING:
             if type(descr) is property:
                 if descr.fset is None:
-                    raise AttributeError(f"property '{name}' of '{tp.__name__}' object has no setter")
+                    raise AttributeError(f"property '{name}' of '{tp.__qualname__}' object has no setter")
                 self.call(descr.fset, (obj, value), {})
                 return
             setter = lookup_special(type(descr), "__set__")
@@ -170,7 +196,7 @@ class AttributesMixin:
 
     def delete_attr(self, obj: Any, name: str) -> None:
         t = type(obj)
-        if isinstance(obj, torch.nn.Module):
+        if issubclass(type(obj), torch.nn.Module):
             self.module_delattr(obj, name)
             return
         delattr_impl = lookup_special(t, "__delattr__")
@@ -180,7 +206,7 @@ class AttributesMixin:
         descr = lookup_special(t, name)
         if type(descr) is property:
             if descr.fdel is None:
-                raise AttributeError(f"property '{name}' of '{t.__name__}' object has no deleter")
+                raise AttributeError(f"property '{name}' of '{t.__qualname__}' object has no deleter")
             self.call(descr.fdel, (obj,), {})
             return
         self.record_attr(obj, name)

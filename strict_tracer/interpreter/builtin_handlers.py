@@ -10,40 +10,70 @@ import torch
 
 from ..errors import Category
 from ..proxy import TensorProxy
-from ..symbolic import SymBool, SymFloat, SymInt, SymValue
+from ..symbolic import SymValue
 from .natives import special
 from .frame import UNBOUND
-from .protocols import SAFE_TYPES, lookup_special
-
-def python_type(value: Any) -> type:
-    """type(value) as eager Python would report it."""
-    t = type(value)
-    if t is TensorProxy:
-        return value.py_type
-    if t is SymInt:
-        return torch.SymInt
-    if t is SymFloat:
-        return torch.SymFloat
-    if t is SymBool:
-        return torch.SymBool
-    return t
-
+from .guard import VETTED, file_kind
+from .protocols import _MISSING, SAFE_TYPES, lookup_special, python_type
 
 @special(builtins.isinstance)
 def _isinstance(interp, args, kwargs):
-    obj, classinfo = args
-    t = type(obj)
-    if t is TensorProxy or isinstance(obj, SymValue):
-        return _issubclass_any(python_type(obj), classinfo)
-    return isinstance(obj, classinfo)
+    if len(args) != 2 or kwargs:
+        return isinstance(*args, **kwargs)      # raises the builtin's argument error
+    return instance_check(interp, args[0], args[1])
 
 
-def _issubclass_any(cls: type, classinfo: Any) -> bool:
-    if isinstance(classinfo, tuple):
-        return any(_issubclass_any(cls, c) for c in classinfo)
-    if isinstance(classinfo, types.UnionType):
-        return any(_issubclass_any(cls, c) for c in classinfo.__args__)
-    return issubclass(cls, classinfo)
+def instance_check(interp, obj: Any, cls: Any) -> bool:
+    """PyObject_IsInstance: exact type, tuples/unions, the metaclass's __instancecheck__ (a
+    Python one interpreted), else the type check with `obj.__class__` as a second chance."""
+    pt = python_type(obj)
+    if pt is cls:
+        return True
+    tc = type(cls)
+    if tc is type:
+        return _object_isinstance(interp, obj, pt, cls)
+    if tc is types.UnionType:
+        cls, tc = cls.__args__, tuple
+    if tc is tuple:
+        return any(instance_check(interp, obj, c) for c in cls)
+    checker = lookup_special(tc, "__instancecheck__")
+    if checker is _MISSING or checker is type.__dict__["__instancecheck__"]:
+        return _object_isinstance(interp, obj, pt, cls)
+    if type(checker) is types.FunctionType and file_kind(checker.__code__.co_filename) != VETTED:
+        return interp.truth(interp.call_unbound(checker, cls, (obj,)))
+    if pt is not type(obj):                  # a proxy: answer for the type it stands for
+        return interp.run_native(issubclass, pt, cls)
+    return interp.run_native(isinstance, obj, cls)
+
+
+def _object_isinstance(interp, obj: Any, pt: type, cls: Any) -> bool:
+    if not isinstance(cls, type):
+        return interp.run_native(isinstance, obj, cls)
+    if issubclass(pt, cls):
+        return True
+    if pt is not type(obj):
+        return False
+    try:
+        icls = interp.load_attr(obj, "__class__")
+    except AttributeError:
+        return False
+    return icls is not pt and isinstance(icls, type) and issubclass(icls, cls)
+
+
+@special(builtins.issubclass)
+def _issubclass(interp, args, kwargs):
+    if len(args) != 2 or kwargs:
+        return issubclass(*args, **kwargs)
+    derived, cls = args
+    tc = type(cls)
+    if tc is types.UnionType:
+        cls, tc = cls.__args__, tuple
+    if tc is tuple:
+        return any(_issubclass(interp, (derived, c), {}) for c in cls)
+    checker = lookup_special(tc, "__subclasscheck__")
+    if type(checker) is types.FunctionType and file_kind(checker.__code__.co_filename) != VETTED:
+        return interp.truth(interp.call_unbound(checker, cls, (derived,)))
+    return interp.run_native(issubclass, derived, cls)
 
 
 @special(builtins.type)
@@ -192,7 +222,7 @@ def _locals(interp, args, kwargs):
     result = {}
     for index, name in enumerate(names):
         value = frame.localsplus[index]
-        if index in frame.decoded.cell_indices and isinstance(value, types.CellType):
+        if index in frame.decoded.cell_indices and issubclass(type(value), types.CellType):
             try:
                 value = value.cell_contents
             except ValueError:
@@ -261,6 +291,20 @@ def _type_setattr(interp, args, kwargs):
     type.__setattr__(cls, name, value)
 
 
+@special(type.__dict__["__call__"])
+def _type_call(interp, args, kwargs):
+    if not args or not isinstance(args[0], type):
+        return type.__call__(*args, **kwargs)   # raises the descriptor's own error
+    return interp.type_call(args[0], args[1:], kwargs)
+
+
+@special(type.__delattr__)
+def _type_delattr(interp, args, kwargs):
+    cls, name = args
+    interp.record_attr(cls, name)
+    type.__delattr__(cls, name)
+
+
 @special(object.__getattribute__)
 def _object_getattribute(interp, args, kwargs):
     obj, name = args
@@ -278,7 +322,7 @@ def _run_source(interp, source, globals_, locals_, mode: str):
     if locals_ is None:
         locals_ = globals_
     globals_.setdefault("__builtins__", builtins)
-    code = source if isinstance(source, types.CodeType) else compile(source, "<string>", mode)
+    code = source if issubclass(type(source), types.CodeType) else compile(source, "<string>", mode)
     run = Frame(None, code, globals_, builtins_of(globals_), [UNBOUND] * len(code.co_varnames))
     run.locals_dict = locals_
     return interp.run_frame(run)

@@ -1,8 +1,10 @@
 """The call policy (DESIGN.md "Calls"), in order:
 
 (a) torch callables known to `ops` become graph nodes; (b) Python functions are inlined;
-(c) allowlisted natives run for real, with Python callables they receive wrapped so that the
-callbacks are interpreted too; (d) anything else is refused with a GraphBreakError.
+(c) natives with a SPECIAL handler (polyfills, interpreter-aware builtins) run the handler;
+(d) other allowlisted natives run for real under the native guard (guard.py), which stops
+them from running Python code themselves; (e) anything else is refused with a
+GraphBreakError that says why (outside world, unknown native) and how to fix it.
 """
 from __future__ import annotations
 
@@ -16,50 +18,43 @@ import torch
 from .. import ops
 from ..errors import Category
 from ..proxy import TensorProxy
-from .natives import (NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, SPECIAL, STORES_CALLABLES,
-                      mutated_container, native_is_pure)
-from .protocols import _MISSING, lookup_special
+from .natives import (CALL_SPECIAL, MUTATING_FUNCTIONS, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
+                      SPECIAL, mutated_container, native_is_pure, outside_world_reason)
+from .protocols import _MISSING, is_trusted, lookup_special
 
 _HEAPTYPE = 1 << 9          # Py_TPFLAGS_HEAPTYPE: classes defined in Python
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
+_BuiltinMethodType = types.BuiltinMethodType
+_ModuleType = types.ModuleType
 _NATIVE_CALLABLE_TYPES = (
     types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
     types.MethodWrapperType, types.ClassMethodDescriptorType,
 )
 
 
-class InterpretedCallable:
-    """Wraps a Python callable handed to native code, so native callbacks are interpreted."""
-
-    _strict_tracer_native = True
-    __slots__ = ("interp", "fn")
-
-    def __init__(self, interp, fn: Any) -> None:
-        self.interp = interp
-        self.fn = fn
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.interp.call(self.fn, args, kwargs)
-
-    def __repr__(self) -> str:
-        return f"<interpreted {self.fn!r}>"
-
-
-def is_python_callable(value: Any) -> bool:
-    t = type(value)
-    if t is _FunctionType:
-        return True
-    if t is _MethodType:
-        return type(value.__func__) is _FunctionType
-    if t is functools.partial:
-        return is_python_callable(value.func)
-    if t in (type, InterpretedCallable) or isinstance(value, type):
-        return False
-    if getattr(t, "_strict_tracer_native", False):
-        return False
-    call = lookup_special(t, "__call__")
-    return type(call) is _FunctionType
+def _special_handler(fn: Any, t: type) -> tuple[Any, Any]:
+    """(handler, bound self or _MISSING) for a native with a SPECIAL handler, else (None, _)."""
+    try:
+        handler = SPECIAL.get(fn)
+    except TypeError:  # unhashable callable object
+        return None, _MISSING
+    if handler is not None:
+        return handler, _MISSING
+    if t is _BuiltinMethodType or t is types.MethodWrapperType:
+        owner = fn.__self__
+        if owner is None or type(owner) is _ModuleType:
+            return None, _MISSING
+        unbound = lookup_special(owner if issubclass(type(owner), type) and t is _BuiltinMethodType
+                                 else type(owner), fn.__name__)
+        if unbound is not _MISSING:
+            try:
+                handler = SPECIAL.get(unbound)
+            except TypeError:
+                handler = None
+            if handler is not None:
+                return handler, owner
+    return None, _MISSING
 
 
 class CallsMixin:
@@ -74,35 +69,35 @@ class CallsMixin:
             return self.inline(fn, args, kwargs)
         if t is _MethodType:
             func = fn.__func__
+            owner = fn.__self__
             if type(func) is _FunctionType:
-                return self.inline(func, (fn.__self__, *args), kwargs)
-            return self.call(func, (fn.__self__, *args), kwargs)
-        try:
-            handler = SPECIAL.get(fn)
-        except TypeError:  # unhashable callable object
-            handler = None
+                if is_trusted(owner):
+                    return fn(*args, **kwargs)
+                return self.inline(func, (owner, *args), kwargs)
+            return self.call(func, (owner, *args), kwargs)
+        handler, owner = _special_handler(fn, t)
         if handler is not None:
+            if owner is not _MISSING:
+                args = (owner, *args)
             return handler(self, args, kwargs)
-        if t is types.MethodWrapperType:
-            # `obj.__setattr__` and friends: route through the unbound slot's policy.
-            unbound = _unbound_slot(fn)
-            if unbound is not None and unbound in SPECIAL:
-                return SPECIAL[unbound](self, (fn.__self__, *args), kwargs)
-        if t is types.BuiltinMethodType and isinstance(getattr(fn, "__self__", None), torch.Tensor):
+        if t is _BuiltinMethodType and isinstance(getattr(fn, "__self__", None), torch.Tensor):
             # A method of a real tensor (a constant): lift the tensor and call the op on it.
             return self.tensor_op(getattr(torch.Tensor, fn.__name__),
                                   (self.lift_tensor(fn.__self__), *args), kwargs)
         if ops.is_tensor_op(fn):
             return self.tensor_op(fn, args, kwargs)
-        if isinstance(fn, torch.nn.Module):
+        if issubclass(type(fn), torch.nn.Module):
             return self.call_module(fn, args, kwargs)
-        if isinstance(fn, type):
+        if issubclass(type(fn), type):
             return self.construct(fn, args, kwargs)
         if t is functools.partial:
             return self.call(fn.func, (*fn.args, *args), {**fn.keywords, **kwargs})
-        if t is InterpretedCallable or getattr(t, "_strict_tracer_native", False):
+        type_handler = CALL_SPECIAL.get(t)
+        if type_handler is not None:
+            return type_handler(self, fn, args, kwargs)
+        if is_trusted(fn):
             return fn(*args, **kwargs)
-        if isinstance(fn, _NATIVE_CALLABLE_TYPES):
+        if issubclass(type(fn), _NATIVE_CALLABLE_TYPES):
             return self.call_native(fn, args, kwargs)
         call = lookup_special(t, "__call__")
         if call is _MISSING:
@@ -111,26 +106,33 @@ class CallsMixin:
 
     # ------------------------------------------------------------------ natives
     def call_native(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        """Run an allowlisted native for real (under the guard); refuse the others."""
         if not native_is_pure(fn):
-            name = _qualified_name(fn)
-            raise self.refuse(
-                Category.UNSUPPORTED_NATIVE,
-                f"call to native function {name}, which strict_tracer does not know to be pure",
-                hint=f"avoid calling {name} inside forward(), compute its result outside and pass "
-                     "it in, or (if it is pure) report it so it can be allowlisted",
-                operands=(*args, *kwargs.values()))
+            raise self._refuse_native(fn, (*args, *kwargs.values()))
         if any(type(a) is TensorProxy for a in args) or any(type(v) is TensorProxy for v in kwargs.values()):
             self._check_native_proxy_args(fn, args, kwargs)
         target = mutated_container(fn, args)
         if target is not None:
             self.before_mutation(target)
-        return fn(*self._wrap_callables(fn, args), **self._wrap_callable_kwargs(fn, kwargs))
+        return self.run_native(fn, *args, **kwargs)
+
+    def _refuse_native(self, fn: Any, operands: tuple):
+        name = qualified_name(fn)
+        known = outside_world_reason(fn)
+        if known is not None:
+            category, why, fix = known
+            return self.refuse(category, f"call to {name}: {why}", hint=fix, operands=operands)
+        return self.refuse(
+            Category.UNSUPPORTED_NATIVE,
+            f"call to native function {name}, which strict_tracer does not know to be pure",
+            hint=f"avoid calling {name} inside forward(), compute its result outside and pass "
+                 "it in, or (if it is pure) report it so it can be allowlisted", operands=operands)
 
     def _check_native_proxy_args(self, fn: Any, args: tuple, kwargs: dict) -> None:
         """Natives that only move references around may see proxies; C APIs may not."""
         owner = getattr(fn, "__self__", None)
         module = getattr(fn, "__module__", None)
-        if module == "builtins" or isinstance(owner, (list, dict, tuple, set, collections.deque)):
+        if module == "builtins" or issubclass(type(owner), (list, dict, tuple, set, collections.deque)):
             return
         if getattr(fn, "__objclass__", None) in (list, dict, tuple, set, object):
             return
@@ -138,19 +140,9 @@ class CallsMixin:
             return
         raise self.refuse(
             Category.UNSUPPORTED_NATIVE,
-            f"native function {_qualified_name(fn)} received a tensor; it would read data the "
+            f"native function {qualified_name(fn)} received a tensor; it would read data the "
             "tracer does not have",
             hint="use torch operations on the tensor instead", operands=(*args, *kwargs.values()))
-
-    def _wrap_callables(self, fn: Any, args: tuple) -> tuple:
-        if fn in STORES_CALLABLES or not any(is_python_callable(a) for a in args):
-            return args
-        return tuple(InterpretedCallable(self, a) if is_python_callable(a) else a for a in args)
-
-    def _wrap_callable_kwargs(self, fn: Any, kwargs: dict) -> dict:
-        if not kwargs or fn in STORES_CALLABLES:
-            return kwargs
-        return {k: InterpretedCallable(self, v) if is_python_callable(v) else v for k, v in kwargs.items()}
 
     # ------------------------------------------------------------------ classes
     def construct(self, cls: type, args: tuple, kwargs: dict) -> Any:
@@ -160,14 +152,18 @@ class CallsMixin:
             meta_call = lookup_special(meta, "__call__")
             if type(meta_call) is _FunctionType:
                 return self.inline(meta_call, (cls, *args), kwargs)
+        return self.type_call(cls, args, kwargs)
+
+    def type_call(self, cls: type, args: tuple, kwargs: dict) -> Any:
+        """type.__call__: __new__, then __init__ if __new__ returned an instance."""
         if cls in NATIVE_CONSTRUCTORS or (not cls.__flags__ & _HEAPTYPE
                                          and cls.__module__ in PURE_NATIVE_MODULES):
-            obj = self.call_constructor_natively(cls, args, kwargs)
+            obj = self.make_super(args) if cls is super else self.run_native(cls, *args, **kwargs)
             self.mark_fresh(obj)
             return obj
         new = lookup_special(cls, "__new__")
+        init = lookup_special(cls, "__init__")
         if new is object.__new__:
-            init = lookup_special(cls, "__init__")
             if (args or kwargs) and init is object.__init__:
                 raise TypeError(f"{cls.__name__}() takes no arguments")
             obj = object.__new__(cls)
@@ -175,46 +171,31 @@ class CallsMixin:
             obj = self.inline(new.__func__, (cls, *args), kwargs)
         elif type(new) is types.BuiltinFunctionType or type(new) is staticmethod:
             target = new.__func__ if type(new) is staticmethod else new
-            if not native_is_pure(target) and not _is_exception_class(cls):
+            if not native_is_pure(target):
                 raise self.refuse(Category.UNSUPPORTED_NATIVE,
                                   f"constructing {cls.__qualname__} runs native code strict_tracer "
                                   "does not know", hint="construct it outside forward() and pass it in",
                                   operands=args)
-            obj = target(cls, *args, **kwargs)
+            obj = self.call(target, (cls, *args), kwargs)
         else:
             obj = self.call(new, (cls, *args), kwargs)
-        if isinstance(obj, cls):
+        self.mark_fresh(obj)
+        if issubclass(type(obj), cls):
             init = lookup_special(type(obj), "__init__")
             if type(init) is _FunctionType:
-                self.mark_fresh(obj)
-                self.inline(init, (obj, *args), kwargs)
+                result = self.inline(init, (obj, *args), kwargs)
+                if result is not None:
+                    raise TypeError(f"__init__() should return None, not '{type(result).__name__}'")
             elif init is not object.__init__ and init is not _MISSING:
-                init(obj, *args, **kwargs)
-        self.mark_fresh(obj)
+                self.call(init, (obj, *args), kwargs)
         return obj
 
-    def call_constructor_natively(self, cls: type, args: tuple, kwargs: dict) -> Any:
-        if cls is super:
-            return self.make_super(args)
-        return cls(*self._wrap_callables(cls, args), **self._wrap_callable_kwargs(cls, kwargs))
 
-
-def _unbound_slot(fn: Any) -> Any:
-    for klass in type(fn.__self__).__mro__:
-        slot = klass.__dict__.get(fn.__name__)
-        if slot is not None:
-            return slot
-    return None
-
-
-def _is_exception_class(cls: type) -> bool:
-    return issubclass(cls, BaseException)
-
-
-def _qualified_name(fn: Any) -> str:
+def qualified_name(fn: Any) -> str:
     module = getattr(fn, "__module__", None)
     qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     owner = getattr(fn, "__self__", None)
-    if module is None and owner is not None and not isinstance(owner, types.ModuleType):
+    if module is None and owner is not None and not issubclass(type(owner), types.ModuleType):
         return f"{type(owner).__name__}.{getattr(fn, '__name__', qualname)}"
     return f"{module}.{qualname}" if module and module != "builtins" else qualname
+

@@ -22,7 +22,7 @@ class ClassBuilder:
         resolved = _resolve_bases(bases)
         if metaclass is None:
             metaclass = type(resolved[0]) if resolved else type
-        if isinstance(metaclass, type):
+        if issubclass(type(metaclass), type):
             metaclass = _most_derived_metaclass(metaclass, resolved)
         prepare = getattr(metaclass, "__prepare__", None)
         namespace = prepare(name, resolved, **kwds) if prepare is not None else {}
@@ -36,7 +36,7 @@ class ClassBuilder:
         if resolved is not bases:
             namespace["__orig_bases__"] = bases
         cls = interp.call(metaclass, (name, resolved, namespace), kwds)
-        if isinstance(cell, types.CellType):
+        if issubclass(type(cell), types.CellType):
             cell.cell_contents = cls
         interp.mark_fresh(cls)
         return cls
@@ -46,7 +46,7 @@ def _resolve_bases(bases: tuple) -> tuple:
     resolved: list[Any] = []
     changed = False
     for base in bases:
-        if isinstance(base, type):
+        if issubclass(type(base), type):
             resolved.append(base)
             continue
         entries = getattr(base, "__mro_entries__", None)
@@ -54,7 +54,7 @@ def _resolve_bases(bases: tuple) -> tuple:
             resolved.append(base)
             continue
         new = entries(bases)
-        if not isinstance(new, tuple):
+        if not issubclass(type(new), tuple):
             raise TypeError("__mro_entries__ must return a tuple")
         resolved.extend(new)
         changed = True

@@ -22,6 +22,7 @@ from .attributes import AttributesMixin
 from .calls import CallsMixin
 from .decode import Instr
 from .frame import Frame, is_async_code, is_generator_code, make_frame
+from .guard import GuardMixin
 from .modules import ModulesMixin
 from .protocols import ProtocolsMixin
 from .tensors import TensorsMixin
@@ -68,7 +69,7 @@ def _bind_handlers(frame: Frame) -> None:
 
 
 class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, ModulesMixin,
-                  ValuesMixin):
+                  ValuesMixin, GuardMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
     def __init__(self, state, explain: Any = None) -> None:
@@ -76,6 +77,8 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         self.state = state
         self.frames: list[Frame] = []
         self.current_exc: BaseException | None = None
+        self.propagating: BaseException | None = None    # re-raised / escaping a callee frame
+        self._escapes: dict[int, tuple[BaseException, list[str]]] = {}
         # The outermost frame run: errors raised after forward() returned point at its return.
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).
@@ -144,16 +147,59 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 
     def unwind(self, frame: Frame, instr: Instr, exc: BaseException) -> bool:
         """Jump to the exception handler covering `instr`, if there is one."""
+        if exc is not self.propagating:
+            self.chain_context(exc)
         target = frame.decoded.handlers[instr.index]
         if target is None:
-            _attach_location(exc, frame)
+            self.record_escape(exc, frame)
             return False
+        self.propagating = None
+        self._escapes.pop(id(exc), None)
         del frame.stack[target.depth:]
         if target.push_lasti:
             frame.stack.append(instr.index)
         frame.stack.append(exc)
         frame.ip = target.target
         return True
+
+    # ------------------------------------------------------------------ exception bookkeeping
+    def chain_context(self, exc: BaseException) -> None:
+        """Implicit chaining (`__context__`) of an exception raised while another is handled,
+        as _PyErr_SetObject does (breaking cycles through the context chain)."""
+        handled = self.current_exc
+        if handled is None or handled is exc:
+            return
+        node = handled
+        while True:
+            context_ = node.__context__
+            if context_ is None:
+                break
+            if context_ is exc:
+                node.__context__ = None
+                break
+            node = context_
+        exc.__context__ = handled
+
+    def record_escape(self, exc: BaseException, frame: Frame) -> None:
+        """`exc` leaves interpreted `frame`: remember where (a traceback entry). The notes are
+        added only when it leaves the outermost frame, so the program never sees them."""
+        self.propagating = exc
+        entry = self._escapes.get(id(exc))
+        if entry is None or entry[0] is not exc:
+            entry = self._escapes[id(exc)] = (exc, [])
+        lineno = frame.lineno
+        line = linecache.getline(frame.code.co_filename, lineno).strip() if lineno else ""
+        entry[1].append(f'  (strict_tracer) File "{frame.code.co_filename}", line {lineno}, in '
+                        f'{frame.code.co_name}: {line}')
+        if len(self.frames) <= 1:
+            self._escapes.clear()
+            notes = getattr(exc, "__notes__", None) or []
+            for note in entry[1]:
+                if note not in notes:
+                    try:
+                        exc.add_note(note)
+                    except Exception:  # exceptions that refuse notes (rare C types)
+                        break
 
     # ------------------------------------------------------------------ refusals
     def refuse(self, category: str, reason: str, hint: str = "", operands: tuple = (),
@@ -180,19 +226,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         return diagnose.current_location(self)
 
 
-def _attach_location(exc: BaseException, frame: Frame) -> None:
-    """Add the interpreted frame to an exception escaping it (like a traceback entry)."""
-    notes = getattr(exc, "__notes__", None)
-    lineno = frame.lineno
-    line = linecache.getline(frame.code.co_filename, lineno).strip() if lineno else ""
-    note = f'  (strict_tracer) File "{frame.code.co_filename}", line {lineno}, in {frame.code.co_name}: {line}'
-    if notes is None or note not in notes:
-        try:
-            exc.add_note(note)
-        except Exception:  # exceptions that refuse notes (rare C types)
-            pass
-
-
 # Handler families and builtin handlers register themselves on import.
-from . import builtin_handlers, ops_build, ops_call, ops_flow, ops_stack, symbolic_calls, torch_handlers  # noqa: E402,F401
+from . import (builtin_handlers, ops_build, ops_call, ops_flow, ops_stack, polyfills,  # noqa: E402,F401
+               polyfills_lib, symbolic_calls, torch_handlers)
 from .. import hops  # noqa: E402,F401  (control-flow operator handlers)

@@ -2,19 +2,43 @@
 
 These are real Python iterators (native code such as `tuple(gen)` can drive them), but every
 step resumes an interpreted frame, so the generator body is never run by CPython itself.
+`send`/`throw`/`close` follow genobject.c (3.11), including delegation to the sub-iterator of a
+suspended `yield from` and PEP 479 (StopIteration escaping the body becomes RuntimeError).
 """
 from __future__ import annotations
 
 from typing import Any
 
+from ..context import reentry
 from .frame import Frame
+
+
+def _normalize_thrown(typ: Any, val: Any, tb: Any) -> BaseException:
+    """The exception `gen.throw(typ, val, tb)` raises (genobject.c _gen_throw)."""
+    if issubclass(type(typ), type) and issubclass(typ, BaseException):
+        if val is None:
+            exc = typ()
+        elif issubclass(type(val), typ):
+            exc = val
+        else:
+            exc = typ(*val) if issubclass(type(val), tuple) else typ(val)
+    elif issubclass(type(typ), BaseException):
+        if val is not None:
+            raise TypeError("instance exception may not have a separate value")
+        exc = typ
+    else:
+        raise TypeError("exceptions must be classes or instances deriving from BaseException, "
+                        f"not {type(typ).__name__}")
+    if tb is not None:
+        exc = exc.with_traceback(tb)
+    return exc
 
 
 class InterpretedGenerator:
     """A generator object backed by an interpreted frame."""
 
     _strict_tracer_native = True
-    __slots__ = ("interp", "frame", "started", "finished", "running", "__weakref__")
+    __slots__ = ("interp", "frame", "started", "finished", "running", "exc_state", "__weakref__")
 
     def __init__(self, interp, frame: Frame) -> None:
         self.interp = interp
@@ -22,6 +46,7 @@ class InterpretedGenerator:
         self.started = False
         self.finished = False
         self.running = False
+        self.exc_state: BaseException | None = None   # the exception its handlers are handling
 
     @property
     def __name__(self) -> str:
@@ -31,12 +56,22 @@ class InterpretedGenerator:
     def gi_code(self):
         return self.frame.code
 
+    @property
+    def gi_running(self) -> bool:
+        return self.running
+
+    @property
+    def gi_yieldfrom(self) -> Any:
+        return self._yieldfrom()
+
     def __iter__(self) -> "InterpretedGenerator":
         return self
 
+    @reentry
     def __next__(self) -> Any:
         return self.send(None)
 
+    @reentry
     def send(self, value: Any) -> Any:
         if self.finished:
             raise StopIteration
@@ -44,44 +79,133 @@ class InterpretedGenerator:
             raise TypeError("can't send non-None value to a just-started generator")
         return self._resume(value, None)
 
+    @reentry
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        exc = typ if isinstance(typ, BaseException) else (typ() if val is None else typ(val))
-        if self.finished or not self.started:
-            self.finished = True
-            raise exc
-        return self._resume(None, exc)
+        return self._throw(_normalize_thrown(typ, val, tb))
 
+    @reentry
     def close(self) -> None:
-        if self.finished or not self.started:
+        if self.finished:
+            return
+        if not self.started:
             self.finished = True
             return
+        raised: BaseException = GeneratorExit()
+        yf = self._yieldfrom()
+        if yf is not None:
+            try:
+                self._close_iter(yf)
+            except BaseException as exc:  # noqa: BLE001 - raised into the generator instead
+                raised = exc
         try:
-            self._resume(None, GeneratorExit())
+            self._resume(None, raised)
         except (GeneratorExit, StopIteration):
-            self.finished = True
             return
         raise RuntimeError("generator ignored GeneratorExit")
+
+    # ------------------------------------------------------------------ internals
+    def _yieldfrom(self) -> Any:
+        """The sub-iterator of a suspended `yield from` (RESUME 2 follows the YIELD_VALUE)."""
+        if not self.started or self.finished or self.running:
+            return None
+        frame = self.frame
+        following = frame.instrs[frame.ip] if frame.ip < len(frame.instrs) else None
+        if following is None or following.opname != "RESUME" or following.raw_arg < 2:
+            return None
+        return frame.stack[-1]
+
+    def _close_iter(self, yf: Any) -> None:
+        if type(yf) is InterpretedGenerator:
+            yf.close()
+            return
+        try:
+            close = self.interp.load_attr(yf, "close")
+        except AttributeError:
+            return
+        self.interp.call(close, (), {})
+
+    def _throw(self, exc: BaseException) -> Any:
+        if self.finished:
+            raise exc
+        if not self.started:
+            self.finished = True
+            raise exc
+        yf = self._yieldfrom()
+        if yf is None:
+            return self._resume(None, exc)
+        if issubclass(type(exc), GeneratorExit):
+            try:
+                self._close_iter(yf)
+            except BaseException as err:  # noqa: BLE001 - raised into this generator
+                return self._resume(None, err)
+            return self._resume(None, exc)
+        interp = self.interp
+        throw = None
+        self.running = True
+        try:
+            if type(yf) is InterpretedGenerator:
+                return yf._throw(exc)
+            try:
+                throw = interp.load_attr(yf, "throw")
+            except AttributeError:
+                pass
+            if throw is not None:
+                return interp.call(throw, (type(exc), exc, exc.__traceback__), {})
+        except StopIteration as stop:
+            outcome: tuple = (stop.value, None)
+        except BaseException as err:  # noqa: BLE001 - the sub-iterator failed: raise it here
+            outcome = (None, err)
+        finally:
+            self.running = False
+        if throw is None and type(yf) is not InterpretedGenerator:
+            return self._resume(None, exc)
+        self._leave_yield_from()
+        return self._resume(*outcome)
+
+    def _leave_yield_from(self) -> None:
+        """Pop the sub-iterator and continue after the `yield from` loop (genobject.c jumps
+        to SEND's target)."""
+        frame = self.frame
+        frame.stack.pop()
+        send = frame.instrs[frame.ip - 2]
+        frame.ip = send.arg
 
     def _resume(self, value: Any, exc: BaseException | None) -> Any:
         if self.running:
             raise ValueError("generator already executing")
         frame = self.frame
+        interp = self.interp
+        outer_exc = interp.current_exc
+        if self.exc_state is not None:
+            interp.current_exc = self.exc_state
         self.running = True
         try:
             if exc is not None:
-                # Raise at the suspended YIELD_VALUE, through the frame's exception table.
-                if not self.interp.unwind(frame, frame.current_instr, exc):
+                # Raise at the suspended instruction (or, leaving a `yield from`, at the
+                # instruction before SEND's target), through the frame's exception table.
+                raising = frame.instrs[frame.ip - 1]
+                interp.propagating = exc
+                if not interp.unwind(frame, raising, exc):
                     raise exc
             else:
                 frame.stack.append(value)
             self.started = True
             frame.yielded = False
-            result = self.interp.run_frame(frame)
+            result = interp.run_frame(frame)
+        except StopIteration as stop:
+            self.finished = True
+            error = RuntimeError("generator raised StopIteration")
+            error.__cause__ = stop
+            error.__context__ = stop
+            raise error from stop
         except BaseException:
             self.finished = True
             raise
         finally:
             self.running = False
+            own = interp.current_exc
+            self.exc_state = own if own is not outer_exc else None
+            interp.current_exc = outer_exc
         if frame.yielded:
             return result
         self.finished = True
@@ -105,10 +229,14 @@ class SequenceIterator:
     def __iter__(self) -> "SequenceIterator":
         return self
 
+    @reentry
     def __next__(self) -> Any:
+        if self.seq is None:
+            raise StopIteration
         try:
             value = self.interp.subscr(self.seq, self.index)
         except (IndexError, StopIteration):
+            self.seq = None
             raise StopIteration from None
         self.index += 1
         return value
@@ -129,11 +257,13 @@ class CallableIterator:
     def __iter__(self) -> "CallableIterator":
         return self
 
+    @reentry
     def __next__(self) -> Any:
         if self.done:
             raise StopIteration
         value = self.interp.call(self.fn, (), {})
-        if value == self.sentinel:
+        if value is self.sentinel or self.interp.truth(self.interp.compare(2, self.sentinel, value)):
             self.done = True
             raise StopIteration
         return value
+

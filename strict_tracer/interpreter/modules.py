@@ -55,7 +55,7 @@ class ModulesMixin:
         namespace = mod.__dict__
         if name in namespace:
             value = namespace[name]
-            if isinstance(value, torch.Tensor):
+            if issubclass(type(value), torch.Tensor):
                 return self.state.lift_module_tensor(mod, name, value)
             return value
         if descr is not _MISSING:

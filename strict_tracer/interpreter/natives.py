@@ -7,10 +7,12 @@ super, grad mode, ...) have a handler here; everything else is refused.
 from __future__ import annotations
 
 import _thread
+import bisect
 import builtins
 import collections
 import contextvars
 import functools
+import heapq
 import itertools
 import operator
 import os
@@ -20,8 +22,12 @@ from typing import Any, Callable
 
 import torch
 
+from ..errors import Category
+
 SpecialHandler = Callable[[Any, tuple, dict], Any]
 SPECIAL: dict[Any, SpecialHandler] = {}
+# Handlers for calls of *instances* of a callable type (itemgetter(...)(x), lru_cache wrappers).
+CALL_SPECIAL: dict[type, Callable[[Any, Any, tuple, dict], Any]] = {}
 
 
 def special(*fns: Any) -> Callable[[SpecialHandler], SpecialHandler]:
@@ -72,7 +78,8 @@ PURE_METHOD_TYPES = (
     range, slice, type(None), collections.deque, collections.OrderedDict,
     collections.defaultdict, collections.Counter, torch.Size, torch.dtype, torch.device,
     type(Ellipsis), types.MappingProxyType, type({}.keys()), type({}.values()),
-    type({}.items()), BaseException, functools.partial, *ITERATOR_TYPES,
+    type({}.items()), BaseException, functools.partial, property, staticmethod, classmethod,
+    *ITERATOR_TYPES,
 )
 
 # Methods of `object` and `type` that only read (the writers have handlers of their own).
@@ -107,11 +114,56 @@ NATIVE_CONSTRUCTORS = frozenset({
     types.CellType,
 })
 
-# Constructors that store callables without calling them: never wrap the callables.
-STORES_CALLABLES = frozenset({
-    functools.partial, property, staticmethod, classmethod, types.MethodType, functools.wraps,
-    functools.update_wrapper, collections.defaultdict,
-})
+# Module-level natives that mutate an argument in place: function -> argument position.
+MUTATING_FUNCTIONS: dict[Any, int] = {
+    heapq.heappush: 0, heapq.heappop: 0, heapq.heapify: 0, heapq.heapreplace: 0,
+    heapq.heappushpop: 0, bisect.insort_left: 0, bisect.insort_right: 0, bisect.insort: 0,
+}
+
+# Natives known to touch the outside world, by module: (what it does, how to fix it).
+_OUTSIDE_WORLD = {
+    "random": ("it draws from Python's global random state: the value would be frozen into the "
+               "graph and the state advanced", "use torch.rand/torch.randn/torch.randint (recorded "
+               "in the graph), or draw the value outside forward() and pass it in"),
+    "time": ("it reads the clock: the value would be frozen into the graph",
+             "measure or read time outside forward()"),
+    "datetime": ("it reads the clock: the value would be frozen into the graph",
+                 "read the date outside forward() and pass it in"),
+    "os": ("it touches files, the process or its environment", "do this outside forward()"),
+    "io": ("it reads or writes files or streams", "do I/O outside forward()"),
+    "socket": ("it uses the network", "do network I/O outside forward()"),
+    "subprocess": ("it starts processes", "do this outside forward()"),
+    "threading": ("it uses threads or locks", "do this outside forward()"),
+    "uuid": ("it draws random identifiers", "create identifiers outside forward()"),
+}
+_MODULE_ALIASES = {"_random": "random", "posix": "os", "nt": "os", "_io": "io", "_socket": "socket",
+                   "_thread": "threading", "_datetime": "datetime", "_posixsubprocess": "subprocess"}
+_OUTSIDE_BUILTINS = {
+    builtins.open: ("it opens a file", "read files outside forward() and pass the data in"),
+    builtins.input: ("it reads from the terminal", "read input outside forward()"),
+    builtins.breakpoint: ("it starts the debugger", "remove breakpoint() from forward()"),
+}
+
+
+def outside_world_reason(fn: Any) -> tuple[str, str, str] | None:
+    """(category, why, fix) for a native known to touch the outside world, else None."""
+    owner = getattr(fn, "__self__", None)
+    module = getattr(fn, "__module__", None)
+    if issubclass(type(owner), types.ModuleType):
+        module = owner.__name__
+    elif owner is not None and not issubclass(type(owner), type):
+        module = type(owner).__module__
+    elif owner is None and getattr(fn, "__objclass__", None) is not None:
+        module = fn.__objclass__.__module__
+    known = _OUTSIDE_BUILTINS.get(fn) if type(fn) is types.BuiltinFunctionType else None
+    if known is not None:
+        return Category.SIDE_EFFECT, known[0], known[1]
+    root = (module or "").split(".")[0]
+    root = _MODULE_ALIASES.get(root, root)
+    if root in _OUTSIDE_WORLD:
+        why, fix = _OUTSIDE_WORLD[root]
+        return Category.SIDE_EFFECT, why, fix
+    return None
 
 
 def _defining_class(cls: type, name: str) -> type | None:
@@ -136,14 +188,16 @@ def native_is_pure(fn: Any) -> bool:
         if fn in PURE_NATIVE_FUNCTIONS:
             return True
         owner = getattr(fn, "__self__", None)
-        if owner is None or isinstance(owner, types.ModuleType):
+        if owner is None or issubclass(type(owner), types.ModuleType):
             module = getattr(fn, "__module__", None) or getattr(owner, "__name__", None)
             if module == "builtins":
                 return fn.__name__ not in IMPURE_BUILTINS
             return module in PURE_NATIVE_MODULES
-        cls = owner if isinstance(owner, type) and fn.__name__ in ("__new__", "fromkeys", "mro") \
-            else type(owner)
-        return _pure_method_of(_defining_class(cls, fn.__name__), fn.__name__)
+        if issubclass(type(owner), type):      # a classmethod of a builtin type, or a type's method
+            klass = _defining_class(owner, fn.__name__) or _defining_class(type(owner), fn.__name__)
+        else:
+            klass = _defining_class(type(owner), fn.__name__)
+        return _pure_method_of(klass, fn.__name__)
     if t in (types.MethodDescriptorType, types.WrapperDescriptorType,
              types.ClassMethodDescriptorType):
         return _pure_method_of(fn.__objclass__, fn.__name__)
@@ -155,7 +209,14 @@ def native_is_pure(fn: Any) -> bool:
 
 
 def mutated_container(fn: Any, args: tuple) -> Any:
-    """The builtin container a native method call is about to mutate, if any."""
+    """The builtin container a native call is about to mutate, if any."""
+    try:
+        position = MUTATING_FUNCTIONS.get(fn)
+    except TypeError:
+        position = None
+    if position is not None:
+        target = args[position] if position < len(args) else None
+        return target if issubclass(type(target), (list, dict, set, bytearray, collections.deque)) else None
     name = getattr(fn, "__name__", "")
     if name not in MUTATING_METHODS:
         return None
@@ -166,7 +227,7 @@ def mutated_container(fn: Any, args: tuple) -> Any:
         target = args[0]
     else:
         return None
-    if isinstance(target, (list, dict, set, bytearray, collections.deque)):
+    if issubclass(type(target), (list, dict, set, bytearray, collections.deque)):
         return target
     return None
 

@@ -119,14 +119,24 @@ def op_dict_merge(interp, frame, instr):
     for key, value in interp.mapping_items(other):
         if key in target:
             func = frame.stack[-instr.arg - 2]
-            name = getattr(func, "__qualname__", type(func).__name__)
-            raise TypeError(f"{name}() got multiple values for keyword argument '{key}'")
+            raise TypeError(f"{function_str(func)} got multiple values for keyword argument '{key}'")
         target[key] = value
 
 
 @handler("LIST_TO_TUPLE")
 def op_list_to_tuple(interp, frame, instr):
     frame.stack[-1] = tuple(frame.stack[-1])
+
+
+def function_str(func) -> str:
+    """`_PyObject_FunctionStr`: how CPython names a callable in argument errors."""
+    qualname = getattr(func, "__qualname__", None)
+    if qualname is None:
+        return str(func)
+    module = getattr(func, "__module__", None)
+    if module is not None and module != "builtins":
+        return f"{module}.{qualname}()"
+    return f"{qualname}()"
 
 
 # ---------------------------------------------------------------- unpacking
@@ -190,7 +200,7 @@ def op_make_function(interp, frame, instr):
     if kwdefaults is not None:
         fn.__kwdefaults__ = kwdefaults
     if annotations is not None:
-        if isinstance(annotations, tuple):
+        if issubclass(type(annotations), tuple):
             annotations = dict(zip(annotations[::2], annotations[1::2]))
         fn.__annotations__ = annotations
     stack.append(_fresh(interp, fn))
@@ -235,16 +245,19 @@ def op_import_from(interp, frame, instr):
 
 
 # ---------------------------------------------------------------- pattern matching
+_TPFLAGS_SEQUENCE = 1 << 5
+_TPFLAGS_MAPPING = 1 << 6
+
+
 @handler("MATCH_MAPPING")
 def op_match_mapping(interp, frame, instr):
-    frame.stack.append(isinstance(frame.stack[-1], collections.abc.Mapping))
+    # The type flag collections.abc.Mapping (and dict) set, as CPython tests it.
+    frame.stack.append(bool(interp.python_type(frame.stack[-1]).__flags__ & _TPFLAGS_MAPPING))
 
 
 @handler("MATCH_SEQUENCE")
 def op_match_sequence(interp, frame, instr):
-    subject = frame.stack[-1]
-    frame.stack.append(isinstance(subject, collections.abc.Sequence)
-                       and not isinstance(subject, (str, bytes, bytearray)))
+    frame.stack.append(bool(interp.python_type(frame.stack[-1]).__flags__ & _TPFLAGS_SEQUENCE))
 
 
 @handler("MATCH_KEYS")

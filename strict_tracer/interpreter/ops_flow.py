@@ -174,51 +174,101 @@ def op_pop_except(interp, frame, instr):
 def op_check_exc_match(interp, frame, instr):
     match_type = frame.stack.pop()
     _check_except_type(match_type)
-    frame.stack.append(isinstance(frame.stack[-1], match_type))
+    frame.stack.append(issubclass(type(frame.stack[-1]), match_type))
 
 
 @handler("CHECK_EG_MATCH")
 def op_check_eg_match(interp, frame, instr):
     stack = frame.stack
     match_type = stack.pop()
-    exc = stack.pop()
-    _check_except_type(match_type)
-    if isinstance(exc, BaseExceptionGroup):
+    _check_except_type(match_type, star=True)
+    exc = stack[-1]
+    if exc is None:
+        stack.append(None)
+        return
+    if issubclass(type(exc), match_type):
+        if issubclass(type(exc), BaseExceptionGroup):
+            matched = exc
+        else:
+            matched = BaseExceptionGroup("", [exc])   # a naked exception is wrapped
+            matched.__traceback__ = exc.__traceback__
+        rest = None
+    elif issubclass(type(exc), BaseExceptionGroup):
         matched, rest = exc.split(match_type)
-    elif isinstance(exc, match_type):
-        matched, rest = BaseExceptionGroup("", [exc]), None
     else:
-        matched, rest = None, exc
-    stack.append(rest)
+        matched = rest = None
+    if matched is None:
+        stack.append(None)
+        return
+    stack[-1] = rest
     stack.append(matched)
-    if matched is not None:
-        interp.current_exc = matched
+    interp.current_exc = matched
 
 
 @handler("PREP_RERAISE_STAR")
 def op_prep_reraise_star(interp, frame, instr):
-    stack = frame.stack
-    excs = stack.pop()
-    orig = stack.pop()
-    raised = [e for e in excs if e is not None]
+    excs = frame.stack.pop()
+    orig = frame.stack.pop()
+    frame.stack.append(prep_reraise_star(orig, excs))
+
+
+def prep_reraise_star(orig: BaseException, excs: list) -> BaseException | None:
+    """_PyExc_PrepReraiseStar: what an except* statement raises at its end. Exceptions the
+    clauses re-raised keep their place in the original group; new ones are grouped with it."""
+    excs = [e for e in excs if e is not None]
+    if not excs:
+        return None
+    if not issubclass(type(orig), BaseExceptionGroup):
+        return excs[0]   # a naked exception was wrapped: at most one clause ran
+    raised, reraised = [], []
+    for e in excs:
+        (reraised if _same_metadata(e, orig) else raised).append(e)
+    reraised_eg = _project(orig, reraised)
     if not raised:
-        stack.append(None)
-    elif len(raised) == 1 and raised[0] is orig:
-        stack.append(orig)
+        return reraised_eg
+    if reraised_eg is not None:
+        raised.append(reraised_eg)
+    return BaseExceptionGroup("", raised) if len(raised) > 1 else raised[0]
+
+
+def _same_metadata(e: BaseException, orig: BaseException) -> bool:
+    # CPython also compares __traceback__; ours run through interpreter frames, so skip it.
+    return (getattr(e, "__notes__", None) is getattr(orig, "__notes__", None)
+            and e.__cause__ is orig.__cause__ and e.__context__ is orig.__context__)
+
+
+def _leaf_ids(exc: BaseException, into: set) -> None:
+    if issubclass(type(exc), BaseExceptionGroup):
+        for e in exc.exceptions:
+            _leaf_ids(e, into)
     else:
-        stack.append(BaseExceptionGroup("", raised) if len(raised) > 1 else raised[0])
+        into.add(id(exc))
 
 
-def _check_except_type(match_type):
-    types_ = match_type if isinstance(match_type, tuple) else (match_type,)
+def _project(orig: BaseExceptionGroup, keep: list) -> BaseException | None:
+    if not keep:
+        return None
+    ids: set = set()
+    for e in keep:
+        _leaf_ids(e, ids)
+    matched, _ = orig.split(lambda leaf: id(leaf) in ids)
+    return matched
+
+
+def _check_except_type(match_type, star: bool = False):
+    types_ = match_type if issubclass(type(match_type), tuple) else (match_type,)
     for t in types_:
-        if not (isinstance(t, type) and issubclass(t, BaseException)):
+        if not (issubclass(type(t), type) and issubclass(t, BaseException)):
             raise TypeError("catching classes that do not inherit from BaseException is not allowed")
+        if star and issubclass(t, BaseExceptionGroup):
+            raise TypeError("catching ExceptionGroup with except* is not allowed. Use except "
+                            "instead.")
 
 
 @handler("RERAISE")
 def op_reraise(interp, frame, instr):
     exc = frame.stack.pop()
+    interp.propagating = exc       # a re-raise: no new implicit chaining
     raise exc
 
 
@@ -229,23 +279,33 @@ def op_raise(interp, frame, instr):
     if argc == 0:
         if interp.current_exc is None:
             raise RuntimeError("No active exception to reraise")
+        interp.propagating = interp.current_exc
         raise interp.current_exc
     cause = _MISSING
     if argc == 2:
         cause = stack.pop()
     exc = _instantiate(interp, stack.pop())
     if cause is not _MISSING:
-        exc.__cause__ = None if cause is None else _instantiate(interp, cause)
+        if cause is None:
+            exc.__cause__ = None
+        elif issubclass(type(cause), type) and issubclass(cause, BaseException):
+            exc.__cause__ = _instantiate(interp, cause)
+        elif issubclass(type(cause), BaseException):
+            exc.__cause__ = cause
+        else:
+            raise TypeError("exception causes must derive from BaseException")
         exc.__suppress_context__ = True
-    if interp.current_exc is not None and interp.current_exc is not exc:
-        exc.__context__ = interp.current_exc
     raise exc
 
 
 def _instantiate(interp, value):
-    if isinstance(value, type) and issubclass(value, BaseException):
-        return interp.call(value, (), {})
-    if not isinstance(value, BaseException):
+    if issubclass(type(value), type) and issubclass(value, BaseException):
+        exc = interp.call(value, (), {})
+        if not issubclass(type(exc), BaseException):
+            raise TypeError(f"calling {value!r} should have returned an instance of BaseException, "
+                            f"not {type(exc).__name__}")
+        return exc
+    if not issubclass(type(value), BaseException):
         raise TypeError("exceptions must derive from BaseException")
     return value
 
@@ -262,9 +322,12 @@ def op_before_with(interp, frame, instr):
     tp = type(manager)
     enter = lookup_special(tp, "__enter__")
     exit_ = lookup_special(tp, "__exit__")
-    if enter is _MISSING or exit_ is _MISSING:
+    if enter is _MISSING:
         raise TypeError(f"'{tp.__name__}' object does not support the context manager protocol")
-    frame.stack.append(types.MethodType(exit_, manager))
+    if exit_ is _MISSING:
+        raise TypeError(f"'{tp.__name__}' object does not support the context manager protocol "
+                        "(missed __exit__ method)")
+    frame.stack.append(interp.bind_descriptor(exit_, manager, tp))
     frame.stack.append(interp.call_unbound(enter, manager, ()))
 
 

@@ -1,8 +1,11 @@
 """Python's object protocols, emulated so that user-defined dunders are interpreted.
 
-Values of builtin types take native fast paths (their C slots cannot run user code). For any
-other object we look special methods up on the type, as CPython does, and call them through
-the interpreter's call policy: Python functions are interpreted, natives follow the allowlist.
+Plain values (numbers, strings, tuples of them) take native fast paths: their C slots cannot
+run user code. For any other object we look special methods up on the type, as CPython does,
+and call them through the interpreter: Python functions are interpreted; the C slots of
+builtin types run natively under the native guard (guard.py), which refuses if they would run
+Python code themselves (a list compared elementwise holding user objects, a dict hashing a
+user key, ...). Containers of user objects are compared and searched element by element here.
 """
 from __future__ import annotations
 
@@ -14,8 +17,7 @@ from typing import Any
 import torch
 
 from ..proxy import TensorProxy
-from ..symbolic import SymValue
-from .natives import ITERATOR_TYPES
+from ..symbolic import SymBool, SymFloat, SymInt, SymValue
 
 _MISSING = object()
 
@@ -25,6 +27,22 @@ SAFE_TYPES = frozenset({
     range, slice, torch.Size, type(Ellipsis), type(NotImplemented), bytearray,
     torch.dtype, torch.device, torch.layout, torch.memory_format,
 })
+# Scalars: operators on two of these never run Python code (no elements to visit).
+PLAIN_SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
+# Builtin iterators whose __next__ never runs Python code.
+PURE_ITERATORS = frozenset({
+    type(iter([])), type(iter(())), type(iter({})), type(iter({}.values())),
+    type(iter({}.items())), type(iter(range(0))), type(iter(range(1 << 70))), type(iter(set())),
+    type(iter("")), type(iter(b"")), type(iter(bytearray())), type(reversed([])),
+    type(reversed({})), type(reversed(range(0))), type(iter(collections.deque())),
+})
+# C sequence types implement + and * as sequence slots, which CPython tries after both
+# operands' number slots: the right operand's Python __radd__/__rmul__ goes first.
+_SEQUENCE_SLOT_TYPES = frozenset({str, bytes, bytearray, list, tuple, collections.deque})
+_SEQUENCE_SLOT_NAMES = frozenset({"__add__", "__mul__", "__iadd__", "__imul__"})
+_NATIVE_SLOTS = (types.WrapperDescriptorType, types.MethodDescriptorType)
+_OBJECT_NE = object.__dict__["__ne__"]
+_OBJECT_EQ = object.__dict__["__eq__"]
 
 # BINARY_OP oparg -> (operator function, dunder, reflected dunder, in-place dunder, symbol)
 _NB = [
@@ -47,6 +65,7 @@ COMPARE_OPS = [
     (operator.eq, "__eq__", "__eq__", "=="), (operator.ne, "__ne__", "__ne__", "!="),
     (operator.gt, "__gt__", "__lt__", ">"), (operator.ge, "__ge__", "__le__", ">="),
 ]
+_EQ, _NE = 2, 3
 
 UNARY = {
     "UNARY_NEGATIVE": (operator.neg, "__neg__", "-"),
@@ -61,6 +80,20 @@ def lookup_type(value: Any) -> type:
     return torch.Tensor if t is TensorProxy else t
 
 
+def python_type(value: Any) -> type:
+    """type(value) as eager Python would report it."""
+    t = type(value)
+    if t is TensorProxy:
+        return value.py_type
+    if t is SymInt:
+        return torch.SymInt
+    if t is SymFloat:
+        return torch.SymFloat
+    if t is SymBool:
+        return torch.SymBool
+    return t
+
+
 def lookup_special(tp: type, name: str) -> Any:
     """`_PyType_Lookup`: the raw attribute `name` in the MRO of `tp`, or _MISSING."""
     for klass in tp.__mro__:
@@ -70,13 +103,38 @@ def lookup_special(tp: type, name: str) -> Any:
     return _MISSING
 
 
-def _is_trusted(value: Any) -> bool:
+_trusted_types: dict[type, bool] = {}
+
+
+def is_trusted(value: Any) -> bool:
     """Objects of strict_tracer's own classes: their Python methods are called natively."""
-    return getattr(type(value), "_strict_tracer_native", False)
+    t = type(value)
+    trusted = _trusted_types.get(t)
+    if trusted is None:
+        trusted = _trusted_types[t] = bool(
+            lookup_special(t, "_strict_tracer_native") is True or issubclass(t, SymValue))
+    return trusted
+
+
+_is_trusted = is_trusted
+
+
+def _is_plain(value: Any) -> bool:
+    from .adapters import is_plain
+    return is_plain(value)
+
+
+def _tensor_operand(v: Any) -> bool:
+    """Operands torch's own operator overloads handle (anything else uses the full protocol)."""
+    t = type(v)
+    return (t is TensorProxy or t in (int, float, bool, complex) or issubclass(type(v), SymValue)
+            or issubclass(type(v), torch.Tensor))
 
 
 class ProtocolsMixin:
-    """Operator, truth, iteration, subscript and attribute protocols for Interpreter."""
+    """Operator, truth, iteration, subscript and containment protocols for Interpreter."""
+
+    python_type = staticmethod(python_type)
 
     # ------------------------------------------------------------------ special methods
     def call_special(self, obj: Any, name: str, *args: Any, default: Any = _MISSING) -> Any:
@@ -91,106 +149,193 @@ class ProtocolsMixin:
     def call_unbound(self, raw: Any, obj: Any, args: tuple, kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         t = type(raw)
+        if is_trusted(obj) and hasattr(raw, "__name__"):
+            return getattr(obj, raw.__name__)(*args, **kwargs)
         if t is types.FunctionType:
             return self.inline(raw, (obj, *args), kwargs)
         if t is staticmethod:
             return self.call(raw.__func__, args, kwargs)
         if t is classmethod:
             return self.call(raw.__func__, (type(obj), *args), kwargs)
-        if _is_trusted(obj):
-            return getattr(obj, raw.__name__)(*args, **kwargs)
         if t in (types.WrapperDescriptorType, types.MethodDescriptorType, types.BuiltinFunctionType):
             return self.call(raw, (obj, *args), kwargs)
         bound = self.bind_descriptor(raw, obj, type(obj))
         return self.call(bound, args, kwargs)
 
+    def call_slot(self, raw: Any, obj: Any, args: tuple) -> Any:
+        """Call an operator dunder: Python ones interpreted, C slots natively (guarded)."""
+        if raw is _OBJECT_NE:
+            return self._object_ne(obj, args[0])
+        if type(raw) in _NATIVE_SLOTS and type(obj) is not TensorProxy:
+            return self.run_native(raw, obj, *args)
+        return self.call_unbound(raw, obj, args)
+
+    def _object_ne(self, a: Any, b: Any) -> Any:
+        """object.__ne__: the type's __eq__ inverted, unless it returns NotImplemented."""
+        eq = lookup_special(lookup_type(a), "__eq__")
+        if eq is _OBJECT_EQ:
+            return NotImplemented if a is not b else False
+        result = self.call_slot(eq, a, (b,))
+        if result is NotImplemented:
+            return result
+        return not self.truth(result)
+
     # ------------------------------------------------------------------ operators
     def binary_op(self, index: int, a: Any, b: Any) -> Any:
         fn, name, rname, iname, symbol = BINARY_OPS[index]
         ta, tb = type(a), type(b)
+        if ta in PLAIN_SCALARS and tb in PLAIN_SCALARS:
+            return fn(a, b)
+        if ta is TensorProxy or tb is TensorProxy:
+            return self._tensor_binary(fn, a, b, iname or name, rname)
+        if issubclass(type(a), SymValue) or issubclass(type(b), SymValue):
+            if issubclass(type(a), (SymValue, int, float)) and issubclass(type(b), (SymValue, int, float)):
+                return fn(a, b)
         if ta in SAFE_TYPES and tb in SAFE_TYPES:
             if iname is not None and ta in (list, dict, set, bytearray):
                 self.before_mutation(a)
-            return fn(a, b)
-        if ta is TensorProxy or tb is TensorProxy:
-            if _tensor_operand(a) and _tensor_operand(b):
-                return self.tensor_op(fn, (a, b), {})
-        elif isinstance(a, SymValue) or isinstance(b, SymValue):
-            if isinstance(a, (SymValue, int, float)) and isinstance(b, (SymValue, int, float)):
-                return fn(a, b)
+            return self.run_native(fn, a, b)
+        deferred = None
         if iname is not None:
             raw = lookup_special(lookup_type(a), iname)
-            if raw is not _MISSING:
-                result = self.call_unbound(raw, a, (b,))
+            if raw is not _MISSING and raw is not None:
+                if ta in _SEQUENCE_SLOT_TYPES and type(raw) in _NATIVE_SLOTS:
+                    deferred = raw      # sq_inplace_concat/repeat: after the number slots
+                else:
+                    result = self.call_slot(raw, a, (b,))
+                    if result is not NotImplemented:
+                        return result
+        if deferred is not None and ta in (list, bytearray, collections.deque):
+            self.before_mutation(a)
+        return self.binary_protocol(a, b, name, rname, symbol.rstrip("=") if iname else symbol,
+                                    deferred)
+
+    def _tensor_binary(self, fn: Any, a: Any, b: Any, name: str, rname: str) -> Any:
+        if _tensor_operand(a) and _tensor_operand(b):
+            return self.tensor_op(fn, (a, b), {})
+        # A program object on the other side may implement the operator itself.
+        if type(a) is TensorProxy:
+            raw = lookup_special(type(b), rname)
+            if type(raw) is types.FunctionType:
+                result = self.inline(raw, (b, a), {})
                 if result is not NotImplemented:
                     return result
-        return self.binary_protocol(a, b, name, rname, symbol.rstrip("=") if iname else symbol)
+        else:
+            raw = lookup_special(type(a), name)
+            if type(raw) is types.FunctionType:
+                result = self.inline(raw, (a, b), {})
+                if result is not NotImplemented:
+                    return result
+        return self.tensor_op(fn, (a, b), {})
 
-    def binary_protocol(self, a: Any, b: Any, name: str, rname: str, symbol: str) -> Any:
+    def binary_protocol(self, a: Any, b: Any, name: str, rname: str, symbol: str,
+                        sequence_inplace: Any = None) -> Any:
+        """binary_op1 of abstract.c, with Python dunders interpreted: the left number slot
+        (or the right one first when its type is a subclass overriding it), then the right
+        one, then the C sequence slots (in-place concat/repeat given by the caller, else
+        concat/repeat)."""
         ta, tb = lookup_type(a), lookup_type(b)
         fa = lookup_special(ta, name)
         fb = lookup_special(tb, rname) if tb is not ta else _MISSING
+        if fa is None:
+            fa = _MISSING
+        if fb is None:
+            fb = _MISSING
+        sequence_slot = None
+        if ta in _SEQUENCE_SLOT_TYPES and name in _SEQUENCE_SLOT_NAMES and type(fa) in _NATIVE_SLOTS:
+            sequence_slot, fa = fa, _MISSING
         if fb is not _MISSING and issubclass(tb, ta) and fb is not lookup_special(ta, rname):
-            result = self.call_unbound(fb, b, (a,))
+            result = self.call_slot(fb, b, (a,))
             if result is not NotImplemented:
                 return result
             fb = _MISSING
         if fa is not _MISSING:
-            result = self.call_unbound(fa, a, (b,))
+            result = self.call_slot(fa, a, (b,))
             if result is not NotImplemented:
                 return result
         if fb is not _MISSING:
-            result = self.call_unbound(fb, b, (a,))
+            result = self.call_slot(fb, b, (a,))
             if result is not NotImplemented:
                 return result
-        raise TypeError(f"unsupported operand type(s) for {symbol}: '{type(a).__name__}' and "
-                        f"'{type(b).__name__}'")
+        slot = sequence_inplace if sequence_inplace is not None else sequence_slot
+        if slot is not None:
+            if name == "__mul__":        # sequence repeat: the count goes through __index__
+                if lookup_special(tb, "__index__") is _MISSING:
+                    raise TypeError(f"can't multiply sequence by non-int of type '{tb.__name__}'")
+                from .polyfills import index_of
+                b = index_of(self, b)
+            return self.call_slot(slot, a, (b,))
+        raise TypeError(f"unsupported operand type(s) for {symbol}: '{ta.__name__}' and "
+                        f"'{tb.__name__}'")
 
     def compare(self, index: int, a: Any, b: Any) -> Any:
         fn, name, rname, symbol = COMPARE_OPS[index]
         ta, tb = type(a), type(b)
-        if ta in SAFE_TYPES and tb in SAFE_TYPES:
+        if ta in PLAIN_SCALARS and tb in PLAIN_SCALARS:
             return fn(a, b)
         if ta is TensorProxy or tb is TensorProxy:
-            if _tensor_operand(a) and _tensor_operand(b):
-                return self.tensor_op(fn, (a, b), {})
-        elif isinstance(a, SymValue) or isinstance(b, SymValue):
-            if isinstance(a, (SymValue, int, float)) and isinstance(b, (SymValue, int, float)):
+            return self._tensor_binary(fn, a, b, name, rname)
+        if issubclass(type(a), SymValue) or issubclass(type(b), SymValue):
+            if issubclass(type(a), (SymValue, int, float)) and issubclass(type(b), (SymValue, int, float)):
                 return fn(a, b)
+        if ta is tb and (ta is list or ta is tuple):
+            return self._compare_sequences(index, a, b)
+        if ta in SAFE_TYPES and tb in SAFE_TYPES:
+            return self.run_native(fn, a, b)
         ta, tb = lookup_type(a), lookup_type(b)
         fa = lookup_special(ta, name)
         fb = lookup_special(tb, rname)
         if tb is not ta and issubclass(tb, ta) and fb is not _MISSING:
-            result = self.call_unbound(fb, b, (a,))
+            result = self.call_slot(fb, b, (a,))
             if result is not NotImplemented:
                 return result
             fb = _MISSING
         if fa is not _MISSING:
-            result = self.call_unbound(fa, a, (b,))
+            result = self.call_slot(fa, a, (b,))
             if result is not NotImplemented:
                 return result
         if fb is not _MISSING:
-            result = self.call_unbound(fb, b, (a,))
+            result = self.call_slot(fb, b, (a,))
             if result is not NotImplemented:
                 return result
-        if name == "__eq__":
+        if index == _EQ:
             return a is b
-        if name == "__ne__":
+        if index == _NE:
             return a is not b
-        raise TypeError(f"'{symbol}' not supported between instances of '{type(a).__name__}' and "
-                        f"'{type(b).__name__}'")
+        raise TypeError(f"'{symbol}' not supported between instances of '{ta.__name__}' and "
+                        f"'{tb.__name__}'")
+
+    def _compare_sequences(self, index: int, a: Any, b: Any) -> Any:
+        """list/tuple rich comparison (listobject.c list_richcompare) element by element."""
+        if _is_plain(a) and _is_plain(b):
+            return COMPARE_OPS[index][0](a, b)
+        if type(a) is list and len(a) != len(b) and index in (_EQ, _NE):
+            return index == _NE
+        i = 0
+        while i < len(a) and i < len(b):
+            x, y = a[i], b[i]
+            if x is not y and not self.truth(self.compare(_EQ, x, y)):
+                break
+            i += 1
+        if i >= len(a) or i >= len(b):
+            return COMPARE_OPS[index][0](len(a), len(b))
+        if index == _EQ:
+            return False
+        if index == _NE:
+            return True
+        return self.compare(index, a[i], b[i])
 
     def unary(self, opname: str, v: Any) -> Any:
         fn, name, symbol = UNARY[opname]
         t = type(v)
-        if t in SAFE_TYPES or isinstance(v, SymValue):
+        if t in SAFE_TYPES or issubclass(type(v), SymValue):
             return fn(v)
         if t is TensorProxy:
             return self.tensor_op(fn, (v,), {})
         raw = lookup_special(t, name)
-        if raw is _MISSING:
+        if raw is _MISSING or raw is None:
             raise TypeError(f"bad operand type for unary {symbol}: '{t.__name__}'")
-        return self.call_unbound(raw, v, ())
+        return self.call_slot(raw, v, ())
 
     def truth(self, v: Any) -> bool:
         t = type(v)
@@ -200,15 +345,13 @@ class ProtocolsMixin:
             return bool(v)
         if t is TensorProxy:
             return self.tensor_to_python(v, bool)
-        if isinstance(v, SymValue):
-            return bool(v)
-        if _is_trusted(v):
+        if is_trusted(v):
             return bool(v)
         raw = lookup_special(t, "__bool__")
         if raw is not _MISSING:
             if raw is None:
                 raise TypeError(f"'{t.__name__}' object cannot be interpreted as a bool")
-            result = self.call_unbound(raw, v, ())
+            result = self.call_slot(raw, v, ())
             if type(result) is not bool:
                 raise TypeError(f"__bool__ should return bool, returned {type(result).__name__}")
             return result
@@ -227,18 +370,38 @@ class ProtocolsMixin:
             raw = lookup_special(t, "__len__")
         if raw is _MISSING or raw is None:
             raise TypeError(f"object of type '{t.__name__}' has no len()")
-        result = self.call_unbound(raw, v, ())
-        return operator.index(result)
+        result = self.call_slot(raw, v, ())
+        if type(result) is not int:
+            from .polyfills import index_of
+            try:
+                result = index_of(self, result)
+            except TypeError:
+                raise TypeError(f"'{type(result).__name__}' object cannot be interpreted as an "
+                                "integer") from None
+        if result < 0:
+            raise ValueError("__len__() should return >= 0")
+        return result
 
     def contains(self, container: Any, item: Any) -> bool:
         t = type(container)
-        if t in SAFE_TYPES and (type(item) in SAFE_TYPES or t in (dict, set, frozenset)):
-            return item in container
-        if t is TensorProxy:
+        if t is dict or t is set or t is frozenset:
+            if _is_plain(item):
+                return item in container
+            return self.run_native(operator.contains, container, item)
+        if t in SAFE_TYPES:
+            if type(item) in PLAIN_SCALARS and (t is str or t is bytes or t is range
+                                                or _is_plain(container)):
+                return item in container
+            if t is str or t is bytes or t is range or t is bytearray:
+                return self.run_native(operator.contains, container, item)
+        elif t is TensorProxy:
             return self.truth(self.tensor_op(torch.Tensor.__contains__, (container, item), {}))
-        raw = lookup_special(t, "__contains__")
-        if raw is not _MISSING and not (t in SAFE_TYPES):
-            return self.truth(self.call_unbound(raw, container, (item,)))
+        else:
+            raw = lookup_special(t, "__contains__")
+            if raw is not _MISSING:
+                if raw is None:
+                    raise TypeError(f"'{t.__name__}' object is not a container")
+                return self.truth(self.call_slot(raw, container, (item,)))
         # Iterate with `==` (identity first), as PySequence_Contains does.
         it = self.get_iter(container)
         while True:
@@ -246,13 +409,23 @@ class ProtocolsMixin:
                 element = self.next_item(it)
             except StopIteration:
                 return False
-            if element is item or self.truth(self.compare(2, element, item)):
+            if element is item or self.same_tensor(element, item) \
+                    or self.truth(self.compare(_EQ, element, item)):
                 return True
+
+    def same_tensor(self, a: Any, b: Any) -> bool:
+        """`a is b` where one side is a real module tensor and the other its lifted proxy."""
+        ta, tb = type(a), type(b)
+        if ta is TensorProxy and issubclass(type(b), torch.Tensor):
+            return self.state.lifted_proxy(b) is a
+        if tb is TensorProxy and issubclass(type(a), torch.Tensor):
+            return self.state.lifted_proxy(a) is b
+        return False
 
     # ------------------------------------------------------------------ iteration
     def get_iter(self, v: Any) -> Any:
         t = type(v)
-        if t in SAFE_TYPES or t in ITERATOR_TYPES or _is_trusted(v):
+        if t in SAFE_TYPES or t in PURE_ITERATORS or is_trusted(v):
             return iter(v)
         if t is TensorProxy:
             return self.tensor_iter(v)
@@ -260,9 +433,10 @@ class ProtocolsMixin:
         if raw is None:
             raise TypeError(f"'{t.__name__}' object is not iterable")
         if raw is not _MISSING:
-            if type(raw) is types.FunctionType:
-                return self.call_unbound(raw, v, ())
-            return self.call_native_method(raw, v)
+            it = self.call_slot(raw, v, ())
+            if lookup_special(type(it), "__next__") is _MISSING:
+                raise TypeError(f"iter() returned non-iterator of type '{type(it).__name__}'")
+            return it
         if lookup_special(t, "__getitem__") is not _MISSING:
             from .generators import SequenceIterator
             return SequenceIterator(self, v)
@@ -271,76 +445,89 @@ class ProtocolsMixin:
     def next_item(self, it: Any) -> Any:
         """next(it); raises StopIteration when exhausted."""
         t = type(it)
-        if t in ITERATOR_TYPES:
+        if t in PURE_ITERATORS or is_trusted(it):
             return next(it)
         raw = lookup_special(t, "__next__")
-        if type(raw) is types.FunctionType and not _is_trusted(it):
-            return self.call_unbound(raw, it, ())
         if raw is _MISSING:
             raise TypeError(f"'{t.__name__}' object is not an iterator")
-        return next(it)
-
-    def call_native_method(self, raw: Any, obj: Any, *args: Any) -> Any:
-        return self.call(raw, (obj, *args), {})
+        if type(raw) is types.FunctionType:
+            return self.call_unbound(raw, it, ())
+        return self.run_native(next, it)
 
     # ------------------------------------------------------------------ subscripts
     def subscr(self, obj: Any, key: Any) -> Any:
         t = type(obj)
+        if t is dict:
+            return obj[key] if _is_plain(key) else self.run_native(operator.getitem, obj, key)
         if t in SAFE_TYPES:
-            if t is dict or type(key) is not TensorProxy:
+            kt = type(key)
+            if kt is int or kt is slice:
                 return obj[key]
+            if kt is not TensorProxy and type(lookup_special(kt, "__index__")) is types.FunctionType:
+                from .polyfills import index_of
+                return obj[index_of(self, key)]
+            return self.run_native(operator.getitem, obj, key)
         if t is TensorProxy:
             return self.tensor_op(operator.getitem, (obj, key), {})
-        if isinstance(obj, type):
-            raw = getattr(obj, "__class_getitem__", None)
-            if raw is not None and lookup_special(type(obj), "__getitem__") is _MISSING:
-                return raw(key)
+        if issubclass(type(obj), type):
+            meta_getitem = lookup_special(type(obj), "__getitem__")
+            if meta_getitem is _MISSING:
+                try:
+                    class_getitem = self.load_attr(obj, "__class_getitem__")
+                except AttributeError:
+                    raise TypeError(f"type '{obj.__name__}' is not subscriptable") from None
+                return self.call(class_getitem, (key,), {})
         raw = lookup_special(t, "__getitem__")
-        if raw is _MISSING:
+        if raw is _MISSING or raw is None:
             raise TypeError(f"'{t.__name__}' object is not subscriptable")
-        if t is collections.defaultdict and key not in obj:
-            # defaultdict.__missing__ would call the factory natively: call it ourselves.
-            if obj.default_factory is None:
-                raise KeyError(key)
-            value = self.call(obj.default_factory, (), {})
-            self.before_mutation(obj)
-            obj[key] = value
-            return value
-        return self.call_unbound(raw, obj, (key,))
+        if raw is dict.__getitem__:
+            return self._dict_subclass_getitem(obj, key)
+        return self.call_slot(raw, obj, (key,))
+
+    def _dict_subclass_getitem(self, obj: dict, key: Any) -> Any:
+        """dict.__getitem__ on a subclass: __missing__ (defaultdict's factory, Counter's 0, a
+        Python __missing__) runs in the interpreter."""
+        if not self.contains(obj, key):
+            missing = lookup_special(type(obj), "__missing__")
+            if missing is collections.defaultdict.__missing__:
+                if obj.default_factory is None:
+                    raise KeyError(key)
+                value = self.call(obj.default_factory, (), {})
+                self.store_subscr(obj, key, value)
+                return value
+            if missing is not _MISSING:
+                return self.call_slot(missing, obj, (key,))
+            raise KeyError(key)
+        return self.run_native(dict.__getitem__, obj, key)
 
     def store_subscr(self, obj: Any, key: Any, value: Any) -> None:
         t = type(obj)
         if t is TensorProxy:
             self.tensor_op(operator.setitem, (obj, key, value), {})
             return
-        if t in (list, dict, bytearray):
+        if t is list or t is dict or t is bytearray:
             self.before_mutation(obj)
-            obj[key] = value
+            if t is list and type(key) is int or t is dict and _is_plain(key):
+                obj[key] = value
+            else:
+                self.run_native(operator.setitem, obj, key, value)
             return
         raw = lookup_special(t, "__setitem__")
-        if raw is _MISSING:
+        if raw is _MISSING or raw is None:
             raise TypeError(f"'{t.__name__}' object does not support item assignment")
-        if type(raw) is not types.FunctionType:
+        if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
             self.before_mutation(obj)
-        self.call_unbound(raw, obj, (key, value))
+        self.call_slot(raw, obj, (key, value))
 
     def delete_subscr(self, obj: Any, key: Any) -> None:
         t = type(obj)
-        if t in (list, dict, bytearray):
+        if t is list or t is dict or t is bytearray:
             self.before_mutation(obj)
-            del obj[key]
+            self.run_native(operator.delitem, obj, key)
             return
         raw = lookup_special(t, "__delitem__")
-        if raw is _MISSING:
+        if raw is _MISSING or raw is None:
             raise TypeError(f"'{t.__name__}' object does not support item deletion")
-        if type(raw) is not types.FunctionType:
+        if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
             self.before_mutation(obj)
-        self.call_unbound(raw, obj, (key,))
-
-
-def _tensor_operand(v: Any) -> bool:
-    """Operands torch's own operator overloads handle (anything else uses the full protocol)."""
-    t = type(v)
-    return (t is TensorProxy or t in (int, float, bool, complex) or isinstance(v, SymValue)
-            or isinstance(v, torch.Tensor))
-
+        self.call_slot(raw, obj, (key,))

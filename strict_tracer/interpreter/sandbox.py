@@ -15,13 +15,13 @@ _ABSENT = object()
 
 def _current_attr(obj: Any, name: str) -> Any:
     """The value stored for obj.name in its own namespace (not inherited), or _ABSENT."""
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):
         return obj.__dict__.get(name, _ABSENT)
     try:
         namespace = object.__getattribute__(obj, "__dict__")
     except AttributeError:
         namespace = None
-    if isinstance(namespace, dict) and name in namespace:
+    if issubclass(type(namespace), dict) and name in namespace:
         return namespace[name]
     try:
         return object.__getattribute__(obj, name) if namespace is None else _ABSENT
@@ -32,11 +32,11 @@ def _current_attr(obj: Any, name: str) -> Any:
 def native_slot(obj: Any, name: str, fallback: Any) -> Any:
     """The C-level setattr/delattr of obj's type (never a Python override, which would run
     user code outside the interpreter)."""
-    if isinstance(obj, type):
+    if issubclass(type(obj), type):
         return getattr(type, name)
     for klass in type(obj).__mro__:
         slot = klass.__dict__.get(name)
-        if isinstance(slot, types.WrapperDescriptorType):
+        if issubclass(type(slot), types.WrapperDescriptorType):
             return slot
     return fallback
 
@@ -87,13 +87,13 @@ class UndoLog:
         if ident in self._logged_containers or ident in self._fresh:
             return
         self._logged_containers.add(ident)
-        if isinstance(container, dict):
+        if issubclass(type(container), dict):
             snapshot = dict(container)
-            if isinstance(container, collections.defaultdict):
+            if issubclass(type(container), collections.defaultdict):
                 snapshot = (snapshot, container.default_factory)
-        elif isinstance(container, (list, bytearray, collections.deque)):
+        elif issubclass(type(container), (list, bytearray, collections.deque)):
             snapshot = list(container)
-        elif isinstance(container, set):
+        elif issubclass(type(container), set):
             snapshot = set(container)
         else:
             raise TypeError(f"cannot snapshot {type(container).__name__}")
@@ -120,10 +120,20 @@ class UndoLog:
             old = _ABSENT
         self._entries.append(("cell", cell, old))
 
+    def record_context_var(self, token: Any) -> None:
+        """A ContextVar.set() by the trace: undone with var.reset(token)."""
+        self._entries.append(("contextvar", token))
+
     def restore(self) -> None:
         for entry in reversed(self._entries):
             kind = entry[0]
-            if kind == "attr":
+            if kind == "contextvar":
+                token = entry[1]
+                try:
+                    token.var.reset(token)
+                except (RuntimeError, ValueError):   # already reset by the program
+                    pass
+            elif kind == "attr":
                 _, obj, name, old = entry
                 if old is _ABSENT:
                     try:
@@ -134,16 +144,16 @@ class UndoLog:
                     native_slot(obj, "__setattr__", object.__setattr__)(obj, name, old)
             elif kind == "container":
                 _, container, snapshot = entry
-                if isinstance(container, dict):
-                    if isinstance(container, collections.defaultdict):
+                if issubclass(type(container), dict):
+                    if issubclass(type(container), collections.defaultdict):
                         snapshot, factory = snapshot
                         container.default_factory = factory
                     dict.clear(container)
                     dict.update(container, snapshot)
-                elif isinstance(container, collections.deque):
+                elif issubclass(type(container), collections.deque):
                     container.clear()
                     container.extend(snapshot)
-                elif isinstance(container, set):
+                elif issubclass(type(container), set):
                     set.clear(container)
                     set.update(container, snapshot)
                 else:

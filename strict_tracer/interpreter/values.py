@@ -58,7 +58,7 @@ class ValuesMixin:
             return str(value)
         if t is TensorProxy:
             raise self._needs_data("str()", value)
-        if isinstance(value, SymValue):
+        if issubclass(type(value), SymValue):
             return str(self.specialize_scalar(value))
         raw = lookup_special(t, "__str__")
         if type(raw) is types.FunctionType:
@@ -73,7 +73,7 @@ class ValuesMixin:
             return repr(value)
         if t is TensorProxy:
             raise self._needs_data("repr()", value)
-        if isinstance(value, SymValue):
+        if issubclass(type(value), SymValue):
             return repr(self.specialize_scalar(value))
         if t in (list, tuple):
             inner = ", ".join(self.to_repr(v) for v in value)
@@ -91,7 +91,7 @@ class ValuesMixin:
             return format(value, spec)
         if t is TensorProxy:
             raise self._needs_data("formatting", value)
-        if isinstance(value, SymValue):
+        if issubclass(type(value), SymValue):
             return format(self.specialize_scalar(value), spec)
         raw = lookup_special(t, "__format__")
         if type(raw) is types.FunctionType:
@@ -136,7 +136,7 @@ class ValuesMixin:
             raise RuntimeError("super(): no arguments")
         cell = frame.localsplus[frame.decoded.localsplus_names.index("__class__")]
         first = frame.localsplus[0]
-        if isinstance(first, types.CellType) and 0 in frame.decoded.cell_indices:
+        if issubclass(type(first), types.CellType) and 0 in frame.decoded.cell_indices:
             first = first.cell_contents
         return super(cell.cell_contents, first)
 
@@ -162,7 +162,7 @@ class ValuesMixin:
 
     # ------------------------------------------------------------------ match statements
     def match_class(self, subject: Any, cls: Any, count: int, names: tuple) -> tuple | None:
-        if not isinstance(cls, type):
+        if not issubclass(type(cls), type):
             raise TypeError("called match pattern must be a class")
         if not self.call(isinstance, (subject, cls), {}):
             return None
@@ -177,7 +177,7 @@ class ValuesMixin:
                     count = 0
                 else:
                     match_args = ()
-            if not isinstance(match_args, tuple):
+            if not issubclass(type(match_args), tuple):
                 raise TypeError(f"{cls.__name__}.__match_args__ must be a tuple")
             if count > len(match_args):
                 raise TypeError(f"{cls.__name__}() accepts {len(match_args)} positional "

@@ -1,0 +1,194 @@
+"""Re-entry adapters: the only way native code calls back into the interpreted program.
+
+A polyfill (polyfills.py) that lets a native do the work hands it adapters in place of the
+program's callables, iterables and sort keys; each adapter method re-enters the interpreter
+(`context.reentry` suspends the native guard meanwhile), so callbacks and dunders run as
+interpreted frames with the native's exact algorithm (order of calls, stability, errors).
+"""
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import torch
+
+from ..context import reentry
+from ..proxy import TensorProxy
+from .protocols import _MISSING, lookup_special
+
+_PLAIN_SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
+_PLAIN_SEQUENCES = frozenset({tuple, list, frozenset})
+
+
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """True if native code handling `value` (compare, hash, format) runs no Python code."""
+    t = type(value)
+    if t in _PLAIN_SCALARS:
+        return True
+    if depth < 4 and (t in _PLAIN_SEQUENCES or t is torch.Size):
+        return all(is_plain(v, depth + 1) for v in value)
+    return False
+
+
+def all_plain(values: Any) -> bool:
+    return all(is_plain(v) for v in values)
+
+
+_adapter_cache: dict[type, bool] = {}
+
+
+def needs_iter_adapter(value: Any) -> bool:
+    """Would native code iterating `value` run Python code (a Python __iter__/__getitem__, a
+    proxy)? Non-iterables and C iterables are left to the native."""
+    t = type(value)
+    known = _adapter_cache.get(t)
+    if known is None:
+        if t is TensorProxy:
+            known = True
+        elif getattr(t, "_strict_tracer_native", False):
+            known = False
+        else:
+            raw = lookup_special(t, "__iter__")
+            if raw is _MISSING:
+                raw = lookup_special(t, "__getitem__")
+            known = type(raw) is types.FunctionType
+        _adapter_cache[t] = known
+    return known
+
+
+def iterates_natively(value: Any) -> bool:
+    return not needs_iter_adapter(value)
+
+
+class InterpretedCallable:
+    """A program callable handed to a native: each call is interpreted."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "fn")
+
+    def __init__(self, interp, fn: Any) -> None:
+        self.interp = interp
+        self.fn = fn
+
+    @reentry
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.interp.call(self.fn, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<interpreted {self.fn!r}>"
+
+
+class TruthCallable:
+    """`bool(fn(x))` (or `bool(x)` when fn is None) for natives that only test the result."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "fn")
+
+    def __init__(self, interp, fn: Any) -> None:
+        self.interp = interp
+        self.fn = fn
+
+    @reentry
+    def __call__(self, value: Any) -> bool:
+        if self.fn is None:
+            return self.interp.truth(value)
+        return self.interp.truth(self.interp.call(self.fn, (value,), {}))
+
+
+class BinaryOpCallable:
+    """`a <op> b` through the interpreter's operator protocol (BINARY_OP oparg)."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "index")
+
+    def __init__(self, interp, index: int) -> None:
+        self.interp = interp
+        self.index = index
+
+    @reentry
+    def __call__(self, a: Any, b: Any) -> Any:
+        return self.interp.binary_op(self.index, a, b)
+
+
+class InterpretedIterator:
+    """An iterator whose steps run through the interpreter's iteration protocol."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "it")
+
+    def __init__(self, interp, it: Any) -> None:
+        self.interp = interp
+        self.it = it
+
+    def __iter__(self) -> "InterpretedIterator":
+        return self
+
+    @reentry
+    def __next__(self) -> Any:
+        return self.interp.next_item(self.it)
+
+
+class InterpretedIterable:
+    """An iterable handed to a native: iter() on it runs the program's __iter__ when the
+    native asks for it (so error timing and laziness are the native's own)."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "value")
+
+    def __init__(self, interp, value: Any) -> None:
+        self.interp = interp
+        self.value = value
+
+    @reentry
+    def __iter__(self) -> Any:
+        it = self.interp.get_iter(self.value)
+        return InterpretedIterator(self.interp, it) if needs_iter_adapter(it) else it
+
+
+class IterablesIterable(InterpretedIterable):
+    """An iterable of iterables (itertools.chain.from_iterable): inner ones are adapted too."""
+
+    __slots__ = ()
+
+    @reentry
+    def __iter__(self) -> Any:
+        outer = InterpretedIterator(self.interp, self.interp.get_iter(self.value))
+        interp = self.interp
+        return map(lambda inner: native_iterable(interp, inner), outer)
+
+
+def native_iterable(interp, value: Any) -> Any:
+    """`value` itself if natives iterate it without Python code, else an adapter."""
+    return InterpretedIterable(interp, value) if needs_iter_adapter(value) else value
+
+
+class CompareKey:
+    """A sort/min/max key whose ordering comparisons are interpreted (the native sees only
+    CompareKeys, so it never compares program objects itself)."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "value")
+
+    def __init__(self, interp, value: Any) -> None:
+        self.interp = interp
+        self.value = value
+
+    def _compare(self, op: int, other: "CompareKey") -> bool:
+        interp = self.interp
+        return interp.truth(interp.compare(op, self.value, other.value))
+
+    @reentry
+    def __lt__(self, other: "CompareKey") -> bool:
+        return self._compare(0, other)
+
+    @reentry
+    def __le__(self, other: "CompareKey") -> bool:
+        return self._compare(1, other)
+
+    @reentry
+    def __gt__(self, other: "CompareKey") -> bool:
+        return self._compare(4, other)
+
+    @reentry
+    def __ge__(self, other: "CompareKey") -> bool:
+        return self._compare(5, other)

@@ -1,0 +1,118 @@
+"""The native-call guard: native code never runs Python code the interpreter should run.
+
+A native callable that receives user objects may call their Python methods (`__eq__`,
+`__hash__`, `__iter__`, a key function, ...). CPython would then run those frames itself,
+outside the interpreter: proxies would reach torch natively and writes would escape the
+sandbox. So every native the interpreter calls on the program's behalf runs under a profile
+hook; a Python frame started *directly by that native* whose code is not trusted is stopped
+before its first instruction and the call is refused.
+
+Trusted code: strict_tracer's own files (its re-entry adapters, proxies, symbolic values) and
+a few vetted stdlib modules whose Python methods natives legitimately run (ABC subclass
+hooks, Enum hashing, typing aliases). Natives that must call user code get adapters from
+`polyfills.py` instead (interpreted callables, iterables, sort keys).
+"""
+from __future__ import annotations
+
+import os
+import sys
+import types
+from typing import Any, Callable
+
+# Stdlib modules whose Python code natives may run (pure class-level machinery).
+VETTED_CALLBACK_MODULES = ("abc", "_collections_abc", "enum", "typing", "_weakrefset", "types")
+
+
+class _NativeCallbackStopped(BaseException):
+    """Raised by the hook inside native code; never seen by the traced program."""
+
+
+def _call_guarded(fn: Callable, args: tuple, kwargs: dict) -> Any:
+    # A Python frame whose caller is this frame was started by `fn` itself (natives add no
+    # frames): that is what the hook checks.
+    return fn(*args, **kwargs)
+
+
+_GUARDED_CODE = _call_guarded.__code__
+OTHER, OWN, VETTED = 0, 1, 2
+_kind_cache: dict[str, int] = {}
+_roots: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+
+
+def _root_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    global _roots
+    if _roots is None:
+        import strict_tracer
+        from strict_tracer import ops, symbolic
+        own = tuple(os.path.dirname(m.__file__) + os.sep for m in (strict_tracer, ops, symbolic))
+        vetted = tuple(sys.modules[name].__file__ for name in VETTED_CALLBACK_MODULES
+                       if name in sys.modules and getattr(sys.modules[name], "__file__", None))
+        _roots = (own, vetted)
+    return _roots
+
+
+def file_kind(filename: str) -> int:
+    """OWN (strict_tracer's code), VETTED (stdlib code natives may run) or OTHER."""
+    kind = _kind_cache.get(filename)
+    if kind is None:
+        own, vetted = _root_paths()
+        kind = OWN if filename.startswith(own) else VETTED if filename in vetted else OTHER
+        _kind_cache[filename] = kind
+    return kind
+
+
+class GuardMixin:
+    """run_native() for Interpreter."""
+
+    _guard_violation: types.CodeType | None = None
+    _guard_hook: Callable | None = None
+
+    def _make_guard_hook(self) -> Callable:
+        def hook(frame, event, arg):
+            if event != "call":
+                return
+            code = frame.f_code
+            if file_kind(code.co_filename) != OTHER:
+                return
+            back = frame.f_back
+            # Started by the native itself, or by vetted stdlib code the native ran.
+            if back is not None and (back.f_code is _GUARDED_CODE
+                                     or file_kind(back.f_code.co_filename) == VETTED):
+                self._guard_violation = code
+                raise _NativeCallbackStopped()
+        hook._strict_tracer_guard = True
+        return hook
+
+    def run_native(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
+        """Call native `fn` for real, refusing if it tries to run untrusted Python code."""
+        hook = self._guard_hook
+        if hook is None:
+            hook = self._guard_hook = self._make_guard_hook()
+        saved_hook = sys.getprofile()
+        outer_violation = self._guard_violation
+        self._guard_violation = None
+        sys.setprofile(hook)
+        try:
+            result = _call_guarded(fn, args, kwargs)
+        except BaseException:
+            sys.setprofile(saved_hook)
+            violation, self._guard_violation = self._guard_violation, outer_violation
+            if violation is not None:
+                raise self._refuse_callback(fn, violation) from None
+            raise
+        sys.setprofile(saved_hook)
+        violation, self._guard_violation = self._guard_violation, outer_violation
+        if violation is not None:      # the native swallowed the stop: refuse anyway
+            raise self._refuse_callback(fn, violation)
+        return result
+
+    def _refuse_callback(self, fn: Callable, code: types.CodeType):
+        from ..errors import Category
+        from .calls import qualified_name
+        name = qualified_name(fn)
+        where = f"{code.co_qualname} ({code.co_filename}:{code.co_firstlineno})"
+        return self.refuse(
+            Category.UNSUPPORTED_NATIVE,
+            f"native {name} would run the Python code {where} itself, outside the interpreter",
+            hint=f"strict_tracer has no polyfill for {name} with these arguments: pass it plain "
+                 "values (no objects with Python methods), or write the operation in Python")
