@@ -22,7 +22,6 @@ from .natives import (CALL_SPECIAL, MUTATING_FUNCTIONS, NATIVE_CONSTRUCTORS, PUR
                       SPECIAL, mutated_container, native_is_pure, outside_world_reason)
 from .protocols import _MISSING, is_trusted, lookup_special
 
-_HEAPTYPE = 1 << 9          # Py_TPFLAGS_HEAPTYPE: classes defined in Python
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
 _BuiltinMethodType = types.BuiltinMethodType
@@ -156,8 +155,7 @@ class CallsMixin:
 
     def type_call(self, cls: type, args: tuple, kwargs: dict) -> Any:
         """type.__call__: __new__, then __init__ if __new__ returned an instance."""
-        if cls in NATIVE_CONSTRUCTORS or (not cls.__flags__ & _HEAPTYPE
-                                         and cls.__module__ in PURE_NATIVE_MODULES):
+        if cls in NATIVE_CONSTRUCTORS or (cls.__module__ in PURE_NATIVE_MODULES and _is_c_class(cls)):
             obj = self.make_super(args) if cls is super else self.run_native(cls, *args, **kwargs)
             self.mark_fresh(obj)
             return obj
@@ -189,6 +187,12 @@ class CallsMixin:
             elif init is not object.__init__ and init is not _MISSING:
                 self.call(init, (obj, *args), kwargs)
         return obj
+
+
+def _is_c_class(cls: type) -> bool:
+    """Neither __new__ nor __init__ is Python code (C types, also heap-allocated ones)."""
+    new, init = lookup_special(cls, "__new__"), lookup_special(cls, "__init__")
+    return type(new) is not staticmethod and type(init) is not _FunctionType
 
 
 def qualified_name(fn: Any) -> str:

@@ -45,8 +45,9 @@ def _root_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
         import strict_tracer
         from strict_tracer import ops, symbolic
         own = tuple(os.path.dirname(m.__file__) + os.sep for m in (strict_tracer, ops, symbolic))
-        vetted = tuple(sys.modules[name].__file__ for name in VETTED_CALLBACK_MODULES
-                       if name in sys.modules and getattr(sys.modules[name], "__file__", None))
+        vetted = tuple(getattr(sys.modules.get(name), "__file__", None) or f"<frozen {name}>"
+                       for name in VETTED_CALLBACK_MODULES) + tuple(
+            f"<frozen {name}>" for name in VETTED_CALLBACK_MODULES)
         _roots = (own, vetted)
     return _roots
 
@@ -61,6 +62,31 @@ def file_kind(filename: str) -> int:
     return kind
 
 
+_vetted_code: set[types.CodeType] | None = None
+
+
+def _vetted_code_objects() -> set[types.CodeType]:
+    """Single vetted functions of otherwise unvetted files: torch.Tensor.__hash__ is id(self)
+    (so real tensors can be set members and dict keys, as in Module._named_members)."""
+    global _vetted_code
+    if _vetted_code is None:
+        import torch
+        _vetted_code = {torch.Tensor.__hash__.__code__}
+    return _vetted_code
+
+
+def code_kind(code: types.CodeType) -> int:
+    """file_kind, plus single vetted functions and the methods dataclasses generates
+    (__eq__, __hash__, ... made by exec in dataclasses._create_fn): natives may run them."""
+    kind = file_kind(code.co_filename)
+    if kind == OTHER and code in _vetted_code_objects():
+        return VETTED
+    if kind == OTHER and code.co_filename == "<string>" \
+            and code.co_qualname.startswith("__create_fn__.<locals>."):
+        return VETTED
+    return kind
+
+
 class GuardMixin:
     """run_native() for Interpreter."""
 
@@ -72,12 +98,12 @@ class GuardMixin:
             if event != "call":
                 return
             code = frame.f_code
-            if file_kind(code.co_filename) != OTHER:
+            if code_kind(code) != OTHER:
                 return
             back = frame.f_back
-            # Started by the native itself, or by vetted stdlib code the native ran.
+            # Started by the native itself, or by vetted code the native ran.
             if back is not None and (back.f_code is _GUARDED_CODE
-                                     or file_kind(back.f_code.co_filename) == VETTED):
+                                     or code_kind(back.f_code) == VETTED):
                 self._guard_violation = code
                 raise _NativeCallbackStopped()
         hook._strict_tracer_guard = True
@@ -89,6 +115,10 @@ class GuardMixin:
         if hook is None:
             hook = self._guard_hook = self._make_guard_hook()
         saved_hook = sys.getprofile()
+        if saved_hook is not None and not getattr(saved_hook, "_strict_tracer_guard", False):
+            # A profiler (cProfile, ...) owns the hook: it cannot be restored through
+            # sys.setprofile, so natives run unguarded while one is active.
+            return fn(*args, **kwargs)
         outer_violation = self._guard_violation
         self._guard_violation = None
         sys.setprofile(hook)

@@ -79,6 +79,7 @@ PURE_METHOD_TYPES = (
     collections.defaultdict, collections.Counter, torch.Size, torch.dtype, torch.device,
     type(Ellipsis), types.MappingProxyType, type({}.keys()), type({}.values()),
     type({}.items()), BaseException, functools.partial, property, staticmethod, classmethod,
+    _thread.RLock, _thread.LockType,
     *ITERATOR_TYPES,
 )
 
@@ -104,7 +105,7 @@ NATIVE_CONSTRUCTORS = frozenset({
     int, float, bool, str, bytes, complex, tuple, list, dict, set, frozenset, bytearray, range,
     slice, object, zip, enumerate, reversed, map, filter, property, staticmethod, classmethod,
     functools.partial, collections.OrderedDict, collections.defaultdict, collections.deque,
-    collections.Counter, torch.Size, torch.device, type, super, itertools.chain,
+    torch.Size, torch.device, type, super, itertools.chain, _thread.RLock, _thread.allocate_lock,
     itertools.count, itertools.repeat, itertools.product, itertools.permutations,
     itertools.combinations, itertools.islice, itertools.zip_longest, itertools.accumulate,
     itertools.starmap, itertools.takewhile, itertools.dropwhile, itertools.groupby,
@@ -178,7 +179,8 @@ def _pure_method_of(owner: type | None, name: str) -> bool:
         return False
     if owner in (object, type):
         return name in PURE_OBJECT_METHODS
-    return issubclass(owner, PURE_METHOD_TYPES)
+    # Builtin container/value types, and C types of the pure modules (itertools, functools, ...).
+    return issubclass(owner, PURE_METHOD_TYPES) or owner.__module__ in PURE_NATIVE_MODULES
 
 
 def native_is_pure(fn: Any) -> bool:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import types
 
+from ..proxy import TensorProxy
 from .core import handler, refused
 from .protocols import _MISSING, lookup_special
 
@@ -70,7 +71,11 @@ def op_compare(interp, frame, instr):
 def op_is(interp, frame, instr):
     stack = frame.stack
     b = stack.pop()
-    stack[-1] = (stack[-1] is b) != bool(instr.raw_arg)
+    a = stack[-1]
+    same = a is b
+    if not same and (type(a) is TensorProxy or type(b) is TensorProxy):
+        same = interp.same_tensor(a, b)     # a module tensor and its lifted proxy
+    stack[-1] = same != bool(instr.raw_arg)
 
 
 @handler("CONTAINS_OP")

@@ -138,6 +138,13 @@ def _call_cached(interp, wrapper, args, kwargs):
 CALL_SPECIAL[functools._lru_cache_wrapper] = _call_cached
 
 
+@special(functools.cmp_to_key)
+def _cmp_to_key(interp, args, kwargs):
+    if len(args) != 1 or kwargs:
+        return interp.run_native(functools.cmp_to_key, *args, **kwargs)
+    return interp.run_native(functools.cmp_to_key, InterpretedCallable(interp, args[0]))
+
+
 # ---------------------------------------------------------------- itertools
 def _iterables_after(native: Any, first: int):
     """A native whose positional arguments from `first` on are iterables it consumes."""

@@ -14,7 +14,8 @@ _ABSENT = object()
 
 
 def _current_attr(obj: Any, name: str) -> Any:
-    """The value stored for obj.name in its own namespace (not inherited), or _ABSENT."""
+    """The value stored for obj.name in its own namespace (instance dict, or a slot / C data
+    descriptor such as a function's __name__), not inherited; _ABSENT if there is none."""
     if issubclass(type(obj), type):
         return obj.__dict__.get(name, _ABSENT)
     try:
@@ -23,10 +24,16 @@ def _current_attr(obj: Any, name: str) -> Any:
         namespace = None
     if issubclass(type(namespace), dict) and name in namespace:
         return namespace[name]
-    try:
-        return object.__getattribute__(obj, name) if namespace is None else _ABSENT
-    except AttributeError:
-        return _ABSENT
+    for klass in type(obj).__mro__:
+        descr = klass.__dict__.get(name)
+        if descr is not None:
+            if issubclass(type(descr), (types.MemberDescriptorType, types.GetSetDescriptorType)):
+                try:
+                    return object.__getattribute__(obj, name)
+                except AttributeError:
+                    return _ABSENT
+            break
+    return _ABSENT
 
 
 def native_slot(obj: Any, name: str, fallback: Any) -> Any:
@@ -125,52 +132,67 @@ class UndoLog:
         self._entries.append(("contextvar", token))
 
     def restore(self) -> None:
+        """Undo every logged change, newest first. One failing entry does not stop the rest;
+        the first failure is re-raised at the end."""
+        failure: BaseException | None = None
         for entry in reversed(self._entries):
-            kind = entry[0]
-            if kind == "contextvar":
-                token = entry[1]
-                try:
-                    token.var.reset(token)
-                except (RuntimeError, ValueError):   # already reset by the program
-                    pass
-            elif kind == "attr":
-                _, obj, name, old = entry
-                if old is _ABSENT:
-                    try:
-                        native_slot(obj, "__delattr__", object.__delattr__)(obj, name)
-                    except AttributeError:
-                        pass
-                else:
-                    native_slot(obj, "__setattr__", object.__setattr__)(obj, name, old)
-            elif kind == "container":
-                _, container, snapshot = entry
-                if issubclass(type(container), dict):
-                    if issubclass(type(container), collections.defaultdict):
-                        snapshot, factory = snapshot
-                        container.default_factory = factory
-                    dict.clear(container)
-                    dict.update(container, snapshot)
-                elif issubclass(type(container), collections.deque):
-                    container.clear()
-                    container.extend(snapshot)
-                elif issubclass(type(container), set):
-                    set.clear(container)
-                    set.update(container, snapshot)
-                else:
-                    container[:] = snapshot
-            elif kind == "key":
-                _, mapping, key, old = entry
-                if old is _ABSENT:
-                    mapping.pop(key, None)
-                else:
-                    mapping[key] = old
-            elif kind == "cell":
-                _, cell, old = entry
-                if old is _ABSENT:
-                    try:
-                        del cell.cell_contents
-                    except ValueError:
-                        pass
-                else:
-                    cell.cell_contents = old
+            try:
+                self._undo(entry)
+            except Exception as exc:  # noqa: BLE001 - keep restoring the other entries
+                if failure is None:
+                    failure = exc
         self._entries.clear()
+        if failure is not None:
+            raise failure
+
+    @staticmethod
+    def _undo(entry: tuple) -> None:
+        kind = entry[0]
+        if kind == "contextvar":
+            token = entry[1]
+            try:
+                token.var.reset(token)
+            except (RuntimeError, ValueError):   # already reset by the program
+                pass
+        elif kind == "attr":
+            _, obj, name, old = entry
+            if old is _ABSENT:
+                try:
+                    native_slot(obj, "__delattr__", object.__delattr__)(obj, name)
+                except AttributeError:
+                    pass
+            else:
+                native_slot(obj, "__setattr__", object.__setattr__)(obj, name, old)
+        elif kind == "container":
+            _, container, snapshot = entry
+            if issubclass(type(container), dict):
+                if issubclass(type(container), collections.defaultdict):
+                    snapshot, factory = snapshot
+                    container.default_factory = factory
+                dict.clear(container)
+                dict.update(container, snapshot)
+            elif issubclass(type(container), collections.deque):
+                collections.deque.clear(container)
+                collections.deque.extend(container, snapshot)
+            elif issubclass(type(container), set):
+                set.clear(container)
+                set.update(container, snapshot)
+            elif issubclass(type(container), list):
+                list.__setitem__(container, slice(None), snapshot)
+            else:
+                bytearray.__setitem__(container, slice(None), bytes(snapshot))
+        elif kind == "key":
+            _, mapping, key, old = entry
+            if old is _ABSENT:
+                mapping.pop(key, None)
+            else:
+                mapping[key] = old
+        elif kind == "cell":
+            _, cell, old = entry
+            if old is _ABSENT:
+                try:
+                    del cell.cell_contents
+                except ValueError:
+                    pass
+            else:
+                cell.cell_contents = old

@@ -126,8 +126,10 @@ class ValuesMixin:
         return __import__(name, globals_, None, fromlist, level)
 
     # ------------------------------------------------------------------ super()
-    def make_super(self, args: tuple) -> super:
+    def make_super(self, args: tuple) -> Any:
         if args:
+            if len(args) == 2 and type(args[1]) is TensorProxy:
+                return TensorSuper(self, args[0], args[1])
             return super(*args)
         frame = self.frames[-1]
         code = frame.code
@@ -138,6 +140,8 @@ class ValuesMixin:
         first = frame.localsplus[0]
         if issubclass(type(first), types.CellType) and 0 in frame.decoded.cell_indices:
             first = first.cell_contents
+        if type(first) is TensorProxy:
+            return TensorSuper(self, cell.cell_contents, first)
         return super(cell.cell_contents, first)
 
     def super_attr(self, sup: super, name: str) -> Any:
@@ -196,3 +200,33 @@ class ValuesMixin:
             except AttributeError:
                 return None
         return tuple(attrs)
+
+
+class TensorSuper:
+    """super() inside a torch.Tensor method running on a proxy (`super().unflatten(...)` in
+    torch/_tensor.py): attributes come from the classes after `thisclass` in the MRO."""
+
+    _strict_tracer_native = True
+
+    def __init__(self, interp, thisclass: type, proxy: TensorProxy) -> None:
+        self._interp = interp
+        self._thisclass = thisclass
+        self._proxy = proxy
+
+    def __getattr__(self, name: str) -> Any:
+        from .tensors import TensorMethod
+        proxy, interp = self._proxy, self._interp
+        mro = proxy.py_type.__mro__
+        start = mro.index(self._thisclass) + 1 if self._thisclass in mro else len(mro)
+        for klass in mro[start:]:
+            if name in klass.__dict__:
+                raw = klass.__dict__[name]
+                t = type(raw)
+                if t is types.FunctionType:
+                    return types.MethodType(raw, proxy)
+                if t in (types.MethodDescriptorType, types.WrapperDescriptorType):
+                    return TensorMethod(interp, proxy, raw, name)
+                if t is types.GetSetDescriptorType:
+                    return interp.tensor_attr(proxy, name)
+                return interp.bind_descriptor(raw, proxy, proxy.py_type)
+        raise AttributeError(f"'super' object has no attribute '{name}'")
