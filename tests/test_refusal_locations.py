@@ -217,6 +217,18 @@ def test_library_frames_are_folded_behind_the_user_frame():
     assert "failed inside library code" in text and "library frame" in text
 
 
+def test_equal_code_in_two_files_is_located_in_its_own_file():
+    """Code objects compare equal across files; the location must still be the right file."""
+    source = "def forward(self, x):\n    return (lambda t: t if t.sum() > 0 else -t)(x)\n"
+    for filename in ("<first-file>", "<second-file>"):
+        namespace: dict = {}
+        exec(compile(source, filename, "exec"), namespace)
+        module = type("M", (torch.nn.Module,), {"forward": namespace["forward"]})()
+        with pytest.raises(GraphBreakError) as info:
+            strict_tracer.export(module, (torch.randn(3),))
+        assert [f.filename for f in info.value.frames] == [filename, filename]
+
+
 # ---------------------------------------------------------------------- source audit
 _SOURCE_DIRS = ("strict_tracer", "symbolic", "ops")
 _ERROR_NAMES = {"GraphBreakError", "StrictTracerError"}

@@ -64,15 +64,18 @@ class DecodedCode:
         return self.offset_to_index[offset]
 
 
-_cache: dict[types.CodeType, DecodedCode] = {}
+# Keyed by identity: code objects compare equal across files (co_filename is not part of
+# equality), and an equal code object's constants (nested code) carry the other file's name.
+# DecodedCode.code keeps the key's object alive, so an id is never reused while cached.
+_cache: dict[int, DecodedCode] = {}
 
 
 def decode(code: types.CodeType) -> DecodedCode:
     """Decode `code` once; later calls return the cached result."""
-    decoded = _cache.get(code)
+    decoded = _cache.get(id(code))
     if decoded is None:
         decoded = _decode(code)
-        _cache[code] = decoded
+        _cache[id(code)] = decoded
     return decoded
 
 

@@ -49,15 +49,16 @@ def user_frames(frames: list[Frame]) -> list[UserFrame]:
 
 
 # ---------------------------------------------------------------------- bytecode
-_dis_cache: dict[types.CodeType, dict[int, dis.Instruction]] = {}
+# Keyed by identity like decode's cache (equal code objects of different files differ in
+# their nested code constants); the entry keeps the code object alive.
+_dis_cache: dict[int, tuple[types.CodeType, dict[int, dis.Instruction]]] = {}
 
 
 def _dis_by_offset(code: types.CodeType) -> dict[int, dis.Instruction]:
-    table = _dis_cache.get(code)
-    if table is None:
-        table = {i.offset: i for i in dis.get_instructions(code)}
-        _dis_cache[code] = table
-    return table
+    entry = _dis_cache.get(id(code))
+    if entry is None:
+        entry = _dis_cache[id(code)] = (code, {i.offset: i for i in dis.get_instructions(code)})
+    return entry[1]
 
 
 def instruction_info(code: types.CodeType, instr: Any) -> InstructionInfo:

@@ -77,7 +77,7 @@ class Recovery:
         self.session = session
         self.max_instructions = getattr(session, "max_instructions", DEFAULT_MAX_INSTRUCTIONS)
         self.steps = 0
-        self.visits: dict[tuple[Any, int], int] = {}
+        self.visits: dict[tuple[int, int], int] = {}     # (id(code), offset) -> times decided
         self.standin_nodes: set[torch.fx.Node] = set()
         self.escaped: tuple[BaseException, GraphBreakError] | None = None
         session.attach(interp, self)
@@ -212,7 +212,7 @@ class Recovery:
 
     def _decide(self, frame: "Frame", instr: Any) -> bool:
         """True the first time a branch is recovered, False afterwards (loops terminate)."""
-        key = (frame.code, instr.offset)
+        key = (id(frame.code), instr.offset)
         count = self.visits.get(key, 0)
         self.visits[key] = count + 1
         return count == 0
@@ -251,15 +251,15 @@ class Recovery:
         return False
 
 
-_library_codes: dict[Any, bool] = {}
+_library_codes: dict[int, tuple[Any, bool]] = {}     # id(code) -> (code, is library)
 
 
 def _is_library(frame: "Frame") -> bool:
     code = frame.code
-    known = _library_codes.get(code)
+    known = _library_codes.get(id(code))
     if known is None:
-        known = _library_codes[code] = is_library_file(code.co_filename)
-    return known
+        known = _library_codes[id(code)] = (code, is_library_file(code.co_filename))
+    return known[1]
 
 
 def _arity(instr: Any) -> tuple[int, int]:
