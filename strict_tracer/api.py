@@ -51,8 +51,7 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
     """
     renew_if_large()
     state = TraceState(mod)
-    interp = Interpreter(state, explain=explain)
-    state.shape_env.provenance = lambda: _user_location(interp)
+    interp = Interpreter(state, explain=explain)   # sets state.shape_env.provenance
     try:
         with context.activate(interp):
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
@@ -70,11 +69,3 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
         graph.prune()
     return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs,
                        shape_env=state.shape_env, sym_nodes=state.sym_nodes)
-
-
-def _user_location(interp: Interpreter) -> str | None:
-    """Where a guard was added: the innermost interpreted frame (file:line in function)."""
-    if not interp.frames:
-        return None
-    frame = interp.frames[-1]
-    return f"{frame.code.co_filename}:{frame.lineno} in {frame.code.co_name}"

@@ -104,8 +104,11 @@ class ExplainReport:
 
     def __str__(self) -> str:
         n = len(self.problems)
-        lines = [f"explain(): {n} problem{'s' if n != 1 else ''} found, {self.ops} tensor ops "
-                 "captured" + ("" if n else "; the module exports as is")]
+        header = f"explain(): {n} problem{'s' if n != 1 else ''} found"
+        if self.violations:
+            header += ", dynamic_shapes constraints violated"
+        lines = [header + f", {self.ops} tensor ops captured"
+                 + ("; the module exports as is" if self.ok else "")]
         for index, problem in enumerate(self.problems, 1):
             seen = f" (met {problem.count} times)" if problem.count > 1 else ""
             lines.append("")

@@ -209,6 +209,23 @@ def test_guards_are_reported_with_their_source_line():
     assert f"s0 > 2  ({THIS_FILE}:{_line('guard')} in program: if n > 2:" in str(report)
 
 
+def test_guards_of_dynamic_shapes_are_reported_with_their_lines():
+    class Dynamic(torch.nn.Module):
+        def forward(self, x, y):
+            if x.shape[0] > 2:  # <- dyn_branch
+                x = x * 2
+            return x + y  # <- dyn_add
+
+    batch = torch.export.Dim("batch")
+    report = strict_tracer.explain(Dynamic(), (torch.randn(4, 3), torch.randn(4, 3)),
+                                   dynamic_shapes=({0: batch}, {0: torch.export.Dim("other")}))
+    lines = {g.location.user_frame.lineno for g in report.guards}
+    assert {_line("dyn_branch"), _line("dyn_add")} <= lines
+    assert not report.ok and report.problems == [] and report.violations
+    assert "The values of other" in report.violations[0]
+    assert "constraints violated" in str(report).splitlines()[0]
+
+
 def test_provenance_is_recorded_by_export_traces_too():
     """The shape environment's provenance hook is set for every trace, not only explain()."""
     def program(n):

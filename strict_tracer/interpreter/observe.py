@@ -15,6 +15,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GraphBreakError, StrictTracerError
+from ..symbolic import DataDependentError
 from .diagnose import describe_value, frame_info, instruction_info
 
 if TYPE_CHECKING:
@@ -89,6 +90,11 @@ class Observer:
                     recovery.recover(frame, instr, before, error)
                 except StrictTracerError:
                     raise
+                except DataDependentError as exc:       # as in core.Interpreter.run_frame
+                    error = interp.data_dependent(str(exc), exc)
+                    if recovery is None:
+                        raise error from None
+                    recovery.recover(frame, instr, before, error)
                 except (Exception, GeneratorExit) as exc:
                     if recovery is not None and recovery.absorb(frame, instr, before, exc):
                         continue
