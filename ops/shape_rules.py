@@ -27,9 +27,9 @@ def _has_symbolic(value: Any) -> bool:
         return not value.meta.is_static
     if isinstance(value, SymValue):
         return True
-    if t in (list, tuple):
+    if isinstance(value, (list, tuple)):
         return any(_has_symbolic(v) for v in value)
-    if t is dict:
+    if isinstance(value, dict):
         return any(_has_symbolic(v) for v in value.values())
     return False
 
@@ -84,10 +84,10 @@ def specialize(op: Any, args: tuple, kwargs: dict, shape_env, why: str) -> None:
                     pin(size)
         elif isinstance(value, SymValue):
             pin(value)
-        elif t in (list, tuple):
+        elif isinstance(value, (list, tuple)):
             for v in value:
                 visit(v)
-        elif t is dict:
+        elif isinstance(value, dict):
             for v in value.values():
                 visit(v)
 

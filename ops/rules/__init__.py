@@ -1,6 +1,6 @@
 """Symbolic shape rules for ATen ops, one module per op family (see registry.py)."""
 # Importing a family module registers its rules.
-from . import (conv, data_dependent, factories, indexing, joins, linalg, norm,  # noqa: F401
+from . import (conv, data_dependent, factories, indexing, joins, linalg, misc, norm,  # noqa: F401
                pointwise, reductions, views)
 from .registry import Bound, ShapeRuleError, bind, covered_ops, find_rule, runs_always
 
