@@ -43,7 +43,7 @@ def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], sh
         specialize(op, args, kwargs, shape_env, "it has no symbolic shape rule")
         return
     try:
-        result = rule(bind(op, args, kwargs, shape_env))
+        result = rule(bind(op, args, kwargs, shape_env, outputs))
     except ShapeRuleError as exc:
         specialize(op, args, kwargs, shape_env, f"its shape rule cannot handle the call ({exc})")
         return

@@ -120,20 +120,20 @@ def test_data_dependent_ops_make_unbacked_symbols():
 
 def test_static_inputs_need_no_rule():
     outputs = [TensorMeta((2, 3), torch.float32, torch.device("cpu"))]
-    shape_rules.apply_rule(aten._cdist_forward.default,
-                           (proxy_maker((2, 4)), proxy_maker((3, 4)), 2.0, None), {}, outputs, ShapeEnv())
+    shape_rules.apply_rule(aten.kron.default, (proxy_maker((1, 2)), proxy_maker((2, 3))), {},
+                           outputs, ShapeEnv())
     assert outputs[0].shape == (2, 3)
 
 
 def test_op_without_rule_specializes_with_a_notice(caplog):
     env = ShapeEnv()
     x, sym = _env_proxy(env, ["a", "b"], {"a": 2, "b": 4})
-    outputs = [TensorMeta((2, 2), torch.float32, torch.device("cpu"))]
+    outputs = [TensorMeta((4, 16), torch.float32, torch.device("cpu"))]
     with caplog.at_level(logging.WARNING, logger="strict_tracer.shapes"):
-        shape_rules.apply_rule(aten._cdist_forward.default, (x, x, 2.0, None), {}, outputs, env)
-    assert outputs[0].shape == (2, 2)
+        shape_rules.apply_rule(aten.kron.default, (x, x), {}, outputs, env)
+    assert outputs[0].shape == (4, 16)
     assert sorted(str(g.expr) for g in env.guards) == ["Eq(s0, 2)", "Eq(s1, 4)"]
-    assert "specializing s0=2, s1=4 for aten._cdist_forward.default" in caplog.text
+    assert "specializing s0=2, s1=4 for aten.kron.default" in caplog.text
 
 
 def test_rule_that_cannot_handle_the_call_specializes(caplog):

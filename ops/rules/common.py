@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import sympy
+
 from strict_tracer.proxy import TensorProxy
+from strict_tracer.symbolic import CheckFailed, SymBool
 
 from .registry import ShapeRuleError
 
@@ -29,8 +32,14 @@ def shape(value: Any) -> tuple:
 
 
 def expect(cond: Any, message: str) -> None:
-    """Require `cond` (a bool or SymBool); a symbolic condition becomes a guard."""
-    if not cond:
+    """torch._check for rules: require `cond` (a bool or SymBool). A symbolic condition on
+    backed sizes becomes a guard, one on unbacked sizes a runtime assert."""
+    if isinstance(cond, SymBool):
+        try:
+            cond.env.check(cond.expr, cond.hint)
+        except CheckFailed:
+            raise ShapeRuleError(message) from None
+    elif not cond:
         raise ShapeRuleError(message)
 
 
@@ -47,6 +56,18 @@ def same(a: Size, b: Size) -> bool:
     if type(a) is int or type(b) is int:
         return type(a) is int and type(b) is int and a == b
     return a.expr == b.expr
+
+
+def is_one(size: Size) -> bool:
+    """Whether a size is 1. Decided without a guard when ranges/facts know, and for sizes
+    read from data (unbacked, size-like) "not 1" as torch's size-oblivious rules assume (a
+    later `expect_eq` then becomes a runtime assert); otherwise a guard."""
+    if type(size) is int:
+        return size == 1
+    known = size.env.evaluate_size_oblivious(sympy.Eq(size.expr, 1))
+    if known is not None:
+        return known
+    return bool(size == 1)
 
 
 def statically_one(size: Size) -> bool:
@@ -70,9 +91,9 @@ def broadcast(*shapes: tuple) -> tuple:
                 result = size
             elif type(size) is int and type(result) is int:
                 expect(size == result, f"cannot broadcast sizes {result} and {size}")
-            elif size == 1:          # guard: this symbolic size is (not) 1
+            elif is_one(size):
                 continue
-            elif result == 1:
+            elif is_one(result):
                 result = size
             else:
                 expect_eq(result, size, "broadcast")

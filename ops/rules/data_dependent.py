@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import expect_eq, numel, shape, wrap_dim
+from .common import broadcast, expect_eq, numel, shape, wrap_dim
 from .indexing import mask_count
 from .registry import Bound, register
 
@@ -15,7 +15,7 @@ aten = torch.ops.aten
 @register(aten.nonzero.default, always=True)
 def nonzero(a: Bound):
     s = shape(a["self"])
-    return (mask_count(a.env, s, "nonzero count"), len(s))
+    return (mask_count(a, s, "nonzero count"), len(s))
 
 
 @register(aten.argwhere.default, always=True)
@@ -25,16 +25,13 @@ def argwhere(a: Bound):
 
 @register(aten.masked_select.default, always=True)
 def masked_select(a: Bound):
-    from .common import broadcast
     s = broadcast(shape(a["self"]), shape(a["mask"]))
-    return (mask_count(a.env, s, "masked_select count"),)
+    return (mask_count(a, s, "masked_select count"),)
 
 
 def _unique_count(a: Bound, s: tuple):
     total = numel(s)
-    if type(total) is int:
-        return a.env.create_unbacked("unique count", lower=0, upper=total)
-    return a.env.create_unbacked("unique count", lower=0)
+    return a.unbacked("unique count", lower=0, upper=total if type(total) is int else None)
 
 
 @register(aten._unique2.default, aten.unique_consecutive.default, always=True)
@@ -66,7 +63,7 @@ def unique_dim(a: Bound):
 def one_hot(a: Bound):
     n = a["num_classes"]
     if type(n) is int and n == -1:
-        n = a.env.create_unbacked("one_hot num_classes", lower=1)
+        n = a.unbacked("one_hot num_classes", lower=1)
     return shape(a["self"]) + (n,)
 
 
@@ -87,7 +84,7 @@ def repeat_interleave_tensor(a: Bound):
     s = shape(a["self"]) if "self" in a else None
     n = a["output_size"]
     if n is None:
-        n = a.env.create_unbacked("repeat_interleave output size", lower=0)
+        n = a.unbacked("repeat_interleave output size", lower=0)
     if s is None or a.get("dim") is None:
         return (n,)
     d = wrap_dim(a["dim"], len(s))

@@ -12,16 +12,13 @@ aten = torch.ops.aten
 _MASK_DTYPES = (torch.bool, torch.uint8)
 
 
-def mask_count(env, mask_shape: tuple, what: str):
+def mask_count(a: Bound, mask_shape: tuple, what: str):
     """An unbacked size: how many elements of a mask are set (0 <= n <= numel)."""
     total = numel(mask_shape)
-    upper = total if type(total) is int else None
-    if upper is None:
-        return env.create_unbacked(what, lower=0)
-    return env.create_unbacked(what, lower=0, upper=upper)
+    return a.unbacked(what, lower=0, upper=total if type(total) is int else None)
 
 
-def indexed_shape(self_shape: tuple, indices: list, env) -> tuple:
+def indexed_shape(self_shape: tuple, indices: list, a: Bound) -> tuple:
     """Result shape of `self[indices]` for a list of index tensors / None (advanced indexing)."""
     dim = 0
     advanced: list[tuple] = []      # broadcastable shapes of the tensor indices
@@ -41,7 +38,7 @@ def indexed_shape(self_shape: tuple, indices: list, env) -> tuple:
             expect(dim + len(s) <= len(self_shape), "mask has too many dims")
             for k, size in enumerate(s):
                 expect_eq(size, self_shape[dim + k], "mask shape")
-            advanced.append((mask_count(env, s, "nonzero count of a boolean index"),))
+            advanced.append((mask_count(a, s, "nonzero count of a boolean index"),))
             positions.append(entries)
             dim += max(len(s), 0)
             entries += 1
@@ -67,7 +64,7 @@ def indexed_shape(self_shape: tuple, indices: list, env) -> tuple:
 
 @register(aten.index.Tensor, aten._unsafe_index.Tensor, always=True)
 def index(a: Bound):
-    return indexed_shape(shape(a["self"]), list(a["indices"]), a.env)
+    return indexed_shape(shape(a["self"]), list(a["indices"]), a)
 
 
 @register(aten.index_put.default, aten.index_put_.default, aten._unsafe_index_put.default,

@@ -31,15 +31,34 @@ class ShapeRuleError(Exception):
 
 
 class Bound(dict):
-    """The call's arguments by schema name, defaults filled in; `op` is the overload and
-    `env` the shape environment (data-dependent rules allocate unbacked symbols in it)."""
+    """The call's arguments by schema name, defaults filled in; `op` is the overload, `env`
+    the shape environment and `outputs` the oracle's output metadata."""
 
-    __slots__ = ("op", "env")
+    __slots__ = ("op", "env", "outputs", "_pool")
 
-    def __init__(self, op: Any, values: dict, env: Any = None):
+    def __init__(self, op: Any, values: dict, env: Any = None, outputs: list | None = None):
         super().__init__(values)
         self.op = op
         self.env = env
+        self.outputs = outputs or []
+        self._pool: list | None = None
+
+    def unbacked(self, source: str, lower=0, upper=None) -> Any:
+        """A size that depends on tensor data: the next unbacked size the oracle's outputs
+        already carry (dispatch allocates those from torch's probe), else a fresh one."""
+        if self._pool is None:
+            seen: dict = {}
+            for meta in self.outputs:
+                for size in meta.shape:
+                    if getattr(size, "hint", 0) is None and size.expr not in seen:
+                        seen[size.expr] = size
+            self._pool = list(seen.values())
+        if self._pool:
+            return self._pool.pop(0)
+        kwargs = {"lower": lower, "size_like": True}
+        if upper is not None:
+            kwargs["upper"] = upper
+        return self.env.create_unbacked(source, **kwargs)
 
 
 def register(*ops: Any, always: bool = False) -> Callable[[Rule], Rule]:
@@ -94,7 +113,7 @@ def find_rule(op: Any) -> Rule | None:
     return rule
 
 
-def bind(op: Any, args: tuple, kwargs: dict, env: Any = None) -> Bound:
+def bind(op: Any, args: tuple, kwargs: dict, env: Any = None, outputs: list | None = None) -> Bound:
     """Bind positional and keyword arguments to the overload's schema argument names."""
     schema = op._schema
     values: dict[str, Any] = {}
@@ -107,7 +126,7 @@ def bind(op: Any, args: tuple, kwargs: dict, env: Any = None) -> Bound:
             values[arg.name] = arg.default_value
         else:
             values[arg.name] = None
-    return Bound(op, values, env)
+    return Bound(op, values, env, outputs)
 
 
 def covered_ops() -> tuple[list[Any], list[Any], list[Rule]]:

@@ -6,8 +6,8 @@ import sys
 
 import torch
 
-from .common import (ceil_div, expect, expect_eq, numel, same, shape, statically_one,
-                     wrap_dim, wrap_dims)
+from .common import (ceil_div, expect, expect_eq, is_one, numel, same, shape, wrap_dim,
+                     wrap_dims)
 from .registry import Bound, ShapeRuleError, register
 
 aten = torch.ops.aten
@@ -68,7 +68,7 @@ def squeeze(a: Bound):
     else:
         dims = set(range(len(s)))
     # A symbolic size in a squeezed position is guarded to be (or not be) 1.
-    return tuple(size for i, size in enumerate(s) if not (i in dims and size == 1))
+    return tuple(size for i, size in enumerate(s) if not (i in dims and is_one(size)))
 
 
 @register(aten.unsqueeze.default, aten.unsqueeze_.default)
@@ -142,7 +142,7 @@ def expanded(s: tuple, sizes: list) -> tuple:
         current = s[i - lead]
         if (type(target) is int and target == -1) or same(current, target):
             out.append(current)
-        elif statically_one(current) or current == 1:
+        elif is_one(current):
             out.append(target)
         else:
             expect_eq(current, target, "expand(): size of a non-singleton dim")
