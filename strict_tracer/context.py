@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import functools
 import sys
 from contextvars import ContextVar
@@ -27,12 +28,21 @@ def maybe_current() -> "Interpreter | None":
     return _active.get()
 
 
+# Each interpreted frame costs a handful of Python frames (run loop, handler, call policy),
+# so tracing needs more Python stack than the traced program would.
+_PYTHON_FRAMES_PER_INTERPRETED_FRAME = 30
+
+
 @contextlib.contextmanager
 def activate(interp: "Interpreter") -> Iterator[None]:
+    from .interpreter.core import MAX_DEPTH
     token = _active.set(interp)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, MAX_DEPTH * _PYTHON_FRAMES_PER_INTERPRETED_FRAME))
     try:
         yield
     finally:
+        sys.setrecursionlimit(limit)
         _active.reset(token)
 
 

@@ -39,7 +39,7 @@ _TORCH_OP_FILES = frozenset(os.path.join(_TORCH_DIR, *parts) for parts in (
     ("overrides.py",), ("_VF.py",), ("_ops.py",), ("__init__.py",), ("autograd", "grad_mode.py"),
     ("utils", "_contextlib.py"), ("_utils.py",), ("nn", "modules", "module.py"),
 ))
-_MAX_DEPTH = 400     # interpreted frames
+MAX_DEPTH = 400      # interpreted frames (CPython's own limit is 1000 by default)
 
 
 def handler(*opnames: str) -> Callable[[Handler], Handler]:
@@ -139,8 +139,8 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
     def push_frame(self, frame: Frame) -> None:
         if frame.instrs[0].handler is None:
             _bind_handlers(frame)
-        if len(self.frames) >= _MAX_DEPTH:
-            raise RecursionError("maximum recursion depth exceeded in interpreted code")
+        if len(self.frames) >= MAX_DEPTH:
+            raise RecursionError("maximum recursion depth exceeded")
         if not self.frames:
             self.outer_frame = frame
         self.frames.append(frame)
