@@ -36,6 +36,12 @@ MODELS = textwrap.dedent("""
 
     def broken():
         raise RuntimeError("cannot build")
+
+    class Pair(torch.nn.Module):
+        def forward(self, x, y):
+            if x.shape[0] > 2:              # <- pair_branch
+                x = x * 2
+            return x + y
 """)
 
 
@@ -128,6 +134,18 @@ def test_factory_args_and_usage_errors(models, capsys):
     assert "broken() failed: RuntimeError: cannot build" in capsys.readouterr().err
     assert main(["export", f"{models}:Good", "--args", "__import__('os')"]) == 2
     assert main(["export", f"{models}:make_good", "-q"]) == 0
+
+
+def test_dynamic_shapes_option(models, capsys):
+    args = ["--args", "randn(4, 3)", "randn(4, 3)"]
+    assert main(["explain", f"{models}:Pair", *args, "--dynamic-shapes",
+                 "({0: Dim('b')}, {0: Dim('c')})"]) == 1
+    out = capsys.readouterr().out
+    assert "dynamic_shapes constraints violated" in out and "c = b" in out
+    assert f"guard: s0 > 2  ({models}:{_line('pair_branch')} in forward" in out
+    assert main(["export", f"{models}:Pair", *args, "--dynamic-shapes",
+                 "({0: Dim('b', min=3)}, {0: Dim('b', min=3)})"]) == 0
+    assert "Range constraints: {s" in capsys.readouterr().out
 
 
 def test_demo_still_works(capsys):
