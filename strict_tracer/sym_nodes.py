@@ -107,7 +107,8 @@ class SymNodes:
         return self.graph.call(target, args, {}, self._value(e))
 
     def _value(self, e: sympy.Basic) -> SymValue:
-        kind = SymBool if e.is_Boolean else (SymInt if e.is_integer else SymFloat)
+        # (sympy relations are booleans without setting is_Boolean)
+        kind = SymBool if e.is_Boolean or e.is_Relational else (SymInt if e.is_integer else SymFloat)
         hint = self.env.hint_value(e)
         value = wrap(e, hint, self.env, kind)
         return value if isinstance(value, SymValue) else kind(e, hint, self.env)

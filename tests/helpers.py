@@ -63,10 +63,12 @@ def readable(ep: torch.export.ExportedProgram) -> str:
     return "\n".join(lines) + "\n" + str(ep.graph_signature)
 
 
-def torch_readable(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None) -> str:
+def torch_readable(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None,
+                   dynamic_shapes: Any = None) -> str:
     """`readable` of torch.export.export(..., strict=True), with dead code removed (torch keeps
     unused nodes; strict_tracer prunes them)."""
-    ep = torch.export.export(mod, copy.deepcopy(args), copy.deepcopy(kwargs or {}), strict=True)
+    ep = torch.export.export(mod, copy.deepcopy(args), copy.deepcopy(kwargs or {}),
+                             dynamic_shapes=dynamic_shapes, strict=True)
     ep.graph_module.graph.eliminate_dead_code()
     ep.graph_module.recompile()
     return readable(ep)

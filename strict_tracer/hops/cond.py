@@ -17,10 +17,10 @@ import torch.utils._pytree as pytree
 from ..errors import Category
 from ..interpreter.natives import special
 from ..proxy import TensorProxy
-from ..symbolic import SymValue
+from ..symbolic import SymBool
 from .emit import bind, copy_meta, emit_operator, meta_differences, register_subgraphs, tensor_leaves
 from .naming import merge_free_inputs
-from .subgraph import SubgraphBuilder, trace_body
+from .subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
 
 _cond_module = sys.modules["torch._higher_order_ops.cond"]
 _COND_OP = torch.ops.higher_order.cond
@@ -49,11 +49,12 @@ def cond(interp, args: tuple, kwargs: dict) -> Any:
         warnings.warn_explicit(_CONSTANT_PRED_WARNING, UserWarning, frame.code.co_filename,
                                frame.lineno or 0)
         return interp.call(true_fn if pred else false_fn, tuple(operands), {})
-    pred = _check_pred(interp, pred)
+    pred_node = _pred_node(interp, pred)
     cur = interp.state.graph
     branches = []
     for side, fn in (("true", true_fn), ("false", false_fn)):
         builder = SubgraphBuilder(interp, cur, f"the {side} branch of torch.cond")
+        builder.operands = [leaf for leaf in leaves if type(leaf) is TensorProxy]
         result = trace_body(interp, builder, fn, tuple(operands))
         out_leaves, out_spec = pytree.tree_flatten(result)
         branches.append((builder, out_leaves, out_spec))
@@ -63,37 +64,38 @@ def cond(interp, args: tuple, kwargs: dict) -> Any:
                             f"the branches of torch.cond return different structures: {t_spec} "
                             f"vs {f_spec}", hint="return the same tuple/list/dict of tensors from both")
     outputs = _merge_outputs(interp, t_leaves, f_leaves)
+    for builder in (t_builder, f_builder):
+        check_no_leaked_symbols(interp, builder, outputs)
     t_builder.finish(t_leaves)
     f_builder.finish(f_leaves)
     free = merge_free_inputs(t_builder, f_builder)
     t_builder.order_inputs(free)
     f_builder.order_inputs(free)
     true_attr, false_attr = register_subgraphs(cur, [("true_graph", t_builder), ("false_graph", f_builder)])
-    values = emit_operator(interp, _COND_OP, (pred.node, true_attr, false_attr, tuple(free)), outputs)
+    values = emit_operator(interp, _COND_OP, (pred_node, true_attr, false_attr, tuple(free)), outputs)
     return pytree.tree_unflatten(values, t_spec)
 
 
-def _check_pred(interp, pred: Any) -> TensorProxy:
+def _pred_node(interp, pred: Any) -> torch.fx.Node:
+    """The node computing the predicate: a one-element tensor or a symbolic bool."""
     if isinstance(pred, torch.Tensor):
         pred = interp.lift_tensor(pred)
-    if isinstance(pred, SymValue):
-        raise interp.refuse(Category.CONTROL_FLOW_OP,
-                            f"torch.cond with a symbolic predicate ({pred}) needs the shape-guard "
-                            "engine, which strict_tracer does not have yet",
-                            hint="export with static shapes, or compute the predicate as a tensor")
+    if isinstance(pred, SymBool):
+        return interp.state.sym_nodes.node_for(pred)
     if type(pred) is not TensorProxy:
         raise interp.refuse(Category.CONTROL_FLOW_OP,
                             f"torch.cond expects a bool or a one-element tensor as predicate, got "
                             f"{type(pred).__name__}", hint="pass e.g. x.sum() > 0")
-    numel = 1
-    for size in pred.meta.shape:
-        numel *= size
-    if numel != 1:
-        raise interp.refuse(Category.CONTROL_FLOW_OP,
-                            f"torch.cond expects a one-element predicate, got a tensor of shape "
-                            f"{list(pred.meta.shape)}", operands=(pred,),
-                            hint="reduce it first, e.g. (x > 0).all() or x.sum() > 0")
-    return pred
+    if pred.meta.is_static:
+        numel = 1
+        for size in pred.meta.shape:
+            numel *= size
+        if numel != 1:
+            raise interp.refuse(Category.CONTROL_FLOW_OP,
+                                f"torch.cond expects a one-element predicate, got a tensor of shape "
+                                f"{list(pred.meta.shape)}", operands=(pred,),
+                                hint="reduce it first, e.g. (x > 0).all() or x.sum() > 0")
+    return pred.node
 
 
 def _merge_outputs(interp, true_leaves: list[Any], false_leaves: list[Any]) -> list[Any]:
@@ -108,7 +110,7 @@ def _merge_outputs(interp, true_leaves: list[Any], false_leaves: list[Any]) -> l
     merged: list[Any] = []
     for index, (t, f) in enumerate(zip(true_leaves, false_leaves)):
         if type(t) is TensorProxy and type(f) is TensorProxy:
-            diffs = meta_differences(t.meta, f.meta)
+            diffs = meta_differences(t.meta, f.meta, interp.state.shape_env)
             sizes_only = all(d.startswith(("shape", "stride")) for d in diffs)
             if diffs:
                 raise interp.refuse(

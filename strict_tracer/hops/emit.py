@@ -5,6 +5,7 @@ import inspect
 import operator
 from typing import Any, Callable
 
+import sympy
 import torch
 import torch.fx
 import torch.utils._pytree as pytree
@@ -33,13 +34,9 @@ def tensor_leaves(interp, tree: Any, what: str, allow_constants: bool) -> tuple[
         if isinstance(leaf, torch.Tensor):
             leaf = interp.lift_tensor(leaf)
         elif type(leaf) is not TensorProxy:
-            if isinstance(leaf, SymValue):
-                raise interp.refuse(
-                    Category.CONTROL_FLOW_OP,
-                    f"{what} contains a symbolic size ({leaf}); strict_tracer does not pass "
-                    "symbolic sizes into control-flow bodies yet",
-                    hint="pass tensors; read sizes from them inside the body")
-            if not (allow_constants and isinstance(leaf, CONSTANT_LEAVES)):
+            # Constants (and symbolic sizes, computed inside the body when used) are passed
+            # to the body as they are.
+            if not (allow_constants and isinstance(leaf, (*CONSTANT_LEAVES, SymValue))):
                 raise interp.refuse(
                     Category.CONTROL_FLOW_OP,
                     f"{what} may only contain tensors{' and Python constants' if allow_constants else ''}"
@@ -65,26 +62,46 @@ def slice_meta(meta: TensorMeta) -> TensorMeta:
     """Metadata of `torch.select_copy(x, 0, 0)`: one slice along the leading dimension."""
     shape = meta.shape[1:]
     return TensorMeta(shape, meta.dtype, meta.device, meta.requires_grad,
-                      _contiguous_strides(tuple(int(s) for s in shape)), 0, meta.layout)
+                      _contiguous_strides(tuple(_example_size(s) for s in shape)), 0, meta.layout)
 
 
 def stacked_meta(meta: TensorMeta, length: Any) -> TensorMeta:
     """Metadata of torch.stack of `length` tensors like `meta`."""
     shape = (length, *meta.shape)
     return TensorMeta(shape, meta.dtype, meta.device, meta.requires_grad,
-                      _contiguous_strides(tuple(int(s) for s in shape)), 0, meta.layout)
+                      _contiguous_strides(tuple(_example_size(s) for s in shape)), 0, meta.layout)
 
 
-def meta_differences(a: TensorMeta, b: TensorMeta, strides: bool = True) -> list[str]:
-    diffs = []
-    checks = [("dtype", a.dtype, b.dtype), ("device", a.device, b.device),
-              ("layout", a.layout, b.layout), ("shape", tuple(a.shape), tuple(b.shape))]
-    if strides:
-        checks.append(("stride", a.strides, b.strides))
-    for name, x, y in checks:
-        if x != y:
-            diffs.append(f"{name} {x} vs {y}")
+def _example_size(size: Any) -> int:
+    """The size's hint (for data-dependent sizes, the example value the oracle uses)."""
+    if not isinstance(size, SymValue):
+        return size
+    return size.hint if size.hint is not None else size.env.example_value(size.expr)
+
+
+def same_size(a: Any, b: Any, env) -> bool:
+    """Are two sizes the same expression (no guard is recorded)?"""
+    if type(a) is int and type(b) is int:
+        return a == b
+    expr_a = a.expr if isinstance(a, SymValue) else sympy.Integer(a)
+    expr_b = b.expr if isinstance(b, SymValue) else sympy.Integer(b)
+    return env.resolve(expr_a) == env.resolve(expr_b)
+
+
+def meta_differences(a: TensorMeta, b: TensorMeta, env) -> list[str]:
+    """What differs between two tensors' metadata (dtype, device, layout, shape, strides)."""
+    diffs = [f"{name} {x} vs {y}" for name, x, y in (
+        ("dtype", a.dtype, b.dtype), ("device", a.device, b.device), ("layout", a.layout, b.layout))
+        if x != y]
+    if len(a.shape) != len(b.shape) or not all(same_size(x, y, env) for x, y in zip(a.shape, b.shape)):
+        diffs.append(f"shape {_shape_text(a)} vs {_shape_text(b)}")
+    elif a.strides != b.strides:
+        diffs.append(f"stride {a.strides} vs {b.strides}")
     return diffs
+
+
+def _shape_text(meta: TensorMeta) -> str:
+    return f"({', '.join(str(s) for s in meta.shape)}{',' if len(meta.shape) == 1 else ''})"
 
 
 def register_subgraphs(cur: GraphBuilder, parts: list[tuple[str, SubgraphBuilder]]) -> list[torch.fx.Node]:

@@ -16,8 +16,10 @@ import torch.utils._pytree as pytree
 from ..errors import Category
 from ..interpreter.natives import special
 from ..proxy import TensorProxy
-from .emit import bind, copy_meta, emit_operator, register_subgraphs, slice_meta, stacked_meta, tensor_leaves
-from .subgraph import SubgraphBuilder, trace_body
+from ..symbolic import hint_of
+from .emit import (bind, copy_meta, emit_operator, register_subgraphs, same_size, slice_meta,
+                   stacked_meta, tensor_leaves)
+from .subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
 
 _map_module = sys.modules["torch._higher_order_ops.map"]
 _MAP_IMPL = torch.ops.higher_order.map_impl
@@ -41,6 +43,7 @@ def map_(interp, args: tuple, kwargs: dict) -> Any:
     result = trace_body(interp, builder, f,
                         (pytree.tree_unflatten(slices, xs_spec), *pytree.tree_unflatten(body_args, args_spec)))
     out_leaves, out_spec = pytree.tree_flatten(result)
+    check_no_leaked_symbols(interp, builder, [leaf.meta for leaf in out_leaves if type(leaf) is TensorProxy])
     outputs = []
     for index, leaf in enumerate(out_leaves):
         if isinstance(leaf, torch.Tensor):
@@ -69,10 +72,10 @@ def _leading_size(interp, flat_xs: list[TensorProxy]) -> Any:
         raise interp.refuse(Category.CONTROL_FLOW_OP, "map cannot iterate over a 0-d tensor",
                             hint="pass tensors with a leading dimension to map over")
     length = shapes[0][0]
-    if length == 0:
+    if hint_of(length) == 0:
         raise interp.refuse(Category.CONTROL_FLOW_OP, "map cannot iterate over an empty dimension",
                             hint="torch.export traces the body on the first slice; pass a non-empty xs")
-    if any(shape[0] != length for shape in shapes):
+    if not all(same_size(shape[0], length, interp.state.shape_env) for shape in shapes):
         raise interp.refuse(Category.CONTROL_FLOW_OP,
                             f"the leading dimensions of map's xs differ: {[list(s) for s in shapes]}",
                             hint="map over tensors with the same leading size")

@@ -18,9 +18,10 @@ import torch.utils._pytree as pytree
 from ..errors import Category
 from ..interpreter.natives import special
 from ..proxy import TensorProxy
+from ..symbolic import hint_of
 from .emit import (bind, copy_meta, emit_operator, input_copy_meta, meta_differences,
-                   register_subgraphs, slice_meta, stacked_meta, tensor_leaves)
-from .subgraph import SubgraphBuilder, trace_body
+                   register_subgraphs, same_size, slice_meta, stacked_meta, tensor_leaves)
+from .subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
 
 _scan_module = sys.modules["torch._higher_order_ops.scan"]
 _SCAN = torch.ops.higher_order.scan
@@ -65,6 +66,7 @@ def scan(interp, args: tuple, kwargs: dict) -> Any:
                                 f"the combine_fn of scan returns a {type(leaf).__name__} in y",
                                 hint="return tensors as the per-step outputs")
         ys.append(stacked_meta(leaf.meta, length))
+    check_no_leaked_symbols(interp, builder, ys)
     builder.finish([*carry_leaves, *y_leaves], layout="list")
     builder.order_inputs(list(builder.free))
     (combine_attr,) = register_subgraphs(cur, [("scan_combine_graph", builder)])
@@ -89,13 +91,14 @@ def _check_arguments(interp, combine_fn: Any, flat_init: list, flat_xs: list, di
         problem = f"reverse must be a bool, got {type(reverse).__name__}"
     elif not flat_init:
         problem = "scan needs at least one tensor in init"
-    elif any(x.meta.ndim <= (dim if dim >= 0 else dim + x.meta.ndim) or dim < -x.meta.ndim
-             for x in flat_xs):
+    elif any(not -x.meta.ndim <= dim < x.meta.ndim for x in flat_xs):
         problem = f"every xs tensor needs a dimension {dim} to scan over"
-    elif any(x.meta.shape[dim] == 0 for x in flat_xs):
-        problem = "scan cannot iterate over an empty dimension"
-    elif len({x.meta.shape[dim] for x in flat_xs}) != 1:
-        problem = f"the xs tensors have different lengths along dimension {dim}"
+    else:
+        lengths = [x.meta.shape[dim] for x in flat_xs]
+        if hint_of(lengths[0]) == 0:
+            problem = "scan cannot iterate over an empty dimension"
+        elif not all(same_size(n, lengths[0], interp.state.shape_env) for n in lengths):
+            problem = f"the xs tensors have different lengths along dimension {dim}"
     if problem is not None:
         raise interp.refuse(Category.CONTROL_FLOW_OP, problem,
                             hint="see torch._higher_order_ops.scan's documentation for its arguments")
@@ -113,7 +116,7 @@ def _check_carry(interp, init: list[TensorProxy], carry: list[Any]) -> None:
             raise interp.refuse(Category.CONTROL_FLOW_OP,
                                 f"the combine_fn of scan returns a {type(new).__name__} as carry {index}",
                                 hint="return tensors as the carry")
-        diffs = meta_differences(old.meta, new.meta)
+        diffs = meta_differences(old.meta, new.meta, interp.state.shape_env)
         if diffs:
             raise interp.refuse(Category.CONTROL_FLOW_OP,
                                 f"the combine_fn of scan changes carry {index}: {'; '.join(diffs)}",

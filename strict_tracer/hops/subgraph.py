@@ -19,6 +19,7 @@ from ..errors import Category
 from ..graph import GraphBuilder, LiftedInput
 from ..proxy import TensorMeta, TensorProxy
 from .aliasing import StorageTracker
+from .symbols import BodySymNodes, bind_placeholder, leaked_unbacked
 
 PURE_BODY_HINT = ("control-flow bodies must be pure functions of their inputs: compute new "
                   "tensors and return them instead of changing existing ones")
@@ -58,6 +59,9 @@ class SubgraphBuilder(GraphBuilder):
         self.free: dict[torch.fx.Node, torch.fx.Node] = {}   # parent-graph node -> placeholder
         self.outer_of: dict[torch.fx.Node, torch.fx.Node] = {}
         self.storage = StorageTracker()
+        self.sym_nodes = BodySymNodes(self, interp.state.shape_env, interp.state.sym_nodes)
+        self.finished = False                         # the output node exists
+        self.operands: list[TensorProxy] = []         # outer tensors passed as operands (cond)
 
     # ------------------------------------------------------------------ inputs
     def explicit_input(self, meta: TensorMeta, origin: str) -> TensorProxy:
@@ -96,6 +100,7 @@ class SubgraphBuilder(GraphBuilder):
                 node = self.graph.placeholder("arg")
         node.meta["st_meta"] = meta
         self.storage.add_input(node)
+        bind_placeholder(self.sym_nodes, node, meta, read=not self.finished)
         return node
 
     def lifted_placeholder(self, kind: str, target: str, tensor: torch.Tensor, meta: TensorMeta,
@@ -125,6 +130,7 @@ class SubgraphBuilder(GraphBuilder):
         """
         nodes = [self.import_node(v.node) if type(v) is TensorProxy else v for v in values]
         self._check_output_aliasing(nodes)
+        self.finished = True
         if layout == "bare":
             self.graph.output(nodes[0])
         else:
@@ -186,7 +192,8 @@ def trace_body(interp, builder: SubgraphBuilder, fn: Any, args: tuple, kwargs: d
     """Call `fn(*args, **kwargs)` through the interpreter with `builder` as the current graph."""
     state = interp.state
     sandbox = state.sandbox
-    saved_graph, saved_guard, saved_grad = state.graph, sandbox.write_guard, state.grad_enabled
+    saved_graph, saved_sym_nodes = state.graph, state.sym_nodes
+    saved_guard, saved_grad = sandbox.write_guard, state.grad_enabled
     start = sandbox.clock
 
     def guard(obj: Any, what: str) -> None:
@@ -199,12 +206,12 @@ def trace_body(interp, builder: SubgraphBuilder, fn: Any, args: tuple, kwargs: d
                             f"{builder.what} writes {what} of {_short(obj)}, which exists outside it",
                             hint=PURE_BODY_HINT)
 
-    state.graph = builder
+    state.graph, state.sym_nodes = builder, builder.sym_nodes
     sandbox.write_guard = guard
     try:
         result = interp.call(fn, tuple(args), kwargs or {})
     finally:
-        state.graph = saved_graph
+        state.graph, state.sym_nodes = saved_graph, saved_sym_nodes
         sandbox.write_guard = saved_guard
     if state.grad_enabled != saved_grad:
         state.grad_enabled = saved_grad
@@ -220,3 +227,15 @@ def _short(obj: Any) -> str:
     text = f"{type(obj).__name__} object"
     return text
 
+
+
+def check_no_leaked_symbols(interp, builder: SubgraphBuilder, outputs: list[Any]) -> None:
+    """Refuse outputs whose sizes depend on data read inside the body (torch.export would
+    give them fresh data-dependent sizes, which strict_tracer does not support yet)."""
+    leaked = leaked_unbacked(builder.sym_nodes, outputs)
+    if leaked:
+        raise interp.refuse(
+            Category.CONTROL_FLOW_OP,
+            f"an output of {builder.what} has a size that depends on data read inside it "
+            f"({', '.join(str(s) for s in leaked)})",
+            hint="compute data-dependent sizes outside the body and pass the tensors in")

@@ -101,7 +101,7 @@ def _check_body_outputs(interp, carried: list[TensorProxy], outputs: list[Any]) 
             raise interp.refuse(Category.CONTROL_FLOW_OP,
                                 f"the body_fn of while_loop returns a {type(new).__name__} for "
                                 f"carried tensor {index}", hint="return tensors")
-        diffs = meta_differences(new.meta, old.meta)
+        diffs = meta_differences(new.meta, old.meta, interp.state.shape_env)
         if diffs:
             raise interp.refuse(Category.CONTROL_FLOW_OP,
                                 f"the body_fn of while_loop changes carried value {index}: "
