@@ -63,15 +63,18 @@ class ProbeSymbols:
         if isinstance(value, SymBool):
             # Routing never depends on a symbolic bool; decide it (a guard) and pass a bool.
             return bool(value)
-        if value.env.hint_value(value.expr) is None and isinstance(value, SymInt):
+        if value.env.hint_value(value.expr) is None:
             # A value read from data: torch must treat it as unbacked too (it cannot pin it).
-            stand_in = self.torch_env.create_unbacked_symint()
+            stand_in = self.torch_env.create_unbacked_symint() if isinstance(value, SymInt) \
+                else self.torch_env.create_unbacked_symfloat()
             symbol = stand_in.node.expr
             lo, hi = value.env.bound(value.expr)
             self.torch_env.var_to_range[symbol] = ValueRanges(
                 -int_oo if lo == -INF else int(lo), int_oo if hi == INF else int(hi))
             self.params.append(symbol)
             return stand_in
+        if isinstance(value, SymFloat):
+            hint = float(hint)
         n = len(self.params)
         source = ConstantSource(f"__strict_tracer_arg{id(self)}_{n}")
         symbol = self.torch_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,

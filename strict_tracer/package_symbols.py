@@ -97,7 +97,7 @@ class TorchSymbols:
         else:
             torch_value = self.shape_env.create_unbacked_symfloat()
         mapped = torch_value.node.expr
-        self.shape_env.var_to_range[mapped] = _vr(info.lower, info.upper)
+        self.shape_env.var_to_range[mapped] = _vr(info.lower, info.upper, bool(s.is_integer))
         self.map[s] = mapped
         self.unbacked.append(s)
         return mapped
@@ -179,7 +179,8 @@ class TorchSymbols:
             if isinstance(v, SymValue)]
         ours = range_constraints(self.env, symbols, dims, unbacked_in_graph) if symbols is not None \
             else {s: self.env.range_of(s) for s in unbacked_in_graph}
-        return {self.expr(e, resolve=False): _vr(lo, hi) for e, (lo, hi) in ours.items()}
+        return {self.expr(e, resolve=False): _vr(lo, hi, bool(e.is_integer))
+                for e, (lo, hi) in ours.items()}
 
     def add_guards(self) -> None:
         """Guards the program relies on that placeholder shapes and ranges do not express."""
@@ -215,7 +216,9 @@ class TorchSymbols:
         return {self.map[symbol]: (CallMethodKey("size"), SequenceKey(binding.dim))}
 
 
-def _vr(lo, hi) -> ValueRanges:
+def _vr(lo, hi, integer: bool = True) -> ValueRanges:
+    if not integer:
+        return ValueRanges(-sympy.oo if lo == -INF else lo, sympy.oo if hi == INF else hi)
     lo = -int_oo if lo == -INF else int(lo)
     hi = int_oo if hi == INF else int(hi)
     return ValueRanges(lo, hi)

@@ -70,8 +70,11 @@ class SymNodes:
         if a.is_Integer and a > 0 and b.is_Integer and s not in self.bindings:
             self.bindings[s] = Binding(node, dim, int(a), int(b))
 
-    def bind_value(self, symbol: sympy.Symbol, node: torch.fx.Node) -> None:
+    def bind_value(self, symbol: sympy.Symbol, node: torch.fx.Node, expr: sympy.Basic = None) -> None:
+        """`node` computes `expr` (default: the symbol itself), e.g. an `item` node."""
         self.bindings.setdefault(symbol, Binding(node))
+        if expr is not None:
+            self._cache[expr] = node
 
     # ------------------------------------------------------------------ materialisation
     def node_for(self, value: Any, cache: Optional[dict] = None) -> Any:

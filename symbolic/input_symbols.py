@@ -160,7 +160,7 @@ def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, wh
                 f"Expected {where.source} = {hint} to be of the form {dim.__name__}, where "
                 f"{root.__name__} is an integer")
         root_hint = (hint - b) // a
-        lo = max(0, root.min)
+        lo = max(2, root.min)       # a root is a size too, as torch.export has it
         hi = INF if _is_int_oo(root.max) or root.max == sympy.oo else root.max
         if not lo <= root_hint <= hi:
             raise ConstraintViolationError(

@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 import sympy
 
 from . import facts as F
+from .printing import to_python
 from .ranges import INF, Range, bound, decide
 from .values import SymBool, SymFloat, SymInt, SymValue, wrap
 
@@ -33,8 +34,8 @@ class DataDependentError(Exception):
 
     def __init__(self, expr: sympy.Basic, kind: str = "guard"):
         what = "guard on" if kind == "guard" else "extract a Python number from"
-        super().__init__(f"could not {what} data-dependent expression {expr} (it depends on "
-                         "tensor data, which does not exist while tracing)")
+        super().__init__(f"could not {what} data-dependent expression {to_python(expr)} (it "
+                         "depends on tensor data, which does not exist while tracing)")
         self.expr = expr
         self.kind = kind
 

@@ -40,19 +40,17 @@ def tensor_item(interp, proxy: TensorProxy) -> Any:
     value = env.create_unbacked(f".item(){where}", _scalar_kind(proxy.meta.dtype))
     node = interp.state.graph.call(torch.ops.aten.item.default, (proxy.node,), {}, value)
     symbol = next(iter(value.expr.free_symbols))
-    interp.state.sym_nodes.bind_value(symbol, node)
+    interp.state.sym_nodes.bind_value(symbol, node, value.expr)
     return value
 
 
 def tensor_tolist(interp, proxy: TensorProxy) -> Any:
-    """`.tolist()`: unbind along dim 0 (recursively) and read each element."""
+    """`.tolist()`: select each row (recursively) and read each element, as torch.export."""
     if not proxy.meta.shape:
         return tensor_item(interp, proxy)
     length = int(proxy.meta.shape[0])
-    if length == 0:
-        return []
-    parts = interp.tensor_op(torch.Tensor.unbind, (proxy, 0), {})
-    return [tensor_tolist(interp, p) for p in parts]
+    return [tensor_tolist(interp, interp.tensor_op(torch.select, (proxy, 0, i), {}))
+            for i in range(length)]
 
 
 DATA_READS = {torch.Tensor.item: tensor_item, torch.Tensor.tolist: tensor_tolist}
