@@ -68,7 +68,8 @@ class TensorMeta:
 
     def short_str(self) -> str:
         dt = str(self.dtype).replace("torch.", "")
-        return f"{dt}[{', '.join(str(s) for s in self.shape)}]"
+        # str() of a symbolic size would specialize it; show its expression instead.
+        return f"{dt}[{', '.join(str(getattr(s, 'expr', s)) for s in self.shape)}]"
 
 
 def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:

@@ -46,7 +46,25 @@ class SymValue:
         self.env = env
 
     def __repr__(self) -> str:
-        return str(self.expr)
+        # Formatting reaches here from user code through native code (str of a tuple of sizes,
+        # %-formatting, join): the text must be the one eager prints, so it specializes the
+        # value (a guard). Tracer-internal text uses describe() or the expression.
+        return repr(self._concrete())
+
+    def __str__(self) -> str:
+        return str(self._concrete())
+
+    def __format__(self, spec: str) -> str:
+        return format(self._concrete(), spec)
+
+    def _concrete(self):
+        if isinstance(self, SymBool):
+            return bool(self)
+        return self.env.specialize(self)
+
+    def describe(self) -> str:
+        """Text for messages that must not add a guard."""
+        return f"{type(self).__name__}({self.expr})"
 
     def __hash__(self) -> int:
         raise TypeError(f"unhashable type: '{type(self).__name__}' (symbolic value)")

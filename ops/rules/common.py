@@ -46,7 +46,9 @@ def expect(cond: Any, message: str) -> None:
 def expect_eq(a: Size, b: Size, what: str) -> None:
     if same(a, b):
         return
-    expect(a == b, f"{what}: {a} != {b}")
+    if not a == b:
+        # Formatting a symbolic size would specialize it: print expressions (only on failure).
+        raise ShapeRuleError(f"{what}: {getattr(a, 'expr', a)} != {getattr(b, 'expr', b)}")
 
 
 def same(a: Size, b: Size) -> bool:
