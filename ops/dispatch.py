@@ -16,7 +16,7 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
 from strict_tracer.proxy import TensorMeta, TensorProxy
-from strict_tracer.symbolic import SymValue
+from strict_tracer.symbolic import SymBool, SymValue
 
 from .probe import ProbeResult, fake_mode, probe
 from .probe_symbols import ProbeSymbols
@@ -86,7 +86,8 @@ class Template:
     calls: list[CallTemplate]
     output: Any             # structure with refs / constants
     cacheable: bool = True
-    probe: ProbeSymbols | None = None   # stand-ins for symbolic scalar arguments
+    probe: ProbeSymbols | None = None   # stand-ins for the call's symbolic values
+    routing: list = field(default_factory=list)   # conditions torch's routing relied on
 
 
 _cache: dict[Any, Template] = {}
@@ -106,10 +107,32 @@ class _Uncacheable(Exception):
     pass
 
 
-def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int],
-               syms: list[SymValue]) -> Any:
+class SymArgs:
+    """The distinct symbolic values of one call (tensor sizes and scalar arguments), in order
+    of first appearance; the oracle runs with one torch stand-in per entry."""
+
+    __slots__ = ("values", "index")
+
+    def __init__(self) -> None:
+        self.values: list[SymValue] = []
+        self.index: dict = {}
+
+    def add(self, value: SymValue) -> int:
+        key = (type(value), value.env.resolve(value.expr))
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.values)
+            self.values.append(value)
+        return i
+
+    def of(self, value: SymValue) -> int:
+        return self.index[(type(value), value.env.resolve(value.expr))]
+
+
+def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms: SymArgs) -> Any:
     """A hashable description of an argument; proxies are collected in `proxies`, symbolic
-    scalars (keyed by kind and example value, not by expression) in `syms`."""
+    values in `syms` (keyed by example value and by which of them are equal, not by
+    expression: a template learned for s0 applies to s7 of the same size)."""
     t = type(value)
     if t is TensorProxy:
         index = seen.get(id(value))
@@ -117,8 +140,10 @@ def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int],
             index = seen[id(value)] = len(proxies)
             proxies.append(value)
         m = value.meta
+        pattern = None if m.is_static else tuple(
+            None if type(s) is int else syms.add(s) for s in m.shape)
         return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
-                m.requires_grad, m.is_leaf, m.layout)
+                m.requires_grad, m.is_leaf, m.layout, pattern)
     if t in (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
              torch.memory_format, type(Ellipsis)):
         return (t, value)
@@ -132,37 +157,40 @@ def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int],
     if isinstance(value, torch.Size):
         return (torch.Size, tuple(value))
     if isinstance(value, SymValue):
-        syms.append(value)
-        return ("S", t, value.example)
+        return ("S", t, value.example, syms.add(value))
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return (t, tuple(_signature(v, proxies, seen, syms) for v in value))
     raise _Uncacheable()
 
 
-def _to_fake(value: Any, probe_syms: ProbeSymbols) -> Any:
+def _to_fake(value: Any, probe_syms: ProbeSymbols, fakes: dict, syms: SymArgs) -> Any:
     t = type(value)
     if t is TensorProxy:
-        return value.meta.example()
+        return fakes[id(value)]
     if t in (list, tuple):
-        return t(_to_fake(v, probe_syms) for v in value)
+        return t(_to_fake(v, probe_syms, fakes, syms) for v in value)
     if t is slice:
-        return slice(_to_fake(value.start, probe_syms), _to_fake(value.stop, probe_syms),
-                     _to_fake(value.step, probe_syms))
+        return slice(_to_fake(value.start, probe_syms, fakes, syms),
+                     _to_fake(value.stop, probe_syms, fakes, syms),
+                     _to_fake(value.step, probe_syms, fakes, syms))
     if t is dict:
-        return {k: _to_fake(v, probe_syms) for k, v in value.items()}
+        return {k: _to_fake(v, probe_syms, fakes, syms) for k, v in value.items()}
     if isinstance(value, SymValue):
-        return probe_syms.to_torch(value)
+        return probe_syms.stand_in(syms.of(value))
     return value
 
 
-def _walk_proxies(value: Any, proxies: list, seen: dict, syms: list) -> None:
+def _walk_proxies(value: Any, proxies: list, seen: dict, syms: SymArgs) -> None:
     t = type(value)
     if t is TensorProxy:
         if id(value) not in seen:
             seen[id(value)] = len(proxies)
             proxies.append(value)
+            for s in value.meta.shape:
+                if type(s) is not int:
+                    syms.add(s)
     elif isinstance(value, SymValue):
-        syms.append(value)
+        syms.add(value)
     elif t in (list, tuple) or (isinstance(value, tuple)):
         for v in value:
             _walk_proxies(v, proxies, seen, syms)
@@ -178,7 +206,7 @@ def _walk_proxies(value: Any, proxies: list, seen: dict, syms: list) -> None:
 def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
                     probe_syms: ProbeSymbols, sym_args: list, env: Any) -> Template:
     refs: dict[int, Any] = {id(f): InRef(i) for i, f in enumerate(input_fakes)}
-    used: set = set()           # stand-in symbols the recorded calls actually received
+
     by_view: dict[tuple, Any] = {}      # identical views of one storage -> ref
     cacheable = True
 
@@ -206,8 +234,7 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
             return {k: ref_of(v) for k, v in value.items()}
         if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
             # The expression as recorded: torch's own replacements in its throwaway env
-            # (it may have solved a stand-in against a static size) are not ours to apply.
-            used.update(value.node._expr.free_symbols)
+            # are not ours to apply.
             return SymRef(value.node._expr, type(value))
         return value
 
@@ -242,8 +269,8 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
     for f in _tensors_in(result.output):
         if id(f) in {id(x) for x in input_fakes} and id(f) not in touched:
             cacheable = False
-    probe_syms.unused = [i for i, p in enumerate(probe_syms.params) if p not in used]
-    return Template(calls, output, cacheable, probe_syms if probe_syms.params else None)
+    return Template(calls, output, cacheable, probe_syms if probe_syms.values else None,
+                    result.routing)
 
 
 def _is_static(t: torch.Tensor) -> bool:
@@ -362,10 +389,15 @@ def _replay(template: Template, proxies: list[TensorProxy], emit: Emitter,
             probe_syms: ProbeSymbols | None = None) -> Any:
     probe_syms = probe_syms or template.probe
     state = _ReplayState(proxies, sym_args, probe_syms, emit.shape_env)
-    if probe_syms is not None:
-        for i in probe_syms.unused:
-            # torch consumed the value as a constant before the ATen call: guard it.
-            int(sym_args[i])
+    for value in sym_args:
+        if isinstance(value, SymBool):
+            bool(value)             # the oracle ran with its value: guard it
+    for condition in template.routing:
+        # The ATen calls torch chose depend on these facts about sizes (x[:, :6] is an alias
+        # only while x.size(1) <= 6): our engine decides them, recording guards.
+        fact = probe_syms.value_of(condition, sym_args, torch.SymBool, emit.shape_env)
+        if not fact:
+            raise UnsupportedCall(f"the call's routing needs {condition}, which does not hold")
     for index, ct in enumerate(template.calls):
         args = _resolve_proxy(ct.args, state, emit)
         kwargs = _resolve_proxy(ct.kwargs, state, emit)
@@ -408,7 +440,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter) -> Any:
     """Call native torch callable `fn` on (possibly proxy) arguments, emitting graph nodes."""
     proxies: list[TensorProxy] = []
     seen: dict[int, int] = {}
-    syms: list[SymValue] = []
+    syms = SymArgs()
     try:
         key = (fn, emit.grad_enabled, _signature(args, proxies, seen, syms),
                _signature(kwargs, proxies, seen, syms))
@@ -416,23 +448,27 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter) -> Any:
     except (_Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
         key = None
         template = None
-        proxies, seen, syms = [], {}, []
+        proxies, seen, syms = [], {}, SymArgs()
         _walk_proxies(args, proxies, seen, syms)
         _walk_proxies(kwargs, proxies, seen, syms)
+    sym_args = syms.values
     if template is not None:
-        return _replay(template, proxies, emit, None, syms)
+        return _replay(template, proxies, emit, None, sym_args)
 
-    fakes = [p.meta.example() for p in proxies]
-    probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env)
-    fake_args = _to_fake(args, probe_syms)
-    fake_kwargs = _to_fake(kwargs, probe_syms)
+    probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env, sym_args)
+    fakes = [p.meta.example() if p.meta.is_static else
+             probe_syms.fake(p.meta, [None if type(s) is int else syms.of(s) for s in p.meta.shape])
+             for p in proxies]
+    by_id = {id(p): f for p, f in zip(proxies, fakes)}
+    fake_args = _to_fake(args, probe_syms, by_id, syms)
+    fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
     try:
         result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled)
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:
         raise UnsupportedCall(f"{_name(fn)} needs tensor data ({exc})", data_dependent=True) from None
-    template = _build_template(result, fakes, probe_syms, syms, emit.shape_env)
+    template = _build_template(result, fakes, probe_syms, sym_args, emit.shape_env)
     # The first replay can use the oracle's own fakes as examples; sizes that depend on data
     # become unbacked symbols (and such a template cannot be reused).
     fresh = []
@@ -443,9 +479,9 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter) -> Any:
                 m = TensorMeta.from_tensor(o)
                 m._example = o
             elif any(_has_unbacked(v, probe_syms) for v in o.shape):
-                m = _data_dependent_meta(o, probe_syms, syms, emit.shape_env)
+                m = _data_dependent_meta(o, probe_syms, sym_args, emit.shape_env)
             else:
-                m = _hint_meta(o, probe_syms, syms, emit.shape_env)
+                m = _hint_meta(o, probe_syms, sym_args, emit.shape_env)
             metas.append(m)
         fresh.append(metas)
     if probe_syms.unbacked or _returns_symbolic(result.output):
@@ -454,7 +490,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter) -> Any:
         _cache[key] = template
         if template.probe is not None:
             template.probe.env = None       # a cached template must not keep a trace alive
-    return _replay(template, proxies, emit, fresh, syms, probe_syms)
+    return _replay(template, proxies, emit, fresh, sym_args, probe_syms)
 
 
 def _returns_symbolic(value: Any) -> bool:

@@ -76,13 +76,17 @@ class _Recorder(SchemaCheckMode):
     observing calls, so the recorder derives from it and replaces its behaviour entirely.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, guards: list) -> None:
         TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
         self.calls: list[RecordedCall] = []
+        self.guards = guards                    # the throwaway torch env's guard list
+        self.in_kernels: set[int] = set()       # indices of guards added inside recorded calls
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        before = len(self.guards)
         out = func(*args, **kwargs)
+        self.in_kernels.update(range(before, len(self.guards)))
         self.calls.append(RecordedCall(func, args, kwargs, out))
         return out
 
@@ -91,11 +95,20 @@ class _Recorder(SchemaCheckMode):
 class ProbeResult:
     calls: list[RecordedCall]
     output: Any
+    routing: list        # facts about symbolic sizes torch's routing relied on (torch exprs)
 
 
 def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool) -> ProbeResult:
-    """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes."""
-    recorder = _Recorder()
+    """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes.
+
+    Guards torch adds in its throwaway env outside the recorded ATen calls are routing
+    decisions (which op, which arguments) and are returned; guards inside the calls come from
+    the kernels computing output shapes, which our shape rules decide instead.
+    """
+    guards = fake_mode().shape_env.guards
+    start = len(guards)
+    recorder = _Recorder(guards)
     with torch.set_grad_enabled(grad_enabled), fake_mode(), enable_python_dispatcher(), recorder:
         output = fn(*args, **kwargs)
-    return ProbeResult(recorder.calls, output)
+    routing = [guards[i].expr for i in range(start, len(guards)) if i not in recorder.in_kernels]
+    return ProbeResult(recorder.calls, output, routing)

@@ -48,18 +48,25 @@ _SYMPY_FUNCS = frozenset({sympy.Add, sympy.Mul, sympy.Pow, sympy.Eq, sympy.Ne, s
 
 
 class ProbeSymbols:
-    """Stand-ins for one oracle call: torch symbol <-> our symbolic value."""
+    """Stand-ins for one oracle call: a torch symbol per distinct symbolic value of the call
+    (tensor sizes and scalar arguments), and the way back to our values."""
 
-    def __init__(self, torch_env, env) -> None:
+    def __init__(self, torch_env, env, values: list[SymValue]) -> None:
         self.torch_env = torch_env      # the oracle's throwaway torch ShapeEnv
         self.env = env                  # our ShapeEnv, where unbacked sizes are created
-        self.params: list[sympy.Symbol] = []
+        self.values = values
+        self.params: list = [None] * len(values)     # stand-in symbol per value
+        self._stand_ins: list = [None] * len(values)
         self.unbacked: dict[sympy.Symbol, SymValue] = {}
-        self.unused: list[int] = []     # stand-ins no recorded ATen call received
 
     # ------------------------------------------------------------------ ours -> torch
-    def to_torch(self, value: SymValue) -> Any:
-        hint = value.example
+    def stand_in(self, i: int) -> Any:
+        made = self._stand_ins[i]
+        if made is None:
+            made = self._stand_ins[i] = self._make(i, self.values[i])
+        return made
+
+    def _make(self, i: int, value: SymValue) -> Any:
         if isinstance(value, SymBool):
             # Routing never depends on a symbolic bool; decide it (a guard) and pass a bool.
             return bool(value)
@@ -71,18 +78,37 @@ class ProbeSymbols:
             lo, hi = value.env.bound(value.expr)
             self.torch_env.var_to_range[symbol] = ValueRanges(
                 -int_oo if lo == -INF else int(lo), int_oo if hi == INF else int(hi))
-            self.params.append(symbol)
+            self.params[i] = symbol
             return stand_in
+        hint = value.example
         if isinstance(value, SymFloat):
             hint = float(hint)
-        n = len(self.params)
-        source = ConstantSource(f"__strict_tracer_arg{id(self)}_{n}")
+        source = ConstantSource(f"__strict_tracer_arg{id(self)}_{i}")
         symbol = self.torch_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,
                                               positive=None, do_not_specialize_zero_one=True)
-        self.params.append(symbol)
+        lo, hi = value.env.bound(value.expr)
+        if lo >= 0:     # a size: torch's kernels may rely on it being non-negative
+            self.torch_env.var_to_range[symbol] = ValueRanges(
+                int(lo), int_oo if hi == INF else int(hi))
+        self.params[i] = symbol
         if isinstance(value, SymFloat):
             return self.torch_env.create_symfloatnode(symbol, hint=hint)
         return self.torch_env.create_symintnode(symbol, hint=hint)
+
+    def fake(self, meta, dims: list) -> torch.Tensor:
+        """A fake tensor whose symbolic sizes are stand-ins, so torch routes the call as it
+        would for any size (x[:, :6] is a slice, not the alias it is at size 6)."""
+        from strict_tracer.proxy import layout_strides
+        from .probe import fake_mode
+        shape = [s if d is None else self.stand_in(d) for s, d in zip(meta.shape, dims)]
+        strides = layout_strides(meta, shape)
+        mode = fake_mode()
+        with mode, self.torch_env.suppress_guards():
+            t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
+                                    layout=meta.layout)
+            if meta.requires_grad:
+                t.requires_grad_(True)
+        return t
 
     def example_int(self, v: Any, args: list[SymValue], env) -> int:
         """The value a torch size takes at the hints (data-dependent parts at their examples)."""

@@ -27,7 +27,7 @@ from torch.utils._sympy import functions as tfn
 from torch.utils._sympy.numbers import int_oo
 from torch.utils._sympy.value_ranges import ValueRanges
 
-from .proxy import TensorMeta
+from .proxy import TensorMeta, layout_strides
 from .symbolic import SymBool, SymFloat, SymValue
 from .symbolic.constraints import range_constraints
 from .symbolic.ranges import INF, decide
@@ -161,7 +161,7 @@ class TorchSymbols:
             shape, strides = list(meta.shape), meta.strides
         else:
             shape = [self.value(s) for s in meta.shape]
-            strides = _symbolic_strides(meta, shape)
+            strides = layout_strides(meta, shape)
         with self.mode:
             t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
                                     layout=meta.layout)
@@ -222,26 +222,3 @@ def _vr(lo, hi, integer: bool = True) -> ValueRanges:
     lo = -int_oo if lo == -INF else int(lo)
     hi = int_oo if hi == INF else int(hi)
     return ValueRanges(lo, hi)
-
-
-def _symbolic_strides(meta: TensorMeta, shape: list) -> list:
-    """Strides of a symbolic shape laid out like the hint strides (contiguous, permuted or
-    expanded); a stride that follows no such layout keeps its hint value."""
-    hints = meta.hint_shape
-    order = sorted(range(len(shape)), key=lambda d: (meta.strides[d], hints[d]))
-    strides: list[Any] = list(meta.strides)
-    expected_hint, expected = 1, 1
-    for d in order:
-        st = meta.strides[d]
-        if st == 0:
-            strides[d] = 0
-            continue
-        if st == expected_hint:
-            strides[d] = expected
-            expected_hint *= max(hints[d], 1)
-            expected = expected * shape[d] if hints[d] != 1 else expected
-        else:
-            strides[d] = st
-            expected_hint = st * max(hints[d], 1)
-            expected = st * shape[d] if hints[d] != 1 else st
-    return strides

@@ -81,6 +81,28 @@ def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
+def layout_strides(meta: "TensorMeta", shape: list) -> list:
+    """Strides of a symbolic shape laid out like the hint strides (contiguous or permuted,
+    with expanded dims); once a stride follows no dense layout, it and the outer ones keep
+    their hint values."""
+    hints = meta.hint_shape
+    order = sorted(range(len(shape)), key=lambda d: (meta.strides[d], hints[d]))
+    strides: list[Any] = list(meta.strides)
+    expected_hint, expected = 1, 1
+    for d in order:
+        st = meta.strides[d]
+        if st == 0 or expected is None:
+            continue
+        if st != expected_hint:
+            expected = None
+            continue
+        strides[d] = expected
+        if hints[d] != 1:
+            expected_hint *= hints[d]
+            expected = expected * shape[d]
+    return strides
+
+
 def _route(op):
     def method(self, *args):
         return context.current().native_tensor_op(op, (self, *args))
