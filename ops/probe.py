@@ -42,13 +42,16 @@ def renew_if_large() -> None:
         _fake_mode = None
 
 
-def make_fake(meta) -> torch.Tensor:
-    """A fake tensor with the hint shape/strides/dtype/device of a TensorMeta."""
+def make_fake(meta, shape: list | None = None, strides: list | None = None) -> torch.Tensor:
+    """A fake tensor with the dtype/device/autograd state of a TensorMeta, at its hint shape
+    and strides unless (symbolic) ones are given."""
+    shape = meta.hint_shape if shape is None else shape
+    strides = meta.strides if strides is None else strides
     with fake_mode():
-        t = torch.empty_strided(meta.hint_shape, meta.strides, dtype=meta.dtype, device=meta.device,
+        t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
                                 layout=meta.layout)
         if meta.storage_offset:
-            t = t.as_strided(meta.hint_shape, meta.strides, meta.storage_offset)
+            t = t.as_strided(shape, strides, meta.storage_offset)
         if meta.requires_grad:
             t.requires_grad_(True)
             if not meta.is_leaf:

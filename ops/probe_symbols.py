@@ -99,16 +99,10 @@ class ProbeSymbols:
         """A fake tensor whose symbolic sizes are stand-ins, so torch routes the call as it
         would for any size (x[:, :6] is a slice, not the alias it is at size 6)."""
         from strict_tracer.proxy import layout_strides
-        from .probe import fake_mode
+        from .probe import make_fake
         shape = [s if d is None else self.stand_in(d) for s, d in zip(meta.shape, dims)]
-        strides = layout_strides(meta, shape)
-        mode = fake_mode()
-        with mode, self.torch_env.suppress_guards():
-            t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
-                                    layout=meta.layout)
-            if meta.requires_grad:
-                t.requires_grad_(True)
-        return t
+        with self.torch_env.suppress_guards():
+            return make_fake(meta, shape, layout_strides(meta, shape))
 
     def example_int(self, v: Any, args: list[SymValue], env) -> int:
         """The value a torch size takes at the hints (data-dependent parts at their examples)."""

@@ -74,7 +74,7 @@ def specialize(op: Any, args: tuple, kwargs: dict, shape_env, why: str) -> None:
 
     def pin(value: SymValue) -> None:
         if value.expr not in specialized:
-            specialized[value.expr] = f"{value}={shape_env.specialize(value)}"
+            specialized[value.expr] = f"{value.expr}={shape_env.specialize(value)}"
 
     def visit(value: Any) -> None:
         t = type(value)

@@ -46,9 +46,8 @@ def expect(cond: Any, message: str) -> None:
 def expect_eq(a: Size, b: Size, what: str) -> None:
     if same(a, b):
         return
-    if not a == b:
-        # Formatting a symbolic size would specialize it: print expressions (only on failure).
-        raise ShapeRuleError(f"{what}: {getattr(a, 'expr', a)} != {getattr(b, 'expr', b)}")
+    # Formatting a symbolic size would specialize it (a guard): print expressions.
+    expect(a == b, f"{what}: {getattr(a, 'expr', a)} != {getattr(b, 'expr', b)}")
 
 
 def same(a: Size, b: Size) -> bool:
