@@ -104,6 +104,7 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
             shape = shapes.get(index)
             meta = TensorMeta.from_tensor(value, shape)
             node = state.graph.user_placeholder(name, meta)
+            state.example_inputs[node] = value
             proxy = TensorProxy(node, meta, f"input {name}")
             if shape is not None:
                 state.sym_nodes.bind_input(node, shape)

@@ -34,6 +34,9 @@ class TraceState:
         self.module_overlay: dict[tuple[int, str], Any] = {}
         self.tensor_attrs: dict[tuple[int, str], Any] = {}     # Python attributes set on proxies
         self.buffer_assignments: dict[str, TensorProxy] = {}
+        # Real example tensors of the user-input placeholders (read only by the
+        # assume_constant_result escape hatch, interpreter/escape_hatches.py).
+        self.example_inputs: dict[Any, torch.Tensor] = {}
         self._lifted: dict[int, TensorProxy] = {}
         self._constant_count = 0
         self.param_names: dict[int, str] = {}

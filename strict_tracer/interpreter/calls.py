@@ -18,7 +18,8 @@ import torch
 from .. import ops
 from ..errors import Category
 from ..proxy import TensorProxy
-from .natives import (CALL_SPECIAL, MUTATING_FUNCTIONS, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
+from .escape_hatches import call_assumed_constant, is_assumed_constant
+from .natives import (CALL_SPECIAL, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
                       SPECIAL, mutated_container, native_is_pure, outside_world_reason)
 from .protocols import _MISSING, is_trusted, lookup_special
 
@@ -65,6 +66,8 @@ class CallsMixin:
             handler = SPECIAL.get(fn)
             if handler is not None:     # Python functions the tracer implements itself
                 return handler(self, args, kwargs)
+            if fn.__dict__ and is_assumed_constant(fn):
+                return call_assumed_constant(self, fn, args, kwargs)
             return self.inline(fn, args, kwargs)
         if t is _MethodType:
             func = fn.__func__
@@ -72,6 +75,11 @@ class CallsMixin:
             if type(func) is _FunctionType:
                 if is_trusted(owner):
                     return fn(*args, **kwargs)
+                handler = SPECIAL.get(func)
+                if handler is not None:
+                    return handler(self, (owner, *args), kwargs)
+                if func.__dict__ and is_assumed_constant(func):
+                    return call_assumed_constant(self, func, (owner, *args), kwargs)
                 return self.inline(func, (owner, *args), kwargs)
             return self.call(func, (owner, *args), kwargs)
         handler, owner = _special_handler(fn, t)

@@ -26,6 +26,10 @@ from ..errors import Category
 
 SpecialHandler = Callable[[Any, tuple, dict], Any]
 SPECIAL: dict[Any, SpecialHandler] = {}
+# Handlers that replace the interpretation of particular Python functions (library entry
+# points with special meaning for export, e.g. autograd.Function.apply): handler(interp, args,
+# kwargs) with a bound method's self first.
+PYTHON_SPECIAL: dict[Any, SpecialHandler] = {}
 # Handlers for calls of *instances* of a callable type (itemgetter(...)(x), lru_cache wrappers).
 CALL_SPECIAL: dict[type, Callable[[Any, Any, tuple, dict], Any]] = {}
 

@@ -5,7 +5,7 @@ import collections.abc
 import types
 
 from .core import handler
-from .protocols import SAFE_TYPES
+from .protocols import _MISSING, SAFE_TYPES, lookup_special
 
 
 def _fresh(interp, obj):
@@ -91,9 +91,19 @@ def op_list_extend(interp, frame, instr):
     iterable = frame.stack.pop()
     target = frame.stack[-instr.arg]
     if type(iterable) in SAFE_TYPES:
-        target.extend(iterable)
-    else:
-        target.extend(interp.iterate(iterable))
+        try:
+            target.extend(iterable)
+        except TypeError:
+            raise TypeError(f"Value after * must be an iterable, not {type(iterable).__name__}") from None
+        return
+    try:
+        items = interp.iterate(iterable)
+    except TypeError:
+        tp = interp.python_type(iterable)
+        if lookup_special(tp, "__iter__") is _MISSING and lookup_special(tp, "__getitem__") is _MISSING:
+            raise TypeError(f"Value after * must be an iterable, not {tp.__name__}") from None
+        raise
+    target.extend(items)
 
 
 @handler("SET_UPDATE")
@@ -147,7 +157,7 @@ def op_unpack_sequence(interp, frame, instr):
     if type(seq) in (tuple, list) and len(seq) == n:
         items = seq
     else:
-        items = interp.iterate(seq, limit=n + 1)
+        items = _unpack_iterate(interp, seq, n + 1)
         if len(items) > n:
             raise ValueError(f"too many values to unpack (expected {n})")
         if len(items) < n:
@@ -155,12 +165,29 @@ def op_unpack_sequence(interp, frame, instr):
     frame.stack.extend(reversed(items))
 
 
+def _unpack_iterate(interp, seq, limit):
+    try:
+        it = interp.get_iter(seq)
+    except TypeError:
+        tp = interp.python_type(seq)
+        if lookup_special(tp, "__iter__") is _MISSING and lookup_special(tp, "__getitem__") is _MISSING:
+            raise TypeError(f"cannot unpack non-iterable {tp.__name__} object") from None
+        raise
+    items = []
+    while limit is None or len(items) < limit:
+        try:
+            items.append(interp.next_item(it))
+        except StopIteration:
+            break
+    return items
+
+
 @handler("UNPACK_EX")
 def op_unpack_ex(interp, frame, instr):
     seq = frame.stack.pop()
     before = instr.arg & 0xFF
     after = instr.arg >> 8
-    items = list(seq) if type(seq) in (tuple, list) else interp.iterate(seq)
+    items = list(seq) if type(seq) in (tuple, list) else _unpack_iterate(interp, seq, None)
     if len(items) < before + after:
         raise ValueError(f"not enough values to unpack (expected at least {before + after}, "
                          f"got {len(items)})")
@@ -231,17 +258,24 @@ def op_import_name(interp, frame, instr):
 def op_import_from(interp, frame, instr):
     module = frame.stack[-1]
     name = instr.arg
-    try:
-        value = getattr(module, name)
-    except AttributeError:
-        import sys
-        full = f"{getattr(module, '__name__', '')}.{name}"
-        if full in sys.modules:
-            value = sys.modules[full]
-        else:
-            raise ImportError(f"cannot import name '{name}' from '{getattr(module, '__name__', module)}'",
-                              name=getattr(module, "__name__", None)) from None
-    frame.stack.append(value)
+    frame.stack.append(_import_from(module, name))
+
+
+def _import_from(module, name: str):
+    """ceval.c import_from: the attribute, else the submodule, else CPython's ImportError."""
+    import sys
+    if hasattr(module, name):
+        return getattr(module, name)
+    package = getattr(module, "__name__", None)
+    if isinstance(package, str) and f"{package}.{name}" in sys.modules:
+        return sys.modules[f"{package}.{name}"]
+    shown = package if isinstance(package, str) else "<unknown module name>"
+    path = getattr(module, "__file__", None)
+    if not isinstance(path, str):
+        message = f"cannot import name {name!r} from {shown!r} (unknown location)"
+    else:
+        message = f"cannot import name {name!r} from {shown!r} ({path})"
+    raise ImportError(message, name=package, path=path)
 
 
 # ---------------------------------------------------------------- pattern matching

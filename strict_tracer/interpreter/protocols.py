@@ -403,7 +403,11 @@ class ProtocolsMixin:
                     raise TypeError(f"'{t.__name__}' object is not a container")
                 return self.truth(self.call_slot(raw, container, (item,)))
         # Iterate with `==` (identity first), as PySequence_Contains does.
-        it = self.get_iter(container)
+        try:
+            it = self.get_iter(container)
+        except TypeError:
+            raise TypeError(f"argument of type '{python_type(container).__name__}' is not "
+                            "iterable") from None
         while True:
             try:
                 element = self.next_item(it)

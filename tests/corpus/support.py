@@ -82,12 +82,30 @@ def outcome(run: Callable[[], Any]) -> tuple:
 
 
 def snapshot_globals(module: Any) -> dict[str, str]:
-    """repr of the module's plain-data globals (to prove the sandbox restored them)."""
+    """The state of the module's globals (plain data, attributes of objects and classes
+    defined in it, closure cells of its functions), to prove the sandbox restored them."""
     result = {}
     for name, value in vars(module).items():
-        if not name.startswith("__") and isinstance(value, (int, float, str, list, dict, set, tuple)):
+        if name.startswith("__"):
+            continue
+        if isinstance(value, (int, float, str, list, dict, set, tuple)):
             result[name] = repr(value)
+        elif getattr(value, "__module__", None) == module.__name__ and hasattr(value, "__dict__"):
+            if isinstance(value, type):
+                state = {k: v for k, v in vars(value).items() if isinstance(v, (int, str, list, dict))}
+            elif callable(value) and hasattr(value, "__closure__"):
+                state = [_cell(c) for c in (value.__closure__ or ())]
+            else:
+                state = vars(value)
+            result[name] = repr(state)
     return result
+
+
+def _cell(cell: Any) -> str:
+    try:
+        return repr(cell.cell_contents)
+    except ValueError:
+        return "<empty>"
 
 
 def copy_inputs(inputs: tuple) -> tuple:
