@@ -14,6 +14,7 @@ hooks, Enum hashing, typing aliases). Natives that must call user code get adapt
 """
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import types
@@ -98,8 +99,8 @@ class GuardMixin:
             if event != "call":
                 return
             code = frame.f_code
-            if code_kind(code) != OTHER:
-                return
+            if code_kind(code) != OTHER or code.co_name == "__del__":
+                return    # (finalizers run wherever the last reference drops, natively anyway)
             back = frame.f_back
             # Started by the native itself, or by vetted code the native ran.
             if back is not None and (back.f_code is _GUARDED_CODE
@@ -121,16 +122,24 @@ class GuardMixin:
             return fn(*args, **kwargs)
         outer_violation = self._guard_violation
         self._guard_violation = None
+        # The garbage collector's callbacks must not look like the native's own calls.
+        gc_enabled = gc.isenabled()
+        if gc_enabled:
+            gc.disable()
         sys.setprofile(hook)
         try:
             result = _call_guarded(fn, args, kwargs)
         except BaseException:
             sys.setprofile(saved_hook)
+            if gc_enabled:
+                gc.enable()
             violation, self._guard_violation = self._guard_violation, outer_violation
             if violation is not None:
                 raise self._refuse_callback(fn, violation) from None
             raise
         sys.setprofile(saved_hook)
+        if gc_enabled:
+            gc.enable()
         violation, self._guard_violation = self._guard_violation, outer_violation
         if violation is not None:      # the native swallowed the stop: refuse anyway
             raise self._refuse_callback(fn, violation)
