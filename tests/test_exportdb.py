@@ -12,12 +12,7 @@ PASSING = sorted(name for name, case in EXAMPLES.items()
                  if str(case.support_level) == "SupportLevel.SUPPORTED")
 
 
-# Needs torch.cond with a symbolic predicate (control-flow operators, issue 7).
-PENDING = {"cond_operands"}
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(reason="symbolic cond"))
-                                  if n in PENDING else n for n in PASSING])
+@pytest.mark.parametrize("name", PASSING)
 def test_exportdb_example_matches_eager(name):
     case = EXAMPLES[name]
     assert str(case.support_level) == "SupportLevel.SUPPORTED"
