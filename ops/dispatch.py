@@ -436,13 +436,18 @@ def _copy_meta(m: TensorMeta) -> TensorMeta:
 
 
 # ---------------------------------------------------------------- entry point
-def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter) -> Any:
-    """Call native torch callable `fn` on (possibly proxy) arguments, emitting graph nodes."""
+def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
+             decompose: Callable[[Any], bool] | None = None) -> Any:
+    """Call native torch callable `fn` on (possibly proxy) arguments, emitting graph nodes.
+
+    `decompose(op)` (optional) selects ATen ops to replace by their CompositeImplicitAutograd
+    decomposition instead of recording them (the functionalization pass uses it).
+    """
     proxies: list[TensorProxy] = []
     seen: dict[int, int] = {}
     syms = SymArgs()
     try:
-        key = (fn, emit.grad_enabled, _signature(args, proxies, seen, syms),
+        key = (fn, decompose, emit.grad_enabled, _signature(args, proxies, seen, syms),
                _signature(kwargs, proxies, seen, syms))
         template = _cache.get(key)
     except (_Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
@@ -463,7 +468,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter) -> Any:
     fake_args = _to_fake(args, probe_syms, by_id, syms)
     fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
     try:
-        result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled)
+        result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose)
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:

@@ -77,16 +77,24 @@ class _Recorder(SchemaCheckMode):
 
     torch only admits a few mode classes at PreDispatch; SchemaCheckMode is the one meant for
     observing calls, so the recorder derives from it and replaces its behaviour entirely.
+    With `decompose`, ops for which it answers True are not recorded but replaced by their
+    CompositeImplicitAutograd decomposition, whose calls are recorded (recursively).
     """
 
-    def __init__(self, guards: list) -> None:
+    def __init__(self, guards: list, decompose: Callable[[Any], bool] | None = None) -> None:
         TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
         self.calls: list[RecordedCall] = []
         self.guards = guards                    # the throwaway torch env's guard list
         self.in_kernels: set[int] = set()       # indices of guards added inside recorded calls
+        self.decompose = decompose
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        if self.decompose is not None and self.decompose(func):
+            with self:      # the mode is popped while it handles a call; record the inner calls
+                out = func.decompose(*args, **kwargs)
+            if out is not NotImplemented:
+                return out
         before = len(self.guards)
         out = func(*args, **kwargs)
         self.in_kernels.update(range(before, len(self.guards)))
@@ -101,7 +109,8 @@ class ProbeResult:
     routing: list        # facts about symbolic sizes torch's routing relied on (torch exprs)
 
 
-def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool) -> ProbeResult:
+def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
+          decompose: Callable[[Any], bool] | None = None) -> ProbeResult:
     """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes.
 
     Guards torch adds in its throwaway env outside the recorded ATen calls are routing
@@ -110,7 +119,7 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool) -> ProbeR
     """
     guards = fake_mode().shape_env.guards
     start = len(guards)
-    recorder = _Recorder(guards)
+    recorder = _Recorder(guards, decompose)
     with torch.set_grad_enabled(grad_enabled), fake_mode(), enable_python_dispatcher(), recorder:
         output = fn(*args, **kwargs)
     routing = [guards[i].expr for i in range(start, len(guards)) if i not in recorder.in_kernels]

@@ -7,6 +7,7 @@ import torch
 
 from . import context
 from .errors import UserInputError
+from .functional import functionalize
 from .inputs import prepare_inputs
 from .interpreter import Interpreter
 from .outputs import collect_outputs
@@ -40,6 +41,7 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     if not strict:
         return torch.export.export(mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False)
     result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
+    functionalize(result)
     return package(result)
 
 
@@ -68,4 +70,5 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
     if explain is None:       # explain() reports every op it captured and never packages
         graph.prune()
     return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs,
-                       shape_env=state.shape_env, sym_nodes=state.sym_nodes)
+                       shape_env=state.shape_env, sym_nodes=state.sym_nodes,
+                       export_grad=state.export_grad_enabled)

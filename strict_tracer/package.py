@@ -46,12 +46,15 @@ class TraceResult:
     functional: bool = False
     shape_env: Any = None          # strict_tracer.symbolic.ShapeEnv of the trace
     sym_nodes: Any = None          # strict_tracer.sym_nodes.SymNodes (symbol bindings)
+    export_grad: bool = True       # grad mode export() was called in
 
 
 def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
     for node in graph.nodes:
         meta = node.meta.pop("st_meta", None)
         value = node.meta.pop("st_value", None)
+        node.meta.pop("st_grad", None)
+        node.meta.pop("st_where", None)
         if isinstance(meta, TensorMeta):
             val = symbols.fake(meta)
             node.meta["val"] = val

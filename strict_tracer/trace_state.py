@@ -31,6 +31,8 @@ class TraceState:
         self.sym_nodes = SymNodes(self.graph, self.shape_env)
         self.sandbox = UndoLog()
         self.grad_enabled = torch.is_grad_enabled()
+        self.export_grad_enabled = self.grad_enabled
+        self.grad_region = 0                 # bumped at every grad-mode change inside forward
         self.module_overlay: dict[tuple[int, str], Any] = {}
         self.tensor_attrs: dict[tuple[int, str], Any] = {}     # Python attributes set on proxies
         self.buffer_assignments: dict[str, TensorProxy] = {}

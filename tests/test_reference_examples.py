@@ -1,9 +1,11 @@
 """The reference documents' examples, exported and compared with eager and torch.export."""
+import copy
+
 import pytest
 import torch
 
 import strict_tracer
-from helpers import aten_targets, check_export
+from helpers import aten_targets, check_export, run_and_compare_state, torch_functional
 
 
 class MyModule(torch.nn.Module):          # tutorial: "Basic Usage"
@@ -61,9 +63,11 @@ class Branches(torch.nn.Module):          # docs: "Expressing Dynamism" (static 
 
 
 def test_my_module():
-    ep = check_export(MyModule(), (torch.randn(8, 100), torch.randn(8, 100)),
-                      fresh=[((torch.randn(8, 100), torch.randn(8, 100)), {})])
-    assert aten_targets(ep) == ["aten.add.Tensor", "aten.linear.default", "aten.relu_.default"]
+    args = (torch.randn(8, 100), torch.randn(8, 100))
+    ep = check_export(MyModule(), args, fresh=[((torch.randn(8, 100), torch.randn(8, 100)), {})])
+    # The in-place relu_ is functional in the exported graph, as in torch's functional form.
+    assert aten_targets(ep) == ["aten.add.Tensor", "aten.linear.default", "aten.relu.default"]
+    assert aten_targets(ep) == aten_targets(torch_functional(MyModule(), args))
 
 
 def test_sin_cos():
@@ -75,10 +79,12 @@ def test_sin_cos():
 def test_conv_with_keyword_tensor():
     args = (torch.randn(1, 3, 64, 64),)
     kwargs = {"constant": torch.ones(1, 16, 64, 64)}
-    ep = check_export(ConvModule(), args, kwargs,
+    mod = ConvModule()
+    ep = check_export(mod, args, kwargs,
                       fresh=[((torch.randn(1, 3, 64, 64),), {"constant": torch.randn(1, 16, 64, 64)})])
-    assert aten_targets(ep) == ["aten.conv2d.default", "aten.add_.Tensor", "aten.relu.default",
+    assert aten_targets(ep) == ["aten.conv2d.default", "aten.add.Tensor", "aten.relu.default",
                                 "aten.max_pool2d.default"]
+    assert aten_targets(ep) == aten_targets(torch_functional(mod, args, kwargs))
 
 
 def test_decomp_example_eval_and_decompositions():
@@ -88,6 +94,27 @@ def test_decomp_example_eval_and_decompositions():
     x = torch.randn(1, 1, 3, 3)
     torch.testing.assert_close(decomposed.module()(x)[0], mod(x)[0])
     assert "aten._native_batch_norm_legit_no_training.default" in aten_targets(decomposed)
+
+
+def test_decomp_example_train_mode_updates_running_stats():
+    mod = DecompExample().train()
+    args = (torch.randn(2, 1, 3, 3),)
+    ep = check_export(mod, args, fresh=[((torch.randn(2, 1, 3, 3),), {})])
+    mutations = [(s.kind.name, s.target) for s in ep.graph_signature.output_specs
+                 if s.kind.name != "USER_OUTPUT"]
+    assert mutations == [("BUFFER_MUTATION", "bn.num_batches_tracked"),
+                         ("BUFFER_MUTATION", "bn.running_mean"),
+                         ("BUFFER_MUTATION", "bn.running_var")]
+    assert "aten._native_batch_norm_legit_functional.default" in aten_targets(ep)
+    run_and_compare_state(mod, copy.deepcopy(ep).run_decompositions(), args)
+    # One call of ep.module() moves the buffers exactly as one eager call does.
+    exported, eager = ep.module(), copy.deepcopy(mod)
+    x = torch.randn(2, 1, 3, 3)
+    exported(x)
+    eager(x)
+    for name, buf in eager.named_buffers():
+        torch.testing.assert_close(dict(exported.named_buffers())[name], buf)
+    assert int(dict(exported.named_buffers())["bn.num_batches_tracked"]) == 1
 
 
 def test_plain_tensor_attribute_is_a_constant():

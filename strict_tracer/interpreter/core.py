@@ -97,7 +97,9 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
             lineno = frame.lineno
             source = linecache.getline(filename, lineno).strip() if lineno else ""
             parts.append(f'  File "{filename}", line {lineno}, in {frame.code.co_name}\n    {source}\n')
-        return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack()}
+        return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack(),
+                "st_grad": (self.state.grad_enabled, self.state.grad_region),
+                "st_where": diagnose.TraceLocation.snapshot(self.frames)}
 
     # ------------------------------------------------------------------ running frames
     def inline(self, func: types.FunctionType, args: tuple, kwargs: dict) -> Any:

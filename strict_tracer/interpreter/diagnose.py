@@ -112,6 +112,41 @@ def current_location(interp: "Interpreter") -> Location | None:
     return Location(tuple(infos), instruction_info(top.code, top.current_instr))
 
 
+class TraceLocation:
+    """Where the interpreter was when it made a graph node (node.meta["st_where"]), so later
+    stages (functionalization) can refuse with the same location as a refusal while tracing."""
+
+    __slots__ = ("frames", "instrs", "index")
+
+    def __init__(self, frames: tuple, instrs: list, index: int) -> None:
+        self.frames = frames          # (code, lineno) per interpreted frame, outermost first
+        self.instrs = instrs          # decoded instructions of the innermost frame
+        self.index = index            # the current instruction's index in `instrs`
+
+    @classmethod
+    def snapshot(cls, frames: list[Frame]) -> "TraceLocation | None":
+        if not frames:
+            return None
+        top = frames[-1]
+        return cls(tuple((f.code, f.lineno) for f in frames), top.instrs, top.current_instr.index)
+
+    def __deepcopy__(self, memo: dict) -> "TraceLocation":
+        return self                   # immutable; torch passes deep-copy node meta
+
+    def error(self, category: str, reason: str, hint: str = "") -> GraphBreakError:
+        frames = []
+        for code, lineno in reversed(self.frames):
+            filename = code.co_filename
+            source = linecache.getline(filename, lineno).strip() if lineno else ""
+            frames.append(UserFrame(filename, lineno, code.co_name, source, is_library_file(filename)))
+        code = self.frames[-1][0]
+        current = self.instrs[self.index]
+        lo, hi = max(0, self.index - WINDOW), min(len(self.instrs), self.index + WINDOW + 1)
+        window = [(other is current, instruction_info(code, other)) for other in self.instrs[lo:hi]]
+        return GraphBreakError(category, reason, frames, instruction_info(code, current), window,
+                               [], hint)
+
+
 # ---------------------------------------------------------------------- values
 _SAFE_REPR_TYPES = (int, float, complex, bool, str, bytes, type(None), type(Ellipsis), slice,
                     range, torch.dtype, torch.device, torch.Size, torch.layout,

@@ -11,7 +11,13 @@ from .natives import TORCH_QUERIES, special
 @special(torch._C._set_grad_enabled)
 def _set_grad_enabled(interp, args, kwargs):
     (mode,) = args
-    interp.state.grad_enabled = bool(mode)
+    state = interp.state
+    if bool(mode) != state.grad_enabled:
+        # A new grad-mode region: nodes carry (grad_enabled, region) in meta["st_grad"], and
+        # functionalization wraps regions that differ from export's mode in
+        # wrap_with_set_grad_enabled submodules, as torch.export does.
+        state.grad_region += 1
+    state.grad_enabled = bool(mode)
 
 
 @special(torch.is_grad_enabled, torch._C.is_grad_enabled)

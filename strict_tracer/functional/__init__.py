@@ -1,0 +1,74 @@
+"""Stage 4 (DESIGN.md "Functionalization"): the traced graph -> a functional ATen graph.
+
+`functionalize(result)` rewrites the traced graph so that no node has a mutable schema:
+in-place and out= ops become functional variants, writes through views scatter into their
+base, and every written parameter, buffer or user input becomes an output tagged
+PARAMETER_MUTATION / BUFFER_MUTATION / USER_INPUT_MUTATION, before the user outputs and in
+input order, as in torch.export's functional IR. Grad-mode regions are then wrapped in
+`wrap_with_set_grad_enabled` submodules. `functionalize_subgraph` does the same for the
+subgraph of a higher-order op, refusing writes to the subgraph's inputs.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.fx
+from torch.export.graph_signature import OutputKind
+
+from ..graph import BUFFER, CONSTANT, PARAM
+from .grad_regions import outline_grad_regions
+from .rewrite import Functionalizer
+from .values import BUFFER as SRC_BUFFER
+from .values import CONSTANT as SRC_CONSTANT
+from .values import PARAMETER as SRC_PARAMETER
+from .values import USER_INPUT, InputSource
+
+_SOURCE_KIND = {PARAM: SRC_PARAMETER, BUFFER: SRC_BUFFER, CONSTANT: SRC_CONSTANT}
+_MUTATION_KIND = {SRC_PARAMETER: OutputKind.PARAMETER_MUTATION, SRC_BUFFER: OutputKind.BUFFER_MUTATION,
+                  USER_INPUT: OutputKind.USER_INPUT_MUTATION}
+
+
+def _input_sources(result: Any) -> dict[torch.fx.Node, InputSource]:
+    sources = {lifted.node: InputSource(_SOURCE_KIND[lifted.kind], lifted.target, lifted.node)
+               for lifted in result.graph.lifted}
+    for leaf in result.inputs.leaves:
+        if leaf.proxy is not None:
+            sources[leaf.node] = InputSource(USER_INPUT, leaf.name, leaf.node)
+    return sources
+
+
+def functionalize(result: Any) -> Any:
+    """Rewrite `result` (a TraceResult) into functional form, in place; return it."""
+    graph = result.graph.graph
+    pass_ = Functionalizer(graph, _input_sources(result), result.shape_env, result.export_grad)
+    written = pass_.run()
+    output = next(n for n in reversed(graph.nodes) if n.op == "output")
+    n_user = len(output.args[0]) - len(written)
+    result.output_kinds = ([(_MUTATION_KIND[s.kind], s.target) for s in written]
+                           + [(OutputKind.USER_OUTPUT, None)] * n_user)
+    _functionalize_subgraphs(result.graph.submodules, result)
+    result.graph.prune()
+    outline_grad_regions(result.graph, result.export_grad)
+    result.functional = True
+    return result
+
+
+def _functionalize_subgraphs(submodules: dict[str, Any], result: Any) -> None:
+    """Control-flow bodies (hops/): writes to their own intermediates become functional; the
+    interpreter already refused writes to their inputs (allow_input_mutation=False checks)."""
+    for body in submodules.values():
+        _functionalize_subgraphs(body.submodules, result)
+        functionalize_subgraph(body.graph, result.shape_env, result.export_grad, result.sym_nodes)
+
+
+def functionalize_subgraph(graph: torch.fx.Graph, shape_env: Any = None, export_grad: bool = True,
+                           sym_nodes: Any = None) -> None:
+    """Functionalize a higher-order op's subgraph in place; writes to its inputs are refused."""
+    inputs = {n: InputSource(USER_INPUT, n.name, n) for n in graph.nodes if n.op == "placeholder"}
+    Functionalizer(graph, inputs, shape_env, export_grad, allow_input_mutation=False,
+                   sym_nodes=sym_nodes).run()
+    graph.eliminate_dead_code()
+
+
+__all__ = ["functionalize", "functionalize_subgraph"]
