@@ -491,6 +491,13 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         fresh.append(metas)
     if probe_syms.unbacked or _returns_symbolic(result.output):
         template.cacheable = False
+    for p, f in zip(proxies, fakes):
+        # An in-place view op (t_, unsqueeze_) changed the fake itself: it no longer matches
+        # the metadata that earlier graph nodes still hold, so it cannot be their example.
+        m = p.meta
+        if m._example is f and _is_static(f) and \
+                (tuple(f.shape), f.stride(), f.storage_offset()) != (m.hint_shape, m.strides, m.storage_offset):
+            m._example = None
     if key is not None and template.cacheable:
         _cache[key] = template
         if template.probe is not None:

@@ -140,6 +140,8 @@ class TraceState:
         for target, value in self.buffer_assignments.items():
             buffer = self.root.get_buffer(target)
             original = self._lifted[id(buffer)]
+            if value is original:
+                continue        # `self.buf += 1`: the in-place op already wrote the buffer
             interp.tensor_op(torch.Tensor.copy_, (original, value), {})
 
 

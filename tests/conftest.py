@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile("default", max_examples=30, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("thorough", max_examples=2000, deadline=None,
+settings.register_profile("thorough", max_examples=int(os.environ.get("HYPOTHESIS_EXAMPLES", 2000)), deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
@@ -14,3 +14,39 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+# ---------------------------------------------------------------- every export is functional
+# Wrap the packaging stage of strict_tracer.export for the whole session, so every program
+# any test exports is checked: no node of its graph (or of a submodule's graph) may call an
+# op whose schema mutates. The count is reported at the end of the run.
+import strict_tracer.api as _api  # noqa: E402
+
+EXPORTED_PROGRAMS = {"checked": 0}
+_package = _api.package
+
+
+def assert_no_mutable_ops(ep) -> None:
+    for module in ep.graph_module.modules():
+        if not isinstance(module, torch.fx.GraphModule):
+            continue
+        for node in module.graph.nodes:
+            if isinstance(node.target, torch._ops.OpOverload):
+                assert not node.target._schema.is_mutable, (
+                    f"exported graph has a mutating node: {node.format_node()}")
+
+
+def _checked_package(result):
+    ep = _package(result)
+    assert_no_mutable_ops(ep)
+    EXPORTED_PROGRAMS["checked"] += 1
+    return ep
+
+
+_api.package = _checked_package
+
+
+def pytest_terminal_summary(terminalreporter):
+    terminalreporter.write_line(
+        f"strict_tracer: {EXPORTED_PROGRAMS['checked']} exported programs checked functional "
+        "(no mutable ATen schema in any graph)")
