@@ -42,6 +42,9 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
         return torch.export.export(mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False)
     result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
     functionalize(result)
+    if result.inputs.symbols is not None:
+        # Ops functionalization adds may specialize sizes too (an op without a shape rule).
+        check_constraints(result.shape_env, result.inputs.symbols)
     return package(result)
 
 

@@ -307,3 +307,50 @@ def test_parameter_update_under_no_grad_is_a_parameter_mutation():
     # parameter only allows under no_grad (torch's functional form behaves the same).
     with torch.no_grad():
         run_and_compare_state(mod, ep, (torch.randn(3),))
+
+
+# ---------------------------------------------------------------- hidden writes, dynamic shapes
+def test_instance_norm_running_stats_are_found_by_decomposition():
+    # instance_norm's schema looks functional; its decomposition writes the running stats.
+    mod = torch.nn.InstanceNorm1d(4, track_running_stats=True).train()
+    args = (torch.randn(3, 4, 5),)
+    ep = check_export(mod, args, fresh=[((torch.randn(3, 4, 5),), {})], compare_torch=False)
+    assert [(s.kind.name, s.target) for s in ep.graph_signature.output_specs] == [
+        ("BUFFER_MUTATION", "running_mean"), ("BUFFER_MUTATION", "running_var"), ("USER_OUTPUT", None)]
+
+
+class DynamicWrites(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm1d(4)
+
+    def forward(self, x):
+        x.add_(1)
+        x[1:3].mul_(10)
+        x[:, 0] = 0.5
+        return self.bn(x.t().contiguous().t())
+
+
+def test_mutations_with_dynamic_shapes():
+    batch = torch.export.Dim("batch", min=3, max=64)
+    mod = DynamicWrites().train()
+    ep = strict_tracer.export(copy.deepcopy(mod), (torch.randn(8, 4),),
+                              dynamic_shapes={"x": {0: batch}})
+    assert [s.kind.name for s in ep.graph_signature.output_specs].count("BUFFER_MUTATION") == 3
+    run_and_compare_state(mod, ep, (torch.randn(8, 4),),
+                          calls=[((torch.randn(5, 4),), {}), ((torch.randn(17, 4),), {})])
+
+
+def test_writing_through_a_dynamic_reshape_is_refused():
+    class ReshapeWrite(torch.nn.Module):
+        def forward(self, x):
+            y = x.reshape(-1)
+            y.add_(1)
+            return y
+
+    batch = torch.export.Dim("batch", min=2, max=64)
+    with pytest.raises(GraphBreakError) as info:
+        strict_tracer.export(ReshapeWrite(), (torch.randn(8, 4),), dynamic_shapes={"x": {0: batch}})
+    assert "depends on the sizes" in info.value.reason and info.value.frames[0].source == "y.add_(1)"
+    # With static shapes the reshape is a view (torch decides by strides), and the write is exact.
+    check_export(ReshapeWrite(), (torch.randn(8, 4),), compare_torch=False)

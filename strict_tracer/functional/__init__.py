@@ -41,7 +41,8 @@ def _input_sources(result: Any) -> dict[torch.fx.Node, InputSource]:
 def functionalize(result: Any) -> Any:
     """Rewrite `result` (a TraceResult) into functional form, in place; return it."""
     graph = result.graph.graph
-    pass_ = Functionalizer(graph, _input_sources(result), result.shape_env, result.export_grad)
+    pass_ = Functionalizer(graph, _input_sources(result), result.shape_env, result.export_grad,
+                           sym_nodes=result.sym_nodes)
     written = pass_.run()
     output = next(n for n in reversed(graph.nodes) if n.op == "output")
     n_user = len(output.args[0]) - len(written)

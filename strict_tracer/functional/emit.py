@@ -18,6 +18,7 @@ from ..errors import Category, GraphBreakError, InternalTracerError
 from ..graph import op_display_name
 from ..ops import shape_rules
 from ..proxy import TensorMeta, TensorProxy
+from ..symbolic import SymValue
 
 # Node metadata that belongs to the traced node, not to the value: never copied.
 _VALUE_KEYS = frozenset({"st_meta", "st_value", "val", "tensor_meta"})
@@ -41,10 +42,13 @@ def copy_source_meta(dst: torch.fx.Node, src: torch.fx.Node) -> None:
 class PassEmitter:
     """ops.Emitter that inserts nodes before the node being rewritten."""
 
-    def __init__(self, graph: torch.fx.Graph, shape_env: Any, default_grad: tuple) -> None:
+    def __init__(self, graph: torch.fx.Graph, shape_env: Any, default_grad: tuple,
+                 sym_nodes: Any = None) -> None:
         self.graph = graph
         self.shape_env = shape_env
+        self.sym_nodes = sym_nodes
         self.default_grad = default_grad
+        self.sym_sources: dict[int, torch.fx.Node] = {}   # id(SymValue) -> the node computing it
         self.origin: torch.fx.Node | None = None
         self.st_grad: tuple = default_grad
 
@@ -73,7 +77,34 @@ class PassEmitter:
         return node
 
     def new_proxy(self, node: torch.fx.Node, meta: TensorMeta, origin_op: Any) -> TensorProxy:
+        if not meta.is_static and self.sym_nodes is not None:
+            self.sym_nodes.bind_unbacked_sizes(node, meta.shape)
         return TensorProxy(node, meta, f"from {origin_op}")
+
+    def sym_node(self, value: Any) -> Any:
+        """The graph value of a symbolic argument: the traced node it came from, else new nodes."""
+        if not isinstance(value, SymValue):
+            return value
+        node = self.sym_sources.get(id(value))
+        if node is not None:
+            return node
+        if self.sym_nodes is None:
+            raise refusal(self.origin, f"cannot compute the size {value} in the graph")
+        return self.sym_nodes.node_for(value, cache={})
+
+    def values(self, value: Any) -> Any:
+        """Traced arguments for dispatch: nodes computing sizes become their symbolic values."""
+        if isinstance(value, torch.fx.Node):
+            meta = value.meta.get("st_meta")
+            if isinstance(meta, SymValue):
+                self.sym_sources[id(meta)] = value
+                return meta
+            return value
+        if isinstance(value, (list, tuple)):
+            return (tuple if isinstance(value, tuple) else list)(self.values(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.values(v) for k, v in value.items()}
+        return value
 
     def lift_constant(self, tensor: torch.Tensor) -> TensorProxy:
         raise refusal(self.origin, "functionalizing this op would create a new tensor constant",
@@ -87,6 +118,7 @@ class PassEmitter:
 
     # -- building --
     def emit(self, op: Any, args: tuple, kwargs: dict, decompose: Any = None) -> Any:
+        args, kwargs = self.values(args), self.values(kwargs)
         try:
             return ops.dispatch(op, args, kwargs, self, decompose)
         except ops.UnsupportedCall as exc:

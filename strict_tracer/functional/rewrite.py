@@ -19,8 +19,9 @@ import torch.fx
 
 from ..errors import Category, InternalTracerError
 from ..proxy import TensorMeta, TensorProxy
+from .decompose import has_symbolic, hides_writes, size_independent
 from .emit import PassEmitter, refusal
-from .schema import Kind, needs_decomposition, op_facts
+from .schema import Kind, is_cia, needs_decomposition, op_facts
 from .values import (CONSTANT, FRESH_OUTPUTS, USER_INPUT, FTensor, InputSource, KnownOutputs,
                      ViewOutputs)
 from .views import ViewStep, has_inverse, scatter_back
@@ -42,12 +43,13 @@ class Functionalizer:
     """Rewrites one fx.Graph in place. `inputs` maps placeholders to what they are."""
 
     def __init__(self, graph: torch.fx.Graph, inputs: dict[torch.fx.Node, InputSource],
-                 shape_env: Any, export_grad: bool, allow_input_mutation: bool = True) -> None:
+                 shape_env: Any, export_grad: bool, allow_input_mutation: bool = True,
+                 sym_nodes: Any = None) -> None:
         self.graph = graph
         self.inputs = inputs
         self.export_grad = export_grad
         self.allow_input_mutation = allow_input_mutation
-        self.emitter = PassEmitter(graph, shape_env, (export_grad, 0))
+        self.emitter = PassEmitter(graph, shape_env, (export_grad, 0), sym_nodes)
         self.values: dict[torch.fx.Node, Any] = {}
         self.replaced: list[torch.fx.Node] = []
         self.current: torch.fx.Node | None = None
@@ -90,6 +92,8 @@ class Functionalizer:
             facts = op_facts(op)
             kind = facts.kind
             if kind is Kind.FUNCTIONAL:
+                if is_cia(op) and self._hides_writes(node):
+                    return self._decompose(node)
                 self._keep_functional(node)
             elif kind is Kind.VIEW:
                 self._visit_view(node)
@@ -117,6 +121,13 @@ class Functionalizer:
             return ft.cached
         value = storage.value
         for step in ft.chain:
+            if step.opaque:
+                raise refusal(self.current, f"the result of {step.op} on a dynamically shaped tensor "
+                                            "is read after the tensor it came from was changed in "
+                                            "place; whether it shares memory with that tensor "
+                                            "depends on the sizes",
+                              "call .clone() on the result, or change the tensor before the "
+                              f"{step.op.overloadpacket.__name__}")
             value = self._replay(step, value)
         ft.cached, ft.cached_version = value, storage.version
         return value
@@ -182,7 +193,8 @@ class Functionalizer:
         source, index = node.args
         outputs = self.values.get(source)
         if isinstance(outputs, ViewOutputs):
-            step = ViewStep(outputs.op, outputs.args, outputs.kwargs, index, outputs.origin)
+            step = ViewStep(outputs.op, outputs.args, outputs.kwargs, index, outputs.origin,
+                            outputs.opaque)
             current = outputs.base.storage.version == outputs.version
             # A getitem made after a write to the base is stale: reads remake the view.
             self.values[node] = outputs.base.view(step, node.meta["st_meta"],
@@ -250,7 +262,7 @@ class Functionalizer:
         if new.meta.dtype != ft.meta.dtype:
             new = self.emitter.emit(aten._to_copy.default, (new,),
                                     {"dtype": ft.meta.dtype, "layout": ft.meta.layout})
-        if tuple(new.meta.shape) != tuple(ft.meta.shape):
+        if not _same_shape(new.meta.shape, ft.meta.shape):
             if ft.chain or source is not None or storage.has_views:
                 raise refusal(self.current, f"an out= op resizes a tensor ({ft.meta.short_str()} -> "
                                             f"{new.meta.short_str()}) that other tensors alias",
@@ -264,6 +276,11 @@ class Functionalizer:
             for step in ft.chain[:-1]:
                 bases.append(self._replay(step, bases[-1]))
             for step, base in zip(reversed(ft.chain), reversed(bases)):
+                if step.opaque:
+                    raise refusal(self.current, f"a tensor made by {step.op} from a dynamically "
+                                                "shaped tensor is changed in place; whether that "
+                                                "changes the original tensor depends on the sizes",
+                                  "call .clone() before changing it in place, or use view()")
                 if not has_inverse(step):
                     raise refusal(self.current, f"writing through a view made by {step.op} is not "
                                                 "supported", "write through slicing, select, view or "
@@ -294,11 +311,30 @@ class Functionalizer:
         self.replaced.append(node)
 
     # ------------------------------------------------------------------ decompositions
+    def _traced_args(self, node: torch.fx.Node) -> tuple[tuple, dict]:
+        """`node`'s arguments as proxies of the traced nodes and symbolic values."""
+        args = self.emitter.values(tuple(_traced_proxy(a) for a in node.args))
+        kwargs = self.emitter.values({k: _traced_proxy(v) for k, v in node.kwargs.items()})
+        return args, kwargs
+
+    def _hides_writes(self, node: torch.fx.Node) -> bool:
+        args, kwargs = self._traced_args(node)
+        return hides_writes(node.target, args, kwargs, self.emitter.grad_enabled)
+
     def _decompose(self, node: torch.fx.Node) -> torch.fx.Node | None:
         """Replace `node` by its decomposition; return the first new node (to walk next)."""
+        args, kwargs = self._traced_args(node)
+        if has_symbolic((args, kwargs)) or _has_fx_node((args, kwargs)):
+            # The oracle records decompositions at the hint sizes.
+            if any(r.alias_info is not None for r in node.target._schema.returns):
+                self._keep_opaque_view(node)
+                return None
+            if _has_fx_node((args, kwargs)) or \
+                    not size_independent(node.target, args, kwargs, self.emitter.grad_enabled):
+                raise refusal(node, f"{node.target} may write or alias its inputs, and its "
+                                    "decomposition depends on the dynamic sizes of its inputs",
+                              "export with static shapes for this part of the model")
         before = node.prev
-        args = tuple(_traced_proxy(a) for a in node.args)
-        kwargs = {k: _traced_proxy(v) for k, v in node.kwargs.items()}
         out = self.emitter.emit(node.target, args, kwargs, decompose=needs_decomposition)
         if isinstance(out, TensorProxy):
             node.replace_all_uses_with(out.node)
@@ -312,8 +348,23 @@ class Functionalizer:
         elif node.users:
             raise InternalTracerError(f"decomposition of {node.target} returned {type(out).__name__}")
         self.graph.erase_node(node)
-        first = before.next
-        return first
+        return before.next
+
+    def _keep_opaque_view(self, node: torch.fx.Node) -> None:
+        """Keep a maybe-aliasing op (reshape, contiguous, ...) as a view nobody may write
+        through or read after its base changes: the aliasing depends on dynamic sizes."""
+        base = self.values.get(node.args[0])
+        if not isinstance(base, FTensor):
+            self._keep_functional(node)
+            return
+        self._remap_in_place(node)
+        meta = node.meta.get("st_meta")
+        if isinstance(meta, list):
+            self.values[node] = ViewOutputs(base, node.target, tuple(node.args[1:]), dict(node.kwargs),
+                                            node, base.storage.version, opaque=True)
+        else:
+            step = ViewStep(node.target, tuple(node.args[1:]), dict(node.kwargs), None, node, opaque=True)
+            self.values[node] = base.view(step, meta, _proxy(node))
 
     # ------------------------------------------------------------------ outputs
     def _finish_outputs(self, output: torch.fx.Node) -> list[InputSource]:
@@ -331,6 +382,30 @@ class Functionalizer:
                     written.append(ft.storage.value.node)
         output.args = (tuple(written) + user_values,)
         return sources
+
+
+def _same_shape(a: tuple, b: tuple) -> bool:
+    """Structural comparison: comparing symbolic sizes with == would record a guard."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b):
+        if type(x) is int and type(y) is int:
+            if x != y:
+                return False
+        elif type(x) is int or type(y) is int or x.expr != y.expr:
+            return False
+    return True
+
+
+def _has_fx_node(value: Any) -> bool:
+    """A non-tensor node among the arguments (a size computed in the graph)."""
+    if isinstance(value, torch.fx.Node):
+        return True
+    if isinstance(value, (list, tuple)):
+        return any(_has_fx_node(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_fx_node(v) for v in value.values())
+    return False
 
 
 def _traced_proxy(value: Any) -> Any:

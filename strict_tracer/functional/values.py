@@ -65,6 +65,7 @@ class ViewOutputs:
     kwargs: dict
     origin: torch.fx.Node
     version: int              # storage version when the traced node was made
+    opaque: bool = False      # see ViewStep.opaque
 
 
 @dataclass(eq=False)

@@ -30,6 +30,8 @@ class ViewStep:
     item: int | None              # element of a multi-output view (split, unbind), else None
     origin: torch.fx.Node         # the traced node that made the view: its metadata and grad
                                   # mode are those of every remade copy
+    opaque: bool = False          # may or may not alias (reshape of a dynamic shape): the
+                                  # view can be neither remade after a write nor written through
 
     def replay(self, base: TensorProxy, emit: Emit) -> TensorProxy:
         out = emit(self.op, (base, *self.args), dict(self.kwargs))
@@ -112,12 +114,14 @@ def _inverse_unsqueeze(step, base, view, emit):
 
 def _inverse_squeeze(step, base, view, emit):
     # Unsqueeze the dims squeeze removed, lowest first, so later indices stay right.
+    # Symbolic sizes are never 1 (torch specializes 0 and 1), so no guard is needed here.
     shape = base.meta.shape
     if step.op is aten.squeeze.default:
-        dims = [d for d, s in enumerate(shape) if s == 1]
+        dims = [d for d, s in enumerate(shape) if type(s) is int and s == 1]
     else:
         wanted = step.args[0] if step.op is aten.squeeze.dims else [step.args[0]]
-        dims = sorted({_dim(d, len(shape)) for d in wanted if shape[_dim(d, len(shape))] == 1})
+        dims = sorted({_dim(d, len(shape)) for d in wanted
+                       if type(shape[_dim(d, len(shape))]) is int and shape[_dim(d, len(shape))] == 1})
     out = view
     for d in dims:
         out = emit(aten.unsqueeze.default, (out, d), {})
@@ -165,7 +169,7 @@ INVERSES: dict[Any, Callable] = {
 
 
 def has_inverse(step: ViewStep) -> bool:
-    return step.op in INVERSES
+    return not step.opaque and step.op in INVERSES
 
 
 def scatter_back(step: ViewStep, base: TensorProxy, view: TensorProxy, emit: Emit) -> TensorProxy:
