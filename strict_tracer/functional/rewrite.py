@@ -371,7 +371,7 @@ class Functionalizer:
         self.current = None
         written: list[torch.fx.Node] = []
         with self.graph.inserting_before(output), self.emitter.source(None):
-            user_values = tuple(self._arg(v, True) for v in output.args[0])
+            user_values = self._arg(output.args[0], True)   # subgraphs may return one node
             sources = []
             for node in self.graph.nodes:
                 if node.op != "placeholder":
@@ -380,7 +380,7 @@ class Functionalizer:
                 if isinstance(ft, FTensor) and ft.storage.version > 0 and ft.storage.source is not None:
                     sources.append(ft.storage.source)
                     written.append(ft.storage.value.node)
-        output.args = (tuple(written) + user_values,)
+        output.args = ((*written, *user_values) if written else user_values,)
         return sources
 
 
