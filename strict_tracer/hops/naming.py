@@ -5,8 +5,8 @@ in three groups -- read by both, only by the first, only by the second -- each s
 name torch.export's tracer (Dynamo) gives the value (`l_x_` for input x,
 `l_self_modules_lin_parameters_weight_` for parameter lin.weight, the node name otherwise).
 
-Names: placeholders of cond and map_impl subgraphs (reached from the top graph through cond /
-map_impl only) take the names of the operands passed to them; every other subgraph's
+Names: placeholders of cond, map_impl and wrap_with_set_grad_enabled subgraphs (reached from
+the top graph through those only) take the names of the operands passed to them; every other subgraph's
 placeholders are `arg0_1, arg1_1, ...`. The other nodes of a subgraph are named afresh, as if
 created after its placeholders (`mul` becomes `mul_1` when an input is called `mul`).
 """
@@ -23,6 +23,7 @@ from .subgraph import ScopedGraph, SubgraphBuilder
 
 _COND = torch.ops.higher_order.cond
 _MAP = torch.ops.higher_order.map_impl
+_GRAD_REGION = torch.ops.higher_order.wrap_with_set_grad_enabled
 
 
 def _state_name(kind: str, target: str) -> str:
@@ -63,7 +64,7 @@ def merge_free_inputs(first: SubgraphBuilder, second: SubgraphBuilder) -> list[t
 
 # ---------------------------------------------------------------------- final names
 def _operand_names(graph: torch.fx.Graph) -> dict[str, list[str]]:
-    """For each cond/map_impl subgraph used in `graph`: the names of the values passed to it."""
+    """For each cond / map_impl / grad-region subgraph of `graph`: the names passed to it."""
     names: dict[str, list[str]] = {}
     for node in graph.nodes:
         if node.op != "call_function":
@@ -75,6 +76,8 @@ def _operand_names(graph: torch.fx.Graph) -> dict[str, list[str]]:
         elif node.target is _MAP:
             body_attr, xs, args = node.args
             names[body_attr.target] = [n.name for n in (*xs, *args)]
+        elif node.target is _GRAD_REGION:
+            names[node.args[1].target] = [n.name for n in node.args[2:]]
     return names
 
 

@@ -224,9 +224,7 @@ def trace_body(interp, builder: SubgraphBuilder, fn: Any, args: tuple, kwargs: d
 def _short(obj: Any) -> str:
     if isinstance(obj, torch.nn.Module):
         return f"module {type(obj).__name__}"
-    text = f"{type(obj).__name__} object"
-    return text
-
+    return f"{type(obj).__name__} object"
 
 
 def check_no_leaked_symbols(interp, builder: SubgraphBuilder, outputs: list[Any]) -> None:
