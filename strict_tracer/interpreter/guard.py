@@ -88,6 +88,23 @@ def code_kind(code: types.CodeType) -> int:
     return kind
 
 
+# Code run by the garbage collector (gc.callbacks, finalizers) is not started by the native
+# that happened to allocate when a collection began; the guard lets it run.
+_collecting = False
+
+
+def _gc_phase(phase: str, info: dict) -> None:
+    global _collecting
+    _collecting = phase == "start"
+
+
+gc.callbacks.insert(0, _gc_phase)
+
+
+def _run_by_gc(code: types.CodeType) -> bool:
+    return _collecting or any(getattr(cb, "__code__", None) is code for cb in gc.callbacks)
+
+
 class GuardMixin:
     """run_native() for Interpreter."""
 
@@ -104,7 +121,7 @@ class GuardMixin:
             back = frame.f_back
             # Started by the native itself, or by vetted code the native ran.
             if back is not None and (back.f_code is _GUARDED_CODE
-                                     or code_kind(back.f_code) == VETTED):
+                                     or code_kind(back.f_code) == VETTED) and not _run_by_gc(code):
                 self._guard_violation = code
                 raise _NativeCallbackStopped()
         hook._strict_tracer_guard = True
