@@ -286,7 +286,8 @@ def _hint_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: list, env: A
     def hint(v):
         return probe_syms.example_int(v, sym_args, env)
     return TensorMeta(tuple(hint(s) for s in o.shape), o.dtype, o.device, o.requires_grad,
-                      tuple(hint(s) for s in o.stride()), hint(o.storage_offset()), o.layout)
+                      tuple(hint(s) for s in o.stride()), hint(o.storage_offset()), o.layout,
+                      is_leaf=o.is_leaf)
 
 
 def _data_dependent_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: list,
@@ -303,7 +304,8 @@ def _data_dependent_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: li
         return probe_syms.example_int(v, sym_args, env)
     shape = tuple(value(s) for s in o.shape)      # sizes first: they name the unbacked symbols
     return TensorMeta(shape, o.dtype, o.device, o.requires_grad,
-                      tuple(example(s) for s in o.stride()), example(o.storage_offset()), o.layout)
+                      tuple(example(s) for s in o.stride()), example(o.storage_offset()), o.layout,
+                      is_leaf=o.is_leaf)
 
 
 def _has_unbacked(v: Any, probe_syms: ProbeSymbols) -> bool:
