@@ -121,12 +121,13 @@ class TorchSymbols:
                 return tfn.IntTrueDiv(self._conv(num), self._conv(den)) if e.is_integer is not False \
                     else tfn.FloatTrueDiv(self._conv(num), self._conv(den))
         if func is sympy.floor:
-            num, den = sympy.fraction(e.args[0])
+            # together(): sympy spreads floor((s - 1)/2) into floor(s/2 - 1/2)
+            num, den = sympy.fraction(sympy.together(e.args[0]))
             if den != 1:
                 return tfn.FloorDiv(self._conv(num), self._conv(den))
             return tfn.FloorToInt(self._conv(e.args[0]))
         if func is sympy.ceiling:
-            num, den = sympy.fraction(e.args[0])
+            num, den = sympy.fraction(sympy.together(e.args[0]))
             if den != 1:
                 return tfn.CeilDiv(self._conv(num), self._conv(den))
             return tfn.CeilToInt(self._conv(e.args[0]))

@@ -30,7 +30,11 @@ def _split(s: tuple, n: int) -> tuple[tuple, tuple]:
 
 
 def conv_out(size, kernel, stride, padding, dilation):
-    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    # out = span // stride + 1 > 0 exactly when span >= 0: a linear guard the engine can
+    # turn into a range.
+    expect(span >= 0, "conv(): output size is too small")
+    return span // stride + 1
 
 
 def conv_transpose_out(size, kernel, stride, padding, dilation, output_padding):
@@ -64,8 +68,6 @@ def convolution_shape(x: tuple, w: tuple, stride, padding, dilation, transposed:
         return lead[:-1] + (w[1] * groups,) + out
     expect_eq(channels, w[1] * groups, "conv(): input channels")
     out = tuple(conv_out(*p) for p in zip(spatial, kernel, stride, padding, dilation))
-    for o in out:
-        expect(o > 0, "conv(): output size is too small")
     return lead[:-1] + (w[0],) + out
 
 
@@ -93,11 +95,12 @@ def conv_transpose(a: Bound):
 
 def pool_out(size, kernel, stride, padding, dilation, ceil_mode: bool):
     expect(padding * 2 <= kernel, "pooling: padding must be at most half the kernel")
-    out = (size + 2 * padding - dilation * (kernel - 1) - 1 + (stride - 1 if ceil_mode else 0)) \
-        // stride + 1
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    expect(span + (stride - 1 if ceil_mode else 0) >= 0, "pooling: output size is too small")
+    out = (span + (stride - 1 if ceil_mode else 0)) // stride + 1
     if ceil_mode and (out - 1) * stride >= size + padding:
         out = out - 1
-    expect(out > 0, "pooling: output size is too small")
+        expect(out > 0, "pooling: output size is too small")
     return out
 
 
