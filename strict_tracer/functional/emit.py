@@ -111,10 +111,7 @@ class PassEmitter:
                       "avoid this op, or make its functional form explicit in forward()")
 
     def symbolic_shapes(self, op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]) -> None:
-        try:
-            shape_rules.apply_rule(op, args, kwargs, outputs, self.shape_env)
-        except shape_rules.NoShapeRule as exc:
-            raise ops.UnsupportedCall(str(exc)) from None
+        shape_rules.apply_rule(op, args, kwargs, outputs, self.shape_env)
 
     # -- building --
     def emit(self, op: Any, args: tuple, kwargs: dict, decompose: Any = None) -> Any:
