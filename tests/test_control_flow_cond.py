@@ -305,3 +305,28 @@ def test_export_leaves_the_model_untouched():
     assert vars(mod).keys() == before.keys() and all(vars(mod)[k] is before[k] for k in before)
     for k, v in mod.state_dict().items():
         torch.testing.assert_close(v, state[k])
+
+
+class NoGradRegionAndCond(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 3)
+
+    def forward(self, x):
+        y = self.lin(x)
+        with torch.no_grad():
+            z = y * 2 + x
+        return torch.cond(z.sum() > 0, lambda a: a.sin(), lambda a: a.cos(), (z,)) + y
+
+
+def test_grad_region_and_cond_bodies_are_named_and_saved():
+    mod = NoGradRegionAndCond()
+    ep = strict_tracer.export(mod, (torch.ones(3),))
+    region = next(m for name, m in ep.graph_module.named_children() if name.startswith("submod"))
+    assert [n.name for n in region.graph.nodes if n.op == "placeholder"] == ["linear", "x"]
+    buffer = io.BytesIO()
+    torch.export.save(ep, buffer)
+    buffer.seek(0)
+    loaded = torch.export.load(buffer)
+    for x in (torch.ones(3), -torch.ones(3) * 5):
+        assert_same(loaded.module()(x), mod(x))

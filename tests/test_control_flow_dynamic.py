@@ -149,3 +149,12 @@ def test_data_dependent_sizes_leaving_a_body_are_refused():
 
     with pytest.raises(strict_tracer.GraphBreakError, match="depends on data read inside it"):
         strict_tracer.export(M(), (torch.randn(4, 3),))
+
+
+def test_branches_returning_data_dependent_sizes_are_refused_without_guards():
+    class M(torch.nn.Module):
+        def forward(self, x):
+            return torch.cond(x.sum() > 0, lambda a: a.nonzero(), lambda a: (a > 1).nonzero(), (x,))
+
+    with pytest.raises(strict_tracer.GraphBreakError, match=r"shape \(u\d+, 1\) vs \(u\d+, 1\)"):
+        strict_tracer.export(M(), (torch.randn(3),))

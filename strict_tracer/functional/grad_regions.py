@@ -82,7 +82,7 @@ def _outline(builder: Any, enabled: bool, nodes: list[torch.fx.Node]) -> None:
                                  (enabled, attr, *inputs), name="wrap_with_set_grad_enabled")
         copy_source_meta(call, nodes[0])
         call.meta.pop("st_grad", None)
-        call.meta["st_meta"] = [n.meta.get("st_meta") for n in outputs]
+        call.meta["st_meta"] = tuple(n.meta.get("st_meta") for n in outputs)   # torch: a tuple
         for index, out in enumerate(outputs):
             item = graph.call_function(operator.getitem, (call, index))
             copy_source_meta(item, out)

@@ -94,14 +94,15 @@ def meta_differences(a: TensorMeta, b: TensorMeta, env) -> list[str]:
         ("dtype", a.dtype, b.dtype), ("device", a.device, b.device), ("layout", a.layout, b.layout))
         if x != y]
     if len(a.shape) != len(b.shape) or not all(same_size(x, y, env) for x, y in zip(a.shape, b.shape)):
-        diffs.append(f"shape {_shape_text(a)} vs {_shape_text(b)}")
+        diffs.append(f"shape {shape_text(a.shape)} vs {shape_text(b.shape)}")
     elif a.strides != b.strides:
         diffs.append(f"stride {a.strides} vs {b.strides}")
     return diffs
 
 
-def _shape_text(meta: TensorMeta) -> str:
-    return f"({', '.join(str(s) for s in meta.shape)}{',' if len(meta.shape) == 1 else ''})"
+def shape_text(shape: tuple) -> str:
+    """A shape for messages (symbolic sizes as expressions: str() would specialize them)."""
+    return f"({', '.join(str(getattr(s, 'expr', s)) for s in shape)}{',' if len(shape) == 1 else ''})"
 
 
 def register_subgraphs(cur: GraphBuilder, parts: list[tuple[str, SubgraphBuilder]]) -> list[torch.fx.Node]:

@@ -17,8 +17,8 @@ from ..errors import Category
 from ..interpreter.natives import special
 from ..proxy import TensorProxy
 from ..symbolic import hint_of
-from .emit import (bind, copy_meta, emit_operator, register_subgraphs, same_size, slice_meta,
-                   stacked_meta, tensor_leaves)
+from .emit import (bind, copy_meta, emit_operator, register_subgraphs, same_size, shape_text,
+                   slice_meta, stacked_meta, tensor_leaves)
 from .subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
 
 _map_module = sys.modules["torch._higher_order_ops.map"]
@@ -77,6 +77,6 @@ def _leading_size(interp, flat_xs: list[TensorProxy]) -> Any:
                             hint="torch.export traces the body on the first slice; pass a non-empty xs")
     if not all(same_size(shape[0], length, interp.state.shape_env) for shape in shapes):
         raise interp.refuse(Category.CONTROL_FLOW_OP,
-                            f"the leading dimensions of map's xs differ: {[list(s) for s in shapes]}",
+                            f"the leading dimensions of map's xs differ: {', '.join(map(shape_text, shapes))}",
                             hint="map over tensors with the same leading size")
     return length

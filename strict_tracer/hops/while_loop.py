@@ -18,6 +18,7 @@ import torch.utils._pytree as pytree
 from ..errors import Category
 from ..interpreter.natives import special
 from ..proxy import TensorProxy
+from ..symbolic import SymValue
 from .emit import (bind, copy_meta, emit_operator, input_copy_meta, meta_differences,
                    register_subgraphs, tensor_leaves)
 from .naming import merge_free_inputs
@@ -44,7 +45,8 @@ def while_loop(interp, args: tuple, kwargs: dict) -> Any:
         if type(leaf) is not TensorProxy:
             raise interp.refuse(
                 Category.CONTROL_FLOW_OP,
-                f"while_loop carries a Python {type(leaf).__name__} ({leaf!r}); torch.export turns "
+                f"while_loop carries a Python {type(leaf).__name__} "
+                f"({leaf.describe() if isinstance(leaf, SymValue) else repr(leaf)}); torch.export turns "
                 "it into a data-dependent value, which strict_tracer does not support yet",
                 hint="carry it as a tensor: torch.tensor(0) instead of 0")
     cur = interp.state.graph
