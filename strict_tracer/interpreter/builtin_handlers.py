@@ -80,7 +80,18 @@ def _issubclass(interp, args, kwargs):
 def _type(interp, args, kwargs):
     if len(args) == 1 and not kwargs:
         return python_type(args[0])
-    return type(*args, **kwargs)
+    if len(args) == 3:
+        from .classes import create_class
+        return create_class(interp, type, args[0], args[1], args[2], kwargs)
+    return type(*args, **kwargs)      # raises type()'s own argument error
+
+
+@special(type.__dict__["__new__"])
+def _type_new(interp, args, kwargs):
+    if len(args) == 4 and isinstance(args[0], type) and issubclass(args[0], type):
+        from .classes import create_class
+        return create_class(interp, args[0], args[1], args[2], args[3], kwargs)
+    return interp.run_native(type.__new__, *args, **kwargs)
 
 
 @special(builtins.len)

@@ -24,6 +24,9 @@ from .natives import (CALL_SPECIAL, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
 from .protocols import _MISSING, is_trusted, lookup_special
 
 _FunctionType = types.FunctionType
+# Containers whose methods store and return references without reading them.
+_REFERENCE_CONTAINERS = (list, dict, tuple, set, frozenset, collections.deque,
+                         collections.OrderedDict, collections.defaultdict)
 _MethodType = types.MethodType
 _BuiltinMethodType = types.BuiltinMethodType
 _ModuleType = types.ModuleType
@@ -139,10 +142,15 @@ class CallsMixin:
         """Natives that only move references around may see proxies; C APIs may not."""
         owner = getattr(fn, "__self__", None)
         module = getattr(fn, "__module__", None)
-        if module == "builtins" or issubclass(type(owner), (list, dict, tuple, set, collections.deque)):
+        if module == "builtins" or issubclass(type(owner), _REFERENCE_CONTAINERS):
             return
-        if getattr(fn, "__objclass__", None) in (list, dict, tuple, set, object):
+        objclass = getattr(fn, "__objclass__", None)
+        if objclass in (list, dict, tuple, set, object) or (
+                isinstance(objclass, type) and issubclass(objclass, _REFERENCE_CONTAINERS)):
             return
+        if getattr(fn, "__name__", None) in ("__new__", "__init__") and isinstance(owner, type) \
+                and issubclass(owner, _REFERENCE_CONTAINERS + (BaseException,)):
+            return      # constructing a container (or exception) only stores the references
         if module in ("_operator", "operator", "itertools", "functools", "_functools"):
             return
         raise self.refuse(

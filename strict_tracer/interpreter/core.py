@@ -23,6 +23,7 @@ from .calls import CallsMixin
 from .decode import Instr
 from .frame import Frame, is_async_code, is_generator_code, make_frame
 from .guard import GuardMixin
+from .library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .modules import ModulesMixin
 from .protocols import ProtocolsMixin
 from .tensors import TensorsMixin
@@ -104,6 +105,10 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
     # ------------------------------------------------------------------ running frames
     def inline(self, func: types.FunctionType, args: tuple, kwargs: dict) -> Any:
         """Call a Python function by interpreting its bytecode."""
+        if func in NATIVE_LIBRARY_FUNCTIONS and not reaches_proxy((args, kwargs)):
+            ran, result = self.try_native(func, args, kwargs)    # library.py: pure stdlib
+            if ran:
+                return result
         code = func.__code__
         if is_async_code(code):
             raise self.refuse(Category.UNSUPPORTED_PYTHON,

@@ -21,7 +21,9 @@ import types
 from typing import Any, Callable
 
 # Stdlib modules whose Python code natives may run (pure class-level machinery).
-VETTED_CALLBACK_MODULES = ("abc", "_collections_abc", "enum", "typing", "_weakrefset", "types")
+VETTED_CALLBACK_MODULES = ("abc", "_collections_abc", "enum", "typing", "typing_extensions",
+                           "_weakrefset", "types", "inspect", "dataclasses", "os", "posixpath",
+                           "genericpath")
 
 
 class _NativeCallbackStopped(BaseException):
@@ -129,6 +131,14 @@ class GuardMixin:
 
     def run_native(self, fn: Callable, *args: Any, **kwargs: Any) -> Any:
         """Call native `fn` for real, refusing if it tries to run untrusted Python code."""
+        ran, result = self.try_native(fn, args, kwargs)
+        if not ran:
+            raise self._refuse_callback(fn, result)
+        return result
+
+    def try_native(self, fn: Callable, args: tuple, kwargs: dict) -> tuple[bool, Any]:
+        """(True, result) of calling `fn` natively, or (False, the code object it tried to
+        start outside the interpreter) when the guard stopped it. Its exceptions propagate."""
         hook = self._guard_hook
         if hook is None:
             hook = self._guard_hook = self._make_guard_hook()
@@ -136,7 +146,7 @@ class GuardMixin:
         if saved_hook is not None and not getattr(saved_hook, "_strict_tracer_guard", False):
             # A profiler (cProfile, ...) owns the hook: it cannot be restored through
             # sys.setprofile, so natives run unguarded while one is active.
-            return fn(*args, **kwargs)
+            return True, fn(*args, **kwargs)
         outer_violation = self._guard_violation
         self._guard_violation = None
         # The garbage collector's callbacks must not look like the native's own calls.
@@ -152,15 +162,15 @@ class GuardMixin:
                 gc.enable()
             violation, self._guard_violation = self._guard_violation, outer_violation
             if violation is not None:
-                raise self._refuse_callback(fn, violation) from None
+                return False, violation
             raise
         sys.setprofile(saved_hook)
         if gc_enabled:
             gc.enable()
         violation, self._guard_violation = self._guard_violation, outer_violation
-        if violation is not None:      # the native swallowed the stop: refuse anyway
-            raise self._refuse_callback(fn, violation)
-        return result
+        if violation is not None:      # the native swallowed the stop
+            return False, violation
+        return True, result
 
     def _refuse_callback(self, fn: Callable, code: types.CodeType):
         from ..errors import Category

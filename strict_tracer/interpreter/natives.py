@@ -172,9 +172,16 @@ def outside_world_reason(fn: Any) -> tuple[str, str, str] | None:
 
 
 def _defining_class(cls: type, name: str) -> type | None:
+    """The class in cls's MRO whose own dict holds the *native* attribute `name` (a Python
+    override higher up, like a class's own __init_subclass__, is skipped: the native being
+    called is the one below it)."""
     for klass in cls.__mro__:
-        if name in klass.__dict__:
-            return klass
+        raw = klass.__dict__.get(name)
+        if raw is None:
+            continue
+        if type(getattr(raw, "__func__", raw)) is types.FunctionType:
+            continue
+        return klass
     return None
 
 

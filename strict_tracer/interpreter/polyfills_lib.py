@@ -7,8 +7,11 @@ import contextvars
 import functools
 import itertools
 import operator
+import warnings
 from typing import Any
 
+from ..errors import Category
+from ..proxy import TensorProxy
 from .adapters import (BinaryOpCallable, InterpretedCallable, IterablesIterable, TruthCallable,
                        native_iterable)
 from .natives import CALL_SPECIAL, special
@@ -231,3 +234,51 @@ def _contextvar_set(interp, args, kwargs):
 @special(contextvars.ContextVar.reset)
 def _contextvar_reset(interp, args, kwargs):
     return interp.run_native(contextvars.ContextVar.reset, *args, **kwargs)
+
+
+# ---------------------------------------------------------------- warnings
+@special(warnings.warn)
+def _warn(interp, args, kwargs):
+    """warnings.warn attributed to the interpreted caller (CPython would find our frames)."""
+    try:
+        bound = _WARN_SIGNATURE.bind(*args, **kwargs)
+    except TypeError:
+        return interp.run_native(warnings.warn, *args, **kwargs)
+    message = bound.arguments["message"]
+    if type(message) is TensorProxy or type(bound.arguments.get("source")) is TensorProxy:
+        raise interp.refuse(Category.DATA_DEPENDENT_VALUE,
+                            "warnings.warn() of a tensor needs its values, which do not exist "
+                            "while tracing", hint="warn with shapes or a message string")
+    category = bound.arguments.get("category")
+    stacklevel = bound.arguments.get("stacklevel", 1)
+    if isinstance(message, Warning):
+        category = type(message)
+    elif category is None:
+        category = UserWarning
+    frames = interp.frames
+    frame = frames[max(len(frames) - stacklevel, 0)] if frames else None
+    if frame is None:
+        return interp.run_native(warnings.warn, *args, **kwargs)
+    module_globals = frame.globals
+    module = module_globals.get("__name__", "<string>")
+    # The module's once-per-location registry, changed under the sandbox like any global.
+    registry = module_globals.get("__warningregistry__")
+    if type(registry) is not dict:
+        interp.state.sandbox.record_key(module_globals, "__warningregistry__")
+        registry = module_globals["__warningregistry__"] = {}
+        interp.mark_fresh(registry)
+    else:
+        interp.before_mutation(registry)
+    # Showing a warning is output, like print(): the warnings machinery (filters, formatting,
+    # linecache, a user showwarning hook) runs natively, unguarded, on plain arguments.
+    return warnings.warn_explicit(message, category, frame.code.co_filename, frame.lineno or 0,
+                                  module, registry, None, bound.arguments.get("source"))
+
+
+def _warn_signature(message, category=None, stacklevel=1, source=None):
+    pass
+
+
+import inspect as _inspect  # noqa: E402
+
+_WARN_SIGNATURE = _inspect.signature(_warn_signature)

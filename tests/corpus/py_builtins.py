@@ -457,3 +457,46 @@ def copy_module():
     shallow["a"].append(3)
     deep["b"]["c"] = 99
     return original, shallow, deep
+
+
+@program()
+def library_fast_path_falls_back_to_interpretation():
+    import collections.abc
+    import enum
+    import inspect
+
+    class Settings(collections.abc.Mapping):
+        def __init__(self):
+            self.reads = []
+
+        def __getitem__(self, key):
+            self.reads.append(key)
+            if key == "a":
+                return 1
+            raise KeyError(key)
+
+        def __iter__(self):
+            return iter(["a"])
+
+        def __len__(self):
+            return 1
+
+    class Level(enum.Enum):
+        LOW = 1
+        HIGH = 2
+
+        @classmethod
+        def _missing_(cls, value):
+            return cls.HIGH if value > 2 else None
+
+    class WithSignature:
+        @property
+        def __signature__(self):
+            return inspect.Signature([inspect.Parameter("magic", inspect.Parameter.POSITIONAL_ONLY)])
+
+        def __call__(self, *args):
+            return args
+
+    s = Settings()
+    return (s.get("a"), s.get("b", "dflt"), "a" in s, s.reads, Level(5).name, Level(1).name,
+            str(inspect.signature(WithSignature())), list(inspect.signature(sorted).parameters))

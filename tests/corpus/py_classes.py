@@ -506,3 +506,48 @@ def bool_len_protocol_errors():
         except (TypeError, ValueError) as exc:
             errors.append((type(exc).__name__, str(exc)))
     return errors
+
+
+@program()
+def init_subclass_and_set_name_inside_function():
+    log = []
+
+    class Field:
+        def __set_name__(self, owner, name):
+            log.append(("set_name", owner.__name__, name))
+            self.name = name
+
+    class Plugin:
+        registry = []
+
+        def __init_subclass__(cls, tag="none", **kwargs):
+            super().__init_subclass__(**kwargs)
+            log.append(("init_subclass", cls.__name__, tag, cls.field.name))
+            Plugin.registry.append(tag)
+
+    class Audio(Plugin, tag="audio"):
+        field = Field()
+
+    class Video(Plugin):
+        field = Field()
+
+    return log, Plugin.registry, Audio.field.name, type(Video.field).__name__
+
+
+@program()
+def dynamic_type_creation():
+    def method(self):
+        return self.x * 2
+
+    Dyn = type("Dyn", (object,), {"x": 21, "method": method})
+    Sub = type("Sub", (Dyn,), {})
+    return Dyn().method(), Sub().method(), Sub.__mro__[1].__name__, type(Sub) is type
+
+
+@program()
+def init_subclass_keyword_error():
+    class Base:
+        pass
+
+    class Child(Base, unexpected=1):
+        pass
