@@ -71,6 +71,8 @@ def _view_options(t: torch.Tensor) -> list[tuple]:
         opts.append(("view", "t", ()))
     if t.is_contiguous():
         opts += [("view", "view", (-1,)), ("view", "reshape", (shape[::-1] if nd == 2 else (-1,),))]
+        if t.numel() >= 6:   # storage offsets are absolute: start where t starts
+            opts.append(("view", "as_strided", ((2, 2), (1, 2), t.storage_offset() + 1)))
     if 1 in shape:
         opts.append(("view", "squeeze", (shape.index(1),)))
     return opts

@@ -17,7 +17,6 @@ from typing import Any
 
 import sympy
 import torch
-import torch.fx
 
 from ..ops.probe import fake_mode, probe
 from ..proxy import TensorMeta, TensorProxy

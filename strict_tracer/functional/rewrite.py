@@ -22,13 +22,11 @@ from ..proxy import TensorMeta, TensorProxy
 from .decompose import has_symbolic, hides_writes, size_independent
 from .emit import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
-from .values import (CONSTANT, FRESH_OUTPUTS, USER_INPUT, FTensor, InputSource, KnownOutputs,
+from .values import (CONSTANT, FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs,
                      ViewOutputs)
-from .views import ViewStep, has_inverse, scatter_back
+from .views import LAYOUT_SENSITIVE, ViewStep, has_inverse, layout_of, scatter_back
 
 aten = torch.ops.aten
-# Views whose meaning depends on the strides and storage offset of their input.
-_LAYOUT_SENSITIVE = frozenset({aten.as_strided.default, aten._reshape_alias.default})
 
 
 def _proxy(node: torch.fx.Node) -> TensorProxy:
@@ -138,10 +136,10 @@ class Functionalizer:
             return step.replay(base, self.emitter.emit)
 
     def _check_layout(self, step: ViewStep, base: TensorProxy) -> None:
-        if step.op not in _LAYOUT_SENSITIVE:
+        """as_strided addresses storage: valid only on a value laid out like eager's input."""
+        if step.op not in LAYOUT_SENSITIVE:
             return
-        traced = step.origin.args[0].meta.get("st_meta")
-        if traced is None or (base.meta.strides, base.meta.storage_offset) != (traced.strides, traced.storage_offset):
+        if step.input_layout != (base.meta.strides, base.meta.storage_offset):
             raise refusal(step.origin, f"{step.op} of a tensor whose layout changed after a mutation "
                                        "cannot be remade soundly",
                           "use view/slice/select instead of as_strided on mutated tensors")
@@ -180,13 +178,15 @@ class Functionalizer:
         if not isinstance(base, FTensor):
             self._keep_functional(node)
             return
+        layout = layout_of(node)
         self._remap_in_place(node)
         meta = node.meta.get("st_meta")
         if isinstance(meta, list):
             self.values[node] = ViewOutputs(base, node.target, tuple(node.args[1:]), dict(node.kwargs),
                                             node, base.storage.version)
         else:
-            step = ViewStep(node.target, tuple(node.args[1:]), dict(node.kwargs), None, node)
+            step = ViewStep(node.target, tuple(node.args[1:]), dict(node.kwargs), None, node,
+                            input_layout=layout)
             self.values[node] = base.view(step, meta, _proxy(node))
 
     def _visit_getitem(self, node: torch.fx.Node) -> None:
@@ -299,9 +299,11 @@ class Functionalizer:
         if ft.storage.source is not None and not ft.chain:
             raise refusal(node, f"{node.target} changes the metadata of an input tensor in place",
                           "use the out-of-place view op (e.g. x = x.unsqueeze(0))", Category.SIDE_EFFECT)
+        traced = node.args[0].meta.get("st_meta")
+        layout = (traced.strides, traced.storage_offset) if facts.view_op in LAYOUT_SENSITIVE else None
         rest = self._arg(tuple(node.args[1:]), True)
         kwargs = self._arg(dict(node.kwargs), True)
-        step = ViewStep(facts.view_op, rest, kwargs, None, node)
+        step = ViewStep(facts.view_op, rest, kwargs, None, node, input_layout=layout)
         value = step.replay(self.read(ft), self.emitter.emit)
         ft.chain = ft.chain + (step,)
         ft.meta = value.meta
@@ -416,5 +418,3 @@ def _traced_proxy(value: Any) -> Any:
         return (tuple if isinstance(value, tuple) else list)(_traced_proxy(v) for v in value)
     return value
 
-
-__all__ = ["Functionalizer", "USER_INPUT"]

@@ -32,10 +32,24 @@ class ViewStep:
                                   # mode are those of every remade copy
     opaque: bool = False          # may or may not alias (reshape of a dynamic shape): the
                                   # view can be neither remade after a write nor written through
+    input_layout: tuple | None = None   # (strides, storage offset) of the traced input, for
+                                        # views whose meaning depends on it (as_strided)
 
     def replay(self, base: TensorProxy, emit: Emit) -> TensorProxy:
         out = emit(self.op, (base, *self.args), dict(self.kwargs))
         return out if self.item is None else out[self.item]
+
+
+# Views whose meaning depends on the strides and storage offset of their input.
+LAYOUT_SENSITIVE = frozenset({aten.as_strided.default, aten._reshape_alias.default})
+
+
+def layout_of(node: torch.fx.Node) -> tuple | None:
+    """The traced (eager) layout of a view's input, recorded for layout-sensitive views."""
+    if node.target not in LAYOUT_SENSITIVE or not isinstance(node.args[0], torch.fx.Node):
+        return None
+    meta = node.args[0].meta.get("st_meta")
+    return None if meta is None else (meta.strides, meta.storage_offset)
 
 
 def _dim(d: int, ndim: int) -> int:
