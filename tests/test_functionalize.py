@@ -2,6 +2,7 @@
 regions survive. Every program is checked against eager (outputs, mutated inputs, buffers)
 and, where torch.export captures it too, against torch's functional form."""
 import copy
+import io
 
 import pytest
 import torch
@@ -214,6 +215,9 @@ def test_no_grad_regions_are_wrapped_and_gradients_match_eager():
     hops = [n for n in ep.graph.nodes if n.target is torch.ops.higher_order.wrap_with_set_grad_enabled]
     assert [n.args[0] for n in hops] == [False, False]
     assert [s.kind.name for s in ep.graph_signature.output_specs] == ["BUFFER_MUTATION", "USER_OUTPUT"]
+    saved = io.BytesIO()       # the regions survive torch.export.save/load (checked below)
+    torch.export.save(ep, saved)
+    saved.seek(0)
     eager = copy.deepcopy(mod)
     exported = ep.module()
     x1 = torch.randn(3, requires_grad=True)
@@ -222,6 +226,10 @@ def test_no_grad_regions_are_wrapped_and_gradients_match_eager():
     eager(x2).sum().backward()
     torch.testing.assert_close(x1.grad, x2.grad)
     torch.testing.assert_close(dict(exported.named_buffers())["buf"], eager.buf)
+    loaded = torch.export.load(saved)
+    x3 = x1.detach().clone().requires_grad_(True)
+    loaded.module()(x3).sum().backward()
+    torch.testing.assert_close(x3.grad, x2.grad)
 
 
 def test_enable_grad_inside_no_grad_export():
