@@ -192,3 +192,73 @@ class CompareKey:
     @reentry
     def __ge__(self, other: "CompareKey") -> bool:
         return self._compare(5, other)
+
+
+class FormatArg:
+    """A value handed to native string formatting (`%`, str.format): its str/repr/format and
+    the attributes and items a format field reads are interpreted."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "value")
+
+    def __init__(self, interp, value: Any) -> None:
+        self.interp = interp
+        self.value = value
+
+    @reentry
+    def __str__(self) -> str:
+        return self.interp.to_str(self.value)
+
+    @reentry
+    def __repr__(self) -> str:
+        return self.interp.to_repr(self.value)
+
+    @reentry
+    def __format__(self, spec: str) -> str:
+        return self.interp.format_value(self.value, spec)
+
+    @reentry
+    def __getattr__(self, name: str) -> Any:
+        return format_arg(self.interp, self.interp.load_attr(self.value, name))
+
+    @reentry
+    def __getitem__(self, key: Any) -> Any:
+        return format_arg(self.interp, self.interp.subscr(self.value, key))
+
+
+class NumericFormatArg(FormatArg):
+    """A FormatArg for values with number dunders (%d, %x, %f, %c read them)."""
+
+    __slots__ = ()
+
+    @reentry
+    def __index__(self) -> int:
+        from .polyfills import index_of
+        return index_of(self.interp, self.value)
+
+    @reentry
+    def __int__(self) -> int:
+        return self.interp.call(int, (self.value,), {})
+
+    @reentry
+    def __float__(self) -> float:
+        return self.interp.call(float, (self.value,), {})
+
+
+_format_arg_classes: dict[type, type] = {}
+
+
+def format_arg(interp, value: Any) -> Any:
+    """`value` itself if formatting it runs no Python code, else an adapter. The adapter's
+    class is named like the value's type, so the native's error messages read as CPython's."""
+    if is_plain(value):
+        return value
+    t = type(value)
+    cls = _format_arg_classes.get(t)
+    if cls is None:
+        numeric = t is not TensorProxy and any(
+            lookup_special(t, name) is not _MISSING for name in ("__index__", "__int__", "__float__"))
+        base = NumericFormatArg if numeric else FormatArg
+        name = "Tensor" if t is TensorProxy else t.__name__
+        cls = _format_arg_classes[t] = type(name, (base,), {"__slots__": ()})
+    return cls(interp, value)

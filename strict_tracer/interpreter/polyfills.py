@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import builtins
 import collections
+import operator
 import types
 from typing import Any
 
 from ..context import reentry
 from ..proxy import TensorProxy
-from .adapters import (CompareKey, InterpretedCallable, InterpretedIterable, TruthCallable,
+from .adapters import (CompareKey, InterpretedCallable, format_arg, InterpretedIterable, TruthCallable,
                        all_plain, is_plain, native_iterable, needs_iter_adapter)
 from .natives import special
 from .protocols import _MISSING, lookup_special, lookup_type
@@ -416,3 +417,33 @@ def _ascii(interp, args, kwargs):
     if len(args) != 1 or kwargs:
         return interp.run_native(ascii, *args, **kwargs)
     return interp.to_repr(args[0]).encode("ascii", "backslashreplace").decode("ascii")
+
+
+# ---------------------------------------------------------------- string formatting
+def percent_format(interp, template: Any, args: Any) -> Any:
+    """`template % args` (str/bytes) with the arguments' str/repr/format interpreted."""
+    t = type(args)
+    if t is tuple:
+        adapted = tuple(format_arg(interp, a) for a in args)
+    elif t is dict or (issubclass(t, dict) and not is_plain(args)):
+        adapted = {k: format_arg(interp, v) for k, v in args.items()}
+    else:
+        adapted = format_arg(interp, args)
+    return interp.run_native(operator.mod, template, adapted)
+
+
+@special(str.format)
+def _str_format(interp, args, kwargs):
+    if not args:
+        return interp.run_native(str.format, *args, **kwargs)
+    adapted = tuple(format_arg(interp, a) for a in args[1:])
+    adapted_kwargs = {k: format_arg(interp, v) for k, v in kwargs.items()}
+    return interp.run_native(str.format, args[0], *adapted, **adapted_kwargs)
+
+
+@special(str.format_map)
+def _str_format_map(interp, args, kwargs):
+    if len(args) != 2 or kwargs or type(args[1]) is not dict:
+        return interp.run_native(str.format_map, *args, **kwargs)
+    return interp.run_native(str.format_map, args[0],
+                             {k: format_arg(interp, v) for k, v in args[1].items()})

@@ -191,6 +191,9 @@ class ProtocolsMixin:
         if issubclass(type(a), SymValue) or issubclass(type(b), SymValue):
             if issubclass(type(a), (SymValue, int, float)) and issubclass(type(b), (SymValue, int, float)):
                 return fn(a, b)
+        if (ta is str or ta is bytes) and name == "__mod__":
+            from .polyfills import percent_format
+            return percent_format(self, a, b)
         if ta in SAFE_TYPES and tb in SAFE_TYPES:
             if iname is not None and ta in (list, dict, set, bytearray):
                 self.before_mutation(a)

@@ -363,3 +363,44 @@ def type_error_message():
 @program()
 def unhashable_key():
     return {[1]: 2}
+
+
+class Shown:
+    attr = 5
+
+    def __str__(self):
+        return "shown"
+
+    def __repr__(self):
+        return "Shown()"
+
+    def __format__(self, spec):
+        return f"<{spec}>"
+
+
+class Count:
+    def __index__(self):
+        return 7
+
+
+@program()
+def formatting_user_objects():
+    s = Shown()
+    nested = [1]
+    nested.append(nested)
+    return ("%s|%r|%5s" % (s, s, "x"), "%(k)s" % {"k": s}, "%d-%x-%o" % (Count(), Count(), 8),
+            "{0}|{0!r}|{0.attr}|{1[0]}|{x:>3}".format(s, [s], x=s), "{k}".format_map({"k": s}),
+            str([s]), repr({"k": (s,)}), f"{s:spec}|{[s]}|{s!s}", format([s]), repr(nested),
+            str({s}), repr(frozenset()), str(set()))
+
+
+@program()
+def formatting_errors():
+    errors = []
+    for attempt in (lambda: "%d" % Shown(), lambda: "%s %s" % (Shown(),), lambda: "{0.nope}".format(Shown()),
+                    lambda: "%c" % Shown()):
+        try:
+            attempt()
+        except (TypeError, AttributeError) as exc:
+            errors.append((type(exc).__name__, str(exc)))
+    return errors
