@@ -27,3 +27,12 @@ def test_cached_templates_keep_autograd_leafness():
     ep = strict_tracer.export(mod, (x,))     # replays them, then probes the new in-place op
     got, want = run_both(mod, ep, (x,))
     assert_same(got, want)
+
+
+def test_symbolic_outputs_keep_autograd_leafness():
+    from torch.export import Dim
+
+    mod = InplaceOnViewOfGradOutput(0.5)
+    ep = strict_tracer.export(mod, (torch.randn(4, 6),), dynamic_shapes=({0: Dim.AUTO},))
+    got, want = run_both(mod, ep, (torch.randn(7, 6),))
+    assert_same(got, want)
