@@ -222,7 +222,7 @@ class TensorProxy:
         return context.current().tensor_to_python(self, operator.index)
 
     def __len__(self) -> int:
-        return context.current().tensor_len(self)
+        return operator.index(context.current().tensor_len(self))
 
     def __iter__(self):
         return context.current().tensor_iter(self)

@@ -93,3 +93,22 @@ def test_python_int_of_a_data_value_is_refused():
         strict_tracer.export(RangeOfItem(), (torch.tensor(3), torch.randn(2)))
     assert info.value.category == Category.DATA_DEPENDENT_VALUE
     assert "range(a)" in info.value.frames[0].source
+
+
+class LenOfTensor(torch.nn.Module):
+    def forward(self, x):
+        rows = [x[i] * len(x) for i in range(2)]
+        return x * len(x), torch.stack(rows)
+
+
+def test_len_of_a_tensor_is_its_symbolic_first_dim():
+    model = LenOfTensor()
+    args = (torch.randn(4, 3),)
+    spec = {"x": {0: Dim.DYNAMIC}}
+    ep = strict_tracer.export(model, args, dynamic_shapes=spec)
+    ref = torch.export.export(model, copy.deepcopy(args), dynamic_shapes=spec, strict=True)
+    assert [str(r) for r in ep.range_constraints.values()] == \
+        [str(r) for r in ref.range_constraints.values()]
+    for n in (2, 7):
+        got, want = run_both(model, ep, (torch.randn(n, 3),))
+        assert_same(got, want)

@@ -267,10 +267,12 @@ class TensorsMixin:
                                 "torch._check(a >= 0) before using a as a size or index)",
                            standin="bool")
 
-    def tensor_len(self, proxy: TensorProxy) -> int:
+    def tensor_len(self, proxy: TensorProxy) -> Any:
+        """`len(t)` in interpreted code: dim 0's size, symbolic like `t.shape[0]` (natives
+        calling `len()` get an int through TensorProxy.__len__, which specializes)."""
         if not proxy.meta.shape:
             raise TypeError("len() of a 0-d tensor")
-        return operator.index(proxy.meta.shape[0])
+        return proxy.meta.shape[0]
 
     def tensor_iter(self, proxy: TensorProxy) -> Any:
         if not proxy.meta.shape:
