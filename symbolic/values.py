@@ -137,14 +137,35 @@ def _compare(sym_op, hint_op):
     return method
 
 
-class SymInt(SymValue):
-    """A symbolic integer (a size, or an integer computed from sizes)."""
+class _SymNumber(SymValue):
+    """What SymInt and SymFloat share: + - * (int or float result by operand kinds),
+    comparisons (SymBool results) and truth (`x != 0`, a guard)."""
 
     __slots__ = ()
 
     __add__, __radd__ = _binary(operator.add, operator.add)
     __sub__, __rsub__ = _binary(operator.sub, operator.sub)
     __mul__, __rmul__ = _binary(operator.mul, operator.mul)
+
+    __eq__ = _compare(sympy.Eq, operator.eq)
+    __ne__ = _compare(sympy.Ne, operator.ne)
+    __lt__ = _compare(sympy.Lt, operator.lt)
+    __le__ = _compare(sympy.Le, operator.le)
+    __gt__ = _compare(sympy.Gt, operator.gt)
+    __ge__ = _compare(sympy.Ge, operator.ge)
+
+    def __bool__(self) -> bool:
+        return bool(self.env.evaluate(sympy.Ne(self.expr, 0), self.hint != 0 if self.hint is not None else None))
+
+    def __float__(self) -> float:
+        return float(self.env.specialize(self))
+
+
+class SymInt(_SymNumber):
+    """A symbolic integer (a size, or an integer computed from sizes)."""
+
+    __slots__ = ()
+
     __floordiv__, __rfloordiv__ = _binary(_floordiv, operator.floordiv)
     __mod__, __rmod__ = _binary(_mod, operator.mod)
 
@@ -183,54 +204,25 @@ class SymInt(SymValue):
     def __round__(self, ndigits=None):
         return self
 
-    __eq__ = _compare(sympy.Eq, operator.eq)
-    __ne__ = _compare(sympy.Ne, operator.ne)
-    __lt__ = _compare(sympy.Lt, operator.lt)
-    __le__ = _compare(sympy.Le, operator.le)
-    __gt__ = _compare(sympy.Gt, operator.gt)
-    __ge__ = _compare(sympy.Ge, operator.ge)
-
-    def __bool__(self) -> bool:
-        return bool(self.env.evaluate(sympy.Ne(self.expr, 0), self.hint != 0 if self.hint is not None else None))
-
     def __int__(self) -> int:
         return self.env.specialize(self)
 
     def __index__(self) -> int:
         return self.env.specialize(self)
 
-    def __float__(self) -> float:
-        return float(self.env.specialize(self))
-
     def __trunc__(self) -> int:
         return self.env.specialize(self)
 
 
-class SymFloat(SymValue):
+class SymFloat(_SymNumber):
     """A symbolic float (e.g. a size divided by a number)."""
 
     __slots__ = ()
 
-    __add__, __radd__ = _binary(operator.add, operator.add)
-    __sub__, __rsub__ = _binary(operator.sub, operator.sub)
-    __mul__, __rmul__ = _binary(operator.mul, operator.mul)
     __truediv__, __rtruediv__ = _binary(_truediv, operator.truediv)
 
     def __neg__(self):
         return wrap(-self.expr, None if self.hint is None else -self.hint, self.env, SymFloat)
-
-    __eq__ = _compare(sympy.Eq, operator.eq)
-    __ne__ = _compare(sympy.Ne, operator.ne)
-    __lt__ = _compare(sympy.Lt, operator.lt)
-    __le__ = _compare(sympy.Le, operator.le)
-    __gt__ = _compare(sympy.Gt, operator.gt)
-    __ge__ = _compare(sympy.Ge, operator.ge)
-
-    def __bool__(self) -> bool:
-        return bool(self.env.evaluate(sympy.Ne(self.expr, 0), self.hint != 0 if self.hint is not None else None))
-
-    def __float__(self) -> float:
-        return float(self.env.specialize(self))
 
     def __floor__(self):
         return wrap(sympy.floor(self.expr), None if self.hint is None else math.floor(self.hint), self.env, SymInt)

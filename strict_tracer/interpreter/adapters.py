@@ -60,88 +60,75 @@ def iterates_natively(value: Any) -> bool:
     return not needs_iter_adapter(value)
 
 
-class InterpretedCallable:
-    """A program callable handed to a native: each call is interpreted."""
+class _Adapter:
+    """What every adapter is: the interpreter plus one program value (`target`), called
+    natively by the guard (`_strict_tracer_native`)."""
 
     _strict_tracer_native = True
-    __slots__ = ("interp", "fn")
+    __slots__ = ("interp", "target")
 
-    def __init__(self, interp, fn: Any) -> None:
+    def __init__(self, interp, target: Any) -> None:
         self.interp = interp
-        self.fn = fn
+        self.target = target
+
+
+class InterpretedCallable(_Adapter):
+    """A program callable handed to a native: each call is interpreted."""
+
+    __slots__ = ()
 
     @reentry
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.interp.call(self.fn, args, kwargs)
+        return self.interp.call(self.target, args, kwargs)
 
     def __repr__(self) -> str:
-        return f"<interpreted {self.fn!r}>"
+        return f"<interpreted {self.target!r}>"
 
 
-class TruthCallable:
+class TruthCallable(_Adapter):
     """`bool(fn(x))` (or `bool(x)` when fn is None) for natives that only test the result."""
 
-    _strict_tracer_native = True
-    __slots__ = ("interp", "fn")
-
-    def __init__(self, interp, fn: Any) -> None:
-        self.interp = interp
-        self.fn = fn
+    __slots__ = ()
 
     @reentry
     def __call__(self, value: Any) -> bool:
-        if self.fn is None:
+        if self.target is None:
             return self.interp.truth(value)
-        return self.interp.truth(self.interp.call(self.fn, (value,), {}))
+        return self.interp.truth(self.interp.call(self.target, (value,), {}))
 
 
-class BinaryOpCallable:
+class BinaryOpCallable(_Adapter):
     """`a <op> b` through the interpreter's operator protocol (BINARY_OP oparg)."""
 
-    _strict_tracer_native = True
-    __slots__ = ("interp", "index")
-
-    def __init__(self, interp, index: int) -> None:
-        self.interp = interp
-        self.index = index
+    __slots__ = ()
 
     @reentry
     def __call__(self, a: Any, b: Any) -> Any:
-        return self.interp.binary_op(self.index, a, b)
+        return self.interp.binary_op(self.target, a, b)
 
 
-class InterpretedIterator:
+class InterpretedIterator(_Adapter):
     """An iterator whose steps run through the interpreter's iteration protocol."""
 
-    _strict_tracer_native = True
-    __slots__ = ("interp", "it")
-
-    def __init__(self, interp, it: Any) -> None:
-        self.interp = interp
-        self.it = it
+    __slots__ = ()
 
     def __iter__(self) -> "InterpretedIterator":
         return self
 
     @reentry
     def __next__(self) -> Any:
-        return self.interp.next_item(self.it)
+        return self.interp.next_item(self.target)
 
 
-class InterpretedIterable:
+class InterpretedIterable(_Adapter):
     """An iterable handed to a native: iter() on it runs the program's __iter__ when the
     native asks for it (so error timing and laziness are the native's own)."""
 
-    _strict_tracer_native = True
-    __slots__ = ("interp", "value")
-
-    def __init__(self, interp, value: Any) -> None:
-        self.interp = interp
-        self.value = value
+    __slots__ = ()
 
     @reentry
     def __iter__(self) -> Any:
-        it = self.interp.get_iter(self.value)
+        it = self.interp.get_iter(self.target)
         return InterpretedIterator(self.interp, it) if needs_iter_adapter(it) else it
 
 
@@ -152,7 +139,7 @@ class IterablesIterable(InterpretedIterable):
 
     @reentry
     def __iter__(self) -> Any:
-        outer = InterpretedIterator(self.interp, self.interp.get_iter(self.value))
+        outer = InterpretedIterator(self.interp, self.interp.get_iter(self.target))
         interp = self.interp
         return map(lambda inner: native_iterable(interp, inner), outer)
 
@@ -162,20 +149,15 @@ def native_iterable(interp, value: Any) -> Any:
     return InterpretedIterable(interp, value) if needs_iter_adapter(value) else value
 
 
-class CompareKey:
+class CompareKey(_Adapter):
     """A sort/min/max key whose ordering comparisons are interpreted (the native sees only
     CompareKeys, so it never compares program objects itself)."""
 
-    _strict_tracer_native = True
-    __slots__ = ("interp", "value")
-
-    def __init__(self, interp, value: Any) -> None:
-        self.interp = interp
-        self.value = value
+    __slots__ = ()
 
     def _compare(self, op: int, other: "CompareKey") -> bool:
         interp = self.interp
-        return interp.truth(interp.compare(op, self.value, other.value))
+        return interp.truth(interp.compare(op, self.target, other.target))
 
     @reentry
     def __lt__(self, other: "CompareKey") -> bool:
@@ -194,36 +176,31 @@ class CompareKey:
         return self._compare(5, other)
 
 
-class FormatArg:
+class FormatArg(_Adapter):
     """A value handed to native string formatting (`%`, str.format): its str/repr/format and
     the attributes and items a format field reads are interpreted."""
 
-    _strict_tracer_native = True
-    __slots__ = ("interp", "value")
-
-    def __init__(self, interp, value: Any) -> None:
-        self.interp = interp
-        self.value = value
+    __slots__ = ()
 
     @reentry
     def __str__(self) -> str:
-        return self.interp.to_str(self.value)
+        return self.interp.to_str(self.target)
 
     @reentry
     def __repr__(self) -> str:
-        return self.interp.to_repr(self.value)
+        return self.interp.to_repr(self.target)
 
     @reentry
     def __format__(self, spec: str) -> str:
-        return self.interp.format_value(self.value, spec)
+        return self.interp.format_value(self.target, spec)
 
     @reentry
     def __getattr__(self, name: str) -> Any:
-        return format_arg(self.interp, self.interp.load_attr(self.value, name))
+        return format_arg(self.interp, self.interp.load_attr(self.target, name))
 
     @reentry
     def __getitem__(self, key: Any) -> Any:
-        return format_arg(self.interp, self.interp.subscr(self.value, key))
+        return format_arg(self.interp, self.interp.subscr(self.target, key))
 
 
 class NumericFormatArg(FormatArg):
@@ -234,15 +211,15 @@ class NumericFormatArg(FormatArg):
     @reentry
     def __index__(self) -> int:
         from .polyfills import index_of
-        return index_of(self.interp, self.value)
+        return index_of(self.interp, self.target)
 
     @reentry
     def __int__(self) -> int:
-        return self.interp.call(int, (self.value,), {})
+        return self.interp.call(int, (self.target,), {})
 
     @reentry
     def __float__(self) -> float:
-        return self.interp.call(float, (self.value,), {})
+        return self.interp.call(float, (self.target,), {})
 
 
 _format_arg_classes: dict[type, type] = {}

@@ -281,25 +281,18 @@ def _holds_proxy(value: Any, depth: int = 0) -> bool:
 
 
 
-@special(object.__setattr__)
-def _object_setattr(interp, args, kwargs):
-    obj, name, value = args
-    interp.record_attr(obj, name)
-    object.__setattr__(obj, name, value)
+def _recorded_attribute_write(raw: Any):
+    """object/type __setattr__/__delattr__ called directly: the undo log records the
+    attribute first, then the native slot runs (its own errors for bad arguments)."""
+    def handler(interp, args, kwargs):
+        if len(args) >= 2 and isinstance(args[1], str):
+            interp.record_attr(args[0], args[1])
+        return raw(*args, **kwargs)
+    return handler
 
 
-@special(object.__delattr__)
-def _object_delattr(interp, args, kwargs):
-    obj, name = args
-    interp.record_attr(obj, name)
-    object.__delattr__(obj, name)
-
-
-@special(type.__setattr__)
-def _type_setattr(interp, args, kwargs):
-    cls, name, value = args
-    interp.record_attr(cls, name)
-    type.__setattr__(cls, name, value)
+for _raw in (object.__setattr__, object.__delattr__, type.__setattr__, type.__delattr__):
+    special(_raw)(_recorded_attribute_write(_raw))
 
 
 @special(type.__dict__["__call__"])
@@ -307,13 +300,6 @@ def _type_call(interp, args, kwargs):
     if not args or not isinstance(args[0], type):
         return type.__call__(*args, **kwargs)   # raises the descriptor's own error
     return interp.type_call(args[0], args[1:], kwargs)
-
-
-@special(type.__delattr__)
-def _type_delattr(interp, args, kwargs):
-    cls, name = args
-    interp.record_attr(cls, name)
-    type.__delattr__(cls, name)
 
 
 @special(object.__getattribute__)

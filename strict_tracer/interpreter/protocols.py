@@ -247,19 +247,11 @@ class ProtocolsMixin:
         sequence_slot = None
         if ta in _SEQUENCE_SLOT_TYPES and name in _SEQUENCE_SLOT_NAMES and type(fa) in _NATIVE_SLOTS:
             sequence_slot, fa = fa, _MISSING
-        if fb is not _MISSING and issubclass(tb, ta) and fb is not lookup_special(ta, rname):
-            result = self.call_slot(fb, b, (a,))
-            if result is not NotImplemented:
-                return result
-            fb = _MISSING
-        if fa is not _MISSING:
-            result = self.call_slot(fa, a, (b,))
-            if result is not NotImplemented:
-                return result
-        if fb is not _MISSING:
-            result = self.call_slot(fb, b, (a,))
-            if result is not NotImplemented:
-                return result
+        subclass_first = fb is not _MISSING and issubclass(tb, ta) and \
+            fb is not lookup_special(ta, rname)
+        result = self._call_slot_pair(fa, a, fb, b, subclass_first)
+        if result is not NotImplemented:
+            return result
         slot = sequence_inplace if sequence_inplace is not None else sequence_slot
         if slot is not None:
             if name == "__mul__":        # sequence repeat: the count goes through __index__
@@ -270,6 +262,23 @@ class ProtocolsMixin:
             return self.call_slot(slot, a, (b,))
         raise TypeError(f"unsupported operand type(s) for {symbol}: '{ta.__name__}' and "
                         f"'{tb.__name__}'")
+
+    def _call_slot_pair(self, fa: Any, a: Any, fb: Any, b: Any, reflected_first: bool) -> Any:
+        """CPython's order for a binary slot: `a.fa(b)` then the reflected `b.fb(a)`, the
+        reflected one first when b's type is a subclass that provides it; NotImplemented
+        when both decline (or are _MISSING)."""
+        if reflected_first:
+            result = self.call_slot(fb, b, (a,))
+            if result is not NotImplemented:
+                return result
+            fb = _MISSING
+        if fa is not _MISSING:
+            result = self.call_slot(fa, a, (b,))
+            if result is not NotImplemented:
+                return result
+        if fb is not _MISSING:
+            return self.call_slot(fb, b, (a,))
+        return NotImplemented
 
     def compare(self, index: int, a: Any, b: Any) -> Any:
         fn, name, rname, symbol = COMPARE_OPS[index]
@@ -288,19 +297,10 @@ class ProtocolsMixin:
         ta, tb = lookup_type(a), lookup_type(b)
         fa = lookup_special(ta, name)
         fb = lookup_special(tb, rname)
-        if tb is not ta and issubclass(tb, ta) and fb is not _MISSING:
-            result = self.call_slot(fb, b, (a,))
-            if result is not NotImplemented:
-                return result
-            fb = _MISSING
-        if fa is not _MISSING:
-            result = self.call_slot(fa, a, (b,))
-            if result is not NotImplemented:
-                return result
-        if fb is not _MISSING:
-            result = self.call_slot(fb, b, (a,))
-            if result is not NotImplemented:
-                return result
+        result = self._call_slot_pair(fa, a, fb, b,
+                                      tb is not ta and issubclass(tb, ta) and fb is not _MISSING)
+        if result is not NotImplemented:
+            return result
         if index == _EQ:
             return a is b
         if index == _NE:
