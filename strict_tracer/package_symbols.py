@@ -153,7 +153,9 @@ class TorchSymbols:
         if isinstance(v, SymBool):
             return self.shape_env.create_symboolnode(texpr)
         if isinstance(v, SymFloat):
-            return self.shape_env.create_symfloatnode(texpr, hint=hint)
+            # sympy folds an integral float hint (4/2) to an Integer; torch wants a float.
+            return self.shape_env.create_symfloatnode(
+                texpr, hint=None if hint is None else float(hint))
         return self.shape_env.create_symintnode(texpr, hint=hint)
 
     # ------------------------------------------------------------------ fake values

@@ -50,8 +50,9 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
             continue
         resolved = env.resolve(symbol)
         if resolved.is_number:
+            where = _specialized_at(env, symbol, sources)
             for _ in spec.dims or [None]:
-                violations.append(_SPECIALIZED.format(name=spec.name, value=int(resolved)))
+                violations.append(_SPECIALIZED.format(name=spec.name, value=int(resolved)) + where)
             names.append(spec.name)
             if spec.kind == NAMED:
                 fixes.append(f"{spec.name} = {int(resolved)}")
@@ -64,6 +65,19 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
         _range_and_guards(env, spec, sources, violations, fixes, names)
     if violations:
         raise violation_error(violations, fixes, names)
+
+
+def _specialized_at(env: ShapeEnv, symbol: sympy.Symbol, sources: dict) -> str:
+    """Where tracing pinned `symbol` to a value: the first guard `a*symbol + b == c` (else the
+    first equality on it alone), as a line under the violation; "" when unknown."""
+    candidates = [g for g in env.guards if g.provenance is not None and g.expr.func is sympy.Eq
+                  and g.expr.free_symbols == {symbol}]
+    pinning = [g for g in candidates if _linear(g.expr.lhs - g.expr.rhs) is not None]
+    chosen = (pinning or candidates or [None])[0]
+    if chosen is None:
+        return ""
+    text = to_python(chosen.expr, lambda s: sources.get(s, str(s)))
+    return f"\n    specialized at {chosen.provenance} (guard {text})"
 
 
 def _sources(inputs: InputSymbols) -> dict:

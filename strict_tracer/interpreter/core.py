@@ -235,5 +235,5 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 
 # Handler families and builtin handlers register themselves on import.
 from . import (builtin_handlers, ops_build, ops_call, ops_flow, ops_stack, polyfills,  # noqa: E402,F401
-               polyfills_lib, symbolic_calls, torch_handlers)
+               polyfills_lib, symbolic_calls, tensor_from_values, torch_handlers)
 from .. import hops  # noqa: E402,F401  (control-flow operator handlers)
