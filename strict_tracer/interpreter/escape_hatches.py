@@ -8,6 +8,11 @@
   arguments (tensors computed from the inputs are evaluated by running the graph so far) and
   its result is baked into the program. This is the one place the tracer reads example data,
   because the program asks for it.
+- `torch.utils.checkpoint.checkpoint(fn, *args, **kwargs)`: activation checkpointing only
+  changes what autograd saves for backward, so the forward is `fn(*args, **kwargs)`, traced
+  inline (torch.export 2.13 fails on it). A custom `context_fn` is refused.
+- functorch transforms (`torch.vmap`, `torch.func.grad`, `jacrev`, ...) are refused with a
+  fix: they need batching/autograd interpreters the tracer does not model.
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import torch
 import torch.fx
 import torch.utils._pytree as pytree
 
+from ..errors import Category
 from ..proxy import TensorProxy
 from .natives import SPECIAL
 
@@ -88,3 +94,45 @@ def _evaluate_graph_until(interp, target: torch.fx.Node) -> torch.Tensor:
             if node is target:
                 return env[node]
     raise AssertionError("the proxy's node is not in the graph")
+
+
+# ---------------------------------------------------------------- checkpoint, functorch
+_CHECKPOINT_OPTIONS = ("use_reentrant", "determinism_check", "debug", "early_stop",
+                       "preserve_rng_state")
+
+
+def _checkpoint(interp, args: tuple, kwargs: dict) -> Any:
+    import torch.utils.checkpoint as ckpt
+    if not args:
+        raise TypeError("checkpoint() missing required argument: 'function'")
+    fn, fargs = args[0], args[1:]
+    kwargs = dict(kwargs)
+    if kwargs.pop("context_fn", ckpt.noop_context_fn) is not ckpt.noop_context_fn:
+        raise interp.refuse(Category.UNSUPPORTED_PYTHON,
+                            "torch.utils.checkpoint.checkpoint with a custom context_fn",
+                            hint="drop context_fn (checkpointing does not change the forward), "
+                                 "or call the function directly")
+    reentrant = kwargs.get("use_reentrant")
+    for name in _CHECKPOINT_OPTIONS:
+        kwargs.pop(name, None)
+    if reentrant and kwargs:
+        raise ValueError("Unexpected keyword arguments: " + ",".join(kwargs))
+    return interp.call(fn, fargs, kwargs)
+
+
+SPECIAL[torch.utils.checkpoint.checkpoint] = _checkpoint
+
+
+def _functorch_transform(name: str):
+    def refuse(interp, args: tuple, kwargs: dict) -> Any:
+        raise interp.refuse(
+            Category.UNSUPPORTED_PYTHON,
+            f"{name} inside forward() is not supported: functorch transforms need batching or "
+            "autograd interpreters that strict export does not trace",
+            hint="write the batched computation directly (broadcasting, matmul over a batch "
+                 "dim, torch.einsum), or apply the transform outside the exported module")
+    return refuse
+
+
+for _name in ("vmap", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"):
+    SPECIAL[getattr(torch.func, _name)] = _functorch_transform(f"torch.func.{_name}")

@@ -103,3 +103,26 @@ class TypedModule(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {"normed": self.norm(x), "same": self.extra["id"](x)}
+
+
+class _CheckpointedBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x, scale=1.0):
+        return torch.relu(self.lin(x)) * scale
+
+
+@tensor_program(lambda: (torch.randn(4, 2),))
+class ActivationCheckpoint(nn.Module):
+    """checkpoint() only changes what backward saves: the forward is traced inline."""
+
+    def __init__(self):
+        super().__init__()
+        self.block = _CheckpointedBlock()
+
+    def forward(self, x):
+        import torch.utils.checkpoint as ckpt
+        y = ckpt.checkpoint(self.block, x, use_reentrant=False, scale=2.0)
+        return ckpt.checkpoint(lambda t: t.sin() + 1, y, use_reentrant=True)
