@@ -137,11 +137,39 @@ def bound(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range
     return UNKNOWN
 
 
+def bound_relaxing_floors(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range:
+    """bound(), tightened for expressions linear in floor/ceiling terms: each such term is
+    replaced by the side of `u - (q-1)/q <= floor(u) <= u` (u = p/q) that gives a lower
+    (upper) bound, so sympy cancels the symbols the floor shares with the rest of the
+    expression: `s - s//2` is bounded by `s/2`, where plain interval arithmetic on `s` and
+    `s//2` separately gives `[lo - hi/2, hi - lo/2]`."""
+    lo, hi = bound(expr, range_of)
+    atoms = [a for a in expr.atoms(sympy.floor, sympy.ceiling)
+             if not a.args[0].has(sympy.floor, sympy.ceiling)]
+    if not atoms or not expr.is_Add:
+        return lo, hi
+    low_sub, high_sub = {}, {}
+    for atom in atoms:
+        coeff = expr.coeff(atom)
+        if not coeff.is_Number or coeff == 0:
+            return lo, hi
+        u = atom.args[0]
+        q = sympy.fraction(sympy.together(u))[1]
+        slack = (q - 1) / q if q.is_Integer and q > 0 else sympy.Integer(1)
+        below, above = (u - slack, u) if atom.func is sympy.floor else (u, u + slack)
+        low_sub[atom], high_sub[atom] = (below, above) if coeff > 0 else (above, below)
+    relaxed_lo = bound(expr.xreplace(low_sub), range_of)[0]
+    relaxed_hi = bound(expr.xreplace(high_sub), range_of)[1]
+    if expr.is_integer:     # round inward, forgiving float error in the rational bounds
+        relaxed_lo, relaxed_hi = _ceil(relaxed_lo - 1e-9), _floor(relaxed_hi + 1e-9)
+    return max(lo, relaxed_lo), min(hi, relaxed_hi)
+
+
 def decide(rel: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> bool | None:
     """True/False when the ranges alone decide the relation, else None."""
     func = rel.func
     if func in (sympy.Lt, sympy.Le, sympy.Gt, sympy.Ge, sympy.Eq, sympy.Ne):
-        lo, hi = bound(rel.lhs - rel.rhs, range_of)
+        lo, hi = bound_relaxing_floors(rel.lhs - rel.rhs, range_of)
         if math.isnan(lo) or math.isnan(hi):
             return None
         if func is sympy.Lt:

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from strict_tracer.symbolic import CheckFailed, DataDependentError, ShapeEnv, SymInt
-from strict_tracer.symbolic.ranges import bound, decide
+from strict_tracer.symbolic.ranges import bound_relaxing_floors, bound, decide
 
 
 def _sizes(env, *hints):
@@ -171,3 +171,19 @@ def test_decide_relations_from_ranges():
     assert decide(sympy.Ge(x, 2), r) is True
     assert decide(sympy.Eq(x, 1), r) is False
     assert decide(sympy.Lt(x, 5), r) is None
+
+
+@given(st.integers(2, 6), st.integers(-3, 3), st.integers(2, 30), st.integers(0, 30))
+def test_floor_terms_are_bounded_with_their_symbol(k, c, lo, width):
+    # s - c*floor(s/k) (and the ceiling form): the relaxed bound must contain every value,
+    # and for c == 1 (s - s//k >= 0) it must prove the fact plain interval arithmetic cannot.
+    s = sympy.Symbol("s", integer=True, positive=True)
+    hi = lo + width
+    for term in (sympy.floor(s / k), sympy.ceiling(s / k)):
+        expr = s - c * term
+        low, high = bound(expr, lambda _: (lo, hi))
+        rlow, rhigh = bound_relaxing_floors(expr, lambda _: (lo, hi))
+        values = [int(expr.subs(s, v)) for v in range(lo, hi + 1)]
+        assert rlow <= min(values) and max(values) <= rhigh
+        assert low <= rlow and rhigh <= high
+    assert decide(sympy.Ge(s - sympy.floor(s / k), 0), lambda _: (lo, hi)) is True
