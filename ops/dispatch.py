@@ -1,7 +1,7 @@
 """ops.dispatch: turn a native torch call on proxies into ATen graph nodes.
 
 The first call with a given signature (callable, argument structure, tensor metadata,
-constants, grad mode) runs the oracle (`probe`) on fake tensors and distils what it recorded
+constants, grad mode, autocast dtype) runs the oracle (`probe`) on fake tensors and distils what it recorded
 into a `Template`: the ATen calls with each argument expressed as a reference to an input
 leaf, to an earlier call's output, or a constant, plus the output metadata. Later calls with
 the same signature replay the template without touching torch's dispatcher.
@@ -26,6 +26,7 @@ class Emitter(Protocol):
     """What the ops layer needs from the trace it emits into."""
 
     grad_enabled: bool
+    autocast: torch.dtype | None   # CPU autocast dtype of the calls emitted now (None: off)
     shape_env: Any          # strict_tracer.symbolic.ShapeEnv of the trace
 
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node: ...
@@ -448,8 +449,9 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     proxies: list[TensorProxy] = []
     seen: dict[int, int] = {}
     syms = SymArgs()
+    autocast = emit.autocast
     try:
-        key = (fn, decompose, emit.grad_enabled, _signature(args, proxies, seen, syms),
+        key = (fn, decompose, emit.grad_enabled, autocast, _signature(args, proxies, seen, syms),
                _signature(kwargs, proxies, seen, syms))
         template = _cache.get(key)
     except (_Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
@@ -470,7 +472,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     fake_args = _to_fake(args, probe_syms, by_id, syms)
     fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
     try:
-        result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose)
+        result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast)
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:

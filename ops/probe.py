@@ -110,8 +110,13 @@ class ProbeResult:
 
 
 def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
-          decompose: Callable[[Any], bool] | None = None) -> ProbeResult:
+          decompose: Callable[[Any], bool] | None = None,
+          autocast: torch.dtype | None = None) -> ProbeResult:
     """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes.
+
+    `autocast`: the CPU autocast dtype the call runs under (a traced autocast region), None
+    for none, whatever the process's own autocast state. Autocast sits below PreDispatch: the
+    recorded calls are the ones the program contains; their outputs have autocast's dtypes.
 
     Guards torch adds in its throwaway env outside the recorded ATen calls are routing
     decisions (which op, which arguments) and are returned; guards inside the calls come from
@@ -120,7 +125,9 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     guards = fake_mode().shape_env.guards
     start = len(guards)
     recorder = _Recorder(guards, decompose)
-    with torch.set_grad_enabled(grad_enabled), fake_mode(), enable_python_dispatcher(), recorder:
+    amp = torch.autocast("cpu", dtype=autocast) if autocast is not None else \
+        torch.autocast("cpu", enabled=False)
+    with torch.set_grad_enabled(grad_enabled), amp, fake_mode(), enable_python_dispatcher(), recorder:
         output = fn(*args, **kwargs)
     routing = [guards[i].expr for i in range(start, len(guards)) if i not in recorder.in_kernels]
     return ProbeResult(recorder.calls, output, routing)

@@ -54,6 +54,7 @@ def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
         meta = node.meta.pop("st_meta", None)
         value = node.meta.pop("st_value", None)
         node.meta.pop("st_grad", None)
+        node.meta.pop("st_autocast", None)
         node.meta.pop("st_where", None)
         if isinstance(meta, TensorMeta):
             val = symbols.fake(meta)

@@ -10,6 +10,7 @@ from typing import Any, Iterator
 
 import torch
 
+from .autocast import VirtualAutocast
 from .errors import Category, GraphBreakError
 from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
 from .interpreter.sandbox import UndoLog
@@ -33,6 +34,7 @@ class TraceState:
         self.grad_enabled = torch.is_grad_enabled()
         self.export_grad_enabled = self.grad_enabled
         self.grad_region = 0                 # bumped at every grad-mode change inside forward
+        self.autocast = VirtualAutocast()    # torch.autocast blocks inside forward (autocast.py)
         self.module_overlay: dict[tuple[int, str], Any] = {}
         self.tensor_attrs: dict[tuple[int, str], Any] = {}     # Python attributes set on proxies
         self.buffer_assignments: dict[str, TensorProxy] = {}

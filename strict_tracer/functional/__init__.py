@@ -4,8 +4,8 @@
 in-place and out= ops become functional variants, writes through views scatter into their
 base, and every written parameter, buffer or user input becomes an output tagged
 PARAMETER_MUTATION / BUFFER_MUTATION / USER_INPUT_MUTATION, before the user outputs and in
-input order, as in torch.export's functional IR. Grad-mode regions are then wrapped in
-`wrap_with_set_grad_enabled` submodules. `functionalize_subgraph` does the same for the
+input order, as in torch.export's functional IR. Autocast regions are then wrapped in
+`wrap_with_autocast` submodules and grad-mode regions in `wrap_with_set_grad_enabled` ones. `functionalize_subgraph` does the same for the
 subgraph of a higher-order op, refusing writes to the subgraph's inputs.
 """
 from __future__ import annotations
@@ -17,6 +17,7 @@ import torch.fx
 from torch.export.graph_signature import OutputKind
 
 from ..graph import BUFFER, CONSTANT, PARAM
+from .autocast_regions import outline_autocast_regions
 from .grad_regions import outline_grad_regions
 from .rewrite import Functionalizer
 from .values import BUFFER as SRC_BUFFER
@@ -50,6 +51,7 @@ def functionalize(result: Any) -> Any:
                            + [(OutputKind.USER_OUTPUT, None)] * n_user)
     _functionalize_subgraphs(result.graph.submodules, result)
     result.graph.prune()
+    outline_autocast_regions(result.graph)
     outline_grad_regions(result.graph, result.export_grad)
     result.functional = True
     return result

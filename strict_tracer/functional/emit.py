@@ -68,6 +68,11 @@ class PassEmitter:
     def grad_enabled(self) -> bool:
         return self.st_grad[0]
 
+    @property
+    def autocast(self) -> torch.dtype | None:
+        region = self.origin.meta.get("st_autocast") if self.origin is not None else None
+        return region.op_dtype() if region is not None else None
+
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node:
         node = self.graph.create_node("call_function", op, args, kwargs, name=op_display_name(op))
         if self.origin is not None:

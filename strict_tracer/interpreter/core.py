@@ -100,6 +100,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
             parts.append(f'  File "{filename}", line {lineno}, in {frame.code.co_name}\n    {source}\n')
         return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack(),
                 "st_grad": (self.state.grad_enabled, self.state.grad_region),
+                "st_autocast": self.state.autocast.region,
                 "st_where": diagnose.TraceLocation.snapshot(self.frames)}
 
     # ------------------------------------------------------------------ running frames
@@ -234,6 +235,6 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 
 
 # Handler families and builtin handlers register themselves on import.
-from . import (builtin_handlers, ops_build, ops_call, ops_flow, ops_stack, polyfills,  # noqa: E402,F401
-               polyfills_lib, symbolic_calls, tensor_from_values, torch_handlers)
+from . import (autocast_handlers, builtin_handlers, ops_build, ops_call, ops_flow,  # noqa: E402,F401
+               ops_stack, polyfills, polyfills_lib, symbolic_calls, tensor_from_values, torch_handlers)
 from .. import hops  # noqa: E402,F401  (control-flow operator handlers)

@@ -257,7 +257,7 @@ PURE_NATIVE_FUNCTIONS = frozenset({
 
 # Modules whose natives are known pure even though they live in torch (metadata queries).
 TORCH_QUERIES = frozenset({
-    torch.get_default_dtype, torch.is_autocast_enabled, torch._C._get_cudnn_enabled,
+    torch.get_default_dtype, torch._C._get_cudnn_enabled,
     torch._C._log_api_usage_once, torch.is_inference_mode_enabled,
     torch._C._get_cublas_allow_tf32, torch.get_num_threads,
 })

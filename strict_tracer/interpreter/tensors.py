@@ -124,6 +124,10 @@ class TensorsMixin:
         return self.state.grad_enabled
 
     @property
+    def autocast(self) -> torch.dtype | None:
+        return self.state.autocast.op_dtype()
+
+    @property
     def shape_env(self):
         return self.state.shape_env
 
