@@ -10,6 +10,7 @@ from .errors import UserInputError
 from .functional import functionalize
 from .inputs import prepare_inputs
 from .interpreter import Interpreter
+from .interpreter.autocast_handlers import check_autocast_exited
 from .outputs import collect_outputs
 from .ops.probe import renew_if_large
 from .package import TraceResult, package
@@ -61,6 +62,7 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
         with context.activate(interp):
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
             returned = interp.call_module(mod, inputs.args, inputs.kwargs)
+            check_autocast_exited(interp)
             outputs = collect_outputs(returned, state)
             state.finish_buffer_assignments(interp)
     finally:

@@ -132,6 +132,34 @@ class Attention(torch.nn.Module):
         return out.view(x.shape[0], -1), probs.sum(-1)
 
 
+class Rotary(torch.nn.Module):
+    """The rotary-embedding pattern of Hugging Face Llama: float32 forced in a disabled region
+    (the device type read from the input), under a no_grad decorator."""
+
+    def __init__(self, dim=8):
+        super().__init__()
+        self.register_buffer("inv_freq", 1.0 / (10000 ** (torch.arange(0, dim, 2).float() / dim)),
+                             persistent=False)
+        self.proj = torch.nn.Linear(dim, dim)
+
+    @torch.no_grad()
+    def rotary(self, x, position_ids):
+        inv_freq = self.inv_freq[None, :, None].float().expand(position_ids.shape[0], -1, 1)
+        positions = position_ids[:, None, :].float()
+        device_type = x.device.type if isinstance(x.device.type, str) and x.device.type != "mps" else "cpu"
+        with torch.autocast(device_type=device_type, enabled=False):
+            freqs = (inv_freq.float() @ positions.float()).transpose(1, 2)
+            emb = torch.cat((freqs, freqs), dim=-1)
+            cos, sin = emb.cos(), emb.sin()
+        return cos.to(dtype=x.dtype), sin.to(dtype=x.dtype)
+
+    def forward(self, x, position_ids):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            h = self.proj(x)
+            cos, sin = self.rotary(h, position_ids)
+            return h * cos + h.flip(-1) * sin
+
+
 class NoGradInside(torch.nn.Module):
     def __init__(self):
         super().__init__()
@@ -216,6 +244,21 @@ def test_dynamic_batch_region_runs_on_other_sizes():
         assert_same(got, want, **BF16)
 
 
+def test_llama_style_rotary_region_with_dynamic_sequence():
+    mod = Rotary()
+    seq = Dim("seq", min=2, max=64)
+    x, pos = torch.randn(2, 5, 8), torch.arange(5).expand(2, 5)
+    ep = _export(mod, (x, pos), dynamic_shapes=({1: seq}, {1: seq}))
+    regions = _regions(ep.graph_module)
+    assert regions[0] == (0, "wrap_with_autocast", ("cpu", torch.bfloat16, True, None))
+    assert (2, "wrap_with_autocast", ("cpu", None, False, None)) in regions
+    for n in (3, 9):
+        x, pos = torch.randn(2, n, 8), torch.arange(n).expand(2, n)
+        got, want = run_both(mod, ep, (x, pos))
+        assert got.dtype == want.dtype == torch.bfloat16
+        assert_same(got, want, **BF16)
+
+
 def test_save_load_round_trip():
     mod, x = Nested(), torch.randn(2, 4)
     ep = _export(mod, (x,))
@@ -270,6 +313,15 @@ def test_cond_inside_region_and_region_inside_cond_branch():
         assert_same(got, want, **BF16)
 
 
+@pytest.mark.slow       # torch's run_decompositions takes seconds
+def test_run_decompositions_inlines_regions_with_eager_dtypes():
+    mod, x = Nested(), torch.randn(2, 4)
+    decomposed = _export(mod, (x,)).run_decompositions()
+    assert _regions(decomposed.graph_module) == []
+    got, want = run_both(mod, decomposed, (x,))
+    assert_same(got, want, **BF16)
+
+
 def test_export_inside_a_real_autocast_block_is_unaffected():
     mod, x = TwoRegions(), torch.randn(2, 4)
     outside = strict_tracer.export(mod, (x,))
@@ -316,7 +368,23 @@ class _FailsInside(torch.nn.Module):
             return -y
 
 
+class _NeverExited(torch.nn.Module):
+    def forward(self, x):
+        torch.autocast("cpu").__enter__()
+        return x @ x
+
+
+class _ExitedInBranchOnly(torch.nn.Module):
+    def forward(self, x):
+        def leave(x):
+            torch.autocast("cpu").__enter__()
+            return (x @ x,)
+        return torch.cond(x.sum() > 0, leave, lambda x: (x - 1,), (x,))
+
+
 @pytest.mark.parametrize("cls, category, words", [
+    (_NeverExited, Category.SIDE_EFFECT, "returns inside a torch.autocast block"),
+    (_ExitedInBranchOnly, Category.SIDE_EFFECT, "enters or exits a torch.autocast block"),
     (_Cuda, Category.UNSUPPORTED_NATIVE, "device_type 'cuda'"),
     (_CudaDecorated, Category.UNSUPPORTED_NATIVE, "device_type 'cuda'"),
     (_DirectSet, Category.UNSUPPORTED_NATIVE, "outside a torch.autocast block"),

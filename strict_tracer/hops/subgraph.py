@@ -194,6 +194,7 @@ def trace_body(interp, builder: SubgraphBuilder, fn: Any, args: tuple, kwargs: d
     sandbox = state.sandbox
     saved_graph, saved_sym_nodes = state.graph, state.sym_nodes
     saved_guard, saved_grad = sandbox.write_guard, state.grad_enabled
+    saved_autocast = state.autocast.region
     start = sandbox.clock
 
     def guard(obj: Any, what: str) -> None:
@@ -218,6 +219,10 @@ def trace_body(interp, builder: SubgraphBuilder, fn: Any, args: tuple, kwargs: d
         raise interp.refuse(Category.SIDE_EFFECT,
                             f"{builder.what} changes the grad mode without restoring it",
                             hint="use `with torch.no_grad():` inside the body")
+    if state.autocast.region is not saved_autocast:
+        raise interp.refuse(Category.SIDE_EFFECT,
+                            f"{builder.what} enters or exits a torch.autocast block it does not "
+                            "also leave or enter", hint="use `with torch.autocast(...):` inside the body")
     return result
 
 

@@ -190,6 +190,17 @@ def _decrement_nesting(interp, args, kwargs):
     return state.nesting
 
 
+def check_autocast_exited(interp) -> None:
+    """After forward(): a block still open would leave autocast on in the caller (eager's
+    global state changes), which the exported program cannot do."""
+    if interp.state.autocast.region is not None:
+        raise interp.refuse(Category.SIDE_EFFECT,
+                            "forward() returns inside a torch.autocast block it entered, which "
+                            "would leave autocast enabled for the caller",
+                            hint="use `with torch.autocast(...):` so the block is exited before "
+                                 "forward() returns")
+
+
 @special(torch.clear_autocast_cache)
 def _clear_cache(interp, args, kwargs):
     return None     # the virtual state caches nothing
