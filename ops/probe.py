@@ -8,6 +8,7 @@ errors eager would raise, without touching real data.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -102,6 +103,14 @@ class _Recorder(SchemaCheckMode):
         return out
 
 
+def _autocast(dtype: torch.dtype | None) -> Any:
+    """The process's CPU autocast set to `dtype` (None: off) for one probe; the weight cache
+    stays off so no fake tensor outlives the probe in it."""
+    if dtype is None and not torch.is_autocast_enabled("cpu"):
+        return contextlib.nullcontext()      # the common case costs nothing
+    return torch.autocast("cpu", dtype=dtype, enabled=dtype is not None, cache_enabled=False)
+
+
 @dataclass
 class ProbeResult:
     calls: list[RecordedCall]
@@ -125,9 +134,8 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     guards = fake_mode().shape_env.guards
     start = len(guards)
     recorder = _Recorder(guards, decompose)
-    amp = torch.autocast("cpu", dtype=autocast) if autocast is not None else \
-        torch.autocast("cpu", enabled=False)
-    with torch.set_grad_enabled(grad_enabled), amp, fake_mode(), enable_python_dispatcher(), recorder:
+    with torch.set_grad_enabled(grad_enabled), _autocast(autocast), fake_mode(), \
+            enable_python_dispatcher(), recorder:
         output = fn(*args, **kwargs)
     routing = [guards[i].expr for i in range(start, len(guards)) if i not in recorder.in_kernels]
     return ProbeResult(recorder.calls, output, routing)

@@ -19,7 +19,7 @@ from torch.export import Dim
 import strict_tracer
 from strict_tracer.errors import Category, GraphBreakError
 
-from helpers import assert_same, run_both
+from helpers import assert_same, run_and_compare_state, run_both
 
 _WRAP = torch.ops.higher_order.wrap_with_autocast
 _GRAD = torch.ops.higher_order.wrap_with_set_grad_enabled
@@ -257,6 +257,30 @@ def test_llama_style_rotary_region_with_dynamic_sequence():
         got, want = run_both(mod, ep, (x, pos))
         assert got.dtype == want.dtype == torch.bfloat16
         assert_same(got, want, **BF16)
+
+
+def test_mutations_inside_a_region_are_functional_outputs():
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.l = torch.nn.Linear(4, 4)
+            self.register_buffer("total", torch.zeros(4))
+
+        def forward(self, x, y):
+            t = x * 2
+            with torch.autocast("cpu"):
+                h = self.l(x)
+                self.total.add_(h.float().sum(0))
+                y.mul_(2)
+                t.add_(h)
+                h.view(-1)[0] = 5
+            return t, h
+
+    mod, args = M(), (torch.randn(2, 4), torch.randn(3))
+    ep = _export(copy.deepcopy(mod), args)
+    assert [s.kind.name for s in ep.graph_signature.output_specs] == \
+        ["BUFFER_MUTATION", "USER_INPUT_MUTATION", "USER_OUTPUT", "USER_OUTPUT"]
+    run_and_compare_state(mod, ep, args)
 
 
 def test_save_load_round_trip():
