@@ -346,6 +346,42 @@ def test_run_decompositions_inlines_regions_with_eager_dtypes():
     assert_same(got, want, **BF16)
 
 
+def test_autocast_queries_answer_the_virtual_state():
+    class M(torch.nn.Module):
+        def forward(self, x):
+            outside = (torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))
+            with torch.autocast("cpu", dtype=torch.float16):
+                inside = (torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"),
+                          torch.is_autocast_cpu_enabled())
+                y = x @ x if inside[0] else x
+                with torch.autocast("cpu", enabled=False):
+                    off = torch.is_autocast_enabled("cpu")
+            return y * (2 if off else 3), outside, inside
+
+    mod, x = M(), torch.randn(3, 3)
+    ep = _export(mod, (x,))
+    got, want = run_both(mod, ep, (x,))
+    assert want[1:] == ((False, torch.bfloat16), (True, torch.float16, True))
+    assert got[0].dtype == torch.float16
+    assert_same(got, want, **BF16)
+
+
+def test_unsupported_dtype_disables_autocast_as_in_eager():
+    class M(torch.nn.Module):
+        def forward(self, x):
+            with torch.autocast("cpu", dtype=torch.float64):
+                return x @ x
+
+    mod, x = M(), torch.randn(3, 3)
+    with pytest.warns(UserWarning, match="Disabling autocast"):
+        ep = _export(mod, (x,))
+    assert _regions(ep.graph_module) == [(0, "wrap_with_autocast", ("cpu", torch.float64, True, None))]
+    with pytest.warns(UserWarning, match="Disabling autocast"):
+        got, want = run_both(mod, ep, (x,))
+    assert got.dtype == torch.float32
+    assert_same(got, want)
+
+
 def test_export_inside_a_real_autocast_block_is_unaffected():
     mod, x = TwoRegions(), torch.randn(2, 4)
     outside = strict_tracer.export(mod, (x,))
