@@ -325,6 +325,8 @@ class Functionalizer:
 
     def _decompose(self, node: torch.fx.Node) -> torch.fx.Node | None:
         """Replace `node` by its decomposition; return the first new node (to walk next)."""
+        if _narrow_as_slice(node):
+            return node     # now a slice: visit it as a view
         args, kwargs = self._traced_args(node)
         if has_symbolic((args, kwargs)) or _has_fx_node((args, kwargs)):
             # The oracle records decompositions at the hint sizes.
@@ -396,6 +398,20 @@ def _same_shape(a: tuple, b: tuple) -> bool:
                 return False
         elif type(x) is int or type(y) is int or x.expr != y.expr:
             return False
+    return True
+
+
+def _narrow_as_slice(node: torch.fx.Node) -> bool:
+    """narrow(x, dim, start, length) with a constant start >= 0 and length is always the view
+    slice(x, dim, start, start + length), whatever the sizes: rewrite the node to it (which is
+    also how torch's decomposition records it), so it can be written through with dynamic shapes."""
+    if node.target is not aten.narrow.default or node.kwargs:
+        return False
+    _, dim, start, length = node.args
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (dim, start, length)) or start < 0:
+        return False
+    node.target = aten.slice.Tensor
+    node.args = (node.args[0], dim, start, start + length)
     return True
 
 

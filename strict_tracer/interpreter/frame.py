@@ -176,7 +176,9 @@ def _missing_message(name: str, missing: list[str], kind: str) -> str:
     quoted = [f"'{m}'" for m in missing]
     if len(quoted) == 1:
         listed = quoted[0]
-    else:
-        listed = ", ".join(quoted[:-1]) + f" and {quoted[-1]}"
+    elif len(quoted) == 2:
+        listed = f"{quoted[0]} and {quoted[1]}"
+    else:   # CPython's format_missing: a serial comma from three names on
+        listed = ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
     plural = "s" if len(missing) > 1 else ""
     return f"{name}() missing {len(missing)} required {kind} argument{plural}: {listed}"

@@ -46,10 +46,25 @@ def op_call_function_ex(interp, frame, instr):
     if stack and stack[-1] is NULL:
         stack.pop()
     if type(args) is not tuple:
+        if not (hasattr(type(args), "__iter__") or hasattr(type(args), "__getitem__")):
+            # CPython's check_args_iterable, before any iteration
+            raise TypeError(f"{_function_str(fn)} argument after * must be an iterable, "
+                            f"not {type(args).__name__}")
         args = tuple(interp.iterate(args))
     if type(kwargs) is not dict:
         kwargs = dict(interp.mapping_items(kwargs))
     stack.append(interp.call(fn, args, kwargs))
+
+
+def _function_str(fn) -> str:
+    """CPython's _PyObject_FunctionStr: how call errors name the callee."""
+    qualname = getattr(fn, "__qualname__", None)
+    if not isinstance(qualname, str):
+        return str(fn)
+    module = getattr(fn, "__module__", None)
+    if isinstance(module, str) and module != "builtins":
+        return f"{module}.{qualname}()"
+    return f"{qualname}()"
 
 
 @handler("LOAD_METHOD")

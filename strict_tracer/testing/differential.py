@@ -12,6 +12,7 @@ from torch.export import Dim
 from ..api import export
 from ..errors import GraphBreakError
 from .programs import Program
+from .strategies import accepts
 
 
 @dataclass
@@ -56,9 +57,10 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
                   dynamic: bool = False) -> Outcome:
     """Export `program` at batch batches[0]; compare with eager on every (batch, seed).
 
-    With `dynamic`, every input dimension is exported as Dim.AUTO; when the batch stays
-    dynamic, the program also runs at the other batch sizes inside the range constraints, and
-    a batch below a raised lower bound must be rejected, never answered wrongly.
+    With `dynamic`, every input dimension is exported as Dim.AUTO. The program runs at every
+    batch size: those the program accepts (`strategies.accepts`: static sizes, range
+    constraints, relation/divisibility guards) must match eager; the others, and a batch
+    below a raised lower bound, must be rejected, never answered wrongly.
     Raises AssertionError on any difference (outputs, mutated inputs, buffers). A
     GraphBreakError during export is a legitimate refusal and is returned; any other exception
     propagates.
@@ -74,19 +76,18 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
     except GraphBreakError as refusal:
         return Outcome(False, refusal)
     runner = ep.module()
-    if dynamic:
-        legal = _batch_range(ep)
-        if legal is None:
-            batches = batches[:1]
-        else:
-            lower, upper = legal
-            batches = tuple(b for b in batches if lower <= b <= upper)
-            if lower > 2:
-                # Below the range (a guard tracing relied on): must be rejected, never answered.
-                _assert_rejected(runner, program.inputs(lower - 1, seed=0))
+    legal = _batch_range(ep)
+    if legal is not None and legal[0] > 2:
+        # Below the range (a guard tracing relied on): must be rejected, never answered.
+        _assert_rejected(runner, program.inputs(legal[0] - 1, seed=0))
     for batch in batches:
         for seed in seeds:
             inputs = program.inputs(batch, seed)
+            if not accepts(ep, inputs, {}):
+                # Outside the specs (a static or specialized size, a range, a relation or
+                # divisibility guard): must be rejected.
+                _assert_rejected(runner, inputs)
+                continue
             eager_inputs, exported_inputs = copy.deepcopy(inputs), copy.deepcopy(inputs)
             want = eager_mod(*eager_inputs)
             got = runner(*exported_inputs)

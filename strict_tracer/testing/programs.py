@@ -7,12 +7,17 @@ vary (it is what dynamic-shape fuzzing makes dynamic), WIDTH is fixed.
 """
 from __future__ import annotations
 
+import collections
+import functools
 import itertools
 import linecache
+import math
 from dataclasses import dataclass, field
 
 import torch
 from hypothesis import strategies as st
+
+from .program_statements import BLOCK_CLASS, STATEMENTS
 
 WIDTH = 6
 _counter = itertools.count()
@@ -33,7 +38,8 @@ class Program:
             self.filename = f"<strict_tracer-generated-{next(_counter)}>"
             lines = self.source.splitlines(keepends=True)
             linecache.cache[self.filename] = (len(self.source), None, lines, self.filename)
-        namespace: dict = {"torch": torch, "F": torch.nn.functional}
+        namespace: dict = {"torch": torch, "F": torch.nn.functional, "math": math,
+                           "functools": functools, "collections": collections}
         exec(compile(self.source, self.filename, "exec"), namespace)
         torch.manual_seed(0)
         return namespace["Generated"]()
@@ -56,6 +62,7 @@ class _Writer:
         self.mutates_inputs = False
         self.n_linear = 0
         self.n_buffers = 0
+        self.classes: set[str] = set()
 
     def var(self) -> str:
         return self.draw(st.sampled_from(self.tensors))
@@ -134,9 +141,11 @@ def _statement(w: _Writer, depth: int) -> None:
     kind = w.draw(st.sampled_from(
         ["assign"] * 4 + ["if_shape", "for_range", "container", "closure", "helper", "inplace",
                           "while", "comprehension", "try", "python", "buffer_update",
-                          "data_dependent", "setitem"]))
+                          "data_dependent", "setitem"] + list(STATEMENTS) * 2))
     if kind == "assign" or depth > 1:
         w.assign(_expr(w))
+    elif kind in STATEMENTS:
+        STATEMENTS[kind](w)
     elif kind == "if_shape":
         v = w.var()
         threshold = w.draw(st.integers(0, 5))
@@ -264,6 +273,19 @@ def _statement(w: _Writer, depth: int) -> None:
         w.tensors.append(target)
 
 
+# How forward() returns its chosen tensors: containers, an alias of an output, a duplicate,
+# a size (a SymInt when dynamic).
+_OUTPUT_STYLES = [
+    lambda outs: f"({', '.join(outs)},)",
+    lambda outs: f"({', '.join(outs)},)",
+    lambda outs: "{" + ", ".join(f"'o{i}': {o}" for i, o in enumerate(outs)) + "}",
+    lambda outs: f"[{outs[0]}, ({''.join(o + ', ' for o in outs[1:])})]",
+    lambda outs: f"({outs[0]}, {outs[0]}[:, 1:], {outs[0]}.t(), {''.join(o + ', ' for o in outs[1:])})",
+    lambda outs: f"({', '.join(outs)}, {outs[0]})",
+    lambda outs: f"({', '.join(outs)}, {outs[0]}.shape[0] * 2, float({outs[-1]}.size(1)))",
+]
+
+
 @st.composite
 def programs(draw, max_statements: int = 8) -> Program:
     """Random programs; forward(x0, ..., xn) returns a tuple of tensors."""
@@ -272,16 +294,18 @@ def programs(draw, max_statements: int = 8) -> Program:
     for _ in range(draw(st.integers(1, max_statements))):
         _statement(w, 0)
     outputs = draw(st.lists(st.sampled_from(w.tensors), min_size=1, max_size=3, unique=True))
+    result = draw(st.sampled_from(_OUTPUT_STYLES))(outputs)
     init = "".join(f"        {line}\n" for line in w.init) or "        pass\n"
     args = ", ".join(f"x{i}" for i in range(n_inputs))
     source = (
-        "class Generated(torch.nn.Module):\n"
+        (BLOCK_CLASS if "Block" in w.classes else "")
+        + "class Generated(torch.nn.Module):\n"
         "    def __init__(self):\n"
         "        super().__init__()\n"
         f"{init}\n"
         + "".join(w.helpers)
         + f"    def forward(self, {args}):\n"
         + "\n".join(w.lines) + "\n"
-        + f"        return ({', '.join(outputs)},)\n"
+        + f"        return {result}\n"
     )
     return Program(source, n_inputs, w.mutates_inputs)

@@ -97,13 +97,50 @@ def _satisfies(ep, leaves: list[_Leaf], values: dict) -> bool:
         value = expr.subs(values) if isinstance(expr, sympy.Expr) else expr
         if not value.is_number or not (vr.lower <= value <= vr.upper):
             return False
+    return guards_hold(ep, *_build(ep, leaves, values, seed=0))
+
+
+def accepts(ep: torch.export.ExportedProgram, args: tuple, kwargs: dict) -> bool:
+    """Whether inputs lie inside the program's input specs: static sizes equal, every symbol
+    takes one value across inputs, derived sizes follow it, range constraints and guards hold."""
+    leaves = _leaves(ep)
+    flat = pytree.tree_leaves((tuple(args), dict(kwargs)))
+    if len(flat) != len(leaves):
+        return False
+    values: dict = {}
+    derived = []
+    for leaf, value in zip(leaves, flat):
+        if leaf.shape is None:
+            continue
+        if not isinstance(value, torch.Tensor) or value.dim() != len(leaf.shape):
+            return False
+        for dim, size in zip(leaf.shape, value.shape):
+            if isinstance(dim, int):
+                if dim != size:
+                    return False
+            elif isinstance(dim, sympy.Symbol):
+                if values.setdefault(dim, int(size)) != size:
+                    return False
+            else:
+                derived.append((dim, int(size)))
+    if any(expr.subs(values) != size for expr, size in derived):
+        return False
+    for expr, vr in ep.range_constraints.items():
+        value = expr.subs(values) if isinstance(expr, sympy.Expr) else expr
+        if value.is_number and not (vr.lower <= value <= vr.upper):
+            return False
+    return guards_hold(ep, tuple(args), dict(kwargs))
+
+
+def guards_hold(ep: torch.export.ExportedProgram, args: tuple, kwargs: dict) -> bool:
+    """Whether the program's guards (`ep._guards_code`, the checks ep.module() runs before the
+    graph) hold for these inputs. A guard that cannot be evaluated counts as failing."""
     if not ep._guards_code:
         return True
-    args, kwargs = _build(ep, leaves, values, seed=0)
     scope = _guard_scope(ep, args, kwargs)
     try:
         return all(bool(eval(code, {"math": math, "torch": torch}, scope)) for code in ep._guards_code)
-    except Exception:  # a guard we cannot evaluate: be conservative and redraw
+    except Exception:  # a guard we cannot evaluate: be conservative
         return False
 
 

@@ -1,0 +1,92 @@
+"""Long differential fuzzing campaigns: `python -m strict_tracer.testing.campaign`.
+
+Runs `check_program` on many generated programs without stopping at the first failure and
+writes a JSON summary: programs run, exported/refused/failed counts, the refusal rate, a
+histogram of refusal reasons (category + first line of the reason), and every failure with
+its source and traceback (shrink one by rerunning `tests/test_fuzz_programs.py` under the
+thorough profile, or by hand, and keep it in `tests/test_fuzz_regressions.py`).
+
+    python -m strict_tracer.testing.campaign --examples 1000 --mode static --seed 1 --out run.json
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import re
+import sys
+import time
+import traceback
+import warnings
+
+from hypothesis import HealthCheck, given, seed as hypothesis_seed, settings
+
+from .differential import check_program
+from .programs import programs
+
+
+def refusal_key(refusal) -> str:
+    """A histogram key: the category and the reason with numbers and names blurred."""
+    reason = str(getattr(refusal, "reason", refusal)).splitlines()[0]
+    reason = re.sub(r"\b(v|x|fn|buf|lin)\d+\b", r"\1N", reason)
+    reason = re.sub(r"\d+", "N", reason)
+    return f"{getattr(refusal, 'category', '?')}: {reason[:140]}"
+
+
+def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dict:
+    stats: dict = {"mode": "dynamic" if dynamic else "static", "seed": seed, "run": 0,
+                   "exported": 0, "refused": 0, "failed": 0, "refusals": collections.Counter(),
+                   "failures": []}
+    batches = (4, 7, 2) if dynamic else (4,)
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), phases=["generate"])
+    @given(programs(max_statements=max_statements))
+    def one(program):
+        stats["run"] += 1
+        try:
+            outcome = check_program(program, batches=batches, dynamic=dynamic)
+        except Exception as exc:  # noqa: BLE001 - every failure is recorded, not raised
+            stats["failed"] += 1
+            stats["failures"].append({"source": program.source, "error": f"{type(exc).__name__}: {exc}"[:2000],
+                                      "traceback": traceback.format_exc()[-4000:]})
+            return
+        if outcome.exported:
+            stats["exported"] += 1
+        else:
+            stats["refused"] += 1
+            stats["refusals"][refusal_key(outcome.refusal)] += 1
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        one()
+    stats["refusal_rate"] = stats["refused"] / max(stats["run"], 1)
+    stats["refusals"] = dict(stats["refusals"].most_common())
+    return stats
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--examples", type=int, default=500)
+    parser.add_argument("--mode", choices=["static", "dynamic"], default="static")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-statements", type=int, default=8)
+    parser.add_argument("--out", default="-")
+    ns = parser.parse_args(argv)
+    start = time.time()
+    stats = run(ns.examples, ns.mode == "dynamic", ns.seed, ns.max_statements)
+    stats["seconds"] = round(time.time() - start, 1)
+    text = json.dumps(stats, indent=1)
+    if ns.out == "-":
+        print(text)
+    else:
+        with open(ns.out, "w") as f:
+            f.write(text)
+        print(f"{stats['mode']}: run {stats['run']} exported {stats['exported']} refused "
+              f"{stats['refused']} failed {stats['failed']} in {stats['seconds']}s -> {ns.out}")
+    return 1 if stats["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
