@@ -52,3 +52,14 @@ RELATION_GUARD = """
 @pytest.mark.parametrize("body", [NARROW_WRITE, RELATION_GUARD], ids=["narrow_write", "relation_guard"])
 def test_regression(body):
     check_both(program(body))
+
+
+# F.pad asks torch.are_deterministic_algorithms_enabled() (a native read of a global setting),
+# which was refused as an unknown native.
+PAD = """
+    return (F.pad(x0, (0, 0, 0, 2))[:-2] * 2,)
+"""
+
+
+def test_pad_reads_the_deterministic_setting():
+    check_both(program(PAD))

@@ -260,6 +260,7 @@ TORCH_QUERIES = frozenset({
     torch.get_default_dtype, torch._C._get_cudnn_enabled,
     torch._C._log_api_usage_once, torch.is_inference_mode_enabled,
     torch._C._get_cublas_allow_tf32, torch.get_num_threads,
+    torch._C._get_deterministic_algorithms, torch._C._get_deterministic_algorithms_warn_only,
 })
 
 

@@ -36,7 +36,7 @@ def refusal_key(refusal) -> str:
 def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dict:
     stats: dict = {"mode": "dynamic" if dynamic else "static", "seed": seed, "run": 0,
                    "exported": 0, "refused": 0, "failed": 0, "refusals": collections.Counter(),
-                   "failures": []}
+                   "refused_examples": {}, "failures": []}
     batches = (4, 7, 2) if dynamic else (4,)
 
     @hypothesis_seed(seed)
@@ -56,7 +56,10 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dic
             stats["exported"] += 1
         else:
             stats["refused"] += 1
-            stats["refusals"][refusal_key(outcome.refusal)] += 1
+            key = refusal_key(outcome.refusal)
+            stats["refusals"][key] += 1
+            if stats["refusals"][key] <= 2:
+                stats["refused_examples"].setdefault(key, []).append(program.source)
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
