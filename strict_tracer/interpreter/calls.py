@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import functools
+import inspect
 import types
 from typing import Any
 
@@ -60,6 +61,28 @@ def _special_handler(fn: Any, t: type) -> tuple[Any, Any]:
     return None, _MISSING
 
 
+_SIGNATURES: dict[Any, inspect.Signature | None] = {}
+
+
+def _check_arity(fn: Any, args: tuple, kwargs: dict) -> None:
+    """A builtin with a SPECIAL handler called with arguments its signature cannot bind raises
+    CPython's own TypeError (argument parsing fails before the builtin does anything)."""
+    try:
+        signature = _SIGNATURES[fn]
+    except KeyError:
+        try:
+            signature = inspect.signature(fn)
+        except (ValueError, TypeError):     # no __text_signature__ (min, getattr, iter, ...)
+            signature = None
+        _SIGNATURES[fn] = signature
+    if signature is None:
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError:
+        fn(*args, **kwargs)     # raises the builtin's message
+
+
 class CallsMixin:
     """call() and its helpers for Interpreter."""
 
@@ -89,6 +112,8 @@ class CallsMixin:
         if handler is not None:
             if owner is not _MISSING:
                 args = (owner, *args)
+            elif t is _BuiltinMethodType:
+                _check_arity(fn, args, kwargs)
             return handler(self, args, kwargs)
         if t is _BuiltinMethodType and isinstance(getattr(fn, "__self__", None), torch.Tensor):
             # A method of a real tensor (a constant): lift the tensor and call the op on it.
