@@ -7,6 +7,7 @@ with the pytree specs, so `.module()`, save/load and run_decompositions work on 
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +19,7 @@ from torch.export.exported_program import ExportedProgram, ModuleCallEntry, Modu
 from torch.export.graph_signature import (ConstantArgument, ExportGraphSignature, InputKind,
                                           InputSpec, OutputKind, OutputSpec, SymBoolArgument,
                                           SymFloatArgument, SymIntArgument, TensorArgument)
-from torch.fx.passes.shape_prop import _extract_tensor_metadata
+from torch.fx.passes.shape_prop import TensorMetadata, _extract_tensor_metadata
 
 from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder, LiftedInput
 from .hops.naming import subgraph_modules
@@ -59,13 +60,60 @@ def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
         if isinstance(meta, TensorMeta):
             val = symbols.fake(meta)
             node.meta["val"] = val
-            node.meta["tensor_meta"] = _extract_tensor_metadata(val)
+            node.meta["tensor_meta"] = _tensor_metadata(val, meta)
         elif isinstance(meta, (list, tuple)):    # multi-output ops; control-flow operators
             node.meta["val"] = type(meta)(_val_of(m, symbols) for m in meta)
         elif isinstance(meta, SymValue):
             node.meta["val"] = symbols.value(meta)
         elif node.op == "placeholder":
             node.meta["val"] = value
+
+
+def _tensor_metadata(val: torch.Tensor, meta: TensorMeta) -> TensorMetadata:
+    """torch's `_extract_tensor_metadata(val)`, with the memory format computed from the sizes
+    and strides at their hints. torch decides it with guard_or_false/guard_or_true, which for
+    sizes that have hints (all but data-dependent ones) evaluate at the hints; its version
+    runs that symbolically (~1 ms per node). Tensors with unbacked sizes use torch's."""
+    if meta.layout is not torch.strided or val.is_quantized:
+        return _extract_tensor_metadata(val)
+    shape, strides = val.shape, val.stride()
+    hints = [_hint(v) for v in (*shape, *strides)]
+    if None in hints:
+        return _extract_tensor_metadata(val)
+    ndim = len(shape)
+    return TensorMetadata(shape, val.dtype, val.requires_grad, strides,
+                          _memory_format(hints[:ndim], hints[ndim:]), False, {})
+
+
+def _hint(v: Any) -> int | None:
+    if type(v) is int:
+        return v
+    hint = v.node.hint
+    return None if hint is None else int(hint)
+
+
+def _memory_format(shape: tuple, strides: tuple) -> torch.memory_format | None:
+    """The first of contiguous / channels_last / channels_last_3d whose dense order the
+    strides follow (size-1 dims ignored), as torch._prims_common decides it."""
+    ndim = len(shape)
+    if math.prod(shape) < 2 or _dense(shape, strides, range(ndim - 1, -1, -1)):
+        return torch.contiguous_format
+    if ndim == 4 and _dense(shape, strides, (1, 3, 2, 0)):
+        return torch.channels_last
+    if ndim == 5 and _dense(shape, strides, (1, 4, 3, 2, 0)):
+        return torch.channels_last_3d
+    return None
+
+
+def _dense(shape: tuple, strides: tuple, order) -> bool:
+    expected = 1
+    for i in order:
+        if shape[i] == 1:
+            continue
+        if strides[i] != expected:
+            return False
+        expected *= shape[i]
+    return True
 
 
 def _val_of(meta: Any, symbols: TorchSymbols) -> Any:

@@ -1,0 +1,55 @@
+"""Node `tensor_meta` computed from our metadata equals torch's `_extract_tensor_metadata`."""
+import torch
+from hypothesis import given, strategies as st
+from torch.export import Dim
+from torch.fx.passes.shape_prop import _extract_tensor_metadata
+
+import strict_tracer
+from strict_tracer.package import _memory_format
+
+
+@st.composite
+def strided_tensors(draw):
+    ndim = draw(st.integers(0, 5))
+    shape = draw(st.lists(st.sampled_from([0, 1, 1, 2, 3]), min_size=ndim, max_size=ndim))
+    perm = draw(st.permutations(range(ndim)))
+    t = torch.empty([shape[p] for p in perm]).permute(*[perm.index(i) for i in range(ndim)]) \
+        if ndim else torch.empty(())
+    if ndim and draw(st.booleans()):
+        step = draw(st.integers(0, ndim - 1))
+        t = t[(slice(None),) * step + (slice(None, None, 2),)]
+    return t
+
+
+@given(strided_tensors())
+def test_memory_format_matches_torch(t):
+    assert _memory_format(tuple(t.shape), t.stride()) == _extract_tensor_metadata(t).memory_format
+
+
+class ConvAttention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+        self.lin = torch.nn.Linear(8, 8)
+
+    def forward(self, x):
+        y = self.conv(x).to(memory_format=torch.channels_last)
+        z = y.flatten(2).transpose(1, 2)
+        return self.lin(z).softmax(-1), y[:, :, ::2].contiguous(), z.sum(0)
+
+
+def _check_every_node(ep):
+    checked = 0
+    for node in ep.graph.nodes:
+        val = node.meta.get("val")
+        if isinstance(val, torch.Tensor):
+            assert node.meta["tensor_meta"] == _extract_tensor_metadata(val), node.name
+            checked += 1
+    assert checked > 5
+
+
+def test_tensor_meta_static_and_dynamic():
+    mod, x = ConvAttention(), torch.randn(2, 3, 6, 6)
+    _check_every_node(strict_tracer.export(mod, (x,)))
+    _check_every_node(strict_tracer.export(
+        mod, (x,), dynamic_shapes=({0: Dim("b", max=16), 2: Dim("h", max=32)},)))
