@@ -56,8 +56,38 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
         if meta.requires_grad:
             t.requires_grad_(True)
             if not meta.is_leaf:
-                t = t.clone()   # an op's output: autograd must not treat it as a leaf
+                # An op's output: autograd must not treat it as a leaf.
+                t = _NonLeaf.apply(t) if _fresh_copy_keeps_layout(meta) else t.clone()
     return t
+
+
+class _NonLeaf(torch.autograd.Function):
+    """A non-leaf with its input's sizes and strides. clone() gives the same for a dense
+    layout but computes its output strides through torch's symbolic contiguity checks
+    (~25 ms for a fake with symbolic sizes)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=t.device,
+                                   layout=t.layout)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def _fresh_copy_keeps_layout(meta) -> bool:
+    """True when clone() would keep the strides: a dense permuted layout, offset 0."""
+    if meta.storage_offset or meta.layout is not torch.strided or 0 in meta.hint_shape:
+        return False
+    expected = 1
+    for size, stride in sorted(zip(meta.hint_shape, meta.strides), key=lambda d: d[1]):
+        if size == 1:
+            continue
+        if stride != expected:
+            return False
+        expected *= size
+    return True
 
 
 def fake_from_real(t: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,14 @@
-"""Node `tensor_meta` computed from our metadata equals torch's `_extract_tensor_metadata`."""
+"""Fast paths give what the slow torch calls they replace give: node `tensor_meta` (torch's
+`_extract_tensor_metadata`), non-leaf oracle fakes (clone())."""
 import torch
 from hypothesis import given, strategies as st
 from torch.export import Dim
 from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
 import strict_tracer
+from strict_tracer.ops.probe import make_fake
 from strict_tracer.package import _memory_format
+from strict_tracer.proxy import TensorMeta
 
 
 @st.composite
@@ -24,6 +27,17 @@ def strided_tensors(draw):
 @given(strided_tensors())
 def test_memory_format_matches_torch(t):
     assert _memory_format(tuple(t.shape), t.stride()) == _extract_tensor_metadata(t).memory_format
+
+
+@given(strided_tensors())
+def test_non_leaf_fake_matches_clone(t):
+    meta = TensorMeta(tuple(t.shape), t.dtype, t.device, True, t.stride(), t.storage_offset(),
+                      t.layout, is_leaf=False)
+    fake = make_fake(meta)
+    ref = t.detach().requires_grad_(True).clone()
+    assert (fake.shape, fake.stride(), fake.storage_offset()) == \
+        (ref.shape, ref.stride(), ref.storage_offset())
+    assert fake.requires_grad and not fake.is_leaf and not fake._is_view()
 
 
 class ConvAttention(torch.nn.Module):
