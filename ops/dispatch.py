@@ -205,7 +205,8 @@ def _walk_proxies(value: Any, proxies: list, seen: dict, syms: SymArgs) -> None:
 
 # ---------------------------------------------------------------- template construction
 def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
-                    probe_syms: ProbeSymbols, sym_args: list, env: Any) -> Template:
+                    input_metas: list[TensorMeta], probe_syms: ProbeSymbols, sym_args: list,
+                    env: Any) -> Template:
     refs: dict[int, Any] = {id(f): InRef(i) for i, f in enumerate(input_fakes)}
 
     by_view: dict[tuple, Any] = {}      # identical views of one storage -> ref
@@ -265,10 +266,14 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
 
     output = ref_of(result.output)
     # A callable that changed an input's metadata without any ATen call (requires_grad_())
-    # cannot be replayed from a cache.
+    # cannot be replayed from a cache; one that returned an input unchanged (`x.to(x.dtype)`,
+    # `x.contiguous()` of a contiguous x) can.
     touched = {id(o) for c in result.calls for o in _tensors_in(c.output)}
+    meta_of = {id(x): m for x, m in zip(input_fakes, input_metas)}
     for f in _tensors_in(result.output):
-        if id(f) in {id(x) for x in input_fakes} and id(f) not in touched:
+        m = meta_of.get(id(f))
+        if m is not None and id(f) not in touched and \
+                (f.requires_grad, f.is_leaf, f.dtype) != (m.requires_grad, m.is_leaf, m.dtype):
             cacheable = False
     return Template(calls, output, cacheable, probe_syms if probe_syms.values else None,
                     result.routing)
@@ -477,7 +482,8 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:
         raise UnsupportedCall(f"{_name(fn)} needs tensor data ({exc})", data_dependent=True) from None
-    template = _build_template(result, fakes, probe_syms, sym_args, emit.shape_env)
+    template = _build_template(result, fakes, [p.meta for p in proxies], probe_syms, sym_args,
+                               emit.shape_env)
     # The first replay can use the oracle's own fakes as examples; sizes that depend on data
     # become unbacked symbols (and such a template cannot be reused).
     fresh = []

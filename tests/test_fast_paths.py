@@ -67,3 +67,29 @@ def test_tensor_meta_static_and_dynamic():
     _check_every_node(strict_tracer.export(mod, (x,)))
     _check_every_node(strict_tracer.export(
         mod, (x,), dynamic_shapes=({0: Dim("b", max=16), 2: Dim("h", max=32)},)))
+
+
+def test_call_returning_its_input_unchanged_is_cached(monkeypatch):
+    import sys
+    from strict_tracer.ops import clear_template_cache
+    dispatch_module = sys.modules["strict_tracer.ops.dispatch"]
+    probed = []
+    real_probe = dispatch_module.probe
+
+    def counting_probe(fn, *args, **kwargs):
+        probed.append(fn)
+        return real_probe(fn, *args, **kwargs)
+
+    class Casts(torch.nn.Module):
+        def forward(self, x):
+            for _ in range(3):
+                x = x.to(x.dtype).contiguous() * 2
+            return x
+
+    monkeypatch.setattr(dispatch_module, "probe", counting_probe)
+    clear_template_cache()
+    x = torch.randn(2, 3)
+    ep = strict_tracer.export(Casts(), (x,))
+    torch.testing.assert_close(ep.module()(x), Casts()(x))
+    assert len(probed) == len(set(probed))      # each callable probed once, then replayed
+
