@@ -177,6 +177,38 @@ def _range_and_guards(env: ShapeEnv, spec: SpecSymbol, sources: dict, violations
             sub_hi = INF if info.upper == INF else info.upper // modulus
             fixes.append(f"{sub} = {Dim._readable(sub, sub_lo, _oo(sub_hi))}")
             fixes.append(f"{spec.name} = {modulus}*{sub}")
+        else:
+            fixes.extend(_solved_fixes(fact, symbol, spec, info))
+
+
+_SOLVE_SPAN = 512      # sizes tried when solving a guard by enumeration
+
+
+def _solved_fixes(fact: sympy.Basic, symbol: sympy.Symbol, spec: SpecSymbol, info) -> list[str]:
+    """Fixes for a guard on one dim that is neither a bound nor a divisibility: the sizes
+    that satisfy it, found by trying each size of the traced range (up to _SOLVE_SPAN): one
+    size gives `d = 6`, a bounded run a narrower Dim, an arithmetic progression a derived
+    Dim `d = 2*_d + 1`; anything else no fix."""
+    lo = int(info.lower)
+    hi = lo + _SOLVE_SPAN if info.upper == INF else min(int(info.upper), lo + _SOLVE_SPAN)
+    good = [v for v in range(lo, hi + 1) if _holds(fact, symbol, v)]
+    if len(good) == 1:
+        return [f"{spec.name} = {good[0]}"]
+    if len(good) < 2 or len({b - a for a, b in zip(good, good[1:])}) != 1:
+        return []
+    step = good[1] - good[0]
+    open_ended = info.upper == INF and good[-1] > hi - step
+    if step == 1:
+        return [] if open_ended else [f"{spec.name} = {Dim._readable(spec.name, good[0], good[-1])}"]
+    sub, offset = f"_{spec.name}", good[0] % step
+    sub_hi = INF if open_ended else good[-1] // step
+    derived = f"{step}*{sub}" + (f" + {offset}" if offset else "")
+    return [f"{sub} = {Dim._readable(sub, good[0] // step, _oo(sub_hi))}", f"{spec.name} = {derived}"]
+
+
+def _holds(fact: sympy.Basic, symbol: sympy.Symbol, value: int) -> bool:
+    """The guard at one size, in exact arithmetic (sympy); undefined (x/0) counts as false."""
+    return fact.xreplace({symbol: sympy.Integer(value)}) is sympy.true
 
 
 def _oo(v):

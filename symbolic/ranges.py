@@ -87,6 +87,15 @@ def _mod(a: Range, b: Range) -> Range:
     return UNKNOWN
 
 
+def _negative_over_positive(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> bool:
+    """expr is c / s with a constant c < 0 and a symbol s >= 1 (so expr < 0 strictly)."""
+    if not expr.is_Mul or len(expr.args) != 2:
+        return False
+    c, inverse = expr.args
+    return c.is_Number and c < 0 and inverse.is_Pow and inverse.args[1] == -1 and \
+        inverse.args[0].is_Symbol and range_of(inverse.args[0])[0] >= 1
+
+
 def bound(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range:
     """Lower and upper bound of `expr` given the ranges of its symbols."""
     if expr.is_Number:
@@ -115,6 +124,8 @@ def bound(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range
     func = expr.func
     if func is sympy.floor:
         lo, hi = bound(expr.args[0], range_of)
+        if hi == 0 and _negative_over_positive(expr.args[0], range_of):
+            hi = -1        # c/s < 0 never reaches 0: floor(c/s) <= -1 (the ceil-div pattern)
         return (_floor(lo), _floor(hi))
     if func is sympy.ceiling:
         lo, hi = bound(expr.args[0], range_of)

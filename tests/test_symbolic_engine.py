@@ -187,3 +187,10 @@ def test_floor_terms_are_bounded_with_their_symbol(k, c, lo, width):
         assert rlow <= min(values) and max(values) <= rhigh
         assert low <= rlow and rhigh <= high
     assert decide(sympy.Ge(s - sympy.floor(s / k), 0), lambda _: (lo, hi)) is True
+
+
+def test_floor_of_a_negative_constant_over_a_size():
+    t = sympy.Symbol("t", integer=True)     # no sign assumption: the range must decide it
+    for lo, hi in [(1, math.inf), (1, 7), (3, 9)]:
+        assert decide(sympy.Eq(sympy.floor(-1 / t) + 1, 0), lambda _: (lo, hi)) is True
+        assert bound(sympy.floor(-3 / t), lambda _: (lo, hi))[1] == -1
