@@ -112,3 +112,21 @@ def test_len_of_a_tensor_is_its_symbolic_first_dim():
     for n in (2, 7):
         got, want = run_both(model, ep, (torch.randn(n, 3),))
         assert_same(got, want)
+
+
+class MaxOfShape(torch.nn.Module):
+    def forward(self, x):
+        return x.new_zeros(max(x.shape) + min(x.shape) + max(x.shape[0], 3))
+
+
+def test_max_and_min_of_sizes_are_expressions_not_guards():
+    model = MaxOfShape()
+    spec = {"x": {0: Dim("b")}}
+    ep = strict_tracer.export(model, (torch.randn(3, 4),), dynamic_shapes=spec)
+    ref = torch.export.export(model, (torch.randn(3, 4),), dynamic_shapes=spec, strict=True)
+    assert [str(r) for r in ep.range_constraints.values()] == \
+        [str(r) for r in ref.range_constraints.values()]
+    assert "torch.sym_max" in ep.graph_module.code
+    for n in (2, 5, 9):
+        got, want = run_both(model, ep, (torch.randn(n, 4),))
+        assert_same(got, want)

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..context import reentry
 from ..proxy import TensorProxy
+from ..symbolic import SymFloat, SymInt, SymValue, sym_max, sym_min
 from .adapters import (CompareKey, InterpretedCallable, format_arg, InterpretedIterable, TruthCallable,
                        all_plain, is_plain, native_iterable, needs_iter_adapter)
 from .natives import special
@@ -66,6 +67,12 @@ def _list_sort(interp, args, kwargs):
     sort_list(interp, args[0], kwargs.get("key"), kwargs.get("reverse", False))
 
 
+def _symbolic_numbers(values: Any) -> bool:
+    """Some symbolic int/float among only ints, floats and symbolic ints/floats."""
+    return any(isinstance(v, SymValue) for v in values) and all(
+        type(v) in (int, float) or isinstance(v, (SymInt, SymFloat)) for v in values)
+
+
 def _min_max(name: str, native: Any, op: int):
     def handler(interp, args, kwargs):
         if not args or set(kwargs) - {"key", "default"} or (len(args) > 1 and "default" in kwargs):
@@ -74,6 +81,14 @@ def _min_max(name: str, native: Any, op: int):
         iterable = args if len(args) > 1 else args[0]
         if key is None and type(iterable) in (list, tuple) and all_plain(iterable):
             return interp.run_native(native, *args, **kwargs)
+        if key is None and type(iterable) in (list, tuple) and _symbolic_numbers(iterable):
+            # max(x.shape): a Max/Min expression, as torch.export's sym_max, not a guard
+            # per comparison (which would pin the dims' order to the example's).
+            fold = sym_max if op == _GT else sym_min
+            result = iterable[0]
+            for value in iterable[1:]:
+                result = fold(result, value)
+            return result
         it = interp.get_iter(iterable)
         best_item = best_key = _MISSING
         while True:
