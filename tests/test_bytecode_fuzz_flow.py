@@ -255,7 +255,10 @@ def assemble_code(stmts, name: str = "fuzzed") -> types.CodeType:
     code.argnames = list(VARS)
     code.argcount = len(VARS)
     code.name = name
-    return code.to_code(compute_exception_stack_depths=False)   # our regions carry exact depths
+    # Our regions carry exact depths (bytecode's recomputation breaks on unreachable code after
+    # a raise), and its stack size misses handler paths: give CPython's frame ample room.
+    out = code.to_code(compute_exception_stack_depths=False)
+    return out.replace(co_stacksize=out.co_stacksize + 16)
 
 
 def assemble(stmts) -> types.FunctionType:
