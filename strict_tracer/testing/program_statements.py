@@ -218,7 +218,7 @@ def python_feature(w) -> None:
         w.emit(f"{target} = torch.cond({v}.shape[0] > 3, lambda t: t.sin(), lambda t: t.cos(), ({v},))")
     elif style == "cond_data":
         w.emit(f"{target} = torch.cond({v}.sum() > 0, lambda t, u: t + u, lambda t, u: t - u, "
-               f"({v}, {w.var()}))")
+               f"({v}.clone(), {w.var()}.clone()))")   # eager cond refuses aliased operands
     elif style == "dict_comp":
         w.emit(f"parts = {{f'p{{i}}': {v}[:, i:i + 1] * i for i in range({v}.shape[1])}}")
         w.emit(f"{target} = torch.cat([parts[key] for key in parts], 1)")
