@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import sys
 import functools
 import sys
 from contextvars import ContextVar
@@ -36,14 +35,16 @@ _PYTHON_FRAMES_PER_INTERPRETED_FRAME = 30
 @contextlib.contextmanager
 def activate(interp: "Interpreter") -> Iterator[None]:
     from .interpreter.core import MAX_DEPTH
-    token = _active.set(interp)
     limit = sys.getrecursionlimit()
-    sys.setrecursionlimit(max(limit, MAX_DEPTH * _PYTHON_FRAMES_PER_INTERPRETED_FRAME))
-    try:
+    token = None
+    try:      # (set inside the try: an interrupt between the two steps still undoes them)
+        token = _active.set(interp)
+        sys.setrecursionlimit(max(limit, MAX_DEPTH * _PYTHON_FRAMES_PER_INTERPRETED_FRAME))
         yield
     finally:
         sys.setrecursionlimit(limit)
-        _active.reset(token)
+        if token is not None:
+            _active.reset(token)
 
 
 def reentry(fn: Callable) -> Callable:

@@ -151,10 +151,10 @@ class GuardMixin:
         self._guard_violation = None
         # The garbage collector's callbacks must not look like the native's own calls.
         gc_enabled = gc.isenabled()
-        if gc_enabled:
-            gc.disable()
-        sys.setprofile(hook)
-        try:
+        try:      # (everything inside: an interrupt at any point restores the hook and gc)
+            if gc_enabled:
+                gc.disable()
+            sys.setprofile(hook)
             result = _call_guarded(fn, args, kwargs)
         except BaseException:
             sys.setprofile(saved_hook)

@@ -94,7 +94,10 @@ class UndoLog:
         if ident in self._logged_containers or ident in self._fresh:
             return
         self._logged_containers.add(ident)
-        if issubclass(type(container), dict):
+        if issubclass(type(container), collections.OrderedDict):
+            # Its own order (move_to_end) is not the underlying dict's.
+            snapshot = list(collections.OrderedDict.items(container))
+        elif issubclass(type(container), dict):
             snapshot = dict(container)
             if issubclass(type(container), collections.defaultdict):
                 snapshot = (snapshot, container.default_factory)
@@ -132,16 +135,19 @@ class UndoLog:
         self._entries.append(("contextvar", token))
 
     def restore(self) -> None:
-        """Undo every logged change, newest first. One failing entry does not stop the rest;
-        the first failure is re-raised at the end."""
+        """Undo every logged change, newest first. One failing entry does not stop the rest,
+        nor does a KeyboardInterrupt arriving meanwhile; the first failure is re-raised at
+        the end."""
         failure: BaseException | None = None
-        for entry in reversed(self._entries):
+        entries = self._entries
+        while entries:
             try:
-                self._undo(entry)
-            except Exception as exc:  # noqa: BLE001 - keep restoring the other entries
+                self._undo(entries[-1])
+                entries.pop()
+            except BaseException as exc:  # noqa: BLE001 - keep restoring the other entries
+                entries.pop()
                 if failure is None:
                     failure = exc
-        self._entries.clear()
         if failure is not None:
             raise failure
 
@@ -165,7 +171,12 @@ class UndoLog:
                 native_slot(obj, "__setattr__", object.__setattr__)(obj, name, old)
         elif kind == "container":
             _, container, snapshot = entry
-            if issubclass(type(container), dict):
+            if issubclass(type(container), collections.OrderedDict):
+                # dict.clear/dict.update would bypass (and corrupt) the OrderedDict's links.
+                collections.OrderedDict.clear(container)
+                for key, value in snapshot:
+                    collections.OrderedDict.__setitem__(container, key, value)
+            elif issubclass(type(container), dict):
                 if issubclass(type(container), collections.defaultdict):
                     snapshot, factory = snapshot
                     container.default_factory = factory
