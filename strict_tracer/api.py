@@ -21,7 +21,15 @@ from .trace_state import TraceState
 
 def validate_arguments(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
     if not isinstance(mod, torch.nn.Module):
-        raise UserInputError(f"export() expects a torch.nn.Module, got {type(mod).__name__}")
+        fix = ("wrap it in a module whose forward() calls it (torch.export.export refuses plain "
+               "callables too)" if callable(mod) else "pass the torch.nn.Module to export")
+        raise UserInputError(f"export() expects a torch.nn.Module, got {type(mod).__name__}; "
+                             f"{fix}")
+    if isinstance(mod, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
+        raise UserInputError(
+            f"{type(mod).__name__}: exporting a TorchScript module is not supported (its forward "
+            "is TorchScript IR, not Python bytecode); export the original nn.Module, or convert "
+            "it with torch._export.converter.TS2EPConverter(mod, args, kwargs).convert()")
     if not isinstance(args, tuple):
         raise UserInputError(f"args must be a tuple of example inputs, got {type(args).__name__} "
                              "(wrap a single input as (x,))")
@@ -66,7 +74,7 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
             outputs = collect_outputs(returned, state)
             state.finish_buffer_assignments(interp)
     finally:
-        state.sandbox.restore()
+        state.sandbox.restore_all()
     if inputs.symbols is not None:
         check_constraints(state.shape_env, inputs.symbols)
     insert_runtime_asserts(state)

@@ -42,9 +42,18 @@ def activate(interp: "Interpreter") -> Iterator[None]:
         sys.setrecursionlimit(max(limit, MAX_DEPTH * _PYTHON_FRAMES_PER_INTERPRETED_FRAME))
         yield
     finally:
-        sys.setrecursionlimit(limit)
-        if token is not None:
-            _active.reset(token)
+        pending: BaseException | None = None
+        while True:     # undone even when an interrupt arrives meanwhile (re-raised after)
+            try:
+                sys.setrecursionlimit(limit)
+                if token is not None:
+                    _active.reset(token)
+                    token = None
+                break
+            except BaseException as exc:  # noqa: BLE001
+                pending = pending or exc
+        if pending is not None:
+            raise pending
 
 
 def reentry(fn: Callable) -> Callable:

@@ -90,7 +90,8 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
         sig.bind(*args, **kwargs)
     except TypeError as exc:
         raise UserInputError(f"the example inputs do not match {type(mod).__name__}.forward"
-                             f"{sig}{_defined_at(mod)}: {exc}") from None
+                             f"{sig}{_defined_at(mod)}: {exc}; pass example inputs that forward() "
+                             "accepts (args positionally, kwargs by parameter name)") from None
     flat, in_spec = pytree.tree_flatten_with_path((args, kwargs))
     paths = [path for path, _ in flat]
     names = _leaf_names(sig, paths)
@@ -123,12 +124,29 @@ def _check_leaf(value: Any, name: str) -> None:
     if isinstance(value, torch.Tensor):
         if type(value) not in (torch.Tensor, torch.nn.Parameter):
             raise UserInputError(f"input '{name}' is a {type(value).__name__}; tensor subclasses "
-                                 "are not supported")
+                                 "are not supported: pass a plain torch.Tensor")
+        problem = _unsupported_representation(value)
+        if problem is not None:
+            what, fix = problem
+            raise UserInputError(f"input '{name}' is a {what} tensor; export traces dense "
+                                 f"(strided) tensors only: {fix}")
     elif not isinstance(value, CONSTANT_INPUT_TYPES):
         raise UserInputError(
             f"input '{name}' has type {type(value).__name__}, which export cannot take as an "
             "input; pass tensors, Python scalars, strings, or containers registered with "
             "torch.utils._pytree")
+
+
+def _unsupported_representation(value: torch.Tensor) -> tuple[str, str] | None:
+    """(what it is, how to fix it) for tensors whose layout tracing cannot represent."""
+    if value.is_nested:
+        return "nested", "pass the padded tensor (t.to_padded_tensor(0.0)) and the lengths"
+    if value.is_quantized:
+        return "quantized", "pass t.dequantize(), or quantize inside forward()"
+    if value.layout != torch.strided:
+        return (f"{str(value.layout).replace('torch.', '')}",
+                "pass t.to_dense() (and re-sparsify inside forward() if needed)")
+    return None
 
 
 def _symbolic_shapes(mod, args, kwargs, dynamic_shapes, flat, state) -> tuple[dict, Any]:

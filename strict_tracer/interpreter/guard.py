@@ -151,25 +151,30 @@ class GuardMixin:
         self._guard_violation = None
         # The garbage collector's callbacks must not look like the native's own calls.
         gc_enabled = gc.isenabled()
-        try:      # (everything inside: an interrupt at any point restores the hook and gc)
+        outcome: BaseException | None = None
+        result = None
+        try:
             if gc_enabled:
                 gc.disable()
             sys.setprofile(hook)
             result = _call_guarded(fn, args, kwargs)
-        except BaseException:
-            sys.setprofile(saved_hook)
-            if gc_enabled:
-                gc.enable()
-            violation, self._guard_violation = self._guard_violation, outer_violation
-            if violation is not None:
-                return False, violation
-            raise
-        sys.setprofile(saved_hook)
-        if gc_enabled:
-            gc.enable()
+        except BaseException as exc:  # noqa: BLE001 - sorted out below, after the restore
+            outcome = exc
+        while True:     # put the hook and gc back, even when an interrupt arrives meanwhile
+            try:
+                sys.setprofile(saved_hook)
+                if gc_enabled:
+                    gc.enable()
+                break
+            except BaseException as exc:  # noqa: BLE001
+                outcome = exc
         violation, self._guard_violation = self._guard_violation, outer_violation
-        if violation is not None:      # the native swallowed the stop
+        if issubclass(type(outcome), KeyboardInterrupt):
+            raise outcome
+        if violation is not None:      # stopped, or the native swallowed the stop
             return False, violation
+        if outcome is not None:
+            raise outcome
         return True, result
 
     def _refuse_callback(self, fn: Callable, code: types.CodeType):

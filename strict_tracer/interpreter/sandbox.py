@@ -135,21 +135,35 @@ class UndoLog:
         self._entries.append(("contextvar", token))
 
     def restore(self) -> None:
-        """Undo every logged change, newest first. One failing entry does not stop the rest,
-        nor does a KeyboardInterrupt arriving meanwhile; the first failure is re-raised at
-        the end."""
-        failure: BaseException | None = None
+        """Undo every logged change, newest first. One failing entry does not stop the rest;
+        the first failure is re-raised at the end. An interrupt (KeyboardInterrupt) stops it
+        with the entry being undone still logged: calling restore() again finishes the job
+        (undoing an entry twice is harmless), which is what `restore_all` does."""
+        failure: Exception | None = None
         entries = self._entries
         while entries:
             try:
                 self._undo(entries[-1])
-                entries.pop()
-            except BaseException as exc:  # noqa: BLE001 - keep restoring the other entries
-                entries.pop()
+            except Exception as exc:  # noqa: BLE001 - keep restoring the other entries
                 if failure is None:
                     failure = exc
+            entries.pop()
         if failure is not None:
             raise failure
+
+    def restore_all(self) -> None:
+        """restore(), resumed after interrupts arriving meanwhile (re-raised at the end), so
+        a Ctrl-C during export never leaves the user's objects half-restored."""
+        pending: BaseException | None = None
+        while True:
+            try:
+                self.restore()
+                break
+            except BaseException as exc:  # noqa: BLE001 - finish restoring, then re-raise
+                if pending is None:
+                    pending = exc
+        if pending is not None:
+            raise pending
 
     @staticmethod
     def _undo(entry: tuple) -> None:

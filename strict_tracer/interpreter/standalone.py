@@ -22,4 +22,4 @@ def run_python(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         with context.activate(interp):
             return interp.call(fn, args, kwargs)
     finally:
-        state.sandbox.restore()
+        state.sandbox.restore_all()
