@@ -1,6 +1,7 @@
 """export(): the pipeline of DESIGN.md "Data flow", one stage after another."""
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import torch
@@ -64,7 +65,14 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
     `explain` is an explain.ExplainSession when explain() runs the trace.
     """
     renew_if_large()
-    state = TraceState(mod)
+    try:
+        state = TraceState(mod)
+    except RecursionError:
+        raise UserInputError(
+            f"the module tree of {type(mod).__name__} is nested too deeply for torch's recursive "
+            f"module walks (named_modules() exceeds Python's recursion limit, "
+            f"{sys.getrecursionlimit()}): flatten the module tree, or raise the limit with "
+            "sys.setrecursionlimit()") from None
     interp = Interpreter(state, explain=explain)   # sets state.shape_env.provenance
     try:
         with context.activate(interp):

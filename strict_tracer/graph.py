@@ -13,6 +13,7 @@ from typing import Any, Callable
 import torch
 import torch.fx
 
+from .errors import Category, GraphBreakError
 from .proxy import TensorMeta, TensorProxy
 
 PARAM, BUFFER, CONSTANT = "parameter", "buffer", "constant"
@@ -38,6 +39,11 @@ def op_display_name(target: Any) -> str:
     if isinstance(target, torch._ops.OpOverload):
         return target.overloadpacket.__name__
     return getattr(target, "__name__", str(target))
+
+
+# A trace stops here instead of growing without bound (a Python loop unrolling forever);
+# each node costs ~10 KB while tracing (README "Limits").
+MAX_GRAPH_NODES = 200_000
 
 
 class GraphBuilder:
@@ -104,6 +110,13 @@ class GraphBuilder:
 
     # -- calls --
     def call(self, target: Any, args: tuple, kwargs: dict, meta: Any = None) -> torch.fx.Node:
+        if len(self.graph.nodes) >= MAX_GRAPH_NODES:
+            raise GraphBreakError(
+                Category.UNSUPPORTED_PYTHON,
+                f"the graph reached strict_tracer's limit of {MAX_GRAPH_NODES} nodes (a Python "
+                "loop unrolled without end, or a model too large for one graph)",
+                hint="bound the loop (or use torch.cond / a loop over fewer, larger tensor ops), "
+                     "or export the submodules separately")
         node = self.graph.call_function(target, args, kwargs, name=op_display_name(target))
         node.meta.update(self.node_metadata())
         node.meta["st_meta"] = meta

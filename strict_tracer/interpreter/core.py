@@ -40,7 +40,11 @@ _TORCH_OP_FILES = frozenset(os.path.join(_TORCH_DIR, *parts) for parts in (
     ("overrides.py",), ("_VF.py",), ("_ops.py",), ("__init__.py",), ("autograd", "grad_mode.py"),
     ("utils", "_contextlib.py"), ("_utils.py",), ("nn", "modules", "module.py"),
 ))
-MAX_DEPTH = 400      # interpreted frames (CPython's own limit is 1000 by default)
+# Nested interpreted frames, as CPython's default recursion limit. Interpreted calls use
+# Python frames but next to no C stack (3.11 runs Python-to-Python calls in one C frame);
+# natives calling back (map, sorted keys, __eq__) use a few KB of C stack per level, so even
+# a recursion entirely through natives stays within a 8 MB stack (README "Limits").
+MAX_DEPTH = 1000
 
 
 def handler(*opnames: str) -> Callable[[Handler], Handler]:
@@ -148,7 +152,9 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         if frame.instrs[0].handler is None:
             _bind_handlers(frame)
         if len(self.frames) >= MAX_DEPTH:
-            raise RecursionError("maximum recursion depth exceeded")
+            raise RecursionError(
+                f"maximum recursion depth exceeded (strict_tracer interprets at most {MAX_DEPTH} "
+                "nested Python calls, CPython's default limit)")
         if not self.frames:
             self.outer_frame = frame
         self.frames.append(frame)
