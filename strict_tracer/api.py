@@ -50,12 +50,13 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     args, kwargs = validate_arguments(mod, args, kwargs)
     if not strict:
         return torch.export.export(mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False)
-    result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
-    functionalize(result)
-    if result.inputs.symbols is not None:
-        # Ops functionalization adds may specialize sizes too (an op without a shape rule).
-        check_constraints(result.shape_env, result.inputs.symbols)
-    return package(result)
+    with context.export_lock:      # the later stages share the ops caches with tracing
+        result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
+        functionalize(result)
+        if result.inputs.symbols is not None:
+            # Ops functionalization adds may specialize sizes too (an op without a shape rule).
+            check_constraints(result.shape_env, result.inputs.symbols)
+        return package(result)
 
 
 def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
@@ -64,6 +65,12 @@ def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: An
 
     `explain` is an explain.ExplainSession when explain() runs the trace.
     """
+    with context.export_lock:
+        return _trace(mod, args, kwargs, dynamic_shapes, explain)
+
+
+def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
+           explain: Any) -> TraceResult:
     renew_if_large()
     try:
         state = TraceState(mod)

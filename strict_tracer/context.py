@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import sys
+import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -13,6 +14,13 @@ if TYPE_CHECKING:
     from .interpreter.core import Interpreter
 
 _active: ContextVar["Interpreter | None"] = ContextVar("strict_tracer_active", default=None)
+
+
+# One trace at a time per process: the sandbox writes through to real objects until the
+# trace ends, so two traces sharing a module or a global would see each other's writes, and
+# the recursion limit is process-wide. Exports in several threads therefore queue here
+# (README "Reliability and limits"); the GIL would serialize most of their work anyway.
+export_lock = threading.RLock()
 
 
 def current() -> "Interpreter":

@@ -16,10 +16,11 @@ def run_python(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     from ..trace_state import TraceState
     from .core import Interpreter
 
-    state = TraceState(torch.nn.Module())
-    interp = Interpreter(state)
-    try:
-        with context.activate(interp):
-            return interp.call(fn, args, kwargs)
-    finally:
-        state.sandbox.restore_all()
+    with context.export_lock:
+        state = TraceState(torch.nn.Module())
+        interp = Interpreter(state)
+        try:
+            with context.activate(interp):
+                return interp.call(fn, args, kwargs)
+        finally:
+            state.sandbox.restore_all()
