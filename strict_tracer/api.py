@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from . import context
+from . import context, process_state
 from .errors import UserInputError
 from .functional import functionalize
 from .inputs import prepare_inputs
@@ -51,12 +51,16 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     if not strict:
         return torch.export.export(mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False)
     with context.export_lock:      # the later stages share the ops caches with tracing
-        result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
-        functionalize(result)
-        if result.inputs.symbols is not None:
-            # Ops functionalization adds may specialize sizes too (an op without a shape rule).
-            check_constraints(result.shape_env, result.inputs.symbols)
-        return package(result)
+        saved = process_state.save()
+        try:
+            result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
+            functionalize(result)
+            if result.inputs.symbols is not None:
+                # Ops functionalization adds may specialize sizes too (an op without a rule).
+                check_constraints(result.shape_env, result.inputs.symbols)
+            return package(result)
+        finally:
+            process_state.restore(saved)
 
 
 def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
@@ -81,6 +85,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
             f"{sys.getrecursionlimit()}): flatten the module tree, or raise the limit with "
             "sys.setrecursionlimit()") from None
     interp = Interpreter(state, explain=explain)   # sets state.shape_env.provenance
+    saved = process_state.save()
     try:
         with context.activate(interp):
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
@@ -89,7 +94,10 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
             outputs = collect_outputs(returned, state)
             state.finish_buffer_assignments(interp)
     finally:
-        state.sandbox.restore_all()
+        try:
+            state.sandbox.restore_all()
+        finally:
+            process_state.restore(saved)
     if inputs.symbols is not None:
         check_constraints(state.shape_env, inputs.symbols)
     insert_runtime_asserts(state)

@@ -342,3 +342,37 @@ def test_repeated_exports_of_one_model_agree():
     second = strict_tracer.export(mod, (x,))
     assert_unchanged(before, _take(mod))
     assert first.graph_module.code == second.graph_module.code
+
+
+def test_interrupt_inside_a_mode_enter_leaves_no_mode_behind(monkeypatch):
+    """An interrupt landing in a context manager's __enter__ after it pushed the oracle's
+    FakeTensorMode skips its __exit__; export still leaves no mode (nor grad/autocast
+    change) behind, so the user's next tensor op runs for real."""
+    from strict_tracer.ops import probe
+    real = probe.fake_mode
+    calls = {"n": 0}
+
+    class InterruptedEnter:
+        """The oracle's mode, whose 5th __enter__ is interrupted right after the push."""
+
+        def __init__(self):
+            self.mode = real()
+
+        def __getattr__(self, name):
+            return getattr(self.mode, name)
+
+        def __enter__(self):
+            self.mode.__enter__()
+            calls["n"] += 1
+            if calls["n"] == 5:
+                raise KeyboardInterrupt       # after the push: __exit__ never runs
+            return self.mode
+
+        def __exit__(self, *exc):
+            return self.mode.__exit__(*exc)
+
+    monkeypatch.setattr(probe, "fake_mode", InterruptedEnter)
+    _export_keeps_state(Mutator(), KeyboardInterrupt)
+    assert calls["n"] == 5
+    assert torch._C._len_torch_dispatch_stack() == 0
+    assert torch.equal(torch.ones(2) + 1, torch.full((2,), 2.0))
