@@ -44,16 +44,16 @@ def test_recursion_and_loops_within_limits():
 
 @pytest.mark.slow    # ~1 min: hundreds of nested frames and 30k graph nodes
 def test_deep_nesting_and_long_graphs():
-    results = run_cases("nest_500", "nest_1200", "tensor_recursion_900", "unrolled_10k",
-                        "unrolled_20k")
+    results = run_cases("nest_500", "nest_1200", "tensor_recursion_900", "unrolled_10k")
+    results.update(run_cases("unrolled_20k"))      # its own process: its own peak RSS
     print(json.dumps(results, indent=1))
     assert results["nest_500"]["ok"] and results["nest_500"]["nodes"] == 503
     # torch's own recursive named_modules() fails first: said clearly
     assert results["nest_1200"]["error"] == "UserInputError"
     assert "nested too deeply" in results["nest_1200"]["message"]
     assert results["tensor_recursion_900"]["ok"]
-    assert results["unrolled_10k"]["nodes"] == 10_003
-    assert results["unrolled_20k"]["nodes"] == 20_003
+    assert results["unrolled_10k"]["nodes"] == 10_002      # input, 10k adds, output
+    assert results["unrolled_20k"]["nodes"] == 20_002
     # ~10 KB of tracing state per node: bounded, linear
     assert results["unrolled_20k"]["rss_growth_mb"] < 600
 
