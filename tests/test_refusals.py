@@ -111,6 +111,35 @@ def test_functorch_transforms_are_refused_with_a_fix():
     assert "broadcasting" in info.value.hint
 
 
+class RequiresGradInside(torch.nn.Module):
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        if self.how == "method":
+            y = x.clone().requires_grad_()
+        elif self.how == "factory":
+            y = torch.ones(x.shape, requires_grad=True)
+        else:
+            y = x.clone().requires_grad_(False)
+        return y * y.requires_grad
+
+
+@pytest.mark.parametrize("how", ["method", "factory"])
+def test_requiring_grad_inside_forward_is_refused(how):
+    with pytest.raises(GraphBreakError) as info:
+        strict_tracer.export(RequiresGradInside(how), (torch.randn(3),))
+    assert info.value.category == Category.UNSUPPORTED_TENSOR_OP
+    assert "require grad" in info.value.reason and "nn.Parameter" in info.value.hint
+
+
+def test_requires_grad_false_is_a_no_op():
+    x = torch.randn(3)
+    ep = strict_tracer.export(RequiresGradInside("off"), (x,))
+    assert torch.equal(ep.module()(x), RequiresGradInside("off")(x))
+
+
 def test_user_errors_propagate_with_location():
     class Raises(torch.nn.Module):
         def forward(self, x):

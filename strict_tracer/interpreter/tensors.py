@@ -84,6 +84,16 @@ class TensorsMixin:
 
     # ------------------------------------------------------------------ ops
     def tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        if kwargs.get("requires_grad") is True or (
+                fn is torch.Tensor.requires_grad_ and (args[1] if len(args) > 1 else
+                                                       kwargs.get("requires_grad", True))):
+            # An exported graph has no autograd leaves of its own: the flag would be lost
+            # (torch.export refuses it too) and `t.requires_grad` reads would be wrong.
+            raise self.refuse(Category.UNSUPPORTED_TENSOR_OP,
+                              "making a tensor require grad inside forward() is not supported",
+                              hint="create it outside forward() as an nn.Parameter, or drop "
+                                   "requires_grad (exported programs do not record it)",
+                              operands=tuple(args))
         read = DATA_READS.get(fn)
         if read is not None and args and type(args[0]) is TensorProxy and not kwargs:
             try:
