@@ -9,6 +9,7 @@ import torch
 from . import context, process_state
 from .errors import UserInputError
 from .functional import functionalize
+from .gc_pause import without_cyclic_gc
 from .inputs import prepare_inputs
 from .interpreter import Interpreter
 from .interpreter.autocast_handlers import check_autocast_exited
@@ -41,6 +42,7 @@ def validate_arguments(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
     return args, kwargs
 
 
+@without_cyclic_gc
 def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
            dynamic_shapes: Any = None, strict: bool = True) -> torch.export.ExportedProgram:
     """Capture `mod.forward` as an ExportedProgram by interpreting its bytecode.
