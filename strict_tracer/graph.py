@@ -7,6 +7,7 @@ own `TensorMeta` under `st_meta`, from which packaging derives `val`.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -78,7 +79,8 @@ class GraphBuilder:
         if existing is not None:
             return existing
         anchor = self._insertion_anchor(kind)
-        name = _PREFIX[kind] + target.replace(".", "_")
+        # torch.export's placeholder naming: lower case, non-alphanumerics as underscores.
+        name = _PREFIX[kind] + re.sub(r"[^a-zA-Z0-9]", "_", target.lower())
         if anchor is None:
             node = self.graph.placeholder(name)
         else:

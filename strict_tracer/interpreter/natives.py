@@ -109,7 +109,7 @@ NATIVE_CONSTRUCTORS = frozenset({
     int, float, bool, str, bytes, complex, tuple, list, dict, set, frozenset, bytearray, range,
     slice, object, zip, enumerate, reversed, map, filter, property, staticmethod, classmethod,
     functools.partial, collections.OrderedDict, collections.defaultdict, collections.deque,
-    torch.Size, torch.device, type, super, itertools.chain, _thread.RLock, _thread.allocate_lock,
+    torch.Size, torch.device, torch.finfo, torch.iinfo, type, super, itertools.chain, _thread.RLock, _thread.allocate_lock,
     itertools.count, itertools.repeat, itertools.product, itertools.permutations,
     itertools.combinations, itertools.islice, itertools.zip_longest, itertools.accumulate,
     itertools.starmap, itertools.takewhile, itertools.dropwhile, itertools.groupby,

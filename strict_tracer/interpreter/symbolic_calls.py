@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import sys
 from typing import Any
 
 import torch
@@ -14,7 +13,7 @@ import torch.fx.experimental.symbolic_shapes as torch_symbolic
 
 from ..errors import Category
 from ..proxy import TensorProxy
-from ..symbolic import CheckFailed, SymBool, SymFloat, SymInt, SymValue, sym_max, sym_min
+from ..symbolic import CheckFailed, SymBool, SymFloat, SymInt, sym_max, sym_min
 from .natives import special
 
 
@@ -54,43 +53,6 @@ def tensor_tolist(interp, proxy: TensorProxy) -> Any:
 
 
 DATA_READS = {torch.Tensor.item: tensor_item, torch.Tensor.tolist: tensor_tolist}
-
-
-# ---------------------------------------------------------------------------- indexing
-def symbolic_index(key: Any) -> bool:
-    """Does a basic-indexing key hold a symbolic integer (not inside a slice)?"""
-    entries = key if type(key) is tuple else (key,)
-    if not any(isinstance(e, SymInt) for e in entries):
-        return False
-    return all(isinstance(e, (int, SymInt, slice)) or e is None or e is Ellipsis for e in entries)
-
-
-def tensor_getitem_symbolic(interp, proxy: TensorProxy, key: Any) -> Any:
-    """`x[..., a, ...]` with a symbolic integer `a`, as the select/slice/unsqueeze calls it
-    means (torch's own indexing would pin `a` to its example value)."""
-    entries = key if type(key) is tuple else (key,)
-    consuming = sum(1 for e in entries if e is not None and e is not Ellipsis)
-    ndim = len(proxy.meta.shape)
-    if consuming > ndim:
-        raise IndexError(f"too many indices for tensor of dimension {ndim}")
-    result, dim = proxy, 0
-    for e in entries:
-        if e is Ellipsis:
-            dim += ndim - consuming
-        elif e is None:
-            result = interp.tensor_op(torch.Tensor.unsqueeze, (result, dim), {})
-            dim += 1
-        elif isinstance(e, slice):
-            if (e.start, e.stop, e.step) != (None, None, None):
-                start = 0 if e.start is None else e.start
-                stop = sys.maxsize if e.stop is None else e.stop
-                step = 1 if e.step is None else e.step
-                result = interp.tensor_op(torch.ops.aten.slice.Tensor,
-                                          (result, dim, start, stop, step), {})
-            dim += 1
-        else:
-            result = interp.tensor_op(torch.select, (result, dim, e), {})
-    return result
 
 
 # ---------------------------------------------------------------------------- torch._check

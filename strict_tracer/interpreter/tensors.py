@@ -17,7 +17,8 @@ from ..errors import Category
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import DataDependentError
 from .protocols import _MISSING, lookup_special
-from .symbolic_calls import DATA_READS, symbolic_index, tensor_getitem_symbolic
+from .indexing import indexing_call
+from .symbolic_calls import DATA_READS
 
 # Tensor methods answered from metadata without running the oracle.
 _META_METHODS = frozenset({"size", "dim", "numel", "nelement", "ndimension", "is_floating_point",
@@ -42,6 +43,8 @@ _FAKE_DATA_ERRORS = ("data is not allocated yet", "Cannot access data pointer",
 # call a Python function per element; on fake tensors they crash the process.) `item` and
 # `tolist` are not here: they produce unbacked symbols (symbolic_calls.DATA_READS).
 _DATA_METHODS = frozenset({"numpy", "__array__", "apply_", "map_", "map2_"})
+_INDEXING = frozenset({operator.getitem, operator.setitem, torch.Tensor.__getitem__,
+                       torch.Tensor.__setitem__})
 
 
 def _getset_reader(name: str):
@@ -100,9 +103,14 @@ class TensorsMixin:
                 return read(self, args[0])
             except DataDependentError as exc:
                 raise self.data_dependent(str(exc), exc) from None
-        if fn is operator.getitem and len(args) == 2 and type(args[0]) is TensorProxy and \
-                symbolic_index(args[1]):
-            return tensor_getitem_symbolic(self, args[0], args[1])
+        if fn in _INDEXING and args and type(args[0]) is TensorProxy:
+            handled, result = indexing_call(self, fn, args)
+            if handled:
+                return result
+        return self.dispatch_tensor_op(fn, args, kwargs)
+
+    def dispatch_tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        """ops.dispatch, with the oracle's failures turned into refusals."""
         try:
             return ops.dispatch(fn, args, kwargs, self)
         except ops.UnsupportedCall as exc:
