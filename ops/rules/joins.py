@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import ceil_div, expect, expect_eq, shape, sym_max, wrap_dim
+from .common import ceil_div, expect, expect_eq, shape, wrap_dim
 from .registry import Bound, register
 
 aten = torch.ops.aten
@@ -127,13 +127,3 @@ def tensor_split(a: Bound):
     base, extra = size // n, size % n
     extra_count = int(extra)
     return pieces(s, dim, [base + 1] * extra_count + [base] * (n - extra_count))
-
-
-@register(aten.diff.default)
-def diff(a: Bound):
-    """n-th forward difference along `dim` of self with `prepend`/`append` concatenated."""
-    s = shape(a["self"])
-    dim = wrap_dim(a["dim"], len(s))
-    parts = [s] + [shape(t) for t in (a["prepend"], a["append"]) if t is not None]
-    joined = concat(parts, dim)
-    return joined[:dim] + (sym_max(joined[dim] - a["n"], 0),) + joined[dim + 1:]
