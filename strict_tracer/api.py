@@ -1,8 +1,9 @@
 """export(): the pipeline of DESIGN.md "Data flow", one stage after another."""
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 
@@ -16,9 +17,25 @@ from .interpreter.autocast_handlers import check_autocast_exited
 from .outputs import collect_outputs
 from .ops.probe import renew_if_large
 from .package import TraceResult, package
-from .runtime_asserts import insert_runtime_asserts
+from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .symbolic.constraints import check_constraints
 from .trace_state import TraceState
+
+
+@contextlib.contextmanager
+def _backend_decompositions_off() -> Iterator[None]:
+    """torch.export traces with the cuDNN, MKLDNN and NNPACK backends off (so no op picks a
+    backend-specific path): code reading those flags (F.batch_norm passes
+    `torch.backends.cudnn.enabled` to the op) sees what it sees under torch.export."""
+    mkldnn = torch.backends.mkldnn.set_flags(False)
+    nnpack = torch.backends.nnpack.set_flags(False)
+    cudnn = torch.backends.cudnn.set_flags(False)
+    try:
+        yield
+    finally:
+        torch.backends.mkldnn.set_flags(*mkldnn)
+        torch.backends.nnpack.set_flags(*nnpack)
+        torch.backends.cudnn.set_flags(*cudnn)
 
 
 def validate_arguments(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
@@ -89,7 +106,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
     interp = Interpreter(state, explain=explain)   # sets state.shape_env.provenance
     saved = process_state.save()
     try:
-        with context.activate(interp):
+        with context.activate(interp), _backend_decompositions_off():
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
             returned = interp.call_module(mod, inputs.args, inputs.kwargs)
             check_autocast_exited(interp)
@@ -107,6 +124,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
     graph.output(outputs.values)
     if explain is None:       # explain() reports every op it captured and never packages
         graph.prune()
+        insert_to_metadata_asserts(graph.graph)
     return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs,
                        shape_env=state.shape_env, sym_nodes=state.sym_nodes,
                        export_grad=state.export_grad_enabled)

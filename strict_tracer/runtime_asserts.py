@@ -1,4 +1,4 @@
-"""Runtime asserts for facts about unbacked symbols (values read from tensor data).
+"""Runtime asserts: facts about unbacked symbols, and tensor metadata before `aten.to`.
 
 Guards on input sizes are checked by `ep.module()` before the graph runs; facts about values
 that only exist at run time (`torch._check(a >= 10)` after `a = x.item()`, the range of a
@@ -66,3 +66,26 @@ def _emit_assert(sym_nodes, graph, cursor: torch.fx.Node, expr: sympy.Basic,
         name = cond.name if isinstance(cond, torch.fx.Node) else str(cond)
         return graph.call(_ASSERT, (cond, f"Runtime assertion failed for expression {expr} on "
                                           f"node '{name}'"), {}, None)
+
+
+_TO_OVERLOADS = (torch.ops.aten.to.device, torch.ops.aten.to.dtype, torch.ops.aten.to.dtype_layout)
+
+
+def insert_to_metadata_asserts(graph: torch.fx.Graph) -> None:
+    """`aten._assert_tensor_metadata` before every `aten.to` node, as torch.export emits
+    them: the program checks at run time that the converted tensor has the dtype, device and
+    layout it had while tracing (a `.to()` that was a no-op then may not be one later)."""
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target not in _TO_OVERLOADS:
+            continue
+        source = node.args[0]
+        meta = source.meta.get("st_meta") if isinstance(source, torch.fx.Node) else None
+        if meta is None:
+            continue
+        with graph.inserting_before(node):
+            check = graph.call_function(
+                torch.ops.aten._assert_tensor_metadata.default, (source,),
+                {"dtype": meta.dtype, "device": meta.device, "layout": meta.layout})
+        for key in ("stack_trace", "nn_module_stack"):
+            if key in node.meta:
+                check.meta[key] = node.meta[key]

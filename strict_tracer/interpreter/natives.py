@@ -261,6 +261,7 @@ TORCH_QUERIES = frozenset({
     torch._C._log_api_usage_once, torch.is_inference_mode_enabled,
     torch._C._get_cublas_allow_tf32, torch.get_num_threads,
     torch._C._get_deterministic_algorithms, torch._C._get_deterministic_algorithms_warn_only,
+    torch._C._get_mkldnn_enabled, torch._C._get_nnpack_enabled,
 })
 
 

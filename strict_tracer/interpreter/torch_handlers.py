@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import torch
+import torch._dynamo.external_utils
+import torch.fx._symbolic_trace
 
 from ..errors import Category
 from ..proxy import TensorProxy
@@ -42,10 +44,18 @@ def _has_torch_function(interp, args, kwargs):
     return False
 
 
-@special(torch.compiler.is_compiling, torch.compiler.is_exporting, torch._utils.is_compiling)
+# Tracer-state queries library code uses to pick export-friendly paths: answered as under
+# torch.export(strict=True) (tests/test_tracing_queries.py compares every one with it).
+@special(torch.compiler.is_compiling, torch.compiler.is_exporting, torch._utils.is_compiling,
+         torch.compiler.is_dynamo_compiling, torch._dynamo.external_utils.is_compiling)
 def _is_compiling(interp, args, kwargs):
-    # torch.export answers True to both, so library code takes its export-friendly paths.
     return True
+
+
+@special(torch.fx._symbolic_trace.is_fx_tracing)
+def _is_fx_tracing(interp, args, kwargs):
+    # False under torch.export (its deprecation warning is rate-limited by the clock).
+    return False
 
 
 @special(torch._C._is_torch_function_mode_enabled)
