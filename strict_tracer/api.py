@@ -123,6 +123,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
     graph = state.graph
     graph.output(outputs.values)
     if explain is None:       # explain() reports every op it captured and never packages
+        state.sym_nodes.merge_equal_values()
         graph.prune()
         insert_to_metadata_asserts(graph.graph)
     return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs,

@@ -74,13 +74,14 @@ class GraphBuilder:
         return node
 
     def lifted_placeholder(self, kind: str, target: str, tensor: torch.Tensor, meta: TensorMeta,
-                           persistent: bool | None = True) -> LiftedInput:
+                           persistent: bool | None = True, path: str | None = None) -> LiftedInput:
+        """The placeholder of a lifted tensor; `path` (default `target`) names it."""
         existing = self._lifted_by_target.get(target)
         if existing is not None:
             return existing
         anchor = self._insertion_anchor(kind)
         # torch.export's placeholder naming: lower case, non-alphanumerics as underscores.
-        name = _PREFIX[kind] + re.sub(r"[^a-zA-Z0-9]", "_", target.lower())
+        name = _PREFIX[kind] + re.sub(r"[^a-zA-Z0-9]", "_", (path or target).lower())
         if anchor is None:
             node = self.graph.placeholder(name)
         else:

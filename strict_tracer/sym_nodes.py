@@ -30,6 +30,8 @@ class Binding:
     offset: int = 0
 
 
+_PURE_ARITHMETIC = frozenset({operator.add, operator.sub, operator.mul, operator.floordiv,
+                              operator.truediv, operator.mod, operator.neg, operator.pow})
 _REL = {sympy.Eq: operator.eq, sympy.Ne: operator.ne, sympy.Lt: operator.lt,
         sympy.Le: operator.le, sympy.Gt: operator.gt, sympy.Ge: operator.ge}
 
@@ -105,6 +107,24 @@ class SymNodes:
         node = self._build(e, cache)
         cache[e] = node
         return node
+
+    def merge_equal_values(self) -> None:
+        """Nodes computing sizes that guards learned later proved equal (input_ids.size(1)
+        and mask.size(1) once `seq_ids == seq_mask` is known) become one node, the first:
+        torch.export, tracing with the final replacements, computes each value once."""
+        first: dict[sympy.Basic, torch.fx.Node] = {}
+        for node in list(self.graph.graph.nodes):
+            if node.op != "call_function" or not (node.target is torch.ops.aten.sym_size.int
+                                                  or node.target in _PURE_ARITHMETIC):
+                continue
+            value = node.meta.get("st_meta")
+            if not isinstance(value, SymValue):
+                continue
+            key = self.env.resolve(value.expr)
+            kept = first.setdefault(key, node)
+            if kept is not node:
+                node.replace_all_uses_with(kept)
+                self.graph.graph.erase_node(node)
 
     def _call(self, target: Any, args: tuple, e: sympy.Basic) -> torch.fx.Node:
         return self.graph.call(target, args, {}, self._value(e))

@@ -74,16 +74,16 @@ class TraceState:
         return {key: (fqn, tname) for key, fqn, tname in self.module_stack}
 
     # ------------------------------------------------------------------ lifting
-    def lift(self, tensor: torch.Tensor) -> TensorProxy:
+    def lift(self, tensor: torch.Tensor, path: str | None = None) -> TensorProxy:
         proxy = self._lifted.get(id(tensor))
         if proxy is not None:
             return proxy
         ident = id(tensor)
         if ident in self.param_names:
-            return self._make_lifted(PARAM, self.param_names[ident], tensor)
+            return self._make_lifted(PARAM, self.param_names[ident], tensor, path=path)
         if ident in self.buffer_names:
             fqn, persistent = self.buffer_names[ident]
-            return self._make_lifted(BUFFER, fqn, tensor, persistent)
+            return self._make_lifted(BUFFER, fqn, tensor, persistent, path=path)
         name = f"lifted_tensor_{self._constant_count}"
         self._constant_count += 1
         return self._make_lifted(CONSTANT, name, tensor, persistent=None)
@@ -97,21 +97,24 @@ class TraceState:
         if proxy is not None:
             return proxy
         ident = id(tensor)
-        if ident in self.param_names or ident in self.buffer_names:
-            return self.lift(tensor)
         mod_name = self.module_names.get(id(mod))
+        if ident in self.param_names or ident in self.buffer_names:
+            # A tied weight is named after the path forward read it through (as torch.export
+            # names it); its target stays the state_dict name.
+            path = None if mod_name is None else f"{mod_name}.{attr}" if mod_name else attr
+            return self.lift(tensor, path)
         if mod_name is None:
             return self.lift(tensor)
         target = f"{mod_name}.{attr}" if mod_name else attr
         return self._make_lifted(CONSTANT, target, tensor)
 
     def _make_lifted(self, kind: str, target: str, tensor: torch.Tensor,
-                     persistent: bool | None = True) -> TensorProxy:
+                     persistent: bool | None = True, path: str | None = None) -> TensorProxy:
         _check_plain_tensor(tensor, target)
         fake = fake_from_real(tensor)
         meta = TensorMeta.from_tensor(tensor)
         meta._example = fake
-        lifted = self.graph.lifted_placeholder(kind, target, tensor, meta, persistent)
+        lifted = self.graph.lifted_placeholder(kind, target, tensor, meta, persistent, path)
         py_type = torch.nn.Parameter if isinstance(tensor, torch.nn.Parameter) else torch.Tensor
         origin = {PARAM: "parameter", BUFFER: "buffer", CONSTANT: "constant"}[kind]
         proxy = TensorProxy(lifted.node, meta, f"{origin} {target}", source=target, py_type=py_type)

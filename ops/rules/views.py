@@ -28,11 +28,55 @@ def infer_size(sizes: list, total) -> tuple:
     return tuple(out)
 
 
+def _contiguous_at_hints(t) -> bool:
+    meta = t.meta
+    expected = 1
+    for size, stride in reversed(list(zip(meta.hint_shape, meta.strides))):
+        if size != 1 and stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def reshape_comparisons(t, old: tuple, new: tuple) -> None:
+    """Make the size comparisons torch's view/reshape algorithm makes on symbolic sizes
+    (torch._refs._reshape_view_helper): each becomes the guard torch.export records. Matching
+    the new dims to the old ones one by one, it finds `view(b, -1)` of a (b2, n) tensor to
+    mean b2 == b, where the element count alone would only say b2 * n == b * (b2 * n // b)."""
+    if numel(old) == 0 or not old or not new:
+        return
+    if _contiguous_at_hints(t) and ((len(new) == 1 and len(old) > 1) or
+                                    (len(new) == 2 and len(old) == 1)):
+        return          # torch's contiguous nd->1d and 1d->2d shortcuts compare nothing
+    current, idx = list(old), 0
+    for length in new:
+        if idx >= len(current):           # tail unsqueeze: split the last dim as (n, 1)
+            current.append(1)
+            idx += 1
+            continue
+        if length == current[idx]:
+            idx += 1
+            continue
+        accum, end = current[idx], idx
+        while accum % length != 0:
+            end += 1
+            accum = accum * current[end]
+        if end != idx:
+            current[idx:end + 1] = [accum]
+        if accum != length:
+            current[idx:idx + 1] = [length, accum // length]
+        idx += 1
+    for extra in current[idx:]:
+        expect(extra == 1, "view/reshape: trailing dims must be 1")
+
+
 @register(aten.view.default, aten._unsafe_view.default, aten.reshape.default)
 def view(a: Bound):
     s = shape(a["self"])
     sizes = a["size"] if "size" in a else a["shape"]
-    return infer_size(list(sizes), numel(s))
+    out = infer_size(list(sizes), numel(s))
+    reshape_comparisons(a["self"], s, out)
+    return out
 
 
 @register(aten.view_as.default, aten.reshape_as.default)

@@ -104,10 +104,10 @@ class SubgraphBuilder(GraphBuilder):
         return node
 
     def lifted_placeholder(self, kind: str, target: str, tensor: torch.Tensor, meta: TensorMeta,
-                           persistent: bool | None = True) -> LiftedInput:
+                           persistent: bool | None = True, path: str | None = None) -> LiftedInput:
         # Parameters, buffers and constants are inputs of the exported program; a body reads
         # them through its enclosing graphs like any other outer tensor.
-        return self.root.lifted_placeholder(kind, target, tensor, meta, persistent)
+        return self.root.lifted_placeholder(kind, target, tensor, meta, persistent, path)
 
     def user_placeholder(self, name, meta, value=None):
         raise AssertionError("user inputs belong to the root graph")

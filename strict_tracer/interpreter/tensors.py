@@ -17,6 +17,7 @@ from ..errors import Category
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import DataDependentError
 from .protocols import _MISSING, lookup_special
+from . import custom_ops
 from .indexing import indexing_call
 from .symbolic_calls import DATA_READS
 
@@ -167,6 +168,9 @@ class TensorsMixin:
         return self.lift_tensor(tensor)
 
     def symbolic_shapes(self, op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]) -> None:
+        if custom_ops.needs_fake_kernel(op, args, kwargs):
+            custom_ops.apply_fake_kernel(self, op, args, kwargs, outputs)
+            return
         shape_rules.apply_rule(op, args, kwargs, outputs, self.state.shape_env)
 
     # ------------------------------------------------------------------ lifting

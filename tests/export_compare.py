@@ -1,0 +1,81 @@
+"""Comparing a strict_tracer program with torch.export's: live op counts and input ranges."""
+from __future__ import annotations
+
+import copy
+import sys
+from collections import Counter
+from typing import Any
+
+import torch
+from torch._export.verifier import TrainingIRVerifier
+from torch.export.graph_signature import InputKind
+
+# Nodes that structure a graph rather than compute: getitem of multi-output ops and wrappers
+# of subgraphs (their bodies are counted instead).
+_STRUCTURAL = {"<built-in function getitem>"}
+
+
+def _is_training_ir(ep: torch.export.ExportedProgram) -> bool:
+    return any(v is TrainingIRVerifier or issubclass(v, TrainingIRVerifier) for v in ep.verifiers)
+
+
+def torch_reference(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None,
+                    dynamic_shapes: Any = None, like: torch.export.ExportedProgram | None = None):
+    """torch.export.export(strict=True) of a copy of `mod`, in the IR `like` is in (training
+    IR, or the functional form `run_decompositions({})`)."""
+    ref = torch.export.export(copy.deepcopy(mod), copy.deepcopy(args), copy.deepcopy(kwargs or {}),
+                              dynamic_shapes=dynamic_shapes, strict=True)
+    if like is not None and not _is_training_ir(like):
+        ref = ref.run_decompositions({})
+    return ref
+
+
+def _whole_dim_slice(node: torch.fx.Node) -> bool:
+    return node.target is torch.ops.aten.slice.Tensor and len(node.args) == 4 and \
+        node.args[2] == 0 and node.args[3] == sys.maxsize
+
+
+def live_op_counts(ep: torch.export.ExportedProgram) -> Counter:
+    """ATen ops of the program and its subgraphs, dead nodes removed (torch.export keeps
+    unused nodes, strict_tracer prunes them). Slices of a whole dim (`x[:, :]`) are left
+    out: torch keeps them when the dim's size is not known to fit, and torch.export decides
+    that with facts learned later in the trace (it traces twice), strict_tracer with the
+    facts known at that point; either way they are no-ops."""
+    gm = copy.deepcopy(ep.graph_module)
+    counts: Counter = Counter()
+    for module in gm.modules():
+        if not isinstance(module, torch.fx.GraphModule):
+            continue
+        module.graph.eliminate_dead_code()
+        for node in module.graph.nodes:
+            if node.op != "call_function":
+                continue
+            name = str(node.target)
+            if name in _STRUCTURAL or isinstance(node.target, torch._ops.HigherOrderOperator) \
+                    or _whole_dim_slice(node):
+                continue
+            counts[name] += 1
+    return counts
+
+
+def input_ranges(ep: torch.export.ExportedProgram) -> dict[tuple[str, int], tuple]:
+    """(user input, dim) -> (lower, upper) of every symbolic input size (symbol names differ
+    between exporters; where they occur does not)."""
+    user = {s.arg.name for s in ep.graph_signature.input_specs if s.kind == InputKind.USER_INPUT}
+    ranges = {}
+    for node in ep.graph.nodes:
+        if node.op != "placeholder" or node.name not in user:
+            continue
+        val = node.meta.get("val")
+        for dim, size in enumerate(getattr(val, "shape", ())):
+            if isinstance(size, torch.SymInt) and size.node.expr.is_Symbol:
+                vr = ep.range_constraints[size.node.expr]
+                ranges[(node.name, dim)] = (int(vr.lower), str(vr.upper))
+    return ranges
+
+
+def assert_matches_torch_export(ep: torch.export.ExportedProgram, ref: torch.export.ExportedProgram) -> None:
+    ours, theirs = live_op_counts(ep), live_op_counts(ref)
+    assert ours == theirs, (f"ops differ from torch.export: ours-theirs {ours - theirs}, "
+                            f"theirs-ours {theirs - ours}")
+    assert input_ranges(ep) == input_ranges(ref)
