@@ -26,19 +26,6 @@ VETTED_CALLBACK_MODULES = ("abc", "_collections_abc", "enum", "typing", "typing_
                            "genericpath")
 
 
-# Garbage collection may run weakref callbacks and finalizers of unrelated objects inside
-# any native call; those frames are not the native's doing and must not be refused.
-_gc_collecting = False
-
-
-def _track_gc(phase: str, info: dict) -> None:
-    global _gc_collecting
-    _gc_collecting = phase == "start"
-
-
-gc.callbacks.append(_track_gc)
-
-
 class _NativeCallbackStopped(BaseException):
     """Raised by the hook inside native code; never seen by the traced program."""
 
@@ -128,7 +115,7 @@ class GuardMixin:
 
     def _make_guard_hook(self) -> Callable:
         def hook(frame, event, arg):
-            if event != "call" or _gc_collecting:
+            if event != "call":
                 return
             code = frame.f_code
             if code_kind(code) != OTHER or code.co_name == "__del__":
