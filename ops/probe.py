@@ -103,6 +103,10 @@ class RecordedCall:
     output: Any
 
 
+_LIFT_FRESH = torch.ops.aten.lift_fresh.default
+_LIFT_FRESH_COPY = torch.ops.aten.lift_fresh_copy.default
+
+
 class _Recorder(SchemaCheckMode):
     """Records every ATen call that reaches the PreDispatch key.
 
@@ -126,6 +130,10 @@ class _Recorder(SchemaCheckMode):
                 out = func.decompose(*args, **kwargs)
             if out is not NotImplemented:
                 return out
+        if func is _LIFT_FRESH:
+            # A tensor made from Python data in forward (torch.tensor(...), x[i] = 1.0):
+            # torch.export's tracer records a copy of the constant, never the constant itself.
+            func = _LIFT_FRESH_COPY
         before = len(self.guards)
         out = func(*args, **kwargs)
         self.in_kernels.update(range(before, len(self.guards)))

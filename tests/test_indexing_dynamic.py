@@ -1,9 +1,10 @@
 """Indexing tensors with symbolic sizes: the graph torch.export records, right on every size.
 
-torch skips a slice that provably keeps its whole dim; on a symbolic size that is decided
-without guessing from the example (`x[:, :10]` on a dim of example size 8 must keep its
+torch skips a slice that provably keeps its whole dim; on a symbolic size that must be
+decided without guessing from the example (`x[:, :10]` on a dim of example size 8 keeps its
 slice). Each case is checked against torch.export strict (live ops, input ranges) and
-against eager on inputs of other sizes.
+against eager on inputs of other sizes. Keys holding symbolic ints (`x[:, n - 1]`), which
+torch.export specializes, stay symbolic (interpreter/indexing.py) and are checked on eager.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import torch
 from torch.export import Dim
 
 import strict_tracer
-from export_compare import assert_matches_torch_export, input_ranges, torch_reference
+from export_compare import (assert_captures_like_torch_export, input_ranges, torch_reference,
+                            traced_program)
 from helpers import assert_same, run_both
 
 
@@ -81,13 +83,14 @@ def test_indexing_on_symbolic_sizes(name):
     ep = strict_tracer.export(mod, (example,), dynamic_shapes=dynamic_shapes)
     for x in [example, *fresh]:
         assert_same(*run_both(mod, ep, (x,)))
-    ref = torch_reference(mod, (example,), dynamic_shapes=dynamic_shapes, like=ep)
     if name == "stop_beyond_example":
         # torch.export re-traces once the guard `size <= 9` is known and may then drop the
         # slice as a no-op (it does for some callables, not others): compare ranges only.
-        assert input_ranges(ep) == input_ranges(ref)
+        ours = traced_program(mod, (example,), dynamic_shapes=dynamic_shapes)
+        ref = torch_reference(mod, (example,), dynamic_shapes=dynamic_shapes)
+        assert input_ranges(ours) == input_ranges(ref)
     else:
-        assert_matches_torch_export(ep, ref)
+        assert_captures_like_torch_export(mod, (example,), dynamic_shapes=dynamic_shapes)
 
 
 def test_slice_stop_beyond_example_guards_like_torch_export():
@@ -100,9 +103,20 @@ def test_slice_stop_beyond_example_guards_like_torch_export():
         ep.module()(torch.randn(3, 12))
 
 
-def test_select_at_symbolic_index():
-    """`x[:, n - 1]` with n a symbolic size stays symbolic (torch.export specializes n)."""
-    mod = Wrap(lambda x: x[:, x.shape[1] - 1] + x[:, 0, None].sum())
-    ep = strict_tracer.export(mod, (torch.randn(2, 8),), dynamic_shapes=({1: Dim.DYNAMIC},))
-    for x in [torch.randn(2, 8), torch.randn(2, 3), torch.randn(2, 17)]:
+def _symbolic_int_keys(x):
+    n = x.shape[1]
+    y = x.clone()
+    y[:, n - 1] = 0.0
+    y[0, n - 2:] = y[1, : n // 2 - 1, None].sum()
+    return x[:, n - 1] + x[:, 0, None].sum(), y, x[None, ..., n // 2][:, torch.arange(2)]
+
+
+@pytest.mark.parametrize("example", [torch.randn(3, 8), torch.randn(2, 5)])
+def test_symbolic_int_keys_stay_symbolic(example):
+    """torch.export specializes n here; strict_tracer keeps it and matches eager on any n."""
+    mod = Wrap(_symbolic_int_keys)
+    ep = strict_tracer.export(mod, (example,), dynamic_shapes=({1: Dim.DYNAMIC},))
+    assert ep.range_constraints, "the dim was specialized"
+    rows = example.shape[0]
+    for x in [example, torch.randn(rows, 4), torch.randn(rows, 17)]:
         assert_same(*run_both(mod, ep, (x,)))

@@ -14,6 +14,7 @@ import torch._dynamo.external_utils
 import torch.fx._symbolic_trace
 
 import strict_tracer
+from export_compare import traced_program
 
 QUERIES = {
     "torch.compiler.is_compiling": torch.compiler.is_compiling,
@@ -85,7 +86,7 @@ def test_batch_norm_sees_cudnn_off_as_under_torch_export():
         (node,) = [n for n in ep.graph.nodes if "batch_norm" in str(n.target)]
         return str(node.target), node.args[5:]
 
-    ours = strict_tracer.export(mod, (x,))
+    ours = traced_program(mod, (x,))
     theirs = torch.export.export(mod, (x,), strict=True)
     assert batch_norm_args(ours) == batch_norm_args(theirs)
     assert torch.backends.cudnn.enabled == torch._C._get_cudnn_enabled()

@@ -84,7 +84,7 @@ class Functionalizer:
             self._visit_getitem(node)
         elif not isinstance(op, torch._ops.OpOverload):
             self._keep_functional(node)
-        elif op is aten.lift_fresh.default:
+        elif op is aten.lift_fresh_copy.default:
             self._visit_lift_fresh(node)
         else:
             facts = op_facts(op)

@@ -18,7 +18,6 @@ import torch
 import torch.fx
 
 _COMPOSITE = "CompositeImplicitAutograd"
-_LIFT_FRESH = torch.ops.aten.lift_fresh.default
 
 
 def _arguments(node: torch.fx.Node, schema: torch.FunctionSchema) -> list[tuple[Any, Any]]:
@@ -80,11 +79,6 @@ class StorageTracker:
             # Nested control-flow operators return fresh tensors (their subgraphs were checked);
             # other Python callables in graphs produce no tensors.
             self._items[node] = [self._fresh() for _ in range(_count_outputs(node))]
-            return []
-        if target is _LIFT_FRESH:
-            # `torch.tensor(...)` in a body: the constant belongs to the program alone, so its
-            # lifted copy is new storage (torch records lift_fresh_copy here).
-            self._storages[node] = self._fresh()
             return []
         schema = target._schema
         by_set: dict[str, frozenset[int]] = {}

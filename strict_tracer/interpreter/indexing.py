@@ -1,16 +1,12 @@
-"""Indexing tensors whose sizes are symbolic, as torch.export records it.
+"""Indexing with symbolic integers (`x[:, n - 1]`, `x[i] = v` with i a size), kept symbolic.
 
-torch applies an index key entry by entry (python_variable_indexing): an int selects, a
-slice slices, None unsqueezes, `...` skips dims, and tensor (or list) indices are collected
-for one `aten.index` / `aten.index_put_` at the end. A slice that provably keeps its whole
-dim (`start == 0`, `step == 1`, `size <= stop` known without a guard) is skipped.
-
-The oracle runs on static fakes at the hint sizes, so there that skip is decided at the
-example size: `x[:, :10]` on a dim of symbolic size s with example 8 would lose its slice,
-a wrong graph for s > 10; and `x[:, :]` would lose a slice torch.export keeps. Keys that
-meet a symbolic size, and keys holding symbolic ints, are therefore applied here, entry by
-entry, deciding the skip on the symbolic size exactly as torch does; each entry's op (and
-the final advanced-indexing op or write) is still resolved by the oracle.
+torch's own indexing pins a symbolic int index to its example value (torch.export
+specializes the size it came from). Here such a key is applied the way torch's indexing
+applies any key (python_variable_indexing), entry by entry: an int selects, a slice slices
+(skipped when it provably keeps its whole dim: `start == 0`, `step == 1`, `size <= stop`
+known without a guard), None unsqueezes, `...` skips dims, and tensor or list indices are
+collected for one `aten.index` / `aten.index_put_` at the end. Each entry's op, and that
+final step, is resolved by the oracle; the int goes to `aten.select` as a symbolic argument.
 """
 from __future__ import annotations
 
@@ -44,9 +40,9 @@ def _consumed(entry: Any) -> int:
     return 1
 
 
-def _plan(proxy: TensorProxy, key: Any) -> tuple | None:
-    """The key's entries if torch's own indexing on the static fake could decide something
-    differently than torch.export on the symbolic sizes; None when the oracle may index."""
+def _plan(key: Any) -> tuple | None:
+    """The key's entries when it holds a symbolic int among entries applied here; None when
+    the oracle indexes (it handles every key without symbolic ints, symbolic sizes too)."""
     entries = key if type(key) is tuple else (key,)
     has_symint = False
     for e in entries:
@@ -57,23 +53,7 @@ def _plan(proxy: TensorProxy, key: Any) -> tuple | None:
             return None     # symbolic floats/bools, Python bools: the oracle decides (and pins)
         elif not (t is int or t is slice or e is None or e is Ellipsis or _is_advanced(e)):
             return None
-    if has_symint:
-        return entries
-    if proxy.meta.is_static:
-        return None
-    shape = proxy.meta.shape
-    consuming = sum(_consumed(e) for e in entries)
-    dim = 0
-    for e in entries:
-        if e is Ellipsis:
-            dim += len(shape) - consuming
-        elif type(e) is slice:
-            if dim < len(shape) and type(shape[dim]) is not int:
-                return entries
-            dim += 1
-        else:
-            dim += _consumed(e)
-    return None
+    return entries if has_symint else None
 
 
 def _known_true(cond: Any) -> bool:
@@ -134,7 +114,7 @@ def _advanced_key(advanced: list) -> tuple:
 def indexing_call(interp, fn: Any, args: tuple) -> tuple[bool, Any]:
     """(handled, result) for `x[key]` / `x[key] = v` on a proxy needing entry-wise indexing."""
     if fn in _GETITEMS and len(args) == 2 and type(args[0]) is TensorProxy:
-        entries = _plan(args[0], args[1])
+        entries = _plan(args[1])
         if entries is None:
             return False, None
         result, advanced, applied = _apply_basic(interp, args[0], entries)
@@ -145,7 +125,7 @@ def indexing_call(interp, fn: Any, args: tuple) -> tuple[bool, Any]:
             return True, interp.dispatch_tensor_op(torch.ops.aten.alias.default, (result,), {})
         return True, result
     if fn in _SETITEMS and len(args) == 3 and type(args[0]) is TensorProxy:
-        entries = _plan(args[0], args[1])
+        entries = _plan(args[1])
         if entries is None:
             return False, None
         target, advanced, _ = _apply_basic(interp, args[0], entries)
