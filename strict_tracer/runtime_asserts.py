@@ -68,6 +68,7 @@ def _emit_assert(sym_nodes, graph, cursor: torch.fx.Node, expr: sympy.Basic,
                                           f"node '{name}'"), {}, None)
 
 
+_VALUE_KEYS = frozenset({"st_meta", "val", "tensor_meta"})
 _TO_OVERLOADS = (torch.ops.aten.to.device, torch.ops.aten.to.dtype, torch.ops.aten.to.dtype_layout)
 
 
@@ -86,6 +87,5 @@ def insert_to_metadata_asserts(graph: torch.fx.Graph) -> None:
             check = graph.call_function(
                 torch.ops.aten._assert_tensor_metadata.default, (source,),
                 {"dtype": meta.dtype, "device": meta.device, "layout": meta.layout})
-        for key in ("stack_trace", "nn_module_stack"):
-            if key in node.meta:
-                check.meta[key] = node.meta[key]
+        # Same location and regions (grad mode, autocast) as the conversion it checks.
+        check.meta.update({k: v for k, v in node.meta.items() if k not in _VALUE_KEYS})
