@@ -1,4 +1,4 @@
-"""Limits (README "Limits"): deep module nesting, deep and endless recursion (also through
+"""Limits (README "Reliability and limits"): deep module nesting, deep and endless recursion (also through
 natives calling back), long Python loops and long unrolled graphs either export or stop
 with a clear error; nothing overflows the C stack. The programs run in a subprocess
 (reliability_limits_cases.py), so a crash fails the test instead of killing pytest."""
