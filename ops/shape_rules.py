@@ -21,22 +21,23 @@ from .rules import ShapeRuleError, bind, find_rule, runs_always
 log = logging.getLogger("strict_tracer.shapes")
 
 
-def _has_symbolic(value: Any) -> bool:
+def has_symbolic(value: Any) -> bool:
+    """Does `value` (nested in lists/tuples/dicts) hold a symbolic size or a dynamic tensor?"""
     t = type(value)
     if t is TensorProxy:
         return not value.meta.is_static
     if isinstance(value, SymValue):
         return True
     if isinstance(value, (list, tuple)):
-        return any(_has_symbolic(v) for v in value)
+        return any(has_symbolic(v) for v in value)
     if isinstance(value, dict):
-        return any(_has_symbolic(v) for v in value.values())
+        return any(has_symbolic(v) for v in value.values())
     return False
 
 
 def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], shape_env) -> None:
     """Replace the hint shapes in `outputs` by symbolic shapes when the inputs are symbolic."""
-    if not (_has_symbolic(args) or _has_symbolic(kwargs) or runs_always(op)):
+    if not (has_symbolic(args) or has_symbolic(kwargs) or runs_always(op)):
         return
     rule = find_rule(op)
     if rule is None:

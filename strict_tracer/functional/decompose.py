@@ -19,6 +19,7 @@ import sympy
 import torch
 
 from ..ops.probe import fake_mode, probe
+from ..ops.shape_rules import has_symbolic
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import SymValue
 from .schema import is_cia, needs_decomposition
@@ -84,18 +85,6 @@ def _writes_inputs(call: Any, inputs: set[int]) -> bool:
 
 
 # ---------------------------------------------------------------- symbolic inputs
-def has_symbolic(value: Any) -> bool:
-    if isinstance(value, TensorProxy):
-        return not value.meta.is_static
-    if isinstance(value, SymValue):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(has_symbolic(v) for v in value)
-    if isinstance(value, dict):
-        return any(has_symbolic(v) for v in value.values())
-    return False
-
-
 def size_independent(op: Any, args: tuple, kwargs: dict, grad_enabled: bool) -> bool:
     """The decomposition makes the same calls, with the same constants, at the hint sizes and
     at other sizes (every size symbol one larger)."""

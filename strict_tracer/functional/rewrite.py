@@ -19,7 +19,8 @@ import torch.fx
 
 from ..errors import Category, InternalTracerError
 from ..proxy import TensorMeta, TensorProxy
-from .decompose import has_symbolic, hides_writes, size_independent
+from ..ops.shape_rules import has_symbolic
+from .decompose import hides_writes, size_independent
 from .emit import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
 from .values import (CONSTANT, FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs,

@@ -17,6 +17,7 @@ from torch._library import simple_registry
 from torch._library.custom_ops import CustomOpDef
 
 from ..errors import InternalTracerError
+from ..ops.shape_rules import has_symbolic
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import SymInt, SymValue
 from .natives import CALL_SPECIAL, special
@@ -41,20 +42,8 @@ def fake_kernel(op: Any) -> Any:
     return kernel
 
 
-def _has_symbolic(value: Any) -> bool:
-    if type(value) is TensorProxy:
-        return not value.meta.is_static
-    if isinstance(value, SymValue):
-        return True
-    if isinstance(value, (list, tuple)):
-        return any(_has_symbolic(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_symbolic(v) for v in value.values())
-    return False
-
-
 def needs_fake_kernel(op: Any, args: tuple, kwargs: dict) -> bool:
-    return fake_kernel(op) is not None and (_has_symbolic(args) or _has_symbolic(kwargs))
+    return fake_kernel(op) is not None and (has_symbolic(args) or has_symbolic(kwargs))
 
 
 def apply_fake_kernel(interp, op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]) -> None:
