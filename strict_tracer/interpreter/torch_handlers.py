@@ -73,3 +73,15 @@ def _make_query(fn):
 
 for _fn in TORCH_QUERIES:
     special(_fn)(_make_query(_fn))
+
+
+@special(torch._C._InferenceMode)
+def _inference_mode(interp, args, kwargs):
+    """`with torch.inference_mode(mode)`: for the values of the traced program, inference mode
+    is no_grad (torch.export records the block's ops with grad off, too), so the block runs
+    as a `torch.no_grad()` region; `inference_mode(False)` is a no-op outside inference mode."""
+    import contextlib
+    mode = args[0] if args else kwargs.get("mode", True)
+    if not mode and not torch.is_inference_mode_enabled():
+        return contextlib.nullcontext()
+    return torch.no_grad() if mode else torch.enable_grad()
