@@ -222,6 +222,13 @@ class Assembler:
 
     def try_except(self, body, exc_type, target) -> None:
         """The layout CPython 3.11 compiles `try: body / except exc_type: target = 'caught'` to."""
+        self.try_layout(body, exc_type, lambda depth: self.emit(
+            bc.Instr("LOAD_CONST", "caught"), bc.Instr("STORE_FAST", target)))
+
+    def try_layout(self, body, exc_type, handler_body) -> None:
+        """`try: body / except exc_type: <handler_body(depth)>` as CPython 3.11 lays it out:
+        protected body, PUSH_EXC_INFO + CHECK_EXC_MATCH, the handler (at stack depth `depth`),
+        POP_EXCEPT, and the reraise/cleanup blocks."""
         I = bc.Instr
         handler, cleanup, reraise, after = bc.Label(), bc.Label(), bc.Label(), bc.Label()
         d = self.depth
@@ -232,8 +239,8 @@ class Assembler:
         self.emit(I("JUMP_FORWARD", after), handler)
         self.begin_region(cleanup, True, d + 1)
         self.emit(I("PUSH_EXC_INFO"), I("LOAD_CONST", exc_type), I("CHECK_EXC_MATCH"),
-                  I("POP_JUMP_FORWARD_IF_FALSE", reraise), I("POP_TOP"),
-                  I("LOAD_CONST", "caught"), I("STORE_FAST", target))
+                  I("POP_JUMP_FORWARD_IF_FALSE", reraise), I("POP_TOP"))
+        handler_body(d + 1)
         self.end_region()
         self.emit(I("POP_EXCEPT"), I("JUMP_FORWARD", after), reraise)
         self.begin_region(cleanup, True, d + 1)

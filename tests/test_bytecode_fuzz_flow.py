@@ -216,23 +216,7 @@ class FlowAssembler(Assembler):
 
     def try_handler(self, body, exc_type, handler_body) -> None:
         """`try: body / except exc_type: handler_body` with statements in the handler."""
-        handler, cleanup, reraise, after = bc.Label(), bc.Label(), bc.Label(), bc.Label()
-        d = self.depth
-        self.emit(I("NOP"))
-        self.begin_region(handler, False, d)
-        self.block(body)
-        self.end_region()
-        self.emit(I("JUMP_FORWARD", after), handler)
-        self.begin_region(cleanup, True, d + 1)
-        self.emit(I("PUSH_EXC_INFO"), I("LOAD_CONST", exc_type), I("CHECK_EXC_MATCH"),
-                  I("POP_JUMP_FORWARD_IF_FALSE", reraise), I("POP_TOP"))
-        self.with_depth(d + 1, handler_body)
-        self.end_region()
-        self.emit(I("POP_EXCEPT"), I("JUMP_FORWARD", after), reraise)
-        self.begin_region(cleanup, True, d + 1)
-        self.emit(I("RERAISE", 0))
-        self.end_region()
-        self.emit(cleanup, I("COPY", 3), I("POP_EXCEPT"), I("RERAISE", 1), after)
+        self.try_layout(body, exc_type, lambda depth: self.with_depth(depth, handler_body))
 
     def call_made(self, target, stmts, defaults, args) -> None:
         """target = (MAKE_FUNCTION of a random code object with params VARS)(*args)."""

@@ -140,6 +140,24 @@ def test_requires_grad_false_is_a_no_op():
     assert torch.equal(ep.module()(x), RequiresGradInside("off")(x))
 
 
+class CheckpointWithContext(torch.nn.Module):
+    def forward(self, x):
+        import contextlib
+
+        import torch.utils.checkpoint as ckpt
+        contexts = lambda: (contextlib.nullcontext(), contextlib.nullcontext())  # noqa: E731
+        return ckpt.checkpoint(torch.sin, x, use_reentrant=False, context_fn=contexts)
+
+
+def test_checkpoint_with_a_custom_context_fn_is_refused():
+    with pytest.raises(GraphBreakError) as info:
+        strict_tracer.export(CheckpointWithContext(), (torch.randn(3),))
+    assert info.value.category == Category.UNSUPPORTED_PYTHON
+    assert "context_fn" in info.value.reason and "drop context_fn" in info.value.hint
+    assert info.value.frames[0].lineno == _line_of(
+        "return ckpt.checkpoint(torch.sin, x, use_reentrant=False, context_fn=contexts)")
+
+
 def test_user_errors_propagate_with_location():
     class Raises(torch.nn.Module):
         def forward(self, x):

@@ -67,7 +67,7 @@ def _from_values(fn: Any):
         data = args[0] if args else kwargs.get("data")
         options = {k: v for k, v in kwargs.items() if k != "data"}
         simple = len(args) <= 1 and set(options) <= {"dtype", "device"}
-        dtype = options.get("dtype") or _inferred_dtype(_leaves(data)) if simple else None
+        dtype = (options.get("dtype") or _inferred_dtype(_leaves(data))) if simple else None
         if dtype is None or not _has_symbolic(data):
             return interp.tensor_op(fn, args, kwargs)
         try:
