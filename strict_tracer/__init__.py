@@ -1,10 +1,25 @@
-"""strict_tracer: strict graph capture for PyTorch through a CPython 3.11 bytecode interpreter."""
+"""strict_tracer: strict graph capture for PyTorch through a CPython 3.11 bytecode interpreter.
+
+Public API: `export()` returns a `torch.export.ExportedProgram`; `explain()` returns an
+`ExplainReport` listing every problem in one run; the error classes below are what both raise.
+Property-based test helpers live in `strict_tracer.testing` (needs the `test` extra).
+
+Logging follows the `logging` conventions: loggers live under `strict_tracer` (the package root
+has a NullHandler; nothing is configured for you). `strict_tracer.bytecode` at DEBUG logs every
+executed instruction, `strict_tracer.shapes` warns when a symbolic size is specialized.
+Warnings are `warnings.warn` with the stack level of your call to export()/explain().
+"""
+import logging
+
 from .api import export
-from .errors import (Category, ConstraintViolationError, GraphBreakError, InternalTracerError,
-                     StrictTracerError, UserInputError)
-from .explain import ExplainReport, explain
+from .errors import (Category, ConstraintViolationError, GraphBreakError, InstructionInfo,
+                     InternalTracerError, Location, StrictTracerError, UserFrame, UserInputError)
+from .explain import ExplainReport, GuardRecord, Problem, explain
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = [
-    "export", "explain", "ExplainReport", "Category", "ConstraintViolationError", "GraphBreakError", "InternalTracerError",
-    "StrictTracerError", "UserInputError",
+    "export", "explain", "ExplainReport", "Problem", "GuardRecord",
+    "StrictTracerError", "GraphBreakError", "ConstraintViolationError", "UserInputError",
+    "InternalTracerError", "Category", "UserFrame", "InstructionInfo", "Location",
 ]

@@ -54,6 +54,7 @@ class Category:
 
     @classmethod
     def all(cls) -> list[str]:
+        """Every category value."""
         return [v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)]
 
 
@@ -92,9 +93,11 @@ class UserFrame:
     is_library: bool = False
 
     def location(self) -> str:
+        """`filename:lineno`."""
         return f"{self.filename}:{self.lineno}"
 
     def short_location(self) -> str:
+        """`basename:lineno`."""
         return f"{os.path.basename(self.filename)}:{self.lineno}"
 
     def __str__(self) -> str:
@@ -114,6 +117,7 @@ class InstructionInfo:
         return f"{self.offset} {self.opname} {self.operand_text()}".rstrip()
 
     def operand_text(self) -> str:
+        """The operand column of `dis`: `arg (argrepr)`."""
         if self.arg is None:
             return self.argrepr
         return f"{self.arg} ({self.argrepr})" if self.argrepr else str(self.arg)
@@ -182,6 +186,7 @@ class GraphBreakError(StrictTracerError):
         return frame.location() if frame is not None else "<unknown>"
 
     def render(self) -> str:
+        """The message: category, reason, user stack, bytecode window, stack values and fix."""
         lines = [f"{self.category}: {self.reason}"]
         lines += _render_frames(self.frames)
         if self.window:

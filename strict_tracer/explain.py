@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from .errors import (Category, ConstraintViolationError, GraphBreakError, Location,
-                     StrictTracerError, UserFrame)
+from .errors import (Category, ConstraintViolationError, GraphBreakError, InstructionInfo,
+                     Location, StrictTracerError, UserFrame)
 from .interpreter.recovery import DEFAULT_MAX_INSTRUCTIONS, ExplainStop, StandIn, explain_standin
 
 
@@ -28,33 +28,41 @@ class Problem:
 
     @property
     def category(self) -> str:
+        """The refusal's `Category` value."""
         return self.error.category
 
     @property
     def reason(self) -> str:
+        """What was refused and why."""
         return self.error.reason
 
     @property
     def frames(self) -> list[UserFrame]:
+        """The user's frames at the refusal, innermost first."""
         return self.error.frames
 
     @property
-    def instruction(self):
+    def instruction(self) -> InstructionInfo | None:
+        """The refused bytecode instruction, as `dis` shows it."""
         return self.error.instruction
 
     @property
     def stack(self) -> list[str]:
+        """Descriptions of the abstract stack values, top last."""
         return self.error.stack
 
     @property
     def hint(self) -> str:
+        """The suggested fix."""
         return self.error.hint
 
     @property
     def location(self) -> str:
+        """file:line of the innermost frame of the user's own code."""
         return self.error.location
 
     def as_dict(self) -> dict[str, Any]:
+        """The problem as JSON-serializable data (what `explain --json` prints)."""
         instr = self.instruction
         return {
             "category": self.category, "reason": self.reason, "location": self.location,
@@ -83,6 +91,12 @@ class GuardRecord:
 
 @dataclass
 class ExplainReport:
+    """What explain() found: the problems, the guards tracing added, the ops captured.
+
+    `str(report)` renders it for people, `as_dict()` for tools; `ok` says whether the module
+    exports as is.
+    """
+
     problems: list[Problem] = field(default_factory=list)
     guards: list[GuardRecord] = field(default_factory=list)
     ops: int = 0                       # tensor ops captured (stand-ins excluded)
@@ -95,6 +109,7 @@ class ExplainReport:
         return not self.problems and not self.violations and self.stopped is None
 
     def as_dict(self) -> dict[str, Any]:
+        """The report as JSON-serializable data (what `explain --json` prints)."""
         return {"ok": self.ok, "ops": self.ops, "stopped": self.stopped,
                 "violations": list(self.violations),
                 "problems": [p.as_dict() for p in self.problems],

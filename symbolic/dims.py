@@ -10,7 +10,6 @@ saying where and what is wrong.
 from __future__ import annotations
 
 import inspect
-import warnings
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -20,6 +19,7 @@ from torch.export.dynamic_shapes import (AdditionalInputs, Dim, ShapesCollection
                                          _DimHint, _DimHintType, _StaticDim)
 
 from strict_tracer.errors import UserInputError
+from strict_tracer.warn import warn_user
 
 STATIC, AUTO, DYNAMIC, NAMED, DERIVED = "static", "auto", "dynamic", "named", "derived"
 
@@ -257,8 +257,8 @@ def _tensor_spec(t: torch.Tensor, spec: Any, where: str, path: str) -> list[DimS
 
 def _dim_spec(d: Any, where: str, index: int) -> DimSpec:
     if d is None:
-        warnings.warn("Using None as a dynamic shape dimension is deprecated. Please use "
-                      "Dim.STATIC instead", UserWarning, stacklevel=4)
+        warn_user("Using None as a dynamic shape dimension is deprecated. Please use "
+                  "Dim.STATIC instead")
         return STATIC_SPEC
     if type(d) is int:
         return DimSpec(STATIC, value=d)

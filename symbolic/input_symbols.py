@@ -8,13 +8,13 @@ Dim.AUTO, as a constraint violation for Dim.DYNAMIC and named Dims.
 """
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import sympy
 
 from strict_tracer.errors import ConstraintViolationError
+from strict_tracer.warn import warn_user
 
 from .dims import AUTO, DERIVED, DYNAMIC, NAMED, STATIC, DimSpec, InputDim
 from .ranges import INF
@@ -134,8 +134,8 @@ def _dim_value(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, 
     lo, hi = _range(spec, where, hint)
     if hint in (0, 1):
         if kind == AUTO:
-            warnings.warn(f"dimension {where.shape_name} 0/1 specialized; Dim.AUTO was specified "
-                          f"along with a sample input with hint = {hint}.", UserWarning, stacklevel=2)
+            warn_user(f"dimension {where.shape_name} 0/1 specialized; Dim.AUTO was specified "
+                      f"along with a sample input with hint = {hint}.")
             return hint
         raise ConstraintViolationError(
             "Found the following conflicts between user-specified ranges and inferred ranges from "

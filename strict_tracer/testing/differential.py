@@ -17,6 +17,8 @@ from .strategies import accepts
 
 @dataclass
 class Outcome:
+    """What check_program() saw: whether the program exported, else the refusal."""
+
     exported: bool
     refusal: GraphBreakError | None = None
 

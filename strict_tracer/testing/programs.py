@@ -45,6 +45,7 @@ class Program:
         return namespace["Generated"]()
 
     def inputs(self, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
+        """Random example inputs of shape (batch, WIDTH), reproducible from `seed`."""
         gen = torch.Generator().manual_seed(seed)
         return tuple(torch.randn(batch, WIDTH, generator=gen) for _ in range(self.n_inputs))
 
