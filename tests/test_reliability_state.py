@@ -303,7 +303,7 @@ class Endless(Mutator):
         return y
 
 
-ENDLESS_ITERATIONS = 1000
+ENDLESS_ITERATIONS = 5000      # ~1.2 s of tracing on an idle machine: well past every delay
 
 
 @pytest.mark.parametrize("delay", [0.05, 0.13, 0.31])
