@@ -1,3 +1,4 @@
+import logging
 import os
 
 import pytest
@@ -14,6 +15,16 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 @pytest.fixture(autouse=True)
 def _seed():
     torch.manual_seed(0)
+
+
+@pytest.fixture
+def quiet_transformers():
+    """transformers warns about the tiny models' configs; the tests do not need to hear it."""
+    logger = logging.getLogger("transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    yield
+    logger.setLevel(level)
 
 
 # ---------------------------------------------------------------- every export is functional

@@ -42,14 +42,14 @@ def _whole_dim_slice(node: torch.fx.Node) -> bool:
         node.args[2] == 0 and node.args[3] == sys.maxsize
 
 
-def live_op_counts(ep: torch.export.ExportedProgram) -> Counter:
-    """ATen ops of the program and its subgraphs, dead nodes removed (torch.export keeps
-    unused nodes, strict_tracer prunes them). Slices of a whole dim (`x[:, :]`) are left
-    out: torch keeps them when the dim's size is not known to fit, and torch.export decides
-    that with facts learned later in the trace (it traces twice), strict_tracer with the
-    facts known at that point; either way they are no-ops."""
+def live_nodes(ep: torch.export.ExportedProgram) -> list[torch.fx.Node]:
+    """The compute nodes of the program and its subgraphs, dead nodes removed (torch.export
+    keeps unused nodes, strict_tracer prunes them), on a copy of its graph module. Slices of
+    a whole dim (`x[:, :]`) are left out: torch keeps them when the dim's size is not known
+    to fit, and torch.export decides that with facts learned later in the trace (it traces
+    twice), strict_tracer with the facts known at that point; either way they are no-ops."""
     gm = copy.deepcopy(ep.graph_module)
-    counts: Counter = Counter()
+    nodes = []
     for module in gm.modules():
         if not isinstance(module, torch.fx.GraphModule):
             continue
@@ -57,12 +57,16 @@ def live_op_counts(ep: torch.export.ExportedProgram) -> Counter:
         for node in module.graph.nodes:
             if node.op != "call_function":
                 continue
-            name = str(node.target)
-            if name in _STRUCTURAL or isinstance(node.target, torch._ops.HigherOrderOperator) \
+            if str(node.target) in _STRUCTURAL or isinstance(node.target, torch._ops.HigherOrderOperator) \
                     or _whole_dim_slice(node):
                 continue
-            counts[name] += 1
-    return counts
+            nodes.append(node)
+    return nodes
+
+
+def live_op_counts(ep: torch.export.ExportedProgram) -> Counter:
+    """ATen ops of the program's `live_nodes`."""
+    return Counter(str(node.target) for node in live_nodes(ep))
 
 
 def input_ranges(ep: torch.export.ExportedProgram) -> dict[tuple[str, int], tuple]:

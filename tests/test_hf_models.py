@@ -7,12 +7,12 @@ dynamic case run by default; the rest are `slow` (`pytest -m slow`).
 """
 from __future__ import annotations
 
-import logging
 
 import pytest
 import torch
 
 pytest.importorskip("transformers")
+pytestmark = pytest.mark.usefixtures("quiet_transformers")
 
 import strict_tracer  # noqa: E402
 from export_compare import assert_captures_like_torch_export  # noqa: E402
@@ -27,15 +27,6 @@ def _params():
         for mode in ("static", "dynamic"):
             marks = () if (name, mode) in DEFAULT_RUN else (pytest.mark.slow,)
             yield pytest.param(name, mode, marks=marks, id=f"{name}-{mode}")
-
-
-@pytest.fixture(autouse=True)
-def _quiet_transformers():
-    logger = logging.getLogger("transformers")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    yield
-    logger.setLevel(level)
 
 
 @pytest.mark.parametrize("name, mode", list(_params()))
