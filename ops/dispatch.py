@@ -477,11 +477,14 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     fake_args = _to_fake(args, probe_syms, by_id, syms)
     fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
     try:
-        result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast)
+        result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast,
+                       symbolic=bool(sym_args))
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:
         raise UnsupportedCall(f"{_name(fn)} needs tensor data ({exc})", data_dependent=True) from None
+    finally:
+        probe_syms.pool.settle()
     template = _build_template(result, fakes, [p.meta for p in proxies], probe_syms, sym_args,
                                emit.shape_env)
     # The first replay can use the oracle's own fakes as examples; sizes that depend on data

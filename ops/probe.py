@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import torch
 from torch._dispatch.python import enable_python_dispatcher
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import FakeTensorMode, disable_fake_tensor_cache
 from torch._subclasses.schema_check_mode import SchemaCheckMode
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -158,12 +158,16 @@ class ProbeResult:
 
 def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
           decompose: Callable[[Any], bool] | None = None,
-          autocast: torch.dtype | None = None) -> ProbeResult:
+          autocast: torch.dtype | None = None, symbolic: bool = False) -> ProbeResult:
     """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes.
 
     `autocast`: the CPU autocast dtype the call runs under (a traced autocast region), None
     for none, whatever the process's own autocast state. Autocast sits below PreDispatch: the
     recorded calls are the ones the program contains; their outputs have autocast's dtypes.
+
+    `symbolic`: some argument holds stand-in symbols. Fake mode's dispatch cache is then
+    bypassed: stand-ins are fresh for every probe, so entries never hit again, and building
+    an entry for symbolic outputs costs more than the kernel (about half of a dynamic export).
 
     Guards torch adds in its throwaway env outside the recorded ATen calls are routing
     decisions (which op, which arguments) and are returned; guards inside the calls come from
@@ -172,7 +176,9 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     guards = fake_mode().shape_env.guards
     start = len(guards)
     recorder = _Recorder(guards, decompose)
-    with torch.set_grad_enabled(grad_enabled), _autocast(autocast), fake_mode(), \
+    mode = fake_mode()
+    no_cache = disable_fake_tensor_cache(mode) if symbolic else contextlib.nullcontext()
+    with torch.set_grad_enabled(grad_enabled), _autocast(autocast), mode, no_cache, \
             enable_python_dispatcher(), recorder:
         output = fn(*args, **kwargs)
     routing = [guards[i].expr for i in range(start, len(guards)) if i not in recorder.in_kernels]

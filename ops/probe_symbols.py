@@ -11,11 +11,14 @@ unbacked symbol of ours.
 """
 from __future__ import annotations
 
+import itertools
+import weakref
 from typing import Any
 
 import sympy
 import torch
 from torch._dynamo.source import ConstantSource
+from torch._subclasses.fake_tensor import disable_fake_tensor_cache
 from torch.fx.experimental.symbolic_shapes import DimDynamic
 from torch.utils._sympy import functions as tfn
 from torch.utils._sympy.numbers import int_oo
@@ -47,6 +50,62 @@ _SYMPY_FUNCS = frozenset({sympy.Add, sympy.Mul, sympy.Pow, sympy.Eq, sympy.Ne, s
                           sympy.floor, sympy.ceiling, sympy.Abs})
 
 
+class StandInPool:
+    """Torch stand-ins shared by the oracle calls of one trace.
+
+    A fresh stand-in per call costs torch and sympy all their caches: every symbolic kernel,
+    contiguity check and simplification starts over (most of a dynamic export's time). A
+    stand-in is shared only while torch's env knows nothing of it beyond its creation (hint and
+    range): as soon as a call leaves a guard, a replacement, a deferred assert or a narrowed
+    range there, the pool forgets every stand-in, so each call sees stand-ins as unconstrained
+    as fresh ones and its routing facts are still all recorded.
+    """
+
+    _names = itertools.count()
+
+    def __init__(self, torch_env, env) -> None:
+        self.torch_env = torch_env
+        self._env = weakref.ref(env)
+        self.stand_ins: dict = {}       # (kind, our resolved expression) -> (symbol, stand-in)
+        self._ranges: dict = {}         # symbol -> its range object at creation
+        self._mark = self._state()
+
+    def owned_by(self, torch_env, env) -> bool:
+        return self.torch_env is torch_env and self._env() is env
+
+    def _state(self) -> tuple:
+        e = self.torch_env
+        return len(e.guards), len(e.replacements), e.num_deferred_runtime_asserts, len(e.divisible)
+
+    def add(self, key: tuple, symbol: sympy.Symbol, stand_in: Any) -> None:
+        self.stand_ins[key] = (symbol, stand_in)
+        self._ranges[symbol] = self.torch_env.var_to_range.get(symbol)
+
+    def settle(self) -> None:
+        """After an oracle call: forget every stand-in if the call taught torch's env anything."""
+        state = self._state()
+        ranges = self.torch_env.var_to_range
+        if state != self._mark or any(ranges.get(s) is not r for s, r in self._ranges.items()):
+            self.stand_ins.clear()
+            self._ranges.clear()
+            self._mark = state
+
+    @classmethod
+    def source_name(cls) -> str:
+        return f"__strict_tracer_arg{next(cls._names)}"
+
+
+_pool: StandInPool | None = None
+
+
+def pool_for(torch_env, env) -> StandInPool:
+    """The stand-in pool of the trace that owns `env` (a new pool for a new trace or env)."""
+    global _pool
+    if _pool is None or not _pool.owned_by(torch_env, env):
+        _pool = StandInPool(torch_env, env)
+    return _pool
+
+
 class ProbeSymbols:
     """Stand-ins for one oracle call: a torch symbol per distinct symbolic value of the call
     (tensor sizes and scalar arguments), and the way back to our values."""
@@ -54,6 +113,7 @@ class ProbeSymbols:
     def __init__(self, torch_env, env, values: list[SymValue]) -> None:
         self.torch_env = torch_env      # the oracle's throwaway torch ShapeEnv
         self.env = env                  # our ShapeEnv, where unbacked sizes are created
+        self.pool = pool_for(torch_env, env)
         self.values = values
         self.params: list = [None] * len(values)     # stand-in symbol per value
         self._stand_ins: list = [None] * len(values)
@@ -80,10 +140,15 @@ class ProbeSymbols:
                 -int_oo if lo == -INF else int(lo), int_oo if hi == INF else int(hi))
             self.params[i] = symbol
             return stand_in
+        key = (type(value), value.env.resolve(value.expr))
+        pooled = self.pool.stand_ins.get(key)
+        if pooled is not None:
+            self.params[i] = pooled[0]
+            return pooled[1]
         hint = value.example
         if isinstance(value, SymFloat):
             hint = float(hint)
-        source = ConstantSource(f"__strict_tracer_arg{id(self)}_{i}")
+        source = ConstantSource(StandInPool.source_name())
         symbol = self.torch_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,
                                               positive=None, do_not_specialize_zero_one=True)
         lo, hi = value.env.bound(value.expr)
@@ -92,16 +157,20 @@ class ProbeSymbols:
                 int(lo), int_oo if hi == INF else int(hi))
         self.params[i] = symbol
         if isinstance(value, SymFloat):
-            return self.torch_env.create_symfloatnode(symbol, hint=hint)
-        return self.torch_env.create_symintnode(symbol, hint=hint)
+            stand_in = self.torch_env.create_symfloatnode(symbol, hint=hint)
+        else:
+            stand_in = self.torch_env.create_symintnode(symbol, hint=hint)
+        self.pool.add(key, symbol, stand_in)
+        return stand_in
 
     def fake(self, meta, dims: list) -> torch.Tensor:
         """A fake tensor whose symbolic sizes are stand-ins, so torch routes the call as it
         would for any size (x[:, :6] is a slice, not the alias it is at size 6)."""
         from strict_tracer.proxy import layout_strides
-        from .probe import make_fake
+        from .probe import fake_mode, make_fake
         shape = [s if d is None else self.stand_in(d) for s, d in zip(meta.shape, dims)]
-        with self.torch_env.suppress_guards():
+        # Fake mode's cache never hits on fresh stand-ins (see probe()).
+        with self.torch_env.suppress_guards(), disable_fake_tensor_cache(fake_mode()):
             return make_fake(meta, shape, layout_strides(meta, shape))
 
     def example_int(self, v: Any, args: list[SymValue], env) -> int:

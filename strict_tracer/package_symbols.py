@@ -58,6 +58,7 @@ class TorchSymbols:
         self.map: dict[sympy.Symbol, sympy.Basic] = {}
         self.dim_symbols: dict[Any, sympy.Symbol] = {}   # InputDim -> torch symbol of its source
         self.unbacked: list[sympy.Symbol] = []           # ours, in order of first use
+        self._sizes: dict[sympy.Basic, Any] = {}         # our size expression -> torch SymInt
         if inputs is not None and inputs.symbols is not None:
             self._input_symbols(inputs.symbols)
 
@@ -163,7 +164,7 @@ class TorchSymbols:
         if meta.is_static:
             shape, strides = list(meta.shape), meta.strides
         else:
-            shape = [self.value(s) for s in meta.shape]
+            shape = [self._size(s) for s in meta.shape]
             strides = layout_strides(meta, shape)
         with self.mode:
             t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
@@ -171,6 +172,17 @@ class TorchSymbols:
             if meta.requires_grad:
                 t.requires_grad_(True)
         return t
+
+    def _size(self, s: Any) -> Any:
+        """One torch SymInt per size expression: tensors of a shape share their sizes, which
+        lets torch reuse what it computed about them (contiguity, numel)."""
+        if type(s) is int:
+            return s
+        key = self.env.resolve(s.expr)
+        made = self._sizes.get(key)
+        if made is None:
+            made = self._sizes[key] = self.value(s)
+        return made
 
     # ------------------------------------------------------------------ program facts
     def range_constraints(self, unbacked_in_graph: list) -> dict:
