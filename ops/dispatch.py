@@ -478,7 +478,9 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
     try:
         result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast,
-                       symbolic=bool(sym_args))
+                       symbolic=bool(sym_args),
+                       symbolic_metas={id(f): p.meta for p, f in zip(proxies, fakes)
+                                       if not p.meta.is_static})
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:
@@ -495,7 +497,8 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         for o in _tensors_in(rc.output):
             if _is_static(o):
                 m = TensorMeta.from_tensor(o)
-                m._example = o
+                if not result.at_hints:     # a twin's output is no example of a symbolic one
+                    m._example = o
             elif any(_has_unbacked(v, probe_syms) for v in o.shape):
                 m = _data_dependent_meta(o, probe_syms, sym_args, emit.shape_env)
             else:

@@ -19,6 +19,8 @@ from torch._subclasses.schema_check_mode import SchemaCheckMode
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from . import hint_kernels
+
 _fake_mode: FakeTensorMode | None = None
 _RESET_AFTER = 2000      # symbols in the throwaway env before a new one is made
 
@@ -116,12 +118,14 @@ class _Recorder(SchemaCheckMode):
     CompositeImplicitAutograd decomposition, whose calls are recorded (recursively).
     """
 
-    def __init__(self, guards: list, decompose: Callable[[Any], bool] | None = None) -> None:
+    def __init__(self, guards: list, decompose: Callable[[Any], bool] | None = None,
+                 hint_kernels: HintKernels | None = None) -> None:
         TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
         self.calls: list[RecordedCall] = []
         self.guards = guards                    # the throwaway torch env's guard list
         self.in_kernels: set[int] = set()       # indices of guards added inside recorded calls
         self.decompose = decompose
+        self.hint_kernels = hint_kernels
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -135,7 +139,10 @@ class _Recorder(SchemaCheckMode):
             # torch.export's tracer records a copy of the constant, never the constant itself.
             func = _LIFT_FRESH_COPY
         before = len(self.guards)
-        out = func(*args, **kwargs)
+        if self.hint_kernels is not None:
+            out = self.hint_kernels.run(func, args, kwargs)
+        else:
+            out = func(*args, **kwargs)
         self.in_kernels.update(range(before, len(self.guards)))
         self.calls.append(RecordedCall(func, args, kwargs, out))
         return out
@@ -154,11 +161,13 @@ class ProbeResult:
     calls: list[RecordedCall]
     output: Any
     routing: list        # facts about symbolic sizes torch's routing relied on (torch exprs)
+    at_hints: bool = False      # the call's kernel ran on static twins (outputs are static)
 
 
 def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
           decompose: Callable[[Any], bool] | None = None,
-          autocast: torch.dtype | None = None, symbolic: bool = False) -> ProbeResult:
+          autocast: torch.dtype | None = None, symbolic: bool = False,
+          symbolic_metas: dict[int, Any] | None = None) -> ProbeResult:
     """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes.
 
     `autocast`: the CPU autocast dtype the call runs under (a traced autocast region), None
@@ -166,20 +175,36 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     recorded calls are the ones the program contains; their outputs have autocast's dtypes.
 
     `symbolic`: some argument holds stand-in symbols. Fake mode's dispatch cache is then
-    bypassed: stand-ins are fresh for every probe, so entries never hit again, and building
-    an entry for symbolic outputs costs more than the kernel (about half of a dynamic export).
+    bypassed: entries for symbolic outputs cost more to build than the kernel and rarely hit.
+    `symbolic_metas` (id of each symbolic input fake -> its TensorMeta): a compiled binding's
+    ATen call may run its kernel at the hints (ops/hint_kernels.py); without it, or when the
+    shortcut does not apply, the call runs symbolically.
 
     Guards torch adds in its throwaway env outside the recorded ATen calls are routing
     decisions (which op, which arguments) and are returned; guards inside the calls come from
     the kernels computing output shapes, which our shape rules decide instead.
     """
+    if symbolic_metas and decompose is None and hint_kernels.eligible(fn):
+        try:
+            return _run(fn, args, kwargs, grad_enabled, None, autocast, symbolic,
+                        hint_kernels.HintKernels(symbolic_metas))
+        except Exception:   # NeedsSymbolic, or an error: reported as the symbolic run raises it
+            pass
+    return _run(fn, args, kwargs, grad_enabled, decompose, autocast, symbolic, None)
+
+
+def _run(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
+         decompose: Callable[[Any], bool] | None, autocast: torch.dtype | None, symbolic: bool,
+         at_hints: hint_kernels.HintKernels | None) -> ProbeResult:
     guards = fake_mode().shape_env.guards
     start = len(guards)
-    recorder = _Recorder(guards, decompose)
+    recorder = _Recorder(guards, decompose, at_hints)
     mode = fake_mode()
     no_cache = disable_fake_tensor_cache(mode) if symbolic else contextlib.nullcontext()
     with torch.set_grad_enabled(grad_enabled), _autocast(autocast), mode, no_cache, \
             enable_python_dispatcher(), recorder:
         output = fn(*args, **kwargs)
+    if at_hints is not None:
+        at_hints.check(output, recorder.calls)
     routing = [guards[i].expr for i in range(start, len(guards)) if i not in recorder.in_kernels]
-    return ProbeResult(recorder.calls, output, routing)
+    return ProbeResult(recorder.calls, output, routing, at_hints is not None)

@@ -1,0 +1,131 @@
+"""Kernels at the hints: the oracle's shortcut for calls into compiled torch bindings.
+
+A symbolic probe runs torch's meta kernels on stand-in symbols, and most of that work (output
+sizes and strides as sympy expressions, guards inside the kernel) is thrown away: output
+shapes are our shape rules' business and guards inside kernels are discarded. What the probe
+must keep is the routing: which ATen call torch makes and with which (symbolic) arguments.
+
+For a compiled binding (`x.view(n, -1)`, `F.linear`, `torch.matmul`, `operator.mul`) the routing
+is done before its ATen call, on the symbolic arguments, and the call's output is what the
+binding returns (indexing is the exception, and never takes the shortcut). So the first recorded call's kernel can run on static twins of its arguments
+at their hint values, which is cheap and cached. The shortcut is checked after the fact and
+abandoned (the probe reruns symbolically) unless the binding made exactly one ATen call with
+static outputs and returned exactly those outputs: anything else (a second call, data-dependent
+sizes, a returned scalar) may have routed on the output's sizes.
+"""
+from __future__ import annotations
+
+import operator
+import types
+from typing import Any, Callable
+
+import torch
+
+# Generated bindings (torch.*, torch._C._nn.*, Tensor methods) and operator functions, which
+# reach them. Not the slot wrappers, and not indexing: its code makes one call per index
+# element and skips a slice when the size so far says it is whole, i.e. it routes on the
+# output of its first call.
+_BINDINGS = (types.BuiltinFunctionType, types.MethodDescriptorType)
+_ROUTES_ON_OUTPUTS = frozenset({operator.getitem, operator.setitem, operator.delitem})
+
+
+class NeedsSymbolic(Exception):
+    """The call cannot take the shortcut; probe it symbolically."""
+
+
+def eligible(fn: Callable) -> bool:
+    return isinstance(fn, _BINDINGS) and fn not in _ROUTES_ON_OUTPUTS
+
+
+def _static(t: torch.Tensor) -> bool:
+    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
+        and type(t.storage_offset()) is int
+
+
+class HintKernels:
+    """Runs the first recorded call at the hints (see the module docstring).
+
+    `metas`: id of each symbolic input fake -> its TensorMeta, whose hint-shaped fake is the
+    static twin.
+    """
+
+    def __init__(self, metas: dict[int, Any]) -> None:
+        self.metas = metas
+        self.used = False
+        self._originals: dict[int, tuple] = {}      # id(twin) -> (symbolic fake, twin's layout)
+
+    def run(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        if self.used:
+            raise NeedsSymbolic("a second ATen call")
+        self.used = True
+        out = func(*self._twin(args), **self._twin(kwargs))
+        return self._untwin(out)
+
+    def check(self, output: Any, recorded: list) -> None:
+        """The binding returned the recorded call's outputs and nothing else."""
+        if len(recorded) != 1:
+            raise NeedsSymbolic("no single ATen call")
+        produced = {id(t) for t in _tensors(recorded[0].output)}
+        if not _only_tensors(output) or any(id(t) not in produced for t in _tensors(output)):
+            raise NeedsSymbolic("the binding returned more than the call's outputs")
+
+    def _twin(self, value: Any) -> Any:
+        t = type(value)
+        if isinstance(value, torch.Tensor):
+            if _static(value):
+                return value
+            meta = self.metas.get(id(value))
+            if meta is None:
+                raise NeedsSymbolic("a symbolic tensor the oracle did not make")
+            from .probe import make_fake
+            twin = make_fake(meta)
+            self._originals[id(twin)] = (value, _layout(twin))
+            return twin
+        if t in (torch.SymInt, torch.SymFloat, torch.SymBool):
+            hint = value.node.hint
+            if hint is None:
+                raise NeedsSymbolic("a data-dependent argument")
+            return {torch.SymInt: int, torch.SymFloat: float, torch.SymBool: bool}[t](hint)
+        if t in (list, tuple):
+            return t(self._twin(v) for v in value)
+        if t is dict:
+            return {k: self._twin(v) for k, v in value.items()}
+        return value
+
+    def _untwin(self, value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            original = self._originals.get(id(value))
+            if original is not None:        # an in-place op returned its input
+                fake, layout = original
+                if _layout(value) != layout:
+                    raise NeedsSymbolic("an in-place op changed its input's sizes or strides")
+                return fake
+            if not _static(value):
+                raise NeedsSymbolic("an output size that depends on data")
+            return value
+        if type(value) in (list, tuple):
+            return type(value)(self._untwin(v) for v in value)
+        if value is None:
+            return value
+        # A scalar computed by the kernel (it may stand for a symbolic value).
+        raise NeedsSymbolic(f"an output of type {type(value).__name__}")
+
+
+def _layout(t: torch.Tensor) -> tuple:
+    return tuple(t.shape), t.stride(), t.storage_offset()
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def _only_tensors(value: Any) -> bool:
+    if value is None or isinstance(value, torch.Tensor):
+        return True
+    if type(value) in (list, tuple):
+        return all(isinstance(v, torch.Tensor) for v in value)
+    return False
