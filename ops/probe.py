@@ -188,8 +188,8 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
         try:
             return _run(fn, args, kwargs, grad_enabled, None, autocast, symbolic,
                         hint_kernels.HintKernels(symbolic_metas))
-        except Exception:   # NeedsSymbolic, or an error: reported as the symbolic run raises it
-            pass
+        except hint_kernels.NeedsSymbolic:
+            pass    # an error at the hints is eager's own error for the example inputs: raised
     return _run(fn, args, kwargs, grad_enabled, decompose, autocast, symbolic, None)
 
 
