@@ -362,3 +362,36 @@ def test_writing_through_a_dynamic_reshape_is_refused():
     assert "depends on the sizes" in info.value.reason and info.value.frames[0].source == "y.add_(1)"
     # With static shapes the reshape is a view (torch decides by strides), and the write is exact.
     check_export(ReshapeWrite(), (torch.randn(8, 4),), compare_torch=False)
+
+
+class EvalDropoutThenInputWrite(torch.nn.Module):
+    """F.dropout in eval mode returns its input itself: the later write shows through v."""
+
+    def forward(self, x):
+        v = torch.nn.functional.dropout(x, 0.5, training=False)
+        x.view(-1)[:3].fill_(0.0)
+        return v * 1
+
+
+class ZeroDropoutWrittenThrough(torch.nn.Module):
+    """Dropout with p == 0 returns its input: writing the result writes y."""
+
+    def forward(self, x):
+        y = x * 1
+        v = torch.nn.functional.dropout(y, 0.0, training=True)
+        v.add_(1)
+        return y, v
+
+
+@pytest.mark.parametrize("cls", [EvalDropoutThenInputWrite, ZeroDropoutWrittenThrough])
+def test_identity_dropout_aliases_its_input_like_eager(cls):
+    ep = check_export(cls(), (torch.randn(4, 6),), fresh=[((torch.randn(4, 6),), {})],
+                      compare_torch=False)
+    assert "aten.clone.default" not in aten_targets(ep)     # torch's decomposition clones
+
+
+def test_identity_dropout_alias_with_dynamic_shapes():
+    model = EvalDropoutThenInputWrite()
+    ep = strict_tracer.export(model, (torch.randn(4, 6),),
+                              dynamic_shapes={"x": (torch.export.Dim.AUTO, torch.export.Dim.AUTO)})
+    run_and_compare_state(model, ep, (torch.randn(5, 7),), {}, [])

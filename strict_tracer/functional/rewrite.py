@@ -28,6 +28,16 @@ from .values import (CONSTANT, FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs
 from .views import LAYOUT_SENSITIVE, ViewStep, has_inverse, layout_of, scatter_back
 
 aten = torch.ops.aten
+_DROPOUTS = frozenset({aten.dropout.default, aten.feature_dropout.default,
+                       aten.alpha_dropout.default, aten.feature_alpha_dropout.default})
+
+
+def identity_dropout(node: torch.fx.Node) -> bool:
+    """A dropout in eval mode or with p == 0: ATen returns its input tensor unchanged."""
+    if node.target not in _DROPOUTS or len(node.args) != 3 or node.kwargs:
+        return False
+    _, p, train = node.args
+    return train is False or (type(p) in (int, float) and p == 0)
 
 
 def _proxy(node: torch.fx.Node) -> TensorProxy:
@@ -87,6 +97,10 @@ class Functionalizer:
             self._keep_functional(node)
         elif op is aten.lift_fresh_copy.default:
             self._visit_lift_fresh(node)
+        elif identity_dropout(node):
+            # Eager returns the input itself (a later write to either shows in both);
+            # torch's decomposition would clone it.
+            self._visit_view(node)
         else:
             facts = op_facts(op)
             kind = facts.kind
