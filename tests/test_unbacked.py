@@ -176,3 +176,29 @@ def test_float_and_bool_items():
     x = torch.randn(3)
     got = ep.module()(x, torch.tensor(False))
     assert_same(got, FloatAndBool()(x, torch.tensor(False)))
+
+
+class SliceByItem(torch.nn.Module):
+    """Slice bounds read from data: their sign and order against the size are unknown."""
+
+    def forward(self, x, n):
+        k = n.item()
+        return x[:k] * 2, x[k:], x[1:k:2]
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_slice_bounds_read_from_data_give_data_dependent_lengths(dynamic):
+    # torch.export (strict and non-strict) accepts this too; each length is a new unbacked
+    # size in [0, len(x)], like the one torch makes.
+    model = SliceByItem()
+    dims = {"x": (torch.export.Dim.DYNAMIC, torch.export.Dim.STATIC), "n": None} if dynamic else None
+    ep = strict_tracer.export(model, (torch.randn(6, 3), torch.tensor(4)), dynamic_shapes=dims)
+    assert [str(n.target) for n in ep.graph.nodes].count("aten.slice.Tensor") == 3
+    for k in (-2, 0, 3, 6, 9):
+        got, want = run_both(model, ep, (torch.randn(6, 3), torch.tensor(k)))
+        assert_same(got, want)
+    if dynamic:
+        got, want = run_both(model, ep, (torch.randn(9, 3), torch.tensor(7)))
+        assert_same(got, want)
+    else:
+        assert _ranges(ep).count(("0", "6")) == 3

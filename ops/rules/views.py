@@ -6,6 +6,8 @@ import sys
 
 import torch
 
+from strict_tracer.symbolic import DataDependentError
+
 from .common import (ceil_div, expect, expect_eq, is_one, numel, same, shape, wrap_dim,
                      wrap_dims)
 from .registry import Bound, ShapeRuleError, register
@@ -250,7 +252,13 @@ def slice_(a: Bound):
     s = shape(a["self"])
     dim = wrap_dim(a["dim"], len(s))
     out = list(s)
-    out[dim] = slice_length(s[dim], a["start"], a["end"], a["step"])
+    try:
+        out[dim] = slice_length(s[dim], a["start"], a["end"], a["step"])
+    except DataDependentError:
+        # A bound read from tensor data (x[:n.item()]) whose sign or order against the size
+        # is unknown: the length depends on data too, as torch.export has it.
+        size = s[dim]
+        out[dim] = a.unbacked("slice length", lower=0, upper=size if type(size) is int else None)
     return tuple(out)
 
 
