@@ -395,3 +395,23 @@ def test_identity_dropout_alias_with_dynamic_shapes():
     ep = strict_tracer.export(model, (torch.randn(4, 6),),
                               dynamic_shapes={"x": (torch.export.Dim.AUTO, torch.export.Dim.AUTO)})
     run_and_compare_state(model, ep, (torch.randn(5, 7),), {}, [])
+
+
+def test_conversions_with_dynamic_shapes_alias_or_copy_like_eager():
+    # Whether `to` returns its input depends on dtype/device/layout only: with dynamic sizes it
+    # still becomes its input (no-op conversion, writes reach x) or a _to_copy (writes do not).
+    class Conversions(torch.nn.Module):
+        def forward(self, x):
+            same = x.to(torch.float32)
+            other = x.to(torch.float64)
+            same.add_(1)
+            other.mul_(2)
+            return same * 3, other
+
+    batch = torch.export.Dim("batch", min=2, max=64)
+    mod = Conversions()
+    ep = strict_tracer.export(copy.deepcopy(mod), (torch.randn(8, 4),), dynamic_shapes={"x": {0: batch}})
+    targets = aten_targets(ep)
+    assert "aten._to_copy.default" in targets and not any(t.startswith("aten.to.") for t in targets)
+    assert [s.kind.name for s in ep.graph_signature.output_specs][0] == "USER_INPUT_MUTATION"
+    run_and_compare_state(mod, ep, (torch.randn(8, 4),), calls=[((torch.randn(3, 4),), {})])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -229,3 +230,76 @@ def test_aot_inductor_package(name, tmp_path):
     path = torch._inductor.aoti_compile_and_package(ep, package_path=str(tmp_path / f"{name}.pt2"))
     runner = torch._inductor.aoti_load_package(path)
     _assert_runs_like_eager(name, runner)
+
+
+# ---------------------------------------------------------------- 6. printing
+# Under dynamic sizes strict_tracer keeps a reshape (or flatten) as itself, a view nobody
+# writes through, since whether it can be a view depends on the sizes; torch's functional form
+# resolves it with its own symbolic reasoning into `view(x, [sym_size, ...])`, and keeps
+# whole-dim slices (`x[:, :]`, no-ops) that strict_tracer proved whole. Both compute the same
+# values; for dynamic programs these nodes (and the sym_size nodes feeding torch's views) are
+# left out of the comparison. Static programs are compared node for node.
+_MAYBE_ALIASING = {"aten.reshape.default", "aten.view.default", "aten.flatten.using_ints",
+                   "aten.sym_size.int"}
+
+# `name: "f32[2, 8]" = torch.ops.aten.add.Tensor(args);  x = None`; asserts have no annotation.
+_NODE_LINE = re.compile(r'^(?P<name>\w+)(?:: "(?P<annotation>[^"]*)")? = (?:torch\.ops\.)?'
+                        r'(?P<target>[\w.]+)\((?P<args>.*)$')
+
+
+def _left_out(target: str, args: str) -> bool:
+    return target in _MAYBE_ALIASING or (
+        target == "aten.slice.Tensor" and re.match(r"\w+, -?\d+, 0, 9223372036854775807\)", args))
+
+
+def _symbols_by_first_use(text: str) -> str:
+    """Size symbols renamed s0, s1, ... in order of first appearance. torch names a symbol
+    after a hash of its tracer's source name for the input size (`L['flat_args'][0].size()[0]`
+    for torch.export; strict_tracer's sources name the user's inputs, `L['x'].size()[0]`), and
+    of two sizes found equal keeps the lower-named symbol: the names differ, the symbols
+    each size gets do not."""
+    order: dict[str, str] = {}
+    return re.sub(r"\bs\d+\b", lambda m: order.setdefault(m[0], f"s{len(order)}"), text)
+
+
+def _printed(ep: torch.export.ExportedProgram, dynamic: bool) -> dict[str, Any]:
+    """The parts of `str(ep)` that must agree with torch.export's, with symbols renamed by first
+    use and node names replaced by their position among the printed nodes: strict_tracer names nodes while tracing (`view_25`
+    when 24 views were made, some later pruned or rewritten by functionalization), while
+    torch's functional form is a re-trace (run_decompositions) that names the surviving nodes
+    afresh (`view_7`, and `and_1` for `__and__`). Placeholder names are the user's and the
+    lifted state's, and compared as printed."""
+    code, rest = _symbols_by_first_use(str(ep)).split("\nGraph signature:", 1)
+    signature, ranges = rest.split("\nRange constraints:", 1)
+    lines = [line.strip() for line in code.splitlines()]
+    header = next(line for line in lines if line.startswith("def forward("))
+    names, steps = {}, []
+    for line in lines:
+        match = _NODE_LINE.match(line)
+        if match is None:
+            continue
+        if dynamic and _left_out(match["target"], match["args"]):
+            names[match["name"]] = "<left out>"
+            continue
+        names[match["name"]] = f"<{len(steps)}>"
+        steps.append((match["annotation"], match["target"]))
+    signature_lines = [re.sub(r"^(\w+):", lambda m: names.get(m[1], m[1]) + ":", line.strip())
+                       for line in signature.splitlines() if line.strip()]
+    return {"placeholders": header, "nodes": steps, "signature": signature_lines,
+            "range constraints": ranges.strip()}
+
+
+@pytest.mark.parametrize("name", _params({"resnet-dynamic"}))
+def test_printing_matches_torch_export(name):
+    # strict_tracer exports the functional IR; torch.export's training IR of these models still
+    # has in-place and maybe-aliasing ops, so its functional form is the one to compare, dead
+    # nodes removed (torch keeps unused nodes, strict_tracer prunes them).
+    reference = _theirs(name).run_decompositions({})
+    reference.graph_module.graph.eliminate_dead_code()
+    reference.graph_module.recompile()
+    dynamic = _case(name).dynamic_shapes is not None
+    ours, theirs = _printed(_ours(name), dynamic), _printed(reference, dynamic)
+    assert ours["placeholders"] == theirs["placeholders"]
+    assert ours["signature"] == theirs["signature"]
+    assert ours["range constraints"] == theirs["range constraints"]
+    assert ours["nodes"] == theirs["nodes"]

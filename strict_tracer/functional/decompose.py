@@ -85,6 +85,22 @@ def _writes_inputs(call: Any, inputs: set[int]) -> bool:
 
 
 # ---------------------------------------------------------------- symbolic inputs
+_CONVERSIONS = frozenset({torch.ops.aten.to.device, torch.ops.aten.to.dtype,
+                          torch.ops.aten.to.dtype_layout})
+
+
+def aliasing_is_size_independent(op: Any, args: tuple, kwargs: dict) -> bool:
+    """Whether `op` returns its input or a new tensor for every size alike. A conversion
+    (`aten.to`) returns its input exactly when dtype, layout and device already match and no
+    copy is asked for; only a requested memory format makes that depend on the strides, hence
+    on the sizes."""
+    if op not in _CONVERSIONS:
+        return False
+    names = [a.name for a in op._schema.arguments]
+    memory_format = dict(zip(names, args)).get("memory_format", kwargs.get("memory_format"))
+    return memory_format in (None, torch.preserve_format)
+
+
 def size_independent(op: Any, args: tuple, kwargs: dict, grad_enabled: bool) -> bool:
     """The decomposition makes the same calls, with the same constants, at the hint sizes and
     at other sizes (every size symbol one larger)."""

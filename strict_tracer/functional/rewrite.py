@@ -20,7 +20,7 @@ import torch.fx
 from ..errors import Category, InternalTracerError
 from ..proxy import TensorMeta, TensorProxy
 from ..ops.shape_rules import has_symbolic
-from .decompose import hides_writes, size_independent
+from .decompose import aliasing_is_size_independent, hides_writes, size_independent
 from .emit import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
 from .values import (CONSTANT, FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs,
@@ -345,7 +345,8 @@ class Functionalizer:
         args, kwargs = self._traced_args(node)
         if has_symbolic((args, kwargs)) or _has_fx_node((args, kwargs)):
             # The oracle records decompositions at the hint sizes.
-            if any(r.alias_info is not None for r in node.target._schema.returns):
+            if any(r.alias_info is not None for r in node.target._schema.returns) and \
+                    not aliasing_is_size_independent(node.target, args, kwargs):
                 self._keep_opaque_view(node)
                 return None
             if _has_fx_node((args, kwargs)) or \
