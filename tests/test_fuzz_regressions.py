@@ -63,3 +63,31 @@ PAD = """
 
 def test_pad_reads_the_deterministic_setting():
     check_both(program(PAD))
+
+
+# F.dropout(x, training=False) returns x itself; the export cloned it (torch's decomposition),
+# so a later write to x did not show in v0 (a wrong result in the static campaign, seed 102).
+EVAL_DROPOUT_THEN_WRITE = """
+    v0 = F.dropout(x0, 0.5, training=False)
+    x0.view(-1)[:3].fill_(0.0)
+    return {'o0': v0}
+"""
+
+
+def test_eval_dropout_then_write():
+    check_both(program(EVAL_DROPOUT_THEN_WRITE, mutates=True))
+
+
+# Programs eager itself rejects are not ours to compare (the campaign counts them as invalid):
+# the export must fail too, with any error.
+EAGER_VIEW_ERROR = """
+    v1 = x0.t().contiguous().t()
+    return (v1.view(-1, 3),)
+"""
+
+
+def test_a_program_eager_rejects_is_invalid_not_a_failure():
+    for dynamic in (False, True):
+        outcome = check_program(program(EAGER_VIEW_ERROR), dynamic=dynamic)
+        assert not outcome.exported and outcome.refusal is None
+        assert outcome.eager_error.startswith("RuntimeError: view size is not compatible")

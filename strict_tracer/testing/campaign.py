@@ -1,7 +1,8 @@
 """Long differential fuzzing campaigns: `python -m strict_tracer.testing.campaign`.
 
 Runs `check_program` on many generated programs without stopping at the first failure and
-writes a JSON summary: programs run, exported/refused/failed counts, the refusal rate, a
+writes a JSON summary: programs run, exported/refused/failed counts, invalid programs (eager
+fails on them too; the export must fail as well, any exception), the refusal rate, a
 histogram of refusal reasons (category + first line of the reason), and every failure with
 its source and traceback (shrink one by rerunning `tests/test_fuzz_programs.py` under the
 thorough profile, or by hand, and keep it in `tests/test_fuzz_regressions.py`).
@@ -35,7 +36,8 @@ def refusal_key(refusal) -> str:
 
 def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dict:
     stats: dict = {"mode": "dynamic" if dynamic else "static", "seed": seed, "run": 0,
-                   "exported": 0, "refused": 0, "failed": 0, "refusals": collections.Counter(),
+                   "exported": 0, "refused": 0, "failed": 0, "invalid": 0,
+                   "refusals": collections.Counter(), "invalid_examples": [],
                    "refused_examples": {}, "failures": []}
     batches = (4, 7, 2) if dynamic else (4,)
 
@@ -54,6 +56,11 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dic
             return
         if outcome.exported:
             stats["exported"] += 1
+        elif outcome.eager_error is not None:
+            stats["invalid"] += 1       # eager fails on it too (the generator's, not ours)
+            if len(stats["invalid_examples"]) < 5:
+                stats["invalid_examples"].append({"source": program.source,
+                                                  "eager_error": outcome.eager_error[:500]})
         else:
             stats["refused"] += 1
             key = refusal_key(outcome.refusal)
@@ -64,7 +71,7 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dic
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         one()
-    stats["refusal_rate"] = stats["refused"] / max(stats["run"], 1)
+    stats["refusal_rate"] = stats["refused"] / max(stats["run"] - stats["invalid"], 1)
     stats["refusals"] = dict(stats["refusals"].most_common())
     return stats
 
@@ -87,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(ns.out, "w") as f:
             f.write(text)
         print(f"{stats['mode']}: run {stats['run']} exported {stats['exported']} refused "
-              f"{stats['refused']} failed {stats['failed']} in {stats['seconds']}s -> {ns.out}")
+              f"{stats['refused']} failed {stats['failed']} invalid {stats['invalid']} "
+              f"in {stats['seconds']}s -> {ns.out}")
     return 1 if stats["failed"] else 0
 
 

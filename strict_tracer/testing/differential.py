@@ -17,10 +17,12 @@ from .strategies import accepts
 
 @dataclass
 class Outcome:
-    """What check_program() saw: whether the program exported, else the refusal."""
+    """What check_program() saw: whether the program exported, else the refusal, or else the
+    error eager raises on the example too (an invalid program: nothing to compare)."""
 
     exported: bool
     refusal: GraphBreakError | None = None
+    eager_error: str | None = None
 
 
 def _assert_close(got, want, what: str) -> None:
@@ -35,6 +37,15 @@ def _assert_close(got, want, what: str) -> None:
             torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-4, msg=lambda m: f"{what}[{i}]: {m}")
         elif g != w:
             raise AssertionError(f"{what}[{i}]: {g!r} != {w!r}")
+
+
+def _eager_error(mod: torch.nn.Module, example: tuple) -> str | None:
+    """The error eager raises on the example inputs, or None if it runs."""
+    try:
+        copy.deepcopy(mod)(*copy.deepcopy(example))
+    except Exception as exc:  # noqa: BLE001 - any eager error makes the program invalid
+        return f"{type(exc).__name__}: {exc}"
+    return None
 
 
 def _batch_range(ep) -> tuple[int, float] | None:
@@ -65,7 +76,7 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
     below a raised lower bound, must be rejected, never answered wrongly.
     Raises AssertionError on any difference (outputs, mutated inputs, buffers). A
     GraphBreakError during export is a legitimate refusal and is returned; any other exception
-    propagates.
+    propagates unless eager fails on the example too (returned as `eager_error`).
     """
     mod = program.build()
     # ep.module() shares parameter/buffer storage with `mod` (as torch.export's does), so the
@@ -77,6 +88,11 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
         ep = export(mod, copy.deepcopy(example), dynamic_shapes=spec)
     except GraphBreakError as refusal:
         return Outcome(False, refusal)
+    except Exception:
+        error = _eager_error(eager_mod, example)
+        if error is None:
+            raise       # eager runs the program: the export error is ours
+        return Outcome(False, eager_error=error)
     runner = ep.module()
     legal = _batch_range(ep)
     if legal is not None and legal[0] > 2:
