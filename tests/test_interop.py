@@ -252,6 +252,15 @@ def _left_out(target: str, args: str) -> bool:
         target == "aten.slice.Tensor" and re.match(r"\w+, -?\d+, 0, 9223372036854775807\)", args))
 
 
+def _step_target(target: str, args: str) -> str:
+    """An identity dropout (eval mode) stays in strict_tracer's program as the alias of its
+    input that eager returns (a later write shows through it); torch's functional form
+    clones instead. Printed the same, they differ in that one op name."""
+    if target == "aten.dropout.default" and args.split(";")[0].endswith(", False)"):
+        return "aten.clone.default"
+    return target
+
+
 def _symbols_by_first_use(text: str) -> str:
     """Size symbols renamed s0, s1, ... in order of first appearance. torch names a symbol
     after a hash of its tracer's source name for the input size (`L['flat_args'][0].size()[0]`
@@ -264,11 +273,11 @@ def _symbols_by_first_use(text: str) -> str:
 
 def _printed(ep: torch.export.ExportedProgram, dynamic: bool) -> dict[str, Any]:
     """The parts of `str(ep)` that must agree with torch.export's, with symbols renamed by first
-    use and node names replaced by their position among the printed nodes: strict_tracer names nodes while tracing (`view_25`
-    when 24 views were made, some later pruned or rewritten by functionalization), while
-    torch's functional form is a re-trace (run_decompositions) that names the surviving nodes
-    afresh (`view_7`, and `and_1` for `__and__`). Placeholder names are the user's and the
-    lifted state's, and compared as printed."""
+    use and node names replaced by their position among the printed nodes: strict_tracer
+    names nodes while tracing (`view_25` when 24 views were made, some later pruned or
+    rewritten by functionalization), while torch's functional form is a re-trace
+    (run_decompositions) that names the surviving nodes afresh (`view_7`, and `and_1` for
+    `__and__`). Placeholder names are the user's and the lifted state's, compared as printed."""
     code, rest = _symbols_by_first_use(str(ep)).split("\nGraph signature:", 1)
     signature, ranges = rest.split("\nRange constraints:", 1)
     lines = [line.strip() for line in code.splitlines()]
@@ -282,7 +291,7 @@ def _printed(ep: torch.export.ExportedProgram, dynamic: bool) -> dict[str, Any]:
             names[match["name"]] = "<left out>"
             continue
         names[match["name"]] = f"<{len(steps)}>"
-        steps.append((match["annotation"], match["target"]))
+        steps.append((match["annotation"], _step_target(match["target"], match["args"])))
     signature_lines = [re.sub(r"^(\w+):", lambda m: names.get(m[1], m[1]) + ":", line.strip())
                        for line in signature.splitlines() if line.strip()]
     return {"placeholders": header, "nodes": steps, "signature": signature_lines,
