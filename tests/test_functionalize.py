@@ -415,3 +415,27 @@ def test_conversions_with_dynamic_shapes_alias_or_copy_like_eager():
     assert "aten._to_copy.default" in targets and not any(t.startswith("aten.to.") for t in targets)
     assert [s.kind.name for s in ep.graph_signature.output_specs][0] == "USER_INPUT_MUTATION"
     run_and_compare_state(mod, ep, (torch.randn(8, 4),), calls=[((torch.randn(3, 4),), {})])
+
+
+class TrainBatchNorms(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.bn = torch.nn.BatchNorm1d(6)
+        self.bn2 = torch.nn.BatchNorm2d(3)
+
+    def forward(self, x, y):
+        return self.bn(torch.relu(x)), self.bn2(y) + 1
+
+
+def test_train_batch_norm_with_every_dim_auto():
+    # Dim.AUTO on the channel dims: the weights pin them to 6 and 3 while tracing; the
+    # decomposition check and the running-stat writes must see the pinned sizes (both were
+    # refused: "depends on the dynamic sizes", "an out= op resizes a tensor").
+    model = TrainBatchNorms().train()
+    args = (torch.randn(4, 6), torch.randn(4, 3, 5, 5))
+    A = torch.export.Dim.AUTO
+    ep = strict_tracer.export(copy.deepcopy(model), args,
+                              dynamic_shapes={"x": (A, A), "y": (A, A, A, A)})
+    assert len(ep.range_constraints) == 4       # batch of x; batch, height, width of y
+    run_and_compare_state(model, ep, args, {},
+                          [((torch.randn(7, 6), torch.randn(3, 3, 4, 6)), {})])

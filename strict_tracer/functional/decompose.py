@@ -152,8 +152,9 @@ def _shifted_fake(meta: TensorMeta) -> torch.Tensor:
     for size in meta.shape:
         if isinstance(size, SymValue):
             env = size.env
-            values = {s: (env.hint_value(s) or 0) + 1 for s in size.expr.free_symbols}
-            shape.append(int(sympy.sympify(size.expr).xreplace(values)))
+            expr = env.resolve(size.expr)       # a size since pinned (weight shapes) stays put
+            values = {s: (env.hint_value(s) or 0) + 1 for s in expr.free_symbols}
+            shape.append(int(sympy.sympify(expr).xreplace(values)))
         else:
             shape.append(size)
     with fake_mode():

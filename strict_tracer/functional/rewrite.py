@@ -405,16 +405,16 @@ class Functionalizer:
 
 
 def _same_shape(a: tuple, b: tuple) -> bool:
-    """Structural comparison: comparing symbolic sizes with == would record a guard."""
-    if len(a) != len(b):
-        return False
-    for x, y in zip(a, b):
-        if type(x) is int and type(y) is int:
-            if x != y:
-                return False
-        elif type(x) is int or type(y) is int or x.expr != y.expr:
-            return False
-    return True
+    """Structural comparison (== on symbolic sizes would record a guard), of sizes as the
+    engine knows them now: a symbol since pinned to 6 (by a weight's shape) is 6."""
+    return len(a) == len(b) and all(_resolved(x) == _resolved(y) for x, y in zip(a, b))
+
+
+def _resolved(size: Any) -> Any:
+    if type(size) is int:
+        return size
+    expr = size.env.resolve(size.expr)
+    return int(expr) if expr.is_Integer else expr
 
 
 def _narrow_as_slice(node: torch.fx.Node) -> bool:
