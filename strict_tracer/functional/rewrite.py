@@ -98,8 +98,10 @@ class Functionalizer:
         elif op is aten.lift_fresh_copy.default:
             self._visit_lift_fresh(node)
         elif identity_dropout(node):
-            # Eager returns the input itself (a later write to either shows in both);
-            # torch's decomposition would clone it.
+            # Eager returns the input itself: walked as a view, so a later write to either
+            # shows in both; read as a clone of the current value (as torch's functional
+            # form has it), which is what a functional graph can say of an alias.
+            node.target, node.args, node.kwargs = aten.clone.default, (node.args[0],), {}
             self._visit_view(node)
         else:
             facts = op_facts(op)

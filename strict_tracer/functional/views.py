@@ -166,11 +166,9 @@ INVERSES: dict[Any, Callable] = {
     aten.view.dtype: _inverse_view_dtype,
     aten.alias.default: _inverse_identity,
     aten.detach.default: _inverse_identity,
-    # Dropouts that are the identity (rewrite.identity_dropout) return their input itself.
-    aten.dropout.default: _inverse_identity,
-    aten.feature_dropout.default: _inverse_identity,
-    aten.alpha_dropout.default: _inverse_identity,
-    aten.feature_alpha_dropout.default: _inverse_identity,
+    # Only as the step of a dropout that is the identity (rewrite.identity_dropout): eager
+    # returns the input itself, the graph reads it as a clone of the current value.
+    aten.clone.default: _inverse_identity,
     aten.transpose.int: _inverse_transpose,
     aten.t.default: _inverse_t,
     aten.permute.default: _inverse_permute,
