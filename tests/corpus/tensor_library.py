@@ -114,7 +114,7 @@ class _CheckpointedBlock(nn.Module):
         return torch.relu(self.lin(x)) * scale
 
 
-@tensor_program(lambda: (torch.randn(4, 2),))
+@tensor_program(lambda: (torch.randn(4, 2),), torch_export="fails")  # KeyError _checkpoint_context_fn
 class ActivationCheckpoint(nn.Module):
     """checkpoint() only changes what backward saves: the forward is traced inline."""
 

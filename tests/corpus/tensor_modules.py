@@ -156,7 +156,8 @@ class GradModeContexts(nn.Module):
         return a, b, c, d, e, f, inside, torch.is_grad_enabled(), len(log)
 
 
-@tensor_program(one(3))
+# `self.state = ...` is a BUFFER_MUTATION here; torch.export drops the assignment (README).
+@tensor_program(one(3), torch_export="buffer assignment")
 class AttributeWritesInForward(nn.Module):
     def __init__(self):
         super().__init__()
