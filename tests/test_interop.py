@@ -252,15 +252,6 @@ def _left_out(target: str, args: str) -> bool:
         target == "aten.slice.Tensor" and re.match(r"\w+, -?\d+, 0, 9223372036854775807\)", args))
 
 
-def _step_target(target: str, args: str) -> str:
-    """An identity dropout (eval mode) stays in strict_tracer's program as the alias of its
-    input that eager returns (a later write shows through it); torch's functional form
-    clones instead. Printed the same, they differ in that one op name."""
-    if target == "aten.dropout.default" and args.split(";")[0].endswith(", False)"):
-        return "aten.clone.default"
-    return target
-
-
 def _symbols_by_first_use(text: str) -> str:
     """Size symbols renamed s0, s1, ... in order of first appearance. torch names a symbol
     after a hash of its tracer's source name for the input size (`L['flat_args'][0].size()[0]`
@@ -291,7 +282,7 @@ def _printed(ep: torch.export.ExportedProgram, dynamic: bool) -> dict[str, Any]:
             names[match["name"]] = "<left out>"
             continue
         names[match["name"]] = f"<{len(steps)}>"
-        steps.append((match["annotation"], _step_target(match["target"], match["args"])))
+        steps.append((match["annotation"], match["target"]))
     signature_lines = [re.sub(r"^(\w+):", lambda m: names.get(m[1], m[1]) + ":", line.strip())
                        for line in signature.splitlines() if line.strip()]
     return {"placeholders": header, "nodes": steps, "signature": signature_lines,
