@@ -153,7 +153,7 @@ _SDPA_VIEW = pytest.mark.xfail(strict=True, raises=ValueError,
 
 
 def _decomposition_params():
-    for param in _params({"resnet-dynamic"}):
+    for param in _params({"resnet-static"}):
         if param.values[0].startswith("gpt2"):
             param = pytest.param(*param.values, id=param.id, marks=(*param.marks, _SDPA_VIEW))
         yield param
@@ -209,7 +209,7 @@ def test_unflatten_restores_module_hierarchy(name):
 
 
 # ---------------------------------------------------------------- 4. torch.compile
-@pytest.mark.parametrize("name", _params({"resnet-dynamic"}))
+@pytest.mark.parametrize("name", _params({"resnet-static"}))
 def test_torch_compile_aot_eager(name):
     torch._dynamo.reset()
     _assert_runs_like_eager(name, torch.compile(_ours(name).module(), backend="aot_eager"))
