@@ -438,3 +438,27 @@ def test_train_batch_norm_with_every_dim_auto():
     assert len(ep.range_constraints) == 4       # batch of x; batch, height, width of y
     run_and_compare_state(model, ep, args, {},
                           [((torch.randn(7, 6), torch.randn(3, 3, 4, 6)), {})])
+
+
+class ContiguousThenWrite(torch.nn.Module):
+    """x.t().contiguous() copies for every size >= 2 (so the write to x does not show in y);
+    aten.contiguous of a contiguous x is x itself (so it does)."""
+
+    def forward(self, x):
+        y = x.t().contiguous()
+        z = torch.ops.aten.contiguous.default(x * 1)
+        w = z.view(-1)
+        x.mul_(2)
+        z.add_(1)
+        return y + 1, w * 1
+
+
+def test_contiguous_of_a_dynamic_tensor_read_after_a_write():
+    # Was refused ("whether it shares memory depends on the sizes"): the engine decides the
+    # contiguity for every size the program accepts.
+    model = ContiguousThenWrite()
+    A = torch.export.Dim.AUTO
+    ep = strict_tracer.export(copy.deepcopy(model), (torch.randn(4, 6),),
+                              dynamic_shapes={"x": (A, A)})
+    run_and_compare_state(model, ep, (torch.randn(4, 6),), {},
+                          [((torch.randn(3, 9),), {}), ((torch.randn(7, 2),), {})])

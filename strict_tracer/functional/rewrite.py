@@ -18,7 +18,7 @@ import torch
 import torch.fx
 
 from ..errors import Category, InternalTracerError
-from ..proxy import TensorMeta, TensorProxy
+from ..proxy import TensorMeta, TensorProxy, layout_strides
 from ..ops.shape_rules import has_symbolic
 from .decompose import aliasing_is_size_independent, hides_writes, size_independent
 from .emit import PassEmitter, refusal
@@ -347,6 +347,8 @@ class Functionalizer:
         args, kwargs = self._traced_args(node)
         if has_symbolic((args, kwargs)) or _has_fx_node((args, kwargs)):
             # The oracle records decompositions at the hint sizes.
+            if node.target is aten.contiguous.default and self._decide_contiguous(node, args, kwargs):
+                return None
             if any(r.alias_info is not None for r in node.target._schema.returns) and \
                     not aliasing_is_size_independent(node.target, args, kwargs):
                 self._keep_opaque_view(node)
@@ -371,6 +373,22 @@ class Functionalizer:
             raise InternalTracerError(f"decomposition of {node.target} returned {type(out).__name__}")
         self.graph.erase_node(node)
         return before.next
+
+    def _decide_contiguous(self, node: torch.fx.Node, args: tuple, kwargs: dict) -> bool:
+        """x.contiguous() is x itself when x is contiguous, else a copy: decided for every size
+        the program accepts by the engine (guards where the ranges do not decide it)."""
+        memory_format = kwargs.get("memory_format", torch.contiguous_format)
+        x = args[0]
+        if memory_format is not torch.contiguous_format or not isinstance(x, TensorProxy):
+            return False
+        if is_contiguous(x.meta):
+            node.target, node.args, node.kwargs = aten.alias.default, (node.args[0],), {}
+            self._visit_view(node)
+        else:
+            node.target = aten.clone.default
+            node.kwargs = {"memory_format": torch.contiguous_format}
+            self._keep_functional(node)
+        return True
 
     def _keep_opaque_view(self, node: torch.fx.Node) -> None:
         """Keep a maybe-aliasing op (reshape, contiguous, ...) as a view nobody may write
@@ -404,6 +422,20 @@ class Functionalizer:
                     written.append(ft.storage.value.node)
         output.args = ((*written, *user_values) if written else user_values,)
         return sources
+
+
+def is_contiguous(meta: TensorMeta) -> bool:
+    """torch's is_contiguous on symbolic sizes (strides laid out like the hint strides): each
+    dim not of size 1 has the stride of the sizes inside it. Decisions are guards."""
+    strides = layout_strides(meta, list(meta.shape))
+    expected: Any = 1
+    for size, stride in zip(reversed(meta.shape), reversed(strides)):
+        if size == 1:
+            continue
+        if not stride == expected:
+            return False
+        expected = expected * size
+    return True
 
 
 def _same_shape(a: tuple, b: tuple) -> bool:
