@@ -1,7 +1,7 @@
 """Our symbols as torch's, for packaging (DESIGN.md "Packaging").
 
 One torch ShapeEnv and FakeTensorMode per program. Every symbolic input dimension gets a
-torch symbol whose source names it (`L['x'].size()[0]`); the surviving symbols of our engine
+torch symbol whose source names it (`L['flat_args'][0].size()[0]`, as torch.export's); the surviving symbols of our engine
 are those, so node values, placeholder shapes and range constraints are our final
 expressions over them. Unbacked symbols become torch unbacked symbols when first met.
 
@@ -16,13 +16,13 @@ from typing import Any, Optional
 
 import sympy
 import torch
-from torch._dynamo.source import (AttrSource, ConstantSource, GetItemSource, LocalSource,
+from torch._dynamo.source import (ConstantSource, GetItemSource, LocalSource,
                                   TensorProperty, TensorPropertySource)
 from torch._guards import ShapeGuard, SLoc
 from torch._subclasses.fake_tensor import FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import CallMethodKey, DimDynamic
 from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
-from torch.utils._pytree import GetAttrKey, MappingKey, SequenceKey
+from torch.utils._pytree import SequenceKey
 from torch.utils._sympy import functions as tfn
 from torch.utils._sympy.numbers import int_oo
 from torch.utils._sympy.value_ranges import ValueRanges
@@ -33,17 +33,12 @@ from .symbolic.constraints import range_constraints
 from .symbolic.ranges import INF, decide
 
 
-def input_source(keys: tuple, dim: int) -> TensorPropertySource:
-    """torch's Source for a dimension of an input reached by `keys` from forward()'s args."""
-    base = LocalSource(str(keys[0].key))
-    for k in keys[1:]:
-        if isinstance(k, SequenceKey):
-            base = GetItemSource(base, k.idx)
-        elif isinstance(k, MappingKey):
-            base = GetItemSource(base, k.key)
-        elif isinstance(k, GetAttrKey):
-            base = AttrSource(base, k.name)
-    return TensorPropertySource(base, TensorProperty.SIZE, dim)
+def input_source(leaf: int, dim: int) -> TensorPropertySource:
+    """torch's Source for a dimension of the `leaf`-th flattened input, named as
+    torch.export's strict tracer names it (`L['flat_args'][i].size()[d]`): torch derives a
+    symbol's name from its source, so the program prints the same symbols as torch.export's,
+    and ep.module() maps these names back to the user's inputs in guard code."""
+    return TensorPropertySource(GetItemSource(LocalSource("flat_args"), leaf), TensorProperty.SIZE, dim)
 
 
 class TorchSymbols:
@@ -70,10 +65,12 @@ class TorchSymbols:
         return symbol
 
     def _input_symbols(self, symbols) -> None:
-        for where, value in symbols.values.items():
+        # In input order, as torch.export creates them: a name taken by an earlier symbol
+        # (hash collision) moves the later one to the next free name.
+        for where, value in sorted(symbols.values.items(), key=lambda item: (item[0].leaf, item[0].dim)):
             if not isinstance(value, SymValue):
                 continue
-            source = input_source(where.keys, where.dim)
+            source = input_source(where.leaf, where.dim)
             expr = value.expr
             if expr.is_Symbol and expr not in self.map:
                 lo, hi = self.env.range_of(expr)
@@ -85,6 +82,23 @@ class TorchSymbols:
             if root.expr not in self.map:
                 lo, hi = self.env.range_of(root.expr)
                 self.map[root.expr] = self._new_symbol(root.hint, ConstantSource(name), lo, hi)
+        self._keep_symbols_torch_keeps(symbols)
+
+    def _keep_symbols_torch_keeps(self, symbols) -> None:
+        """Input dims found equal while tracing share one of our symbols; print it as the torch
+        symbol torch.export keeps. Its ShapeEnv, told two equal-hinted sizes are equal, replaces
+        the lexicographically higher name (s6 by s27), so the lowest-named survives."""
+        equal_dims: dict[sympy.Symbol, list[sympy.Symbol]] = {}
+        for where, value in symbols.values.items():
+            if isinstance(value, SymValue):
+                resolved = self.env.resolve(value.expr)
+                if resolved.is_Symbol and resolved in self.map:
+                    equal_dims.setdefault(resolved, []).append(self.dim_symbols[where])
+        for ours, candidates in equal_dims.items():
+            kept = min(candidates, key=lambda symbol: symbol.name)
+            if kept is not self.map[ours]:
+                self.map[ours] = kept
+                self.shape_env.var_to_range[kept] = _vr(*self.env.range_of(ours))
 
     def _symbol(self, s: sympy.Symbol) -> sympy.Basic:
         mapped = self.map.get(s)

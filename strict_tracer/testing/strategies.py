@@ -16,6 +16,7 @@ from typing import Any
 import sympy
 import torch
 import torch.utils._pytree as pytree
+from torch.export._tree_utils import reorder_kwargs
 from hypothesis import strategies as st
 
 # Above a symbol's lower bound, draw at most this many values larger (keeps inputs small).
@@ -144,16 +145,11 @@ def guards_hold(ep: torch.export.ExportedProgram, args: tuple, kwargs: dict) -> 
         return False
 
 
-def _input_names(ep) -> list[str]:
-    signature = ep.module_call_graph[0].signature
-    return list(signature.forward_arg_names) if signature is not None else []
-
-
 def _guard_scope(ep, args: tuple, kwargs: dict) -> dict:
-    names = _input_names(ep)
-    bound = dict(zip(names, list(args) + list(kwargs.values())))
-    bound.update(kwargs)
-    return {"L": bound}
+    """Guard code names inputs as torch.export's tracer does: `L['flat_args'][i]`, the
+    flattened inputs (ep.module() rewrites these to the user's names before evaluating)."""
+    ordered = reorder_kwargs(kwargs, ep.call_spec.in_spec)
+    return {"L": {"flat_args": pytree.tree_leaves((tuple(args), ordered))}}
 
 
 @st.composite
