@@ -33,13 +33,9 @@ Handler = Callable[["Interpreter", Frame, Instr], Any]
 HANDLERS: dict[str, Handler] = {}
 REFUSED_OPCODES: dict[str, str] = {}      # opname -> why it is refused
 
-_TORCH_DIR = os.path.dirname(torch.__file__)
-# Files whose functions torch.export records as single ops (their frames are not shown).
-_TORCH_OP_FILES = frozenset(os.path.join(_TORCH_DIR, *parts) for parts in (
-    ("nn", "functional.py"), ("functional.py",), ("_tensor.py",), ("_jit_internal.py",),
-    ("overrides.py",), ("_VF.py",), ("_ops.py",), ("__init__.py",), ("autograd", "grad_mode.py"),
-    ("utils", "_contextlib.py"), ("_utils.py",), ("nn", "modules", "module.py"),
-))
+# Frames of torch's own code (nn.Module forwards, functional wrappers) are not shown in node
+# stack traces, as in torch.export's: a node's trace ends at the user's line.
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 # Nested interpreted frames, as CPython's default recursion limit. Interpreted calls use
 # Python frames but next to no C stack (3.11 runs Python-to-Python calls in one C frame);
 # natives calling back (map, sorted keys, __eq__) use a few KB of C stack per level, so even
@@ -97,8 +93,8 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         parts = []
         for frame in self.frames:
             filename = frame.code.co_filename
-            if filename in _TORCH_OP_FILES:
-                continue   # torch functions are single ops in torch.export's stack traces
+            if filename.startswith(_TORCH_DIR):
+                continue
             lineno = frame.lineno
             source = linecache.getline(filename, lineno).strip() if lineno else ""
             parts.append(f'  File "{filename}", line {lineno}, in {frame.code.co_name}\n    {source}\n')
