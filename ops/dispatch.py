@@ -18,6 +18,7 @@ from torch._subclasses.fake_tensor import FakeTensor
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymBool, SymValue
 
+from .hint_kernels import is_static, tensors_in
 from .probe import ProbeResult, fake_mode, probe
 from .probe_symbols import ProbeSymbols
 
@@ -251,7 +252,7 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
             out_kind, elems, seq_type = "seq", list(out), type(out)
         elif out is None:
             out_kind, elems, seq_type = "none", [], None
-        elif _tensors_in(out):
+        elif tensors_in(out):
             raise UnsupportedCall(f"{rc.op} returns a structure the tracer cannot represent")
         else:
             out_kind, elems, seq_type = "other", [], None
@@ -268,9 +269,9 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
     # A callable that changed an input's metadata without any ATen call (requires_grad_())
     # cannot be replayed from a cache; one that returned an input unchanged (`x.to(x.dtype)`,
     # `x.contiguous()` of a contiguous x) can.
-    touched = {id(o) for c in result.calls for o in _tensors_in(c.output)}
+    touched = {id(o) for c in result.calls for o in tensors_in(c.output)}
     meta_of = {id(x): m for x, m in zip(input_fakes, input_metas)}
-    for f in _tensors_in(result.output):
+    for f in tensors_in(result.output):
         m = meta_of.get(id(f))
         if m is not None and id(f) not in touched and \
                 (f.requires_grad, f.is_leaf, f.dtype) != (m.requires_grad, m.is_leaf, m.dtype):
@@ -279,14 +280,9 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
                     result.routing)
 
 
-def _is_static(t: torch.Tensor) -> bool:
-    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
-        and type(t.storage_offset()) is int
-
-
 def _hint_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: list, env: Any) -> TensorMeta:
     """Metadata at the hints: symbolic sizes are a shape rule's business."""
-    if _is_static(o):
+    if is_static(o):
         return TensorMeta.from_tensor(o)
 
     def hint(v):
@@ -322,7 +318,7 @@ def _has_unbacked(v: Any, probe_syms: ProbeSymbols) -> bool:
 
 
 def _view_key(t: torch.Tensor) -> tuple:
-    if _is_static(t):
+    if is_static(t):
         return (t.untyped_storage()._cdata, tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
     return (t.untyped_storage()._cdata, str(tuple(t.shape)), str(t.stride()),
             str(t.storage_offset()), t.dtype)
@@ -336,14 +332,6 @@ class _StructRef:
 
 def _is_structseq(value: Any) -> bool:
     return type(value).__module__ == "torch.return_types"
-
-
-def _tensors_in(value: Any) -> list[torch.Tensor]:
-    if isinstance(value, torch.Tensor):
-        return [value]
-    if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors_in(v)]
-    return []
 
 
 # ---------------------------------------------------------------- replay
@@ -494,8 +482,8 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     fresh = []
     for rc in result.calls:
         metas = []
-        for o in _tensors_in(rc.output):
-            if _is_static(o):
+        for o in tensors_in(rc.output):
+            if is_static(o):
                 m = TensorMeta.from_tensor(o)
                 if not result.at_hints:     # a twin's output is no example of a symbolic one
                     m._example = o
@@ -511,7 +499,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         # An in-place view op (t_, unsqueeze_) changed the fake itself: it no longer matches
         # the metadata that earlier graph nodes still hold, so it cannot be their example.
         m = p.meta
-        if m._example is f and _is_static(f) and \
+        if m._example is f and is_static(f) and \
                 (tuple(f.shape), f.stride(), f.storage_offset()) != (m.hint_shape, m.strides, m.storage_offset):
             m._example = None
     if key is not None and template.cacheable:

@@ -37,7 +37,8 @@ def eligible(fn: Callable) -> bool:
     return isinstance(fn, _BINDINGS) and fn not in _ROUTES_ON_OUTPUTS
 
 
-def _static(t: torch.Tensor) -> bool:
+def is_static(t: torch.Tensor) -> bool:
+    """All sizes, strides and the offset of a (fake) tensor are plain ints."""
     return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
         and type(t.storage_offset()) is int
 
@@ -65,14 +66,14 @@ class HintKernels:
         """The binding returned the recorded call's outputs and nothing else."""
         if len(recorded) != 1:
             raise NeedsSymbolic("no single ATen call")
-        produced = {id(t) for t in _tensors(recorded[0].output)}
-        if not _only_tensors(output) or any(id(t) not in produced for t in _tensors(output)):
+        produced = {id(t) for t in tensors_in(recorded[0].output)}
+        if not _only_tensors(output) or any(id(t) not in produced for t in tensors_in(output)):
             raise NeedsSymbolic("the binding returned more than the call's outputs")
 
     def _twin(self, value: Any) -> Any:
         t = type(value)
         if isinstance(value, torch.Tensor):
-            if _static(value):
+            if is_static(value):
                 return value
             meta = self.metas.get(id(value))
             if meta is None:
@@ -100,7 +101,7 @@ class HintKernels:
                 if _layout(value) != layout:
                     raise NeedsSymbolic("an in-place op changed its input's sizes or strides")
                 return fake
-            if not _static(value):
+            if not is_static(value):
                 raise NeedsSymbolic("an output size that depends on data")
             return value
         if type(value) in (list, tuple):
@@ -115,11 +116,12 @@ def _layout(t: torch.Tensor) -> tuple:
     return tuple(t.shape), t.stride(), t.storage_offset()
 
 
-def _tensors(value: Any) -> list[torch.Tensor]:
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """The tensors of a (nested) list/tuple, in order."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _tensors(v)]
+        return [t for v in value for t in tensors_in(v)]
     return []
 
 

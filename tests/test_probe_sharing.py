@@ -158,3 +158,18 @@ def test_an_error_at_the_hints_is_the_static_export_error():
         strict_tracer.export(BadView(), args, dynamic_shapes={"x": (A, A)})
     assert type(dynamic.value) is type(static.value)
     assert str(dynamic.value) == str(static.value)
+
+
+class NonzeroOfDynamic(torch.nn.Module):
+    def forward(self, x):
+        idx = torch.nonzero(x > 0)
+        return idx.shape[0] + x.sum(), idx * 2
+
+
+def test_data_dependent_output_sizes_run_symbolically(probes):
+    model = NonzeroOfDynamic()
+    ep = strict_tracer.export(model, (torch.randn(4, 5),), dynamic_shapes={"x": (A, A)})
+    assert dict(probes)["nonzero"] is False       # its size is unbacked, not the hint's
+    for fresh in [torch.randn(6, 3), torch.randn(2, 9)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
