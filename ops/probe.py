@@ -119,13 +119,13 @@ class _Recorder(SchemaCheckMode):
     """
 
     def __init__(self, guards: list, decompose: Callable[[Any], bool] | None = None,
-                 hint_kernels: HintKernels | None = None) -> None:
+                 at_hints: hint_kernels.HintKernels | None = None) -> None:
         TorchDispatchMode.__init__(self, torch._C.DispatchKey.PreDispatch)
         self.calls: list[RecordedCall] = []
         self.guards = guards                    # the throwaway torch env's guard list
         self.in_kernels: set[int] = set()       # indices of guards added inside recorded calls
         self.decompose = decompose
-        self.hint_kernels = hint_kernels
+        self.at_hints = at_hints                # runs the call's kernel on static twins
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -139,8 +139,8 @@ class _Recorder(SchemaCheckMode):
             # torch.export's tracer records a copy of the constant, never the constant itself.
             func = _LIFT_FRESH_COPY
         before = len(self.guards)
-        if self.hint_kernels is not None:
-            out = self.hint_kernels.run(func, args, kwargs)
+        if self.at_hints is not None:
+            out = self.at_hints.run(func, args, kwargs)
         else:
             out = func(*args, **kwargs)
         self.in_kernels.update(range(before, len(self.guards)))
