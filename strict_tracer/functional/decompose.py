@@ -19,7 +19,6 @@ import sympy
 import torch
 
 from ..ops.probe import fake_mode, probe
-from ..ops.shape_rules import has_symbolic
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import SymValue
 from .schema import is_cia, needs_decomposition

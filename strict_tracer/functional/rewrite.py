@@ -98,11 +98,7 @@ class Functionalizer:
         elif op is aten.lift_fresh_copy.default:
             self._visit_lift_fresh(node)
         elif identity_dropout(node):
-            # Eager returns the input itself: walked as a view, so a later write to either
-            # shows in both; read as a clone of the current value (as torch's functional
-            # form has it), which is what a functional graph can say of an alias.
-            node.target, node.args, node.kwargs = aten.clone.default, (node.args[0],), {}
-            self._visit_view(node)
+            self._visit_input_itself(node)
         else:
             facts = op_facts(op)
             kind = facts.kind
@@ -382,13 +378,19 @@ class Functionalizer:
         if memory_format is not torch.contiguous_format or not isinstance(x, TensorProxy):
             return False
         if is_contiguous(x.meta):
-            node.target, node.args, node.kwargs = aten.alias.default, (node.args[0],), {}
-            self._visit_view(node)
+            self._visit_input_itself(node)
         else:
             node.target = aten.clone.default
             node.kwargs = {"memory_format": torch.contiguous_format}
             self._keep_functional(node)
         return True
+
+    def _visit_input_itself(self, node: torch.fx.Node) -> None:
+        """An op that returns its input tensor itself (eager aliases the two): walked as a view,
+        so a later write to either shows in both, and read as a clone of the input's current
+        value, which is how torch's functional form writes it."""
+        node.target, node.args, node.kwargs = aten.clone.default, (node.args[0],), {}
+        self._visit_view(node)
 
     def _keep_opaque_view(self, node: torch.fx.Node) -> None:
         """Keep a maybe-aliasing op (reshape, contiguous, ...) as a view nobody may write

@@ -166,8 +166,8 @@ INVERSES: dict[Any, Callable] = {
     aten.view.dtype: _inverse_view_dtype,
     aten.alias.default: _inverse_identity,
     aten.detach.default: _inverse_identity,
-    # Only as the step of a dropout that is the identity (rewrite.identity_dropout): eager
-    # returns the input itself, the graph reads it as a clone of the current value.
+    # Only as the step of an op that returns its input itself (Functionalizer.
+    # _visit_input_itself: an identity dropout, contiguous() of a contiguous tensor).
     aten.clone.default: _inverse_identity,
     aten.transpose.int: _inverse_transpose,
     aten.t.default: _inverse_t,
