@@ -173,3 +173,41 @@ def test_data_dependent_output_sizes_run_symbolically(probes):
     for fresh in [torch.randn(6, 3), torch.randn(2, 9)]:
         got, want = run_both(model, ep, (fresh,))
         assert_same(got, want)
+
+
+def _recorded(output):
+    from strict_tracer.ops.probe import RecordedCall
+    return RecordedCall(torch.ops.aten.add.Tensor, (), {}, output)
+
+
+def test_shortcut_is_abandoned_when_the_binding_may_have_routed_on_outputs():
+    at_hints = hint_kernels.HintKernels({})
+    out, other = torch.empty(2), torch.empty(2)
+    at_hints.check(out, [_recorded(out)])                       # one call, its output: kept
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
+        at_hints.check(out, [_recorded(out), _recorded(out)])   # a second call
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
+        at_hints.check(out, [])                                 # no call (returned an input)
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="more than"):
+        at_hints.check(other, [_recorded(out)])                 # not the call's output
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="more than"):
+        at_hints.check((out, 3), [_recorded(out)])              # a scalar beside it
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="output of type int"):
+        at_hints._untwin(3)                  # a scalar the kernel computed at the hints
+    at_hints.used = True
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="second"):
+        at_hints.run(torch.ops.aten.add.Tensor, (out, out), {})
+
+
+def test_shortcut_is_abandoned_for_unknown_or_data_dependent_arguments():
+    torch_env = ShapeEnv()
+    _, n = _stand_in(torch_env, 5)
+    unbacked = torch_env.create_unbacked_symint()
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="data-dependent"):
+        hint_kernels.HintKernels({})._twin((n, unbacked))
+    assert hint_kernels.HintKernels({})._twin([n, 2]) == [5, 2]   # backed: its hint
+    from strict_tracer.ops.probe import fake_mode
+    with fake_mode():
+        foreign = torch.empty(n, 3)          # symbolic, but not one of the call's fakes
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="did not make"):
+        hint_kernels.HintKernels({})._twin(foreign)
