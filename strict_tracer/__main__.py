@@ -6,7 +6,6 @@ Exit status: 0 on success (explain: no problems found), 1 when the module does n
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -92,7 +91,7 @@ def _explain(target, dynamic_shapes, as_json: bool) -> int:
     except strict_tracer.UserInputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(json.dumps(report.as_dict(), indent=2) if as_json else report)
+    print(report.to_json() if as_json else report)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 

@@ -108,6 +108,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
     try:
         with context.activate(interp), _backend_decompositions_off():
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
+            state.input_symbols = inputs.symbols
             returned = interp.call_module(mod, inputs.args, inputs.kwargs)
             check_autocast_exited(interp)
             outputs = collect_outputs(returned, state)

@@ -4,10 +4,13 @@ explain() traces like export() but with the interpreter in explain mode (see
 interpreter/recovery.py): a refusal is recorded with all its details and tracing continues
 past it with a stand-in value. The report lists the problems in the order they were met, the
 guards and specializations tracing added (with the user line that added each), and how many
-ops were captured. explain() never returns a program.
+ops were captured. Each problem says whether it is a limitation of strict capture (a refusal,
+or an error that only tracing causes) or the program's own error (one eager raises too), by
+the evidence interpreter/evidence.py describes. explain() never returns a program.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +18,11 @@ import torch
 
 from .errors import (Category, ConstraintViolationError, GraphBreakError, InstructionInfo,
                      Location, StrictTracerError, UserFrame)
+from .package_symbols import program_names
 from .interpreter.recovery import DEFAULT_MAX_INSTRUCTIONS, ExplainStop, StandIn, explain_standin
+
+LIMITATION = "limitation"              # Problem.kind: strict capture cannot take this
+PROGRAM_ERROR = "program error"        # Problem.kind: the program raises this itself
 
 
 @dataclass
@@ -30,6 +37,11 @@ class Problem:
     def category(self) -> str:
         """The refusal's `Category` value."""
         return self.error.category
+
+    @property
+    def kind(self) -> str:
+        """LIMITATION (export refuses it) or PROGRAM_ERROR (the program raises it itself)."""
+        return PROGRAM_ERROR if self.error.category == Category.USER_ERROR else LIMITATION
 
     @property
     def reason(self) -> str:
@@ -62,17 +74,21 @@ class Problem:
         return self.error.location
 
     def as_dict(self) -> dict[str, Any]:
-        """The problem as JSON-serializable data (what `explain --json` prints)."""
+        """The problem as JSON-serializable data (what `explain --json` prints): where (the
+        innermost frame of the user's code), the instruction, the message and the fix first,
+        then the details."""
         instr = self.instruction
+        user = Location(tuple(self.frames)).user_frame
         return {
-            "category": self.category, "reason": self.reason, "location": self.location,
-            "frames": [{"filename": f.filename, "lineno": f.lineno, "function": f.function,
+            "category": self.category, "kind": self.kind, "message": self.reason,
+            "file": user.filename if user else None, "line": user.lineno if user else None,
+            "function": user.function if user else None, "source": user.source if user else "",
+            "offset": instr.offset if instr else None, "opname": instr.opname if instr else None,
+            "argrepr": instr.argrepr if instr else None, "fix": self.hint,
+            "action": self.action, "count": self.count,
+            "frames": [{"file": f.filename, "line": f.lineno, "function": f.function,
                         "source": f.source, "is_library": f.is_library} for f in self.frames],
-            "instruction": None if instr is None else {
-                "offset": instr.offset, "opname": instr.opname, "arg": instr.arg,
-                "argrepr": instr.argrepr},
-            "stack": list(self.stack), "hint": self.hint, "action": self.action,
-            "count": self.count,
+            "stack": list(self.stack),
         }
 
 
@@ -117,6 +133,10 @@ class ExplainReport:
                             "location": None if g.location is None else str(g.location)}
                            for g in self.guards]}
 
+    def to_json(self, indent: int | None = 2) -> str:
+        """`as_dict()` as a JSON string (what `strict-tracer explain --json` prints)."""
+        return json.dumps(self.as_dict(), indent=indent)
+
     def __str__(self) -> str:
         n = len(self.problems)
         header = f"explain(): {n} problem{'s' if n != 1 else ''} found"
@@ -125,9 +145,9 @@ class ExplainReport:
         lines = [header + f", {self.ops} tensor ops captured"
                  + ("; the module exports as is" if self.ok else "")]
         for index, problem in enumerate(self.problems, 1):
-            seen = f" (met {problem.count} times)" if problem.count > 1 else ""
+            seen = f", met {problem.count} times" if problem.count > 1 else ""
             lines.append("")
-            lines.append(f"Problem {index} of {n} at {problem.location}{seen}")
+            lines.append(f"Problem {index} of {n} at {problem.location} ({problem.kind}{seen})")
             lines += ["  " + line for line in problem.error.render().splitlines()]
             lines.append(f"  -> {problem.action}")
         for violation in self.violations:
@@ -190,9 +210,12 @@ class ExplainSession:
         guards: list[GuardRecord] = []
         ops = 0
         if self.interp is not None:
-            env = self.interp.state.shape_env
+            state = self.interp.state
+            env = state.shape_env
+            show = program_names(env, state.input_symbols)
             for guard in getattr(env, "guards", ()):
-                guards.append(GuardRecord(str(guard.expr), getattr(guard, "provenance", None),
+                guards.append(GuardRecord(show(guard.expr),
+                                          getattr(guard, "provenance", None),
                                           getattr(guard, "kind", "guard")))
             ops = sum(1 for node in self.interp.state.graph.graph.nodes
                       if node.op == "call_function" and node.target is not explain_standin)

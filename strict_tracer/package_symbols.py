@@ -12,7 +12,7 @@ guard code.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import sympy
 import torch
@@ -44,7 +44,7 @@ def input_source(leaf: int, dim: int) -> TensorPropertySource:
 class TorchSymbols:
     """Maps our expressions onto one torch ShapeEnv and makes the program's fake values."""
 
-    def __init__(self, env=None, inputs=None, sym_nodes=None) -> None:
+    def __init__(self, env=None, inputs=None, sym_nodes=None, keep_equal: bool = True) -> None:
         self.env = env
         self.inputs = inputs
         self.sym_nodes = sym_nodes
@@ -55,7 +55,7 @@ class TorchSymbols:
         self.unbacked: list[sympy.Symbol] = []           # ours, in order of first use
         self._sizes: dict[sympy.Basic, Any] = {}         # our size expression -> torch SymInt
         if inputs is not None and inputs.symbols is not None:
-            self._input_symbols(inputs.symbols)
+            self._input_symbols(inputs.symbols, keep_equal)
 
     # ------------------------------------------------------------------ symbols
     def _new_symbol(self, hint: int, source, lo, hi) -> sympy.Symbol:
@@ -64,7 +64,7 @@ class TorchSymbols:
         self.shape_env.var_to_range[symbol] = _vr(lo, hi)
         return symbol
 
-    def _input_symbols(self, symbols) -> None:
+    def _input_symbols(self, symbols, keep_equal: bool) -> None:
         # In input order, as torch.export creates them: a name taken by an earlier symbol
         # (hash collision) moves the later one to the next free name.
         for where, value in sorted(symbols.values.items(), key=lambda item: (item[0].leaf, item[0].dim)):
@@ -82,7 +82,8 @@ class TorchSymbols:
             if root.expr not in self.map:
                 lo, hi = self.env.range_of(root.expr)
                 self.map[root.expr] = self._new_symbol(root.hint, ConstantSource(name), lo, hi)
-        self._keep_symbols_torch_keeps(symbols)
+        if keep_equal:
+            self._keep_symbols_torch_keeps(symbols)
 
     def _keep_symbols_torch_keeps(self, symbols) -> None:
         """Input dims found equal while tracing share one of our symbols; print it as the torch
@@ -251,3 +252,28 @@ def _vr(lo, hi, integer: bool = True) -> ValueRanges:
     lo = -int_oo if lo == -INF else int(lo)
     hi = int_oo if hi == INF else int(hi)
     return ValueRanges(lo, hi)
+
+
+def program_names(env, symbols) -> Callable[[sympy.Basic], str]:
+    """How the packaged program prints an expression of our input symbols (`s27 > 2`), so
+    that explain() and the logs name sizes as the program does. A relation the program's
+    names make trivial (two dims found equal print as one symbol) is printed with each
+    dim's own name instead: `Eq(s27, s6)`."""
+    if symbols is None:
+        return str
+    kept = TorchSymbols(env, _InputsView(symbols)).map
+    own = TorchSymbols(env, _InputsView(symbols), keep_equal=False).map
+
+    def show(expr: sympy.Basic) -> str:
+        shown = expr.xreplace(kept)
+        if shown in (sympy.true, sympy.false) and expr not in (sympy.true, sympy.false):
+            shown = expr.xreplace(own)
+        return str(shown)
+    return show
+
+
+class _InputsView:
+    """The part of TracedInputs TorchSymbols reads."""
+
+    def __init__(self, symbols) -> None:
+        self.symbols = symbols

@@ -29,6 +29,7 @@ class TraceState:
         self.root = root
         self.graph = GraphBuilder()
         self.shape_env = ShapeEnv()
+        self.input_symbols = None            # what dynamic_shapes allocated (inputs.py)
         self.sym_nodes = SymNodes(self.graph, self.shape_env)
         self.sandbox = UndoLog()
         self.grad_enabled = torch.is_grad_enabled()

@@ -127,6 +127,22 @@ def test_explain_clean_module_exits_0_with_json(models, capsys):
     assert data["ok"] and data["problems"] == [] and data["ops"] == 2
 
 
+def test_explain_json_lists_every_problem_with_its_place_and_fix(models, capsys):
+    assert main(["explain", f"{models}:Bad", "--args", "randn(2, 4)", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert not data["ok"]
+    got = [(p["category"], p["kind"], p["file"], p["line"], p["opname"]) for p in data["problems"]]
+    assert got == [
+        ("data-dependent branch", "limitation", str(models), _line("branch"),
+         "POP_JUMP_FORWARD_IF_FALSE"),
+        ("data-dependent value used as Python scalar", "limitation", str(models), _line("int"),
+         "CALL"),
+        ("unsupported tensor op", "limitation", str(models), _line("data"), "LOAD_ATTR"),
+    ]
+    for problem in data["problems"]:
+        assert problem["message"] and problem["fix"] and isinstance(problem["offset"], int)
+
+
 def test_factory_args_and_usage_errors(models, capsys):
     assert main(["export", f"{models}:Good"]) == 2          # no example inputs anywhere
     assert "pass --args" in capsys.readouterr().err
@@ -142,7 +158,7 @@ def test_dynamic_shapes_option(models, capsys):
                  "({0: Dim('b')}, {0: Dim('c')})"]) == 1
     out = capsys.readouterr().out
     assert "dynamic_shapes constraints violated" in out and "c = b" in out
-    assert f"guard: s0 > 2  ({models}:{_line('pair_branch')} in forward" in out
+    assert f"guard: s27 > 2  ({models}:{_line('pair_branch')} in forward" in out
     assert main(["export", f"{models}:Pair", *args, "--dynamic-shapes",
                  "({0: Dim('b', min=3)}, {0: Dim('b', min=3)})"]) == 0
     assert "Range constraints: {s" in capsys.readouterr().out

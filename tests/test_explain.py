@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 
 import torch
 
 import strict_tracer
+from torch.export import Dim
 from strict_tracer import Category, context
 from strict_tracer.explain import ExplainReport, ExplainSession
 from strict_tracer.interpreter.core import Interpreter
@@ -74,10 +76,26 @@ def test_report_text_and_data():
     for index, problem in enumerate(report.problems, 1):
         assert f"Problem {index} of 4 at {problem.location}" in text
         assert problem.error.render().splitlines()[0] in text
-    data = json.loads(json.dumps(report.as_dict()))
+    data = json.loads(report.to_json())
+    assert data == report.as_dict()
     assert [p["category"] for p in data["problems"]] == [p.category for p in report.problems]
-    assert data["problems"][0]["frames"][0]["lineno"] == _line("branch")
-    assert data["problems"][0]["instruction"]["opname"] == "POP_JUMP_FORWARD_IF_FALSE"
+    first = data["problems"][0]
+    assert {key: first[key] for key in ("category", "kind", "file", "line", "function",
+                                        "source", "opname", "count")} == {
+        "category": Category.DATA_DEPENDENT_BRANCH, "kind": "limitation", "file": THIS_FILE,
+        "line": _line("branch"), "function": "forward", "source": "if y.sum() > 0:  # <- branch",
+        "opname": "POP_JUMP_FORWARD_IF_FALSE", "count": 1}
+    assert first["offset"] == report.problems[0].instruction.offset
+    assert first["message"] == report.problems[0].reason and "tensor" in first["message"]
+    assert first["fix"] == report.problems[0].hint and "torch.cond" in first["fix"]
+    assert first["frames"][0] == {"file": THIS_FILE, "line": _line("branch"),
+                                  "function": "forward", "is_library": False,
+                                  "source": "if y.sum() > 0:  # <- branch"}
+    # the `id()` problem is raised inside _scale: file/line name the innermost user frame
+    third = data["problems"][2]
+    assert (third["line"], third["function"]) == (_line("id"), "_scale")
+    assert [f["function"] for f in third["frames"]] == ["_scale", "forward"]
+    assert data["ok"] is False and data["ops"] == report.ops
 
 
 def test_clean_module_reports_nothing_and_counts_the_ops():
@@ -267,3 +285,135 @@ def test_constraint_violations_are_part_of_the_report(monkeypatch):
     report = strict_tracer.explain(ThreeProblems(), (torch.randn(2, 4),))
     assert not report.ok and report.violations == ["Constraints violated (batch)! ..."]
     assert "dynamic_shapes constraint violation:\n  Constraints violated (batch)!" in str(report)
+
+
+def test_guards_name_sizes_as_the_exported_program_prints_them():
+    class Sized(torch.nn.Module):
+        def forward(self, x, y):
+            if x.shape[0] > 2:  # <- named_guard
+                x = x + 1
+            return x + y
+
+    args = (torch.randn(4, 3), torch.randn(4, 3))
+    auto = ({0: Dim.AUTO}, {0: Dim.AUTO})
+    report = strict_tracer.explain(Sized(), args, dynamic_shapes=auto)
+    ep = strict_tracer.export(Sized(), args, dynamic_shapes=auto)
+    (symbol,) = [str(s) for s in ep.range_constraints]
+    assert symbol != "s0"
+    first, relation = [g.expr for g in report.guards]
+    assert first == f"{symbol} > 2"
+    # the two dims are found equal and print as one symbol in the program; the guard that
+    # relates them names each dim's own symbol
+    assert relation.startswith("Eq(") and symbol in relation and relation != f"Eq({symbol}, {symbol})"
+
+
+class SliceByInt(torch.nn.Module):
+    def forward(self, x, n):
+        k = int(n)  # <- int_of_tensor
+        x = x[:, :k]
+        return x * random.random(), x.data  # <- random_and_data
+
+
+def test_an_error_caused_by_a_stand_in_is_not_the_programs():
+    """Slicing by the stand-in for int(n) fails while tracing: that is explain's own doing
+    (the stand-in sits inside a slice inside a tuple), so it is not reported, and tracing
+    goes on to find `random` and `.data` (eager runs the program fine)."""
+    x, n = torch.randn(3, 5), torch.tensor(2)
+    mod = SliceByInt()
+    mod(x, n)                                    # eager: no error
+    report = strict_tracer.explain(mod, (x, n))
+    got = [(p.category, p.location, p.kind) for p in report.problems]
+    assert got == [
+        (Category.DATA_DEPENDENT_VALUE, f"{THIS_FILE}:{_line('int_of_tensor')}", "limitation"),
+        (Category.SIDE_EFFECT, f"{THIS_FILE}:{_line('random_and_data')}", "limitation"),
+        (Category.UNSUPPORTED_TENSOR_OP, f"{THIS_FILE}:{_line('random_and_data')}", "limitation"),
+    ]
+    assert "int" in report.problems[0].reason
+    assert "random" in report.problems[1].reason
+    assert ".data" in report.problems[2].reason
+    assert "error raised by the traced program" not in str(report)
+
+
+def _divmod_size(x):
+    return x.new_zeros(divmod(x.shape[0], 3)[0] + 1)  # <- divmod
+
+
+class SizeArithmetic(torch.nn.Module):
+    def forward(self, x):
+        y = _divmod_size(x)
+        return x.sum() + y.sum(), x.data  # <- after_divmod
+
+
+def test_an_error_only_a_symbolic_size_causes_is_a_limitation():
+    """`divmod` of a dynamic size raises while tracing but not on the example values: the
+    re-check at the hints makes it a limitation, reported, and tracing continues."""
+    x = torch.randn(7)
+    dynamic = ({0: Dim("n")},)
+    with_symbols = strict_tracer.explain(SizeArithmetic(), (x,), dynamic_shapes=dynamic)
+    first, second = with_symbols.problems
+    assert (first.category, first.location, first.kind) == (
+        Category.UNSUPPORTED_PYTHON, f"{THIS_FILE}:{_line('divmod')}", "limitation")
+    assert first.reason.startswith("`divmod()` on a dynamic size raises TypeError while tracing")
+    assert second.location == f"{THIS_FILE}:{_line('after_divmod')}"
+    # static shapes: divmod runs on ints, only `.data` is a problem
+    static = strict_tracer.explain(SizeArithmetic(), (x,))
+    assert [p.location for p in static.problems] == [f"{THIS_FILE}:{_line('after_divmod')}"]
+
+
+class RealError(torch.nn.Module):
+    def forward(self, x):
+        y = x.data  # <- before_real_error
+        n = x.shape[0]
+        return y + [1, 2, 3][n]  # <- real_index_error
+
+
+def test_the_programs_own_error_is_reported_as_such():
+    """IndexError at the example values: eager raises it too, so it is the program's."""
+    x = torch.randn(4)
+    for dynamic in (None, ({0: Dim("n")},)):
+        report = strict_tracer.explain(RealError(), (x,), dynamic_shapes=dynamic)
+        got = [(p.category, p.location, p.kind) for p in report.problems]
+        assert got == [
+            (Category.UNSUPPORTED_TENSOR_OP, f"{THIS_FILE}:{_line('before_real_error')}",
+             "limitation"),
+            (Category.USER_ERROR, f"{THIS_FILE}:{_line('real_index_error')}", "program error"),
+        ], dynamic
+        assert "IndexError" in report.problems[1].reason
+
+
+class RaiseOnValue(torch.nn.Module):
+    def forward(self, x):
+        if x.sum() > 100:  # <- raise_branch
+            raise ValueError("too large")
+        return x.data  # <- after_raise_branch
+
+
+def test_a_guessed_branch_does_not_walk_into_a_raise():
+    report = strict_tracer.explain(RaiseOnValue(), (torch.randn(3),))
+    assert [(p.location, p.kind) for p in report.problems] == [
+        (f"{THIS_FILE}:{_line('raise_branch')}", "limitation"),
+        (f"{THIS_FILE}:{_line('after_raise_branch')}", "limitation")]
+    assert "assumed the condition is False" in report.problems[0].action
+
+
+def test_the_re_check_never_runs_the_users_code_natively():
+    import dis
+    import types
+    from strict_tracer.interpreter.evidence import limitation
+    from strict_tracer.symbolic.shape_env import ShapeEnv
+
+    code = (lambda a, b: a + b).__code__
+    (add,) = [i for i in dis.get_instructions(code) if i.opname == "BINARY_OP"]
+    instr = types.SimpleNamespace(opname="BINARY_OP", offset=add.offset)
+    calls = []
+
+    class Operand:
+        def __add__(self, other):
+            calls.append(other)
+            return 0
+
+    size = ShapeEnv().create_size(5, "n")
+    assert limitation(code, instr, [[0], size], None) is None                 # [0] + 5 fails
+    assert limitation(code, instr, [Operand(), size], None) is None and calls == []
+    assert limitation(code, instr, [3, size], None) == "the `+` operator"     # 3 + 5 works
+    assert limitation(code, instr, ["a", size], None) is None                 # "a" + 5 fails

@@ -67,6 +67,7 @@ class Observer:
         log = self.log
         recovery = self.recovery
         before: list = []
+        kwnames = None
         if log:
             self._log_enter(frame)
         try:
@@ -79,6 +80,7 @@ class Observer:
                 if recovery is not None:
                     recovery.step()
                     before = frame.stack[:]
+                    kwnames = frame.kwnames
                 try:
                     if instr.handler(interp, frame, instr):
                         if log:
@@ -96,7 +98,7 @@ class Observer:
                         raise error from None
                     recovery.recover(frame, instr, before, error)
                 except (Exception, GeneratorExit) as exc:
-                    if recovery is not None and recovery.absorb(frame, instr, before, exc):
+                    if recovery is not None and recovery.absorb(frame, instr, before, exc, kwnames):
                         continue
                     if not interp.unwind(frame, instr, exc):
                         if recovery is not None:
@@ -147,11 +149,14 @@ class Observer:
                   shown.offset, f"{shown.opname} {operand}".rstrip(), len(stack), more, summary)
 
     def _log_new_guards(self) -> None:
-        guards = getattr(self.interp.state.shape_env, "guards", ())
+        state = self.interp.state
+        guards = getattr(state.shape_env, "guards", ())
         if len(guards) == self._guards_seen:
             return
+        from ..package_symbols import program_names     # (imports torch's export machinery)
+        show = program_names(state.shape_env, state.input_symbols)
         for guard in guards[self._guards_seen:]:
             kind = getattr(guard, "kind", "guard")
-            LOG.debug("%s  %s added: %s at %s", self._indent(), kind, guard.expr,
+            LOG.debug("%s  %s added: %s at %s", self._indent(), kind, show(guard.expr),
                       getattr(guard, "provenance", None) or "<unknown location>")
         self._guards_seen = len(guards)

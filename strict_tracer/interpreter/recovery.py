@@ -5,9 +5,14 @@ instruction is refused, Recovery restores that stack and emulates the instructio
 effect with stand-ins: a conditional jump picks a side (the condition is taken as True the
 first time an instruction is met, False afterwards, so loops end), a refused tensor op pushes
 a fresh proxy with the metadata of its first tensor operand, anything else pushes an opaque
-`StandIn`. Ordinary exceptions raised by instructions that consumed a stand-in (or a tensor
-computed from one) are absorbed the same way and not reported: they are consequences of
-explain's guesses, not problems of the program. Explain never returns a program.
+`StandIn`. A branch whose guessed side would go straight into a `raise` takes the other side.
+
+An ordinary exception is judged by evidence (evidence.py): raised by an instruction that
+consumed a stand-in (or a tensor computed from one), it is a consequence of explain's guesses
+and is absorbed without a report; raised by one that succeeds when re-run on the example
+values, it is strict_tracer's limitation with a symbolic value or a proxy: reported, and
+tracing continues past it. Any other exception is the program's own and ends the trace.
+Explain never returns a program.
 """
 from __future__ import annotations
 
@@ -19,14 +24,24 @@ import torch
 from ..errors import Category, GraphBreakError, StrictTracerError
 from ..proxy import TensorProxy
 from .diagnose import is_library_file
+from .evidence import StandInValue, holds_opaque, limitation, tainted, traced_kind
 from .frame import NULL
 
 if TYPE_CHECKING:
     from .core import Interpreter
     from .frame import Frame
 
-_JUMP_IF_FALSE = frozenset({"POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE"})
-_JUMP_IF_TRUE = frozenset({"POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE"})
+_JUMP_IF_FALSE = frozenset({"POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE",
+                            "POP_JUMP_IF_FALSE"})
+_JUMP_IF_TRUE = frozenset({"POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE",
+                           "POP_JUMP_IF_TRUE"})
+_BLOCK_ENDS = frozenset({"RETURN_VALUE", "RETURN_CONST", "JUMP_FORWARD", "JUMP_BACKWARD",
+                         "JUMP_BACKWARD_NO_INTERRUPT", "JUMP", "RERAISE"}) | _JUMP_IF_FALSE \
+    | _JUMP_IF_TRUE
+_LOOKAHEAD = 40           # instructions scanned for a `raise` on a guessed branch side
+# Results that are a tensor when an operand is one (a limitation's stand-in is then a tensor).
+_TENSOR_OPERATORS = frozenset({"BINARY_OP", "BINARY_SUBSCR", "UNARY_NEGATIVE", "UNARY_POSITIVE",
+                               "UNARY_INVERT"})
 # Instructions after which execution never falls through: nothing sensible to continue with.
 _NO_FALLTHROUGH = frozenset({"RETURN_VALUE", "RAISE_VARARGS", "RERAISE", "YIELD_VALUE",
                              "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
@@ -51,7 +66,7 @@ def explain_standin(*args: Any) -> Any:
     raise RuntimeError("explain() stand-in nodes are never executed")
 
 
-class StandIn:
+class StandIn(StandInValue):
     """An opaque value explain() pushes for a refused operation's result."""
 
     _strict_tracer_native = True
@@ -102,7 +117,7 @@ class Recovery:
             kind = "tensor" if _first_proxy(inputs or []) is not None else "opaque"
             self._continue(frame, instr, before, error, kind)
             return
-        caused_by_standin = _holds_opaque(error.operands) or _holds_opaque(inputs or ())
+        caused_by_standin = holds_opaque(error.operands) or holds_opaque(inputs or ())
         if self._inside_library_call(frame):
             error._explain_recorded = True
             if not caused_by_standin:
@@ -124,18 +139,47 @@ class Recovery:
         """`frame` runs library code, called (maybe indirectly) from the user's code."""
         return _is_library(frame) and any(not _is_library(f) for f in self.interp.frames[:-1])
 
-    def absorb(self, frame: "Frame", instr: Any, before: list, exc: BaseException) -> bool:
-        """An ordinary exception from an instruction that consumed a stand-in: swallow it."""
+    def absorb(self, frame: "Frame", instr: Any, before: list, exc: BaseException,
+               kwnames: tuple | None = None) -> bool:
+        """An ordinary exception that is not the program's own (see the module docstring):
+        swallow it (a consequence of a stand-in) or report it as a limitation; continue."""
         if isinstance(exc, GeneratorExit):
             return False
         inputs = _inputs(instr, before)
-        if inputs is None or not any(self._tainted(v) for v in inputs):
+        if inputs is None:
             return False
-        try:
-            self._continue(frame, instr, before, exc)
-        except ExplainStop:
+        if tainted(inputs, self.standin_nodes):
+            try:
+                self._continue(frame, instr, before, exc)
+            except ExplainStop:
+                return False
+            return True
+        what = limitation(frame.code, instr, inputs, kwnames)
+        if what is None:
             return False
+        self.recover(frame, instr, before, self._limitation(frame, instr, before, inputs, exc,
+                                                            what))
         return True
+
+    def _limitation(self, frame: "Frame", instr: Any, before: list, inputs: list,
+                    exc: BaseException, what: str) -> GraphBreakError:
+        """The refusal export() should have raised for an exception only tracing causes."""
+        frame.stack[:] = before
+        standin = ("tensor" if instr.opname in _TENSOR_OPERATORS
+                   and _first_proxy(inputs) is not None else None)
+        kind = traced_kind(inputs)
+        if kind is None:
+            reason = (f"strict_tracer runs {what} differently from Python here: it raises "
+                      f"{type(exc).__name__} while Python does not")
+        else:
+            reason = (f"{what} on {kind} raises {type(exc).__name__} while tracing but works on "
+                      f"the example values: strict_tracer does not support it")
+        return self.interp.refuse(
+            Category.UNSUPPORTED_PYTHON, reason,
+            hint="compute sizes with the operators strict_tracer traces (+, -, *, //, %, "
+                 "comparisons), or mark the dimension static (Dim.STATIC) if it does not vary; "
+                 "please report this limitation",
+            standin=standin)
 
     def escaping(self, exc: BaseException) -> None:
         """An exception leaves an interpreted frame: remember where it was first raised."""
@@ -156,7 +200,7 @@ class Recovery:
         frame.ip = instr.index + 1
         if name in _JUMP_IF_FALSE or name in _JUMP_IF_TRUE:
             stack.pop()
-            taken = self._decide(frame, instr)
+            taken = self._decide_branch(frame, instr, name in _JUMP_IF_TRUE)
             if taken == (name in _JUMP_IF_TRUE):
                 frame.ip = instr.arg
             return f"explain() assumed the condition is {taken} and continued"
@@ -217,39 +261,19 @@ class Recovery:
         self.visits[key] = count + 1
         return count == 0
 
+    def _decide_branch(self, frame: "Frame", instr: Any, jumps_if_true: bool) -> bool:
+        """`_decide`, except that a side running straight into a `raise` is not taken."""
+        taken = self._decide(frame, instr)
+        side = {True: instr.arg if jumps_if_true else instr.index + 1,
+                False: instr.index + 1 if jumps_if_true else instr.arg}
+        if _raises(frame.instrs, side[taken]) and not _raises(frame.instrs, side[not taken]):
+            return not taken
+        return taken
+
     def _tensor_standin(self, like: TensorProxy, why: str) -> TensorProxy:
         node = self.interp.state.graph.call(explain_standin, (), {}, like.meta)
         self.standin_nodes.add(node)
         return TensorProxy(node, like.meta, f"stand-in for {why}")
-
-    # ------------------------------------------------------------------ taint
-    def _tainted(self, value: Any, depth: int = 0) -> bool:
-        t = type(value)
-        if t is StandIn:
-            return True
-        if t is TensorProxy:
-            return self._node_tainted(value.node)
-        if depth < 2 and t in (tuple, list):
-            return any(self._tainted(v, depth + 1) for v in value)
-        if depth < 2 and t is dict:
-            return any(self._tainted(v, depth + 1) for v in value.values())
-        return False
-
-    def _node_tainted(self, node: torch.fx.Node) -> bool:
-        if not self.standin_nodes:
-            return False
-        seen = set()
-        todo = [node]
-        while todo:
-            current = todo.pop()
-            if current in self.standin_nodes:
-                return True
-            if current in seen:
-                continue
-            seen.add(current)
-            todo.extend(current.all_input_nodes)
-        return False
-
 
 _library_codes: dict[int, tuple[Any, bool]] = {}     # id(code) -> (code, is library)
 
@@ -299,15 +323,13 @@ def _inputs(instr: Any, before: list) -> list | None:
     return before[len(before) - n_in:] if n_in else []
 
 
-def _holds_opaque(values: Any) -> bool:
-    for value in values:
-        t = type(value)
-        if t is StandIn:
+def _raises(instrs: list, index: int) -> bool:
+    """The straight-line code from `index` reaches a `raise` before any jump or return."""
+    for instr in instrs[index:index + _LOOKAHEAD]:
+        if instr.opname == "RAISE_VARARGS":
             return True
-        if t in (tuple, list) and any(type(v) is StandIn for v in value):
-            return True
-        if t is dict and any(type(v) is StandIn for v in value.values()):
-            return True
+        if instr.opname in _BLOCK_ENDS:
+            return False
     return False
 
 
