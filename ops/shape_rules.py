@@ -3,9 +3,10 @@
 The oracle gives every output's shape at the hint values. When an op's inputs carry symbolic
 sizes, the op's shape rule (`ops/rules/`, one module per family) computes the symbolic output
 shape; its value at the hints is checked against the oracle's on every call. An op without a
-rule, or a rule that cannot handle its arguments, specializes the symbolic inputs to their
-hints (guards) and says so on the `strict_tracer.shapes` logger: a lost dynamic dim, never a
-wrong shape.
+rule, or a rule that cannot handle its arguments, gets its shapes and guards from torch's own
+kernel run on symbolic stand-ins (kernel_shapes). Only when that kernel cannot run
+symbolically are the inputs specialized to their hints (guards), said on the
+`strict_tracer.shapes` logger: a lost dynamic dim, never a wrong shape.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from strict_tracer.errors import InternalTracerError
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymValue
 
+from .kernel_shapes import KernelShapeError, kernel_shapes
 from .rules import ShapeRuleError, bind, find_rule, runs_always
 
 log = logging.getLogger("strict_tracer.shapes")
@@ -40,15 +42,19 @@ def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], sh
     if not (has_symbolic(args) or has_symbolic(kwargs) or runs_always(op)):
         return
     rule = find_rule(op)
-    if rule is None:
-        specialize(op, args, kwargs, shape_env, "it has no symbolic shape rule")
-        return
-    try:
-        result = rule(bind(op, args, kwargs, shape_env, outputs))
-    except ShapeRuleError as exc:
-        specialize(op, args, kwargs, shape_env, f"its shape rule cannot handle the call ({exc})")
-        return
-    shapes = [result] if isinstance(result, tuple) else list(result)
+    shapes = None
+    if rule is not None:
+        try:
+            result = rule(bind(op, args, kwargs, shape_env, outputs))
+            shapes = [result] if isinstance(result, tuple) else list(result)
+        except ShapeRuleError:
+            pass
+    if shapes is None:
+        try:
+            shapes = kernel_shapes(op, args, kwargs, outputs, shape_env)
+        except KernelShapeError as exc:
+            specialize(op, args, kwargs, shape_env, f"its kernel cannot run symbolically ({exc})")
+            return
     _check_against_oracle(op, shapes, outputs)
     for meta, new in zip(outputs, shapes):
         meta.shape = tuple(new)

@@ -138,7 +138,15 @@ def test_warnings_point_at_the_users_call(spec, example, match):
     assert {(w.filename, w.lineno) for w in ours} == {(__file__, first + call_line)}
 
 
-def test_specialization_warning_goes_to_the_shapes_logger(caplog):
+def test_specialization_warning_goes_to_the_shapes_logger(caplog, monkeypatch):
+    # The last resort, for a call whose kernel cannot run on symbolic sizes at all.
+    from strict_tracer.ops import shape_rules
+    from strict_tracer.ops.kernel_shapes import KernelShapeError
+
+    def no_symbolic_kernel(*args):
+        raise KernelShapeError("no symbolic kernel")
+    monkeypatch.setattr(shape_rules, "kernel_shapes", no_symbolic_kernel)
+
     class Unsupported(torch.nn.Module):
         def forward(self, x):
             return torch.ops.aten._fft_r2c(x, [0], 0, True)

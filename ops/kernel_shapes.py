@@ -1,0 +1,186 @@
+"""Symbolic output shapes from torch's own kernels: the fallback for ops without a rule.
+
+An ATen op with no hand-written shape rule (or one whose rule cannot handle the call) runs its
+meta/fake kernel once more, on fakes whose symbolic sizes and scalars are torch stand-ins for
+ours (probe_symbols). The kernel computes its output sizes as torch expressions over the
+stand-ins and records, in the oracle's throwaway torch ShapeEnv, every fact it needed: guards
+on backed sizes and deferred runtime asserts on data-dependent ones. Both translate back into
+our engine: the sizes become our expressions, each guard is decided by our engine at the hints
+(so it is recorded with the user's line, and a guard that narrows a declared-dynamic dim is a
+constraint violation like any other), each runtime assert becomes a `torch._check` fact.
+These are the facts torch.export learns from the same kernel; nothing specializes for lack
+of a rule.
+
+Data-dependent output sizes (unbacked symbols in the kernel's outputs) become the oracle's own
+unbacked sizes at the same positions, or fresh unbacked symbols of ours.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+from torch._dispatch.python import enable_python_dispatcher
+from torch._subclasses.fake_tensor import (DataDependentOutputException,
+                                           DynamicOutputShapeException,
+                                           disable_fake_tensor_cache)
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+
+from strict_tracer.proxy import TensorMeta, TensorProxy
+from strict_tracer.symbolic import DataDependentError, SymInt, SymValue
+
+from .probe import fake_mode
+from .probe_symbols import ProbeSymbols
+
+
+class KernelShapeError(Exception):
+    """The kernel could not run symbolically, or gave something we cannot translate."""
+
+
+class _Stand:
+    """The distinct symbolic values of the call (as dispatch.SymArgs) and fakes of its tensors."""
+
+    def __init__(self, env) -> None:
+        self.values: list[SymValue] = []
+        self.index: dict = {}
+        self.env = env
+
+    def add(self, value: SymValue) -> int:
+        key = (type(value), value.env.resolve(value.expr))
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.values)
+            self.values.append(value)
+        return i
+
+    def collect(self, value: Any) -> None:
+        t = type(value)
+        if t is TensorProxy:
+            for s in value.meta.shape:
+                if isinstance(s, SymValue):
+                    self.add(s)
+        elif isinstance(value, SymValue):
+            self.add(value)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                self.collect(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                self.collect(v)
+
+
+def _to_fake(value: Any, stand: _Stand, syms: ProbeSymbols, fakes: dict) -> Any:
+    t = type(value)
+    if t is TensorProxy:
+        fake = fakes.get(id(value))
+        if fake is None:
+            m = value.meta
+            if m.is_static:
+                fake = m.example()
+            else:
+                dims = [stand.add(s) if isinstance(s, SymValue) else None for s in m.shape]
+                fake = syms.fake(m, dims)
+            fakes[id(value)] = fake
+        return fake
+    if isinstance(value, SymValue):
+        return syms.stand_in(stand.add(value))
+    if t in (list, tuple):
+        return t(_to_fake(v, stand, syms, fakes) for v in value)
+    if t is dict:
+        return {k: _to_fake(v, stand, syms, fakes) for k, v in value.items()}
+    return value
+
+
+def _snapshot(torch_env) -> tuple[int, dict]:
+    return len(torch_env.guards), {k: len(v) for k, v in torch_env.deferred_runtime_asserts.items()}
+
+
+def _new_facts(torch_env, mark: tuple[int, dict]) -> tuple[list, list]:
+    guards = [g.expr for g in torch_env.guards[mark[0]:]]
+    asserts = [ra.expr for k, ras in torch_env.deferred_runtime_asserts.items()
+               for ra in ras[mark[1].get(k, 0):]]
+    return guards, asserts
+
+
+def kernel_shapes(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], env) -> list[tuple]:
+    """The symbolic shapes of `op`'s tensor outputs, from its kernel on stand-ins; the kernel's
+    guards are recorded in `env` (our ShapeEnv)."""
+    stand = _Stand(env)
+    stand.collect(args)
+    stand.collect(kwargs)
+    mode = fake_mode()
+    torch_env = mode.shape_env
+    syms = ProbeSymbols(torch_env, env, stand.values)
+    fakes: dict[int, torch.Tensor] = {}
+    try:
+        fake_args = _to_fake(args, stand, syms, fakes)
+        fake_kwargs = _to_fake(kwargs, stand, syms, fakes)
+        mark = _snapshot(torch_env)
+        try:
+            with mode, disable_fake_tensor_cache(mode), enable_python_dispatcher(), \
+                    torch.no_grad(), _no_autocast():
+                out = op(*fake_args, **fake_kwargs)
+        except GuardOnDataDependentSymNode as exc:
+            raise DataDependentError(syms.expr_of(exc.cond, stand.values)) from None
+        except (DataDependentOutputException, DynamicOutputShapeException) as exc:
+            raise KernelShapeError(f"the kernel needs tensor data ({exc})") from None
+        except Exception as exc:    # a kernel that ran at the hints but not symbolically
+            raise KernelShapeError(f"{type(exc).__name__}: {exc}") from None
+        guards, asserts = _new_facts(torch_env, mark)
+        tensors = _tensors(out)
+        if len(tensors) != len(outputs):
+            raise KernelShapeError(f"the kernel gave {len(tensors)} tensors, the oracle "
+                                   f"{len(outputs)}")
+        _adopt_unbacked(tensors, outputs, syms)
+        try:
+            shapes = [tuple(_size(s, syms, stand.values, env) for s in t.shape) for t in tensors]
+            facts = [(syms.expr_of(g, stand.values), False) for g in guards] + \
+                [(syms.expr_of(a, stand.values), True) for a in asserts]
+        except NotImplementedError as exc:
+            raise KernelShapeError(str(exc)) from None
+    finally:
+        syms.pool.settle()
+    for expr, is_assert in facts:
+        _record(env, expr, is_assert)
+    return shapes
+
+
+def _record(env, expr, is_assert: bool) -> None:
+    """A fact the kernel relied on, decided by our engine."""
+    if is_assert or env.hint_value(expr) is None:
+        env.check(expr)
+        return
+    if not env.evaluate(expr, None):
+        raise KernelShapeError(f"the kernel's guard {expr} is false at the hints")
+
+
+def _size(s: Any, syms: ProbeSymbols, values: list, env) -> Any:
+    if type(s) is int:
+        return s
+    return syms.value_of(s.node.expr, values, torch.SymInt, env)
+
+
+def _adopt_unbacked(tensors: list, outputs: list[TensorMeta], syms: ProbeSymbols) -> None:
+    """A data-dependent output size the oracle already named keeps its name (it is bound to
+    the op's node)."""
+    for t, meta in zip(tensors, outputs):
+        for got, have in zip(t.shape, meta.shape):
+            if type(got) is int or not isinstance(have, SymInt) or have.hint is not None:
+                continue
+            e = got.node.expr
+            if e.is_Symbol and e not in syms.params and e not in syms.unbacked:
+                syms.unbacked[e] = have
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _tensors(v)]
+    return []
+
+
+def _no_autocast() -> Any:
+    if torch.is_autocast_enabled("cpu"):
+        return torch.autocast("cpu", enabled=False)
+    return contextlib.nullcontext()
