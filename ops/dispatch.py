@@ -21,6 +21,7 @@ from strict_tracer.symbolic import SymBool, SymValue
 from .hint_kernels import is_static, tensors_in
 from .probe import ProbeResult, fake_mode, probe
 from .probe_symbols import ProbeSymbols
+from .user_text import in_user_terms, quiet_meta_failures
 
 
 class Emitter(Protocol):
@@ -465,14 +466,17 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     fake_args = _to_fake(args, probe_syms, by_id, syms)
     fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
     try:
-        result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast,
-                       symbolic=bool(sym_args),
-                       symbolic_metas={id(f): p.meta for p, f in zip(proxies, fakes)
-                                       if not p.meta.is_static})
+        with quiet_meta_failures():
+            result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast,
+                           symbolic=bool(sym_args),
+                           symbolic_metas={id(f): p.meta for p, f in zip(proxies, fakes)
+                                           if not p.meta.is_static})
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:
         raise UnsupportedCall(f"{_name(fn)} needs tensor data ({exc})", data_dependent=True) from None
+    except Exception as exc:   # the program's own error: told with its tensors' classes
+        raise in_user_terms(exc, proxies)
     finally:
         probe_syms.pool.settle()
     template = _build_template(result, fakes, [p.meta for p in proxies], probe_syms, sym_args,

@@ -14,6 +14,11 @@ from .symbolic import SymValue
 CONSTANT_OUTPUT_TYPES = (int, float, bool, str, type(None), torch.dtype, torch.device)
 
 
+def _type_name(value: Any) -> str:
+    from .interpreter.protocols import type_name
+    return type_name(value)
+
+
 @dataclass
 class TracedOutputs:
     values: list[Any]              # graph output entries: fx nodes or constants
@@ -34,7 +39,7 @@ def collect_outputs(result: Any, state) -> TracedOutputs:
             values.append(leaf)
         else:
             raise GraphBreakError(Category.UNSUPPORTED_PYTHON,
-                                  f"output {index} has type {type(leaf).__name__}, which cannot be "
+                                  f"output {index} has type {_type_name(leaf)}, which cannot be "
                                   "an output of an exported program",
                                   hint="return tensors, Python scalars, or containers registered "
                                        "with torch.utils._pytree", operands=(leaf,))

@@ -228,5 +228,43 @@ class TensorProxy:
         return context.current().tensor_iter(self)
 
 
+class SymSize(tuple):
+    """`tensor.shape` when a dimension is symbolic: a tuple of ints and SymInts that the
+    program sees as the torch.Size eager gives (slicing and `+` keep it one, numel())."""
+
+    __slots__ = ()
+    _strict_tracer_native = True
+
+    def __getitem__(self, index: Any) -> Any:
+        item = tuple.__getitem__(self, index)
+        return SymSize(item) if type(index) is slice else item
+
+    def __add__(self, other: Any) -> Any:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return SymSize(tuple.__add__(self, other))
+
+    def __radd__(self, other: Any) -> Any:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        return SymSize(tuple.__add__(other, self))
+
+    def __mul__(self, count: Any) -> Any:
+        return SymSize(tuple.__mul__(self, count))
+
+    __rmul__ = __mul__
+
+    def numel(self) -> Any:
+        n = 1
+        for s in self:
+            n = n * s
+        return n
+
+
+def plain_sizes(values: tuple) -> tuple:
+    """`values` with each SymSize as the plain tuple torch calls accept."""
+    return tuple(tuple(v) if type(v) is SymSize else v for v in values)
+
+
 def is_proxy(value: Any) -> bool:
     return type(value) is TensorProxy

@@ -32,7 +32,8 @@ def with_refusal(draw):
     program = draw(programs(max_statements=6))
     kind = draw(st.sampled_from(sorted(REFUSALS)))
     lines = program.source.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith("    def forward")) + 1
+    # Generated.forward: the last forward (a Block class may come first)
+    start = max(i for i, line in enumerate(lines) if line.startswith("    def forward")) + 1
     candidates = [i for i in range(start, len(lines))
                   if lines[i].startswith(INDENT) and not lines[i].startswith(INDENT + " ")
                   and not lines[i].strip().startswith(("else", "elif", "except", "finally"))]

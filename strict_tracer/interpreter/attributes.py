@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from ..proxy import TensorProxy
-from .protocols import _MISSING, SAFE_TYPES, is_trusted, lookup_special
+from .protocols import _MISSING, SAFE_TYPES, is_trusted, lookup_special, python_type, display_name
 from .sandbox import native_slot
 
 _NATIVE_DESCRIPTORS = (
@@ -65,6 +65,8 @@ class AttributesMixin:
         if t is super:
             return self.super_attr(obj, name)
         if is_trusted(obj):
+            if name == "__class__":
+                return python_type(obj)     # a stand-in answers as the object it stands for
             return getattr(obj, name)
         return self.generic_getattr(obj, name)
 
@@ -106,8 +108,8 @@ class AttributesMixin:
         if descr is not _MISSING:
             return self.bind_descriptor(descr, obj, tp)
         if instance_dict is None and name == "__dict__":
-            raise AttributeError(f"'{tp.__name__}' object has no attribute '__dict__'")
-        raise AttributeError(f"'{tp.__name__}' object has no attribute '{name}'")
+            raise AttributeError(f"'{display_name(tp)}' object has no attribute '__dict__'")
+        raise AttributeError(f"'{display_name(tp)}' object has no attribute '{name}'")
 
     def bind_descriptor(self, descr: Any, obj: Any, owner: type) -> Any:
         t = type(descr)

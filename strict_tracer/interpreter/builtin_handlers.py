@@ -14,7 +14,7 @@ from ..symbolic import SymValue
 from .natives import special
 from .frame import UNBOUND
 from .guard import VETTED, file_kind
-from .protocols import _MISSING, SAFE_TYPES, lookup_special, python_type
+from .protocols import _MISSING, SAFE_TYPES, display_name, lookup_special, python_type, stands_for
 
 @special(builtins.isinstance)
 def _isinstance(interp, args, kwargs):
@@ -58,6 +58,16 @@ def _object_isinstance(interp, obj: Any, pt: type, cls: Any) -> bool:
     except AttributeError:
         return False
     return icls is not pt and isinstance(icls, type) and issubclass(icls, cls)
+
+
+@special(type.__dict__["__instancecheck__"])
+def _type_instancecheck(interp, args, kwargs):
+    """`super().__instancecheck__(obj)` in a metaclass (nn.Parameter's): the default check,
+    answered for the type a proxy stands for."""
+    if len(args) != 2 or kwargs or not isinstance(args[0], type):
+        return type.__instancecheck__(*args, **kwargs)     # the descriptor's own error
+    cls, obj = args
+    return _object_isinstance(interp, obj, python_type(obj), cls)
 
 
 @special(builtins.issubclass)
@@ -122,7 +132,7 @@ def _next(interp, args, kwargs):
 def _getattr(interp, args, kwargs):
     obj, name = args[0], args[1]
     if type(name) is not str:
-        raise TypeError(f"attribute name must be string, not '{type(name).__name__}'")
+        raise TypeError(f"attribute name must be string, not '{display_name(type(name))}'")
     if len(args) == 3:
         try:
             return interp.load_attr(obj, name)
@@ -181,7 +191,7 @@ def _hash(interp, args, kwargs):
         return hash(obj)
     raw = lookup_special(t, "__hash__")
     if raw is None:
-        raise TypeError(f"unhashable type: '{t.__name__}'")
+        raise TypeError(f"unhashable type: '{display_name(t)}'")
     if type(raw) is types.FunctionType:
         return interp.call_unbound(raw, obj, ())
     return hash(obj)
@@ -249,7 +259,7 @@ def _dir(interp, args, kwargs):
         return sorted(_locals(interp, (), {}))
     (obj,) = args
     if type(obj) is TensorProxy:
-        return dir(torch.Tensor)
+        return dir(obj.py_type)
     raw = lookup_special(type(obj), "__dir__")
     if type(raw) is types.FunctionType:
         return sorted(interp.call_unbound(raw, obj, ()))
@@ -337,24 +347,34 @@ def _eval(interp, args, kwargs):
     return _run_source(interp, source, kwargs.get("globals", globals_), kwargs.get("locals", locals_), "eval")
 
 
+@stands_for(types.FrameType)
 class FrameView:
-    """What sys._getframe() returns for an interpreted frame: the attributes code reads."""
+    """What sys._getframe() (and a generator's gi_frame) gives for an interpreted frame: a
+    frame object to the program, with the attributes code reads."""
 
     _strict_tracer_native = True
 
-    def __init__(self, interp, index: int) -> None:
+    def __init__(self, interp, frame) -> None:
         self._interp = interp
-        self._index = index
-        frame = interp.frames[index]
+        self._frame = frame
         self.f_code = frame.code
         self.f_globals = frame.globals
         self.f_builtins = frame.builtins
-        self.f_lineno = frame.lineno
+        self.f_trace = None
+
+    @property
+    def f_lineno(self) -> int | None:
+        return self._frame.lineno
+
+    @property
+    def f_lasti(self) -> int:
+        return self._frame.current_instr.offset
 
     @property
     def f_locals(self) -> dict:
-        saved = self._interp.frames
-        self._interp.frames = saved[:self._index + 1] if self._index >= 0 else saved[:len(saved) + self._index + 1]
+        saved = frames = self._interp.frames
+        self._interp.frames = frames[:frames.index(self._frame) + 1] if self._frame in frames \
+            else [*frames, self._frame]
         try:
             return _locals(self._interp, (), {})
         finally:
@@ -362,8 +382,15 @@ class FrameView:
 
     @property
     def f_back(self):
-        index = self._index - 1
-        return FrameView(self._interp, index) if -index <= len(self._interp.frames) else None
+        frames = self._interp.frames
+        if self._frame not in frames:
+            return None         # a suspended generator's frame has no caller
+        index = frames.index(self._frame)
+        return FrameView(self._interp, frames[index - 1]) if index > 0 else None
+
+    def __repr__(self) -> str:
+        return (f"<frame at {id(self):#x}, file '{self.f_code.co_filename}', line "
+                f"{self.f_lineno}, code {self.f_code.co_name}>")
 
 
 @special(sys._getframe)
@@ -373,4 +400,4 @@ def _getframe(interp, args, kwargs):
         raise interp.refuse(Category.UNSUPPORTED_PYTHON,
                             "sys._getframe() reaches outside the traced program",
                             hint="do not inspect the caller's frames in forward()")
-    return FrameView(interp, -1 - depth)
+    return FrameView(interp, interp.frames[-1 - depth])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
+import sys
 import types
 from typing import Any
 
@@ -22,7 +23,9 @@ from ..proxy import TensorProxy
 from .escape_hatches import call_assumed_constant, is_assumed_constant
 from .natives import (CALL_SPECIAL, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
                       SPECIAL, mutated_container, native_is_pure, outside_world_reason)
-from .protocols import _MISSING, is_trusted, lookup_special
+from .user_constructs import (compiler_disabled, is_parameter_class, refuse_compiler_disabled,
+                              refuse_new_parameter)
+from .protocols import _MISSING, is_trusted, lookup_special, display_name
 
 _FunctionType = types.FunctionType
 # Containers whose methods store and return references without reading them.
@@ -92,8 +95,11 @@ class CallsMixin:
             handler = SPECIAL.get(fn)
             if handler is not None:     # Python functions the tracer implements itself
                 return handler(self, args, kwargs)
-            if fn.__dict__ and is_assumed_constant(fn):
-                return call_assumed_constant(self, fn, args, kwargs)
+            if fn.__dict__:
+                if compiler_disabled(fn):
+                    raise refuse_compiler_disabled(self, fn, args, kwargs)
+                if is_assumed_constant(fn):
+                    return call_assumed_constant(self, fn, args, kwargs)
             return self.inline(fn, args, kwargs)
         if t is _MethodType:
             func = fn.__func__
@@ -104,8 +110,11 @@ class CallsMixin:
                 handler = SPECIAL.get(func)
                 if handler is not None:
                     return handler(self, (owner, *args), kwargs)
-                if func.__dict__ and is_assumed_constant(func):
-                    return call_assumed_constant(self, func, (owner, *args), kwargs)
+                if func.__dict__:
+                    if compiler_disabled(func):
+                        raise refuse_compiler_disabled(self, func, (owner, *args), kwargs)
+                    if is_assumed_constant(func):
+                        return call_assumed_constant(self, func, (owner, *args), kwargs)
                 return self.inline(func, (owner, *args), kwargs)
             return self.call(func, (owner, *args), kwargs)
         handler, owner = _special_handler(fn, t)
@@ -130,13 +139,13 @@ class CallsMixin:
         type_handler = CALL_SPECIAL.get(t)
         if type_handler is not None:
             return type_handler(self, fn, args, kwargs)
-        if is_trusted(fn):
+        if is_trusted(fn) and lookup_special(t, "__call__") is not _MISSING:
             return fn(*args, **kwargs)
         if issubclass(type(fn), _NATIVE_CALLABLE_TYPES):
             return self.call_native(fn, args, kwargs)
         call = lookup_special(t, "__call__")
         if call is _MISSING:
-            raise TypeError(f"'{t.__name__}' object is not callable")
+            raise TypeError(f"'{display_name(t)}' object is not callable")
         return self.call_unbound(call, fn, args, kwargs)
 
     # ------------------------------------------------------------------ natives
@@ -189,6 +198,8 @@ class CallsMixin:
         """`cls(*args, **kwargs)`: type.__call__ with Python __new__/__init__ interpreted."""
         meta = type(cls)
         if meta is not type:
+            if is_parameter_class(cls):
+                raise refuse_new_parameter(self, cls, args, kwargs)
             meta_call = lookup_special(meta, "__call__")
             if type(meta_call) is _FunctionType:
                 return self.inline(meta_call, (cls, *args), kwargs)
@@ -224,7 +235,7 @@ class CallsMixin:
             if type(init) is _FunctionType:
                 result = self.inline(init, (obj, *args), kwargs)
                 if result is not None:
-                    raise TypeError(f"__init__() should return None, not '{type(result).__name__}'")
+                    raise TypeError(f"__init__() should return None, not '{display_name(type(result))}'")
             elif init is not object.__init__ and init is not _MISSING:
                 self.call(init, (obj, *args), kwargs)
         return obj
@@ -241,6 +252,10 @@ def qualified_name(fn: Any) -> str:
     qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     owner = getattr(fn, "__self__", None)
     if module is None and owner is not None and not issubclass(type(owner), types.ModuleType):
-        return f"{type(owner).__name__}.{getattr(fn, '__name__', qualname)}"
+        home = sys.modules.get(type(owner).__module__)
+        name = getattr(fn, "__name__", qualname)
+        if home is not None and getattr(home, name, None) == fn:
+            return f"{home.__name__}.{name}"      # a module-level alias: random.random
+        return f"{display_name(type(owner))}.{name}"
     return f"{module}.{qualname}" if module and module != "builtins" else qualname
 

@@ -17,6 +17,7 @@ import torch
 
 from ..errors import GraphBreakError, InstructionInfo, Location, UserFrame
 from .frame import Frame
+from .protocols import display_name
 
 if TYPE_CHECKING:
     from .core import Interpreter
@@ -167,7 +168,7 @@ def _describe(value: Any, short: bool, depth: int) -> str:
         try:
             return value.describe() if hasattr(t, "describe") else repr(value)
         except Exception:
-            return f"<{t.__name__}>"
+            return f"<{display_name(t)}>"
     if t in _SAFE_REPR_TYPES:
         text = repr(value)
         return text if len(text) <= 40 or not short else text[:37] + "..."

@@ -7,10 +7,12 @@ suspended `yield from` and PEP 479 (StopIteration escaping the body becomes Runt
 """
 from __future__ import annotations
 
+import types
 from typing import Any
 
 from ..context import reentry
 from .frame import Frame
+from .protocols import stands_for
 
 
 def _normalize_thrown(typ: Any, val: Any, tb: Any) -> BaseException:
@@ -34,8 +36,9 @@ def _normalize_thrown(typ: Any, val: Any, tb: Any) -> BaseException:
     return exc
 
 
+@stands_for(types.GeneratorType)
 class InterpretedGenerator:
-    """A generator object backed by an interpreted frame."""
+    """A generator object backed by an interpreted frame; to the program, a generator."""
 
     _strict_tracer_native = True
     __slots__ = ("interp", "frame", "started", "finished", "running", "exc_state", "__weakref__")
@@ -57,12 +60,28 @@ class InterpretedGenerator:
         return self.frame.code
 
     @property
+    def gi_frame(self):
+        if self.finished:
+            return None
+        from .builtin_handlers import FrameView
+        return FrameView(self.interp, self.frame)
+
+    @property
+    def gi_suspended(self) -> bool:
+        return self.started and not self.finished and not self.running
+
+    @property
     def gi_running(self) -> bool:
         return self.running
 
     @property
     def gi_yieldfrom(self) -> Any:
         return self._yieldfrom()
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "__qualname__":      # (a class body cannot define it as a property)
+            return self.frame.code.co_qualname
+        raise AttributeError(f"'generator' object has no attribute '{name}'")
 
     def __iter__(self) -> "InterpretedGenerator":
         return self
@@ -212,9 +231,15 @@ class InterpretedGenerator:
         raise StopIteration(result) if result is not None else StopIteration
 
     def __repr__(self) -> str:
-        return f"<interpreted generator {self.frame.code.co_qualname}>"
+        return f"<generator object {self.frame.code.co_qualname} at {id(self):#x}>"
 
 
+class _GetitemOnly:
+    def __getitem__(self, index: int) -> Any:
+        raise IndexError(index)
+
+
+@stands_for(type(iter(_GetitemOnly())))       # CPython's `iterator`
 class SequenceIterator:
     """iter() of an object that only has __getitem__ (the old sequence protocol)."""
 
@@ -242,6 +267,7 @@ class SequenceIterator:
         return value
 
 
+@stands_for(type(iter(int, 0)))
 class CallableIterator:
     """iter(callable, sentinel)."""
 

@@ -26,7 +26,8 @@ from typing import Any
 import torch
 
 from ..proxy import TensorProxy
-from .protocols import SAFE_TYPES
+from ..symbolic import SymValue
+from .protocols import SAFE_TYPES, STAND_IN_TYPES
 
 _CANDIDATES = (
     inspect.signature, inspect.unwrap, inspect.isclass, inspect.ismethod, inspect.isfunction,
@@ -57,8 +58,8 @@ def reaches_proxy(values: Any) -> bool:
 
 def _reaches(value: Any, depth: int, budget: list, seen: set) -> bool:
     t = type(value)
-    if t is TensorProxy:
-        return True
+    if t is TensorProxy or (t in STAND_IN_TYPES and not issubclass(t, SymValue)):
+        return True     # (stand-ins: native code would see our class, not the one they play)
     if t in SAFE_TYPES and t not in (tuple, list, dict, set, frozenset):
         return False
     if id(value) in seen:

@@ -5,7 +5,7 @@ import types
 
 from ..proxy import TensorProxy
 from .core import handler, refused
-from .protocols import _MISSING, lookup_special
+from .protocols import _MISSING, lookup_special, display_name
 
 
 # ---------------------------------------------------------------- jumps
@@ -328,9 +328,9 @@ def op_before_with(interp, frame, instr):
     enter = lookup_special(tp, "__enter__")
     exit_ = lookup_special(tp, "__exit__")
     if enter is _MISSING:
-        raise TypeError(f"'{tp.__name__}' object does not support the context manager protocol")
+        raise TypeError(f"'{display_name(tp)}' object does not support the context manager protocol")
     if exit_ is _MISSING:
-        raise TypeError(f"'{tp.__name__}' object does not support the context manager protocol "
+        raise TypeError(f"'{display_name(tp)}' object does not support the context manager protocol "
                         "(missed __exit__ method)")
     frame.stack.append(interp.bind_descriptor(exit_, manager, tp))
     frame.stack.append(interp.call_unbound(enter, manager, ()))

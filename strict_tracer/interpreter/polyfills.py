@@ -16,12 +16,12 @@ import types
 from typing import Any
 
 from ..context import reentry
-from ..proxy import TensorProxy
+from ..proxy import SymSize, TensorProxy
 from ..symbolic import SymFloat, SymInt, SymValue, sym_max, sym_min
 from .adapters import (CompareKey, InterpretedCallable, format_arg, InterpretedIterable, TruthCallable,
                        all_plain, is_plain, native_iterable, needs_iter_adapter)
 from .natives import special
-from .protocols import _MISSING, lookup_special, lookup_type
+from .protocols import _MISSING, lookup_special, lookup_type, stands_for, display_name
 
 _NUMBERS = frozenset({int, float, bool, complex})
 _GT, _LT = 4, 0          # COMPARE_OP indices
@@ -81,7 +81,7 @@ def _min_max(name: str, native: Any, op: int):
         iterable = args if len(args) > 1 else args[0]
         if key is None and type(iterable) in (list, tuple) and all_plain(iterable):
             return interp.run_native(native, *args, **kwargs)
-        if key is None and type(iterable) in (list, tuple) and _symbolic_numbers(iterable):
+        if key is None and type(iterable) in (list, tuple, SymSize) and _symbolic_numbers(iterable):
             # max(x.shape): a Max/Min expression, as torch.export's sym_max, not a guard
             # per comparison (which would pin the dims' order to the example's).
             fold = sym_max if op == _GT else sym_min
@@ -184,6 +184,7 @@ def _enumerate(interp, args, kwargs):
     return interp.run_native(enumerate, *args, **kwargs)
 
 
+@stands_for(reversed)
 class _ReversedSequence:
     """reversed() of an object with Python __len__/__getitem__ (the sequence protocol)."""
 
@@ -218,14 +219,14 @@ def _reversed(interp, args, kwargs):
     tp = lookup_type(seq)
     raw = lookup_special(tp, "__reversed__")
     if raw is None:
-        raise TypeError(f"'{tp.__name__}' object is not reversible")
+        raise TypeError(f"'{display_name(tp)}' object is not reversible")
     if type(raw) is types.FunctionType:
         return interp.call_unbound(raw, seq, ())
     if raw is not _MISSING:
         return interp.run_native(reversed, seq)
     getitem, length = lookup_special(tp, "__getitem__"), lookup_special(tp, "__len__")
     if getitem is _MISSING or length is _MISSING or tp is dict:
-        raise TypeError(f"'{tp.__name__}' object is not reversible")
+        raise TypeError(f"'{display_name(tp)}' object is not reversible")
     if type(getitem) is not types.FunctionType and type(length) is not types.FunctionType:
         return interp.run_native(reversed, seq)
     return _ReversedSequence(interp, seq, interp.length_of(seq))
@@ -355,7 +356,7 @@ def index_of(interp, value: Any) -> int:
     result = _dunder_result(interp, value, "__index__", (),
                             "'{}' object cannot be interpreted as an integer")
     if not issubclass(type(result), int):
-        raise TypeError(f"__index__ returned non-int (type {type(result).__name__})")
+        raise TypeError(f"__index__ returned non-int (type {display_name(type(result))})")
     return result
 
 
@@ -388,10 +389,10 @@ def _int(interp, args, kwargs):
         if raw is not _MISSING and raw is not None:
             result = interp.call_unbound(raw, value, ())
             if not issubclass(type(result), int):
-                raise TypeError(f"{dunder} returned non-int (type {type(result).__name__})")
+                raise TypeError(f"{dunder} returned non-int (type {display_name(type(result))})")
             return int(result) if type(result) is not int and dunder != "__trunc__" else result
     raise TypeError("int() argument must be a string, a bytes-like object or a real number, "
-                    f"not '{type(value).__name__}'")
+                    f"not '{display_name(type(value))}'")
 
 
 @special(float)
@@ -404,12 +405,12 @@ def _float(interp, args, kwargs):
     if raw is not _MISSING and raw is not None:
         result = interp.call_unbound(raw, value, ())
         if not issubclass(type(result), float):
-            raise TypeError(f"{tp.__name__}.__float__ returned non-float (type "
-                            f"{type(result).__name__})")
+            raise TypeError(f"{display_name(tp)}.__float__ returned non-float (type "
+                            f"{display_name(type(result))})")
         return float(result)
     if lookup_special(tp, "__index__") is not _MISSING:
         return float(index_of(interp, value))
-    raise TypeError(f"float() argument must be a string or a real number, not '{tp.__name__}'")
+    raise TypeError(f"float() argument must be a string or a real number, not '{display_name(tp)}'")
 
 
 @special(range)

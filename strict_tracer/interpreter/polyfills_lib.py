@@ -16,7 +16,7 @@ from .adapters import (BinaryOpCallable, InterpretedCallable, IterablesIterable,
                        native_iterable)
 from .natives import CALL_SPECIAL, special
 from .polyfills import index_of
-from .protocols import BINARY_OPS
+from .protocols import BINARY_OPS, display_name
 
 # ---------------------------------------------------------------- operator
 _BINARY_INDEX = {entry[0]: index for index, entry in enumerate(BINARY_OPS)}
@@ -74,7 +74,7 @@ special(operator.contains)(_fixed_arity(operator.contains, 2,
 
 def _concat(interp, a: Any, b: Any) -> Any:
     if not hasattr(type(a), "__getitem__"):
-        raise TypeError(f"'{type(a).__name__}' object can't be concatenated")
+        raise TypeError(f"'{display_name(type(a))}' object can't be concatenated")
     return interp.binary_op(0, a, b)
 
 

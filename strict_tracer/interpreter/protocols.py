@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from ..proxy import TensorProxy
+from ..proxy import SymSize, TensorProxy
 from ..symbolic import SymBool, SymFloat, SymInt, SymValue
 
 _MISSING = object()
@@ -80,18 +80,38 @@ def lookup_type(value: Any) -> type:
     return torch.Tensor if t is TensorProxy else t
 
 
+# The types our stand-ins answer for: what `type(v)`, `v.__class__` and isinstance() report
+# for them in the traced program (symbolic scalars are the Python numbers they stand for,
+# as eager has only ints; interpreted generators, frames... register themselves).
+STAND_IN_TYPES: dict[type, type] = {SymInt: int, SymFloat: float, SymBool: bool,
+                                     SymSize: torch.Size}
+
+
+def stands_for(python_type_: type):
+    """Class decorator: instances of the class answer introspection as `python_type_`."""
+    def register(cls: type) -> type:
+        STAND_IN_TYPES[cls] = python_type_
+        return cls
+    return register
+
+
 def python_type(value: Any) -> type:
     """type(value) as eager Python would report it."""
     t = type(value)
     if t is TensorProxy:
         return value.py_type
-    if t is SymInt:
-        return torch.SymInt
-    if t is SymFloat:
-        return torch.SymFloat
-    if t is SymBool:
-        return torch.SymBool
-    return t
+    return STAND_IN_TYPES.get(t, t)
+
+
+def type_name(value: Any) -> str:
+    """The type name eager Python would print for `value` in an error message."""
+    return python_type(value).__name__
+
+
+def display_name(t: type) -> str:
+    """The name eager Python prints for objects of type `t` (stand-ins and proxies answer as
+    what they stand for)."""
+    return (torch.Tensor if t is TensorProxy else STAND_IN_TYPES.get(t, t)).__name__
 
 
 def lookup_special(tp: type, name: str) -> Any:
@@ -143,7 +163,7 @@ class ProtocolsMixin:
         if raw is _MISSING:
             if default is not _MISSING:
                 return default
-            raise AttributeError(f"'{type(obj).__name__}' object has no attribute '{name}'")
+            raise AttributeError(f"'{display_name(type(obj))}' object has no attribute '{name}'")
         return self.call_unbound(raw, obj, args)
 
     def call_unbound(self, raw: Any, obj: Any, args: tuple, kwargs: dict | None = None) -> Any:
@@ -256,12 +276,12 @@ class ProtocolsMixin:
         if slot is not None:
             if name == "__mul__":        # sequence repeat: the count goes through __index__
                 if lookup_special(tb, "__index__") is _MISSING:
-                    raise TypeError(f"can't multiply sequence by non-int of type '{tb.__name__}'")
+                    raise TypeError(f"can't multiply sequence by non-int of type '{display_name(tb)}'")
                 from .polyfills import index_of
                 b = index_of(self, b)
             return self.call_slot(slot, a, (b,))
-        raise TypeError(f"unsupported operand type(s) for {symbol}: '{ta.__name__}' and "
-                        f"'{tb.__name__}'")
+        raise TypeError(f"unsupported operand type(s) for {symbol}: '{display_name(ta)}' and "
+                        f"'{display_name(tb)}'")
 
     def _call_slot_pair(self, fa: Any, a: Any, fb: Any, b: Any, reflected_first: bool) -> Any:
         """CPython's order for a binary slot: `a.fa(b)` then the reflected `b.fb(a)`, the
@@ -305,8 +325,8 @@ class ProtocolsMixin:
             return a is b
         if index == _NE:
             return a is not b
-        raise TypeError(f"'{symbol}' not supported between instances of '{ta.__name__}' and "
-                        f"'{tb.__name__}'")
+        raise TypeError(f"'{symbol}' not supported between instances of '{display_name(ta)}' and "
+                        f"'{display_name(tb)}'")
 
     def _compare_sequences(self, index: int, a: Any, b: Any) -> Any:
         """list/tuple rich comparison (listobject.c list_richcompare) element by element."""
@@ -337,7 +357,7 @@ class ProtocolsMixin:
             return self.tensor_op(fn, (v,), {})
         raw = lookup_special(t, name)
         if raw is _MISSING or raw is None:
-            raise TypeError(f"bad operand type for unary {symbol}: '{t.__name__}'")
+            raise TypeError(f"bad operand type for unary {symbol}: '{display_name(t)}'")
         return self.call_slot(raw, v, ())
 
     def truth(self, v: Any) -> bool:
@@ -353,10 +373,10 @@ class ProtocolsMixin:
         raw = lookup_special(t, "__bool__")
         if raw is not _MISSING:
             if raw is None:
-                raise TypeError(f"'{t.__name__}' object cannot be interpreted as a bool")
+                raise TypeError(f"'{display_name(t)}' object cannot be interpreted as a bool")
             result = self.call_slot(raw, v, ())
             if type(result) is not bool:
-                raise TypeError(f"__bool__ should return bool, returned {type(result).__name__}")
+                raise TypeError(f"__bool__ should return bool, returned {display_name(type(result))}")
             return result
         raw = lookup_special(t, "__len__")
         if raw is not _MISSING:
@@ -372,14 +392,14 @@ class ProtocolsMixin:
         if raw is _MISSING:
             raw = lookup_special(t, "__len__")
         if raw is _MISSING or raw is None:
-            raise TypeError(f"object of type '{t.__name__}' has no len()")
+            raise TypeError(f"object of type '{display_name(t)}' has no len()")
         result = self.call_slot(raw, v, ())
         if type(result) is not int:
             from .polyfills import index_of
             try:
                 result = index_of(self, result)
             except TypeError:
-                raise TypeError(f"'{type(result).__name__}' object cannot be interpreted as an "
+                raise TypeError(f"'{display_name(type(result))}' object cannot be interpreted as an "
                                 "integer") from None
         if result < 0:
             raise ValueError("__len__() should return >= 0")
@@ -403,7 +423,7 @@ class ProtocolsMixin:
             raw = lookup_special(t, "__contains__")
             if raw is not _MISSING:
                 if raw is None:
-                    raise TypeError(f"'{t.__name__}' object is not a container")
+                    raise TypeError(f"'{display_name(t)}' object is not a container")
                 return self.truth(self.call_slot(raw, container, (item,)))
         # Iterate with `==` (identity first), as PySequence_Contains does.
         try:
@@ -438,16 +458,16 @@ class ProtocolsMixin:
             return self.tensor_iter(v)
         raw = lookup_special(t, "__iter__")
         if raw is None:
-            raise TypeError(f"'{t.__name__}' object is not iterable")
+            raise TypeError(f"'{display_name(t)}' object is not iterable")
         if raw is not _MISSING:
             it = self.call_slot(raw, v, ())
             if lookup_special(type(it), "__next__") is _MISSING:
-                raise TypeError(f"iter() returned non-iterator of type '{type(it).__name__}'")
+                raise TypeError(f"iter() returned non-iterator of type '{display_name(type(it))}'")
             return it
         if lookup_special(t, "__getitem__") is not _MISSING:
             from .generators import SequenceIterator
             return SequenceIterator(self, v)
-        raise TypeError(f"'{t.__name__}' object is not iterable")
+        raise TypeError(f"'{display_name(t)}' object is not iterable")
 
     def next_item(self, it: Any) -> Any:
         """next(it); raises StopIteration when exhausted."""
@@ -456,7 +476,7 @@ class ProtocolsMixin:
             return next(it)
         raw = lookup_special(t, "__next__")
         if raw is _MISSING:
-            raise TypeError(f"'{t.__name__}' object is not an iterator")
+            raise TypeError(f"'{display_name(t)}' object is not an iterator")
         if type(raw) is types.FunctionType:
             return self.call_unbound(raw, it, ())
         return self.run_native(next, it)
@@ -486,7 +506,7 @@ class ProtocolsMixin:
                 return self.call(class_getitem, (key,), {})
         raw = lookup_special(t, "__getitem__")
         if raw is _MISSING or raw is None:
-            raise TypeError(f"'{t.__name__}' object is not subscriptable")
+            raise TypeError(f"'{display_name(t)}' object is not subscriptable")
         if raw is dict.__getitem__:
             return self._dict_subclass_getitem(obj, key)
         return self.call_slot(raw, obj, (key,))
@@ -521,7 +541,7 @@ class ProtocolsMixin:
             return
         raw = lookup_special(t, "__setitem__")
         if raw is _MISSING or raw is None:
-            raise TypeError(f"'{t.__name__}' object does not support item assignment")
+            raise TypeError(f"'{display_name(t)}' object does not support item assignment")
         if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
             self.before_mutation(obj)
         self.call_slot(raw, obj, (key, value))
@@ -534,7 +554,7 @@ class ProtocolsMixin:
             return
         raw = lookup_special(t, "__delitem__")
         if raw is _MISSING or raw is None:
-            raise TypeError(f"'{t.__name__}' object does not support item deletion")
+            raise TypeError(f"'{display_name(t)}' object does not support item deletion")
         if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
             self.before_mutation(obj)
         self.call_slot(raw, obj, (key,))

@@ -11,10 +11,11 @@ from typing import Any
 
 import torch
 
+from ..proxy import SymSize
 from ..symbolic import SymBool, SymFloat, SymValue
 from .natives import special
 
-_SEQUENCES = (list, tuple)
+_SEQUENCES = (list, tuple, SymSize)    # (a dynamic tensor.shape is a SymSize)
 
 
 def _has_symbolic(data: Any) -> bool:

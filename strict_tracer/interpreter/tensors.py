@@ -14,9 +14,9 @@ import torch
 from .. import ops
 from ..ops import shape_rules
 from ..errors import Category
-from ..proxy import TensorMeta, TensorProxy
+from ..proxy import SymSize, TensorMeta, TensorProxy, plain_sizes
 from ..symbolic import DataDependentError
-from .protocols import _MISSING, lookup_special
+from .protocols import _MISSING, lookup_special, stands_for
 from . import custom_ops
 from .indexing import indexing_call
 from .symbolic_calls import DATA_READS
@@ -28,7 +28,8 @@ _META_ATTRS = frozenset({"shape", "dtype", "device", "ndim", "layout", "requires
                          "is_cpu", "is_meta", "is_sparse", "is_quantized", "is_mkldnn", "is_nested",
                          "is_leaf"})
 _REFUSED_ATTRS = {
-    "data": "`.data` aliases the tensor outside autograd; use `.detach()`",
+    "data": "use `.detach()` for the same values without autograd history (and "
+            "torch.no_grad() around in-place updates)",
     "grad": "gradients do not exist while tracing forward()",
     "grad_fn": "autograd history does not exist while tracing forward()",
     "_version": "version counters depend on eager execution",
@@ -36,6 +37,10 @@ _REFUSED_ATTRS = {
     "untyped_storage": "storages do not exist while tracing; use tensor ops",
     "storage": "storages do not exist while tracing; use tensor ops",
     "__dict__": "the tracer does not track a tensor's attribute dict; read attributes by name",
+}
+_REFUSED_REASONS = {
+    "data": "`.data` gives an alias of the tensor that autograd and the exported graph do not "
+            "track: writes through it would be lost, reads could see stale values",
 }
 # What the oracle's fake tensors raise when an op reads tensor data (eager would not fail).
 _FAKE_DATA_ERRORS = ("data is not allocated yet", "Cannot access data pointer",
@@ -58,8 +63,10 @@ def _getset_reader(name: str):
 _GETSET_READERS: dict[str, Any] = {}
 
 
+@stands_for(types.BuiltinMethodType)
 class TensorMethod:
-    """`proxy.method` for a native Tensor method; calling it dispatches through ops."""
+    """`proxy.method` for a native Tensor method; calling it dispatches through ops. To the
+    program it is the builtin method eager Python would give (`type`, `__qualname__`, repr)."""
 
     _strict_tracer_native = True
     __slots__ = ("interp", "tensor", "fn", "__name__")
@@ -79,8 +86,18 @@ class TensorMethod:
             return self.interp.tensor_meta_method(self.tensor, self.__name__, args, kwargs)
         return self.interp.tensor_op(self.fn, (self.tensor, *args), kwargs)
 
-    def __repr__(self) -> str:
+    def __getattr__(self, name: str) -> Any:
+        if name == "__qualname__":
+            return f"{self.tensor.py_type.__name__}.{self.__name__}"
+        raise AttributeError(f"'builtin_function_or_method' object has no attribute '{name}'")
+
+    def describe(self) -> str:
+        """For diagnostics (bytecode log, refusal stacks): which tensor it is bound to."""
         return f"<method {self.__name__} of {self.tensor.describe()}>"
+
+    def __repr__(self) -> str:
+        return (f"<built-in method {self.__name__} of {self.tensor.py_type.__name__} object at "
+                f"{id(self.tensor):#x}>")
 
 
 class TensorsMixin:
@@ -112,6 +129,9 @@ class TensorsMixin:
 
     def dispatch_tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         """ops.dispatch, with the oracle's failures turned into refusals."""
+        if any(type(a) is SymSize for a in args) or any(type(v) is SymSize for v in kwargs.values()):
+            args = plain_sizes(args)
+            kwargs = dict(zip(kwargs, plain_sizes(tuple(kwargs.values()))))
         try:
             return ops.dispatch(fn, args, kwargs, self)
         except ops.UnsupportedCall as exc:
@@ -184,6 +204,8 @@ class TensorsMixin:
         custom = self.state.tensor_attrs.get((id(proxy), name), _MISSING)
         if custom is not _MISSING:
             return custom
+        if name == "__class__":
+            return proxy.py_type       # the eager class (torch.Tensor or nn.Parameter)
         if name in _META_ATTRS:
             if name == "shape":
                 return size_object(meta.shape)
@@ -206,11 +228,12 @@ class TensorsMixin:
                               "tracing", hint="keep the values in tensors and use tensor ops",
                               operands=(proxy,))
         if name in _REFUSED_ATTRS:
-            raise self.refuse(Category.UNSUPPORTED_TENSOR_OP, f"Tensor.{name} is not supported",
-                              hint=_REFUSED_ATTRS[name], operands=(proxy,), standin="tensor")
-        raw = lookup_special(torch.Tensor, name)
+            raise self.refuse(Category.UNSUPPORTED_TENSOR_OP, _REFUSED_REASONS.get(
+                name, f"reading tensor.{name} inside forward() is not supported"),
+                hint=_REFUSED_ATTRS[name], operands=(proxy,), standin="tensor")
+        raw = lookup_special(proxy.py_type, name)
         if raw is _MISSING:
-            raise AttributeError(f"'Tensor' object has no attribute '{name}'")
+            raise AttributeError(f"'{proxy.py_type.__name__}' object has no attribute '{name}'")
         t = type(raw)
         if t is types.FunctionType:
             return types.MethodType(raw, proxy)
@@ -224,7 +247,7 @@ class TensorsMixin:
         if t is property:
             return self.call(raw.fget, (proxy,), {})
         if t in (staticmethod, classmethod):
-            return raw.__get__(proxy, torch.Tensor)
+            return raw.__get__(proxy, proxy.py_type)
         return raw
 
     def tensor_meta_method(self, proxy: TensorProxy, name: str, args: tuple, kwargs: dict) -> Any:
@@ -307,10 +330,10 @@ class TensorsMixin:
 
 
 def size_object(shape: tuple) -> Any:
-    """What `tensor.shape` returns: a torch.Size for static shapes."""
+    """What `tensor.shape` returns: a torch.Size, or a SymSize standing for one."""
     if all(type(s) is int for s in shape):
         return torch.Size(shape)
-    return tuple(shape)
+    return SymSize(shape)
 
 
 def _normalize_dim(dim: int, ndim: int) -> int:

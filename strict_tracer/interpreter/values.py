@@ -5,9 +5,9 @@ import types
 from typing import Any
 
 from ..errors import Category
-from ..proxy import TensorProxy
+from ..proxy import SymSize, TensorProxy
 from ..symbolic import SymValue
-from .protocols import _MISSING, SAFE_TYPES, lookup_special
+from .protocols import _MISSING, SAFE_TYPES, lookup_special, display_name
 
 _CONTAINERS = frozenset({list, tuple, dict, set, frozenset})
 _MATCH_SELF_TYPES = (bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple)
@@ -40,7 +40,7 @@ class ValuesMixin:
         if type(mapping) is dict:
             return list(mapping.items())
         if lookup_special(type(mapping), "keys") is _MISSING:
-            raise TypeError(f"'{type(mapping).__name__}' object is not a mapping")
+            raise TypeError(f"'{display_name(type(mapping))}' object is not a mapping")
         keys = self.iterate(self.call(self.load_attr(mapping, "keys"), (), {}))
         return [(k, self.subscr(mapping, k)) for k in keys]
 
@@ -80,6 +80,8 @@ class ValuesMixin:
             return repr(self.specialize_scalar(value))
         if t in _CONTAINERS:
             return self._container_repr(value)
+        if t is SymSize:
+            return f"torch.Size([{', '.join(self.to_repr(v) for v in value)}])"
         raw = lookup_special(t, "__repr__")
         if type(raw) is types.FunctionType:
             return self._checked_text(self.call_unbound(raw, value, ()), "__repr__")
@@ -103,7 +105,7 @@ class ValuesMixin:
             if t is tuple:
                 return f"({inner},)" if len(value) == 1 else f"({inner})"
             if not value:
-                return f"{t.__name__}()"
+                return f"{display_name(t)}()"
             return "{" + inner + "}" if t is set else f"frozenset({{{inner}}})"
         finally:
             active.discard(id(value))
@@ -111,7 +113,7 @@ class ValuesMixin:
     @staticmethod
     def _checked_text(result: Any, name: str) -> str:
         if not issubclass(type(result), str):
-            raise TypeError(f"{name} returned non-string (type {type(result).__name__})")
+            raise TypeError(f"{name} returned non-string (type {display_name(type(result))})")
         return result
 
     def format_value(self, value: Any, spec: str = "") -> str:
@@ -128,11 +130,11 @@ class ValuesMixin:
         if type(raw) is types.FunctionType:
             result = self.call_unbound(raw, value, (spec,))
             if not issubclass(type(result), str):
-                raise TypeError(f"__format__ must return a str, not {type(result).__name__}")
+                raise TypeError(f"__format__ must return a str, not {display_name(type(result))}")
             return result
         if raw is object.__format__:
             if spec:
-                raise TypeError(f"unsupported format string passed to {t.__name__}.__format__")
+                raise TypeError(f"unsupported format string passed to {display_name(t)}.__format__")
             return self.to_str(value)
         return self.run_native(format, value, spec)
 

@@ -7,7 +7,8 @@ sizes used in arithmetic and factories, `.shape`/`.size()` indexing, loops over 
 and in-place writes through views (also aliases read after their base was mutated), custom
 submodules, ModuleList/ModuleDict/Sequential, BatchNorm running stats, embeddings, module
 constants steering control flow, closures with late binding, functools.partial, namedtuples,
-grad-mode blocks, dtype round trips and `torch.cond`.
+grad-mode blocks, dtype round trips, `torch.cond` and introspection (`type`, `isinstance`,
+`__class__`, inspect predicates).
 """
 from __future__ import annotations
 
@@ -243,8 +244,47 @@ def python_feature(w) -> None:
     w.tensors.append(target)
 
 
+def introspection(w) -> None:
+    """Branches on what Python introspection answers: the class of tensors, parameters, sizes,
+    tensor methods, generators, exceptions and frames (each answer changes the output, so a
+    traced answer that differs from eager's shows as a wrong result)."""
+    v = w.var()
+    target = w.new()
+    name = f"wp{w.n_linear}"
+    w.n_linear += 1
+    w.init.append(f"self.{name} = torch.nn.Parameter(torch.randn({WIDTH}))")
+    test = w.draw(st.sampled_from([
+        f"type({v}).__name__ == 'Tensor'",
+        f"{v}.__class__ is torch.Tensor and {v}.__class__.__module__ == 'torch'",
+        f"isinstance({v}, torch.Tensor) and not isinstance({v}, torch.nn.Parameter)",
+        f"type(self.{name}) is torch.nn.Parameter",
+        f"isinstance(self.{name}, torch.nn.Parameter) and self.{name}.__class__.__name__ == 'Parameter'",
+        f"issubclass(type({v} * 2), torch.nn.Parameter)",
+        f"repr(type({v})) == \"<class 'torch.Tensor'>\"",
+        f"type({v}.shape) is torch.Size and isinstance({v}.shape[0], int)",
+        f"type({v}.size(0)).__name__ == 'int'",
+        f"type({v}.add).__name__ == 'builtin_function_or_method'",
+        f"isinstance((t for t in [{v}]), types.GeneratorType)",
+        f"inspect.isgenerator(t for t in [{v}]) and not inspect.isgeneratorfunction({v}.add)",
+        f"inspect.currentframe().f_code.co_name == 'forward'",
+        f"inspect.isfunction(lambda: 0) and not inspect.ismethod({v}.add)",
+        f"type(self).__name__ == 'Generated' and type(self.{name}).__mro__[1] is torch.Tensor",
+    ]))
+    w.emit(f"if {test}:")
+    w.emit(f"{target} = {v} * self.{name} + 1", 3)
+    w.emit("else:")
+    w.emit(f"{target} = {v} - self.{name}", 3)
+    if w.draw(st.booleans()):
+        w.emit("try:")
+        w.emit(f"{target} = {target} * {{}}['missing']", 3)
+        w.emit("except Exception as error:")
+        w.emit(f"{target} = {target} + len(type(error).__name__) + "
+               f"isinstance(error, LookupError)", 3)
+    w.tensors.append(target)
+
+
 STATEMENTS = {
     "size_arithmetic": size_arithmetic, "shape_branch": shape_branch, "size_loop": size_loop,
     "view_mutation": view_mutation, "input_view_mutation": input_view_mutation,
-    "submodule": submodule, "python_feature": python_feature,
+    "submodule": submodule, "python_feature": python_feature, "introspection": introspection,
 }

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import collections
 import functools
+import inspect
 import itertools
 import linecache
 import math
+import types
 from dataclasses import dataclass, field
 
 import torch
@@ -39,7 +41,8 @@ class Program:
             lines = self.source.splitlines(keepends=True)
             linecache.cache[self.filename] = (len(self.source), None, lines, self.filename)
         namespace: dict = {"torch": torch, "F": torch.nn.functional, "math": math,
-                           "functools": functools, "collections": collections}
+                           "functools": functools, "collections": collections,
+                           "types": types, "inspect": inspect}
         exec(compile(self.source, self.filename, "exec"), namespace)
         torch.manual_seed(0)
         return namespace["Generated"]()
@@ -288,12 +291,15 @@ _OUTPUT_STYLES = [
 
 
 @st.composite
-def programs(draw, max_statements: int = 8) -> Program:
-    """Random programs; forward(x0, ..., xn) returns a tuple of tensors."""
+def programs(draw, max_statements: int = 8, focus: str | None = None) -> Program:
+    """Random programs; forward(x0, ..., xn) returns a tuple of tensors. With `focus` (a key
+    of program_statements.STATEMENTS), each program ends with one statement of that kind."""
     n_inputs = draw(st.integers(1, 3))
     w = _Writer(draw, n_inputs)
     for _ in range(draw(st.integers(1, max_statements))):
         _statement(w, 0)
+    if focus is not None:
+        STATEMENTS[focus](w)
     outputs = draw(st.lists(st.sampled_from(w.tensors), min_size=1, max_size=3, unique=True))
     result = draw(st.sampled_from(_OUTPUT_STYLES))(outputs)
     init = "".join(f"        {line}\n" for line in w.init) or "        pass\n"
