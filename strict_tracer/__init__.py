@@ -10,6 +10,7 @@ executed instruction, `strict_tracer.shapes` warns when a symbolic size is speci
 Warnings are `warnings.warn` with the stack level of your call to export()/explain().
 """
 import logging
+from importlib.metadata import PackageNotFoundError, version
 
 from .api import export
 from .errors import (Category, ConstraintViolationError, GraphBreakError, InstructionInfo,
@@ -18,8 +19,13 @@ from .explain import ExplainReport, GuardRecord, Problem, explain
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
+try:
+    __version__ = version("strict-tracer")     # the installed distribution's metadata
+except PackageNotFoundError:                   # a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
-    "export", "explain", "ExplainReport", "Problem", "GuardRecord",
+    "__version__", "export", "explain", "ExplainReport", "Problem", "GuardRecord",
     "StrictTracerError", "GraphBreakError", "ConstraintViolationError", "UserInputError",
     "InternalTracerError", "Category", "UserFrame", "InstructionInfo", "Location",
 ]

@@ -1,6 +1,7 @@
 """The command line: `python -m strict_tracer {demo,explain,export}`."""
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -10,7 +11,8 @@ import textwrap
 import pytest
 import torch
 
-from strict_tracer.__main__ import main
+import strict_tracer
+from strict_tracer.__main__ import invoked_as, main
 from strict_tracer.cli_inputs import TargetError, evaluate_input
 
 MODELS = textwrap.dedent("""
@@ -56,9 +58,13 @@ def models(tmp_path_factory):
     return path
 
 
-def _run(*args: str, cwd) -> subprocess.Popen:
+SCRIPT = os.path.join(os.path.dirname(sys.executable), "strict-tracer")   # the console script
+
+
+def _run(*args: str, cwd, script: bool = False) -> subprocess.Popen:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.Popen([sys.executable, "-m", "strict_tracer", *args], cwd=cwd, env=env,
+    command = [SCRIPT] if script else [sys.executable, "-m", "strict_tracer"]
+    return subprocess.Popen([*command, *args], cwd=cwd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -71,8 +77,11 @@ def runs(models):
         "help": ("--help",),
         "explain_bad": ("explain", "models.py:Bad", "--args", "randn(2, 4)"),
         "export_good": ("export", "models.py:make_good", "-o", str(out), "-q"),
+        "version": ("--version",),
     }
     procs = {name: _run(*args, cwd=models.parent) for name, args in commands.items()}
+    procs["script_version"] = _run("--version", cwd=models.parent, script=True)
+
     results = {}
     for name, proc in procs.items():
         stdout, stderr = proc.communicate(timeout=600)
@@ -104,9 +113,62 @@ def test_export_saves_a_loadable_program(runs):
     assert ep.module()(x).shape == (4, 2)
 
 
+def test_version_and_the_name_the_program_was_invoked_by(runs):
+    version = importlib.metadata.version("strict-tracer")
+    assert strict_tracer.__version__ == version
+    assert runs["version"][:2] == (0, f"python -m strict_tracer {version}\n")
+    assert runs["script_version"][:2] == (0, f"strict-tracer {version}\n")
+
+
+def test_invoked_as():
+    assert invoked_as("/venv/bin/strict-tracer") == "strict-tracer"
+    assert invoked_as("/src/strict_tracer/__main__.py") == "python -m strict_tracer"
+    assert invoked_as("-m") == "python -m strict_tracer"
+
+
 # ---------------------------------------------------------------------- in process
+def _one_line_error(err: str, prog: str = "strict-tracer") -> str:
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.startswith(f"{prog}: error: ") or err.startswith(f"{prog} export: error: "), err
+    return err
+
+
+def test_user_errors_are_one_line_without_traceback(models, tmp_path, capsys):
+    cases = [
+        (["export", "nowhere.py:Model"], "no such file: nowhere.py"),
+        (["export", f"{models}:Nope", "--args", "f32[2]"], "has no attribute 'Nope'"),
+        (["export", f"{models}:Good", "--args", "f32[2"], "cannot parse input expression"),
+        (["export", f"{models}:Good", "--args", "randn(-1)"], "negative dimension"),
+        (["export", f"{models}:Good", "--args", "f32[2, 3]", "f32[2]", "f32[1]"],
+         "do not match Good.forward"),
+        (["export", f"{models}:make_good", "-o", str(tmp_path)], "it is a directory"),
+        (["export", f"{models}:make_good", "-o", "/nonexistent/dir/m.pt2"],
+         "cannot save to /nonexistent/dir/m.pt2: directory /nonexistent/dir does not exist"),
+    ]
+    for argv, expected in cases:
+        assert main(argv, prog="strict-tracer") == 2, argv
+        assert expected in _one_line_error(capsys.readouterr().err), argv
+    for argv in (["bogus"], ["export"], ["export", "x.py:M", "--seed", "many"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(argv, prog="strict-tracer")
+        assert exit_.value.code == 2
+        assert _one_line_error(capsys.readouterr().err).endswith("--help)\n")
+
+
+def test_a_save_that_fails_after_the_export_is_one_line(models, tmp_path, capsys, monkeypatch):
+    def full_disk(ep, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(torch.export, "save", full_disk)
+    out = tmp_path / "m.pt2"
+    assert main(["export", f"{models}:make_good", "-q", "-o", str(out)], prog="strict-tracer") == 2
+    err = _one_line_error(capsys.readouterr().err)
+    assert err == f"strict-tracer: error: cannot save to {out}: No space left on device\n"
+
+
 def test_export_failure_prints_the_error_and_exits_1(models, capsys):
-    assert main(["export", f"{models}:Bad", "--args", "f32[2, 4]"]) == 1
+    assert main(["export", f"{models}:Bad", "--args", "f32[2, 4]"],
+                prog="python -m strict_tracer") == 1
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "export failed: GraphBreakError: data-dependent branch" in captured.err
