@@ -25,7 +25,7 @@ except PackageNotFoundError:                   # a source tree that was never in
     __version__ = "0+unknown"
 
 __all__ = [
-    "__version__", "export", "explain", "ExplainReport", "Problem", "GuardRecord",
+    "export", "explain", "ExplainReport", "Problem", "GuardRecord",
     "StrictTracerError", "GraphBreakError", "ConstraintViolationError", "UserInputError",
     "InternalTracerError", "Category", "UserFrame", "InstructionInfo", "Location",
 ]
