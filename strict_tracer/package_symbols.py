@@ -30,6 +30,7 @@ from torch.utils._sympy.value_ranges import ValueRanges
 from .proxy import TensorMeta, layout_strides
 from .symbolic import SymBool, SymFloat, SymValue
 from .symbolic.constraints import range_constraints
+from .symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
 from .symbolic.ranges import INF, decide
 
 
@@ -131,11 +132,20 @@ class TorchSymbols:
         if e.is_Symbol:
             return self._symbol(e)
         func = e.func
-        if e.is_Mul:
+        if e.is_Mul or (e.is_Pow and e.exp.is_negative):
             num, den = sympy.fraction(e)
             if den != 1:
-                return tfn.IntTrueDiv(self._conv(num), self._conv(den)) if e.is_integer is not False \
-                    else tfn.FloatTrueDiv(self._conv(num), self._conv(den))
+                n, d = strip_float(num), strip_float(den)
+                if n.is_integer and d.is_integer:
+                    return tfn.IntTrueDiv(self._conv(n), self._conv(d))
+                return tfn.FloatTrueDiv(self._conv(num), self._conv(den))
+        if e.is_Pow and not e.exp.is_Integer:
+            if e.exp == sympy.Rational(1, 2):
+                return tfn.OpaqueUnaryFn_sqrt(self._conv(e.base))
+            return tfn.FloatPow(self._conv(e.base), self._conv(e.exp))
+        converted = _FUNCS.get(func)
+        if converted is not None:
+            return converted(*(self._conv(a) for a in e.args))
         if func is sympy.floor:
             # together(): sympy spreads floor((s - 1)/2) into floor(s/2 - 1/2)
             num, den = sympy.fraction(sympy.together(e.args[0]))
@@ -244,6 +254,9 @@ class TorchSymbols:
         if binding.dim is None:
             return {self.map[symbol]: ()}
         return {self.map[symbol]: (CallMethodKey("size"), SequenceKey(binding.dim))}
+
+
+_FUNCS = {ToFloat: tfn.ToFloat, TruncToInt: tfn.TruncToInt, RoundToInt: tfn.RoundToInt}
 
 
 def _vr(lo, hi, integer: bool = True) -> ValueRanges:

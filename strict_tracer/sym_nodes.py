@@ -8,6 +8,7 @@ becomes nodes built from those, cached per expression.
 """
 from __future__ import annotations
 
+import math
 import operator
 from dataclasses import dataclass
 from typing import Any, Optional
@@ -17,6 +18,7 @@ import torch
 
 from .graph import GraphBuilder
 from .symbolic import SymBool, SymFloat, SymInt, SymValue
+from .symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
 from .symbolic.values import wrap
 
 
@@ -32,6 +34,10 @@ class Binding:
 
 _PURE_ARITHMETIC = frozenset({operator.add, operator.sub, operator.mul, operator.floordiv,
                               operator.truediv, operator.mod, operator.neg, operator.pow})
+_UNARY = {ToFloat: torch.sym_float, TruncToInt: math.trunc, RoundToInt: round,
+          sympy.Not: torch.sym_not, sympy.Abs: operator.abs}
+_CHAINED = {sympy.Max: torch.sym_max, sympy.Min: torch.sym_min, sympy.And: operator.and_,
+            sympy.Or: operator.or_}
 _REL = {sympy.Eq: operator.eq, sympy.Ne: operator.ne, sympy.Lt: operator.lt,
         sympy.Le: operator.le, sympy.Gt: operator.gt, sympy.Ge: operator.ge}
 
@@ -149,10 +155,12 @@ class SymNodes:
                 else:
                     acc = self._call(operator.add, (acc, self._emit(t, cache)), partial)
             return acc
-        if e.is_Mul:
+        if e.is_Mul or (e.is_Pow and e.exp.is_negative):
             num, den = sympy.fraction(e)
             if den != 1:
-                return self._call(operator.truediv, (self._emit(num, cache), self._emit(den, cache)), e)
+                # `/` computes a float from ints too: the operands need no sym_float.
+                return self._call(operator.truediv, (self._emit(strip_float(num), cache),
+                                                     self._emit(strip_float(den), cache)), e)
             coeff, rest = e.as_coeff_Mul()
             if coeff == -1:
                 return self._call(operator.neg, (self._emit(rest, cache),), e)
@@ -162,28 +170,62 @@ class SymNodes:
                 partial = partial * f
                 acc = self._call(operator.mul, (acc, self._emit(f, cache)), partial)
             return acc
-        if e.is_Pow and e.exp.is_Integer and e.exp > 0:
-            return self._call(operator.pow, (self._emit(e.base, cache), int(e.exp)), e)
+        if e.is_Pow:
+            return self._power(e, cache)
+        return self._function(e, cache)
+
+    def _power(self, e: sympy.Pow, cache: dict) -> torch.fx.Node:
+        base, exp = e.args
+        if exp.is_Integer:
+            return self._call(operator.pow, (self._emit(base, cache), int(exp)), e)
+        if exp == sympy.Rational(1, 2):
+            return self._call(torch.sym_sqrt, (self._emit(base, cache),), e)
+        return self._call(operator.pow, (self._emit(base, cache), self._emit(exp, cache)), e)
+
+    def _function(self, e: sympy.Basic, cache: dict) -> torch.fx.Node:
+        """Graph forms of floor/ceil/trunc/round, casts, Mod, Min/Max, sym_ite, relations."""
         func = e.func
-        if func is sympy.floor:
-            num, den = sympy.fraction(e.args[0])
-            if den != 1:
-                return self._call(operator.floordiv, (self._emit(num, cache), self._emit(den, cache)), e)
-            return self._call(torch.sym_int, (self._emit(e.args[0], cache),), e)
+        if func in (sympy.floor, sympy.ceiling):
+            return self._rounding(e, cache)
+        unary = _UNARY.get(func)
+        if unary is not None:
+            return self._call(unary, (self._emit(e.args[0], cache),), e)
         if func is sympy.Mod:
             return self._call(operator.mod, tuple(self._emit(a, cache) for a in e.args), e)
-        if func in (sympy.Max, sympy.Min):
-            target = torch.sym_max if func is sympy.Max else torch.sym_min
+        chained = _CHAINED.get(func)
+        if chained is not None:
             args = [self._emit(a, cache) for a in e.args]
             acc = args[0]
             for a in args[1:]:
-                acc = self._call(target, (acc, a), e)
+                acc = self._call(chained, (acc, a), e)
             return acc
         if func in _REL:
             return self._call(_REL[func], (self._emit(e.lhs, cache), self._emit(e.rhs, cache)), e)
-        if func is sympy.Not:
-            return self._call(torch.sym_not, (self._emit(e.args[0], cache),), e)
+        if func is sympy.Piecewise:
+            # torch.sym_ite wants both branches of one type: float constants of a float ite.
+            branch = (lambda v: float(v) if isinstance(v, int) else v) if not e.is_integer \
+                else (lambda v: v)
+            *pieces, (last, _) = [pair.args for pair in e.args]
+            acc = branch(self._emit(last, cache))
+            for value, cond in reversed(pieces):
+                acc = self._call(torch.sym_ite, (self._emit(cond, cache),
+                                                 branch(self._emit(value, cache)), acc), e)
+            return acc
         raise NotImplementedError(f"cannot compute {e} in the graph")
+
+    def _rounding(self, e: sympy.Basic, cache: dict) -> torch.fx.Node:
+        """floor/ceil: exact integer division for a ratio of integers (`p // q`,
+        `-((-p) // q)`, as torch's serializer accepts), math.floor/ceil of a float otherwise."""
+        arg = e.args[0]
+        num, den = sympy.fraction(sympy.together(arg))
+        if den == 1 or not (num.is_integer and den.is_integer):
+            target = math.floor if e.func is sympy.floor else math.ceil
+            return self._call(target, (self._emit(arg, cache),), e)
+        if e.func is sympy.floor:
+            return self._call(operator.floordiv, (self._emit(num, cache), self._emit(den, cache)), e)
+        negated = self._emit(-num, cache)
+        floored = self._call(operator.floordiv, (negated, self._emit(den, cache)), -e)
+        return self._call(operator.neg, (floored,), e)
 
     def _symbol(self, s: sympy.Symbol, cache: dict) -> torch.fx.Node:
         binding = self.bindings.get(s)

@@ -19,6 +19,7 @@ from strict_tracer.errors import ConstraintViolationError
 from . import facts as F
 from .dims import AUTO, DYNAMIC, NAMED
 from .input_symbols import InputSymbols, SpecSymbol
+from .narrowing import Narrowing, find_narrowings
 from .printing import to_python
 from .ranges import INF, decide
 from .shape_env import ShapeEnv, _linear
@@ -63,6 +64,9 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
             _relation(spec, resolved, inputs, sources, violations, fixes, names)
             continue
         _range_and_guards(env, spec, sources, violations, fixes, names)
+    for narrowing in find_narrowings(env, inputs.by_symbol, lambda spec: spec.kind == NAMED):
+        _narrowed(env, inputs.by_symbol[narrowing.symbol], narrowing, sources, violations,
+                  fixes, names)
     if violations:
         raise violation_error(violations, fixes, names)
 
@@ -186,24 +190,58 @@ _SOLVE_SPAN = 512      # sizes tried when solving a guard by enumeration
 
 def _solved_fixes(fact: sympy.Basic, symbol: sympy.Symbol, spec: SpecSymbol, info) -> list[str]:
     """Fixes for a guard on one dim that is neither a bound nor a divisibility: the sizes
-    that satisfy it, found by trying each size of the traced range (up to _SOLVE_SPAN): one
-    size gives `d = 6`, a bounded run a narrower Dim, an arithmetic progression a derived
-    Dim `d = 2*_d + 1`; anything else no fix."""
+    that satisfy it, found by trying each size of the traced range (up to _SOLVE_SPAN)."""
     lo = int(info.lower)
     hi = lo + _SOLVE_SPAN if info.upper == INF else min(int(info.upper), lo + _SOLVE_SPAN)
     good = [v for v in range(lo, hi + 1) if _holds(fact, symbol, v)]
+    return _fixes_from(good, spec.name, info.upper == INF, hi)
+
+
+def _fixes_from(good: list[int], name: str, unbounded: bool, window_hi: int) -> list[str]:
+    """Fixes from the valid sizes of a window of a dim's range: one size gives `d = 6`, a
+    bounded run a narrower Dim, an arithmetic progression a derived Dim `d = 2*_d + 1`;
+    anything else no fix."""
     if len(good) == 1:
-        return [f"{spec.name} = {good[0]}"]
+        return [f"{name} = {good[0]}"]
     if len(good) < 2 or len({b - a for a, b in zip(good, good[1:])}) != 1:
         return []
     step = good[1] - good[0]
-    open_ended = info.upper == INF and good[-1] > hi - step
+    open_ended = unbounded and good[-1] > window_hi - step
     if step == 1:
-        return [] if open_ended else [f"{spec.name} = {Dim._readable(spec.name, good[0], good[-1])}"]
-    sub, offset = f"_{spec.name}", good[0] % step
+        return [] if open_ended else [f"{name} = {Dim._readable(name, good[0], good[-1])}"]
+    sub, offset = f"_{name}", good[0] % step
     sub_hi = INF if open_ended else good[-1] // step
     derived = f"{step}*{sub}" + (f" + {offset}" if offset else "")
-    return [f"{sub} = {Dim._readable(sub, good[0] // step, _oo(sub_hi))}", f"{spec.name} = {derived}"]
+    return [f"{sub} = {Dim._readable(sub, good[0] // step, _oo(sub_hi))}", f"{name} = {derived}"]
+
+
+def _narrowed(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, sources: dict,
+              violations: list, fixes: list, names: list) -> None:
+    """A guard that rules out sizes of a declared-dynamic dim (symbolic.narrowing)."""
+    src = sources.get(spec.symbol, spec.name)
+    text = to_python(narrowing.fact, lambda s: sources.get(s, str(s)))
+    line = (f"Not all values of {_named(spec, sources)} in the specified range"
+            f"{_range_text(spec)} satisfy the generated guard {text} (no input with "
+            f"{src} = {narrowing.excluded} satisfies it).")
+    if narrowing.provenance is not None:
+        line += f"\n    guard added at {narrowing.provenance}"
+    info = env.symbols[spec.symbol]
+    window_hi = int(info.lower) + _SOLVE_SPAN if info.upper == INF else \
+        min(int(info.upper), int(info.lower) + _SOLVE_SPAN)
+    # Fixes are exact for a guard on this dim alone; for a relation with other dims, no
+    # range or progression of this dim alone makes it hold.
+    alone = len(narrowing.fact.free_symbols) == 1
+    if spec.kind == NAMED:
+        if alone:
+            fixes.extend(_fixes_from(narrowing.allowed, spec.name, info.upper == INF, window_hi))
+    else:
+        suggested = _fixes_from(narrowing.allowed, "d", info.upper == INF, window_hi) if alone else []
+        example = f" (e.g. {'; '.join(suggested)})" if suggested else ""
+        line += (f"\n    fix: declare {src} with a Dim whose sizes all satisfy the guard{example}, "
+                 "or Dim.AUTO to let the program check it at run time, or change the code so "
+                 "that it holds for every size")
+    violations.append(line)
+    names.append(spec.name)
 
 
 def _holds(fact: sympy.Basic, symbol: sympy.Symbol, value: int) -> bool:

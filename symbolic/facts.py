@@ -28,6 +28,7 @@ def canonical(rel: sympy.Basic) -> Optional[tuple[str, sympy.Expr]]:
         e = sympy.expand(rel.rhs - rel.lhs)
     else:
         e = sympy.expand(rel.lhs - rel.rhs)
+    e = _cleared(e)
     if kind == GT and e.is_integer:
         return GE, e - 1
     if kind in (EQ, NE):
@@ -35,6 +36,18 @@ def canonical(rel: sympy.Basic) -> Optional[tuple[str, sympy.Expr]]:
         if e.could_extract_minus_sign():
             e = -e
     return kind, e
+
+
+def _cleared(e: sympy.Expr) -> sympy.Expr:
+    """`e` times the positive lcm of its rational coefficients' denominators, so that
+    `n/2 - 5` and `n - 10` are one fact (and `n == 10` a replacement)."""
+    scale = 1
+    for term in sympy.Add.make_args(e):
+        coeff = term.as_coeff_Mul()[0]
+        if not coeff.is_Rational:
+            return e
+        scale = sympy.ilcm(scale, coeff.q)
+    return e if scale == 1 else sympy.expand(scale * e)
 
 
 def _as_mod(e: sympy.Expr) -> sympy.Expr:

@@ -12,6 +12,8 @@ from typing import Callable
 
 import sympy
 
+from .functions import RoundToInt, ToFloat, TruncToInt
+
 INF = math.inf
 Range = tuple  # (lower, upper): int | float, possibly -inf / inf
 UNKNOWN: Range = (-INF, INF)
@@ -120,7 +122,7 @@ def bound(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range
         base, exp = expr.args
         if exp.is_Integer:
             return _pow(bound(base, range_of), int(exp))
-        return UNKNOWN
+        return _real_pow(bound(base, range_of), exp)
     func = expr.func
     if func is sympy.floor:
         lo, hi = bound(expr.args[0], range_of)
@@ -138,6 +140,15 @@ def bound(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range
     if func is sympy.Min:
         bs = [bound(a, range_of) for a in expr.args]
         return (min(b[0] for b in bs), min(b[1] for b in bs))
+    if func is ToFloat:
+        return bound(expr.args[0], range_of)
+    if func in _MONOTONE:
+        lo, hi = bound(expr.args[0], range_of)
+        f = _MONOTONE[func]
+        return (lo if math.isinf(lo) else f(lo), hi if math.isinf(hi) else f(hi))
+    if func is sympy.Piecewise:
+        bs = [bound(pair.args[0], range_of) for pair in expr.args]
+        return (min(b[0] for b in bs), max(b[1] for b in bs))
     if func is sympy.Abs:
         lo, hi = bound(expr.args[0], range_of)
         if lo >= 0:
@@ -146,6 +157,17 @@ def bound(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range
             return (-hi, -lo)
         return (0, max(-lo, hi))
     return UNKNOWN
+
+
+_MONOTONE = {TruncToInt: math.trunc, RoundToInt: round}
+
+
+def _real_pow(base: Range, exp: sympy.Basic) -> Range:
+    """base ** exp for a positive constant non-integer exponent over a non-negative base."""
+    if not exp.is_number or not exp.is_positive or base[0] < 0:
+        return UNKNOWN
+    e = float(exp)
+    return (base[0] ** e, INF if math.isinf(base[1]) else base[1] ** e)
 
 
 def bound_relaxing_floors(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> Range:

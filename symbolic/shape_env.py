@@ -18,6 +18,7 @@ from typing import Any, Callable, Optional
 import sympy
 
 from . import facts as F
+from .functions import float_constant, strip_float
 from .printing import to_python
 from .ranges import INF, Range, bound, decide
 from .values import SymBool, SymFloat, SymInt, SymValue, wrap
@@ -122,7 +123,7 @@ class ShapeEnv:
         return (info.lower, info.upper)
 
     def bound(self, expr: sympy.Basic) -> Range:
-        return bound(self.resolve(expr), self.range_of)
+        return bound(strip_float(self.resolve(expr)), self.range_of)
 
     # ------------------------------------------------------------------ hints
     def hint_substitution(self) -> dict:
@@ -229,7 +230,7 @@ class ShapeEnv:
     # ------------------------------------------------------------------ deciding
     def static_value(self, cond: sympy.Basic) -> Optional[bool]:
         """True/False if replacements, ranges and facts decide `cond`; None otherwise."""
-        cond = self.resolve(cond)
+        cond = strip_float(self.resolve(cond))
         if cond is sympy.true or cond is sympy.false:
             return bool(cond)
         cached = self._cache.get(cond, _MISSING)
@@ -264,7 +265,7 @@ class ShapeEnv:
         """Decide a condition; if only the hint can, record it (or its negation) as a guard."""
         if cond is sympy.true or cond is sympy.false:
             return bool(cond)
-        resolved = self.resolve(cond)
+        resolved = strip_float(self.resolve(cond))
         known = self.static_value(resolved)
         if known is not None:
             return known
@@ -283,7 +284,7 @@ class ShapeEnv:
         This is how a size that came from data is assumed not to be 0 or 1 when a shape rule
         asks, e.g., whether it broadcasts; None if even that does not decide.
         """
-        resolved = self.resolve(cond)
+        resolved = strip_float(self.resolve(cond))
         known = self.static_value(resolved)
         if known is not None:
             return known
@@ -303,16 +304,34 @@ class ShapeEnv:
             return _py(expr)
         hint = value.hint if value.hint is not None else self.hint_value(expr)
         if hint is None:
-            raise DataDependentError(expr, "specialize")
-        self.evaluate(sympy.Eq(expr, hint), True)
+            raise DataDependentError(strip_float(expr), "specialize")
+        value_expr = strip_float(expr)
+        exact = hint
+        if isinstance(hint, float):
+            # The exact value at the hints (10/3, not 3.3333333333333335) when there is one.
+            at_hints = self._exact_at_hints(value_expr)
+            exact = at_hints if at_hints is not None else float_constant(hint)
+        self.evaluate(sympy.Eq(value_expr, exact), True)
         return hint
 
-    def check(self, cond: sympy.Basic, hint=None) -> None:
+    def _exact_at_hints(self, expr: sympy.Basic) -> Optional[sympy.Basic]:
+        subs = {}
+        for s in expr.free_symbols:
+            info = self.symbols.get(s)
+            if info is None or info.hint is None or not s.is_integer:
+                return None
+            subs[s] = sympy.Integer(info.hint)
+        value = expr.xreplace(subs)
+        return value if value.is_Rational else None
+
+    def check(self, cond: sympy.Basic, hint=None, stated: bool = False) -> None:
         """torch._check(cond): backed conditions become guards, unbacked ones runtime asserts.
 
+        `stated`: the program itself states the condition (a user-level torch._check), so its
+        guard is a "check" the program means to make, not a narrowing found while tracing.
         Raises CheckFailed if the condition is known to be false.
         """
-        resolved = self.resolve(cond)
+        resolved = strip_float(self.resolve(cond))
         known = self.static_value(resolved)
         if known is True:
             return
@@ -323,7 +342,7 @@ class ShapeEnv:
         if hint is not None:
             if not hint:
                 raise CheckFailed(f"{resolved} is false for the example inputs")
-            self.guards.append(Guard(resolved, self.provenance()))
+            self.guards.append(Guard(resolved, self.provenance(), "check" if stated else "guard"))
         else:
             self.runtime_asserts.append(Guard(resolved, self.provenance(), "check"))
         self._learn(resolved)
@@ -346,6 +365,11 @@ class ShapeEnv:
             self._add_fact(fact)
             return
         kind, e = c
+        if kind in (F.GE, F.GT) and len(e.free_symbols) == 1 and _linear(e) is None:
+            unrounded = _without_rounding(kind, e)
+            if unrounded is not None and _linear(F.canonical(unrounded)[1]) is not None:
+                self._learn(unrounded)      # floor(s/3) >= 1 is s >= 3: a range
+                return
         if kind in (F.EQ, F.NE) and len(e.free_symbols) > 1:
             e = self._cancel_nonzero_factors(e)
             fact = F.to_relation(kind, e)
@@ -426,6 +450,25 @@ def _negation(cond: sympy.Basic) -> sympy.Basic:
     if c is None:
         return sympy.Not(cond)
     return F.to_relation(*F.negate(*c))
+
+
+def _without_rounding(kind: str, e: sympy.Expr) -> Optional[sympy.Basic]:
+    """`a*floor(u) + c >= 0` (or `> 0`, or with ceiling) as the equivalent relation on u:
+    floor(u) >= k iff u >= k, ceil(u) >= k iff u > k - 1 (k an integer)."""
+    atoms = e.atoms(sympy.floor, sympy.ceiling)
+    if len(atoms) != 1:
+        return None
+    (atom,) = atoms
+    a = e.coeff(atom)
+    c = sympy.expand(e - a * atom)
+    if not (a.is_Rational and a != 0 and c.is_Rational):
+        return None
+    edge, u, is_floor = -c / a, atom.args[0], atom.func is sympy.floor
+    if a > 0:       # atom >= k
+        k = math.ceil(edge) if kind == F.GE else math.floor(edge) + 1
+        return sympy.Ge(u, k) if is_floor else sympy.Gt(u, k - 1)
+    k = math.floor(edge) if kind == F.GE else math.ceil(edge) - 1     # atom <= k
+    return sympy.Lt(u, k + 1) if is_floor else sympy.Le(u, k)
 
 
 def _linear(e: sympy.Expr):

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, Union
 
 import sympy
 
+from .functions import RoundToInt, ToFloat, TruncToInt, float_constant, strip_float
+
 if TYPE_CHECKING:
     from .shape_env import ShapeEnv
 
@@ -27,8 +29,16 @@ def _expr_of(value: Any) -> sympy.Expr:
     if isinstance(value, int):
         return sympy.Integer(value)
     if isinstance(value, float):
-        return sympy.Float(value)
+        return float_constant(value)
     raise TypeError(f"not a symbolic operand: {type(value).__name__}")
+
+
+def _float_expr(value: Any) -> sympy.Expr:
+    """The expression of an operand of float arithmetic: integers become ToFloat, so the
+    result stays a float in the graph (`n * 2.0 / 2` is a float, not `n`)."""
+    if isinstance(value, SymInt):
+        return ToFloat(value.expr)
+    return _expr_of(value)
 
 
 def _hint_of(value: Any):
@@ -96,44 +106,78 @@ def _result_kind(a: Any, b: Any) -> type:
     return SymInt
 
 
-def _binary(sym_op, hint_op):
+def _operands(a: Any, b: Any, kind: type) -> tuple:
+    if kind is SymFloat:
+        return _float_expr(a), _float_expr(b)
+    return _expr_of(a), _expr_of(b)
+
+
+def _binary(sym_op, hint_op, float_op=None, kind_of=None):
+    """`self (op) other` and its reflection; `float_op` builds the expression when the result
+    is a float and differs from `sym_op` (floor division and modulo of floats); `kind_of`
+    overrides the result kind (true division is always a float)."""
+    kind_of = kind_of or _result_kind
+    def build(a, b, kind):
+        op = float_op if kind is SymFloat and float_op is not None else sym_op
+        return op(*_operands(a, b, kind))
+
     def method(self, other):
-        if not isinstance(other, (int, float, SymValue)):
+        if not isinstance(other, (int, float, SymValue)) or isinstance(other, SymBool):
             return NotImplemented
         hint = None
         if self.hint is not None and _hint_of(other) is not None:
             hint = hint_op(self.hint, _hint_of(other))
-        return wrap(sym_op(self.expr, _expr_of(other)), hint, self.env, _result_kind(self, other))
+        kind = kind_of(self, other)
+        return wrap(build(self, other, kind), hint, self.env, kind)
 
     def reflected(self, other):
-        if not isinstance(other, (int, float, SymValue)):
+        if not isinstance(other, (int, float)):
             return NotImplemented
         hint = None if self.hint is None else hint_op(other, self.hint)
-        return wrap(sym_op(_expr_of(other), self.expr), hint, self.env, _result_kind(self, other))
+        kind = kind_of(self, other)
+        return wrap(build(other, self, kind), hint, self.env, kind)
 
     return method, reflected
 
 
 def _floordiv(a, b):
-    return sympy.floor(a / b)
+    return sympy.floor(strip_float(a) / strip_float(b))
+
+
+def _float_floordiv(a, b):
+    """float // float: the floor, as a float."""
+    return ToFloat(sympy.floor(strip_float(a) / strip_float(b)))
 
 
 def _mod(a, b):
     return sympy.Mod(a, b)
 
 
+def _float_mod(a, b):
+    """float % float: a - b*floor(a/b) (the sign of b, as Python)."""
+    return a - b * sympy.floor(strip_float(a) / strip_float(b))
+
+
 def _truediv(a, b):
     return a / b
 
 
+def _float_hint(op):
+    def hint(a, b):
+        return float(op(a, b))
+    return hint
+
+
 def _compare(sym_op, hint_op):
+    # A comparison's truth does not depend on int/float types: compare the values.
     def method(self, other):
-        if not isinstance(other, (int, float, SymValue)):
+        if not isinstance(other, (int, float, SymValue)) or isinstance(other, SymBool):
             return NotImplemented
         hint = None
         if self.hint is not None and _hint_of(other) is not None:
             hint = hint_op(self.hint, _hint_of(other))
-        return wrap(sym_op(self.expr, _expr_of(other)), hint, self.env, SymBool)
+        return wrap(sym_op(strip_float(self.expr), strip_float(_expr_of(other))), hint,
+                    self.env, SymBool)
     return method
 
 
@@ -146,6 +190,10 @@ class _SymNumber(SymValue):
     __add__, __radd__ = _binary(operator.add, operator.add)
     __sub__, __rsub__ = _binary(operator.sub, operator.sub)
     __mul__, __rmul__ = _binary(operator.mul, operator.mul)
+    __truediv__, __rtruediv__ = _binary(_truediv, _float_hint(operator.truediv),
+                                        kind_of=lambda a, b: SymFloat)
+    __floordiv__, __rfloordiv__ = _binary(_floordiv, operator.floordiv, _float_floordiv)
+    __mod__, __rmod__ = _binary(_mod, operator.mod, _float_mod)
 
     __eq__ = _compare(sympy.Eq, operator.eq)
     __ne__ = _compare(sympy.Ne, operator.ne)
@@ -155,10 +203,54 @@ class _SymNumber(SymValue):
     __ge__ = _compare(sympy.Ge, operator.ge)
 
     def __bool__(self) -> bool:
-        return bool(self.env.evaluate(sympy.Ne(self.expr, 0), self.hint != 0 if self.hint is not None else None))
+        return bool(self.env.evaluate(sympy.Ne(strip_float(self.expr), 0),
+                                      self.hint != 0 if self.hint is not None else None))
 
     def __float__(self) -> float:
+        # Python requires a float: the value is specialized (a guard), as torch does.
         return float(self.env.specialize(self))
+
+    def __pos__(self):
+        return self
+
+    def __neg__(self):
+        return wrap(-self.expr, None if self.hint is None else -self.hint, self.env, type(self))
+
+    def __abs__(self):
+        return wrap(sympy.Abs(self.expr), None if self.hint is None else abs(self.hint), self.env,
+                    type(self))
+
+    def __pow__(self, other):
+        return _power(self, other)
+
+    def __rpow__(self, other):
+        if not isinstance(other, (int, float)):
+            return NotImplemented
+        return _power(other, self)
+
+    def _unary(self, func, hint_op, kind: type):
+        hint = None if self.hint is None else hint_op(self.hint)
+        return wrap(func(strip_float(self.expr)), hint, self.env, kind)
+
+
+def _power(base: Any, exp: Any):
+    """`base ** exp`: an integer for integer operands with a non-negative integer exponent,
+    a float otherwise (as Python computes it)."""
+    if not isinstance(exp, (int, float, SymValue)) or isinstance(exp, SymBool):
+        return NotImplemented
+    sym = base if isinstance(base, SymValue) else exp
+    hb, he = _hint_of(base), _hint_of(exp)
+    hint = None if hb is None or he is None else hb ** he
+    integral = isinstance(base, (int, SymInt)) and isinstance(exp, (int, SymInt))
+    if integral and not (isinstance(exp, int) and exp >= 0):
+        lo = sym.env.bound(_expr_of(exp))[0] if isinstance(exp, SymInt) else exp
+        integral = lo >= 0
+    if integral:
+        return wrap(_expr_of(base) ** _expr_of(exp), hint, sym.env, SymInt)
+    if isinstance(hint, complex):
+        raise ValueError("a negative size raised to a fractional power is complex")
+    return wrap(_float_expr(base) ** _float_expr(exp), None if hint is None else float(hint),
+                sym.env, SymFloat)
 
 
 class SymInt(_SymNumber):
@@ -166,43 +258,19 @@ class SymInt(_SymNumber):
 
     __slots__ = ()
 
-    __floordiv__, __rfloordiv__ = _binary(_floordiv, operator.floordiv)
-    __mod__, __rmod__ = _binary(_mod, operator.mod)
-
-    def __truediv__(self, other):
-        if not isinstance(other, (int, float, SymValue)):
-            return NotImplemented
-        hint = None if self.hint is None or _hint_of(other) is None else self.hint / _hint_of(other)
-        return wrap(self.expr / _expr_of(other), hint, self.env, SymFloat)
-
-    def __rtruediv__(self, other):
-        if not isinstance(other, (int, float)):
-            return NotImplemented
-        hint = None if self.hint is None else other / self.hint
-        return wrap(_expr_of(other) / self.expr, hint, self.env, SymFloat)
-
-    def __neg__(self):
-        return wrap(-self.expr, None if self.hint is None else -self.hint, self.env, SymInt)
-
-    def __pos__(self):
-        return self
-
-    def __abs__(self):
-        return wrap(sympy.Abs(self.expr), None if self.hint is None else abs(self.hint), self.env, SymInt)
-
-    def __pow__(self, other):
-        if type(other) is not int or other < 0:
-            return NotImplemented
-        return wrap(self.expr ** other, None if self.hint is None else self.hint ** other, self.env, SymInt)
-
     def __floor__(self):
         return self
 
     def __ceil__(self):
         return self
 
-    def __round__(self, ndigits=None):
+    def __trunc__(self):
         return self
+
+    def __round__(self, ndigits=None):
+        if ndigits is None or ndigits >= 0:
+            return self
+        return round(self.env.specialize(self), ndigits)
 
     def __int__(self) -> int:
         return self.env.specialize(self)
@@ -210,25 +278,32 @@ class SymInt(_SymNumber):
     def __index__(self) -> int:
         return self.env.specialize(self)
 
-    def __trunc__(self) -> int:
-        return self.env.specialize(self)
-
 
 class SymFloat(_SymNumber):
-    """A symbolic float (e.g. a size divided by a number)."""
+    """A symbolic float (a size divided by a number, `torch.sym_float(n)`, a float read
+    from data). floor/ceil/trunc/round stay symbolic integers (torch's SymFloat
+    semantics); `int()` and `float()` must return Python numbers, so they specialize."""
 
     __slots__ = ()
 
-    __truediv__, __rtruediv__ = _binary(_truediv, operator.truediv)
-
-    def __neg__(self):
-        return wrap(-self.expr, None if self.hint is None else -self.hint, self.env, SymFloat)
-
     def __floor__(self):
-        return wrap(sympy.floor(self.expr), None if self.hint is None else math.floor(self.hint), self.env, SymInt)
+        return self._unary(sympy.floor, math.floor, SymInt)
 
     def __ceil__(self):
-        return wrap(sympy.ceiling(self.expr), None if self.hint is None else math.ceil(self.hint), self.env, SymInt)
+        return self._unary(sympy.ceiling, math.ceil, SymInt)
+
+    def __trunc__(self):
+        lo, hi = self.env.bound(strip_float(self.expr))
+        func = sympy.floor if lo >= 0 else (sympy.ceiling if hi <= 0 else TruncToInt)
+        return self._unary(func, math.trunc, SymInt)
+
+    def __round__(self, ndigits=None):
+        if ndigits is None:
+            return self._unary(RoundToInt, round, SymInt)
+        return round(float(self), ndigits)
+
+    def __int__(self) -> int:
+        return int(self.__trunc__())
 
 
 class SymBool(SymValue):
@@ -274,7 +349,47 @@ def _sym_minmax(a, b, sym_op, py_op):
         return py_op(a, b)
     ha, hb = _hint_of(a), _hint_of(b)
     hint = None if ha is None or hb is None else py_op(ha, hb)
-    return wrap(sym_op(_expr_of(a), _expr_of(b)), hint, sym.env, _result_kind(a, b))
+    kind = _result_kind(a, b)
+    return wrap(sym_op(*_operands(a, b, kind)), hint, sym.env, kind)
+
+
+def sym_float(a: Any) -> Any:
+    """torch.sym_float: the value as a float, without specializing it."""
+    if isinstance(a, SymInt):
+        return wrap(ToFloat(a.expr), None if a.hint is None else float(a.hint), a.env, SymFloat)
+    return a if isinstance(a, SymFloat) else float(a)
+
+
+def sym_int(a: Any) -> Any:
+    """torch.sym_int: truncation toward zero, symbolic."""
+    if isinstance(a, SymValue):
+        return math.trunc(a)
+    return int(a)
+
+
+def sym_sqrt(a: Any) -> Any:
+    """torch.sym_sqrt: a float square root, symbolic."""
+    if not isinstance(a, SymValue):
+        return math.sqrt(a)
+    if a.hint is not None and a.hint < 0:
+        raise ValueError("math domain error")
+    hint = None if a.hint is None else math.sqrt(a.hint)
+    return wrap(sympy.sqrt(_float_expr(a)), hint, a.env, SymFloat)
+
+
+def sym_ite(cond: Any, then: Any, other: Any) -> Any:
+    """torch.sym_ite: `then if cond else other` without branching on a symbolic cond."""
+    if not isinstance(cond, SymBool):
+        return then if cond else other
+    known = cond.env.static_value(cond.expr)
+    if known is not None:
+        return then if known else other
+    kind = _result_kind(then, other)
+    if kind is SymInt and not all(isinstance(v, (int, SymInt)) for v in (then, other)):
+        raise TypeError("torch.sym_ite expects both branches of the same type (int or float)")
+    t, o = _operands(then, other, kind)
+    hint = None if cond.hint is None else _hint_of(then if cond.hint else other)
+    return wrap(sympy.Piecewise((t, cond.expr), (o, True)), hint, cond.env, kind)
 
 
 def is_symbolic(value: Any) -> bool:

@@ -4,8 +4,6 @@ with symbolic integers, and torch's symbolic helpers (`torch._check`, `torch._ch
 """
 from __future__ import annotations
 
-import builtins
-import math
 from typing import Any
 
 import torch
@@ -14,6 +12,7 @@ import torch.fx.experimental.symbolic_shapes as torch_symbolic
 from ..errors import Category
 from ..proxy import TensorProxy
 from ..symbolic import CheckFailed, SymBool, SymFloat, SymInt, sym_max, sym_min
+from ..symbolic.values import sym_float, sym_int, sym_ite, sym_sqrt
 from .natives import special
 
 
@@ -71,7 +70,7 @@ def _check_with(interp, error_type: type, cond: Any, message: Any) -> None:
                                  "or on values read with .item()", operands=(cond,))
     if isinstance(cond, SymBool):
         try:
-            cond.env.check(cond.expr, cond.hint)
+            cond.env.check(cond.expr, cond.hint, stated=True)
         except CheckFailed:
             raise error_type(_message(interp, message, f"Expected cond to be True, but got False "
                                                        f"({cond})")) from None
@@ -150,17 +149,25 @@ def _sym_not(interp, args, kwargs):
 @special(torch.sym_int)
 def _sym_int(interp, args, kwargs):
     (a,) = args
-    if isinstance(a, SymFloat):
-        return math.trunc(interp.state.shape_env.specialize(a))
-    return a if isinstance(a, SymInt) else builtins.int(a)
+    return sym_int(a)
 
 
 @special(torch.sym_float)
 def _sym_float(interp, args, kwargs):
     (a,) = args
-    if isinstance(a, SymInt):
-        return a * 1.0
-    return a if isinstance(a, SymFloat) else builtins.float(a)
+    return sym_float(a)
+
+
+@special(torch.sym_sqrt)
+def _sym_sqrt(interp, args, kwargs):
+    (a,) = args
+    return sym_sqrt(a)
+
+
+@special(torch.sym_ite)
+def _sym_ite(interp, args, kwargs):
+    bound = _bind(("b", "t", "f"), args, kwargs)
+    return sym_ite(bound["b"], bound["t"], bound["f"])
 
 
 def _decide_or(default: Any):

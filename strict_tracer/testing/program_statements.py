@@ -3,7 +3,7 @@ export's mechanisms rather than single ops.
 
 Each function takes the generator's writer `w` and emits statements that keep its invariant:
 every name in `w.tensors` is a float32 tensor of shape (batch, WIDTH). They cover dynamic
-sizes used in arithmetic and factories, `.shape`/`.size()` indexing, loops over sizes, views
+sizes used in arithmetic and factories, float arithmetic on sizes, `.shape`/`.size()` indexing, loops over sizes, views
 and in-place writes through views (also aliases read after their base was mutated), custom
 submodules, ModuleList/ModuleDict/Sequential, BatchNorm running stats, embeddings, module
 constants steering control flow, closures with late binding, functools.partial, namedtuples,
@@ -49,6 +49,32 @@ def size_arithmetic(w) -> None:
         f"torch.eye({v}.shape[0]) @ {v}",
         f"{v}.T.T * {v}.ndim",
         f"{v}.mT.mT + {v}.shape[-2]",
+    ])))
+
+
+def float_size(w) -> None:
+    """Float arithmetic on sizes (torch's SymFloat semantics): true division, floor/ceil/
+    trunc/round and int() of ratios, float comparisons, torch.sym_float/sym_int/sym_sqrt,
+    powers; results feed slices, factories and scalar operands."""
+    v = w.var()
+    k = w.draw(st.integers(2, 4))
+    w.assign(w.draw(st.sampled_from([
+        f"{v}[: max(round({v}.shape[0] / {k}), 1)].sum(0, keepdim=True) + {v}",
+        f"{v}[: math.ceil({v}.shape[0] / {k})].mean(0, keepdim=True) + {v}",
+        f"{v}[: max(math.floor({v}.shape[0] / {k}), 1)].amax(0, keepdim=True) * {v}",
+        f"{v}[: math.trunc({v}.shape[0] / {k}) + 1].sum(0) + {v}",
+        f"{v}[: int({v}.shape[0] / {k}) + 1].sum(0) + {v}",
+        f"{v} * ({v}.shape[0] / {k}) + {v}.shape[1] / 2",
+        f"{v} * (math.ceil({v}.shape[0] * 1.5) - {v}.shape[0])",
+        f"torch.cat([{v}, {v}.new_zeros(math.ceil({v}.shape[0] / {k}) * {k} - {v}.shape[0], "
+        f"{WIDTH})])[:{v}.shape[0]]",
+        f"{v} * torch.sym_sqrt({v}.shape[0]) + torch.sym_float({v}.shape[1]) / 3",
+        f"({v} + 1 if {v}.shape[0] / {k} > 1.0 else {v} - 1)",
+        f"{v}[: torch.sym_int({v}.shape[0] / {k}) + 1].sum(0) + {v}",
+        f"{v} * ({v}.shape[0] ** 0.5) - {v}.shape[0] // {k} * 0.25",
+        f"{v}.new_full((1, {WIDTH}), {v}.shape[0] / {k} % 1.5) + {v}",
+        f"torch.arange(math.ceil({v}.shape[0] * 2.0)).float()[:{v}.shape[0]].unsqueeze(1) + {v}",
+        f"{v} * torch.sym_ite({v}.shape[0] > {k}, {v}.shape[0] / {k}, 1.0)",
     ])))
 
 
@@ -284,7 +310,7 @@ def introspection(w) -> None:
 
 
 STATEMENTS = {
-    "size_arithmetic": size_arithmetic, "shape_branch": shape_branch, "size_loop": size_loop,
+    "size_arithmetic": size_arithmetic, "float_size": float_size, "shape_branch": shape_branch, "size_loop": size_loop,
     "view_mutation": view_mutation, "input_view_mutation": input_view_mutation,
     "submodule": submodule, "python_feature": python_feature, "introspection": introspection,
 }

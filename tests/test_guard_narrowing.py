@@ -1,0 +1,144 @@
+"""A guard that rules out sizes of a dimension declared dynamic (Dim, Dim.DYNAMIC, derived)
+is a ConstraintViolationError naming the guard and the line, never an assertion the
+exported program makes silently. torch.export 2.13 exports several of these programs with
+a runtime guard that fails at every other size; the tests state that difference."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.export import Dim
+
+import strict_tracer
+from strict_tracer.errors import ConstraintViolationError
+
+
+def module(fn):
+    class Program(torch.nn.Module):
+        def forward(self, x):
+            return fn(x)
+    return Program()
+
+
+def view_to_constant(x):
+    return x.view(64) + 1
+
+
+def branch_on_product(x):
+    if x.shape[0] * x.shape[1] == 64:
+        return x + 1
+    return x - 1
+
+
+def branch_on_parity(x):
+    if x.shape[0] % 2 == 0:
+        return x + 1
+    return x - 1
+
+
+def branch_on_square(x):
+    return x * 2 if x.shape[0] ** 2 == 64 else x
+
+
+def bounded_product(x):
+    return x.sum() if x.shape[0] * x.shape[1] <= 1000 else x.mean()
+
+
+BOTH_DYNAMIC = {"x": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}}
+NARROWING = [(view_to_constant, "x.view(64)"), (branch_on_product, "x.shape[0] * x.shape[1] == 64"),
+             (branch_on_parity, "x.shape[0] % 2 == 0"), (branch_on_square, "x.shape[0] ** 2 == 64"),
+             (bounded_product, "x.shape[0] * x.shape[1] <= 1000")]
+
+
+@pytest.mark.parametrize("fn,line", NARROWING, ids=[f.__name__ for f, _ in NARROWING])
+def test_a_narrowing_guard_on_dim_dynamic_is_a_located_violation(fn, line):
+    with pytest.raises(ConstraintViolationError) as info:
+        strict_tracer.export(module(fn), (torch.randn(8, 8),), dynamic_shapes=BOTH_DYNAMIC)
+    text = str(info.value)
+    assert "satisfy the generated guard" in text and "no input with L['x'].size()" in text
+    assert "test_guard_narrowing.py" in text and line in text, text
+
+
+def test_torch_export_narrows_the_same_program_silently():
+    """The behaviour this rule replaces: torch.export accepts, and its program fails at
+    every size but the example's."""
+    ep = torch.export.export(module(view_to_constant), (torch.randn(8, 8),),
+                             dynamic_shapes=BOTH_DYNAMIC)
+    with pytest.raises(AssertionError, match="Guard failed"):
+        ep.module()(torch.randn(4, 4))
+
+
+def test_named_dims_related_by_a_narrowing_guard_are_violations():
+    spec = {"x": {0: Dim("a"), 1: Dim("b")}}
+    with pytest.raises(ConstraintViolationError) as info:
+        strict_tracer.export(module(view_to_constant), (torch.randn(8, 8),), dynamic_shapes=spec)
+    assert "Constraints violated (a, b)" in str(info.value)
+
+
+def test_a_guard_on_one_dim_gets_an_exact_fix():
+    with pytest.raises(ConstraintViolationError) as info:
+        strict_tracer.export(module(branch_on_parity), (torch.randn(8, 8),),
+                             dynamic_shapes={"x": {0: Dim.DYNAMIC}})
+    assert "_d = Dim('_d', min=1); d = 2*_d" in str(info.value)
+
+
+def test_a_derived_dim_narrowed_through_its_root_is_a_violation():
+    a = Dim("a", min=2, max=64)
+
+    class Program(torch.nn.Module):
+        def forward(self, x, y):
+            if y.shape[0] % 4 == 0:
+                return x.sum() + y.sum()
+            return x.sum() - y.sum()
+    spec = {"x": {0: a}, "y": {0: 2 * a}}
+    with pytest.raises(ConstraintViolationError, match="% 2"):
+        strict_tracer.export(Program(), (torch.randn(6), torch.randn(12)), dynamic_shapes=spec)
+
+
+@pytest.mark.parametrize("spec", [{"x": {0: Dim.AUTO, 1: Dim.AUTO}}, None],
+                         ids=["auto", "static"])
+def test_auto_and_static_dims_may_be_narrowed_like_torch(spec):
+    model = module(branch_on_product)
+    ep = strict_tracer.export(model, (torch.randn(8, 8),), dynamic_shapes=spec)
+    ref = torch.export.export(model, (torch.randn(8, 8),), dynamic_shapes=spec)
+    torch.testing.assert_close(ep.module()(torch.randn(8, 8) * 0 + 1), ref.module()(torch.ones(8, 8)))
+    if spec is not None:
+        assert len(ep.range_constraints) == len(ref.range_constraints) == 2
+        with pytest.raises(AssertionError, match="Guard failed"):
+            ep.module()(torch.randn(4, 4))
+
+
+class Relations(torch.nn.Module):
+    def forward(self, x, y):
+        out = x.sum() + y.sum()
+        if x.shape[0] >= y.shape[0]:                 # relates two dims, narrows neither
+            out = out + 1
+        if (x.shape[0] * y.shape[0]) % 2 == 0:       # likewise: x = 3 still has y = 4
+            out = out * 2
+        if x.shape[0] > 3:                           # narrows x to [4, oo): its reported range
+            out = out - 1
+        if x.shape[0] // 2 >= 2:                     # the same bound through floor division
+            out = out + 3
+        return out
+
+
+def test_relations_and_reported_ranges_export_on_dim_dynamic():
+    spec = {"x": {0: Dim.DYNAMIC}, "y": {0: Dim.DYNAMIC}}
+    args = (torch.randn(6), torch.randn(4))
+    ep = strict_tracer.export(Relations(), args, dynamic_shapes=spec)
+    ranges = sorted((int(vr.lower), str(vr.upper)) for vr in ep.range_constraints.values())
+    assert ranges == [(2, "int_oo"), (4, "int_oo")]
+    for n, m in ((4, 2), (9, 4), (12, 12), (30, 7)):
+        x, y = torch.randn(n), torch.randn(m)
+        torch.testing.assert_close(ep.module()(x, y), Relations()(x, y))
+
+
+def test_torch_check_states_a_contract_dim_dynamic_accepts():
+    """A condition the program checks itself (torch._check) is not narrowed silently: the
+    program states it, and torch.export accepts it on Dim.DYNAMIC as well."""
+    def checked(x):
+        torch._check(x.shape[0] % 2 == 0)
+        return x * 2
+    ep = strict_tracer.export(module(checked), (torch.randn(6),), dynamic_shapes={"x": {0: Dim.DYNAMIC}})
+    torch.testing.assert_close(ep.module()(torch.ones(10)), torch.full((10,), 2.0))
+    with pytest.raises(AssertionError):
+        ep.module()(torch.ones(7))
