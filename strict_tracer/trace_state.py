@@ -152,6 +152,14 @@ class TraceState:
 
 
 def _check_plain_tensor(tensor: torch.Tensor, target: str) -> None:
+    if type(tensor) is TensorProxy:
+        raise GraphBreakError(
+            Category.UNSUPPORTED_TENSOR_OP,
+            f"'{target}' holds a tensor computed inside forward(), stored among the module's "
+            "parameters or buffers; an exported program's state is fixed when it is exported",
+            hint=f"register '{target}' once in __init__ and update it in forward() with "
+                 f"self.{target.rsplit('.', 1)[-1]}.copy_(...), or keep the tensor in a local "
+                 "variable")
     if type(tensor) not in (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer) and \
             not isinstance(tensor, torch.nn.Parameter):
         raise GraphBreakError(

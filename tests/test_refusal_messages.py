@@ -8,6 +8,8 @@ refused in internal terms.
 """
 from __future__ import annotations
 
+import ast
+import pathlib
 import random
 import re
 
@@ -92,6 +94,18 @@ class IntOfTensor(nn.Module):
         return x[:n]
 
 
+class LibraryNative(nn.Module):
+    def forward(self, x):
+        torch.get_rng_state()  # refused: library_native
+        return x
+
+
+class BufferDict(nn.Module):
+    def forward(self, x):
+        self._buffers["cache"] = x * 2
+        return x + self.cache  # refused: buffers_dict
+
+
 # construct -> (module, category, words the message must contain, words the fix must contain)
 CONSTRUCTS = {
     "register_buffer": (RegisterBuffer, Category.UNSUPPORTED_TENSOR_OP,
@@ -108,6 +122,10 @@ CONSTRUCTS = {
     "random": (RandomRandom, Category.SIDE_EFFECT, ["random.random", "global random state"],
                ["torch.rand"]),
     "data": (Data, Category.UNSUPPORTED_TENSOR_OP, ["`.data`"], [".detach()"]),
+    "library_native": (LibraryNative, Category.UNSUPPORTED_NATIVE,
+                       ["torch.random.get_rng_state()"], ["outside forward()"]),
+    "buffers_dict": (BufferDict, Category.UNSUPPORTED_TENSOR_OP,
+                     ["'cache'", "computed inside forward()"], ["__init__", "copy_"]),
     "int_tensor": (IntOfTensor, Category.DATA_DEPENDENT_VALUE, ["tensor to a Python int"],
                    [".item()", "torch._check"]),
 }
@@ -175,3 +193,31 @@ def test_program_errors_in_explain_name_the_tensor_as_eager_does():
     assert problem.category == Category.USER_ERROR
     assert "unsupported operand type(s) for *: 'Tensor' and 'NoneType'" in problem.reason
     assert not INTERNAL_NAMES.findall(str(report))
+
+
+def _refusal_texts(tree: ast.AST):
+    """(line, text) of every string literal in the reason and hint of refuse()/GraphBreakError()."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+        if name not in ("refuse", "GraphBreakError"):
+            continue
+        for part in [*node.args[1:], *(k.value for k in node.keywords if k.arg in ("reason", "hint"))]:
+            for leaf in ast.walk(part):
+                if isinstance(leaf, ast.Constant) and isinstance(leaf.value, str):
+                    yield leaf.lineno, leaf.value
+
+
+def test_no_refusal_site_writes_internal_names():
+    """Static walk of every refusal site in the sources: the literal text of each reason and
+    fix is free of internal names (the dynamic walks above check what the values add)."""
+    root = pathlib.Path(strict_tracer.__file__).resolve().parent.parent
+    found = []
+    for directory in ("strict_tracer", "ops", "symbolic"):
+        for path in (root / directory).rglob("*.py"):
+            for line, text in _refusal_texts(ast.parse(path.read_text())):
+                if INTERNAL_NAMES.search(text) or "Proxy" in text:
+                    found.append(f"{path.name}:{line}: {text!r}")
+    assert found == []

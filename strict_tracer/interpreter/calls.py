@@ -20,6 +20,7 @@ import torch
 from .. import ops
 from ..errors import Category
 from ..proxy import TensorProxy
+from .diagnose import library_entry
 from .escape_hatches import call_assumed_constant, is_assumed_constant
 from .natives import (CALL_SPECIAL, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
                       SPECIAL, mutated_container, native_is_pure, outside_world_reason)
@@ -166,6 +167,13 @@ class CallsMixin:
         if known is not None:
             category, why, fix = known
             return self.refuse(category, f"call to {name}: {why}", hint=fix, operands=operands)
+        entry = library_entry(self.frames)
+        if entry is not None:       # deep inside a library: name the call the user wrote
+            return self.refuse(
+                Category.UNSUPPORTED_NATIVE,
+                f"{entry}() calls the native function {name}, which strict_tracer does not know "
+                "to be pure", hint=f"call {entry}() outside forward() and pass its result in",
+                operands=operands)
         return self.refuse(
             Category.UNSUPPORTED_NATIVE,
             f"call to native function {name}, which strict_tracer does not know to be pure",

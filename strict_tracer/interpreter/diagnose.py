@@ -55,6 +55,23 @@ def user_frames(frames: list[Frame]) -> list[UserFrame]:
 _dis_cache: dict[int, tuple[types.CodeType, dict[int, dis.Instruction]]] = {}
 
 
+def library_entry(frames: list[Frame]) -> str | None:
+    """The library function the user's code called, when the innermost frame is library code
+    (`torch.autograd.grad` for a refusal deep inside it), else None."""
+    if not frames or not is_library_file(frames[-1].code.co_filename):
+        return None
+    entry = None
+    for frame in reversed(frames):
+        if not is_library_file(frame.code.co_filename):
+            break
+        entry = frame
+    if entry is None or entry is frames[0]:
+        return None
+    fn = entry.function
+    module = getattr(fn, "__module__", None) or entry.globals.get("__name__", "")
+    return f"{module}.{entry.code.co_qualname}" if module else entry.code.co_qualname
+
+
 def _dis_by_offset(code: types.CodeType) -> dict[int, dis.Instruction]:
     entry = _dis_cache.get(id(code))
     if entry is None:

@@ -116,7 +116,7 @@ NATIVE_CONSTRUCTORS = frozenset({
     itertools.filterfalse, itertools.compress, itertools.tee, itertools.pairwise,
     itertools.combinations_with_replacement, functools.cmp_to_key, types.SimpleNamespace,
     types.MappingProxyType, contextvars.ContextVar, types.MethodType, types.FunctionType,
-    types.CellType,
+    types.CellType, types.GenericAlias,
 })
 
 # Module-level natives that mutate an argument in place: function -> argument position.
