@@ -13,6 +13,7 @@ from .functional import functionalize
 from .gc_pause import without_cyclic_gc
 from .inputs import prepare_inputs
 from .interpreter import Interpreter
+from .module_calls import preserved_modules
 from .interpreter.autocast_handlers import check_autocast_exited
 from .outputs import collect_outputs
 from .ops.probe import renew_if_large
@@ -46,11 +47,12 @@ def validate_arguments(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
                              f"{fix}")
     if isinstance(mod, (torch.jit.ScriptModule, torch.jit.ScriptFunction)):
         raise UserInputError(
-            f"{type(mod).__name__}: exporting a TorchScript module is not supported (its forward "
+            f"Exporting a ScriptModule is not supported ({type(mod).__name__}: its forward "
             "is TorchScript IR, not Python bytecode); export the original nn.Module, or convert "
             "it with torch._export.converter.TS2EPConverter(mod, args, kwargs).convert()")
     if not isinstance(args, tuple):
-        raise UserInputError(f"args must be a tuple of example inputs, got {type(args).__name__} "
+        raise UserInputError(f"Expecting `args` to be a tuple of example positional inputs, got "
+                             f"{type(args).__name__} "
                              "(wrap a single input as (x,))")
     if kwargs is None:
         kwargs = {}
@@ -61,18 +63,26 @@ def validate_arguments(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
 
 @without_cyclic_gc
 def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
-           dynamic_shapes: Any = None, strict: bool = True) -> torch.export.ExportedProgram:
+           dynamic_shapes: Any = None, strict: bool = True,
+           preserve_module_call_signature: tuple[str, ...] = (),
+           prefer_deferred_runtime_asserts_over_guards: bool = False,
+           ) -> torch.export.ExportedProgram:
     """Capture `mod.forward` as an ExportedProgram by interpreting its bytecode.
 
-    `strict=False` delegates to torch.export.export(..., strict=False).
+    The arguments are torch.export.export's. `strict=False` delegates to
+    torch.export.export(..., strict=False).
     """
     args, kwargs = validate_arguments(mod, args, kwargs)
     if not strict:
-        return torch.export.export(mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False)
+        return torch.export.export(
+            mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False,
+            preserve_module_call_signature=preserve_module_call_signature,
+            prefer_deferred_runtime_asserts_over_guards=prefer_deferred_runtime_asserts_over_guards)
     with context.export_lock:      # the later stages share the ops caches with tracing
         saved = process_state.save()
         try:
-            result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
+            result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
+                           preserve_module_call_signature=preserve_module_call_signature)
             functionalize(result)
             if result.inputs.symbols is not None:
                 # Ops functionalization adds may specialize sizes too (an op without a rule).
@@ -83,20 +93,21 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
 
 
 def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
-          explain: Any = None) -> TraceResult:
+          explain: Any = None, preserve_module_call_signature: tuple[str, ...] = ()) -> TraceResult:
     """Stages 1-3 and the constraint check: inputs, interpretation of forward(), outputs.
 
     `explain` is an explain.ExplainSession when explain() runs the trace.
     """
     with context.export_lock:
-        return _trace(mod, args, kwargs, dynamic_shapes, explain)
+        return _trace(mod, args, kwargs, dynamic_shapes, explain, preserve_module_call_signature)
 
 
 def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
-           explain: Any) -> TraceResult:
+           explain: Any, preserve: tuple[str, ...] = ()) -> TraceResult:
     renew_if_large()
     try:
         state = TraceState(mod)
+        state.preserved = preserved_modules(mod, preserve)
     except RecursionError:
         raise UserInputError(
             f"the module tree of {type(mod).__name__} is nested too deeply for torch's recursive "
@@ -129,4 +140,5 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
         insert_to_metadata_asserts(graph.graph)
     return TraceResult(mod, graph, inputs, outputs.values, outputs.out_spec, args, kwargs,
                        shape_env=state.shape_env, sym_nodes=state.sym_nodes,
-                       export_grad=state.export_grad_enabled)
+                       export_grad=state.export_grad_enabled,
+                       module_call_specs=state.module_call_specs)

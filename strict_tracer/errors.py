@@ -13,26 +13,54 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from torch._dynamo.exc import Unsupported, UserError, UserErrorType
+from torch.fx.experimental.symbolic_shapes import \
+    ConstraintViolationError as TorchConstraintViolationError
+
 
 class StrictTracerError(Exception):
     """Base class of every error raised by strict_tracer itself."""
 
 
-class UserInputError(StrictTracerError, ValueError):
-    """The arguments given to export() (inputs, dynamic_shapes, module) are malformed."""
+def _as_torch_error(error: Exception, message: str, error_type: UserErrorType | None) -> None:
+    """Initialise `error` as torch.export's error classes expect: the message, and the
+    attributes torch._dynamo.exc.UserError / Unsupported instances carry."""
+    Exception.__init__(error, message)
+    error.msg = message
+    error.real_stack = None
+    error.skip_frame = False
+    error.logged = False
+    if error_type is not None:
+        error.error_type = error_type
 
 
-class ConstraintViolationError(StrictTracerError):
+class UserInputError(StrictTracerError, ValueError, UserError):
+    """The arguments given to export() (inputs, dynamic_shapes, module) are malformed.
+
+    Also a ValueError and a torch._dynamo.exc.UserError (INVALID_INPUT): torch.export raises
+    one or the other for malformed inputs, and code written against it catches those.
+    """
+
+    def __init__(self, message: str = "") -> None:
+        _as_torch_error(self, message, UserErrorType.INVALID_INPUT)
+
+
+class ConstraintViolationError(StrictTracerError, UserError, TorchConstraintViolationError):
     """Tracing specialized or related dimensions that dynamic_shapes declared dynamic/independent.
 
     `violations` holds one line per problem, `fixes` the suggested `dynamic_shapes` changes
-    (`d1 = 4`, `dy = dx`), both also rendered in the message.
+    (`d1 = 4`, `dy = dx`), both also rendered in the message. Also what torch.export raises
+    for the same situation: a torch._dynamo.exc.UserError (CONSTRAINT_VIOLATION) and a
+    torch.fx.experimental.symbolic_shapes.ConstraintViolationError.
     """
 
     def __init__(self, message: str, violations: tuple = (), fixes: tuple = ()):
-        super().__init__(message)
+        _as_torch_error(self, message, UserErrorType.CONSTRAINT_VIOLATION)
         self.violations = list(violations)
         self.fixes = list(fixes)
+
+    def __reduce__(self):
+        return (type(self), (self.msg, tuple(self.violations), tuple(self.fixes)))
 
 
 class InternalTracerError(StrictTracerError):
@@ -147,8 +175,11 @@ class Location:
 
 
 @dataclass
-class GraphBreakError(StrictTracerError):
+class GraphBreakError(StrictTracerError, Unsupported):
     """The traced program does something that cannot be captured soundly in one graph.
+
+    Also a torch._dynamo.exc.Unsupported, what torch.export's strict mode raises for a graph
+    break (`gb_type` holds our category, as Unsupported's does its graph-break type).
 
     `operands` (the raw values the refused operation received) and `standin` (what explain()
     should push for the failing instruction: "tensor", "bool" or None for an opaque value) are
@@ -170,7 +201,8 @@ class GraphBreakError(StrictTracerError):
             _locate_in_active_trace(self)
         if not self.hint:
             self.hint = DEFAULT_HINTS.get(self.category, "")
-        super().__init__(self.render())
+        _as_torch_error(self, self.render(), None)
+        self.gb_type = self.category
 
     def __str__(self) -> str:
         return self.render()

@@ -24,6 +24,8 @@ from torch.fx.passes.shape_prop import TensorMetadata, _extract_tensor_metadata
 from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder, LiftedInput
 from .hops.naming import subgraph_modules
 from .inputs import TracedInputs
+from .module_calls import collect_signatures
+from .source_fns import annotate_lifted_placeholders
 from .package_symbols import TorchSymbols
 from .proxy import TensorMeta
 from .symbolic import SymValue
@@ -48,6 +50,7 @@ class TraceResult:
     shape_env: Any = None          # strict_tracer.symbolic.ShapeEnv of the trace
     sym_nodes: Any = None          # strict_tracer.sym_nodes.SymNodes (symbol bindings)
     export_grad: bool = True       # grad mode export() was called in
+    module_call_specs: dict = field(default_factory=dict)   # preserved calls (module_calls.py)
 
 
 def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
@@ -193,21 +196,26 @@ def _state_dict_and_constants(result: TraceResult) -> tuple[dict, dict]:
     return state_dict, constants
 
 
-def _module_call_graph(result: TraceResult, specs: list[InputSpec],
-                       out_specs: list[OutputSpec]) -> list[ModuleCallEntry]:
+def _module_call_graph(result: TraceResult, preserved: dict[str, ModuleCallSignature]
+                       ) -> list[ModuleCallEntry]:
+    """The root's signature, every submodule (with its signature when preserved), then the
+    repeated calls of preserved submodules (`path@n`), in torch.export's order."""
     signature = ModuleCallSignature(
         inputs=[], outputs=[], in_spec=result.inputs.in_spec, out_spec=result.out_spec,
         forward_arg_names=result.inputs.forward_arg_names)
     entries = [ModuleCallEntry("", signature)]
-    for name, _ in result.root.named_modules():
-        if name:
-            entries.append(ModuleCallEntry(name, None))
+    names = [name for name, _ in result.root.named_modules(remove_duplicate=False) if name]
+    for name in names:
+        entries.append(ModuleCallEntry(name, preserved.get(name)))
+    known = set(names)
+    entries += [ModuleCallEntry(name, sig) for name, sig in preserved.items() if name not in known]
     return entries
 
 
 def package(result: TraceResult) -> ExportedProgram:
     graph = result.graph.graph
     symbols = TorchSymbols(result.shape_env, result.inputs, result.sym_nodes)
+    annotate_lifted_placeholders(graph, {lifted.node for lifted in result.graph.lifted})
     with symbols.shape_env.suppress_guards():   # metadata queries are not program guards
         _attach_vals(graph, symbols)
         subgraphs = subgraph_modules(graph, result.graph.submodules,
@@ -216,6 +224,7 @@ def package(result: TraceResult) -> ExportedProgram:
     symbols.add_guards()
     symbols.shape_env.pending_fresh_unbacked_symbols.clear()   # bound by our nodes already
     range_constraints = {**result.range_constraints, **symbols.range_constraints(symbols.unbacked)}
+    preserved = collect_signatures(graph, result.module_call_specs)
     output_node = next(n for n in reversed(graph.nodes) if n.op == "output")
     input_specs = _input_specs(result)
     output_specs = _output_specs(result, output_node)
@@ -231,7 +240,7 @@ def package(result: TraceResult) -> ExportedProgram:
         graph_signature=signature,
         state_dict=state_dict,
         range_constraints=range_constraints,
-        module_call_graph=_module_call_graph(result, input_specs, output_specs),
+        module_call_graph=_module_call_graph(result, preserved),
         example_inputs=(result.example_args, result.example_kwargs),
         constants=constants,
         verifiers=verifiers,

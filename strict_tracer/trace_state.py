@@ -16,6 +16,7 @@ from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
 from .interpreter.sandbox import UndoLog
 from .ops.probe import fake_from_real
 from .proxy import TensorMeta, TensorProxy
+from .source_fns import SourceFns
 from .sym_nodes import SymNodes
 from .symbolic import ShapeEnv
 
@@ -56,23 +57,48 @@ class TraceState:
                     fqn = f"{mod_name}.{buf_name}" if mod_name else buf_name
                     persistent = buf_name not in mod._non_persistent_buffers_set
                     self.buffer_names.setdefault(id(buf), (fqn, persistent))
-        self.module_stack: list[tuple[str, str, str]] = []   # (key, fqn, type name)
+        self.module_stack: list[tuple[str, str, str, type]] = []   # (key, fqn, type name, type)
+        self.source_fns = SourceFns()
+        self.module_paths: dict[int, str] = {}    # the path a submodule was last read through
+        self.module_calls: dict[int, int] = {}    # calls so far per module (the `@n` key suffix)
+        # preserve_module_call_signature: id(submodule) -> path, and the specs of its calls.
+        self.preserved: dict[int, str] = {}
+        self.module_call_specs: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ module scopes
+    def note_module_path(self, parent: torch.nn.Module, name: str, child: torch.nn.Module) -> None:
+        """`parent.name` read `child`: a submodule shared under several names is recorded under
+        the name the call went through (`self.p(x)` with `self.p = self.n` -> "p"), as torch.export
+        does."""
+        parent_path = self.module_paths.get(id(parent), self.module_names.get(id(parent)))
+        if parent_path is not None and id(child) in self.module_names:
+            self.module_paths[id(child)] = f"{parent_path}.{name}" if parent_path else name
+
     @contextlib.contextmanager
     def module_scope(self, mod: torch.nn.Module) -> Iterator[None]:
-        fqn = self.module_names.get(id(mod))
+        key_name = self.module_names.get(id(mod))
+        fqn = self.module_paths.get(id(mod), key_name)
         if fqn is None:
-            fqn = f"<{type(mod).__name__} created in forward>"
-        key = "L__self__" + (f"_{fqn.replace('.', '_')}" if fqn else "")
-        self.module_stack.append((key, fqn, _type_name(type(mod))))
+            fqn = key_name = f"<{type(mod).__name__} created in forward>"
+        # The key names the module object (one for all its names), the value the path used.
+        key = "L__self__" + (f"_{key_name.replace('.', '_')}" if key_name else "")
+        # torch.export suffixes the n-th call (n >= 1) of a module `@n`; unflatten tells calls apart by it.
+        calls = self.module_calls.get(id(mod), 0)
+        self.module_calls[id(mod)] = calls + 1
+        if calls:
+            key = f"{key}@{calls}"
+        self.module_stack.append((key, fqn, _type_name(type(mod)), type(mod)))
         try:
             yield
         finally:
             self.module_stack.pop()
 
     def nn_module_stack(self) -> dict[str, tuple[str, str]]:
-        return {key: (fqn, tname) for key, fqn, tname in self.module_stack}
+        return {key: (fqn, tname) for key, fqn, tname, _ in self.module_stack}
+
+    def node_source_fn(self) -> dict[str, Any]:
+        """source_fn_stack / torch_fn of a node made now (source_fns.py)."""
+        return self.source_fns.metadata(self.module_stack[-1][3] if self.module_stack else None)
 
     # ------------------------------------------------------------------ lifting
     def lift(self, tensor: torch.Tensor, path: str | None = None) -> TensorProxy:

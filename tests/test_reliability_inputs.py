@@ -63,7 +63,7 @@ def test_script_module_is_refused_like_torch_export():
     scripted = torch.jit.script(torch.nn.Linear(3, 3))
     with pytest.raises(ValueError, match="ScriptModule is not supported"):
         torch.export.export(scripted, (X,))
-    _ours_refuses(scripted, (X,), says=["TorchScript module is not supported"],
+    _ours_refuses(scripted, (X,), says=["Exporting a ScriptModule is not supported"],
                   fix=["export the original nn.Module", "TS2EPConverter"])
 
 
@@ -76,8 +76,8 @@ def test_graph_module_exports_like_torch_export():
 
 
 @pytest.mark.parametrize("args,says", [
-    ([X], "args must be a tuple of example inputs, got list"),
-    (X, "args must be a tuple of example inputs, got Tensor"),
+    ([X], "Expecting `args` to be a tuple of example positional inputs, got list"),
+    (X, "Expecting `args` to be a tuple of example positional inputs, got Tensor"),
 ])
 def test_args_not_a_tuple(args, says):
     _torch_refuses(AddOne(), args)

@@ -39,7 +39,7 @@ def outline(owner: Any, nodes: list[torch.fx.Node], wrapper: Any, constants: tup
     `wrapper(*constants, submod, *inputs)`; return the call and the new body (None if the
     run computed nothing used later and had no side effect: it is erased).
 
-    The call and its getitems copy the source metadata of the run's first node and of each
+    The get_attr, the call and its getitems copy the source metadata of the run's first node and of each
     output; `drop_meta` keys are removed from the body's nodes.
     """
     graph = owner.graph
@@ -78,6 +78,7 @@ def outline(owner: Any, nodes: list[torch.fx.Node], wrapper: Any, constants: tup
 
     with graph.inserting_before(nodes[0]):
         attr = graph.get_attr(target)
+        copy_source_meta(attr, nodes[0])     # unflatten places every node by its module stack
         call = graph.create_node("call_function", wrapper, (*constants, attr, *inputs), name=name)
         copy_source_meta(call, nodes[0])
         call.meta["st_meta"] = tuple(n.meta.get("st_meta") for n in outputs)   # torch: a tuple

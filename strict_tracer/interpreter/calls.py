@@ -20,6 +20,7 @@ import torch
 from .. import ops
 from ..errors import Category
 from ..proxy import TensorProxy
+from ..source_fns import torch_python_functions
 from .diagnose import library_entry
 from .escape_hatches import call_assumed_constant, is_assumed_constant
 from .natives import (CALL_SPECIAL, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
@@ -101,6 +102,9 @@ class CallsMixin:
                     raise refuse_compiler_disabled(self, fn, args, kwargs)
                 if is_assumed_constant(fn):
                     return call_assumed_constant(self, fn, args, kwargs)
+            if self.state.source_fns.current is None and fn in torch_python_functions():
+                with self.state.source_fns.call(fn):      # F.relu & co: source_fns.py
+                    return self.inline(fn, args, kwargs)
             return self.inline(fn, args, kwargs)
         if t is _MethodType:
             func = fn.__func__

@@ -99,6 +99,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
             source = linecache.getline(filename, lineno).strip() if lineno else ""
             parts.append(f'  File "{filename}", line {lineno}, in {frame.code.co_name}\n    {source}\n')
         return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack(),
+                **self.state.node_source_fn(),
                 "st_grad": (self.state.grad_enabled, self.state.grad_region),
                 "st_autocast": self.state.autocast.region,
                 "st_where": diagnose.TraceLocation.snapshot(self.frames)}

@@ -13,6 +13,7 @@ import torch
 from torch.nn.modules import module as module_impl
 
 from ..errors import Category
+from ..module_calls import call_preserved
 from ..proxy import TensorProxy
 from .protocols import _MISSING, lookup_special
 
@@ -35,13 +36,21 @@ class ModulesMixin:
     """nn.Module handling for Interpreter."""
 
     def call_module(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
-        call = lookup_special(type(mod), "__call__")
+        path = self.state.preserved.get(id(mod))
+        if path is not None:      # preserve_module_call_signature (module_calls.py)
+            with self.state.module_scope(mod):
+                return call_preserved(self.state, path, args, kwargs,
+                                      lambda: self._call_module(mod, args, kwargs))
         with self.state.module_scope(mod):
-            if call is not _module_call or _has_hooks(mod):
-                # Hooks or a custom __call__: interpret the real call path, hooks included.
-                return self.call_unbound(call, mod, args, kwargs)
-            forward = self.module_attr(mod, "forward")
-            return self.call(forward, args, kwargs)
+            return self._call_module(mod, args, kwargs)
+
+    def _call_module(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
+        call = lookup_special(type(mod), "__call__")
+        if call is not _module_call or _has_hooks(mod):
+            # Hooks or a custom __call__: interpret the real call path, hooks included.
+            return self.call_unbound(call, mod, args, kwargs)
+        forward = self.module_attr(mod, "forward")
+        return self.call(forward, args, kwargs)
 
     # ------------------------------------------------------------------ reads
     def module_attr(self, mod: _Module, name: str) -> Any:
@@ -72,7 +81,10 @@ class ModulesMixin:
             return None if value is None else self.state.lift_module_tensor(mod, name, value)
         modules = namespace.get("_modules")
         if modules is not None and name in modules:
-            return modules[name]
+            child = modules[name]
+            if child is not None:
+                self.state.note_module_path(mod, name, child)
+            return child
         getattr_impl = lookup_special(tp, "__getattr__")
         if getattr_impl is not _MISSING and getattr_impl is not _module_getattr:
             return self.call_unbound(getattr_impl, mod, (name,))

@@ -105,6 +105,10 @@ class TensorsMixin:
 
     # ------------------------------------------------------------------ ops
     def tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        with self.state.source_fns.call(fn):
+            return self._tensor_op(fn, args, kwargs)
+
+    def _tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         if kwargs.get("requires_grad") is True or (
                 fn is torch.Tensor.requires_grad_ and (args[1] if len(args) > 1 else
                                                        kwargs.get("requires_grad", True))):
