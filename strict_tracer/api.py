@@ -54,6 +54,8 @@ def validate_arguments(mod: Any, args: Any, kwargs: Any) -> tuple[tuple, dict]:
         raise UserInputError(f"Expecting `args` to be a tuple of example positional inputs, got "
                              f"{type(args).__name__} "
                              "(wrap a single input as (x,))")
+    if type(args) is not tuple:
+        args = tuple(args)       # a namedtuple of inputs is positional inputs, as in torch.export
     if kwargs is None:
         kwargs = {}
     if not isinstance(kwargs, dict):

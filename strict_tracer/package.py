@@ -234,7 +234,7 @@ def package(result: TraceResult) -> ExportedProgram:
     for name, module in subgraphs.items():
         root.add_module(name, module)
     verifiers = [Verifier] if result.functional else [TrainingIRVerifier]
-    return ExportedProgram(
+    ep = ExportedProgram(
         root=root,
         graph=graph,
         graph_signature=signature,
@@ -245,3 +245,6 @@ def package(result: TraceResult) -> ExportedProgram:
         constants=constants,
         verifiers=verifiers,
     )
+    if isinstance(result.root, torch.fx.GraphModule) and "custom" in result.root.meta:
+        ep.graph_module.meta["custom"] = result.root.meta["custom"]   # kept through re-export
+    return ep

@@ -24,6 +24,7 @@ from typing import Any, Iterator
 
 import torch
 from torch.fx.graph import _Namespace
+from torch.fx.proxy import _COPY_META_FIELDS
 
 # Python operators -> the Tensor method torch.export names in torch_fn.
 _OPERATOR_METHODS = {
@@ -92,6 +93,34 @@ class SourceFns:
         if module_type is not None and _is_torch_nn(module_type):
             target = module_type
         return {"source_fn_stack": [(name, target)], "torch_fn": torch_fn}
+
+
+class RetracedGraph:
+    """Re-exporting a GraphModule (an exported program's `.module()`): a node made while its
+    generated forward runs the line of original node N keeps N's metadata (custom tags,
+    module stack, source_fn_stack, stack trace), as torch.export does."""
+
+    def __init__(self, gm: torch.fx.GraphModule) -> None:
+        self.code = gm.forward.__code__
+        self.first_line = self.code.co_firstlineno
+        self.lineno_map = gm._lineno_map or {}
+        self.metas = [node.meta for node in gm.graph.nodes]
+
+    @classmethod
+    def of(cls, root: Any) -> "RetracedGraph | None":
+        if not isinstance(root, torch.fx.GraphModule) or getattr(root, "_lineno_map", None) is None:
+            return None
+        return cls(root)
+
+    def metadata(self, code: Any, lineno: int | None) -> dict[str, Any]:
+        """The fields to copy onto a node made at `lineno` of `code` ({} elsewhere)."""
+        if code is not self.code or lineno is None:
+            return {}
+        index = self.lineno_map.get(lineno - self.first_line)
+        if index is None:
+            return {}
+        meta = self.metas[index]
+        return {k: meta[k] for k in (*_COPY_META_FIELDS, "stack_trace") if k in meta}
 
 
 def _is_torch_nn(cls: type) -> bool:

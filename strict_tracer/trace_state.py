@@ -16,7 +16,7 @@ from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
 from .interpreter.sandbox import UndoLog
 from .ops.probe import fake_from_real
 from .proxy import TensorMeta, TensorProxy
-from .source_fns import SourceFns
+from .source_fns import RetracedGraph, SourceFns
 from .sym_nodes import SymNodes
 from .symbolic import ShapeEnv
 
@@ -59,6 +59,7 @@ class TraceState:
                     self.buffer_names.setdefault(id(buf), (fqn, persistent))
         self.module_stack: list[tuple[str, str, str, type]] = []   # (key, fqn, type name, type)
         self.source_fns = SourceFns()
+        self.retraced = RetracedGraph.of(root)
         self.module_paths: dict[int, str] = {}    # the path a submodule was last read through
         self.module_calls: dict[int, int] = {}    # calls so far per module (the `@n` key suffix)
         # preserve_module_call_signature: id(submodule) -> path, and the specs of its calls.

@@ -98,8 +98,11 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
             lineno = frame.lineno
             source = linecache.getline(filename, lineno).strip() if lineno else ""
             parts.append(f'  File "{filename}", line {lineno}, in {frame.code.co_name}\n    {source}\n')
+        retraced = self.state.retraced
+        original = {} if retraced is None or not self.frames else \
+            retraced.metadata(self.frames[-1].code, self.frames[-1].lineno)
         return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack(),
-                **self.state.node_source_fn(),
+                **self.state.node_source_fn(), **original,
                 "st_grad": (self.state.grad_enabled, self.state.grad_region),
                 "st_autocast": self.state.autocast.region,
                 "st_where": diagnose.TraceLocation.snapshot(self.frames)}
@@ -238,6 +241,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 
 
 # Handler families and builtin handlers register themselves on import.
-from . import (autocast_handlers, builtin_handlers, ops_build, ops_call, ops_flow,  # noqa: E402,F401
-               ops_stack, polyfills, polyfills_lib, symbolic_calls, tensor_from_values, torch_handlers)
+from . import (autocast_handlers, builtin_handlers, fx_wrapped_call, ops_build,  # noqa: E402,F401
+               ops_call, ops_flow, ops_stack, polyfills, polyfills_lib, symbolic_calls,
+               tensor_from_values, torch_handlers)
 from .. import hops  # noqa: E402,F401  (control-flow operator handlers)
