@@ -45,13 +45,15 @@ class UserInputError(StrictTracerError, ValueError, UserError):
         _as_torch_error(self, message, UserErrorType.INVALID_INPUT)
 
 
-class ConstraintViolationError(StrictTracerError, UserError, TorchConstraintViolationError):
+class ConstraintViolationError(StrictTracerError, UserError, TorchConstraintViolationError,
+                               ValueError):
     """Tracing specialized or related dimensions that dynamic_shapes declared dynamic/independent.
 
     `violations` holds one line per problem, `fixes` the suggested `dynamic_shapes` changes
     (`d1 = 4`, `dy = dx`), both also rendered in the message. Also what torch.export raises
-    for the same situation: a torch._dynamo.exc.UserError (CONSTRAINT_VIOLATION) and a
-    torch.fx.experimental.symbolic_shapes.ConstraintViolationError.
+    for the same situation: a torch._dynamo.exc.UserError (CONSTRAINT_VIOLATION), a
+    torch.fx.experimental.symbolic_shapes.ConstraintViolationError, and for Dim.DYNAMIC /
+    Dim.AUTO conflicts a ValueError.
     """
 
     def __init__(self, message: str, violations: tuple = (), fixes: tuple = ()):

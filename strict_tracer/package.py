@@ -180,13 +180,14 @@ def _argument(node: torch.fx.Node) -> Any:
 def _state_dict_and_constants(result: TraceResult) -> tuple[dict, dict]:
     root = result.root
     state_dict: dict[str, torch.Tensor] = {}
-    for name, param in root.named_parameters():
+    # Every name of a shared (aliased) parameter or buffer, as torch.export's state_dict has.
+    for name, param in root.named_parameters(remove_duplicate=False):
         state_dict[name] = param
     non_persistent: set[str] = set()
-    for mod_name, mod in root.named_modules():
+    for mod_name, mod in root.named_modules(remove_duplicate=False):
         for buf_name in mod._non_persistent_buffers_set:
             non_persistent.add(f"{mod_name}.{buf_name}" if mod_name else buf_name)
-    for name, buf in root.named_buffers():
+    for name, buf in root.named_buffers(remove_duplicate=False):
         if name not in non_persistent:
             state_dict[name] = buf
     constants: dict[str, Any] = {}

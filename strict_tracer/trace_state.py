@@ -50,8 +50,10 @@ class TraceState:
             self.param_names.setdefault(id(p), name)
         self.buffer_names: dict[int, tuple[str, bool]] = {}
         self.module_names: dict[int, str] = {}
+        self.module_aliases: dict[int, list[str]] = {}     # every name of each submodule
         for mod_name, mod in root.named_modules(remove_duplicate=False):
             self.module_names.setdefault(id(mod), mod_name)
+            self.module_aliases.setdefault(id(mod), []).append(mod_name)
             for buf_name, buf in mod._buffers.items():
                 if buf is not None:
                     fqn = f"{mod_name}.{buf_name}" if mod_name else buf_name
@@ -61,7 +63,8 @@ class TraceState:
         self.source_fns = SourceFns()
         self.retraced = RetracedGraph.of(root)
         self.module_paths: dict[int, str] = {}    # the path a submodule was last read through
-        self.module_calls: dict[int, int] = {}    # calls so far per module (the `@n` key suffix)
+        # Calls so far per module, and per (module, name) (the `@n` key suffix).
+        self.module_calls: dict[Any, int] = {}
         # preserve_module_call_signature: id(submodule) -> path, and the specs of its calls.
         self.preserved: dict[int, str] = {}
         self.module_call_specs: dict[str, dict[str, Any]] = {}
@@ -78,16 +81,25 @@ class TraceState:
     @contextlib.contextmanager
     def module_scope(self, mod: torch.nn.Module) -> Iterator[None]:
         key_name = self.module_names.get(id(mod))
-        fqn = self.module_paths.get(id(mod), key_name)
-        if fqn is None:
-            fqn = key_name = f"<{type(mod).__name__} created in forward>"
-        # The key names the module object (one for all its names), the value the path used.
-        key = "L__self__" + (f"_{key_name.replace('.', '_')}" if key_name else "")
-        # torch.export suffixes the n-th call (n >= 1) of a module `@n`; unflatten tells calls apart by it.
+        if key_name is None:      # created in forward(): not a submodule, no entry (as torch)
+            yield
+            return
         calls = self.module_calls.get(id(mod), 0)
         self.module_calls[id(mod)] = calls + 1
-        if calls:
-            key = f"{key}@{calls}"
+        fqn = self.module_paths.get(id(mod))
+        if fqn is None:
+            # Not read through an attribute (a container iterated): a module listed under
+            # several names is taken to be called in their order (Sequential(a, b, a)).
+            aliases = self.module_aliases[id(mod)]
+            fqn = aliases[calls % len(aliases)]
+        # The key names the module object (one for all its names), the value the path used.
+        key = "L__self__" + (f"_{key_name.replace('.', '_')}" if key_name else "")
+        # torch.export suffixes the n-th call (n >= 1) of a module under one name `@n`;
+        # unflatten tells the calls apart by it.
+        index = self.module_calls.get((id(mod), fqn), 0)
+        self.module_calls[(id(mod), fqn)] = index + 1
+        if index:
+            key = f"{key}@{index}"
         self.module_stack.append((key, fqn, _type_name(type(mod)), type(mod)))
         try:
             yield

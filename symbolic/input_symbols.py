@@ -108,8 +108,8 @@ def _range(spec: DimSpec, where: InputDim, hint: int) -> tuple:
     hi = INF if spec.max is None or spec.max == sympy.oo or _is_int_oo(spec.max) else spec.max
     declared_lo = 0 if spec.min is None else spec.min
     if not declared_lo <= hint <= hi:
-        raise ConstraintViolationError(
-            f"{where.source} = {hint} is not in the range [{declared_lo}, {hi}] given by "
+        raise ConstraintViolationError(     # "not in range": torch.export's words
+            f"{where.source} = {hint} is not in range [{declared_lo}, {hi}] given by "
             f"{spec.describe()}")
     return lo, hi
 
@@ -157,8 +157,8 @@ def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, wh
     if root_sym is None:
         if (hint - b) % a:
             raise ConstraintViolationError(
-                f"Expected {where.source} = {hint} to be of the form {dim.__name__}, where "
-                f"{root.__name__} is an integer")
+                f"Expected shape[{where.dim}] = {hint} of input Tensor to be of the form "
+                f"{dim.__name__}, where {root.__name__} is an integer ({where.source})")
         root_hint = (hint - b) // a
         lo = max(2, root.min)       # a root is a size too, as torch.export has it
         hi = INF if _is_int_oo(root.max) or root.max == sympy.oo else root.max

@@ -177,3 +177,56 @@ def test_a_call_with_another_structure_is_refused():
 
     with pytest.raises(UserInputError, match="different input or output structures"):
         strict_tracer.export(Mixed(), (torch.randn(2, 4),), preserve_module_call_signature=("pair",))
+
+
+def test_aliased_parameters_keep_every_name_in_the_state_dict():
+    class Aliased(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.alpha = torch.nn.Parameter(torch.randn(4))
+            self.beta = self.alpha
+            shared = torch.nn.LayerNorm(4)
+            self.norms = torch.nn.ModuleList([shared, shared])
+
+        def forward(self, x):
+            for norm in self.norms:
+                x = norm(x)
+            return x + self.beta
+
+    mod, x = Aliased(), torch.randn(2, 4)
+    ours = strict_tracer.export(mod, (x,))
+    theirs = torch.export.export(mod, (x,), strict=True)
+    assert list(ours.state_dict) == list(theirs.state_dict) == list(mod.state_dict())
+    assert set(unflatten(ours).state_dict()) == set(mod.state_dict())
+    torch.testing.assert_close(unflatten(ours)(x), mod(x))
+
+
+def test_module_created_in_forward_is_not_a_module_stack_entry():
+    class Double(torch.nn.Module):
+        def forward(self, x):
+            return x + x
+
+    class Outer(torch.nn.Module):
+        def forward(self, x):
+            return Double()(x) * x
+
+    mod, x = Outer(), torch.randn(3)
+    ours = strict_tracer.export(mod, (x,))
+    theirs = torch.export.export(mod, (x,), strict=True)
+    stacks = lambda ep: [list(n.meta["nn_module_stack"].values()) for n in ep.graph.nodes
+                         if n.op == "call_function"]
+    assert stacks(ours) == stacks(theirs)
+    torch.testing.assert_close(unflatten(ours)(x), mod(x))
+
+
+def test_module_shared_inside_a_sequential_is_named_by_position():
+    norm = torch.nn.LayerNorm(4)
+    mod = torch.nn.Sequential(norm, torch.nn.ReLU(), norm, torch.nn.ReLU())
+    x = torch.randn(4)
+    ours = strict_tracer.export(mod, (x,))
+    theirs = torch.export.export(mod, (x,), strict=True)
+    innermost = lambda ep: [list(n.meta["nn_module_stack"].values())[-1][0]
+                            for n in ep.graph.nodes if n.op == "call_function"]
+    assert innermost(ours) == innermost(theirs)
+    assert "2" in innermost(ours)
+    torch.testing.assert_close(unflatten(ours)(x), mod(x))

@@ -78,3 +78,44 @@ def test_errors_survive_pickling():
     assert isinstance(back, UserError)
     bad = pickle.loads(pickle.dumps(UserInputError("bad input")))
     assert str(bad) == "bad input" and isinstance(bad, ValueError)
+
+
+def test_rnn_switch_of_torch_export_config_is_honoured():
+    from torch.export._trace import DEFAULT_EXPORT_DYNAMO_CONFIG as config
+
+    lstm = torch.nn.LSTM(input_size=4, hidden_size=5)
+    x = torch.rand(5, 4)
+    ep = strict_tracer.export(lstm, (x,))
+    torch.testing.assert_close(ep.module()(x), lstm(x))
+    config.allow_rnn = False
+    try:
+        theirs, ours = _both_raise(lstm, (x,))
+    finally:
+        config.allow_rnn = True
+    assert isinstance(theirs, Unsupported) and isinstance(ours, Unsupported)
+    assert "Dynamo does not support RNN, GRU, or LSTM." in str(ours)
+
+
+def test_dim_hint_conflicts_are_value_errors_as_in_torch():
+    class Add(torch.nn.Module):
+        def forward(self, x):
+            return x + 1
+
+    theirs, ours = _both_raise(Add(), (torch.randn(1, 3),),
+                               dynamic_shapes={"x": {0: Dim.DYNAMIC}})
+    assert isinstance(theirs, ValueError) and isinstance(ours, ValueError)
+    assert "but export 0/1 specialized due to hint of 1 for dimension inputs['x'].shape[0]" \
+        in str(ours)
+
+
+def test_derived_dim_and_range_messages_use_torch_words():
+    class Add(torch.nn.Module):
+        def forward(self, w):
+            return w + 1
+
+    dx = Dim("dx")
+    with pytest.raises(UserError, match=r"Expected shape\[0\] = 10 of input Tensor to be of the "
+                                         r"form 2\*dx \+ 1, where dx is an integer"):
+        strict_tracer.export(Add(), (torch.randn(10),), dynamic_shapes={"w": {0: 2 * dx + 1}})
+    with pytest.raises(UserError, match="not in range"):
+        strict_tracer.export(Add(), (torch.randn(3),), dynamic_shapes={"w": {0: Dim("d", min=6)}})

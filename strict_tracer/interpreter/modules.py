@@ -10,6 +10,7 @@ import types
 from typing import Any
 
 import torch
+from torch.export._trace import DEFAULT_EXPORT_DYNAMO_CONFIG
 from torch.nn.modules import module as module_impl
 
 from ..errors import Category
@@ -45,6 +46,12 @@ class ModulesMixin:
             return self._call_module(mod, args, kwargs)
 
     def _call_module(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
+        if isinstance(mod, torch.nn.RNNBase) and not DEFAULT_EXPORT_DYNAMO_CONFIG.allow_rnn:
+            # torch.export's own switch (torch.export._trace.DEFAULT_EXPORT_DYNAMO_CONFIG).
+            raise self.refuse(Category.UNSUPPORTED_PYTHON,
+                              "Dynamo does not support RNN, GRU, or LSTM. (allow_rnn is off in "
+                              "torch.export's DEFAULT_EXPORT_DYNAMO_CONFIG)",
+                              hint="set DEFAULT_EXPORT_DYNAMO_CONFIG.allow_rnn = True (the default)")
         call = lookup_special(type(mod), "__call__")
         if call is not _module_call or _has_hooks(mod):
             # Hooks or a custom __call__: interpret the real call path, hooks included.
