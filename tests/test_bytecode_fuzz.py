@@ -1,6 +1,7 @@
 """Random bytecode: programs built from random expression/statement trees and assembled with
 the `bytecode` package (stack shuffles, arithmetic, comparisons, jumps, tuple/list building,
-unpacking, loops, try/except). CPython and our interpreter must agree on the result or on the
+unpacking, loops, try/except), laid out as the running CPython's compiler does
+(bytecode_versions.py). CPython and our interpreter must agree on the result or on the
 exception raised (type and message)."""
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import bytecode as bc
 from hypothesis import given
 from hypothesis import strategies as st
 
+import bytecode_versions as layout
 from strict_tracer import StrictTracerError
 from strict_tracer.interpreter.standalone import run_python
 
@@ -49,6 +51,7 @@ def _expr(children):
         st.tuples(st.just("copy"), children, children),
         st.tuples(st.just("extend"), children),
         st.tuples(st.just("ifnone"), children, children),
+        st.tuples(st.just("pair"), st.sampled_from(VARS), st.sampled_from(VARS)),
     )
 
 
@@ -62,6 +65,7 @@ def _stmt(children):
     return st.one_of(
         st.tuples(st.just("assign"), st.sampled_from(VARS), EXPR_LIMITED),
         st.tuples(st.just("unpack"), st.lists(st.sampled_from(VARS), min_size=1, max_size=3), EXPR_LIMITED),
+        st.tuples(st.just("swap_vars"), st.sampled_from(VARS), st.sampled_from(VARS)),
         st.tuples(st.just("unpack_ex"), st.integers(0, 2), st.integers(0, 1), EXPR_LIMITED),
         st.tuples(st.just("if"), EXPR_LIMITED, st.lists(children, max_size=2), st.lists(children, max_size=2)),
         st.tuples(st.just("for"), EXPR_LIMITED, st.sampled_from(VARS), st.lists(children, max_size=2)),
@@ -124,7 +128,7 @@ class Assembler:
             self.emit(I("IS_OP" if kind == "is" else "CONTAINS_OP", int(node[1])))
         elif kind == "unary":
             self.expr(node[2])
-            self.emit(I(node[1]))
+            self.emit(*layout.unary(node[1]))
         elif kind == "build":
             for item in node[2]:
                 self.expr(item)
@@ -135,12 +139,11 @@ class Assembler:
             self.emit(I("BINARY_SUBSCR"))
         elif kind == "slice":
             self.expr(node[1])
-            self.emit(I("LOAD_CONST", node[2]), I("LOAD_CONST", node[3]), I("BUILD_SLICE", 2),
-                      I("BINARY_SUBSCR"))
+            self.emit(*layout.slice_of(node[2], node[3]))
         elif kind == "ifexp":
             other, end = bc.Label(), bc.Label()
             self.expr(node[1])
-            self.emit(I("POP_JUMP_FORWARD_IF_FALSE", other))
+            self.emit(*layout.jump_if(False, other))
             self.expr(node[2])
             self.emit(I("JUMP_FORWARD", end), other)
             self.expr(node[3])
@@ -148,7 +151,7 @@ class Assembler:
         elif kind == "boolop":
             end = bc.Label()
             self.expr(node[2])
-            self.emit(I(node[1], end))
+            self.emit(*layout.short_circuit(node[1] == "JUMP_IF_TRUE_OR_POP", end))
             self.expr(node[3])
             self.emit(end)
         elif kind == "swap":
@@ -163,14 +166,16 @@ class Assembler:
         elif kind == "extend":
             self.emit(I("BUILD_LIST", 0))
             self.expr(node[1])
-            self.emit(I("LIST_EXTEND", 1), I("LIST_TO_TUPLE"))
+            self.emit(I("LIST_EXTEND", 1), *layout.list_to_tuple())
         elif kind == "ifnone":
             other, end = bc.Label(), bc.Label()
             self.expr(node[1])
-            self.emit(I("POP_JUMP_FORWARD_IF_NOT_NONE", other), I("LOAD_CONST", "was none"),
+            self.emit(*layout.jump_if_not_none(other), I("LOAD_CONST", "was none"),
                       I("JUMP_FORWARD", end), other)
             self.expr(node[2])
             self.emit(end)
+        elif kind == "pair":
+            self.emit(*layout.load_pair(node[1], node[2]), I("BUILD_TUPLE", 2))
         else:
             raise AssertionError(kind)
 
@@ -183,6 +188,8 @@ class Assembler:
         elif kind == "unpack":
             self.expr(node[2])
             self.emit(I("UNPACK_SEQUENCE", len(node[1])), *(I("STORE_FAST", v) for v in node[1]))
+        elif kind == "swap_vars":       # a, b = b, a
+            self.emit(*layout.load_pair(node[2], node[1]), *layout.store_pair(node[2], node[1]))
         elif kind == "unpack_ex":
             before, after = node[1], node[2]
             self.expr(node[3])
@@ -191,26 +198,26 @@ class Assembler:
         elif kind == "if":
             other, end = bc.Label(), bc.Label()
             self.expr(node[1])
-            self.emit(I("POP_JUMP_FORWARD_IF_FALSE", other))
+            self.emit(*layout.jump_if(False, other))
             self.block(node[2])
             self.emit(I("JUMP_FORWARD", end), other)
             self.block(node[3])
             self.emit(end)
         elif kind == "for":
-            top, end = bc.Label(), bc.Label()
+            top, end, after = bc.Label(), bc.Label(), bc.Label()
             self.expr(node[1])
             self.emit(I("GET_ITER"), top, I("FOR_ITER", end), I("STORE_FAST", node[2]))
             self.depth += 1
             self.block(node[3])
             self.depth -= 1
-            self.emit(I("JUMP_BACKWARD", top), end)
+            self.emit(I("JUMP_BACKWARD", top), *layout.loop_end(end, after))
         elif kind == "while":
             counter = f"c{self.counters}"
             self.counters += 1
             top, end = bc.Label(), bc.Label()
             self.emit(I("LOAD_CONST", node[1]), I("STORE_FAST", counter), top,
                       I("LOAD_FAST", counter), I("LOAD_CONST", 0), I("COMPARE_OP", bc.Compare.GT),
-                      I("POP_JUMP_FORWARD_IF_FALSE", end))
+                      *layout.jump_if(False, end, coerce=False))
             self.block(node[2])
             self.emit(I("LOAD_FAST", counter), I("LOAD_CONST", 1),
                       I("BINARY_OP", bc.BinaryOp.SUBTRACT), I("STORE_FAST", counter),
@@ -221,12 +228,12 @@ class Assembler:
             raise AssertionError(kind)
 
     def try_except(self, body, exc_type, target) -> None:
-        """The layout CPython 3.11 compiles `try: body / except exc_type: target = 'caught'` to."""
+        """The layout CPython compiles `try: body / except exc_type: target = 'caught'` to."""
         self.try_layout(body, exc_type, lambda depth: self.emit(
             bc.Instr("LOAD_CONST", "caught"), bc.Instr("STORE_FAST", target)))
 
     def try_layout(self, body, exc_type, handler_body) -> None:
-        """`try: body / except exc_type: <handler_body(depth)>` as CPython 3.11 lays it out:
+        """`try: body / except exc_type: <handler_body(depth)>` as CPython 3.11-3.13 lay it out:
         protected body, PUSH_EXC_INFO + CHECK_EXC_MATCH, the handler (at stack depth `depth`),
         POP_EXCEPT, and the reraise/cleanup blocks."""
         I = bc.Instr
@@ -239,7 +246,7 @@ class Assembler:
         self.emit(I("JUMP_FORWARD", after), handler)
         self.begin_region(cleanup, True, d + 1)
         self.emit(I("PUSH_EXC_INFO"), I("LOAD_CONST", exc_type), I("CHECK_EXC_MATCH"),
-                  I("POP_JUMP_FORWARD_IF_FALSE", reraise), I("POP_TOP"))
+                  *layout.jump_if(False, reraise, coerce=False), I("POP_TOP"))
         handler_body(d + 1)
         self.end_region()
         self.emit(I("POP_EXCEPT"), I("JUMP_FORWARD", after), reraise)
@@ -295,5 +302,7 @@ def test_assembler_covers_the_interesting_opcodes():
     names = {i.opname for i in __import__("dis").get_instructions(fn)}
     assert {"SWAP", "COPY", "UNPACK_EX", "FOR_ITER", "PUSH_EXC_INFO", "CHECK_EXC_MATCH", "RERAISE",
             "LIST_EXTEND", "JUMP_BACKWARD"} <= names
+    if layout.PY312:
+        assert {"END_FOR", "CALL_INTRINSIC_1"} <= names
     args = (1, 2, 3, 4)
     assert outcome(lambda: run_python(fn, *args)) == outcome(lambda: fn(*args))

@@ -1,12 +1,13 @@
 """Random bytecode with exceptions, loops and calls (extends test_bytecode_fuzz's grammar).
 
-Adds try/finally (both copies of the finally body, as CPython 3.11 lays them out with the
+Adds try/finally (both copies of the finally body, as CPython lays them out with the
 exception table), except bodies with nested statements, raise, break/continue, early
 returns, FOR_ITER over range(), and calls: builtins through LOAD_GLOBAL, Python helpers in
 the globals (keywords, *args, recursion, raising), functions built by MAKE_FUNCTION from
-random code objects (with defaults; called with too few/many arguments), KW_NAMES,
-CALL_FUNCTION_EX and LOAD_METHOD. CPython and our interpreter must agree on the returned
-value or on the exception (type and message).
+random code objects (with defaults; called with too few/many arguments), keyword calls
+(KW_NAMES / 3.13's CALL_KW), CALL_FUNCTION_EX and method loads (LOAD_METHOD / 3.12's LOAD_ATTR
+method form), each in the running version's layout (bytecode_versions.py). CPython and our
+interpreter must agree on the returned value or on the exception (type and message).
 """
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ import types
 import bytecode as bc
 from hypothesis import given
 from hypothesis import strategies as st
+
+import bytecode_versions as layout
 from test_bytecode_fuzz import CONSTS, EXCEPTIONS, EXPR_LIMITED, VARS, Assembler, outcome
 
 from strict_tracer.interpreter.standalone import run_python
@@ -108,14 +111,14 @@ class FlowAssembler(Assembler):
             self.emit(I("LOAD_GLOBAL", (True, "g_kw")))
             self.expr(node[1])
             self.expr(node[2])
-            self.emit(I("KW_NAMES", ("b",)), I("PRECALL", 2), I("CALL", 2))
+            self.emit(*layout.call_kw(2, ("b",)))
         elif kind == "call_ex":        # f(*value)
             self.emit(I("LOAD_GLOBAL", (True, node[1])))
             self.expr(node[2])
             self.emit(I("CALL_FUNCTION_EX", 0))
         elif kind == "method":
             self.expr(node[1])
-            self.emit(I("LOAD_METHOD", node[2]))
+            self.emit(*layout.load_method(node[2]))
             self.call(node[3])
         else:
             super().expr(node)
@@ -123,7 +126,7 @@ class FlowAssembler(Assembler):
     def call(self, args) -> None:
         for a in args:
             self.expr(a)
-        self.emit(I("PRECALL", len(args)), I("CALL", len(args)))
+        self.emit(*layout.call(len(args)))
 
     def loop_ok(self) -> bool:
         return bool(self.loops) and self.loops[-1][3] == len(self.regions)
@@ -131,26 +134,26 @@ class FlowAssembler(Assembler):
     def stmt(self, node) -> None:
         kind = node[0]
         if kind in ("for", "for_range"):
-            top, end = bc.Label(), bc.Label()
+            top, end, after = bc.Label(), bc.Label(), bc.Label()
             if kind == "for":
                 self.expr(node[1])
             else:
-                self.emit(I("LOAD_GLOBAL", (True, "range")), I("LOAD_CONST", node[1]), I("PRECALL", 1),
-                          I("CALL", 1))
+                self.emit(I("LOAD_GLOBAL", (True, "range")), I("LOAD_CONST", node[1]),
+                          *layout.call(1))
             self.emit(I("GET_ITER"), top, I("FOR_ITER", end), I("STORE_FAST", node[2]))
             self.depth += 1
-            self.loops.append((end, top, True, len(self.regions)))
+            self.loops.append((after, top, True, len(self.regions)))
             self.block(node[3])
             self.loops.pop()
             self.depth -= 1
-            self.emit(I("JUMP_BACKWARD", top), end)
+            self.emit(I("JUMP_BACKWARD", top), *layout.loop_end(end, after))
         elif kind == "while":
             counter = f"c{self.counters}"
             self.counters += 1
             top, step, end = bc.Label(), bc.Label(), bc.Label()
             self.emit(I("LOAD_CONST", node[1]), I("STORE_FAST", counter), top,
                       I("LOAD_FAST", counter), I("LOAD_CONST", 0), I("COMPARE_OP", bc.Compare.GT),
-                      I("POP_JUMP_FORWARD_IF_FALSE", end))
+                      *layout.jump_if(False, end, coerce=False))
             self.loops.append((end, step, False, len(self.regions)))
             self.block(node[2])
             self.loops.pop()
@@ -198,7 +201,7 @@ class FlowAssembler(Assembler):
         self.depth = saved
 
     def try_finally(self, body, final) -> None:
-        """CPython 3.11's layout of `try: body / finally: final` (final copied on both paths)."""
+        """CPython's layout of `try: body / finally: final` (final copied on both paths)."""
         handler, cleanup, after = bc.Label(), bc.Label(), bc.Label()
         d = self.depth
         self.emit(I("NOP"))
@@ -220,12 +223,7 @@ class FlowAssembler(Assembler):
 
     def call_made(self, target, stmts, defaults, args) -> None:
         """target = (MAKE_FUNCTION of a random code object with params VARS)(*args)."""
-        self.emit(I("PUSH_NULL"))
-        flags = 0
-        if defaults:
-            self.emit(I("LOAD_CONST", tuple(defaults)))
-            flags = 1
-        self.emit(I("LOAD_CONST", assemble_code(stmts, "made")), I("MAKE_FUNCTION", flags))
+        self.emit(*layout.make_function(assemble_code(stmts, "made"), tuple(defaults)))
         self.call(args)
         self.emit(I("STORE_FAST", target))
 
@@ -280,9 +278,12 @@ def test_flow_grammar_reaches_its_opcodes():
         ("assign", "v2", ("call_builtin", "len", [("call_global", "g_catch", [("const", 0)])])),
     ]
     fn = assemble(stmts)
-    assert {"FOR_ITER", "JUMP_BACKWARD", "PUSH_EXC_INFO", "RERAISE", "RAISE_VARARGS", "KW_NAMES",
-            "CALL_FUNCTION_EX", "LOAD_METHOD", "MAKE_FUNCTION", "PRECALL", "CALL",
-            "POP_EXCEPT", "CHECK_EXC_MATCH"} <= _opnames(fn.__code__)
+    version_specific = ({"CALL_KW", "SET_FUNCTION_ATTRIBUTE", "LOAD_ATTR", "END_FOR"}
+                        if layout.PY313 else {"KW_NAMES", "LOAD_ATTR", "END_FOR"}
+                        if layout.PY312 else {"KW_NAMES", "LOAD_METHOD", "PRECALL"})
+    assert {"FOR_ITER", "JUMP_BACKWARD", "PUSH_EXC_INFO", "RERAISE", "RAISE_VARARGS",
+            "CALL_FUNCTION_EX", "MAKE_FUNCTION", "CALL", "POP_EXCEPT",
+            "CHECK_EXC_MATCH"} | version_specific <= _opnames(fn.__code__)
     for args in [(1, 2, 3, 4), (0, "x", (1,), None)]:
         assert outcome(lambda: run_python(fn, *args)) == outcome(lambda: fn(*args))
 

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import strict_tracer
+from bytecode_expect import branch_opname, find, shown, truth_test
 from strict_tracer import Category, GraphBreakError
 
 THIS_FILE = __file__
@@ -77,7 +78,7 @@ class Raises(torch.nn.Module):
 
 # category -> (module, marker, failing opname, text of a stack value, text of the fix)
 EXPECTED = {
-    Category.DATA_DEPENDENT_BRANCH: (Branch, "branch", "POP_JUMP_FORWARD_IF_FALSE",
+    Category.DATA_DEPENDENT_BRANCH: (Branch, "branch", branch_opname("x.sum() > 0"),
                                      f"Tensor(bool[], from aten.gt.Scalar at test_diagnostics.py:{_line('branch')})",
                                      "torch.cond"),
     Category.DATA_DEPENDENT_VALUE: (ToInt, "to_int", "CALL",
@@ -88,7 +89,11 @@ EXPECTED = {
     Category.SIDE_EFFECT: (AssignParameter, "assign_param", "STORE_ATTR",
                            f"Tensor(float32[3], from aten.mul.Tensor at test_diagnostics.py:{_line('assign_param')})",
                            "in place under torch.no_grad()"),
-    Category.UNSUPPORTED_BYTECODE: (ImportStar, "import_star", "IMPORT_STAR", "module math",
+    # 3.11: IMPORT_STAR; 3.12+: CALL_INTRINSIC_1 (INTRINSIC_IMPORT_STAR)
+    Category.UNSUPPORTED_BYTECODE: (ImportStar, "import_star",
+                                    find(compile("from math import *", "<s>", "exec"),
+                                         lambda i: "IMPORT_STAR" in i.opname + i.argrepr).opname,
+                                    "module math",
                                     "plain synchronous Python"),
     Category.UNSUPPORTED_TENSOR_OP: (TensorData, "data", "LOAD_ATTR", "Tensor(float32[3], input x)",
                                      "`.detach()`"),
@@ -141,10 +146,14 @@ def test_bytecode_window_reads_like_dis():
         strict_tracer.export(Branch(), (torch.randn(3),))
     window = {info.offset: info for _, info in info.value.window}
     rendered = [f"{i.opname} {i.operand_text()}" for i in window.values()]
-    assert "COMPARE_OP 4 (>)" in rendered
-    jump = info.value.instruction
-    assert jump.argrepr.startswith("to ") and int(jump.argrepr[3:]) > jump.offset
-    assert any(r.startswith("LOAD_METHOD") and r.endswith("(sin)") for r in rendered)
+    forward = Branch.forward
+    assert shown(find(forward, lambda i: i.opname == "COMPARE_OP")) in rendered
+    assert shown(find(forward, lambda i: "sin" in i.argrepr)) in rendered
+    branch = info.value.instruction
+    assert branch.offset == truth_test(forward).offset
+    jump = find(forward, lambda i: i.opname.startswith("POP_JUMP"))
+    assert shown(jump) in rendered and shown(jump).endswith(f"(to {jump.argval})")
+    assert jump.argval > jump.offset
 
 
 def test_library_frames_fold_and_location_is_the_users_line():

@@ -272,6 +272,14 @@ def _exc_info(interp, args, kwargs):
     return (None, None, None) if exc is None else (type(exc), exc, exc.__traceback__)
 
 
+@special(sys.exception)
+def _exception(interp, args, kwargs):
+    """sys.exception() (3.13's contextlib.ExitStack calls it): the handled exception."""
+    if args or kwargs:
+        raise TypeError(f"sys.exception() takes no arguments ({len(args) + len(kwargs)} given)")
+    return interp.current_exc
+
+
 @special(builtins.callable)
 def _callable(interp, args, kwargs):
     (obj,) = args
@@ -401,3 +409,19 @@ def _getframe(interp, args, kwargs):
                             "sys._getframe() reaches outside the traced program",
                             hint="do not inspect the caller's frames in forward()")
     return FrameView(interp, interp.frames[-1 - depth])
+
+
+def _getframemodulename(interp, args, kwargs):
+    """sys._getframemodulename(depth=0) (3.12+; namedtuple, enum and typing call it): the
+    __module__ of the function the interpreted frame `depth` levels up runs."""
+    depth = args[0] if args else kwargs.get("depth", 0)
+    if depth >= len(interp.frames):
+        raise interp.refuse(Category.UNSUPPORTED_PYTHON,
+                            "sys._getframemodulename() reaches outside the traced program",
+                            hint="do not inspect the caller's frames in forward()")
+    function = interp.frames[-1 - depth].function
+    return getattr(function, "__module__", None) if function is not None else None
+
+
+if hasattr(sys, "_getframemodulename"):
+    special(sys._getframemodulename)(_getframemodulename)

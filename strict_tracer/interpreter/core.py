@@ -16,7 +16,7 @@ import torch
 
 from .. import context
 from ..errors import Category, GraphBreakError, InternalTracerError, Location, StrictTracerError
-from . import diagnose
+from . import diagnose, versions
 from ..symbolic import DataDependentError
 from .attributes import AttributesMixin
 from .calls import CallsMixin
@@ -30,8 +30,8 @@ from .tensors import TensorsMixin
 from .values import ValuesMixin
 
 Handler = Callable[["Interpreter", Frame, Instr], Any]
-HANDLERS: dict[str, Handler] = {}
-REFUSED_OPCODES: dict[str, str] = {}      # opname -> why it is refused
+HANDLERS: dict[str, Handler] = {}         # dispatch key (decode.Instr.key) -> handler
+REFUSED_OPCODES: dict[str, str] = {}      # opname or dispatch key -> why it is refused
 
 # Frames of torch's own code (nn.Module forwards, functional wrappers) are not shown in node
 # stack traces, as in torch.export's: a node's trace ends at the user's line.
@@ -43,9 +43,13 @@ _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 MAX_DEPTH = 1000
 
 
-def handler(*opnames: str) -> Callable[[Handler], Handler]:
-    """Register a function as the handler of one or more opcodes."""
+def handler(*opnames: str, since: tuple[int, int] | None = None,
+            until: tuple[int, int] | None = None) -> Callable[[Handler], Handler]:
+    """Register a function as the handler of one or more opcodes (dispatch keys), on the
+    Python versions in [since, until] (inclusive; None = open)."""
     def register(fn: Handler) -> Handler:
+        if not versions.active(since, until):
+            return fn
         for name in opnames:
             if name in HANDLERS:
                 raise InternalTracerError(f"two handlers for {name}")
@@ -54,19 +58,24 @@ def handler(*opnames: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def refused(opname: str, why: str) -> None:
-    REFUSED_OPCODES[opname] = why
+def refused(opname: str, why: str, since: tuple[int, int] | None = None,
+            until: tuple[int, int] | None = None) -> None:
+    if versions.active(since, until):
+        REFUSED_OPCODES[opname] = why
 
 
 def _unsupported_opcode(interp: "Interpreter", frame: Frame, instr: Instr):
-    why = REFUSED_OPCODES.get(instr.opname, "this opcode is not implemented by strict_tracer")
-    raise interp.refuse(Category.UNSUPPORTED_BYTECODE, f"{instr.opname}: {why}",
+    why = REFUSED_OPCODES.get(instr.key) or REFUSED_OPCODES.get(
+        instr.opname, "this opcode is not implemented by strict_tracer")
+    shown = instr.opname if instr.key == instr.opname else \
+        f"{instr.opname} ({instr.key.partition(':')[2]})"
+    raise interp.refuse(Category.UNSUPPORTED_BYTECODE, f"{shown}: {why}",
                         hint="rewrite this construct with plain synchronous Python")
 
 
 def _bind_handlers(frame: Frame) -> None:
     for instr in frame.instrs:
-        instr.handler = HANDLERS.get(instr.opname, _unsupported_opcode)
+        instr.handler = HANDLERS.get(instr.key, _unsupported_opcode)
 
 
 class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, ModulesMixin,
@@ -244,4 +253,5 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 from . import (autocast_handlers, builtin_handlers, fx_wrapped_call, ops_build,  # noqa: E402,F401
                ops_call, ops_flow, ops_stack, polyfills, polyfills_lib, symbolic_calls,
                tensor_from_values, torch_handlers)
+from . import intrinsics, ops_312, ops_313  # noqa: E402,F401  (3.12/3.13 opcodes)
 from .. import hops  # noqa: E402,F401  (control-flow operator handlers)

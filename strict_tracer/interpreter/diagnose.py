@@ -84,7 +84,11 @@ def instruction_info(code: types.CodeType, instr: Any) -> InstructionInfo:
     shown = _dis_by_offset(code).get(instr.offset)
     if shown is None:
         return InstructionInfo(instr.offset, instr.opname, getattr(instr, "argrepr", ""))
-    return InstructionInfo(shown.offset, shown.opname, shown.argrepr, shown.arg)
+    argrepr = shown.argrepr
+    target = getattr(shown, "jump_target", None)
+    if target is not None:        # 3.13's dis names jump targets by labels ("to L2")
+        argrepr = f"to {target}"
+    return InstructionInfo(shown.offset, shown.opname, argrepr, shown.arg)
 
 
 def bytecode_window(frame: Frame, radius: int = WINDOW) -> list[tuple[bool, InstructionInfo]]:

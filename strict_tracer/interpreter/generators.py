@@ -2,15 +2,18 @@
 
 These are real Python iterators (native code such as `tuple(gen)` can drive them), but every
 step resumes an interpreted frame, so the generator body is never run by CPython itself.
-`send`/`throw`/`close` follow genobject.c (3.11), including delegation to the sub-iterator of a
-suspended `yield from` and PEP 479 (StopIteration escaping the body becomes RuntimeError).
+`send`/`throw`/`close` follow genobject.c of the running version (versions.py), including
+delegation to the sub-iterator of a suspended `yield from` and PEP 479 (StopIteration escaping
+the body becomes RuntimeError).
 """
 from __future__ import annotations
 
 import types
+import warnings
 from typing import Any
 
 from ..context import reentry
+from . import versions
 from .frame import Frame
 from .protocols import stands_for
 
@@ -100,15 +103,18 @@ class InterpretedGenerator:
 
     @reentry
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        if versions.THROW_THREE_ARGS_DEPRECATED and (val is not None or tb is not None):
+            warnings.warn("the (type, exc, tb) signature of throw() is deprecated, use the "
+                          "single-arg signature instead.", DeprecationWarning, stacklevel=2)
         return self._throw(_normalize_thrown(typ, val, tb))
 
     @reentry
-    def close(self) -> None:
+    def close(self) -> Any:
         if self.finished:
-            return
+            return None
         if not self.started:
             self.finished = True
-            return
+            return None
         raised: BaseException = GeneratorExit()
         yf = self._yieldfrom()
         if yf is not None:
@@ -118,8 +124,10 @@ class InterpretedGenerator:
                 raised = exc
         try:
             self._resume(None, raised)
-        except (GeneratorExit, StopIteration):
-            return
+        except GeneratorExit:
+            return None
+        except StopIteration as stop:
+            return stop.value if versions.GENERATOR_CLOSE_RETURNS_VALUE else None
         raise RuntimeError("generator ignored GeneratorExit")
 
     # ------------------------------------------------------------------ internals
@@ -129,7 +137,8 @@ class InterpretedGenerator:
             return None
         frame = self.frame
         following = frame.instrs[frame.ip] if frame.ip < len(frame.instrs) else None
-        if following is None or following.opname != "RESUME" or following.raw_arg < 2:
+        # RESUME's low two bits: 2 after `yield from`/await (3.13 adds a depth flag above).
+        if following is None or following.opname != "RESUME" or following.raw_arg & 3 < 2:
             return None
         return frame.stack[-1]
 
@@ -171,19 +180,22 @@ class InterpretedGenerator:
             if throw is not None:
                 return interp.call(throw, (type(exc), exc, exc.__traceback__), {})
         except StopIteration as stop:
-            outcome: tuple = (stop.value, None)
+            outcome: tuple = (stop.value, None, stop)
         except BaseException as err:  # noqa: BLE001 - the sub-iterator failed: raise it here
-            outcome = (None, err)
+            outcome = (None, err, err)
         finally:
             self.running = False
         if throw is None and type(yf) is not InterpretedGenerator:
             return self._resume(None, exc)
+        if versions.YIELD_FROM_STOP_RAISED_IN_FRAME:
+            # CLEANUP_THROW, reached through the exception table, ends the `yield from`.
+            return self._resume(None, outcome[2])
         self._leave_yield_from()
-        return self._resume(*outcome)
+        return self._resume(*outcome[:2])
 
     def _leave_yield_from(self) -> None:
-        """Pop the sub-iterator and continue after the `yield from` loop (genobject.c jumps
-        to SEND's target)."""
+        """Pop the sub-iterator and continue after the `yield from` loop (3.11's genobject.c
+        jumps to SEND's target)."""
         frame = self.frame
         frame.stack.pop()
         send = frame.instrs[frame.ip - 2]
@@ -199,6 +211,9 @@ class InterpretedGenerator:
             interp.current_exc = self.exc_state
         self.running = True
         try:
+            # The sent value is pushed even when an exception is raised in (gen_send_ex2):
+            # the handler of a `yield from` (3.12's CLEANUP_THROW) keeps it.
+            frame.stack.append(value)
             if exc is not None:
                 # Raise at the suspended instruction (or, leaving a `yield from`, at the
                 # instruction before SEND's target), through the frame's exception table.
@@ -206,8 +221,6 @@ class InterpretedGenerator:
                 interp.propagating = exc
                 if not interp.unwind(frame, raising, exc):
                     raise exc
-            else:
-                frame.stack.append(value)
             self.started = True
             frame.yielded = False
             result = interp.run_frame(frame)

@@ -7,6 +7,7 @@ super, grad mode, ...) have a handler here; everything else is refused.
 from __future__ import annotations
 
 import _thread
+import _tokenize
 import bisect
 import builtins
 import collections
@@ -74,6 +75,7 @@ ITERATOR_TYPES = frozenset({
     itertools.accumulate, itertools.starmap, itertools.takewhile, itertools.dropwhile,
     itertools.groupby, itertools.filterfalse, itertools.compress, itertools.pairwise,
     itertools.combinations_with_replacement, type(itertools.tee([])[0]), itertools.cycle,
+    _tokenize.TokenizerIter,     # the C tokenizer (3.12's tokenize, inspect.signature)
 })
 
 # Builtin types whose instance methods are pure (mutating ones are logged first).
@@ -116,7 +118,7 @@ NATIVE_CONSTRUCTORS = frozenset({
     itertools.filterfalse, itertools.compress, itertools.tee, itertools.pairwise,
     itertools.combinations_with_replacement, functools.cmp_to_key, types.SimpleNamespace,
     types.MappingProxyType, contextvars.ContextVar, types.MethodType, types.FunctionType,
-    types.CellType, types.GenericAlias,
+    types.CellType, types.GenericAlias, _tokenize.TokenizerIter,
 })
 
 # Module-level natives that mutate an argument in place: function -> argument position.
@@ -262,6 +264,8 @@ TORCH_QUERIES = frozenset({
     torch._C._get_cublas_allow_tf32, torch.get_num_threads,
     torch._C._get_deterministic_algorithms, torch._C._get_deterministic_algorithms_warn_only,
     torch._C._get_mkldnn_enabled, torch._C._get_nnpack_enabled,
+    # CUDA builds (the registry's wheels for 3.12/3.13): torch.cuda.is_available() asks this.
+    *(getattr(torch._C, name) for name in ("_cuda_getDeviceCount",) if hasattr(torch._C, name)),
 })
 
 

@@ -5,6 +5,7 @@ import collections.abc
 import types
 
 from .core import handler
+from .frame import NULL
 from .protocols import _MISSING, SAFE_TYPES, lookup_special
 
 
@@ -128,12 +129,16 @@ def op_dict_merge(interp, frame, instr):
     target = frame.stack[-instr.arg]
     for key, value in interp.mapping_items(other):
         if key in target:
+            # The callable sits below the positional arguments, after (3.11/3.12) or before
+            # (3.13) its NULL.
             func = frame.stack[-instr.arg - 2]
+            if func is NULL:
+                func = frame.stack[-instr.arg - 3]
             raise TypeError(f"{function_str(func)} got multiple values for keyword argument '{key}'")
         target[key] = value
 
 
-@handler("LIST_TO_TUPLE")
+@handler("LIST_TO_TUPLE", until=(3, 11))
 def op_list_to_tuple(interp, frame, instr):
     frame.stack[-1] = tuple(frame.stack[-1])
 
@@ -197,23 +202,27 @@ def op_unpack_ex(interp, frame, instr):
 
 
 # ---------------------------------------------------------------- strings
-@handler("FORMAT_VALUE")
+@handler("FORMAT_VALUE", until=(3, 12))
 def op_format_value(interp, frame, instr):
     flags = instr.raw_arg
     spec = frame.stack.pop() if flags & 0x04 else ""
-    value = frame.stack.pop()
-    conversion = flags & 0x03
-    if conversion == 1:
-        value = interp.to_str(value)
-    elif conversion == 2:
-        value = interp.to_repr(value)
-    elif conversion == 3:
-        value = ascii(interp.to_repr(value))[1:-1]
+    value = convert_value(interp, frame.stack.pop(), flags & 0x03)
     frame.stack.append(interp.format_value(value, spec))
 
 
+def convert_value(interp, value, conversion: int):
+    """An f-string's `!s` (1), `!r` (2) or `!a` (3) conversion; 0 leaves the value."""
+    if conversion == 1:
+        return interp.to_str(value)
+    if conversion == 2:
+        return interp.to_repr(value)
+    if conversion == 3:
+        return ascii(interp.to_repr(value))[1:-1]
+    return value
+
+
 # ---------------------------------------------------------------- functions and classes
-@handler("MAKE_FUNCTION")
+@handler("MAKE_FUNCTION", until=(3, 12))
 def op_make_function(interp, frame, instr):
     stack = frame.stack
     flags = instr.raw_arg
@@ -222,6 +231,11 @@ def op_make_function(interp, frame, instr):
     annotations = stack.pop() if flags & 0x04 else None
     kwdefaults = stack.pop() if flags & 0x02 else None
     defaults = stack.pop() if flags & 0x01 else None
+    stack.append(make_function(interp, frame, code, defaults, kwdefaults, annotations, closure))
+
+
+def make_function(interp, frame, code: types.CodeType, defaults, kwdefaults, annotations,
+                  closure) -> types.FunctionType:
     fn = types.FunctionType(code, frame.globals, code.co_name, defaults, closure)
     fn.__qualname__ = code.co_qualname
     if kwdefaults is not None:
@@ -230,7 +244,7 @@ def op_make_function(interp, frame, instr):
         if issubclass(type(annotations), tuple):
             annotations = dict(zip(annotations[::2], annotations[1::2]))
         fn.__annotations__ = annotations
-    stack.append(_fresh(interp, fn))
+    return _fresh(interp, fn)
 
 
 @handler("LOAD_BUILD_CLASS")

@@ -5,7 +5,7 @@ from .core import handler
 from .frame import NULL
 
 
-@handler("KW_NAMES")
+@handler("KW_NAMES", until=(3, 12))
 def op_kw_names(interp, frame, instr):
     frame.kwnames = instr.arg
 
@@ -19,10 +19,14 @@ def op_call(interp, frame, instr):
         del stack[-argc:]
     else:
         args = []
+    # Below the arguments: NULL and the callable (3.11/3.12: NULL first; 3.13: NULL second),
+    # or a method and its self.
     second = stack.pop()
     first = stack.pop()
     if first is NULL:
         fn = second
+    elif second is NULL:
+        fn = first
     else:
         fn = first
         args.insert(0, second)
@@ -37,7 +41,7 @@ def op_call(interp, frame, instr):
     stack.append(interp.call(fn, tuple(args), kwargs))
 
 
-@handler("CALL_FUNCTION_EX")
+@handler("CALL_FUNCTION_EX", until=(3, 12))
 def op_call_function_ex(interp, frame, instr):
     stack = frame.stack
     kwargs = stack.pop() if instr.raw_arg & 1 else {}
@@ -45,6 +49,11 @@ def op_call_function_ex(interp, frame, instr):
     fn = stack.pop()
     if stack and stack[-1] is NULL:
         stack.pop()
+    stack.append(call_ex(interp, fn, args, kwargs))
+
+
+def call_ex(interp, fn, args, kwargs):
+    """f(*args, **kwargs) as CALL_FUNCTION_EX makes it."""
     if type(args) is not tuple:
         if not (hasattr(type(args), "__iter__") or hasattr(type(args), "__getitem__")):
             # CPython's check_args_iterable, before any iteration
@@ -53,7 +62,7 @@ def op_call_function_ex(interp, frame, instr):
         args = tuple(interp.iterate(args))
     if type(kwargs) is not dict:
         kwargs = dict(interp.mapping_items(kwargs))
-    stack.append(interp.call(fn, args, kwargs))
+    return interp.call(fn, args, kwargs)
 
 
 def _function_str(fn) -> str:
@@ -67,7 +76,8 @@ def _function_str(fn) -> str:
     return f"{qualname}()"
 
 
-@handler("LOAD_METHOD")
+@handler("LOAD_ATTR:method", since=(3, 12), until=(3, 12))
+@handler("LOAD_METHOD", until=(3, 11))
 def op_load_method(interp, frame, instr):
     obj = frame.stack[-1]
     frame.stack[-1] = NULL
@@ -120,6 +130,7 @@ def op_binary_op(interp, frame, instr):
     stack[-1] = interp.binary_op(instr.raw_arg, stack[-1], b)
 
 
-@handler("UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT")
+@handler("UNARY_POSITIVE", until=(3, 11))
+@handler("UNARY_NEGATIVE", "UNARY_INVERT")
 def op_unary(interp, frame, instr):
     frame.stack[-1] = interp.unary(instr.opname, frame.stack[-1])

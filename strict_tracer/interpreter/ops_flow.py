@@ -14,33 +14,37 @@ def op_jump(interp, frame, instr):
     frame.ip = instr.arg
 
 
-@handler("POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE")
+@handler("POP_JUMP_IF_FALSE", since=(3, 12))
+@handler("POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE", until=(3, 11))
 def op_pop_jump_if_false(interp, frame, instr):
     value = frame.stack.pop()
     if not (value if type(value) is bool else interp.truth(value)):
         frame.ip = instr.arg
 
 
-@handler("POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE")
+@handler("POP_JUMP_IF_TRUE", since=(3, 12))
+@handler("POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE", until=(3, 11))
 def op_pop_jump_if_true(interp, frame, instr):
     value = frame.stack.pop()
     if value if type(value) is bool else interp.truth(value):
         frame.ip = instr.arg
 
 
-@handler("POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NONE")
+@handler("POP_JUMP_IF_NONE", since=(3, 12))
+@handler("POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NONE", until=(3, 11))
 def op_pop_jump_if_none(interp, frame, instr):
     if frame.stack.pop() is None:
         frame.ip = instr.arg
 
 
-@handler("POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE")
+@handler("POP_JUMP_IF_NOT_NONE", since=(3, 12))
+@handler("POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE", until=(3, 11))
 def op_pop_jump_if_not_none(interp, frame, instr):
     if frame.stack.pop() is not None:
         frame.ip = instr.arg
 
 
-@handler("JUMP_IF_FALSE_OR_POP")
+@handler("JUMP_IF_FALSE_OR_POP", until=(3, 11))
 def op_jump_if_false_or_pop(interp, frame, instr):
     value = frame.stack[-1]
     if not interp.truth(value):
@@ -49,7 +53,7 @@ def op_jump_if_false_or_pop(interp, frame, instr):
         frame.stack.pop()
 
 
-@handler("JUMP_IF_TRUE_OR_POP")
+@handler("JUMP_IF_TRUE_OR_POP", until=(3, 11))
 def op_jump_if_true_or_pop(interp, frame, instr):
     value = frame.stack[-1]
     if interp.truth(value):
@@ -64,7 +68,17 @@ def op_compare(interp, frame, instr):
     stack = frame.stack
     b = stack.pop()
     a = stack[-1]
-    stack[-1] = interp.compare(instr.raw_arg, a, b)
+    stack[-1] = interp.compare(instr.arg, a, b)
+
+
+@handler("COMPARE_OP:bool", since=(3, 13))
+def op_compare_bool(interp, frame, instr):
+    """3.13: a comparison feeding a conditional jump converts its result with bool()."""
+    stack = frame.stack
+    b = stack.pop()
+    stack[-1] = result = interp.compare(instr.arg, stack[-1], b)
+    if type(result) is not bool:
+        stack[-1] = interp.truth(result)      # a refusal shows the result on the stack
 
 
 @handler("IS_OP")
@@ -103,7 +117,7 @@ def op_get_iter(interp, frame, instr):
     frame.stack[-1] = interp.get_iter(frame.stack[-1])
 
 
-@handler("FOR_ITER")
+@handler("FOR_ITER", until=(3, 11))
 def op_for_iter(interp, frame, instr):
     it = frame.stack[-1]
     try:
@@ -141,7 +155,7 @@ def op_get_yield_from_iter(interp, frame, instr):
         frame.stack[-1] = interp.get_iter(value)
 
 
-@handler("SEND")
+@handler("SEND", until=(3, 11))
 def op_send(interp, frame, instr):
     from .generators import InterpretedGenerator
     stack = frame.stack
@@ -210,7 +224,7 @@ def op_check_eg_match(interp, frame, instr):
     interp.current_exc = matched
 
 
-@handler("PREP_RERAISE_STAR")
+@handler("PREP_RERAISE_STAR", until=(3, 11))
 def op_prep_reraise_star(interp, frame, instr):
     excs = frame.stack.pop()
     orig = frame.stack.pop()
@@ -344,8 +358,11 @@ def op_with_except_start(interp, frame, instr):
     stack.append(interp.call(exit_func, (type(exc), exc, exc.__traceback__), {}))
 
 
-for _name in ("GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "BEFORE_ASYNC_WITH",
-              "ASYNC_GEN_WRAP"):
-    refused(_name, "coroutines and async code are not supported inside forward()")
-refused("PRINT_EXPR", "interactive-mode expression printing has no place in a traced program")
-refused("IMPORT_STAR", "`from module import *` in traced code would bind unknown names")
+ASYNC_REFUSAL = "coroutines and async code are not supported inside forward()"
+PRINT_REFUSAL = "interactive-mode expression printing has no place in a traced program"
+IMPORT_STAR_REFUSAL = "`from module import *` in traced code would bind unknown names"
+for _name in ("GET_AWAITABLE", "GET_AITER", "GET_ANEXT", "END_ASYNC_FOR", "BEFORE_ASYNC_WITH"):
+    refused(_name, ASYNC_REFUSAL)
+refused("ASYNC_GEN_WRAP", ASYNC_REFUSAL, until=(3, 11))
+refused("PRINT_EXPR", PRINT_REFUSAL, until=(3, 11))
+refused("IMPORT_STAR", IMPORT_STAR_REFUSAL, until=(3, 11))

@@ -7,7 +7,8 @@ from .core import handler
 from .frame import NULL, UNBOUND
 
 
-@handler("NOP", "RESUME", "PRECALL", "EXTENDED_ARG", "CACHE")
+@handler("PRECALL", until=(3, 11))
+@handler("NOP", "RESUME", "EXTENDED_ARG", "CACHE")
 def op_nop(interp, frame, instr):
     pass
 
@@ -39,6 +40,7 @@ def op_load_const(interp, frame, instr):
     frame.stack.append(instr.arg)
 
 
+@handler("LOAD_FAST_CHECK", since=(3, 12))
 @handler("LOAD_FAST")
 def op_load_fast(interp, frame, instr):
     value = frame.localsplus[instr.arg]
@@ -63,7 +65,7 @@ def op_delete_fast(interp, frame, instr):
     frame.localsplus[instr.arg] = UNBOUND
 
 
-@handler("LOAD_GLOBAL")
+@handler("LOAD_GLOBAL", until=(3, 12))
 def op_load_global(interp, frame, instr):
     push_null, name = instr.arg
     if push_null:
@@ -133,12 +135,12 @@ def op_copy_free_vars(interp, frame, instr):
         frame.localsplus[offset + i] = closure[i]
 
 
-@handler("LOAD_CLOSURE")
+@handler("LOAD_CLOSURE", until=(3, 12))
 def op_load_closure(interp, frame, instr):
     frame.stack.append(frame.localsplus[instr.arg])
 
 
-def _cell_value(frame, index):
+def cell_value(frame, index):
     try:
         return frame.localsplus[index].cell_contents
     except ValueError:
@@ -152,17 +154,17 @@ def _cell_value(frame, index):
 
 @handler("LOAD_DEREF")
 def op_load_deref(interp, frame, instr):
-    frame.stack.append(_cell_value(frame, instr.arg))
+    frame.stack.append(cell_value(frame, instr.arg))
 
 
-@handler("LOAD_CLASSDEREF")
+@handler("LOAD_CLASSDEREF", until=(3, 11))
 def op_load_classderef(interp, frame, instr):
     name = frame.decoded.localsplus_names[instr.arg]
     namespace = frame.locals_dict
     if namespace is not None and name in namespace:
         frame.stack.append(namespace[name])
         return
-    frame.stack.append(_cell_value(frame, instr.arg))
+    frame.stack.append(cell_value(frame, instr.arg))
 
 
 @handler("STORE_DEREF")
@@ -175,6 +177,6 @@ def op_store_deref(interp, frame, instr):
 @handler("DELETE_DEREF")
 def op_delete_deref(interp, frame, instr):
     cell = frame.localsplus[instr.arg]
-    _cell_value(frame, instr.arg)
+    cell_value(frame, instr.arg)
     interp.state.sandbox.record_cell(cell)
     del cell.cell_contents

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .core import Interpreter
     from .frame import Frame
 
+# Opcode names of every supported version (3.11's directed jumps, 3.12's undirected ones).
 _JUMP_IF_FALSE = frozenset({"POP_JUMP_FORWARD_IF_FALSE", "POP_JUMP_BACKWARD_IF_FALSE",
                             "POP_JUMP_IF_FALSE"})
 _JUMP_IF_TRUE = frozenset({"POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE",
@@ -43,17 +44,22 @@ _LOOKAHEAD = 40           # instructions scanned for a `raise` on a guessed bran
 _TENSOR_OPERATORS = frozenset({"BINARY_OP", "BINARY_SUBSCR", "UNARY_NEGATIVE", "UNARY_POSITIVE",
                                "UNARY_INVERT"})
 # Instructions after which execution never falls through: nothing sensible to continue with.
-_NO_FALLTHROUGH = frozenset({"RETURN_VALUE", "RAISE_VARARGS", "RERAISE", "YIELD_VALUE",
-                             "JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT",
-                             "SEND", "RETURN_GENERATOR"})
+_NO_FALLTHROUGH = frozenset({"RETURN_VALUE", "RETURN_CONST", "RAISE_VARARGS", "RERAISE",
+                             "YIELD_VALUE", "JUMP_FORWARD", "JUMP_BACKWARD",
+                             "JUMP_BACKWARD_NO_INTERRUPT", "SEND", "RETURN_GENERATOR",
+                             "CLEANUP_THROW"})
 _NO_OUTPUT = frozenset({"POP_TOP", "LIST_APPEND", "SET_ADD", "MAP_ADD", "LIST_EXTEND",
                         "SET_UPDATE", "DICT_UPDATE", "DICT_MERGE", "POP_EXCEPT", "IMPORT_STAR",
                         "PRINT_EXPR", "SETUP_ANNOTATIONS", "KW_NAMES", "NOP", "RESUME",
-                        "PRECALL", "CACHE", "COPY_FREE_VARS", "MAKE_CELL"})
+                        "PRECALL", "CACHE", "COPY_FREE_VARS", "MAKE_CELL", "END_FOR"})
+# Dispatch keys (decode.Instr.key) that push a callable and NULL (or a method and self).
+_METHOD_LOADS = frozenset({"LOAD_METHOD", "LOAD_ATTR:method", "LOAD_SUPER_ATTR:method"})
+# Dispatch keys that push two values.
+_TWO_OUTPUTS = _METHOD_LOADS | {"BEFORE_WITH", "PUSH_EXC_INFO", "LOAD_FAST_LOAD_FAST"}
 # Instructions whose result is a tensor when an operand is one.
-_TENSOR_RESULT = frozenset({"BINARY_OP", "BINARY_SUBSCR", "CALL", "CALL_FUNCTION_EX",
-                            "UNARY_NEGATIVE", "UNARY_POSITIVE", "UNARY_INVERT", "COMPARE_OP",
-                            "LOAD_ATTR"})
+_TENSOR_RESULT = frozenset({"BINARY_OP", "BINARY_SUBSCR", "BINARY_SLICE", "CALL", "CALL_KW",
+                            "CALL_FUNCTION_EX", "UNARY_NEGATIVE", "UNARY_POSITIVE",
+                            "UNARY_INVERT", "COMPARE_OP", "LOAD_ATTR"})
 DEFAULT_MAX_INSTRUCTIONS = 5_000_000
 
 
@@ -212,8 +218,8 @@ class Recovery:
                 stack.pop()
             return f"explain() assumed the condition is {taken} and continued"
         if name == "FOR_ITER":
-            stack.pop()
-            frame.ip = instr.arg
+            stack[-1] = iter(())          # the version's own exhaustion path
+            instr.handler(self.interp, frame, instr)
             return "explain() treated the loop as finished"
         if name == "UNARY_NOT":
             stack[-1] = not self._decide(frame, instr)
@@ -235,7 +241,8 @@ class Recovery:
         if n_out == 0:
             return [], "explain() skipped the instruction and continued"
         why = f"{name} at {frame.code.co_name}:{frame.lineno}"
-        if name in ("LOAD_METHOD", "LOAD_GLOBAL") and n_out == 2:
+        if instr.key in _METHOD_LOADS or (name == "LOAD_GLOBAL" and n_out == 2):
+            # A callable and NULL (CALL accepts NULL on either side of the callable).
             return [NULL, StandIn(why)], "explain() continued with an opaque stand-in value"
         if kind is None:
             kind = error.standin if isinstance(error, GraphBreakError) else None
@@ -243,7 +250,10 @@ class Recovery:
         proxy = _first_proxy(operands + inputs)
         if kind == "bool":
             value = self._decide(frame, instr)
-            return [value] * n_out, f"explain() assumed the value is {value} and continued"
+            # 3.13 takes a branch condition's truth before the jump (TO_BOOL, COMPARE_OP's
+            # bool form): the value decided is the condition.
+            what = "condition" if instr.key in ("TO_BOOL", "COMPARE_OP:bool") else "value"
+            return [value] * n_out, f"explain() assumed the {what} is {value} and continued"
         if proxy is not None and n_out == 1 and (
                 kind == "tensor" or (kind is None and not isinstance(error, GraphBreakError)
                                      and name in _TENSOR_RESULT)):
@@ -294,14 +304,16 @@ def _arity(instr: Any) -> tuple[int, int]:
     opcode = dis.opmap[name]
     arg = instr.raw_arg if opcode >= dis.HAVE_ARGUMENT else None
     net = dis.stack_effect(opcode, arg, jump=False)
-    if name in _NO_OUTPUT or name.startswith(("STORE_", "DELETE_")):
+    if instr.key in _TWO_OUTPUTS:
+        n_out = 2
+    elif name == "STORE_FAST_LOAD_FAST":
+        n_out = 1
+    elif name in _NO_OUTPUT or name.startswith(("STORE_", "DELETE_")):
         n_out = 0
     elif name == "UNPACK_SEQUENCE":
         n_out = instr.raw_arg
     elif name == "UNPACK_EX":
         n_out = (instr.raw_arg & 0xFF) + (instr.raw_arg >> 8) + 1
-    elif name in ("LOAD_METHOD", "BEFORE_WITH", "PUSH_EXC_INFO"):
-        n_out = 2
     elif name == "LOAD_GLOBAL":
         n_out = 1 + (instr.raw_arg & 1)
     else:
