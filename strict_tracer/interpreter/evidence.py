@@ -184,10 +184,13 @@ def _rerun(name: str, argrepr: str, inputs: list,
         return (lambda: _UNARY[name][0](a)), f"the unary `{_UNARY[name][1]}` operator"
     if name in ("LOAD_ATTR", "LOAD_METHOD") and inputs:
         a = concrete(inputs[-1])
-        attr = argrepr.split()[-1]
+        # "max", "NULL|self + max" (3.12), "max + NULL|self" (3.13)
+        attr = [part for part in argrepr.split() if part not in ("+", "NULL", "NULL|self")][-1]
         return (lambda: getattr(a, attr)), f"the attribute `.{attr}`"
     if name == "CALL":
         return _rerun_call(inputs, kwnames)
+    if name == "CALL_KW" and inputs:          # 3.13: the keyword names are the last operand
+        return _rerun_call(inputs[:-1], inputs[-1])
     return None
 
 
@@ -200,12 +203,15 @@ def _binary_operator(symbol: str) -> Callable[[Any, Any], Any] | None:
 
 
 def _rerun_call(inputs: list, kwnames: tuple | None) -> tuple[Callable[[], Any], str] | None:
-    """CALL's operands as op_call reads them: [NULL, fn, *args] or [fn, self, *args]."""
+    """CALL's operands as op_call reads them: [NULL, fn, *args] (3.13: [fn, NULL, *args]) or
+    [fn, self, *args]."""
     if len(inputs) < 2:
         return None
     first, second, rest = inputs[0], inputs[1], list(inputs[2:])
     if first is NULL:
         fn, args = second, rest
+    elif second is NULL:
+        fn, args = first, rest
     else:
         fn, args = first, [second] + rest
     args = [concrete(v) for v in args]

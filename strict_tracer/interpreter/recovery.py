@@ -52,6 +52,8 @@ _NO_OUTPUT = frozenset({"POP_TOP", "LIST_APPEND", "SET_ADD", "MAP_ADD", "LIST_EX
                         "SET_UPDATE", "DICT_UPDATE", "DICT_MERGE", "POP_EXCEPT", "IMPORT_STAR",
                         "PRINT_EXPR", "SETUP_ANNOTATIONS", "KW_NAMES", "NOP", "RESUME",
                         "PRECALL", "CACHE", "COPY_FREE_VARS", "MAKE_CELL", "END_FOR"})
+# 3.13's dispatch keys that take a branch condition's truth before its jump.
+_CONDITIONS = frozenset({"TO_BOOL", "COMPARE_OP:bool"})
 # Dispatch keys (decode.Instr.key) that push a callable and NULL (or a method and self).
 _METHOD_LOADS = frozenset({"LOAD_METHOD", "LOAD_ATTR:method", "LOAD_SUPER_ATTR:method"})
 # Dispatch keys that push two values.
@@ -249,11 +251,11 @@ class Recovery:
         operands = list(error.operands) if isinstance(error, GraphBreakError) else []
         proxy = _first_proxy(operands + inputs)
         if kind == "bool":
+            if instr.key in _CONDITIONS:
+                value = self._decide_condition(frame, instr)
+                return [value] * n_out, f"explain() assumed the condition is {value} and continued"
             value = self._decide(frame, instr)
-            # 3.13 takes a branch condition's truth before the jump (TO_BOOL, COMPARE_OP's
-            # bool form): the value decided is the condition.
-            what = "condition" if instr.key in ("TO_BOOL", "COMPARE_OP:bool") else "value"
-            return [value] * n_out, f"explain() assumed the {what} is {value} and continued"
+            return [value] * n_out, f"explain() assumed the value is {value} and continued"
         if proxy is not None and n_out == 1 and (
                 kind == "tensor" or (kind is None and not isinstance(error, GraphBreakError)
                                      and name in _TENSOR_RESULT)):
@@ -270,6 +272,14 @@ class Recovery:
         count = self.visits.get(key, 0)
         self.visits[key] = count + 1
         return count == 0
+
+    def _decide_condition(self, frame: "Frame", instr: Any) -> bool:
+        """A 3.13 condition (TO_BOOL, COMPARE_OP's bool form): decided as the conditional jump
+        that follows it."""
+        following = frame.instrs[instr.index + 1] if instr.index + 1 < len(frame.instrs) else None
+        if following is not None and following.opname in _JUMP_IF_FALSE | _JUMP_IF_TRUE:
+            return self._decide_branch(frame, following, following.opname in _JUMP_IF_TRUE)
+        return self._decide(frame, instr)
 
     def _decide_branch(self, frame: "Frame", instr: Any, jumps_if_true: bool) -> bool:
         """`_decide`, except that a side running straight into a `raise` is not taken."""
