@@ -25,6 +25,7 @@ from torch.utils._sympy.numbers import int_oo
 from torch.utils._sympy.value_ranges import ValueRanges
 
 from strict_tracer.symbolic import SymBool, SymFloat, SymInt, SymValue
+from strict_tracer.symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
 from strict_tracer.symbolic.ranges import INF
 from strict_tracer.symbolic.values import wrap
 
@@ -39,11 +40,15 @@ _FROM_TORCH = {
     tfn.FloatTrueDiv: lambda a, b: a / b,
     tfn.Max: sympy.Max,
     tfn.Min: sympy.Min,
-    tfn.FloorToInt: sympy.floor,
-    tfn.CeilToInt: sympy.ceiling,
+    tfn.FloorToInt: lambda a: sympy.floor(strip_float(a)),
+    tfn.CeilToInt: lambda a: sympy.ceiling(strip_float(a)),
+    tfn.TruncToInt: lambda a: TruncToInt(strip_float(a)),
+    tfn.RoundToInt: lambda a: RoundToInt(strip_float(a)),
     tfn.PowByNatural: lambda a, b: a ** b,
+    tfn.FloatPow: lambda a, b: a ** b,
+    tfn.OpaqueUnaryFn_sqrt: sympy.sqrt,
     tfn.Identity: lambda a: a,
-    tfn.ToFloat: lambda a: a,
+    tfn.ToFloat: ToFloat,
 }
 _SYMPY_FUNCS = frozenset({sympy.Add, sympy.Mul, sympy.Pow, sympy.Eq, sympy.Ne, sympy.Lt,
                           sympy.Le, sympy.Gt, sympy.Ge, sympy.And, sympy.Or, sympy.Not,

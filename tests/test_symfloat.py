@@ -34,6 +34,12 @@ def same_padding(x):                    # timm's pad_same: ceil(size / stride) o
     return torch.cat([x, x.new_zeros(x.shape[0], pad)], 1)
 
 
+def timm_pad_same(x):                   # timm.layers.padding.pad_same, kernel 3, stride 2
+    pad_h = max((math.ceil(x.shape[-2] / 2) - 1) * 2 + 3 - x.shape[-2], 0)
+    pad_w = max((math.ceil(x.shape[-1] / 2) - 1) * 2 + 3 - x.shape[-1], 0)
+    return torch.nn.functional.pad(x, [pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2])
+
+
 def floored_third(x):
     return x[: math.floor(x.shape[0] / 3)] * 2
 
@@ -77,7 +83,7 @@ def floor_and_mod_of_float(x):
     return x.new_zeros(math.trunc(f // 1) + math.ceil(f % 1.5 * 2))
 
 
-EXPORTABLE = [half_rounded, same_padding, floored_third, truncated_third,
+EXPORTABLE = [half_rounded, same_padding, timm_pad_same, floored_third, truncated_third,
               ceil_of_float_multiple, float_compare, float_times_size, float_stays_float,
               casts_and_sqrt, sym_int_of_ratio, ite_and_minmax, floor_and_mod_of_float]
 
@@ -99,7 +105,7 @@ def test_float_size_arithmetic_matches_eager_at_every_size(fn):
         torch.testing.assert_close(got, want)
 
 
-@pytest.mark.parametrize("fn", [half_rounded, same_padding, ceil_of_float_multiple,
+@pytest.mark.parametrize("fn", [half_rounded, same_padding, timm_pad_same, ceil_of_float_multiple,
                                 sym_int_of_ratio, casts_and_sqrt], ids=lambda f: f.__name__)
 def test_float_size_arithmetic_keeps_dims_torch_keeps(fn):
     model = module(fn)

@@ -136,7 +136,11 @@ def _shape_free(value: Any) -> Any:
 
 
 def _fakes(value: Any, shifted: bool | None) -> Any:
-    """Fakes for the proxies in `value`: at the hints (None/False) or at shifted sizes."""
+    """Fakes for the proxies in `value`: at the hints (None/False) or at shifted sizes.
+    A symbolic scalar argument passes as its example value: a real op reading it natively
+    would specialize it (a guard no user line asked for)."""
+    if isinstance(value, SymValue):
+        return value.example
     if isinstance(value, TensorProxy):
         return value.meta.example() if not shifted else _shifted_fake(value.meta)
     if isinstance(value, (list, tuple)):
