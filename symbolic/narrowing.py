@@ -130,7 +130,8 @@ def refuted(fact: sympy.Basic, range_of: Callable) -> bool:
     c = F.canonical(fact)
     if c is None or c[0] != F.EQ:
         return _enumerated(fact, range_of) is False
-    e = c[1]
+    coeff, rest = c[1].as_coeff_Mul()
+    e = rest if coeff != 0 and rest.func is sympy.Mod else c[1]     # 2*Mod(2m + 3, 4) == 0
     if e.func is sympy.Mod:
         return _no_residue(e, range_of)
     if _no_integer_solution(e, range_of):

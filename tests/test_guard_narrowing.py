@@ -142,3 +142,34 @@ def test_torch_check_states_a_contract_dim_dynamic_accepts():
     torch.testing.assert_close(ep.module()(torch.ones(10)), torch.full((10,), 2.0))
     with pytest.raises(AssertionError):
         ep.module()(torch.ones(7))
+
+
+def test_refutation_proves_only_what_holds():
+    """The proofs behind the rule, on a ShapeEnv: each refutes an unsatisfiable guard and
+    leaves a satisfiable one alone (checked by brute force over small sizes)."""
+    import itertools
+
+    import sympy
+
+    from strict_tracer.symbolic import ShapeEnv
+    from strict_tracer.symbolic.narrowing import refuted
+
+    env = ShapeEnv()
+    m, k = env.create_symbol(4, "m").expr, env.create_symbol(6, "k").expr
+    cases = [
+        sympy.Eq(6 * m * k, 64),                      # gcd 6 does not divide 64
+        sympy.Eq(8 * m * k, 64),                      # m*k = 8: (2, 4)
+        sympy.Eq(m ** 2 - 5 * m + 6, 0),              # roots 2 and 3
+        sympy.Eq(m ** 2, 50),                         # no integer root
+        sympy.Eq(sympy.Mod(6 + 4 * m, 8), 0),         # 4m = 2 (mod 8): never
+        sympy.Eq(sympy.Mod(4 + 4 * m, 8), 0),         # m odd
+        sympy.Le(1009 * m, 64),                       # the ranges decide it
+        sympy.Eq(sympy.floor(m / 3), 1),              # m in 3..5
+    ]
+    for fact in cases:
+        holds_somewhere = any(fact.xreplace({m: a, k: b}) is sympy.true
+                              for a, b in itertools.product(range(2, 40), repeat=2))
+        if holds_somewhere:
+            assert not refuted(fact, env.range_of), fact
+    assert [refuted(f, env.range_of) for f in cases] == [True, False, False, True, True, False,
+                                                         True, False]
