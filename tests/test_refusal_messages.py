@@ -25,7 +25,7 @@ import test_refusal_locations
 
 THIS_FILE = __file__
 INTERNAL_NAMES = re.compile(
-    r"FakeTensor|TensorProxy|SymNode|SymSize|InterpretedGenerator|FrameView|TensorMethod|"
+    r"FakeTensor|TensorProxy|SymNode|SymSize|InterpretedGenerator|FrameView|TensorMethod|TracebackView|"
     r"strict_tracer\.|torch\._C\.|torch\._dynamo|torch\._subclasses|pybind|"
     r"set_eval_frame|_make_subclass|GenericAlias")
 

@@ -84,6 +84,10 @@ PATHS = {
     "currentframe": "len(inspect.currentframe().f_code.co_name)",
     "exception": "exception_class()",
     "traceback": "traceback_type()",
+    "traceback_chain": "traceback_chain()",
+    "traceback_reraise": "traceback_reraise()",
+    "traceback_exc_info": "traceback_exc_info()",
+    "traceback_replaced": "traceback_replaced()",
     # iterators the interpreter implements itself
     "sequence_iterator": "len(type(iter(Seq())).__name__)",
     "callable_iterator": "len(type(iter(helper, 2)).__name__)",
@@ -124,6 +128,64 @@ def traceback_type():
         raise ValueError("a")
     except ValueError as e:
         return inspect.istraceback(e.__traceback__) and isinstance(e.__traceback__, types.TracebackType)
+
+
+def _raises():
+    raise ValueError("inner")
+
+
+def _reraises():
+    try:
+        _raises()
+    except ValueError:
+        raise
+
+
+def _tb_summary(tb) -> int:
+    """Lines, instruction offsets and function names of a traceback chain, as one number."""
+    total = 0
+    while tb is not None:
+        total = total * 7 + tb.tb_lineno + tb.tb_lasti + len(tb.tb_frame.f_code.co_name)
+        tb = tb.tb_next
+    return total % 100_003
+
+
+def traceback_chain():
+    try:
+        _raises()
+    except ValueError as e:
+        return _tb_summary(e.__traceback__) + isinstance(e.__traceback__.tb_frame, types.FrameType)
+
+
+def traceback_reraise():
+    try:
+        _reraises()
+    except ValueError as e:
+        first = _tb_summary(e.__traceback__)
+        try:
+            raise e
+        except ValueError as again:
+            return first + 3 * _tb_summary(again.__traceback__)
+
+
+def traceback_exc_info():
+    try:
+        _raises()
+    except ValueError:
+        tb = sys.exc_info()[2]
+        return _tb_summary(tb) + (tb.tb_frame.f_code.co_name == "traceback_exc_info")
+
+
+def traceback_replaced():
+    try:
+        _raises()
+    except ValueError as e:
+        e.with_traceback(None)
+        cleared = e.__traceback__ is None
+        try:
+            raise e
+        except ValueError as again:
+            return cleared + _tb_summary(again.__traceback__)
 
 
 class Seq:

@@ -168,10 +168,11 @@ class CallsMixin:
     def _refuse_native(self, fn: Any, operands: tuple):
         name = qualified_name(fn)
         known = outside_world_reason(fn)
+        entry = library_entry(self.frames)
         if known is not None:
             category, why, fix = known
-            return self.refuse(category, f"call to {name}: {why}", hint=fix, operands=operands)
-        entry = library_entry(self.frames)
+            what = f"{entry}() calls {name}" if entry is not None else f"call to {name}"
+            return self.refuse(category, f"{what}: {why}", hint=fix, operands=operands)
         if entry is not None:       # deep inside a library: name the call the user wrote
             return self.refuse(
                 Category.UNSUPPORTED_NATIVE,

@@ -27,6 +27,7 @@ from .library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .modules import ModulesMixin
 from .protocols import ProtocolsMixin
 from .tensors import TensorsMixin
+from .tracebacks import TracebacksMixin
 from .values import ValuesMixin
 
 Handler = Callable[["Interpreter", Frame, Instr], Any]
@@ -79,7 +80,7 @@ def _bind_handlers(frame: Frame) -> None:
 
 
 class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, ModulesMixin,
-                  ValuesMixin, GuardMixin):
+                  ValuesMixin, GuardMixin, TracebacksMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
     def __init__(self, state, explain: Any = None) -> None:
@@ -89,6 +90,9 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         self.current_exc: BaseException | None = None
         self.propagating: BaseException | None = None    # re-raised / escaping a callee frame
         self._escapes: dict[int, tuple[BaseException, list[str]]] = {}
+        # The program's exc.__traceback__ (tracebacks.py): id -> (exception, head entry).
+        self.tracebacks: dict[int, tuple[BaseException, Any]] = {}
+        self.reraising: BaseException | None = None     # a bare raise adds no entry
         # The outermost frame run: errors raised after forward() returned point at its return.
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).
@@ -172,6 +176,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         """Jump to the exception handler covering `instr`, if there is one."""
         if exc is not self.propagating:
             self.chain_context(exc)
+        self.note_traceback(exc, frame, instr)
         target = frame.decoded.handlers[instr.index]
         if target is None:
             self.record_escape(exc, frame)

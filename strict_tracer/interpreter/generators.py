@@ -18,7 +18,7 @@ from .frame import Frame
 from .protocols import stands_for
 
 
-def _normalize_thrown(typ: Any, val: Any, tb: Any) -> BaseException:
+def _normalize_thrown(interp, typ: Any, val: Any, tb: Any) -> BaseException:
     """The exception `gen.throw(typ, val, tb)` raises (genobject.c _gen_throw)."""
     if issubclass(type(typ), type) and issubclass(typ, BaseException):
         if val is None:
@@ -35,7 +35,7 @@ def _normalize_thrown(typ: Any, val: Any, tb: Any) -> BaseException:
         raise TypeError("exceptions must be classes or instances deriving from BaseException, "
                         f"not {type(typ).__name__}")
     if tb is not None:
-        exc = exc.with_traceback(tb)
+        interp.set_traceback(exc, tb)     # (the program's tracebacks are stand-ins)
     return exc
 
 
@@ -106,7 +106,7 @@ class InterpretedGenerator:
         if versions.THROW_THREE_ARGS_DEPRECATED and (val is not None or tb is not None):
             warnings.warn("the (type, exc, tb) signature of throw() is deprecated, use the "
                           "single-arg signature instead.", DeprecationWarning, stacklevel=2)
-        return self._throw(_normalize_thrown(typ, val, tb))
+        return self._throw(_normalize_thrown(self.interp, typ, val, tb))
 
     @reentry
     def close(self) -> Any:

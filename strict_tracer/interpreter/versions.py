@@ -35,3 +35,7 @@ THROW_THREE_ARGS_DEPRECATED = PY >= (3, 12)
 # recursion that passes through natives calling back (list(map(f, ...)) inside f) stops there
 # first, with CPython's own RecursionError.
 FIXED_C_RECURSION_LIMIT = PY == (3, 12)
+# ceval.c: a Python function called by CALL runs inline; 3.11 and 3.12 skip the CALL's inline
+# caches first, so an exception leaving the callee shows tb_lasti at the last cache entry;
+# 3.13 shows the CALL itself.
+INLINED_CALL_LASTI_AFTER_CACHES = PY <= (3, 12)
