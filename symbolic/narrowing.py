@@ -107,11 +107,29 @@ def _narrowing(env, s: sympy.Symbol, fact: sympy.Basic, provenance: Any) -> Opti
     lo, hi = env.range_of(s)
     info = env.symbols[s]
     for v in _candidates(lo, hi, info.hint):
-        if v != info.hint and refuted(fact.xreplace({s: sympy.Integer(v)}), env.range_of):
+        if v != info.hint and refuted(_at(fact, s, v), env.range_of):
             allowed = [w for w in range(int(lo), int(min(hi, lo + _SPAN)) + 1)
-                       if not refuted(fact.xreplace({s: sympy.Integer(w)}), env.range_of)]
+                       if not refuted(_at(fact, s, w), env.range_of)]
             return Narrowing(s, fact, provenance, v, allowed)
     return None
+
+
+_RELATIONS = {sympy.Eq: lambda d: d == 0, sympy.Ne: lambda d: d != 0, sympy.Ge: lambda d: d >= 0,
+              sympy.Gt: lambda d: d > 0, sympy.Le: lambda d: d <= 0, sympy.Lt: lambda d: d < 0}
+
+
+def _at(fact: sympy.Basic, s: sympy.Symbol, v: int) -> sympy.Basic:
+    """`fact` with s = v, as `difference (rel) 0`, unevaluated: sympy's own evaluation of a
+    relation asks its assumption system (tens of ms a call)."""
+    holds = _RELATIONS.get(fact.func)
+    if holds is None:
+        if fact.func in (sympy.And, sympy.Or):
+            return fact.func(*(_at(a, s, v) for a in fact.args))
+        return fact.xreplace({s: sympy.Integer(v)})
+    d = (fact.lhs - fact.rhs).xreplace({s: sympy.Integer(v)})
+    if d.is_number:
+        return sympy.true if holds(d) else sympy.false
+    return fact.func(d, 0, evaluate=False)
 
 
 # ---------------------------------------------------------------------------- refutation
@@ -121,6 +139,8 @@ def refuted(fact: sympy.Basic, range_of: Callable) -> bool:
         return True
     if fact is sympy.true or not isinstance(fact, sympy.Basic):
         return False
+    if fact.func is sympy.Ne:
+        return False        # e != 0 fails for every value of the others only if e is 0 itself
     if fact.func is sympy.And:
         return any(refuted(a, range_of) for a in fact.args)
     if fact.func is sympy.Or:
