@@ -181,3 +181,20 @@ def test_graph_forms_are_torch_sym_operators_and_serialize():
     for n, m in ((10, 6), (5, 9), (13, 2)):
         x = torch.randn(n, m)
         torch.testing.assert_close(loaded.module()(x), model(x))
+
+
+@pytest.mark.slow
+def test_xlnet_relative_positions_export_dynamic():
+    """XLNet's relative position encoding computes sizes from float arithmetic on the
+    sequence length (it crashed with "cannot compute ceiling(2.0*s1) in the graph")."""
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    config = transformers.XLNetConfig(d_model=32, n_layer=2, n_head=4, d_inner=37, vocab_size=100)
+    model = transformers.XLNetModel(config).eval()
+    spec = {"input_ids": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}}
+    ep = strict_tracer.export(model, (), {"input_ids": torch.randint(0, 100, (2, 8))},
+                              dynamic_shapes=spec)
+    for batch, length in ((3, 5), (1, 11), (4, 7)):
+        ids = torch.randint(0, 100, (batch, length))
+        torch.testing.assert_close(ep.module()(input_ids=ids).last_hidden_state,
+                                   model(input_ids=ids).last_hidden_state)
