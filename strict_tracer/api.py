@@ -6,6 +6,7 @@ import sys
 from typing import Any, Iterator
 
 import torch
+from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from . import context, process_state
 from .errors import UserInputError
@@ -80,7 +81,9 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False,
             preserve_module_call_signature=preserve_module_call_signature,
             prefer_deferred_runtime_asserts_over_guards=prefer_deferred_runtime_asserts_over_guards)
-    with context.export_lock:      # the later stages share the ops caches with tracing
+    # Export called inside the user's FakeTensorMode (fake weights and inputs): our stages run
+    # their own fake modes, so the ambient one is set aside meanwhile.
+    with context.export_lock, unset_fake_temporarily():   # the stages share the ops caches
         saved = process_state.save()
         try:
             result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,

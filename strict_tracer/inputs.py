@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 import torch.utils._pytree as pytree
+from torch._subclasses.fake_tensor import is_fake
 
 from .errors import UserInputError
 from .proxy import TensorMeta, TensorProxy
@@ -122,7 +123,7 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
 
 def _check_leaf(value: Any, name: str) -> None:
     if isinstance(value, torch.Tensor):
-        if type(value) not in (torch.Tensor, torch.nn.Parameter):
+        if type(value) not in (torch.Tensor, torch.nn.Parameter) and not is_fake(value):
             raise UserInputError(f"input '{name}' is a {type(value).__name__}; tensor subclasses "
                                  "are not supported: pass a plain torch.Tensor")
         problem = _unsupported_representation(value)

@@ -15,6 +15,7 @@ from .errors import Category, GraphBreakError
 from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
 from .interpreter.sandbox import UndoLog
 from .ops.probe import fake_from_real
+from torch._subclasses.fake_tensor import is_fake
 from .proxy import TensorMeta, TensorProxy
 from .source_fns import RetracedGraph, SourceFns
 from .sym_nodes import SymNodes
@@ -151,9 +152,9 @@ class TraceState:
     def _make_lifted(self, kind: str, target: str, tensor: torch.Tensor,
                      persistent: bool | None = True, path: str | None = None) -> TensorProxy:
         _check_plain_tensor(tensor, target)
-        fake = fake_from_real(tensor)
         meta = TensorMeta.from_tensor(tensor)
-        meta._example = fake
+        if not is_fake(tensor):     # fake weights (a module built under FakeTensorMode): by meta
+            meta._example = fake_from_real(tensor)
         lifted = self.graph.lifted_placeholder(kind, target, tensor, meta, persistent, path)
         py_type = torch.nn.Parameter if isinstance(tensor, torch.nn.Parameter) else torch.Tensor
         origin = {PARAM: "parameter", BUFFER: "buffer", CONSTANT: "constant"}[kind]
@@ -200,7 +201,7 @@ def _check_plain_tensor(tensor: torch.Tensor, target: str) -> None:
                  f"self.{target.rsplit('.', 1)[-1]}.copy_(...), or keep the tensor in a local "
                  "variable")
     if type(tensor) not in (torch.Tensor, torch.nn.Parameter, torch.nn.Buffer) and \
-            not isinstance(tensor, torch.nn.Parameter):
+            not isinstance(tensor, torch.nn.Parameter) and not is_fake(tensor):
         raise GraphBreakError(
             Category.UNSUPPORTED_TENSOR_OP,
             f"tensor '{target}' is a {type(tensor).__name__}; tensor subclasses are not supported",

@@ -93,11 +93,16 @@ def parse_dynamic_shapes(mod: torch.nn.Module, args: tuple, kwargs: dict, spec: 
     if isinstance(spec, dict):
         got, expected = list(spec), list(combined)
         if sorted(map(str, got)) != sorted(map(str, expected)):
+            single = expected[0] if len(expected) == 1 else None
+            if single is not None and single not in got and isinstance(combined[single], dict):
+                hint = ("Since here `inputs` is a list/tuple enclosing a single dict, maybe you "
+                        "just forgot to enclose `dynamic_shapes` in a list/tuple?")
+            else:
+                hint = ("Alternatively, you could also ignore arg names entirely and specify "
+                        "`dynamic_shapes` as a list/tuple matching `inputs`.")
             raise UserInputError(
                 f"When `dynamic_shapes` is specified as a dict, its top-level keys must be the arg "
-                f"names {expected} of `inputs`, but here they are {got}. Alternatively, you could "
-                "also ignore arg names entirely and specify `dynamic_shapes` as a list/tuple "
-                "matching `inputs`.")
+                f"names {expected} of `inputs`, but here they are {got}. {hint}")
         per_arg = {name: spec[name] for name in combined}
     elif isinstance(spec, (tuple, list)):
         if len(spec) != len(combined):

@@ -119,3 +119,16 @@ def test_derived_dim_and_range_messages_use_torch_words():
         strict_tracer.export(Add(), (torch.randn(10),), dynamic_shapes={"w": {0: 2 * dx + 1}})
     with pytest.raises(UserError, match="not in range"):
         strict_tracer.export(Add(), (torch.randn(3),), dynamic_shapes={"w": {0: Dim("d", min=6)}})
+
+
+def test_dict_spec_for_a_single_dict_input_suggests_a_tuple():
+    class TakesDict(torch.nn.Module):
+        def forward(self, x):
+            return x["k"] + 1
+
+    inputs = ({"k": torch.randn(3)},)
+    spec = {"k": {0: Dim("d")}}            # forgot to wrap the spec in a tuple
+    theirs, ours = _both_raise(TakesDict(), inputs, dynamic_shapes=spec)
+    assert isinstance(ours, UserError) and isinstance(theirs, UserError)
+    assert "maybe you just forgot to enclose `dynamic_shapes` in a list/tuple?" in str(theirs)
+    assert "maybe you just forgot to enclose `dynamic_shapes` in a list/tuple?" in str(ours)

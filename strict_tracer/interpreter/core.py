@@ -13,6 +13,7 @@ import types
 from typing import Any, Callable
 
 import torch
+import torch.fx.traceback as fx_traceback
 
 from .. import context
 from ..errors import Category, GraphBreakError, InternalTracerError, Location, StrictTracerError
@@ -79,6 +80,16 @@ def _bind_handlers(frame: Frame) -> None:
         instr.handler = HANDLERS.get(instr.key, _unsupported_opcode)
 
 
+def _fx_annotation() -> dict[str, Any]:
+    """`with torch.fx.traceback.annotate({...}):` in forward (under preserve_node_meta()):
+    the nodes made inside carry the annotation as meta["custom"], as torch.export's do."""
+    if fx_traceback.has_preserved_node_meta():
+        custom = fx_traceback.current_meta.get("custom")
+        if custom:
+            return {"custom": dict(custom)}
+    return {}
+
+
 class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, ModulesMixin,
                   ValuesMixin, GuardMixin, TracebacksMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
@@ -115,7 +126,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         original = {} if retraced is None or not self.frames else \
             retraced.metadata(self.frames[-1].code, self.frames[-1].lineno)
         return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack(),
-                **self.state.node_source_fn(), **original,
+                **self.state.node_source_fn(), **original, **_fx_annotation(),
                 "st_grad": (self.state.grad_enabled, self.state.grad_region),
                 "st_autocast": self.state.autocast.region,
                 "st_where": diagnose.TraceLocation.snapshot(self.frames)}

@@ -136,3 +136,18 @@ def _functorch_transform(name: str):
 
 for _name in ("vmap", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"):
     SPECIAL[getattr(torch.func, _name)] = _functorch_transform(f"torch.func.{_name}")
+
+
+def _record_function_enter(interp, args: tuple, kwargs: dict) -> Any:
+    """`with torch.profiler.record_function(name):` marks a profiler range at run time; an
+    exported program has no profiler ranges (torch.export drops them too), so entering and
+    leaving the block only run its body."""
+    return args[0]
+
+
+def _record_function_exit(interp, args: tuple, kwargs: dict) -> Any:
+    return None
+
+
+SPECIAL[torch.autograd.profiler.record_function.__enter__] = _record_function_enter
+SPECIAL[torch.autograd.profiler.record_function.__exit__] = _record_function_exit

@@ -7,6 +7,7 @@ import contextvars
 import functools
 import itertools
 import operator
+import types
 import warnings
 from typing import Any
 
@@ -139,6 +140,21 @@ def _call_cached(interp, wrapper, args, kwargs):
 
 
 CALL_SPECIAL[functools._lru_cache_wrapper] = _call_cached
+
+
+def _call_generic_alias(interp, alias, args, kwargs):
+    """`dict[str, int]()`, `MyBox[int](x)`: types.GenericAlias.__call__ calls the origin
+    class and records the alias on the instance when the instance takes attributes."""
+    obj = interp.call(alias.__origin__, args, kwargs)
+    if type(obj).__module__ != "builtins":
+        try:
+            interp.store_attr(obj, "__orig_class__", alias)
+        except (AttributeError, TypeError):
+            pass
+    return obj
+
+
+CALL_SPECIAL[types.GenericAlias] = _call_generic_alias
 
 
 @special(functools.cmp_to_key)

@@ -18,6 +18,7 @@ import torch
 
 from ..proxy import SymSize, TensorProxy
 from ..symbolic import SymBool, SymFloat, SymInt, SymValue
+from .natives import SPECIAL
 
 _MISSING = object()
 
@@ -172,6 +173,9 @@ class ProtocolsMixin:
         if is_trusted(obj) and hasattr(raw, "__name__"):
             return getattr(obj, raw.__name__)(*args, **kwargs)
         if t is types.FunctionType:
+            handler = SPECIAL.get(raw)      # library methods the tracer implements itself
+            if handler is not None:
+                return handler(self, (obj, *args), kwargs)
             return self.inline(raw, (obj, *args), kwargs)
         if t is staticmethod:
             return self.call(raw.__func__, args, kwargs)
