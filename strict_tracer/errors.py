@@ -211,7 +211,7 @@ class GraphBreakError(StrictTracerError, Unsupported):
 
     def __reduce__(self):
         return (_rebuild_graph_break, (self.category, self.reason, self.frames, self.instruction,
-                                       self.window, self.stack, self.hint))
+                                       self.window, self.stack, self.hint, type(self)))
 
     @property
     def location(self) -> str:
@@ -240,6 +240,16 @@ class GraphBreakError(StrictTracerError, Unsupported):
         if self.hint:
             lines.append(f"  fix: {self.hint}")
         return "\n".join(lines)
+
+
+class DataDependentGuardError(GraphBreakError, UserError):
+    """Control flow or a size decision on a data-dependent (unbacked) value, e.g. `if n > 2:`
+    after `n = x.nonzero().shape[0]`. Also a torch._dynamo.exc.UserError (ANTI_PATTERN), as
+    torch.export raises for a guard on a data-dependent symbol; fixed with torch._check()."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.error_type = UserErrorType.ANTI_PATTERN
 
 
 def _render_frames(frames: list[UserFrame]) -> list[str]:
@@ -271,5 +281,6 @@ def _locate_in_active_trace(error: GraphBreakError) -> None:
         interp.locate(error)
 
 
-def _rebuild_graph_break(category, reason, frames, instruction, window, stack, hint):
-    return GraphBreakError(category, reason, frames, instruction, window, stack, hint)
+def _rebuild_graph_break(category, reason, frames, instruction, window, stack, hint,
+                         cls=GraphBreakError):
+    return cls(category, reason, frames, instruction, window, stack, hint)

@@ -132,3 +132,22 @@ def test_dict_spec_for_a_single_dict_input_suggests_a_tuple():
     assert isinstance(ours, UserError) and isinstance(theirs, UserError)
     assert "maybe you just forgot to enclose `dynamic_shapes` in a list/tuple?" in str(theirs)
     assert "maybe you just forgot to enclose `dynamic_shapes` in a list/tuple?" in str(ours)
+
+
+def test_guard_on_data_dependent_size_is_torch_user_error():
+    class CountBranch(torch.nn.Module):
+        def forward(self, x):
+            if x.nonzero().shape[0] > 2:
+                return x.cos()
+            return x.sin()
+
+    theirs, ours = _both_raise(CountBranch(), (torch.tensor([2, 3, 5]),))
+    assert isinstance(theirs, UserError)
+    assert isinstance(ours, GraphBreakError) and isinstance(ours, UserError)
+    assert ours.error_type is UserErrorType.ANTI_PATTERN
+    assert "torch._check" in str(ours)
+    back = pickle.loads(pickle.dumps(ours))
+    assert type(back) is type(ours) and str(back) == str(ours)
+    # A branch on a tensor's value stays an Unsupported graph break, as in torch.export.
+    _, plain = _both_raise(Branches(), (torch.randn(3),))
+    assert not isinstance(plain, UserError)

@@ -242,15 +242,16 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 
     # ------------------------------------------------------------------ refusals
     def refuse(self, category: str, reason: str, hint: str = "", operands: tuple = (),
-               standin: str | None = None) -> GraphBreakError:
+               standin: str | None = None,
+               error_class: type[GraphBreakError] = GraphBreakError) -> GraphBreakError:
         """Build (not raise) a GraphBreakError located at the current instruction.
 
         `operands` are the values the refused operation received (shown with the stack);
         `standin` tells explain() what the failing instruction would have produced: "tensor"
         (a proxy like the first tensor operand), "bool" (a branch decision) or None (opaque).
         """
-        error = GraphBreakError(category, reason, hint=hint, operands=tuple(operands),
-                                standin=standin)
+        error = error_class(category, reason, hint=hint, operands=tuple(operands),
+                            standin=standin)
         if context.maybe_current() is not self:   # not located by __post_init__
             self.locate(error)
         return error
@@ -259,6 +260,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         """Fill in where `error` happened: frames, instruction, bytecode window, stack."""
         diagnose.locate(self, error)
         error.args = (error.render(),)
+        error.msg = error.args[0]
 
     def current_location(self) -> Location | None:
         """Provenance of guards and specializations: the user location being executed."""

@@ -13,7 +13,7 @@ import torch
 
 from .. import ops
 from ..ops import shape_rules
-from ..errors import Category
+from ..errors import Category, DataDependentGuardError
 from ..proxy import SymSize, TensorMeta, TensorProxy, plain_sizes
 from ..symbolic import DataDependentError
 from .protocols import _MISSING, lookup_special, stands_for
@@ -318,7 +318,7 @@ class TensorsMixin:
                            hint="use torch.cond for data-dependent control flow, or torch._check() "
                                 "to tell the tracer facts about data-dependent values (for example "
                                 "torch._check(a >= 0) before using a as a size or index)",
-                           standin="bool")
+                           standin="bool", error_class=DataDependentGuardError)
 
     def tensor_len(self, proxy: TensorProxy) -> Any:
         """`len(t)` in interpreted code: dim 0's size, symbolic like `t.shape[0]` (natives
