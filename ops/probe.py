@@ -59,8 +59,20 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
             t.requires_grad_(True)
             if not meta.is_leaf:
                 # An op's output: autograd must not treat it as a leaf.
-                t = _NonLeaf.apply(t) if _fresh_copy_keeps_layout(meta) else t.clone()
+                t = _NonLeaf.apply(t) if _fresh_copy_keeps_layout(meta) else \
+                    _non_leaf_view(t, shape, strides, meta.storage_offset)
     return t
+
+
+def _non_leaf_view(t: torch.Tensor, shape: list, strides: list, offset: Any) -> torch.Tensor:
+    """A non-dense op output (a slice, a transpose of one): a view of a dense non-leaf with
+    exactly its strides and offset, as in eager. A clone would be dense, and contiguous() or
+    reshape() would then be decided as aliases where eager copies."""
+    extent = offset + 1
+    for size, stride in zip(shape, strides):
+        extent = extent + (size - 1) * stride
+    base = torch.empty(extent, dtype=t.dtype, device=t.device, requires_grad=True)
+    return _NonLeaf.apply(base).as_strided(shape, strides, offset)
 
 
 class _NonLeaf(torch.autograd.Function):

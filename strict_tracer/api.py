@@ -9,6 +9,7 @@ import torch
 from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from . import context, process_state
+from .artifact_check import check_artifact
 from .errors import UserInputError
 from .functional import functionalize
 from .gc_pause import without_cyclic_gc
@@ -92,7 +93,9 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             if result.inputs.symbols is not None:
                 # Ops functionalization adds may specialize sizes too (an op without a rule).
                 check_constraints(result.shape_env, result.inputs.symbols)
-            return package(result)
+            program = package(result)
+            check_artifact(program)
+            return program
         finally:
             process_state.restore(saved)
 

@@ -152,14 +152,20 @@ class TraceState:
     def _make_lifted(self, kind: str, target: str, tensor: torch.Tensor,
                      persistent: bool | None = True, path: str | None = None) -> TensorProxy:
         _check_plain_tensor(tensor, target)
+        original = tensor
+        if kind == CONSTANT and isinstance(tensor, torch.nn.Parameter):
+            # A parameter of a module forward reaches outside the root (a global, one made in
+            # forward) is a constant, stored detached as torch.export stores it: a Parameter
+            # attribute would make the unlifted module register it as a parameter.
+            tensor = tensor.detach()
         meta = TensorMeta.from_tensor(tensor)
         if not is_fake(tensor):     # fake weights (a module built under FakeTensorMode): by meta
             meta._example = fake_from_real(tensor)
         lifted = self.graph.lifted_placeholder(kind, target, tensor, meta, persistent, path)
-        py_type = torch.nn.Parameter if isinstance(tensor, torch.nn.Parameter) else torch.Tensor
+        py_type = torch.nn.Parameter if isinstance(original, torch.nn.Parameter) else torch.Tensor
         origin = {PARAM: "parameter", BUFFER: "buffer", CONSTANT: "constant"}[kind]
         proxy = TensorProxy(lifted.node, meta, f"{origin} {target}", source=target, py_type=py_type)
-        self._lifted[id(tensor)] = proxy
+        self._lifted[id(original)] = proxy
         return proxy
 
     # ------------------------------------------------------------------ module tensor stores

@@ -43,6 +43,11 @@ _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 # natives calling back (map, sorted keys, __eq__) use a few KB of C stack per level, so even
 # a recursion entirely through natives stays within a 8 MB stack (README "Limits").
 MAX_DEPTH = 1000
+# Loop iterations (backward jumps) plus interpreted calls one export may run, so that no
+# program makes export run unbounded (`while True: pass` grows no graph). Real models use far
+# fewer (the benchmark zoo and tiny Hugging Face models: under 600); 2M steps is 2-15 s of
+# pure Python loops here.
+MAX_STEPS = 2_000_000
 
 
 def handler(*opnames: str, since: tuple[int, int] | None = None,
@@ -100,6 +105,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         self.frames: list[Frame] = []
         self.current_exc: BaseException | None = None
         self.propagating: BaseException | None = None    # re-raised / escaping a callee frame
+        self.steps = 0          # backward jumps + frames entered, bounded by MAX_STEPS
         self._escapes: dict[int, tuple[BaseException, list[str]]] = {}
         # The program's exc.__traceback__ (tracebacks.py): id -> (exception, head entry).
         self.tracebacks: dict[int, tuple[BaseException, Any]] = {}
@@ -175,6 +181,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
     def push_frame(self, frame: Frame) -> None:
         if frame.instrs[0].handler is None:
             _bind_handlers(frame)
+        self.count_step()
         if len(self.frames) >= MAX_DEPTH:
             raise RecursionError(
                 f"maximum recursion depth exceeded (strict_tracer interprets at most {MAX_DEPTH} "
@@ -182,6 +189,16 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         if not self.frames:
             self.outer_frame = frame
         self.frames.append(frame)
+
+    def count_step(self) -> None:
+        """One loop iteration or call; past MAX_STEPS the export is refused where it is."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise self.refuse(
+                Category.UNSUPPORTED_PYTHON,
+                f"the program ran more than {MAX_STEPS:,} loop iterations and calls (strict_tracer's "
+                "limit: a loop that does not end, or unbounded recursion)",
+                hint="bound the loop by sizes or constants the program knows at export time")
 
     def unwind(self, frame: Frame, instr: Instr, exc: BaseException) -> bool:
         """Jump to the exception handler covering `instr`, if there is one."""
@@ -204,11 +221,13 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
     # ------------------------------------------------------------------ exception bookkeeping
     def chain_context(self, exc: BaseException) -> None:
         """Implicit chaining (`__context__`) of an exception raised while another is handled,
-        as _PyErr_SetObject does (breaking cycles through the context chain)."""
+        as _PyErr_SetObject does: a new cycle through the context chain is broken, one the
+        program made itself is walked once (tortoise and hare) and left as it is."""
         handled = self.current_exc
         if handled is None or handled is exc:
             return
-        node = handled
+        node = slow = handled
+        advance_slow = False
         while True:
             context_ = node.__context__
             if context_ is None:
@@ -217,6 +236,11 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
                 node.__context__ = None
                 break
             node = context_
+            if node is slow:
+                break       # a cycle the program made itself: every link was checked
+            if advance_slow:
+                slow = slow.__context__
+            advance_slow = not advance_slow
         exc.__context__ = handled
 
     def record_escape(self, exc: BaseException, frame: Frame) -> None:

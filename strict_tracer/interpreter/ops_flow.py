@@ -9,8 +9,14 @@ from .protocols import _MISSING, lookup_special, display_name
 
 
 # ---------------------------------------------------------------- jumps
-@handler("JUMP_FORWARD", "JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")
+@handler("JUMP_FORWARD")
 def op_jump(interp, frame, instr):
+    frame.ip = instr.arg
+
+
+@handler("JUMP_BACKWARD", "JUMP_BACKWARD_NO_INTERRUPT")
+def op_jump_backward(interp, frame, instr):
+    interp.count_step()
     frame.ip = instr.arg
 
 
@@ -19,6 +25,8 @@ def op_jump(interp, frame, instr):
 def op_pop_jump_if_false(interp, frame, instr):
     value = frame.stack.pop()
     if not (value if type(value) is bool else interp.truth(value)):
+        if instr.arg < frame.ip:
+            interp.count_step()
         frame.ip = instr.arg
 
 
@@ -27,6 +35,8 @@ def op_pop_jump_if_false(interp, frame, instr):
 def op_pop_jump_if_true(interp, frame, instr):
     value = frame.stack.pop()
     if value if type(value) is bool else interp.truth(value):
+        if instr.arg < frame.ip:
+            interp.count_step()
         frame.ip = instr.arg
 
 
@@ -34,6 +44,8 @@ def op_pop_jump_if_true(interp, frame, instr):
 @handler("POP_JUMP_FORWARD_IF_NONE", "POP_JUMP_BACKWARD_IF_NONE", until=(3, 11))
 def op_pop_jump_if_none(interp, frame, instr):
     if frame.stack.pop() is None:
+        if instr.arg < frame.ip:
+            interp.count_step()
         frame.ip = instr.arg
 
 
@@ -41,6 +53,8 @@ def op_pop_jump_if_none(interp, frame, instr):
 @handler("POP_JUMP_FORWARD_IF_NOT_NONE", "POP_JUMP_BACKWARD_IF_NOT_NONE", until=(3, 11))
 def op_pop_jump_if_not_none(interp, frame, instr):
     if frame.stack.pop() is not None:
+        if instr.arg < frame.ip:
+            interp.count_step()
         frame.ip = instr.arg
 
 

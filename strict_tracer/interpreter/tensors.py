@@ -131,8 +131,27 @@ class TensorsMixin:
                 return result
         return self.dispatch_tensor_op(fn, args, kwargs)
 
+    def _refuse_opaque_objects(self, fn: Any, args: tuple, kwargs: dict) -> None:
+        """A TorchScript object (packed quantized weights, ...) has no place in an exported
+        graph: its repr would be pasted into the program's code. torch.export refuses it too."""
+        values = [*args, *kwargs.values()]
+        values += [v for seq in values if type(seq) in (list, tuple) for v in seq]
+        for value in values:
+            if isinstance(value, torch.ScriptObject):
+                kind = getattr(value, "_type", lambda: None)()
+                raise self.refuse(
+                    Category.UNSUPPORTED_TENSOR_OP,
+                    f"{getattr(fn, '__name__', fn)} receives an opaque TorchScript object"
+                    f"{f' ({kind.qualified_name()})' if kind is not None else ''}, which an "
+                    "exported program cannot hold",
+                    hint="export the float model (e.g. nn.Linear instead of a dynamically "
+                         "quantized Linear) and quantize the exported program with "
+                         "torch.ao.quantization.quantize_pt2e",
+                    operands=tuple(args))
+
     def dispatch_tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         """ops.dispatch, with the oracle's failures turned into refusals."""
+        self._refuse_opaque_objects(fn, args, kwargs)
         if any(type(a) is SymSize for a in args) or any(type(v) is SymSize for v in kwargs.values()):
             args = plain_sizes(args)
             kwargs = dict(zip(kwargs, plain_sizes(tuple(kwargs.values()))))

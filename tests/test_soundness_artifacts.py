@@ -1,0 +1,204 @@
+"""Issue 17 (soundness): never a broken artifact, a hang, or a layout guessed from the example
+sizes. Each case is compared with eager (and with torch.export where it exports)."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn as nn
+from torch.export import Dim
+
+import strict_tracer
+from strict_tracer import GraphBreakError, InternalTracerError
+from strict_tracer.artifact_check import check_artifact
+from strict_tracer.interpreter import core
+
+aten = torch.ops.aten
+
+# ---------------------------------------------------------------- opaque objects, globals
+GLOBAL_LINEAR = nn.Linear(4, 4)
+
+
+class UsesGlobalModule(nn.Module):
+    def forward(self, x):
+        return GLOBAL_LINEAR(x) * 2
+
+
+def test_module_reached_through_a_global_is_captured_as_torch_export_captures_it():
+    """Its parameters are detached tensor constants (torch.export strict=False's program;
+    strict=True crashes with a KeyError), and ep.module() runs like eager."""
+    mod, x = UsesGlobalModule(), torch.randn(3, 4)
+    ep = strict_tracer.export(mod, (x,))
+    theirs = torch.export.export(mod, (x,), strict=False)
+    assert [(s.kind, s.target) for s in ep.graph_signature.input_specs] == \
+        [(s.kind, s.target) for s in theirs.graph_signature.input_specs]
+    for name, value in ep.constants.items():
+        assert type(value) is torch.Tensor and not value.requires_grad
+        assert torch.equal(value, theirs.constants[name])
+    with torch.no_grad():
+        assert torch.allclose(ep.module()(x), mod(x))
+        other = torch.randn(3, 4)
+        assert torch.allclose(ep.module()(other), mod(other))
+
+
+def test_dynamically_quantized_linear_is_refused_with_a_fix():
+    """Its packed weights are a TorchScript object, which torch.export refuses too; before,
+    the export returned a program whose code held the object's repr (SyntaxError)."""
+    mod = nn.Sequential(torch.ao.nn.quantized.dynamic.Linear(4, 4))
+    with pytest.raises(GraphBreakError) as info:
+        strict_tracer.export(mod, (torch.randn(2, 4),))
+    assert "opaque TorchScript object" in info.value.reason
+    assert "LinearPackedParamsBase" in info.value.reason
+    assert "quantize_pt2e" in info.value.hint
+
+
+# ---------------------------------------------------------------- artifact validity
+class SliceContiguousView(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.b = nn.Parameter(torch.randn(6, 4))
+
+    def forward(self, x):
+        return (x + self.b)[:, :3].contiguous().view(-1)
+
+
+def test_artifact_check_refuses_a_program_that_fails_at_other_sizes():
+    """Dropping the copy of the exported program (the bug the check is a net for) makes the
+    check refuse it, naming the sizes and the failure."""
+    ep = strict_tracer.export(SliceContiguousView(), (torch.randn(2, 6, 4),),
+                              dynamic_shapes=({0: Dim.DYNAMIC},))
+    check_artifact(ep)
+    clone = next(n for n in ep.graph.nodes if n.target is aten.clone.default)
+    clone.replace_all_uses_with(clone.args[0])
+    ep.graph.erase_node(clone)
+    ep.graph_module.recompile()
+    with pytest.raises(InternalTracerError, match=r"fails at input sizes \[\[3, 6, 4\]\]"):
+        check_artifact(ep)
+
+
+def test_artifact_check_refuses_an_unprintable_program():
+    ep = strict_tracer.export(UsesGlobalModule(), (torch.randn(3, 4),))
+    node = next(n for n in ep.graph.nodes if n.target is aten.mul.Tensor)
+    node.args = (node.args[0], object())     # its repr is no Python expression
+    with pytest.raises(InternalTracerError, match="cannot be printed or turned into Python code"):
+        check_artifact(ep)
+
+
+# ---------------------------------------------------------------- aliasing under dynamic sizes
+VIEW_OF_SLICE_PROGRAMS = {
+    "contiguous_view": lambda x, b: (x + b)[:, :3].contiguous().view(-1),
+    "reshape": lambda x, b: (x + b)[:, 1:4].reshape(-1, 4),
+    "transpose_contiguous": lambda x, b: (x + b).transpose(1, 2)[:, :2].contiguous().view(x.shape[0], -1),
+    "narrow_reshape": lambda x, b: (x * b).narrow(2, 1, 2).reshape(x.shape[0], -1),
+    "select_contiguous": lambda x, b: (x + b)[:, 2].contiguous().view(-1),
+    "contiguous_of_full_slice": lambda x, b: (x + b)[:, :].contiguous().view(-1),
+}
+
+
+class Lambda(nn.Module):
+    def __init__(self, fn, requires_grad):
+        super().__init__()
+        self.fn = fn
+        self.b = nn.Parameter(torch.randn(6, 4), requires_grad=requires_grad)
+
+    def forward(self, x):
+        return self.fn(x, self.b)
+
+
+def _copies(ep) -> int:
+    """Nodes that copy: clones, and reshapes kept whole (they copy at run time when the
+    sizes need it; a static program has the clone the example sizes need instead)."""
+    return sum(n.target in (aten.clone.default, aten.copy.default, aten.reshape.default)
+               for n in ep.graph.nodes)
+
+
+@pytest.mark.parametrize("requires_grad", [True, False], ids=["param", "frozen"])
+@pytest.mark.parametrize("name", sorted(VIEW_OF_SLICE_PROGRAMS))
+def test_views_of_slices_under_dynamic_sizes_match_eager(name, requires_grad):
+    """The layout of a slice of an op's output is its own (not a dense copy's): contiguous()
+    and reshape() copy where eager copies, at every batch size; the dynamic program has as
+    many copies (or reshapes deciding at run time) as the static one."""
+    mod = Lambda(VIEW_OF_SLICE_PROGRAMS[name], requires_grad)
+    x = torch.randn(2, 6, 4)
+    dynamic = strict_tracer.export(mod, (x,), dynamic_shapes=({0: Dim.DYNAMIC},))
+    static = strict_tracer.export(mod, (x,))
+    assert _copies(dynamic) == _copies(static)
+    with torch.no_grad():
+        for batch in (2, 3, 5, 9):
+            xb = torch.randn(batch, 6, 4)
+            assert torch.allclose(dynamic.module()(xb), mod(xb))
+
+
+# ---------------------------------------------------------------- termination
+class ContextCycle(nn.Module):
+    def forward(self, x):
+        try:
+            raise ValueError("a")
+        except ValueError as ex:
+            ex.__context__ = ex
+            try:
+                raise TypeError("b")
+            except TypeError as err:
+                same = err.__context__ is ex and ex.__context__ is ex
+                return x + (1 if same else 2)
+
+
+def test_exception_context_cycle_made_by_the_program_does_not_hang():
+    """CPython walks a context chain with a cycle check (tortoise and hare) and leaves a cycle
+    the program made itself; the export used to loop forever."""
+    mod, x = ContextCycle(), torch.randn(3)
+    ep = strict_tracer.export(mod, (x,))
+    assert torch.equal(ep.module()(x), mod(x))
+
+
+class CyclicStructures(nn.Module):
+    def forward(self, x):
+        items = [1]
+        items.append(items)
+        table = {"a": 1}
+        table["self"] = table
+        a, b = [], []
+        a.append(b)
+        b.append(a)
+        text = repr(items) + str(table)
+        return x + len(text) + (a == a)
+
+
+def test_cyclic_containers_print_and_compare_as_in_cpython():
+    mod, x = CyclicStructures(), torch.randn(3)
+    ep = strict_tracer.export(mod, (x,))
+    assert torch.equal(ep.module()(x), mod(x))
+
+
+class EndlessLoop(nn.Module):
+    def forward(self, x):
+        n = 0
+        while True:
+            n += 1
+        return x
+
+
+def test_endless_python_loop_is_refused_at_the_loop(monkeypatch):
+    """A loop that grows no graph stops at the documented step limit (lowered here)."""
+    monkeypatch.setattr(core, "MAX_STEPS", 5_000)
+    with pytest.raises(GraphBreakError) as info:
+        strict_tracer.export(EndlessLoop(), (torch.ones(2),))
+    err = info.value
+    assert "more than 5,000 loop iterations and calls" in err.reason
+    assert err.frames[-1].source in ("while True:", "n += 1")
+
+
+def fib(n):
+    return n if n < 2 else fib(n - 1) + fib(n - 2)
+
+
+class ExponentialCalls(nn.Module):
+    def forward(self, x):
+        return x + fib(40)
+
+
+def test_unbounded_call_counts_are_refused(monkeypatch):
+    """Recursion within the depth limit but with exponentially many calls is bounded too."""
+    monkeypatch.setattr(core, "MAX_STEPS", 5_000)
+    with pytest.raises(GraphBreakError, match="loop iterations and calls"):
+        strict_tracer.export(ExponentialCalls(), (torch.ones(2),))
+
