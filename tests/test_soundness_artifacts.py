@@ -202,3 +202,56 @@ def test_unbounded_call_counts_are_refused(monkeypatch):
     with pytest.raises(GraphBreakError, match="loop iterations and calls"):
         strict_tracer.export(ExponentialCalls(), (torch.ones(2),))
 
+
+
+# ---------------------------------------------------------------- the campaign's classes
+def _sleeps(*args, **kwargs):
+    import time
+    time.sleep(30)
+
+
+def _differs(*args, **kwargs):
+    raise AssertionError("outputs differ")
+
+
+def _breaks(*args, **kwargs):
+    raise RuntimeError("internal")
+
+
+@pytest.mark.parametrize("check, kind", [(_sleeps, "hang"), (_differs, "wrong"), (_breaks, "crash")])
+def test_campaign_classes_failures_and_stops_programs_over_the_time_limit(monkeypatch, check, kind):
+    """A program past --timeout is stopped by SIGALRM and counted as a hang; a difference from
+    eager is wrong; any other exception a crash."""
+    from strict_tracer.testing import campaign
+    monkeypatch.setattr(campaign, "check_program", check)
+    stats = campaign.run(examples=1, dynamic=False, seed=3, timeout=0.2)
+    assert stats["run"] == 1 and stats[kind] == 1 and stats["failed"] == 1
+    assert stats["failures"][0]["kind"] == kind
+
+
+@pytest.mark.parametrize("kind", ["view_of_slice", "exception_chain", "cyclic_structure"])
+def test_generator_emits_the_soundness_statements(kind):
+    """Each new statement kind writes a valid program that exports dynamically and matches
+    eager (the campaign runs them at scale)."""
+    from hypothesis import given, settings, HealthCheck
+    from hypothesis import strategies as st
+    from strict_tracer.testing.differential import check_program
+    from strict_tracer.testing.program_soundness import SOUNDNESS_STATEMENTS
+    from strict_tracer.testing.programs import Program, _Writer
+
+    @st.composite
+    def one_statement(draw):
+        w = _Writer(draw, 1)
+        SOUNDNESS_STATEMENTS[kind](w)
+        init = "".join(f"        {line}\n" for line in w.init) or "        pass\n"
+        source = ("class Generated(torch.nn.Module):\n    def __init__(self):\n"
+                  f"        super().__init__()\n{init}    def forward(self, x0):\n"
+                  + "\n".join(w.lines) + f"\n        return ({w.tensors[-1]},)\n")
+        return Program(source, 1, False)
+
+    @settings(max_examples=8, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(one_statement())
+    def check(program):
+        assert check_program(program, batches=(4, 7, 2), dynamic=True).exported, program.source
+    check()

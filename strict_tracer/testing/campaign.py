@@ -8,6 +8,10 @@ its source and traceback (shrink one by rerunning `tests/test_fuzz_programs.py` 
 thorough profile, or by hand, and keep it in `tests/test_fuzz_regressions.py`).
 
     python -m strict_tracer.testing.campaign --examples 1000 --mode static --seed 1 --out run.json
+
+Failures are classed: "wrong" (a difference from eager: AssertionError), "hang" (a program
+over the per-program time limit, --timeout seconds, stopped by SIGALRM) and "crash"
+(any other exception).
 """
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import argparse
 import collections
 import json
 import re
+import signal
 import sys
 import time
 import traceback
@@ -34,9 +39,33 @@ def refusal_key(refusal) -> str:
     return f"{getattr(refusal, 'category', '?')}: {reason[:140]}"
 
 
-def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dict:
+class ProgramTimeout(BaseException):
+    """One program ran past the campaign's time limit (a BaseException: nothing catches it)."""
+
+
+def _on_alarm(signum, frame):
+    raise ProgramTimeout()
+
+
+def _failure_kind(exc: BaseException) -> str:
+    if isinstance(exc, ProgramTimeout):
+        return "hang"
+    return "wrong" if isinstance(exc, AssertionError) else "crash"
+
+
+def _check_with_timeout(program, batches, dynamic: bool, timeout: float):
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    try:
+        return check_program(program, batches=batches, dynamic=dynamic)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8,
+        timeout: float = 300.0) -> dict:
     stats: dict = {"mode": "dynamic" if dynamic else "static", "seed": seed, "run": 0,
                    "exported": 0, "refused": 0, "failed": 0, "invalid": 0,
+                   "wrong": 0, "crash": 0, "hang": 0, "timeout_seconds": timeout,
                    "refusals": collections.Counter(), "invalid_examples": [],
                    "refused_examples": {}, "failures": []}
     batches = (4, 7, 2) if dynamic else (4,)
@@ -48,10 +77,13 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dic
     def one(program):
         stats["run"] += 1
         try:
-            outcome = check_program(program, batches=batches, dynamic=dynamic)
-        except Exception as exc:  # noqa: BLE001 - every failure is recorded, not raised
+            outcome = _check_with_timeout(program, batches, dynamic, timeout)
+        except (Exception, ProgramTimeout) as exc:  # noqa: BLE001 - recorded, not raised
+            kind = _failure_kind(exc)
             stats["failed"] += 1
-            stats["failures"].append({"source": program.source, "error": f"{type(exc).__name__}: {exc}"[:2000],
+            stats[kind] += 1
+            stats["failures"].append({"kind": kind, "source": program.source,
+                                      "error": f"{type(exc).__name__}: {exc}"[:2000],
                                       "traceback": traceback.format_exc()[-4000:]})
             return
         if outcome.exported:
@@ -68,9 +100,13 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8) -> dic
             if stats["refusals"][key] <= 2:
                 stats["refused_examples"].setdefault(key, []).append(program.source)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        one()
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            one()
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     stats["refusal_rate"] = stats["refused"] / max(stats["run"] - stats["invalid"], 1)
     stats["refusals"] = dict(stats["refusals"].most_common())
     return stats
@@ -82,10 +118,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=["static", "dynamic"], default="static")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-statements", type=int, default=8)
+    parser.add_argument("--timeout", type=float, default=300.0,
+                        help="seconds one program may take (export and every comparison)")
     parser.add_argument("--out", default="-")
     ns = parser.parse_args(argv)
     start = time.time()
-    stats = run(ns.examples, ns.mode == "dynamic", ns.seed, ns.max_statements)
+    stats = run(ns.examples, ns.mode == "dynamic", ns.seed, ns.max_statements, ns.timeout)
     stats["seconds"] = round(time.time() - start, 1)
     text = json.dumps(stats, indent=1)
     if ns.out == "-":
@@ -94,7 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(ns.out, "w") as f:
             f.write(text)
         print(f"{stats['mode']}: run {stats['run']} exported {stats['exported']} refused "
-              f"{stats['refused']} failed {stats['failed']} invalid {stats['invalid']} "
+              f"{stats['refused']} failed {stats['failed']} (wrong {stats['wrong']}, crash "
+              f"{stats['crash']}, hang {stats['hang']}) invalid {stats['invalid']} "
               f"in {stats['seconds']}s -> {ns.out}")
     return 1 if stats["failed"] else 0
 

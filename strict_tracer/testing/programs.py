@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 from hypothesis import strategies as st
 
+from .program_soundness import SOUNDNESS_STATEMENTS
 from .program_statements import BLOCK_CLASS, STATEMENTS
 
 WIDTH = 6
@@ -145,11 +146,14 @@ def _statement(w: _Writer, depth: int) -> None:
     kind = w.draw(st.sampled_from(
         ["assign"] * 4 + ["if_shape", "for_range", "container", "closure", "helper", "inplace",
                           "while", "comprehension", "try", "python", "buffer_update",
-                          "data_dependent", "setitem"] + list(STATEMENTS) * 2))
+                          "data_dependent", "setitem"] + list(STATEMENTS) * 2
+        + list(SOUNDNESS_STATEMENTS) * 2))
     if kind == "assign" or depth > 1:
         w.assign(_expr(w))
     elif kind in STATEMENTS:
         STATEMENTS[kind](w)
+    elif kind in SOUNDNESS_STATEMENTS:
+        SOUNDNESS_STATEMENTS[kind](w)
     elif kind == "if_shape":
         v = w.var()
         threshold = w.draw(st.integers(0, 5))

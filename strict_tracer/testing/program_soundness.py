@@ -1,0 +1,117 @@
+"""Statement kinds for the program generator that target issue 17's classes of bugs: views of
+slices made contiguous, reshaped or viewed under dynamic sizes (whether they copy depends on
+the layout), exception chaining (`raise ... from`, implicit context, cycles the program makes
+itself) and cyclic containers. Same invariant as program_statements.py: every name in
+`w.tensors` is a float32 tensor of shape (batch, WIDTH).
+"""
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+WIDTH = 6
+
+
+def view_of_slice(w) -> None:
+    """A slice (of an op's output, of a parameter-dependent value, of a transpose) made
+    contiguous, reshaped or viewed, then put back to (batch, WIDTH)."""
+    v = w.var()
+    k = w.draw(st.integers(1, WIDTH - 1))
+    base = w.draw(st.sampled_from([v, f"({v} + 1)", f"({v} * self.scale_param)"]))
+    if "scale_param" in base and "self.scale_param = " not in "".join(w.init):
+        w.init.append(f"self.scale_param = torch.nn.Parameter(torch.linspace(0.5, 1.5, {WIDTH}))")
+    rest = f"{v}[:, {k}:]"
+    w.assign(w.draw(st.sampled_from([
+        f"torch.cat([{base}[:, :{k}].contiguous().view(-1).view({v}.shape[0], {k}), {rest}], 1)",
+        f"torch.cat([{base}[:, :{k}].reshape(-1).reshape({v}.shape[0], -1), {rest}], 1)",
+        f"torch.cat([{base}.t()[:{k}].contiguous().view({k}, -1).t(), {rest}], 1)",
+        f"torch.cat([{base}.t()[:{k}].reshape(-1).view({k}, -1).t(), {rest}], 1)",
+        f"{base}[:, ::2].contiguous().view({v}.shape[0], -1).repeat(1, 2)[:, :{WIDTH}] + {v}",
+        f"{base}.unsqueeze(2)[:, :{k}].reshape({v}.shape[0], -1).sum(1, keepdim=True) + {v}",
+        f"{base}[1:].contiguous().view(-1).sum() + {v}",
+        f"{base}.narrow(1, 1, {WIDTH - 1}).contiguous().view(-1)[:{v}.shape[0]].unsqueeze(1) + {v}",
+        f"{base}[:, {k - 1}].contiguous().view(-1, 1) + {v}",
+        f"{base}[:, :].contiguous().view(-1).view({v}.shape)",
+    ])))
+
+
+def exception_chain(w) -> None:
+    """Explicit and implicit exception chaining, and context/cause cycles made on purpose
+    (CPython's chaining walks them with a cycle check; a tracer without one hangs)."""
+    v = w.var()
+    target = w.new()
+    style = w.draw(st.sampled_from(["from", "context", "context_cycle", "cause_cycle", "walk"]))
+    w.emit("try:")
+    if style == "from":
+        w.emit("try:", 3)
+        w.emit("raise KeyError('inner')", 4)
+        w.emit("except KeyError as inner:", 3)
+        w.emit("raise ValueError('outer') from inner", 4)
+        w.emit("except ValueError as err:")
+        w.emit(f"{target} = {v} * (2 if isinstance(err.__cause__, KeyError) else 3) "
+               "+ err.__suppress_context__", 3)
+    elif style == "context":
+        w.emit("try:", 3)
+        w.emit("{}['missing']", 4)
+        w.emit("except KeyError:", 3)
+        w.emit("raise TypeError('while handling')", 4)
+        w.emit("except TypeError as err:")
+        w.emit(f"{target} = {v} + (1 if type(err.__context__) is KeyError else 5)", 3)
+    elif style == "context_cycle":
+        w.emit("raise ValueError('first')", 3)
+        w.emit("except ValueError as first:")
+        w.emit("first.__context__ = first", 3)
+        w.emit("try:", 3)
+        w.emit("raise TypeError('second')", 4)
+        w.emit("except TypeError as second:", 3)
+        w.emit(f"{target} = {v} + (1 if second.__context__ is first else 2) "
+               "+ (3 if first.__context__ is first else 4)", 4)
+    elif style == "cause_cycle":
+        w.emit("raise ValueError('a')", 3)
+        w.emit("except ValueError as a:")
+        w.emit("b = KeyError('b')", 3)
+        w.emit("a.__cause__, b.__cause__ = b, a", 3)
+        w.emit(f"{target} = {v} * (a.__cause__.__cause__ is a)", 3)
+    else:
+        w.emit("try:", 3)
+        w.emit("raise ValueError('a')", 4)
+        w.emit("except ValueError as a:", 3)
+        w.emit("a.__context__ = a", 4)
+        w.emit("raise KeyError('b')", 4)
+        w.emit("except KeyError as err:")
+        w.emit("seen, link = [], err", 3)
+        w.emit("while link is not None and all(link is not s for s in seen):", 3)
+        w.emit("seen.append(link)", 4)
+        w.emit("link = link.__context__", 4)
+        w.emit(f"{target} = {v} + len(seen)", 3)
+    w.tensors.append(target)
+
+
+def cyclic_structure(w) -> None:
+    """Containers that contain themselves: repr, comparison, len and identity as in CPython."""
+    v = w.var()
+    target = w.new()
+    style = w.draw(st.sampled_from(["list", "dict", "mutual", "nested"]))
+    if style == "list":
+        w.emit("items = [1, 2]")
+        w.emit("items.append(items)")
+        w.emit(f"{target} = {v} + len(repr(items)) + (items[2][2] is items)")
+    elif style == "dict":
+        w.emit("table = {'n': 3}")
+        w.emit("table['me'] = table")
+        w.emit(f"{target} = {v} * table['me']['me']['n'] + len(str(table))")
+    elif style == "mutual":
+        w.emit("left, right = [], []")
+        w.emit("left.append(right)")
+        w.emit("right.append(left)")
+        w.emit(f"{target} = {v} + (left == left) + len(repr(left))")
+    else:
+        w.emit(f"holder = [{v}]")
+        w.emit("holder.append(holder)")
+        w.emit(f"{target} = holder[1][1][0] * 2 + len(holder[1])")
+    w.tensors.append(target)
+
+
+SOUNDNESS_STATEMENTS = {
+    "view_of_slice": view_of_slice, "exception_chain": exception_chain,
+    "cyclic_structure": cyclic_structure,
+}
