@@ -17,7 +17,7 @@ from torch._subclasses.fake_tensor import (DataDependentOutputException,
                                            DynamicOutputShapeException, FakeTensorMode)
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
-from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
+from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode, ShapeEnv
 
 from .errors import InternalTracerError
 
@@ -82,7 +82,8 @@ def _input_symbols(ep: ExportedProgram) -> dict:
 def _run_at(ep: ExportedProgram, assignment: dict) -> str:
     """Run the graph on fake inputs of the sizes `assignment` gives: "ok", "assert" (a
     runtime assertion rejected these sizes) or "data" (needs tensor data)."""
-    with FakeTensorMode(allow_non_fake_inputs=True) as mode:
+    # A shape env lets data-dependent ops and control-flow operators make unbacked sizes.
+    with FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()) as mode:
         inputs = _fake_inputs(ep, assignment, mode)
         try:
             outputs = ep.graph_module(*inputs)
@@ -130,7 +131,7 @@ def _check_output_sizes(ep: ExportedProgram, outputs: Any, assignment: dict,
         if not (isinstance(val, torch.Tensor) and isinstance(out, torch.Tensor)):
             continue
         expected = [_at(s, assignment) for s in val.shape]
-        if any(isinstance(e, int) and e != a for e, a in zip(expected, out.shape)) or \
+        if any(type(e) is int and type(a) is int and e != a for e, a in zip(expected, out.shape)) or \
                 len(expected) != out.dim():
             raise _broken(f"output {index} has sizes {list(out.shape)} at input sizes "
                           f"{_sizes(ep, inputs)}, where the program states {expected}", None)
