@@ -59,8 +59,12 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
             t.requires_grad_(True)
             if not meta.is_leaf:
                 # An op's output: autograd must not treat it as a leaf.
-                t = _NonLeaf.apply(t) if _fresh_copy_keeps_layout(meta) else \
-                    _non_leaf_view(t, shape, strides, meta.storage_offset)
+                if _fresh_copy_keeps_layout(meta):
+                    t = _NonLeaf.apply(t)
+                elif 0 in meta.hint_shape:
+                    t = t.clone()       # no elements: every layout is contiguous
+                else:
+                    t = _non_leaf_view(t, shape, strides, meta.storage_offset)
     return t
 
 

@@ -3,12 +3,13 @@
 A program that cannot be printed (an opaque object's repr pasted into code), or that fails at
 sizes its range constraints admit (a layout decided from the example sizes), is refused with
 an InternalTracerError naming the problem instead of being handed to the user. The run is
-cheap: every input is a fake tensor (no data), once at the example sizes moved by one within
-each dynamic dim's range (or at the example sizes for a static program), and output sizes
-are compared with the ones the program states.
+cheap: every input is a fake tensor (no data), run once at the example sizes moved by one
+within each dynamic dim's range (a static program is only printed and compiled), and output
+sizes are compared with the ones the program states.
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import sympy
@@ -41,10 +42,9 @@ def check_artifact(ep: ExportedProgram) -> None:
 
 def _size_assignments(ep: ExportedProgram) -> list[dict]:
     """Values for the program's backed size symbols: each moved by one within its range
-    (up first, then down), then doubled; the example sizes when no symbol can move."""
+    (up first, then down), then doubled. None for a static program: its metadata came from
+    running its ops at exactly the example sizes, so a run there would show nothing new."""
     symbols = _input_symbols(ep)
-    if not symbols:
-        return [{}]
     candidates = []
     for step in (lambda v: v + 1, lambda v: v - 1, lambda v: 2 * v):
         moved = {}
@@ -56,7 +56,7 @@ def _size_assignments(ep: ExportedProgram) -> list[dict]:
             moved[sym] = value
         if moved != symbols and moved not in candidates:
             candidates.append(moved)
-    return candidates or [symbols]
+    return candidates
 
 
 def _input_symbols(ep: ExportedProgram) -> dict:
@@ -85,6 +85,8 @@ def _run_at(ep: ExportedProgram, assignment: dict) -> str:
     # A shape env lets data-dependent ops and control-flow operators make unbacked sizes.
     with FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()) as mode:
         inputs = _fake_inputs(ep, assignment, mode)
+        if not _input_guards_hold(ep, inputs):
+            return "assert"     # ep.module() would reject these sizes before the graph runs
         try:
             outputs = ep.graph_module(*inputs)
         except _DATA_DEPENDENT:
@@ -119,6 +121,19 @@ def _fake_inputs(ep: ExportedProgram, assignment: dict, mode: FakeTensorMode) ->
         else:
             inputs.append(_at(val, assignment) if isinstance(val, torch.SymInt) else val)
     return inputs
+
+
+def _input_guards_hold(ep: ExportedProgram, inputs: list) -> bool:
+    """The checks ep.module() runs on its inputs before the graph (relations between input
+    sizes), evaluated as torch.export's guard code names them: `L['flat_args'][i]`."""
+    user = [value for value, spec in zip(inputs, ep.graph_signature.input_specs)
+            if spec.kind == InputKind.USER_INPUT]
+    scope = {"L": {"flat_args": user}}
+    try:
+        return all(bool(eval(code, {"math": math, "torch": torch}, scope))
+                   for code in ep._guards_code)
+    except Exception:   # noqa: BLE001 - a guard that cannot be evaluated: do not run there
+        return False
 
 
 def _check_output_sizes(ep: ExportedProgram, outputs: Any, assignment: dict,
