@@ -91,3 +91,50 @@ def test_a_program_eager_rejects_is_invalid_not_a_failure():
         outcome = check_program(program(EAGER_VIEW_ERROR), dynamic=dynamic)
         assert not outcome.exported and outcome.refusal is None
         assert outcome.eager_error.startswith("RuntimeError: view size is not compatible")
+
+
+# The artifact check (every dynamic export runs at other admitted sizes) refused these two in
+# the dynamic campaign (seed 1702): the first because it ran sizes the program's input guards
+# reject (s0*s1 divisible by 3; the check now evaluates them first), the second because its
+# width stayed dynamic without the guard its broadcast needs (seen with the campaign's warm
+# caches; a fresh process pins the width). Compared over widths too: where eager fails,
+# ep.module() must reject the inputs; where it runs, it must match eager or reject them.
+DIVISIBLE_VIEW = """
+    v0 = x0.view(-1, 3).view(x0.size())
+    v1 = x0.clone()
+    v1.index_put_((torch.tensor([0, 0]),), torch.ones(6), accumulate=True)
+    return (x0, v0, v1, x0)
+"""
+STRIDED_SLICE_REPEAT = """
+    v0 = x2.masked_fill(x2 < 0, 0.0)
+    v1 = (v0 + 1)[:, ::2].contiguous().view(v0.shape[0], -1).repeat(1, 2)[:, :6] + v0
+    return (x2, x1, v1,)
+"""
+
+
+@pytest.mark.parametrize("body, n_inputs", [(DIVISIBLE_VIEW, 1), (STRIDED_SLICE_REPEAT, 3)],
+                         ids=["divisible_view", "strided_slice_repeat"])
+def test_artifact_check_findings_match_eager_over_widths(body, n_inputs):
+    import torch
+    from torch.export import Dim
+    import strict_tracer
+    prog = program(body, n_inputs)
+    check_both(prog)
+    mod = prog.build()
+    args = prog.inputs(4, seed=1)
+    ep = strict_tracer.export(mod, args, dynamic_shapes=tuple({0: Dim.AUTO, 1: Dim.AUTO} for _ in args))
+    for batch, width in ((3, 6), (5, 7), (8, 12), (2, 4)):
+        xs = tuple(torch.randn(batch, width) for _ in range(n_inputs))
+        try:
+            want = mod(*[x.clone() for x in xs])
+        except Exception:
+            with pytest.raises(Exception):
+                ep.module()(*[x.clone() for x in xs])
+            continue
+        try:
+            got = ep.module()(*[x.clone() for x in xs])
+        except AssertionError as exc:       # Dim.AUTO may specialize: rejected, never wrong
+            assert "Guard failed" in str(exc)
+            continue
+        for g, w in zip(got, want):
+            assert torch.allclose(g, w)
