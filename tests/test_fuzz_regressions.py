@@ -138,3 +138,21 @@ def test_artifact_check_findings_match_eager_over_widths(body, n_inputs):
             continue
         for g, w in zip(got, want):
             assert torch.allclose(g, w)
+
+
+# Found by the dynamic campaign (seed 2701) and refused by the artifact check: with the width
+# dynamic, `v0[:, :6]` of a width-6 tensor is dense at the example sizes, so contiguous() of
+# its slice was decided as an alias from the hint layout; at width 7 the view fails. The
+# artifact check refuses it (an InternalTracerError, never a broken program); exporting it
+# needs the symbolic strides of views (the slice's stride is the base's width).
+DENSE_AT_HINT_SLICE = """
+    v1 = x0.triu()[:, :6]
+    v4 = v1[1:].contiguous().view(-1).sum() + v1
+    return (v4,)
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="layout of a slice that is dense only at the example "
+                                       "sizes is taken from the hints; the artifact check refuses")
+def test_contiguous_of_a_slice_dense_only_at_the_example_sizes():
+    check_both(program(DENSE_AT_HINT_SLICE))
