@@ -19,7 +19,7 @@ from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymBool, SymValue
 
 from .hint_kernels import is_static, tensors_in
-from .probe import ProbeResult, fake_mode, probe
+from .probe import ProbeResult, fake_mode, make_fake, probe
 from .probe_symbols import ProbeSymbols
 from .user_text import in_user_terms, quiet_meta_failures
 
@@ -459,9 +459,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         return _replay(template, proxies, emit, None, sym_args)
 
     probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env, sym_args)
-    fakes = [p.meta.example() if p.meta.is_static else
-             probe_syms.fake(p.meta, [None if type(s) is int else syms.of(s) for s in p.meta.shape])
-             for p in proxies]
+    fakes = _distinct_fakes(proxies, probe_syms, syms)
     by_id = {id(p): f for p, f in zip(proxies, fakes)}
     fake_args = _to_fake(args, probe_syms, by_id, syms)
     fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
@@ -511,6 +509,24 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         if template.probe is not None:
             template.probe.env = None       # a cached template must not keep a trace alive
     return _replay(template, proxies, emit, fresh, sym_args, probe_syms)
+
+
+def _distinct_fakes(proxies: list[TensorProxy], probe_syms: ProbeSymbols, syms: SymArgs) -> list:
+    """One fake per proxy, never one object for two proxies: the signature numbers distinct
+    proxies apart, so a template learned where two of them shared an example (two views of
+    one functional value) would map an output returned as "that tensor" to either of them,
+    and replay it for a call on two different tensors."""
+    fakes, used = [], set()
+    for p in proxies:
+        if p.meta.is_static:
+            f = p.meta.example()
+            if id(f) in used:
+                f = make_fake(p.meta)
+        else:
+            f = probe_syms.fake(p.meta, [None if type(s) is int else syms.of(s) for s in p.meta.shape])
+        used.add(id(f))
+        fakes.append(f)
+    return fakes
 
 
 def _returns_symbolic(value: Any) -> bool:

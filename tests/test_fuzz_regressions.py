@@ -156,3 +156,22 @@ DENSE_AT_HINT_SLICE = """
                                        "sizes is taken from the hints; the artifact check refuses")
 def test_contiguous_of_a_slice_dense_only_at_the_example_sizes():
     check_both(program(DENSE_AT_HINT_SLICE))
+
+
+# Static campaign (introspection focus, seed 11): after a program called x2.type_as(x2), a
+# later program's x2.type_as(x0) replayed the learned call as "returns x0". Functionalization
+# had passed the one value twice as two proxies sharing one example fake, so the template
+# recorded the output as the second argument under a signature that says "two tensors".
+SAME_TENSOR_TWICE = """
+    return (x2.type_as(x2) + x2.std(),)
+"""
+TWO_TENSORS = """
+    x2 = x2.type_as(x0) + x0.std()
+    return (x2 * 2 + x1,)
+"""
+
+
+def test_a_call_learned_on_one_tensor_twice_does_not_replay_for_two():
+    for body in (SAME_TENSOR_TWICE, TWO_TENSORS):    # in this order, in one process
+        outcome = check_program(program(body, n_inputs=3), batches=(4, 7, 2), dynamic=False)
+        assert outcome.exported, outcome.refusal
