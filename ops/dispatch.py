@@ -102,7 +102,9 @@ def cache_size() -> int:
 
 def clear_template_cache() -> None:
     """Forget every learned call signature (benchmarks measure cold exports with it)."""
+    from .kernel_shapes import clear_cache
     _cache.clear()
+    clear_cache()
 
 
 # ---------------------------------------------------------------- signature / flattening

@@ -17,6 +17,7 @@ unbacked sizes at the same positions, or fresh unbacked symbols of ours.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -29,6 +30,7 @@ from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import DataDependentError, SymInt, SymValue
 
+from .dispatch import SymArgs, _signature, _Uncacheable, _walk_proxies
 from .probe import fake_mode
 from .probe_symbols import ProbeSymbols
 
@@ -37,39 +39,7 @@ class KernelShapeError(Exception):
     """The kernel could not run symbolically, or gave something we cannot translate."""
 
 
-class _Stand:
-    """The distinct symbolic values of the call (as dispatch.SymArgs) and fakes of its tensors."""
-
-    def __init__(self, env) -> None:
-        self.values: list[SymValue] = []
-        self.index: dict = {}
-        self.env = env
-
-    def add(self, value: SymValue) -> int:
-        key = (type(value), value.env.resolve(value.expr))
-        i = self.index.get(key)
-        if i is None:
-            i = self.index[key] = len(self.values)
-            self.values.append(value)
-        return i
-
-    def collect(self, value: Any) -> None:
-        t = type(value)
-        if t is TensorProxy:
-            for s in value.meta.shape:
-                if isinstance(s, SymValue):
-                    self.add(s)
-        elif isinstance(value, SymValue):
-            self.add(value)
-        elif isinstance(value, (list, tuple)):
-            for v in value:
-                self.collect(v)
-        elif isinstance(value, dict):
-            for v in value.values():
-                self.collect(v)
-
-
-def _to_fake(value: Any, stand: _Stand, syms: ProbeSymbols, fakes: dict) -> Any:
+def _to_fake(value: Any, stand: SymArgs, syms: ProbeSymbols, fakes: dict) -> Any:
     t = type(value)
     if t is TensorProxy:
         fake = fakes.get(id(value))
@@ -78,12 +48,12 @@ def _to_fake(value: Any, stand: _Stand, syms: ProbeSymbols, fakes: dict) -> Any:
             if m.is_static:
                 fake = m.example()
             else:
-                dims = [stand.add(s) if isinstance(s, SymValue) else None for s in m.shape]
+                dims = [stand.of(s) if isinstance(s, SymValue) else None for s in m.shape]
                 fake = syms.fake(m, dims)
             fakes[id(value)] = fake
         return fake
     if isinstance(value, SymValue):
-        return syms.stand_in(stand.add(value))
+        return syms.stand_in(stand.of(value))
     if t in (list, tuple):
         return t(_to_fake(v, stand, syms, fakes) for v in value)
     if t is dict:
@@ -102,47 +72,112 @@ def _new_facts(torch_env, mark: tuple[int, dict]) -> tuple[list, list]:
     return guards, asserts
 
 
+@dataclass
+class _Learned:
+    """What one kernel run gave, as torch expressions over the stand-in symbols `params`."""
+
+    params: list
+    shapes: list            # per output: tuple of int | torch expression
+    guards: list
+    asserts: list
+
+
+_cache: dict[Any, _Learned] = {}
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _key(op: Any, args: tuple, kwargs: dict, env) -> tuple[Any, SymArgs]:
+    """A cache key for the call (None if it has none) and its distinct symbolic values.
+
+    Besides hints and which sizes are equal (dispatch's signature), the key holds each value's
+    range: a kernel decides statically what the stand-ins' ranges imply, and records no guard.
+    """
+    syms = SymArgs()
+    try:
+        sig = (op, _signature(args, [], {}, syms), _signature(kwargs, [], {}, syms))
+    except (_Uncacheable, TypeError):
+        syms = SymArgs()
+        _walk_proxies(args, [], {}, syms)
+        _walk_proxies(kwargs, [], {}, syms)
+        return None, syms
+    if any(v.hint is None for v in syms.values):
+        return None, syms
+    key = (sig, tuple(env.bound(v.expr) for v in syms.values))
+    try:
+        hash(key)
+    except TypeError:
+        return None, syms
+    return key, syms
+
+
 def kernel_shapes(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], env) -> list[tuple]:
     """The symbolic shapes of `op`'s tensor outputs, from its kernel on stand-ins; the kernel's
     guards are recorded in `env` (our ShapeEnv)."""
-    stand = _Stand(env)
-    stand.collect(args)
-    stand.collect(kwargs)
-    mode = fake_mode()
-    torch_env = mode.shape_env
+    key, stand = _key(op, args, kwargs, env)
+    torch_env = fake_mode().shape_env
     syms = ProbeSymbols(torch_env, env, stand.values)
-    fakes: dict[int, torch.Tensor] = {}
+    learned = _cache.get(key) if key is not None else None
     try:
-        fake_args = _to_fake(args, stand, syms, fakes)
-        fake_kwargs = _to_fake(kwargs, stand, syms, fakes)
-        mark = _snapshot(torch_env)
+        if learned is None:
+            learned = _learn(op, args, kwargs, outputs, stand, syms)
+            if key is not None and _closed(learned):
+                _cache[key] = learned
+        else:
+            syms.params = list(learned.params)
         try:
-            with mode, disable_fake_tensor_cache(mode), enable_python_dispatcher(), \
-                    torch.no_grad(), _no_autocast():
-                out = op(*fake_args, **fake_kwargs)
-        except GuardOnDataDependentSymNode as exc:
-            raise DataDependentError(syms.expr_of(exc.cond, stand.values)) from None
-        except (DataDependentOutputException, DynamicOutputShapeException) as exc:
-            raise KernelShapeError(f"the kernel needs tensor data ({exc})") from None
-        except Exception as exc:    # a kernel that ran at the hints but not symbolically
-            raise KernelShapeError(f"{type(exc).__name__}: {exc}") from None
-        guards, asserts = _new_facts(torch_env, mark)
-        tensors = _tensors(out)
-        if len(tensors) != len(outputs):
-            raise KernelShapeError(f"the kernel gave {len(tensors)} tensors, the oracle "
-                                   f"{len(outputs)}")
-        _adopt_unbacked(tensors, outputs, syms)
-        try:
-            shapes = [tuple(_size(s, syms, stand.values, env) for s in t.shape) for t in tensors]
-            facts = [(syms.expr_of(g, stand.values), False) for g in guards] + \
-                [(syms.expr_of(a, stand.values), True) for a in asserts]
+            shapes = [tuple(s if type(s) is int else _value(s, syms, stand.values, env)
+                            for s in shape) for shape in learned.shapes]
+            facts = [(syms.expr_of(g, stand.values), False) for g in learned.guards] + \
+                [(syms.expr_of(a, stand.values), True) for a in learned.asserts]
         except NotImplementedError as exc:
             raise KernelShapeError(str(exc)) from None
     finally:
         syms.pool.settle()
+    if len(shapes) != len(outputs):
+        raise KernelShapeError(f"the kernel gave {len(shapes)} tensors, the oracle {len(outputs)}")
     for expr, is_assert in facts:
         _record(env, expr, is_assert)
     return shapes
+
+
+def _learn(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], stand: SymArgs,
+           syms: ProbeSymbols) -> _Learned:
+    """Run the kernel on stand-ins; its output sizes, guards and asserts as torch expressions."""
+    mode = fake_mode()
+    torch_env = mode.shape_env
+    fakes: dict[int, torch.Tensor] = {}
+    fake_args = _to_fake(args, stand, syms, fakes)
+    fake_kwargs = _to_fake(kwargs, stand, syms, fakes)
+    mark = _snapshot(torch_env)
+    try:
+        with mode, disable_fake_tensor_cache(mode), enable_python_dispatcher(), \
+                torch.no_grad(), _no_autocast():
+            out = op(*fake_args, **fake_kwargs)
+    except GuardOnDataDependentSymNode as exc:
+        raise DataDependentError(syms.expr_of(exc.cond, stand.values)) from None
+    except (DataDependentOutputException, DynamicOutputShapeException) as exc:
+        raise KernelShapeError(f"the kernel needs tensor data ({exc})") from None
+    except Exception as exc:    # a kernel that ran at the hints but not symbolically
+        raise KernelShapeError(f"{type(exc).__name__}: {exc}") from None
+    guards, asserts = _new_facts(torch_env, mark)
+    tensors = _tensors(out)
+    _adopt_unbacked(tensors, outputs, syms)
+    shapes = [tuple(s if type(s) is int else s.node.expr for s in t.shape) for t in tensors]
+    return _Learned(list(syms.params), shapes, guards, asserts)
+
+
+def _closed(learned: _Learned) -> bool:
+    """Every symbol in what the kernel gave is a stand-in (no data-dependent size)."""
+    params = set(learned.params)
+    exprs = [e for shape in learned.shapes for e in shape if type(e) is not int]
+    return all(e.free_symbols <= params for e in exprs + learned.guards + learned.asserts)
+
+
+def _value(texpr: Any, syms: ProbeSymbols, values: list, env) -> Any:
+    return syms.value_of(texpr, values, torch.SymInt, env)
 
 
 def _record(env, expr, is_assert: bool) -> None:
@@ -152,12 +187,6 @@ def _record(env, expr, is_assert: bool) -> None:
         return
     if not env.evaluate(expr, None):
         raise KernelShapeError(f"the kernel's guard {expr} is false at the hints")
-
-
-def _size(s: Any, syms: ProbeSymbols, values: list, env) -> Any:
-    if type(s) is int:
-        return s
-    return syms.value_of(s.node.expr, values, torch.SymInt, env)
 
 
 def _adopt_unbacked(tensors: list, outputs: list[TensorMeta], syms: ProbeSymbols) -> None:

@@ -6,6 +6,11 @@ named sizes `S` (ints, or SymInts for the dynamic ones) and a tensor maker `T(sh
 `apply_rule`, and with meta tensors at concrete sizes, through the op itself. The rule's
 shapes must equal the oracle's at the hints and at other sizes that satisfy the guards the
 rule recorded; an op that fails on such sizes means the rule missed a guard.
+
+Each rule is also checked against the kernel fallback (torch's own kernel on symbolic
+stand-ins, `ops/kernel_shapes`), the shapes an op without a rule would get: wherever the
+kernel's guards hold, the rule's hold too (a rule never specializes more than torch's kernel)
+and both give the same shapes.
 """
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ from typing import Any, Callable
 import sympy
 import torch
 
+from strict_tracer.ops.kernel_shapes import KernelShapeError, kernel_shapes
 from strict_tracer.ops.shape_rules import apply_rule
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import ShapeEnv, SymValue
@@ -63,6 +69,7 @@ def check_rule(op: Any, build: Build, hints: dict[str, int], dynamic: set[str] |
     outputs = [TensorMeta(s, torch.float32, torch.device("cpu")) for s in oracle]
     apply_rule(op, args, kwargs, outputs, env)   # raises if the rule disagrees at the hints
     rule_shapes = [m.shape for m in outputs]
+    kernel = _kernel_shapes(op, build, hints, dynamic, oracle)
 
     rng = random.Random(seed)
     points = 0
@@ -74,6 +81,8 @@ def check_rule(op: Any, build: Build, hints: dict[str, int], dynamic: set[str] |
             continue
         seen.add(key)
         values = {symbols[n]: v for n, v in point.items() if n in symbols}
+        if kernel is not None:
+            _compare_with_kernel(op, kernel, env, rule_shapes, values, point)
         if not _satisfied(env, values):
             continue
         c_args, c_kwargs = build(point, meta_maker)
@@ -88,6 +97,46 @@ def check_rule(op: Any, build: Build, hints: dict[str, int], dynamic: set[str] |
         if points >= want_points:
             break
     return {"points": points, "guards": len(env.guards), "shapes": rule_shapes, "env": env}
+
+
+_KERNEL_CHECKS_PER_OP = 3
+_kernel_checks: dict = {}
+
+
+def _kernel_shapes(op: Any, build: Build, hints: dict, dynamic: set, oracle: list) -> Any:
+    """(env, shapes) of the kernel fallback for the same call, in an env of its own whose
+    symbols are the rule's (same names, same order). Symbolic kernels are slow: the first few
+    calls of each op are compared."""
+    if _kernel_checks.get(op, 0) >= _KERNEL_CHECKS_PER_OP:
+        return None
+    _kernel_checks[op] = _kernel_checks.get(op, 0) + 1
+    env = ShapeEnv()
+    sym = {n: env.create_size(h, n) if n in dynamic else h for n, h in hints.items()}
+    args, kwargs = build(sym, proxy_maker)
+    outputs = [TensorMeta(s, torch.float32, torch.device("cpu")) for s in oracle]
+    try:
+        shapes = kernel_shapes(op, args, kwargs, outputs, env)
+    except KernelShapeError:
+        return None
+    at_hints = [tuple(s.hint if isinstance(s, SymValue) else s for s in shape) for shape in shapes]
+    if at_hints != oracle:
+        # The fake kernel follows the CPU kernel where the meta one differs
+        # (native_batch_norm's saved statistics outside training are empty on CPU).
+        return None
+    return env, shapes
+
+
+def _compare_with_kernel(op: Any, kernel: Any, env: ShapeEnv, rule_shapes: list, values: dict,
+                         point: dict) -> None:
+    k_env, k_shapes = kernel
+    if not _satisfied(k_env, values):
+        return
+    assert _satisfied(env, values), (
+        f"{op} at {point}: the rule's guards {[str(g.expr) for g in env.guards]} fail where "
+        f"torch's kernel's {[str(g.expr) for g in k_env.guards]} hold")
+    got = [tuple(_value_at(s, values) for s in shape) for shape in rule_shapes]
+    want = [tuple(_value_at(s, values) for s in shape) for shape in k_shapes]
+    assert got == want, f"{op} at {point}: rule {got}, kernel fallback {want}"
 
 
 # ---------------------------------------------------------------- hypothesis helpers

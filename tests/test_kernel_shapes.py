@@ -85,6 +85,10 @@ CASES = {
                 (torch.randn(3, 4, 5), torch.randn(3, 4, 6), torch.randn(3, 6, 5))),
     "pad_sequence": (lambda x, y: torch.nn.utils.rnn.pad_sequence([x, y]),
                      (torch.randn(4, 6), torch.randn(3, 6))),
+    # rules written with guards where torch's kernels build Max/Min (found by the property
+    # test of rules against the fallback, tests/rules_harness.py)
+    "diagonal_offset": (lambda x: x.diagonal(offset=3) * 2, (torch.randn(5, 9),)),
+    "diff_past_the_end": (lambda x: torch.diff(x, n=3, dim=1), (torch.randn(4, 6),)),
     "moe_routing": (lambda x: torch.histc((x.flatten() * 4).floor_divide(1).float(), bins=4,
                                           min=0, max=3),
                     (torch.rand(2, 8),)),

@@ -14,6 +14,7 @@ import sympy
 
 from strict_tracer.proxy import TensorProxy
 from strict_tracer.symbolic import CheckFailed, SymBool
+from strict_tracer.symbolic import values
 
 from .registry import ShapeRuleError
 
@@ -129,15 +130,12 @@ def ceil_div(a: Size, b: Size) -> Size:
 
 
 def sym_max(a: Size, b: Size) -> Size:
-    if type(a) is int and type(b) is int:
-        return max(a, b)
-    return a if a >= b else b
+    """max() as an expression (`Max(a, b)`), no guard: torch's kernels do the same."""
+    return values.sym_max(a, b)
 
 
 def sym_min(a: Size, b: Size) -> Size:
-    if type(a) is int and type(b) is int:
-        return min(a, b)
-    return a if a <= b else b
+    return values.sym_min(a, b)
 
 
 def as_list(value: Any) -> list:

@@ -14,6 +14,8 @@ from torch.export import Dim
 VOCAB = 100
 _COMMON = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
                vocab_size=VOCAB)
+# Mixture-of-experts layers run grouped matmuls, whose strides must be multiples of 16 bytes.
+_MOE = {**_COMMON, "intermediate_size": 32}
 
 
 @dataclass
@@ -73,6 +75,71 @@ def _vit():
                                   num_channels=3))
 
 
+def _mixtral():
+    import transformers as T
+    return T.MixtralModel(T.MixtralConfig(**_MOE, num_key_value_heads=2, max_position_embeddings=64,
+                                          num_local_experts=4, num_experts_per_tok=2, use_cache=False))
+
+
+def _qwen2_moe():
+    import transformers as T
+    return T.Qwen2MoeModel(T.Qwen2MoeConfig(**_MOE, num_key_value_heads=2,
+                                            max_position_embeddings=64, num_experts=4,
+                                            num_experts_per_tok=2, moe_intermediate_size=16,
+                                            shared_expert_intermediate_size=32, use_cache=False))
+
+
+def _olmoe():
+    import transformers as T
+    return T.OlmoeModel(T.OlmoeConfig(**_MOE, num_key_value_heads=2, max_position_embeddings=64,
+                                      num_experts=4, num_experts_per_tok=2, eos_token_id=None,
+                                      use_cache=False))
+
+
+def _bamba():
+    import transformers as T
+    return T.BambaModel(T.BambaConfig(**_MOE, num_key_value_heads=2, max_position_embeddings=64,
+                                      mamba_n_heads=4, mamba_d_head=16, mamba_n_groups=1,
+                                      mamba_d_state=8, mamba_chunk_size=4, attn_layer_indices=[1],
+                                      use_cache=False))
+
+
+def _fnet():
+    import transformers as T
+    return T.FNetModel(T.FNetConfig(**_MOE, max_position_embeddings=64))
+
+
+def _convbert():
+    import transformers as T
+    return T.ConvBertModel(T.ConvBertConfig(**_MOE, max_position_embeddings=64, embedding_size=32))
+
+
+def _ids_only(batch: int, length: int) -> dict:
+    return _text_inputs(batch, length, with_mask=False)
+
+
+def _ids_dynamic() -> dict:
+    return {"input_ids": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}}
+
+
+# Models whose routing, scans or FFTs go through ops without a hand-written shape rule
+# (floor_divide, histc, tensor_split, fft, im2col): dynamic batch and sequence, three other
+# sizes. Bamba's chunked scan needs lengths that are multiples of its chunk size (4), as
+# torch.export's program does too.
+_THREE_SIZES = ((3, 5), (1, 11), (4, 7))
+DYNAMIC_CASES: dict[str, HFCase] = {
+    "mixtral": HFCase("mixtral", _mixtral, _ids_only, _ids_dynamic, fresh_sizes=_THREE_SIZES),
+    "qwen2_moe": HFCase("qwen2_moe", _qwen2_moe, _ids_only, _ids_dynamic,
+                        fresh_sizes=_THREE_SIZES),
+    "olmoe": HFCase("olmoe", _olmoe, _ids_only, _ids_dynamic, fresh_sizes=_THREE_SIZES),
+    "bamba": HFCase("bamba", _bamba, _ids_only, _ids_dynamic,
+                    fresh_sizes=((3, 4), (1, 12), (4, 16))),
+    "fnet": HFCase("fnet", _fnet, _ids_only, _ids_dynamic, fresh_sizes=_THREE_SIZES),
+    "convbert": HFCase("convbert", _convbert, _text_inputs, _text_dynamic,
+                       fresh_sizes=_THREE_SIZES),
+}
+
+
 CASES: dict[str, HFCase] = {
     "bert": HFCase("bert", _bert, _text_inputs, _text_dynamic),
     "gpt2": HFCase("gpt2", _gpt2, _text_inputs, _text_dynamic),
@@ -85,4 +152,4 @@ CASES: dict[str, HFCase] = {
 def build(name: str, seed: int = 0) -> torch.nn.Module:
     """The model of case `name`, randomly initialised with `seed`, in eval mode."""
     torch.manual_seed(seed)
-    return CASES[name].build().eval()
+    return (CASES.get(name) or DYNAMIC_CASES[name]).build().eval()
