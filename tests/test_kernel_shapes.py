@@ -89,6 +89,9 @@ CASES = {
     # test of rules against the fallback, tests/rules_harness.py)
     "diagonal_offset": (lambda x: x.diagonal(offset=3) * 2, (torch.randn(5, 9),)),
     "diff_past_the_end": (lambda x: torch.diff(x, n=3, dim=1), (torch.randn(4, 6),)),
+    # a size passed as an op's argument (functionalization once specialized it)
+    "adaptive_pool_size_argument": (lambda x: F.adaptive_avg_pool2d(x, (None, 7)),
+                                    (torch.randn(2, 8, 8, 8),)),
     "moe_routing": (lambda x: torch.histc((x.flatten() * 4).floor_divide(1).float(), bins=4,
                                           min=0, max=3),
                     (torch.rand(2, 8),)),

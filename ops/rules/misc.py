@@ -51,6 +51,8 @@ def glu(a: Bound):
 def diff(a: Bound):
     s = shape(a["self"])
     d = wrap_dim(a["dim"], len(s))
+    if a["n"] == 0:
+        return s        # torch returns the input itself, prepend/append unused
     size = s[d]
     for extra in (a["prepend"], a["append"]):
         if extra is not None:
