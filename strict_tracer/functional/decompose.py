@@ -147,10 +147,6 @@ def _fakes(value: Any, shifted: bool | None) -> Any:
         return (tuple if isinstance(value, tuple) else list)(_fakes(v, shifted) for v in value)
     if isinstance(value, dict):
         return {k: _fakes(v, shifted) for k, v in value.items()}
-    if isinstance(value, SymValue):
-        # A symbolic scalar argument (adaptive_avg_pool2d's output size): its value at the same
-        # sizes as the fakes; never the SymValue itself, which torch would specialize.
-        return _shifted_value(value) if shifted else value.example
     return value
 
 
