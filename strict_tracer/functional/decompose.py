@@ -150,16 +150,16 @@ def _fakes(value: Any, shifted: bool | None) -> Any:
     return value
 
 
-def _shifted_value(size: SymValue) -> Any:
-    env = size.env
-    expr = env.resolve(size.expr)       # a size since pinned (weight shapes) stays put
-    values = {s: (env.hint_value(s) or 0) + 1 for s in expr.free_symbols}
-    out = sympy.sympify(expr).xreplace(values)
-    return bool(out) if out.is_Boolean else (int(out) if out.is_integer else float(out))
-
-
 def _shifted_fake(meta: TensorMeta) -> torch.Tensor:
-    shape = [_shifted_value(size) if isinstance(size, SymValue) else size for size in meta.shape]
+    shape = []
+    for size in meta.shape:
+        if isinstance(size, SymValue):
+            env = size.env
+            expr = env.resolve(size.expr)       # a size since pinned (weight shapes) stays put
+            values = {s: (env.hint_value(s) or 0) + 1 for s in expr.free_symbols}
+            shape.append(int(sympy.sympify(expr).xreplace(values)))
+        else:
+            shape.append(size)
     with fake_mode():
         t = torch.empty(shape, dtype=meta.dtype, device=meta.device)
         if meta.requires_grad:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import signal
 import sys
 import time
@@ -355,9 +354,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="write every sample's result to this file")
     parser.add_argument("--quiet", action="store_true", help="no per-sample log on stderr")
     opts = parser.parse_args(argv)
-    for noisy in ("torch._export", "torch.export", "torch._dynamo", "torch.fx.experimental",
-                  "strict_tracer"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     names = set(opts.ops.split(",")) if opts.ops else None
     results = sweep(names, opts.samples, None if opts.quiet else sys.stderr)
     if opts.json:
