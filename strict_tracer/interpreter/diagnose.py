@@ -9,13 +9,13 @@ from __future__ import annotations
 import dis
 import linecache
 import os
-import sys
 import types
 from typing import TYPE_CHECKING, Any
 
 import torch
 
 from ..errors import GraphBreakError, InstructionInfo, Location, UserFrame
+from . import versions
 from .frame import Frame
 from .protocols import display_name
 
@@ -27,7 +27,7 @@ _MAX_VALUE_TEXT = 80
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _LIBRARY_MARKERS = ("/site-packages/", "/dist-packages/",
-                    f"/lib/python{sys.version_info[0]}.{sys.version_info[1]}/")
+                    f"/lib/python{versions.PY[0]}.{versions.PY[1]}/")
 
 
 def is_library_file(filename: str) -> bool:
