@@ -197,7 +197,7 @@ def test_explain_json_lists_every_problem_with_its_place_and_fix(models, capsys)
     got = [(p["category"], p["kind"], p["file"], p["line"], p["opname"]) for p in data["problems"]]
     assert got == [
         ("data-dependent branch", "limitation", str(models), _line("branch"),
-         "POP_JUMP_FORWARD_IF_FALSE"),
+         branch_opname("x.sum() > 0")),
         ("data-dependent value used as Python scalar", "limitation", str(models), _line("int"),
          "CALL"),
         ("unsupported tensor op", "limitation", str(models), _line("data"), "LOAD_ATTR"),
