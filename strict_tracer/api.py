@@ -21,6 +21,7 @@ from .outputs import collect_outputs
 from .ops.probe import renew_if_large
 from .package import TraceResult, package
 from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
+from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
 from .trace_state import TraceState
 
@@ -82,36 +83,66 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False,
             preserve_module_call_signature=preserve_module_call_signature,
             prefer_deferred_runtime_asserts_over_guards=prefer_deferred_runtime_asserts_over_guards)
+    stages = Stages(f"export of {type(mod).__name__}")
     # Export called inside the user's FakeTensorMode (fake weights and inputs): our stages run
     # their own fake modes, so the ambient one is set aside meanwhile.
     with context.export_lock, unset_fake_temporarily():   # the stages share the ops caches
         saved = process_state.save()
         try:
             result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
-                           preserve_module_call_signature=preserve_module_call_signature)
+                           preserve_module_call_signature=preserve_module_call_signature,
+                           stages=stages)
             functionalize(result)
             if result.inputs.symbols is not None:
                 # Ops functionalization adds may specialize sizes too (an op without a rule).
                 check_constraints(result.shape_env, result.inputs.symbols)
+            stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
             program = package(result)
             check_artifact(program)
+            stages.done("package", "ExportedProgram with %s, %s",
+                        counted(len(program.graph.nodes), "graph node"),
+                        counted(len(program.range_constraints), "range constraint"))
+            stages.finished()
             return program
         finally:
             process_state.restore(saved)
 
 
+def _log_inputs(stages: Stages, inputs: Any) -> None:
+    if stages.enabled:
+        tensors = sum(1 for leaf in inputs.leaves if leaf.proxy is not None)
+        symbols = len(inputs.symbols.by_symbol) if inputs.symbols is not None else 0
+        stages.done("inputs", "%s, %s, %s", counted(tensors, "tensor"),
+                    counted(len(inputs.leaves) - tensors, "other value"),
+                    counted(symbols, "size symbol"))
+
+
+def _log_trace(stages: Stages, interp: Interpreter) -> None:
+    observer = interp.observer        # INFO on: the observed loop counted the instructions
+    if stages.enabled and observer is not None:
+        nodes = interp.state.graph.graph.nodes
+        ops = sum(1 for node in nodes if node.op == "call_function")
+        stages.done("trace", "%s in %s, %s, %s", counted(observer.instructions, "instruction"),
+                    counted(observer.frame_runs, "frame run"), counted(ops, "op"),
+                    counted(len(interp.state.shape_env.guards), "guard"))
+
+
 def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
-          explain: Any = None, preserve_module_call_signature: tuple[str, ...] = ()) -> TraceResult:
+          explain: Any = None, preserve_module_call_signature: tuple[str, ...] = (),
+          stages: Stages | None = None) -> TraceResult:
     """Stages 1-3 and the constraint check: inputs, interpretation of forward(), outputs.
 
-    `explain` is an explain.ExplainSession when explain() runs the trace.
+    `explain` is an explain.ExplainSession when explain() runs the trace; `stages` logs the
+    stages at INFO.
     """
     with context.export_lock:
-        return _trace(mod, args, kwargs, dynamic_shapes, explain, preserve_module_call_signature)
+        return _trace(mod, args, kwargs, dynamic_shapes, explain,
+                      stages or Stages(f"trace of {type(mod).__name__}"),
+                      preserve_module_call_signature)
 
 
 def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
-           explain: Any, preserve: tuple[str, ...] = ()) -> TraceResult:
+           explain: Any, stages: Stages, preserve: tuple[str, ...] = ()) -> TraceResult:
     renew_if_large()
     try:
         state = TraceState(mod)
@@ -128,6 +159,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
         with context.activate(interp), _backend_decompositions_off():
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
             state.input_symbols = inputs.symbols
+            _log_inputs(stages, inputs)
             returned = interp.call_module(mod, inputs.args, inputs.kwargs)
             check_autocast_exited(interp)
             outputs = collect_outputs(returned, state)
@@ -137,8 +169,11 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
             state.sandbox.restore_all()
         finally:
             process_state.restore(saved)
+            if interp.observer is not None:
+                interp.observer.finish()
     if inputs.symbols is not None:
         check_constraints(state.shape_env, inputs.symbols)
+    _log_trace(stages, interp)
     insert_runtime_asserts(state)
     graph = state.graph
     graph.output(outputs.values)

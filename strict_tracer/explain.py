@@ -19,6 +19,7 @@ import torch
 from .errors import (Category, ConstraintViolationError, GraphBreakError, InstructionInfo,
                      Location, StrictTracerError, UserFrame)
 from .package_symbols import program_names
+from .stage_log import Stages
 from .interpreter.recovery import DEFAULT_MAX_INSTRUCTIONS, ExplainStop, StandIn, explain_standin
 
 LIMITATION = "limitation"              # Problem.kind: strict capture cannot take this
@@ -231,8 +232,9 @@ def explain(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     session = ExplainSession()
     stopped = None
     violations = []
+    stages = Stages(f"explain of {type(mod).__name__}")
     try:
-        trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes, explain=session)
+        trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes, explain=session, stages=stages)
     except ExplainStop as stop:
         stopped = str(stop)
     except ConstraintViolationError as violation:
@@ -243,4 +245,6 @@ def explain(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
         raise
     except Exception as exc:           # the program raised an exception that ended the trace
         session.add_escaped(exc)
-    return session.report(stopped, violations)
+    report = session.report(stopped, violations)
+    stages.finished()
+    return report

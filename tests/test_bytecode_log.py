@@ -9,7 +9,7 @@ import torch
 import strict_tracer
 from bytecode_expect import branch_opname
 from strict_tracer import context
-from strict_tracer.interpreter import observe
+from strict_tracer.interpreter import bytecode_log
 from strict_tracer.interpreter.core import Interpreter
 from strict_tracer.trace_state import TraceState
 
@@ -33,11 +33,13 @@ def _line(marker: str) -> int:
 
 @pytest.fixture
 def restore_logger():
-    log = logging.getLogger(LOGGER)
-    level, handlers = log.level, list(log.handlers)
+    """Undo what STRICT_TRACER_LOG configures: the stderr handler on `strict_tracer`, levels."""
+    log, root = logging.getLogger(LOGGER), logging.getLogger("strict_tracer")
+    saved = [(logger, logger.level, list(logger.handlers)) for logger in (log, root)]
     yield log
-    log.setLevel(level)
-    log.handlers[:] = handlers
+    for logger, level, handlers in saved:
+        logger.setLevel(level)
+        logger.handlers[:] = handlers
 
 
 def test_each_instruction_is_logged_with_frame_offset_line_and_stack(caplog):
@@ -82,9 +84,7 @@ def test_disabled_log_uses_the_plain_run_loop(caplog):
 
 
 def test_environment_variable_turns_the_log_on(monkeypatch, capsys, restore_logger):
-    monkeypatch.setenv(observe.ENV_VAR, "bytecode")
-    restore_logger.handlers[:] = [h for h in restore_logger.handlers
-                                  if not getattr(h, "_strict_tracer_env", False)]
+    monkeypatch.setenv(bytecode_log.ENV_VAR, "bytecode")
     strict_tracer.export(Small(), (torch.randn(3),))
     err = capsys.readouterr().err
     assert f"[{LOGGER}] {THIS_FILE}:{_line('mul')} in forward: y = x * 2" in err

@@ -281,7 +281,7 @@ def test_explain_budget_stops_cleanly():
 def test_constraint_violations_are_part_of_the_report(monkeypatch):
     import strict_tracer.api as api
 
-    def violating_trace(mod, args, kwargs, *, dynamic_shapes=None, explain=None):
+    def violating_trace(mod, args, kwargs, *, dynamic_shapes=None, explain=None, stages=None):
         raise strict_tracer.ConstraintViolationError("Constraints violated (batch)! ...")
 
     monkeypatch.setattr(api, "trace", violating_trace)

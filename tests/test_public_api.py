@@ -23,8 +23,8 @@ LIBRARY_DIRS = [ROOT / "strict_tracer", ROOT / "symbolic", ROOT / "ops"]
 PRINTING_MODULES = {"strict_tracer/__main__.py", "strict_tracer/demo.py",
                     "strict_tracer/testing/campaign.py", "strict_tracer/testing/opinfo_sweep.py",
                     "strict_tracer/interpreter/builtin_handlers.py"}
-# The one handler the library installs itself: STRICT_TRACER_LOG=bytecode asks for it.
-STDERR_MODULES = {"strict_tracer/interpreter/observe.py"}
+# The one handler the library installs itself: STRICT_TRACER_LOG asks for it.
+STDERR_MODULES = {"strict_tracer/interpreter/bytecode_log.py"}
 
 
 def _public_functions(name: str, obj) -> list[tuple[str, object]]:

@@ -1,0 +1,91 @@
+"""INFO-level records of the `strict_tracer` logger: one per export stage, and progress.
+
+`Stages` logs each stage when it ends (inputs, trace, functionalize, package) with what it
+produced and how long it took; nothing is computed when the logger is not enabled for INFO
+(decided once per export). `Progress` reports a long trace every PROGRESS_SECONDS: the
+instructions run so far, the graph's nodes and the user line being traced. The interpreter
+asks it only every few thousand instructions, from the observed run loop, which runs only
+when some diagnostics are on (interpreter/observe.py), so the plain loop pays nothing.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+LOG = logging.getLogger("strict_tracer")
+PROGRESS_ENV_VAR = "STRICT_TRACER_PROGRESS_SECONDS"
+DEFAULT_PROGRESS_SECONDS = 2.0
+
+
+def progress_seconds() -> float:
+    """The interval between progress records: STRICT_TRACER_PROGRESS_SECONDS, default 2 s."""
+    text = os.environ.get(PROGRESS_ENV_VAR, "")
+    try:
+        value = float(text) if text else DEFAULT_PROGRESS_SECONDS
+    except ValueError:
+        return DEFAULT_PROGRESS_SECONDS
+    return value if value > 0 else DEFAULT_PROGRESS_SECONDS
+
+
+def info_enabled() -> bool:
+    return LOG.isEnabledFor(logging.INFO)
+
+
+class Stages:
+    """Times the stages of one export or explain and logs each at INFO when it ends."""
+
+    def __init__(self, what: str) -> None:
+        from .interpreter.bytecode_log import configure_from_environment
+        configure_from_environment()        # STRICT_TRACER_LOG=info turns these records on
+        self.enabled = info_enabled()
+        self.what = what
+        self.start = self.last = time.perf_counter()
+
+    def done(self, stage: str, message: str, *args: Any) -> None:
+        """Log `stage: message (N ms)`; the time is since the previous stage ended."""
+        if not self.enabled:
+            return
+        now = time.perf_counter()
+        LOG.info(f"{stage}: {message} in %s", *args, _ms(now - self.last))
+        self.last = now
+
+    def finished(self) -> None:
+        if self.enabled:
+            LOG.info("%s done in %s", self.what, _ms(time.perf_counter() - self.start))
+
+
+def counted(n: int, word: str) -> str:
+    """`1 frame run`, `2,048 frame runs`."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds < 10 else f"{seconds:.1f} s"
+
+
+class Progress:
+    """Progress records of one long trace, at most one per interval."""
+
+    def __init__(self, interp: Any, interval: float | None = None) -> None:
+        self.interp = interp
+        self.interval = progress_seconds() if interval is None else interval
+        self.start = time.perf_counter()
+        self.next_time = self.start + self.interval
+        self.records = 0
+
+    def check(self, instructions: int) -> None:
+        """Called every few thousand instructions: log when the interval has passed."""
+        now = time.perf_counter()
+        if now < self.next_time:
+            return
+        self.next_time = now + self.interval
+        self.records += 1
+        interp = self.interp
+        nodes = len(interp.state.graph.graph.nodes)
+        where = interp.current_location()
+        LOG.info("trace: still running after %.1f s: %s, %s, %d frames deep, at %s",
+                 now - self.start, counted(instructions, "instruction"),
+                 counted(nodes, "graph node"), len(interp.frames),
+                 where if where is not None else "<outside the program>")
