@@ -156,6 +156,10 @@ class ExplainReport:
             lines += ["  " + line for line in violation.splitlines()]
         if self.stopped:
             lines += ["", f"explain() stopped early: {self.stopped}"]
+        if self.problems and not any(p.action.startswith("found by export()")
+                                     for p in self.problems):
+            lines += ["", "Functionalization and packaging run once these are fixed; export() "
+                          "may refuse more there."]
         lines.append("")
         if self.guards:
             lines.append(f"Guards and specializations ({len(self.guards)}):")
@@ -246,5 +250,22 @@ def explain(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     except Exception as exc:           # the program raised an exception that ended the trace
         session.add_escaped(exc)
     report = session.report(stopped, violations)
+    if report.ok:
+        _check_later_stages(report, mod, args, kwargs, dynamic_shapes)
     stages.finished()
     return report
+
+
+def _check_later_stages(report: ExplainReport, mod: torch.nn.Module, args: tuple, kwargs: dict,
+                        dynamic_shapes: Any) -> None:
+    """The trace found nothing: run the whole export, whose later stages (functionalization,
+    packaging) refuse some programs too (an in-place update whose gradient a functional graph
+    cannot express), so that `ok` means export() succeeds."""
+    from .api import export
+    try:
+        export(mod, args, kwargs, dynamic_shapes=dynamic_shapes)
+    except ConstraintViolationError as violation:
+        report.violations.append(str(violation))
+    except GraphBreakError as error:
+        report.problems.append(Problem(error, "found by export() after tracing (while "
+                                              "functionalizing or packaging the program)"))

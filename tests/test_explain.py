@@ -420,3 +420,28 @@ def test_the_re_check_never_runs_the_users_code_natively():
     assert limitation(code, instr, [Operand(), size], None) is None and calls == []
     assert limitation(code, instr, [3, size], None) == "the `+` operator"     # 3 + 5 works
     assert limitation(code, instr, ["a", size], None) is None                 # "a" + 5 fails
+
+
+class TransposesItsInput(torch.nn.Module):
+    def forward(self, x):
+        x.t_()  # <- t_
+        return x + 1
+
+
+def test_refusals_of_the_later_stages_are_reported_too():
+    """The trace is clean but functionalization refuses: explain() runs the whole export, so
+    that `ok` means export() succeeds."""
+    report = strict_tracer.explain(TransposesItsInput(), (torch.randn(2, 3),))
+    (problem,) = report.problems
+    assert not report.ok and problem.location == f"{THIS_FILE}:{_line('t_')}"
+    assert "t_" in problem.reason and problem.action.startswith("found by export() after tracing")
+    try:
+        strict_tracer.export(TransposesItsInput(), (torch.randn(2, 3),))
+    except strict_tracer.GraphBreakError as error:
+        assert (error.category, error.reason) == (problem.category, problem.reason)
+    else:
+        raise AssertionError("export() did not refuse")
+    # with problems found while tracing, the later stages are not run; the report says so
+    text = str(strict_tracer.explain(ThreeProblems(), (torch.randn(2, 4),)))
+    assert text.rstrip().endswith("Guards and specializations: none")
+    assert "Functionalization and packaging run once these are fixed" in text
