@@ -157,12 +157,12 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
     saved = process_state.save()
     try:
         with context.activate(interp), _backend_decompositions_off():
-            inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes)
+            inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes, interp)
             state.input_symbols = inputs.symbols
             _log_inputs(stages, inputs)
             returned = interp.call_module(mod, inputs.args, inputs.kwargs)
             check_autocast_exited(interp)
-            outputs = collect_outputs(returned, state)
+            outputs = collect_outputs(returned, state, interp)
             state.finish_buffer_assignments(interp)
     finally:
         try:

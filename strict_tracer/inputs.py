@@ -10,7 +10,9 @@ import torch
 import torch.utils._pytree as pytree
 from torch._subclasses.fake_tensor import is_fake
 
+from . import traced_pytree
 from .errors import UserInputError
+from .known_containers import register_known_in
 from .proxy import TensorMeta, TensorProxy
 from .symbolic import dims as dim_specs
 from .symbolic.input_symbols import InputSymbols, allocate
@@ -85,7 +87,9 @@ def _leaf_names(sig: inspect.Signature, paths: list[tuple]) -> list[str]:
 
 
 def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: TraceState,
-                   dynamic_shapes: Any = None) -> TracedInputs:
+                   dynamic_shapes: Any = None, interp: Any = None) -> TracedInputs:
+    """Placeholders for the flattened inputs, and the inputs rebuilt around their proxies (a
+    registered container's unflatten is interpreted when `interp` is given)."""
     sig = _forward_signature(mod)
     try:
         sig.bind(*args, **kwargs)
@@ -93,6 +97,7 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
         raise UserInputError(f"the example inputs do not match {type(mod).__name__}.forward"
                              f"{sig}{_defined_at(mod)}: {exc}; pass example inputs that forward() "
                              "accepts (args positionally, kwargs by parameter name)") from None
+    register_known_in((args, kwargs))
     flat, in_spec = pytree.tree_flatten_with_path((args, kwargs))
     paths = [path for path, _ in flat]
     names = _leaf_names(sig, paths)
@@ -116,7 +121,10 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
             node = state.graph.user_placeholder(name, None, value)
             leaves.append(InputLeaf(name, value, node, None))
             traced_values.append(value)
-    traced_args, traced_kwargs = pytree.tree_unflatten(traced_values, in_spec)
+    if interp is None:
+        traced_args, traced_kwargs = pytree.tree_unflatten(traced_values, in_spec)
+    else:
+        traced_args, traced_kwargs = traced_pytree.unflatten(interp, traced_values, in_spec)
     return TracedInputs(tuple(traced_args), dict(traced_kwargs), in_spec, leaves,
                         _forward_arg_names(sig, len(args), kwargs), symbols)
 

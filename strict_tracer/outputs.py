@@ -7,6 +7,7 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 
+from . import traced_pytree
 from .errors import Category, GraphBreakError
 from .proxy import TensorProxy
 from .symbolic import SymValue
@@ -25,8 +26,13 @@ class TracedOutputs:
     out_spec: pytree.TreeSpec
 
 
-def collect_outputs(result: Any, state) -> TracedOutputs:
-    leaves, out_spec = pytree.tree_flatten(result)
+def collect_outputs(result: Any, state, interp: Any = None) -> TracedOutputs:
+    """Graph outputs of forward()'s result (a registered container's flatten is interpreted
+    when `interp` is given)."""
+    if interp is None:
+        leaves, out_spec = pytree.tree_flatten(result)
+    else:
+        leaves, out_spec = traced_pytree.flatten(interp, result)
     values: list[Any] = []
     for index, leaf in enumerate(leaves):
         if isinstance(leaf, torch.Tensor):

@@ -24,6 +24,27 @@ _NATIVE_DESCRIPTORS = (
 _object_getattribute = object.__getattribute__
 _object_getattribute_slot = object.__dict__["__getattribute__"]
 _object_setattr = object.__setattr__
+_generic_slots: dict[Any, bool] = {_object_getattribute_slot: True}
+
+
+def _is_generic_getattribute(slot: Any) -> bool:
+    """Whether a C `__getattribute__` slot wrapper is object's generic lookup: dict, list and
+    other C types list the slot in their own __dict__ although tp_getattro is
+    PyObject_GenericGetAttr (so a dict subclass's properties must still be interpreted)."""
+    known = _generic_slots.get(slot)
+    if known is None:
+        owner = getattr(slot, "__objclass__", None)
+        known = _generic_slots[slot] = (type(slot) is types.WrapperDescriptorType
+                                        and isinstance(owner, type)
+                                        and _getattro(owner) == _getattro(object))
+    return known
+
+
+def _getattro(cls: type) -> int | None:
+    import ctypes
+    get_slot = ctypes.pythonapi.PyType_GetSlot
+    get_slot.restype, get_slot.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_int]
+    return get_slot(cls, 58)        # Py_tp_getattro (typeslots.h)
 _object_delattr = object.__delattr__
 
 
@@ -81,7 +102,7 @@ class AttributesMixin:
             except AttributeError as exc:
                 return self._getattr_fallback(obj, name, exc)
         try:
-            if getattribute is not _object_getattribute_slot:
+            if not _is_generic_getattribute(getattribute):
                 # A C type with its own attribute lookup (not object's generic one).
                 return self.run_native(getattr, obj, name)
             return self.object_getattribute(obj, name)

@@ -190,6 +190,10 @@ class ProtocolsMixin:
         """Call an operator dunder: Python ones interpreted, C slots natively (guarded)."""
         if raw is _OBJECT_NE:
             return self._object_ne(obj, args[0])
+        if isinstance(obj, torch.Tensor) and type(raw) in _NATIVE_SLOTS:
+            # A real tensor (a buffer reached through a plain object, a constant): its value
+            # may be written by the graph, so the operator is recorded on its lifted proxy.
+            obj = self.lift_tensor(obj)
         if type(raw) in _NATIVE_SLOTS and type(obj) is not TensorProxy:
             return self.run_native(raw, obj, *args)
         return self.call_unbound(raw, obj, args)
