@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import copy
-import logging
 import pathlib
 import sys
 import types
@@ -157,7 +156,6 @@ CASES = {
     "numpy": (lambda self, x: x.numpy(), None),  # refused: numpy
     "tensor_dict": (lambda self, x: vars(x), None),  # refused: tensor_dict
     "deepcopy": (lambda self, x: copy.deepcopy(x), None),  # refused: deepcopy
-    "logging_tensor": (lambda self, x: logging.getLogger("st").warning("%s", x), None),  # refused: logging_tensor
 }
 
 

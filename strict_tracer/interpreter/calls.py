@@ -22,6 +22,7 @@ from ..errors import Category
 from ..proxy import TensorProxy
 from ..source_fns import torch_python_functions
 from .diagnose import library_entry
+from . import numpy_calls
 from .escape_hatches import call_assumed_constant, is_assumed_constant
 from .natives import (CALL_SPECIAL, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
                       SPECIAL, mutated_container, native_is_pure, outside_world_reason)
@@ -157,6 +158,8 @@ class CallsMixin:
     def call_native(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         """Run an allowlisted native for real (under the guard); refuse the others."""
         if not native_is_pure(fn):
+            if numpy_calls.owns(fn):
+                return numpy_calls.call_numpy(self, fn, args, kwargs)
             raise self._refuse_native(fn, (*args, *kwargs.values()))
         if any(type(a) is TensorProxy for a in args) or any(type(v) is TensorProxy for v in kwargs.values()):
             self._check_native_proxy_args(fn, args, kwargs)
@@ -220,6 +223,8 @@ class CallsMixin:
 
     def type_call(self, cls: type, args: tuple, kwargs: dict) -> Any:
         """type.__call__: __new__, then __init__ if __new__ returned an instance."""
+        if numpy_calls.owns_class(cls):
+            return numpy_calls.call_numpy(self, cls, args, kwargs)
         if cls in NATIVE_CONSTRUCTORS or (cls.__module__ in PURE_NATIVE_MODULES and _is_c_class(cls)):
             obj = self.make_super(args) if cls is super else self.run_native(cls, *args, **kwargs)
             self.mark_fresh(obj)

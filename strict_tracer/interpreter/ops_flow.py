@@ -4,6 +4,7 @@ from __future__ import annotations
 import types
 
 from ..proxy import TensorProxy
+from ..symbolic import CheckFailed, SymBool
 from .core import handler, refused
 from .protocols import _MISSING, lookup_special, display_name
 
@@ -34,10 +35,27 @@ def op_pop_jump_if_false(interp, frame, instr):
 @handler("POP_JUMP_FORWARD_IF_TRUE", "POP_JUMP_BACKWARD_IF_TRUE", until=(3, 11))
 def op_pop_jump_if_true(interp, frame, instr):
     value = frame.stack.pop()
-    if value if type(value) is bool else interp.truth(value):
+    if type(value) is bool:
+        truth = value
+    elif type(value) is SymBool and frame.instrs[frame.ip].opname == "LOAD_ASSERTION_ERROR":
+        truth = asserted(value)
+    else:
+        truth = interp.truth(value)
+    if truth:
         if instr.arg < frame.ip:
             interp.count_step()
         frame.ip = instr.arg
+
+
+def asserted(cond: SymBool) -> bool:
+    """`assert cond` on a symbolic condition, as torch.export treats it: torch._check(cond)
+    (a guard when the condition is backed, a runtime assertion in the program when it depends
+    on data); False (the assert raises) only when it is known to fail."""
+    try:
+        cond.env.check(cond.expr, cond.hint)
+    except CheckFailed:
+        return False
+    return True
 
 
 @handler("POP_JUMP_IF_NONE", since=(3, 12))

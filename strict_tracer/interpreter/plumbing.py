@@ -24,6 +24,8 @@ _LOGGER_METHODS = ("debug", "info", "warning", "warn", "error", "exception", "cr
 def _log_call(method):
     def handler(interp, args, kwargs):
         values = (*args, *kwargs.values())
+        if values and isinstance(values[0], (logging.Logger, logging.LoggerAdapter)):
+            values = values[1:]         # the logger itself holds no traced value
         if not reaches_proxy(values) and not any(isinstance(v, SymValue) for v in values):
             method(*args, **kwargs)
         return None

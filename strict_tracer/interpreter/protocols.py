@@ -43,6 +43,7 @@ _SEQUENCE_SLOT_TYPES = frozenset({str, bytes, bytearray, list, tuple, collection
 _SEQUENCE_SLOT_NAMES = frozenset({"__add__", "__mul__", "__iadd__", "__imul__"})
 _NATIVE_SLOTS = (types.WrapperDescriptorType, types.MethodDescriptorType)
 _OBJECT_NE = object.__dict__["__ne__"]
+_REPEATABLE = (list, tuple, str, bytes, bytearray)
 _OBJECT_EQ = object.__dict__["__eq__"]
 
 # BINARY_OP oparg -> (operator function, dunder, reflected dunder, in-place dunder, symbol)
@@ -219,6 +220,12 @@ class ProtocolsMixin:
         if issubclass(type(a), SymValue) or issubclass(type(b), SymValue):
             if issubclass(type(a), (SymValue, int, float)) and issubclass(type(b), (SymValue, int, float)):
                 return fn(a, b)
+            if name == "__mul__" and ((ta in _REPEATABLE and tb is SymInt)
+                                      or (tb in _REPEATABLE and ta is SymInt)):
+                # A sequence repeated by a symbolic count: its length is a Python int, so the
+                # count is specialized (guarded; a constraint violation if declared dynamic).
+                a, b = (a, b.__index__()) if ta in _REPEATABLE else (a.__index__(), b)
+                return self.binary_op(index, a, b)
         if (ta is str or ta is bytes) and name == "__mod__":
             from .polyfills import percent_format
             return percent_format(self, a, b)
@@ -318,6 +325,12 @@ class ProtocolsMixin:
         if issubclass(type(a), SymValue) or issubclass(type(b), SymValue):
             if issubclass(type(a), (SymValue, int, float)) and issubclass(type(b), (SymValue, int, float)):
                 return fn(a, b)
+            if name == "__mul__" and ((ta in _REPEATABLE and tb is SymInt)
+                                      or (tb in _REPEATABLE and ta is SymInt)):
+                # A sequence repeated by a symbolic count: its length is a Python int, so the
+                # count is specialized (guarded; a constraint violation if declared dynamic).
+                a, b = (a, b.__index__()) if ta in _REPEATABLE else (a.__index__(), b)
+                return self.binary_op(index, a, b)
         if ta is tb and (ta is list or ta is tuple):
             return self._compare_sequences(index, a, b)
         if ta in SAFE_TYPES and tb in SAFE_TYPES:
