@@ -9,8 +9,8 @@ import torch
 from torch._export.db.examples import all_examples
 
 import strict_tracer
-from helpers import (aten_targets, check_export, run_and_compare_state, signature_summary,
-                     torch_functional)
+from helpers import (assert_same, aten_targets, check_export, run_and_compare_state,
+                     signature_summary, torch_functional)
 from strict_tracer.errors import GraphBreakError
 
 
@@ -282,6 +282,26 @@ def test_in_place_view_op_on_input_is_refused():
 
 
 def test_no_grad_write_of_a_grad_tensor_read_with_grad_is_refused():
+    """An intermediate that requires grad, changed under no_grad and read with grad: the
+    functional graph cannot give it eager's gradient."""
+    class IntermediateUpdate(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.p = torch.nn.Parameter(torch.ones(3))
+
+        def forward(self, x):
+            y = x * self.p
+            with torch.no_grad():
+                y.add_(1)
+            return y * 2
+
+    err = _refusal(IntermediateUpdate(), (torch.randn(3),))
+    assert "no_grad" in err.reason and err.frames[0].source == "return y * 2"
+
+
+def test_parameter_update_under_no_grad_read_with_grad_is_a_parameter_mutation():
+    """EMA / weight clipping: as torch.export's functional form, a PARAMETER_MUTATION whose
+    new value later reads see (run under no_grad, as a write into a grad leaf requires)."""
     class ParamUpdate(torch.nn.Module):
         def __init__(self):
             super().__init__()
@@ -289,11 +309,21 @@ def test_no_grad_write_of_a_grad_tensor_read_with_grad_is_refused():
 
         def forward(self, x):
             with torch.no_grad():
-                self.p.add_(1)
+                self.p.mul_(0.9).add_(x.mean() * 0.1)
+                self.p.clamp_(-1, 1)
             return x * self.p
 
-    err = _refusal(ParamUpdate(), (torch.randn(3),))
-    assert "no_grad" in err.reason and err.frames[0].source == "return x * self.p"
+    x = torch.randn(3)
+    ep = strict_tracer.export(ParamUpdate(), (x,))
+    kinds = [(s.kind.name, s.target) for s in ep.graph_signature.output_specs]
+    assert kinds == [("PARAMETER_MUTATION", "p"), ("USER_OUTPUT", None)]
+    reference = torch.export.export(ParamUpdate(), (x,)).run_decompositions()
+    assert kinds == [(s.kind.name, s.target) for s in reference.graph_signature.output_specs]
+    program, eager = ep.module(), ParamUpdate()
+    with torch.no_grad():
+        for _ in range(3):
+            assert_same(program(x), eager(x))
+        assert_same(program.p, eager.p)
 
 
 def test_parameter_update_under_no_grad_is_a_parameter_mutation():

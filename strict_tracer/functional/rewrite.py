@@ -281,7 +281,10 @@ class Functionalizer:
                                             f"{new.meta.short_str()}) that other tensors alias",
                               "allocate the out= tensor with the result's shape")
             ft.meta = new.meta
-        if not self.emitter.grad_enabled and storage.value.meta.requires_grad:
+        if not self.emitter.grad_enabled and storage.value.meta.requires_grad and source is None:
+            # (A program input changed under no_grad becomes a PARAMETER/USER_INPUT mutation,
+            # as in torch.export's functional form: later reads see the new value, and the
+            # write-back into a grad-requiring leaf fails loudly when run with grad enabled.)
             storage.no_grad_write = True
         value = new
         if ft.chain:

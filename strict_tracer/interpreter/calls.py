@@ -198,7 +198,8 @@ class CallsMixin:
         if objclass in (list, dict, tuple, set, object) or (
                 isinstance(objclass, type) and issubclass(objclass, _REFERENCE_CONTAINERS)):
             return
-        if getattr(fn, "__name__", None) in ("__new__", "__init__") and isinstance(owner, type) \
+        if getattr(fn, "__name__", None) in ("__new__", "__init__", "fromkeys") \
+                and isinstance(owner, type) \
                 and issubclass(owner, _REFERENCE_CONTAINERS + (BaseException,)):
             return      # constructing a container (or exception) only stores the references
         if module in ("_operator", "operator", "itertools", "functools", "_functools"):

@@ -293,8 +293,8 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
 
 # Handler families and builtin handlers register themselves on import.
 from . import (autocast_handlers, builtin_handlers, copy_protocol,  # noqa: E402,F401
-               fx_wrapped_call, numpy_calls, ops_build, ops_call, ops_flow, ops_stack,
-               plumbing, polyfills, polyfills_lib, symbolic_calls, tensor_from_values,
-               torch_handlers)
+               fx_wrapped_call, module_tricks, numpy_calls, ops_build, ops_call, ops_flow,
+               ops_stack, plumbing, polyfills, polyfills_lib, symbolic_calls,
+               tensor_from_values, torch_handlers)
 from . import intrinsics, ops_312, ops_313  # noqa: E402,F401  (3.12/3.13 opcodes)
 from .. import hops  # noqa: E402,F401  (control-flow operator handlers)

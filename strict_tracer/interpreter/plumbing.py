@@ -5,6 +5,8 @@
   and errors happen). As under torch.export, the message is emitted once at trace time when
   its arguments are plain values; one holding a traced tensor or size is dropped (formatting
   it would need values that do not exist while tracing).
+- Introspection queries of torch's own state (`torch._C._are_functorch_transforms_active()`,
+  `torch.autograd._is_checkpoint_valid()`) are answered natively: they read no tensor.
 - `importlib.import_module` runs as the IMPORT_NAME opcode does (imports are not part of the
   program: the module is loaded, or found in sys.modules, for real).
 """
@@ -12,6 +14,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+
+import torch
 
 from ..symbolic import SymValue
 from .library import reaches_proxy
@@ -42,3 +46,13 @@ for _owner in (logging.Logger, logging.LoggerAdapter, logging):
 @special(importlib.import_module)
 def _import_module(interp, args, kwargs):
     return importlib.import_module(*args, **kwargs)
+
+
+def _state_query(query):
+    def handler(interp, args, kwargs):
+        return query(*args, **kwargs)
+    return handler
+
+
+for _query in (torch._C._are_functorch_transforms_active, torch.autograd._is_checkpoint_valid):
+    special(_query)(_state_query(_query))

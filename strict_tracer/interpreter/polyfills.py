@@ -15,6 +15,8 @@ import operator
 import types
 from typing import Any
 
+import torch
+
 from ..context import reentry
 from ..proxy import SymSize, TensorProxy
 from ..symbolic import SymFloat, SymInt, SymValue, sym_max, sym_min
@@ -73,6 +75,31 @@ def _symbolic_numbers(values: Any) -> bool:
         type(v) in (int, float) or isinstance(v, (SymInt, SymFloat)) for v in values)
 
 
+def _scalar_tensors(values: Any) -> bool:
+    """0-d non-bool tensors and plain numbers, at least one tensor (min(max(t.sum(), 0), 1))."""
+    tensors = [v for v in values if type(v) is TensorProxy]
+    return bool(tensors) and all(v.meta.shape == () and v.meta.dtype is not torch.bool
+                                 for v in tensors) and all(
+        type(v) is TensorProxy or type(v) in (int, float) for v in values)
+
+
+def _fold_scalar_tensors(interp, values: Any, is_max: bool) -> Any:
+    """max/min of 0-d tensors and numbers as Dynamo computes it: torch.maximum/minimum and
+    clamp (the same value as eager's pick, as a tensor; eager would branch on tensor data)."""
+    result = values[0]
+    for value in values[1:]:
+        if type(result) is not TensorProxy and type(value) is not TensorProxy:
+            result = max(result, value) if is_max else min(result, value)
+        elif type(result) is TensorProxy and type(value) is TensorProxy:
+            result = interp.tensor_op(torch.maximum if is_max else torch.minimum,
+                                      (result, value), {})
+        else:
+            tensor, number = (result, value) if type(result) is TensorProxy else (value, result)
+            result = interp.tensor_op(torch.clamp_min if is_max else torch.clamp_max,
+                                      (tensor, number), {})
+    return result
+
+
 def _min_max(name: str, native: Any, op: int):
     def handler(interp, args, kwargs):
         if not args or set(kwargs) - {"key", "default"} or (len(args) > 1 and "default" in kwargs):
@@ -89,6 +116,8 @@ def _min_max(name: str, native: Any, op: int):
             for value in iterable[1:]:
                 result = fold(result, value)
             return result
+        if key is None and type(iterable) in (list, tuple) and _scalar_tensors(iterable):
+            return _fold_scalar_tensors(interp, iterable, op == _GT)
         it = interp.get_iter(iterable)
         best_item = best_key = _MISSING
         while True:
