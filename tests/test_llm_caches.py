@@ -64,8 +64,8 @@ def test_gpt2_prefill_returns_its_cache_without_registration():
     custom = UnregisteredCache()
     for index, layer in enumerate(cache.layers):
         custom.update(layer.keys, layer.values, index)
-    with pytest.raises(ValueError, match="UnregisteredCache"):
-        torch.export.export(hf_decode.DecoderStep(model), (first, custom))
+    with pytest.raises(Exception, match="UnregisteredCache"):
+        torch.export.export(hf_decode.DecoderStep(model), (first, custom), strict=True)
     decode = strict_tracer.export(hf_decode.DecoderStep(model), (first, custom)).module()
     with torch.no_grad():
         out_logits, out_cache = decode(first, custom)
@@ -103,7 +103,7 @@ def test_convert_and_export_with_cache_through_strict_tracer():
         ep = convert_and_export_with_cache(model)
     reference = torch.export.export(hf_decode.static_cache_model(model), (),
                                     {"input_ids": torch.tensor([[1]]),
-                                     "cache_position": torch.tensor([0])})
+                                     "cache_position": torch.tensor([0])}, strict=True)
     token = torch.tensor([[5]])
     for step in range(2):
         position = torch.tensor([step])

@@ -65,7 +65,7 @@ class _Manager:
 
 def _recursive(t, n):
     if n == 0:
-        return t.numpy()  # refused: recursion
+        return t.apply_(abs)  # refused: recursion
     return _recursive(t, n - 1)
 
 
@@ -153,7 +153,7 @@ CASES = {
     "id_in_helper": (lambda self, x: x + id(x), None),  # refused: id_in_helper
     "tensor_from_values": (lambda self, x: torch.tensor([x.sum()]), None),  # refused: tensor_from_values
     "apply": (lambda self, x: x.apply_(lambda v: v * 2), None),  # refused: apply
-    "numpy": (lambda self, x: x.numpy(), None),  # refused: numpy
+    "numpy": (lambda self, x: x.numpy().sort(), None),  # refused: numpy
     "tensor_dict": (lambda self, x: vars(x), None),  # refused: tensor_dict
     "deepcopy": (lambda self, x: copy.deepcopy(x), None),  # refused: deepcopy
 }

@@ -43,12 +43,6 @@ def _disabled_helper(x):
     return x * 2
 
 
-class RegisterBuffer(nn.Module):
-    def forward(self, x):
-        self.register_buffer("cache", x * 2)  # refused: register_buffer
-        return x + self.cache
-
-
 class CompilerDisabled(nn.Module):
     def forward(self, x):
         return _disabled_helper(x)  # refused: compiler_disable
@@ -108,8 +102,6 @@ class BufferDict(nn.Module):
 
 # construct -> (module, category, words the message must contain, words the fix must contain)
 CONSTRUCTS = {
-    "register_buffer": (RegisterBuffer, Category.UNSUPPORTED_TENSOR_OP,
-                        ["register_buffer('cache'", "inside forward()"], ["__init__", "copy_"]),
     "compiler_disable": (CompilerDisabled, Category.UNSUPPORTED_PYTHON,
                          ["_disabled_helper()", "@torch.compiler.disable"], ["remove"]),
     "manual_seed": (ManualSeed, Category.SIDE_EFFECT, ["seeding", "random generator"],

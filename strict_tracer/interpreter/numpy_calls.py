@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import Category
+from . import numpy_traced
 from .natives import CALL_SPECIAL, special
 
 try:
@@ -56,6 +57,9 @@ def call_numpy(interp, fn: Any, args: tuple, kwargs: dict) -> Any:
         raise interp.refuse(Category.SIDE_EFFECT, f"NumPy call {_name(fn)}(..., out=...) writes "
                             "into an array", hint="use the returned array instead of out=",
                             operands=args)
+    handled, result = numpy_traced.traced_numpy_call(interp, fn, args, kwargs)
+    if handled:
+        return result
     if not (is_plain(args) and is_plain(kwargs)):
         raise interp.refuse(
             Category.UNSUPPORTED_NATIVE,

@@ -16,6 +16,7 @@ from ..ops import shape_rules
 from ..errors import Category, DataDependentGuardError
 from ..proxy import SymSize, TensorMeta, TensorProxy, plain_sizes
 from ..symbolic import DataDependentError
+from . import numpy_traced
 from .protocols import _MISSING, lookup_special, stands_for
 from . import custom_ops
 from .indexing import indexing_call
@@ -245,6 +246,8 @@ class TensorsMixin:
             if name == "is_leaf":
                 return not meta.requires_grad or proxy.py_type is torch.nn.Parameter
             return getattr(meta, name)
+        if name == "numpy" and numpy_traced.np is not None:
+            return numpy_traced.tensor_numpy(self, proxy)     # an array view of the tensor
         if name in _DATA_METHODS:
             raise self.refuse(Category.DATA_DEPENDENT_VALUE,
                               f"Tensor.{name}() needs the tensor's values, which do not exist while "

@@ -97,23 +97,3 @@ def refuse_new_parameter(interp, cls: type, args: tuple, kwargs: dict):
 
 def is_parameter_class(cls: Any) -> bool:
     return isinstance(cls, type) and issubclass(cls, torch.nn.Parameter)
-
-
-# ---------------------------------------------------------------- buffers made in forward
-_register_buffer = torch.nn.Module.register_buffer
-
-
-@special(_register_buffer)
-def _register_buffer_in_forward(interp, args, kwargs):
-    from ..proxy import TensorProxy
-    tensor = args[2] if len(args) > 2 else kwargs.get("tensor")
-    if type(tensor) is not TensorProxy:
-        return interp.inline(_register_buffer, args, kwargs)
-    name = args[1] if len(args) > 1 else kwargs.get("name", "buffer")
-    raise interp.refuse(
-        Category.UNSUPPORTED_TENSOR_OP,
-        f"register_buffer({name!r}, ...) inside forward() registers a tensor computed from the "
-        "inputs as a new buffer; an exported program's buffers are fixed when it is exported",
-        hint=f"register the buffer once in __init__ (self.register_buffer({name!r}, "
-             f"torch.zeros(...))) and update it in forward() with self.{name}.copy_(...), or "
-             "keep the tensor in a local variable", operands=(tensor,))

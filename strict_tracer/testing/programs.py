@@ -255,7 +255,13 @@ def _statement(w: _Writer, depth: int) -> None:
         w.init.append(f"self.register_buffer('{name}', torch.zeros({WIDTH}))")
         v = w.var()
         w.emit(f"self.{name}.mul_(0.9).add_({v}.mean(0) * 0.1)")
-        w.assign(f"{v} + self.{name}")
+        if w.draw(st.booleans()):
+            # The buffer also reached through a plain object (a cache holder): operators on
+            # it must read the updated value (they were once folded on the stale real one).
+            w.init.append(f"self.{name}_holder = types.SimpleNamespace(t=self.{name})")
+            w.assign(f"{v} + self.{name}_holder.t[None, :] * 2 - self.{name}_holder.t")
+        else:
+            w.assign(f"{v} + self.{name}")
     elif kind == "data_dependent":
         v = w.var()
         target = w.new()
