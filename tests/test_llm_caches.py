@@ -130,3 +130,24 @@ def test_t5_decoder_step_with_encoder_decoder_cache():
     assert type(cache).__name__ == "EncoderDecoderCache"
     with torch.no_grad():
         assert_same(logits, step(first, states, prefill())[0])
+
+
+def test_static_cache_passed_in_and_returned():
+    """A StaticCache as an input (registered on first use by strict_tracer): its tensors are
+    written in place by the decode step, USER_INPUT_MUTATION outputs the program writes back."""
+    from transformers.cache_utils import StaticCache
+    model = hf_decode.llama()
+
+    def prefilled():
+        cache = StaticCache(config=model.config, max_cache_len=16)
+        with torch.no_grad():
+            model(input_ids=torch.tensor([[1, 2, 3]]), cache=cache, use_cache=True)
+        return cache
+
+    step, first = hf_decode.DecoderStep(model), torch.tensor([[5]])
+    ep = strict_tracer.export(step, (first, prefilled()))
+    kinds = {spec.kind.name for spec in ep.graph_signature.output_specs}
+    assert "USER_INPUT_MUTATION" in kinds
+    eager = hf_decode.greedy_decode(step, first, prefilled(), STEPS)
+    exported = hf_decode.greedy_decode(ep.module(), first, prefilled(), STEPS)
+    assert_same(exported, eager)

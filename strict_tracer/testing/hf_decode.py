@@ -46,7 +46,7 @@ class DecoderStep(torch.nn.Module):
         self.model = model
 
     def forward(self, input_ids: torch.Tensor, cache=None):
-        out = self.model(input_ids=input_ids, past_key_values=cache, use_cache=True)
+        out = self.model(input_ids=input_ids, cache=cache, use_cache=True)
         return out.logits, out.past_key_values
 
 
@@ -60,7 +60,7 @@ class Seq2SeqDecoderStep(torch.nn.Module):
 
     def forward(self, decoder_input_ids: torch.Tensor, encoder_states: torch.Tensor, cache):
         out = self.model(encoder_outputs=(encoder_states,), decoder_input_ids=decoder_input_ids,
-                         past_key_values=cache, use_cache=True)
+                         cache=cache, use_cache=True)
         return out.logits, out.past_key_values
 
 
