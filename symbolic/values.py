@@ -220,8 +220,31 @@ class _SymNumber(SymValue):
         return wrap(sympy.Abs(self.expr), None if self.hint is None else abs(self.hint), self.env,
                     type(self))
 
-    def __pow__(self, other):
+    def __pow__(self, other, modulo=None):
+        if modulo is not None:       # pow(n, e, m): an integer identity; computed at the value
+            return pow(self._python(), _python_of(other), _python_of(modulo))
         return _power(self, other)
+
+    def __divmod__(self, other):
+        if not isinstance(other, (int, float, SymValue)) or isinstance(other, SymBool):
+            return NotImplemented
+        return self // other, self % other
+
+    def __rdivmod__(self, other):
+        if not isinstance(other, (int, float)):
+            return NotImplemented
+        return other // self, other % self
+
+    def __getattr__(self, name: str):
+        # The number's own methods (n.bit_length(), x.is_integer()) are answered at the value:
+        # a guard (or a constraint violation for a declared-dynamic size), never an
+        # AttributeError the program could catch and take another path on.
+        if name in _VALUE_METHODS:
+            return getattr(self._python(), name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def _python(self):
+        return int(self) if isinstance(self, SymInt) else float(self)
 
     def __rpow__(self, other):
         if not isinstance(other, (int, float)):
@@ -253,10 +276,58 @@ def _power(base: Any, exp: Any):
                 sym.env, SymFloat)
 
 
+_VALUE_METHODS = frozenset({"bit_length", "bit_count", "to_bytes", "as_integer_ratio", "conjugate",
+                            "is_integer", "hex"})
+
+
+def _python_of(value: Any) -> Any:
+    return value._python() if isinstance(value, _SymNumber) else value
+
+
+def _shift(shift_op):
+    """`n << k` / `n >> k` (and reflected): exact when the other operand is a constant
+    non-negative int (a product or floor division by 2**k), else computed at the values."""
+    def method(self, other):
+        if isinstance(other, bool) or not isinstance(other, (int, SymInt)):
+            return NotImplemented
+        if type(other) is int and other >= 0:
+            return self * 2 ** other if shift_op is operator.lshift else self // 2 ** other
+        return shift_op(int(self), int(other))
+
+    def reflected(self, other):
+        if isinstance(other, bool) or not isinstance(other, int):
+            return NotImplemented
+        return shift_op(other, int(self))
+    return method, reflected
+
+
+def _at_value(int_op):
+    """A bitwise operator on a symbolic integer, computed at its value (a guard)."""
+    def method(self, other):
+        if not isinstance(other, (int, SymInt)) or isinstance(other, bool):
+            return NotImplemented
+        return int_op(int(self), int(other))
+
+    def reflected(self, other):
+        if not isinstance(other, int) or isinstance(other, bool):
+            return NotImplemented
+        return int_op(other, int(self))
+    return method, reflected
+
+
 class SymInt(_SymNumber):
     """A symbolic integer (a size, or an integer computed from sizes)."""
 
     __slots__ = ()
+
+    __lshift__, __rlshift__ = _shift(operator.lshift)
+    __rshift__, __rrshift__ = _shift(operator.rshift)
+    __and__, __rand__ = _at_value(operator.and_)
+    __or__, __ror__ = _at_value(operator.or_)
+    __xor__, __rxor__ = _at_value(operator.xor)
+
+    def __invert__(self):
+        return -self - 1
 
     def __floor__(self):
         return self

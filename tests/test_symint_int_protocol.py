@@ -1,0 +1,64 @@
+"""A size used as a Python int answers every int operation as eager does: exactly where the
+engine can express it (shifts by constants, divmod, ~), else at its value with a guard (a
+constraint violation when the size was declared dynamic) — never an exception eager would not
+raise, which a program could catch and take another path on."""
+import pytest
+import torch
+from torch.export import Dim
+
+import strict_tracer
+
+EXACT = {
+    "rshift": lambda x, n: x * (n >> 1),
+    "lshift": lambda x, n: x * (n << 2),
+    "divmod": lambda x, n: x * divmod(n, 3)[0] + divmod(n, 3)[1],
+    "rdivmod": lambda x, n: x * divmod(20, n)[1],
+    "invert": lambda x, n: x * ~n,
+}
+AT_VALUE = {
+    "rlshift": lambda x, n: x * (1 << n),
+    "and": lambda x, n: x * (n & 1),
+    "or": lambda x, n: x * (n | 1),
+    "xor": lambda x, n: x * (2 ^ n),
+    "bit_length": lambda x, n: x * n.bit_length(),
+    "pow_mod": lambda x, n: x * pow(n, 2, 7),
+    "caught": lambda x, n: _caught(x, n),
+}
+
+
+def _caught(x, n):
+    try:
+        k = n.bit_length() + divmod(n, 2)[1] + (n >> 1)
+    except (AttributeError, TypeError):
+        return x - 1
+    return x + k
+
+
+class Apply(torch.nn.Module):
+    def __init__(self, f):
+        super().__init__()
+        self.f = f
+
+    def forward(self, x):
+        return self.f(x, x.shape[0])
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_exact_operations_stay_dynamic(name):
+    m = Apply(EXACT[name])
+    ep = strict_tracer.export(m, (torch.randn(5, 3),), dynamic_shapes=({0: Dim("n", min=2, max=64)},))
+    for n in (2, 5, 6, 9, 17):
+        x = torch.randn(n, 3)
+        torch.testing.assert_close(ep.module()(x), m(x))
+
+
+@pytest.mark.parametrize("name", sorted(AT_VALUE))
+def test_other_operations_are_computed_at_the_value(name):
+    m = Apply(AT_VALUE[name])
+    x = torch.randn(5, 3)
+    ep = strict_tracer.export(m, (x,), dynamic_shapes=({0: Dim.AUTO},))
+    torch.testing.assert_close(ep.module()(x), m(x))
+    with pytest.raises(Exception, match="Guard failed"):
+        ep.module()(torch.randn(6, 3))
+    with pytest.raises(torch._dynamo.exc.UserError):   # a declared-dynamic size may not be pinned
+        strict_tracer.export(m, (x,), dynamic_shapes=({0: Dim.DYNAMIC},))
