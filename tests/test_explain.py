@@ -337,30 +337,31 @@ def test_an_error_caused_by_a_stand_in_is_not_the_programs():
     assert "error raised by the traced program" not in str(report)
 
 
-def _divmod_size(x):
-    return x.new_zeros(divmod(x.shape[0], 3)[0] + 1)  # <- divmod
+def _pow_mod_size(x):
+    return x.new_zeros(pow(3, x.shape[0], 5) + 1)  # <- pow_mod
 
 
 class SizeArithmetic(torch.nn.Module):
     def forward(self, x):
-        y = _divmod_size(x)
-        return x.sum() + y.sum(), x.data  # <- after_divmod
+        y = _pow_mod_size(x)
+        return x.sum() + y.sum(), x.data  # <- after_pow_mod
 
 
 def test_an_error_only_a_symbolic_size_causes_is_a_limitation():
-    """`divmod` of a dynamic size raises while tracing but not on the example values: the
+    """`pow(base, size, mod)` with an int base raises while tracing (ternary pow tries no
+    reflected method) but not on the example values: the
     re-check at the hints makes it a limitation, reported, and tracing continues."""
     x = torch.randn(7)
     dynamic = ({0: Dim("n")},)
     with_symbols = strict_tracer.explain(SizeArithmetic(), (x,), dynamic_shapes=dynamic)
     first, second = with_symbols.problems
     assert (first.category, first.location, first.kind) == (
-        Category.UNSUPPORTED_PYTHON, f"{THIS_FILE}:{_line('divmod')}", "limitation")
-    assert first.reason.startswith("`divmod()` on a dynamic size raises TypeError while tracing")
-    assert second.location == f"{THIS_FILE}:{_line('after_divmod')}"
-    # static shapes: divmod runs on ints, only `.data` is a problem
+        Category.UNSUPPORTED_PYTHON, f"{THIS_FILE}:{_line('pow_mod')}", "limitation")
+    assert first.reason.startswith("`pow()` on a dynamic size raises TypeError while tracing")
+    assert second.location == f"{THIS_FILE}:{_line('after_pow_mod')}"
+    # static shapes: pow runs on ints, only `.data` is a problem
     static = strict_tracer.explain(SizeArithmetic(), (x,))
-    assert [p.location for p in static.problems] == [f"{THIS_FILE}:{_line('after_divmod')}"]
+    assert [p.location for p in static.problems] == [f"{THIS_FILE}:{_line('after_pow_mod')}"]
 
 
 class RealError(torch.nn.Module):
