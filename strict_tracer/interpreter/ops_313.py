@@ -8,6 +8,7 @@ from .core import handler
 from .frame import NULL, UNBOUND
 from .ops_build import convert_value, make_function
 from .ops_call import call_ex, op_call
+from .ops_flow import jump_truth
 from .ops_312 import _super_attr
 
 PY313 = (3, 13)
@@ -56,7 +57,7 @@ def op_call_function_ex(interp, frame, instr):
 def op_to_bool(interp, frame, instr):
     value = frame.stack[-1]
     if type(value) is not bool:
-        frame.stack[-1] = interp.truth(value)
+        frame.stack[-1] = jump_truth(interp, frame, value)
 
 
 # ---------------------------------------------------------------- superinstructions

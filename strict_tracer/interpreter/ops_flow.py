@@ -110,7 +110,17 @@ def op_compare_bool(interp, frame, instr):
     b = stack.pop()
     stack[-1] = result = interp.compare(instr.arg, stack[-1], b)
     if type(result) is not bool:
-        stack[-1] = interp.truth(result)      # a refusal shows the result on the stack
+        stack[-1] = jump_truth(interp, frame, result)   # a refusal shows the result on the stack
+
+
+def jump_truth(interp, frame, value) -> bool:
+    """3.13 converts a condition to bool before its jump: an `assert` (the jump skips a
+    LOAD_ASSERTION_ERROR) is decided as `asserted`, anything else by `interp.truth`."""
+    instrs, ip = frame.instrs, frame.ip
+    if type(value) is SymBool and ip + 1 < len(instrs) and instrs[ip].opname == "POP_JUMP_IF_TRUE" \
+            and instrs[ip + 1].opname == "LOAD_ASSERTION_ERROR":
+        return asserted(value)
+    return interp.truth(value)
 
 
 @handler("IS_OP")
