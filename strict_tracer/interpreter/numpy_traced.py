@@ -105,8 +105,8 @@ def _interp():
 def _refusal(call: str):
     return _interp().refuse(
         Category.UNSUPPORTED_NATIVE,
-        f"NumPy call {call} on a traced array has no torch equivalent in strict_tracer's "
-        "NumPy table", hint="write this computation with torch operations on the tensor")
+        f"NumPy call {call} on a traced array has no torch equivalent the "
+        "exporter maps NumPy calls to", hint="write this computation with torch operations on the tensor")
 
 
 def _wrap(value: Any) -> Any:
@@ -239,7 +239,7 @@ def traced_numpy_call(interp, fn: Any, args: tuple, kwargs: dict) -> tuple[bool,
         raise interp.refuse(
             Category.UNSUPPORTED_NATIVE,
             f"NumPy call np.{getattr(fn, '__name__', fn)} on a traced array has no torch "
-            "equivalent in strict_tracer's NumPy table",
+            "equivalent the exporter maps NumPy calls to",
             hint="write this computation with torch operations on the tensor",
             operands=(*args, *kwargs.values()))
     return True, _wrap(rule(*args, **kwargs))
