@@ -187,9 +187,13 @@ def _describe(value: Any, short: bool, depth: int) -> str:
         if short and hasattr(value, "meta"):
             return f"Tensor({value.meta.short_str()}, %{value.node.name})"
         try:
-            return value.describe() if hasattr(t, "describe") else repr(value)
+            if hasattr(t, "describe"):
+                return value.describe()
+            if t.__repr__ is not object.__repr__:
+                return repr(value)
         except Exception:
-            return f"<{display_name(t)}>"
+            pass
+        return f"<{display_name(t)}>"
     if t in _SAFE_REPR_TYPES:
         text = repr(value)
         return text if len(text) <= 40 or not short else text[:37] + "..."

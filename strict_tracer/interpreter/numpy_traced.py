@@ -33,6 +33,9 @@ class TracedArray:
     def __init__(self, tensor: TensorProxy) -> None:
         self.tensor = tensor
 
+    def describe(self) -> str:
+        return f"ndarray({self.tensor.meta.short_str()}, from %{self.tensor.node.name})"
+
     @property
     def shape(self) -> tuple:
         return tuple(self.tensor.meta.shape)
