@@ -19,7 +19,9 @@ from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymBool, SymValue
 
 from .hint_kernels import is_static, tensors_in
-from .probe import ProbeResult, fake_mode, make_fake, probe
+from .fakes import example_of, fake_mode, make_fake
+from .probe import ProbeResult, probe
+from .call_signature import SymArgs, Uncacheable, signature, to_fake, walk_proxies
 from .probe_symbols import ProbeSymbols
 from .user_text import in_user_terms, quiet_meta_failures
 
@@ -105,106 +107,6 @@ def clear_template_cache() -> None:
     from .kernel_shapes import clear_cache
     _cache.clear()
     clear_cache()
-
-
-# ---------------------------------------------------------------- signature / flattening
-class _Uncacheable(Exception):
-    pass
-
-
-class SymArgs:
-    """The distinct symbolic values of one call (tensor sizes and scalar arguments), in order
-    of first appearance; the oracle runs with one torch stand-in per entry."""
-
-    __slots__ = ("values", "index")
-
-    def __init__(self) -> None:
-        self.values: list[SymValue] = []
-        self.index: dict = {}
-
-    def add(self, value: SymValue) -> int:
-        key = (type(value), value.env.resolve(value.expr))
-        i = self.index.get(key)
-        if i is None:
-            i = self.index[key] = len(self.values)
-            self.values.append(value)
-        return i
-
-    def of(self, value: SymValue) -> int:
-        return self.index[(type(value), value.env.resolve(value.expr))]
-
-
-def _signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms: SymArgs) -> Any:
-    """A hashable description of an argument; proxies are collected in `proxies`, symbolic
-    values in `syms` (keyed by example value and by which of them are equal, not by
-    expression: a template learned for s0 applies to s7 of the same size)."""
-    t = type(value)
-    if t is TensorProxy:
-        index = seen.get(id(value))
-        if index is None:
-            index = seen[id(value)] = len(proxies)
-            proxies.append(value)
-        m = value.meta
-        pattern = None if m.is_static else tuple(
-            None if type(s) is int else syms.add(s) for s in m.shape)
-        return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
-                m.requires_grad, m.is_leaf, m.layout, pattern)
-    if t in (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
-             torch.memory_format, type(Ellipsis)):
-        return (t, value)
-    if t in (list, tuple):
-        return (t, tuple(_signature(v, proxies, seen, syms) for v in value))
-    if t is slice:
-        return (slice, _signature(value.start, proxies, seen, syms),
-                _signature(value.stop, proxies, seen, syms), _signature(value.step, proxies, seen, syms))
-    if t is dict:
-        return (dict, tuple((k, _signature(v, proxies, seen, syms)) for k, v in value.items()))
-    if isinstance(value, torch.Size):
-        return (torch.Size, tuple(value))
-    if isinstance(value, SymValue):
-        return ("S", t, value.example, syms.add(value))
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        return (t, tuple(_signature(v, proxies, seen, syms) for v in value))
-    raise _Uncacheable()
-
-
-def _to_fake(value: Any, probe_syms: ProbeSymbols, fakes: dict, syms: SymArgs) -> Any:
-    t = type(value)
-    if t is TensorProxy:
-        return fakes[id(value)]
-    if t in (list, tuple):
-        return t(_to_fake(v, probe_syms, fakes, syms) for v in value)
-    if t is slice:
-        return slice(_to_fake(value.start, probe_syms, fakes, syms),
-                     _to_fake(value.stop, probe_syms, fakes, syms),
-                     _to_fake(value.step, probe_syms, fakes, syms))
-    if t is dict:
-        return {k: _to_fake(v, probe_syms, fakes, syms) for k, v in value.items()}
-    if isinstance(value, SymValue):
-        return probe_syms.stand_in(syms.of(value))
-    return value
-
-
-def _walk_proxies(value: Any, proxies: list, seen: dict, syms: SymArgs) -> None:
-    t = type(value)
-    if t is TensorProxy:
-        if id(value) not in seen:
-            seen[id(value)] = len(proxies)
-            proxies.append(value)
-            for s in value.meta.shape:
-                if type(s) is not int:
-                    syms.add(s)
-    elif isinstance(value, SymValue):
-        syms.add(value)
-    elif t in (list, tuple) or (isinstance(value, tuple)):
-        for v in value:
-            _walk_proxies(v, proxies, seen, syms)
-    elif t is dict:
-        for v in value.values():
-            _walk_proxies(v, proxies, seen, syms)
-    elif t is slice:
-        for v in (value.start, value.stop, value.step):
-            _walk_proxies(v, proxies, seen, syms)
 
 
 # ---------------------------------------------------------------- template construction
@@ -447,15 +349,15 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     syms = SymArgs()
     autocast = emit.autocast
     try:
-        key = (fn, decompose, emit.grad_enabled, autocast, _signature(args, proxies, seen, syms),
-               _signature(kwargs, proxies, seen, syms))
+        key = (fn, decompose, emit.grad_enabled, autocast, signature(args, proxies, seen, syms),
+               signature(kwargs, proxies, seen, syms))
         template = _cache.get(key)
-    except (_Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
+    except (Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
         key = None
         template = None
         proxies, seen, syms = [], {}, SymArgs()
-        _walk_proxies(args, proxies, seen, syms)
-        _walk_proxies(kwargs, proxies, seen, syms)
+        walk_proxies(args, proxies, seen, syms)
+        walk_proxies(kwargs, proxies, seen, syms)
     sym_args = syms.values
     if template is not None:
         return _replay(template, proxies, emit, None, sym_args)
@@ -463,8 +365,8 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env, sym_args)
     fakes = _distinct_fakes(proxies, probe_syms, syms)
     by_id = {id(p): f for p, f in zip(proxies, fakes)}
-    fake_args = _to_fake(args, probe_syms, by_id, syms)
-    fake_kwargs = _to_fake(kwargs, probe_syms, by_id, syms)
+    fake_args = to_fake(args, probe_syms, by_id, syms)
+    fake_kwargs = to_fake(kwargs, probe_syms, by_id, syms)
     try:
         with quiet_meta_failures():
             result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast,
@@ -521,7 +423,7 @@ def _distinct_fakes(proxies: list[TensorProxy], probe_syms: ProbeSymbols, syms: 
     fakes, used = [], set()
     for p in proxies:
         if p.meta.is_static:
-            f = p.meta.example()
+            f = example_of(p.meta)
             if id(f) in used:
                 f = make_fake(p.meta)
         else:

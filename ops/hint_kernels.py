@@ -78,7 +78,7 @@ class HintKernels:
             meta = self.metas.get(id(value))
             if meta is None:
                 raise NeedsSymbolic("a symbolic tensor the oracle did not make")
-            from .probe import make_fake
+            from .fakes import make_fake
             twin = make_fake(meta)
             self._originals[id(twin)] = (value, _layout(twin))
             return twin

@@ -30,8 +30,8 @@ from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import DataDependentError, SymInt, SymValue
 
-from .dispatch import SymArgs, _signature, _Uncacheable, _walk_proxies
-from .probe import fake_mode
+from .call_signature import SymArgs, Uncacheable, signature, walk_proxies
+from .fakes import example_of, fake_mode
 from .probe_symbols import ProbeSymbols
 
 
@@ -39,14 +39,14 @@ class KernelShapeError(Exception):
     """The kernel could not run symbolically, or gave something we cannot translate."""
 
 
-def _to_fake(value: Any, stand: SymArgs, syms: ProbeSymbols, fakes: dict) -> Any:
+def to_fake(value: Any, stand: SymArgs, syms: ProbeSymbols, fakes: dict) -> Any:
     t = type(value)
     if t is TensorProxy:
         fake = fakes.get(id(value))
         if fake is None:
             m = value.meta
             if m.is_static:
-                fake = m.example()
+                fake = example_of(m)
             else:
                 dims = [stand.of(s) if isinstance(s, SymValue) else None for s in m.shape]
                 fake = syms.fake(m, dims)
@@ -55,9 +55,9 @@ def _to_fake(value: Any, stand: SymArgs, syms: ProbeSymbols, fakes: dict) -> Any
     if isinstance(value, SymValue):
         return syms.stand_in(stand.of(value))
     if t in (list, tuple):
-        return t(_to_fake(v, stand, syms, fakes) for v in value)
+        return t(to_fake(v, stand, syms, fakes) for v in value)
     if t is dict:
-        return {k: _to_fake(v, stand, syms, fakes) for k, v in value.items()}
+        return {k: to_fake(v, stand, syms, fakes) for k, v in value.items()}
     return value
 
 
@@ -97,11 +97,11 @@ def _key(op: Any, args: tuple, kwargs: dict, env) -> tuple[Any, SymArgs]:
     """
     syms = SymArgs()
     try:
-        sig = (op, _signature(args, [], {}, syms), _signature(kwargs, [], {}, syms))
-    except (_Uncacheable, TypeError):
+        sig = (op, signature(args, [], {}, syms), signature(kwargs, [], {}, syms))
+    except (Uncacheable, TypeError):
         syms = SymArgs()
-        _walk_proxies(args, [], {}, syms)
-        _walk_proxies(kwargs, [], {}, syms)
+        walk_proxies(args, [], {}, syms)
+        walk_proxies(kwargs, [], {}, syms)
         return None, syms
     if any(v.hint is None for v in syms.values):
         return None, syms
@@ -149,8 +149,8 @@ def _learn(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], stand:
     mode = fake_mode()
     torch_env = mode.shape_env
     fakes: dict[int, torch.Tensor] = {}
-    fake_args = _to_fake(args, stand, syms, fakes)
-    fake_kwargs = _to_fake(kwargs, stand, syms, fakes)
+    fake_args = to_fake(args, stand, syms, fakes)
+    fake_kwargs = to_fake(kwargs, stand, syms, fakes)
     mark = _snapshot(torch_env)
     try:
         with mode, disable_fake_tensor_cache(mode), enable_python_dispatcher(), \

@@ -172,7 +172,7 @@ class ProbeSymbols:
         """A fake tensor whose symbolic sizes are stand-ins, so torch routes the call as it
         would for any size (x[:, :6] is a slice, not the alias it is at size 6)."""
         from strict_tracer.proxy import layout_strides
-        from .probe import fake_mode, make_fake
+        from .fakes import fake_mode, make_fake
         shape = [s if d is None else self.stand_in(d) for s, d in zip(meta.shape, dims)]
         # Fake mode's cache never hits on fresh stand-ins (see probe()).
         with self.torch_env.suppress_guards(), disable_fake_tensor_cache(fake_mode()):

@@ -14,12 +14,14 @@ from .errors import UserInputError
 from .functional import functionalize
 from .gc_pause import without_cyclic_gc
 from .inputs import prepare_inputs
+from . import hops  # noqa: F401  (registers the control-flow operators)
 from .interpreter import Interpreter
 from .module_calls import preserved_modules
 from .interpreter.autocast_handlers import check_autocast_exited
 from .outputs import collect_outputs
-from .ops.probe import renew_if_large
+from .ops.fakes import renew_if_large
 from .package import TraceResult, package
+from .package_symbols import program_names
 from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
@@ -147,6 +149,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
     try:
         state = TraceState(mod)
         state.preserved = preserved_modules(mod, preserve)
+        state.symbol_printer = program_names
     except RecursionError:
         raise UserInputError(
             f"the module tree of {type(mod).__name__} is nested too deeply for torch's recursive "

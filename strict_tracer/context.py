@@ -8,7 +8,7 @@ import threading
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
-from .errors import InternalTracerError
+from .errors import GraphBreakError, InternalTracerError
 
 if TYPE_CHECKING:
     from .interpreter.core import Interpreter
@@ -35,6 +35,11 @@ def maybe_current() -> "Interpreter | None":
     return _active.get()
 
 
+# Nested interpreted frames, as CPython's default recursion limit. Interpreted calls use
+# Python frames but next to no C stack (3.11 runs Python-to-Python calls in one C frame);
+# natives calling back (map, sorted keys, __eq__) use a few KB of C stack per level, so even
+# a recursion entirely through natives stays within a 8 MB stack (README "Limits").
+MAX_DEPTH = 1000
 # Each interpreted frame costs a handful of Python frames (run loop, handler, call policy),
 # so tracing needs more Python stack than the traced program would.
 _PYTHON_FRAMES_PER_INTERPRETED_FRAME = 30
@@ -42,13 +47,16 @@ _PYTHON_FRAMES_PER_INTERPRETED_FRAME = 30
 
 @contextlib.contextmanager
 def activate(interp: "Interpreter") -> Iterator[None]:
-    from .interpreter.core import MAX_DEPTH
     limit = sys.getrecursionlimit()
     token = None
     try:      # (set inside the try: an interrupt between the two steps still undoes them)
         token = _active.set(interp)
         sys.setrecursionlimit(max(limit, MAX_DEPTH * _PYTHON_FRAMES_PER_INTERPRETED_FRAME))
         yield
+    except GraphBreakError as error:
+        if not error.located:   # raised outside every interpreted frame (e.g. after forward())
+            interp.locate(error)
+        raise
     finally:
         pending: BaseException | None = None
         while True:     # undone even when an interrupt arrives meanwhile (re-raised after)

@@ -5,8 +5,9 @@ fields (category, user frames, failing instruction, bytecode window, abstract st
 renders them into a message that says where, what, why and how to fix it.
 
 Every GraphBreakError is located: the interpreter's `refuse()` fills the location in, and a
-GraphBreakError constructed anywhere else while a trace is active is located by the active
-interpreter when it is created (see `GraphBreakError.__post_init__`).
+GraphBreakError constructed anywhere else is located by the interpreter's run loop when it
+passes through it (or, raised after forward() returned, by `context.activate` as it leaves
+the trace). This module imports nothing of the tracer.
 """
 from __future__ import annotations
 
@@ -60,6 +61,17 @@ class ConstraintViolationError(StrictTracerError, UserError, TorchConstraintViol
         _as_torch_error(self, message, UserErrorType.CONSTRAINT_VIOLATION)
         self.violations = list(violations)
         self.fixes = list(fixes)
+
+    @classmethod
+    def from_violations(cls, violations: list[str], fixes: list[str],
+                        names: list[str]) -> "ConstraintViolationError":
+        """The error torch.export raises: the dims named, one line a violation, the fixes."""
+        lines = [f"Constraints violated ({', '.join(dict.fromkeys(names))})!"]
+        lines += [f"  - {v}" for v in violations]
+        if fixes:
+            lines.append("Suggested fixes:")
+            lines += [f"  {f}" for f in dict.fromkeys(fixes)]
+        return cls("\n".join(lines), violations, list(dict.fromkeys(fixes)))
 
     def __reduce__(self):
         return (type(self), (self.msg, tuple(self.violations), tuple(self.fixes)))
@@ -199,8 +211,6 @@ class GraphBreakError(StrictTracerError, Unsupported):
     standin: str | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if not self.frames and self.instruction is None:
-            _locate_in_active_trace(self)
         if not self.hint:
             self.hint = DEFAULT_HINTS.get(self.category, "")
         _as_torch_error(self, self.render(), None)
@@ -208,6 +218,11 @@ class GraphBreakError(StrictTracerError, Unsupported):
 
     def __str__(self) -> str:
         return self.render()
+
+    @property
+    def located(self) -> bool:
+        """Whether the location (user frames or instruction) is filled in."""
+        return bool(self.frames) or self.instruction is not None
 
     def __reduce__(self):
         return (_rebuild_graph_break, (self.category, self.reason, self.frames, self.instruction,
@@ -272,13 +287,6 @@ def _render_frames(frames: list[UserFrame]) -> list[str]:
     if user and folded:
         lines.append(f"    ({folded} library frame{'s' if folded != 1 else ''} folded)")
     return lines
-
-
-def _locate_in_active_trace(error: GraphBreakError) -> None:
-    from .context import maybe_current   # context imports this module
-    interp = maybe_current()
-    if interp is not None:
-        interp.locate(error)
 
 
 def _rebuild_graph_break(category, reason, frames, instruction, window, stack, hint,

@@ -59,13 +59,6 @@ class TensorMeta:
     def ndim(self) -> int:
         return len(self.shape)
 
-    def example(self) -> torch.Tensor:
-        """A fake tensor at the hint shape, made on first use; the oracle runs ops on it."""
-        if self._example is None:
-            from strict_tracer.ops.probe import make_fake
-            self._example = make_fake(self)
-        return self._example
-
     def short_str(self) -> str:
         dt = str(self.dtype).replace("torch.", "")
         # str() of a symbolic size would specialize it; show its expression instead.

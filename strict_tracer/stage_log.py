@@ -37,7 +37,7 @@ class Stages:
     """Times the stages of one export or explain and logs each at INFO when it ends."""
 
     def __init__(self, what: str) -> None:
-        from .interpreter.bytecode_log import configure_from_environment
+        from .log_options import configure_from_environment
         configure_from_environment()        # STRICT_TRACER_LOG=info turns these records on
         self.enabled = info_enabled()
         self.what = what

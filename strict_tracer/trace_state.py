@@ -13,8 +13,8 @@ import torch
 from .autocast import VirtualAutocast
 from .errors import Category, GraphBreakError
 from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
-from .interpreter.sandbox import UndoLog
-from .ops.probe import fake_from_real
+from .sandbox import UndoLog
+from .ops.fakes import fake_from_real
 from torch._subclasses.fake_tensor import is_fake
 from .proxy import TensorMeta, TensorProxy
 from .source_fns import RetracedGraph, SourceFns
@@ -32,6 +32,9 @@ class TraceState:
         self.graph = GraphBuilder()
         self.shape_env = ShapeEnv()
         self.input_symbols = None            # what dynamic_shapes allocated (inputs.py)
+        # How logs print an expression of the input symbols: (shape_env, input_symbols) ->
+        # expr -> str; set by the export pipeline (package_symbols.program_names), else str.
+        self.symbol_printer: Any = None
         self.sym_nodes = SymNodes(self.graph, self.shape_env)
         self.sandbox = UndoLog()
         self.grad_enabled = torch.is_grad_enabled()

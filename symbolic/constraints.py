@@ -30,16 +30,6 @@ _SPECIALIZED = ("You marked {name} as dynamic but your code specialized it to be
                 "Dim.STATIC or Dim.AUTO.")
 
 
-def violation_error(violations: list[str], fixes: list[str], names: list[str]) -> ConstraintViolationError:
-    unique_names = list(dict.fromkeys(names))
-    lines = [f"Constraints violated ({', '.join(unique_names)})!"]
-    lines += [f"  - {v}" for v in violations]
-    if fixes:
-        lines.append("Suggested fixes:")
-        lines += [f"  {f}" for f in dict.fromkeys(fixes)]
-    return ConstraintViolationError("\n".join(lines), violations, list(dict.fromkeys(fixes)))
-
-
 def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
     """Raise ConstraintViolationError if tracing contradicts the dynamic_shapes spec."""
     violations: list[str] = []
@@ -68,7 +58,7 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
         _narrowed(env, inputs.by_symbol[narrowing.symbol], narrowing, sources, violations,
                   fixes, names)
     if violations:
-        raise violation_error(violations, fixes, names)
+        raise ConstraintViolationError.from_violations(violations, fixes, names)
 
 
 def _specialized_at(env: ShapeEnv, symbol: sympy.Symbol, sources: dict) -> str:

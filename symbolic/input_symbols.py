@@ -79,11 +79,11 @@ def allocate(env: ShapeEnv, tensors: list, specs: list) -> tuple[list, InputSymb
                 continue
             lo, hi = _range(spec, where, hint)
             if hint in (0, 1):
-                from .constraints import violation_error
-                raise violation_error([f"You marked {name} as dynamic but your code specialized it to be a "
-                            f"constant ({hint}). Example inputs of size 0 or 1 are specialized; "
-                            f"use an example of size >= 2 for a dynamic dimension."],
-                                      [f"{name} = {hint}"], [name])
+                raise ConstraintViolationError.from_violations(
+                    [f"You marked {name} as dynamic but your code specialized it to be a "
+                     f"constant ({hint}). Example inputs of size 0 or 1 are specialized; "
+                     f"use an example of size >= 2 for a dynamic dimension."],
+                    [f"{name} = {hint}"], [name])
             sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
             env.symbols[sym.expr].keep = KEEP[NAMED]
             named[name], named_first[name] = sym, (where, hint)

@@ -9,6 +9,7 @@ import torch
 import strict_tracer
 from bytecode_expect import branch_opname
 from strict_tracer import context
+from strict_tracer import log_options
 from strict_tracer.interpreter import bytecode_log
 from strict_tracer.interpreter.core import Interpreter
 from strict_tracer.trace_state import TraceState
@@ -84,7 +85,7 @@ def test_disabled_log_uses_the_plain_run_loop(caplog):
 
 
 def test_environment_variable_turns_the_log_on(monkeypatch, capsys, restore_logger):
-    monkeypatch.setenv(bytecode_log.ENV_VAR, "bytecode")
+    monkeypatch.setenv(log_options.ENV_VAR, "bytecode")
     strict_tracer.export(Small(), (torch.randn(3),))
     err = capsys.readouterr().err
     assert f"[{LOGGER}] {THIS_FILE}:{_line('mul')} in forward: y = x * 2" in err

@@ -6,7 +6,7 @@ from torch.export import Dim
 from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
 import strict_tracer
-from strict_tracer.ops.probe import make_fake
+from strict_tracer.ops.fakes import make_fake
 from strict_tracer.package import _memory_format
 from strict_tracer.proxy import TensorMeta
 

@@ -11,7 +11,7 @@ import torch
 
 import strict_tracer
 from strict_tracer import stage_log
-from strict_tracer.interpreter import bytecode_log
+from strict_tracer import log_options
 
 THIS_FILE = __file__
 ROOT = "strict_tracer"
@@ -40,7 +40,7 @@ def _messages(caplog, name: str = ROOT) -> list[str]:
 
 @pytest.fixture
 def restore_loggers():
-    loggers = [logging.getLogger(name) for name in (ROOT, bytecode_log.LOG.name)]
+    loggers = [logging.getLogger(name) for name in (ROOT, log_options.LOG.name)]
     saved = [(logger, logger.level, list(logger.handlers)) for logger in loggers]
     yield
     for logger, level, handlers in saved:
@@ -124,7 +124,7 @@ class Calls(torch.nn.Module):
 
 
 def _env_log(monkeypatch, capsys, value: str) -> list[str]:
-    monkeypatch.setenv(bytecode_log.ENV_VAR, value)
+    monkeypatch.setenv(log_options.ENV_VAR, value)
     strict_tracer.export(Calls(), (torch.randn(3),))
     return capsys.readouterr().err.splitlines()
 
@@ -163,7 +163,7 @@ def test_env_log_line_limit_and_summary(monkeypatch, capsys, restore_loggers):
 
 
 def test_env_info_turns_the_stage_records_on(monkeypatch, capsys, restore_loggers):
-    monkeypatch.setenv(bytecode_log.ENV_VAR, "info")
+    monkeypatch.setenv(log_options.ENV_VAR, "info")
     strict_tracer.export(Calls(), (torch.randn(3),))
     lines = capsys.readouterr().err.splitlines()
     assert [l.split(":")[0] for l in lines[:-1]] == [
@@ -174,5 +174,5 @@ def test_env_info_turns_the_stage_records_on(monkeypatch, capsys, restore_logger
 
 def test_unknown_env_items_warn(monkeypatch):
     with pytest.warns(UserWarning, match="STRICT_TRACER_LOG: ignoring 'verbose'"):
-        options = bytecode_log.parse_options("bytecode, verbose ,only=a,only=b,limit=7")
+        options = log_options.parse_options("bytecode, verbose ,only=a,only=b,limit=7")
     assert (options.bytecode, options.names, options.limit) == (True, frozenset({"a", "b"}), 7)

@@ -206,7 +206,7 @@ def test_shortcut_is_abandoned_for_unknown_or_data_dependent_arguments():
     with pytest.raises(hint_kernels.NeedsSymbolic, match="data-dependent"):
         hint_kernels.HintKernels({})._twin((n, unbacked))
     assert hint_kernels.HintKernels({})._twin([n, 2]) == [5, 2]   # backed: its hint
-    from strict_tracer.ops.probe import fake_mode
+    from strict_tracer.ops.fakes import fake_mode
     with fake_mode():
         foreign = torch.empty(n, 3)          # symbolic, but not one of the call's fakes
     with pytest.raises(hint_kernels.NeedsSymbolic, match="did not make"):

@@ -24,7 +24,7 @@ PRINTING_MODULES = {"strict_tracer/__main__.py", "strict_tracer/demo.py",
                     "strict_tracer/testing/campaign.py", "strict_tracer/testing/opinfo_sweep.py",
                     "strict_tracer/interpreter/builtin_handlers.py"}
 # The one handler the library installs itself: STRICT_TRACER_LOG asks for it.
-STDERR_MODULES = {"strict_tracer/interpreter/bytecode_log.py"}
+STDERR_MODULES = {"strict_tracer/log_options.py"}
 
 
 def _public_functions(name: str, obj) -> list[tuple[str, object]]:

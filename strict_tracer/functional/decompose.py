@@ -18,7 +18,8 @@ from typing import Any
 import sympy
 import torch
 
-from ..ops.probe import fake_mode, probe
+from ..ops.fakes import example_of, fake_mode
+from ..ops.probe import probe
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import SymValue
 from .schema import is_cia, needs_decomposition
@@ -142,7 +143,7 @@ def _fakes(value: Any, shifted: bool | None) -> Any:
     if isinstance(value, SymValue):
         return value.example
     if isinstance(value, TensorProxy):
-        return value.meta.example() if not shifted else _shifted_fake(value.meta)
+        return example_of(value.meta) if not shifted else _shifted_fake(value.meta)
     if isinstance(value, (list, tuple)):
         return (tuple if isinstance(value, tuple) else list)(_fakes(v, shifted) for v in value)
     if isinstance(value, dict):

@@ -124,7 +124,7 @@ def _count_outputs(node: torch.fx.Node) -> int:
 
 def _really_aliases(node: torch.fx.Node) -> bool:
     """Run a may-alias composite op on fakes with the arguments' metadata; does it alias?"""
-    from strict_tracer.ops.probe import fake_mode
+    from strict_tracer.ops.fakes import example_of, fake_mode
 
     inputs: list[torch.Tensor] = []
 
@@ -133,7 +133,7 @@ def _really_aliases(node: torch.fx.Node) -> bool:
             meta = value.meta.get("st_meta")
             if meta is None or isinstance(meta, (list, tuple)):
                 raise _Unknown()
-            fake = meta.example()
+            fake = example_of(meta)
             inputs.append(fake)
             return fake
         if isinstance(value, (list, tuple)):

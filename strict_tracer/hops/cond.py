@@ -15,7 +15,7 @@ import torch
 import torch.utils._pytree as pytree
 
 from ..errors import Category
-from ..interpreter.natives import special
+from ..interpreter.registry import special
 from ..proxy import TensorProxy
 from ..symbolic import SymBool
 from .emit import bind, copy_meta, emit_operator, meta_differences, register_subgraphs, tensor_leaves

@@ -14,7 +14,7 @@ import torch
 import torch.utils._pytree as pytree
 
 from ..errors import Category
-from ..interpreter.natives import special
+from ..interpreter.registry import special
 from ..proxy import TensorProxy
 from ..symbolic import hint_of
 from .emit import (bind, copy_meta, emit_operator, register_subgraphs, same_size, shape_text,

@@ -16,7 +16,7 @@ import torch
 import torch.utils._pytree as pytree
 
 from ..errors import Category
-from ..interpreter.natives import special
+from ..interpreter.registry import special
 from ..proxy import TensorProxy
 from ..symbolic import SymValue
 from .emit import (bind, copy_meta, emit_operator, input_copy_meta, meta_differences,

@@ -14,7 +14,7 @@ import torch
 
 from ..proxy import TensorProxy
 from .protocols import _MISSING, SAFE_TYPES, is_trusted, lookup_special, python_type, display_name
-from .sandbox import native_slot
+from ..sandbox import native_slot
 
 _NATIVE_DESCRIPTORS = (
     types.MemberDescriptorType, types.GetSetDescriptorType, types.MethodDescriptorType,

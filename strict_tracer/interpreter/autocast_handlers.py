@@ -20,7 +20,7 @@ from ..autocast import MODELLED_DEVICE
 from ..errors import Category
 from ..proxy import TensorProxy
 from ..symbolic import SymValue
-from .natives import special
+from .registry import special
 
 _AUTOCAST = autocast_mode.autocast
 _ENTER_EXIT = (_AUTOCAST.__enter__.__code__, _AUTOCAST.__exit__.__code__)

@@ -11,7 +11,7 @@ import torch
 from ..errors import Category
 from ..proxy import TensorProxy
 from ..symbolic import SymValue
-from .natives import special
+from .registry import special
 from .frame import UNBOUND
 from .guard import VETTED, file_kind
 from .protocols import _MISSING, SAFE_TYPES, display_name, lookup_special, python_type, stands_for

@@ -1,24 +1,14 @@
-"""The bytecode log's records, its filters and STRICT_TRACER_LOG.
+"""The bytecode log's records and filters (STRICT_TRACER_LOG: log_options.py).
 
-STRICT_TRACER_LOG is a comma-separated list:
-  bytecode      the bytecode log (`strict_tracer.bytecode` at DEBUG) to stderr
-  info          the stage and progress records (`strict_tracer` at INFO) to stderr
-  user          log only frames of the user's code (no library or standard-library frames)
-  only=NAME     log only frames whose function (name or qualified name) or module (dotted
-                name, its last part, or the file's base name) is NAME; repeatable
-  limit=N       write at most N lines of bytecode log
 With the bytecode log on, one summary line ends each trace: instructions and frames run,
 lines written, and what the filters and the limit left out.
 """
 from __future__ import annotations
 
-import logging
 import os
-import sys
-import warnings
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..log_options import LOG, LogOptions
 from ..stage_log import counted
 from .diagnose import describe_value, frame_info, instruction_info, is_library_file
 
@@ -26,67 +16,8 @@ if TYPE_CHECKING:
     from .core import Interpreter
     from .frame import Frame
 
-LOG = logging.getLogger("strict_tracer.bytecode")
-ROOT = logging.getLogger("strict_tracer")
-ENV_VAR = "STRICT_TRACER_LOG"
 _STACK_SHOWN = 3
 _OPERAND_TEXT = 60
-
-
-@dataclass
-class LogOptions:
-    """What STRICT_TRACER_LOG asks for."""
-
-    bytecode: bool = False
-    info: bool = False
-    user_only: bool = False
-    names: frozenset = field(default_factory=frozenset)
-    limit: int | None = None
-
-    @property
-    def filtered(self) -> bool:
-        return self.user_only or bool(self.names)
-
-    def describe(self) -> str:
-        parts = (["user"] if self.user_only else []) + [f"only={n}" for n in sorted(self.names)]
-        return ", ".join(parts)
-
-
-def parse_options(text: str) -> LogOptions:
-    options = LogOptions()
-    names = set()
-    for item in (part.strip() for part in text.split(",")):
-        key, _, value = item.partition("=")
-        if not item:
-            continue
-        if item in ("bytecode", "info", "user"):
-            setattr(options, {"user": "user_only"}.get(item, item), True)
-        elif key == "only" and value:
-            names.add(value)
-        elif key == "limit" and value.isdigit():
-            options.limit = int(value)
-        else:
-            warnings.warn(f"{ENV_VAR}: ignoring {item!r} (known: bytecode, info, user, only=NAME, "
-                          f"limit=N)", stacklevel=2)
-    options.names = frozenset(names)
-    return options
-
-
-def configure_from_environment() -> LogOptions:
-    """Install the stderr handler and levels STRICT_TRACER_LOG asks for (once per process)."""
-    options = parse_options(os.environ.get(ENV_VAR, ""))
-    if not (options.bytecode or options.info):
-        return options
-    if not any(getattr(h, "_strict_tracer_env", False) for h in ROOT.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("[%(name)s] %(message)s"))
-        handler._strict_tracer_env = True
-        ROOT.addHandler(handler)
-    if options.bytecode:
-        LOG.setLevel(logging.DEBUG)
-    if options.info and not ROOT.isEnabledFor(logging.INFO):
-        ROOT.setLevel(logging.INFO)
-    return options
 
 
 class BytecodeLog:
@@ -182,8 +113,8 @@ class BytecodeLog:
         guards = getattr(state.shape_env, "guards", ())
         if len(guards) == self._guards_seen:
             return
-        from ..package_symbols import program_names     # (imports torch's export machinery)
-        show = program_names(state.shape_env, state.input_symbols)
+        printer = state.symbol_printer
+        show = printer(state.shape_env, state.input_symbols) if printer is not None else str
         for guard in guards[self._guards_seen:]:
             kind = getattr(guard, "kind", "guard")
             self.emit("%s  %s added: %s at %s", self._indent(), kind, show(guard.expr),

@@ -24,8 +24,8 @@ from ..source_fns import torch_python_functions
 from .diagnose import library_entry
 from . import numpy_calls
 from .escape_hatches import call_assumed_constant, is_assumed_constant
-from .natives import (CALL_SPECIAL, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES,
-                      SPECIAL, mutated_container, native_is_pure, outside_world_reason)
+from .natives import NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container, native_is_pure, outside_world_reason
+from .registry import CALL_SPECIAL, SPECIAL
 from .user_constructs import (compiler_disabled, is_parameter_class, refuse_compiler_disabled,
                               refuse_new_parameter)
 from .protocols import _MISSING, is_trusted, lookup_special, display_name

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copyreg
 
-from .natives import special
+from .registry import special
 from .protocols import _MISSING, lookup_special
 
 _OBJECT_REDUCE = object.__dict__["__reduce__"]

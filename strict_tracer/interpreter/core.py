@@ -10,14 +10,14 @@ from __future__ import annotations
 import linecache
 import os
 import types
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.fx.traceback as fx_traceback
 
-from .. import context
-from ..errors import Category, GraphBreakError, InternalTracerError, Location, StrictTracerError
-from . import diagnose, versions
+from ..context import MAX_DEPTH
+from ..errors import Category, GraphBreakError, Location, StrictTracerError
+from . import diagnose
 from ..symbolic import DataDependentError
 from .attributes import AttributesMixin
 from .calls import CallsMixin
@@ -29,46 +29,17 @@ from .modules import ModulesMixin
 from .protocols import ProtocolsMixin
 from .tensors import TensorsMixin
 from .tracebacks import TracebacksMixin
+from .registry import HANDLERS, REFUSED_OPCODES
 from .values import ValuesMixin
-
-Handler = Callable[["Interpreter", Frame, Instr], Any]
-HANDLERS: dict[str, Handler] = {}         # dispatch key (decode.Instr.key) -> handler
-REFUSED_OPCODES: dict[str, str] = {}      # opname or dispatch key -> why it is refused
 
 # Frames of torch's own code (nn.Module forwards, functional wrappers) are not shown in node
 # stack traces, as in torch.export's: a node's trace ends at the user's line.
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
-# Nested interpreted frames, as CPython's default recursion limit. Interpreted calls use
-# Python frames but next to no C stack (3.11 runs Python-to-Python calls in one C frame);
-# natives calling back (map, sorted keys, __eq__) use a few KB of C stack per level, so even
-# a recursion entirely through natives stays within a 8 MB stack (README "Limits").
-MAX_DEPTH = 1000
 # Loop iterations (backward jumps) plus interpreted calls one export may run, so that no
 # program makes export run unbounded (`while True: pass` grows no graph). Real models use far
 # fewer (the benchmark zoo and tiny Hugging Face models: under 600); 2M steps is 2-15 s of
 # pure Python loops here.
 MAX_STEPS = 2_000_000
-
-
-def handler(*opnames: str, since: tuple[int, int] | None = None,
-            until: tuple[int, int] | None = None) -> Callable[[Handler], Handler]:
-    """Register a function as the handler of one or more opcodes (dispatch keys), on the
-    Python versions in [since, until] (inclusive; None = open)."""
-    def register(fn: Handler) -> Handler:
-        if not versions.active(since, until):
-            return fn
-        for name in opnames:
-            if name in HANDLERS:
-                raise InternalTracerError(f"two handlers for {name}")
-            HANDLERS[name] = fn
-        return fn
-    return register
-
-
-def refused(opname: str, why: str, since: tuple[int, int] | None = None,
-            until: tuple[int, int] | None = None) -> None:
-    if versions.active(since, until):
-        REFUSED_OPCODES[opname] = why
 
 
 def _unsupported_opcode(interp: "Interpreter", frame: Frame, instr: Instr):
@@ -168,7 +139,9 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
                 try:
                     if instr.handler(self, frame, instr):
                         return frame.retval
-                except StrictTracerError:
+                except StrictTracerError as error:
+                    if isinstance(error, GraphBreakError) and not error.located:
+                        self.locate(error)      # raised where no refuse() located it
                     raise
                 except DataDependentError as exc:
                     raise self.data_dependent(str(exc), exc) from None
@@ -276,8 +249,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
         """
         error = error_class(category, reason, hint=hint, operands=tuple(operands),
                             standin=standin)
-        if context.maybe_current() is not self:   # not located by __post_init__
-            self.locate(error)
+        self.locate(error)
         return error
 
     def locate(self, error: GraphBreakError) -> None:
@@ -289,12 +261,3 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
     def current_location(self) -> Location | None:
         """Provenance of guards and specializations: the user location being executed."""
         return diagnose.current_location(self)
-
-
-# Handler families and builtin handlers register themselves on import.
-from . import (autocast_handlers, builtin_handlers, copy_protocol,  # noqa: E402,F401
-               fx_wrapped_call, module_tricks, numpy_calls, ops_build, ops_call, ops_flow,
-               ops_stack, plumbing, polyfills, polyfills_lib, symbolic_calls,
-               tensor_from_values, torch_handlers)
-from . import intrinsics, ops_312, ops_313  # noqa: E402,F401  (3.12/3.13 opcodes)
-from .. import hops  # noqa: E402,F401  (control-flow operator handlers)

@@ -20,7 +20,7 @@ from ..errors import InternalTracerError
 from ..ops.shape_rules import has_symbolic
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import SymInt, SymValue
-from .natives import CALL_SPECIAL, special
+from .registry import CALL_SPECIAL, special
 
 _kernels: dict[Any, Any] = {}
 

@@ -25,7 +25,7 @@ import torch.utils._pytree as pytree
 
 from ..errors import Category
 from ..proxy import TensorProxy
-from .natives import SPECIAL
+from .registry import SPECIAL
 
 _SETUP_CONTEXT_DEFAULT = torch.autograd.function._SingleLevelFunction.setup_context
 

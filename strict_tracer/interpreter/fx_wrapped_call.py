@@ -12,7 +12,7 @@ from typing import Any
 
 from torch.fx.graph_module import _WrappedCall
 
-from .natives import CALL_SPECIAL
+from .registry import CALL_SPECIAL
 
 
 def _call_wrapped(interp: Any, wrapped: _WrappedCall, args: tuple, kwargs: dict) -> Any:

@@ -45,9 +45,8 @@ _roots: tuple[tuple[str, ...], tuple[str, ...]] | None = None
 def _root_paths() -> tuple[tuple[str, ...], tuple[str, ...]]:
     global _roots
     if _roots is None:
-        import strict_tracer
-        from strict_tracer import ops, symbolic
-        own = tuple(os.path.dirname(m.__file__) + os.sep for m in (strict_tracer, ops, symbolic))
+        from strict_tracer import context, ops, symbolic
+        own = tuple(os.path.dirname(m.__file__) + os.sep for m in (context, ops, symbolic))
         vetted = tuple(getattr(sys.modules.get(name), "__file__", None) or f"<frozen {name}>"
                        for name in VETTED_CALLBACK_MODULES) + tuple(
             f"<frozen {name}>" for name in VETTED_CALLBACK_MODULES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 
-from .core import handler, refused
+from .registry import handler, refused
 from .decode import INTRINSICS_1, INTRINSICS_2
 from .ops_flow import ASYNC_REFUSAL, IMPORT_STAR_REFUSAL, PRINT_REFUSAL, prep_reraise_star
 

@@ -14,7 +14,7 @@ import torch
 
 from ..errors import Category
 from ..proxy import TensorProxy
-from .natives import CALL_SPECIAL, special
+from .registry import CALL_SPECIAL, special
 
 _register_buffer = torch.nn.Module.register_buffer
 

@@ -19,29 +19,12 @@ import operator
 import os
 import sys
 import types
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from ..errors import Category
 
-SpecialHandler = Callable[[Any, tuple, dict], Any]
-SPECIAL: dict[Any, SpecialHandler] = {}
-# Handlers that replace the interpretation of particular Python functions (library entry
-# points with special meaning for export, e.g. autograd.Function.apply): handler(interp, args,
-# kwargs) with a bound method's self first.
-PYTHON_SPECIAL: dict[Any, SpecialHandler] = {}
-# Handlers for calls of *instances* of a callable type (itemgetter(...)(x), lru_cache wrappers).
-CALL_SPECIAL: dict[type, Callable[[Any, Any, tuple, dict], Any]] = {}
-
-
-def special(*fns: Any) -> Callable[[SpecialHandler], SpecialHandler]:
-    """Register `handler(interp, args, kwargs)` for native callables `fns`."""
-    def register(handler: SpecialHandler) -> SpecialHandler:
-        for fn in fns:
-            SPECIAL[fn] = handler
-        return handler
-    return register
 
 
 # Modules whose native functions are pure (no I/O, no global state, no callbacks into C that

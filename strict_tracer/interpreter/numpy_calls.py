@@ -15,7 +15,7 @@ from typing import Any
 
 from ..errors import Category
 from . import numpy_traced
-from .natives import CALL_SPECIAL, special
+from .registry import CALL_SPECIAL, special
 
 try:
     import numpy as np

@@ -283,7 +283,7 @@ def tensor_numpy(interp, proxy: TensorProxy) -> _NumpyMethod:
 
 def _register() -> None:
     from . import tensor_from_values  # noqa: F401  (its torch.tensor/as_tensor handlers first)
-    from .natives import SPECIAL, special
+    from .registry import SPECIAL, special
 
     @special(torch.from_numpy)
     def _from_numpy(interp, args, kwargs):

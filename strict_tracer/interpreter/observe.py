@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import GraphBreakError, StrictTracerError
 from ..stage_log import Progress, info_enabled
 from ..symbolic import DataDependentError
-from .bytecode_log import LOG, BytecodeLog, configure_from_environment
+from ..log_options import LOG, configure_from_environment
+from .bytecode_log import BytecodeLog
 
 if TYPE_CHECKING:
     from .core import Interpreter
@@ -64,6 +65,14 @@ class Observer:
             if self.progress is not None:
                 self.progress.check(self.instructions)
 
+    def _refused(self, frame: "Frame", instr: Any, before: list, error: GraphBreakError) -> None:
+        """A refusal passes through this frame: locate it if nobody did; explain() recovers."""
+        if not error.located:
+            self.interp.locate(error)
+        if self.recovery is None:
+            raise error
+        self.recovery.recover(frame, instr, before, error)
+
     def run_frame(self, frame: "Frame") -> Any:
         interp = self.interp
         interp.push_frame(frame)
@@ -96,9 +105,7 @@ class Observer:
                             log.exit(frame)
                         return frame.retval
                 except GraphBreakError as error:
-                    if recovery is None:
-                        raise
-                    recovery.recover(frame, instr, before, error)
+                    self._refused(frame, instr, before, error)
                 except StrictTracerError:
                     raise
                 except DataDependentError as exc:       # as in core.Interpreter.run_frame

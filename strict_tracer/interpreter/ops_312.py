@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dis
 
-from .core import handler, refused
+from .registry import handler, refused
 from .frame import NULL, UNBOUND
 from .ops_stack import cell_value
 

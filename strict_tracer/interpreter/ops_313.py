@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 
-from .core import handler
+from .registry import handler
 from .frame import NULL, UNBOUND
 from .ops_build import convert_value, make_function
 from .ops_call import call_ex, op_call

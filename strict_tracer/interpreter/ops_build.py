@@ -4,7 +4,7 @@ from __future__ import annotations
 import collections.abc
 import types
 
-from .core import handler
+from .registry import handler
 from .frame import NULL
 from .protocols import _MISSING, SAFE_TYPES, lookup_special
 

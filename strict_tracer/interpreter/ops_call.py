@@ -1,7 +1,7 @@
 """Handlers: calls, attributes, subscripts, arithmetic."""
 from __future__ import annotations
 
-from .core import handler
+from .registry import handler
 from .frame import NULL
 
 

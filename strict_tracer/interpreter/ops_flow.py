@@ -5,7 +5,7 @@ import types
 
 from ..proxy import TensorProxy
 from ..symbolic import CheckFailed, SymBool
-from .core import handler, refused
+from .registry import handler, refused
 from .protocols import _MISSING, lookup_special, display_name
 
 

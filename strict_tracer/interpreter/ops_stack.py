@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import types
 
-from .core import handler
+from .registry import handler
 from .frame import NULL, UNBOUND
 
 

@@ -19,7 +19,7 @@ import torch
 
 from ..symbolic import SymValue
 from .library import reaches_proxy
-from .natives import special
+from .registry import special
 
 _LOGGER_METHODS = ("debug", "info", "warning", "warn", "error", "exception", "critical",
                    "fatal", "log")

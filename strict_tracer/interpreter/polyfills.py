@@ -22,7 +22,7 @@ from ..proxy import SymSize, TensorProxy
 from ..symbolic import SymFloat, SymInt, SymValue, sym_max, sym_min
 from .adapters import (CompareKey, InterpretedCallable, format_arg, InterpretedIterable, TruthCallable,
                        all_plain, is_plain, native_iterable, needs_iter_adapter)
-from .natives import special
+from .registry import special
 from .protocols import _MISSING, lookup_special, lookup_type, stands_for, display_name
 
 _NUMBERS = frozenset({int, float, bool, complex})

@@ -15,7 +15,7 @@ from ..errors import Category
 from ..proxy import TensorProxy
 from .adapters import (BinaryOpCallable, InterpretedCallable, IterablesIterable, TruthCallable,
                        native_iterable)
-from .natives import CALL_SPECIAL, special
+from .registry import CALL_SPECIAL, special
 from .polyfills import index_of
 from .protocols import BINARY_OPS, display_name
 

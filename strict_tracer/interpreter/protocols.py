@@ -18,7 +18,7 @@ import torch
 
 from ..proxy import SymSize, TensorProxy
 from ..symbolic import SymBool, SymFloat, SymInt, SymValue
-from .natives import SPECIAL
+from .registry import SPECIAL
 
 _MISSING = object()
 

@@ -13,7 +13,7 @@ from ..errors import Category
 from ..proxy import TensorProxy
 from ..symbolic import CheckFailed, SymBool, SymFloat, SymInt, sym_max, sym_min
 from ..symbolic.values import sym_float, sym_int, sym_ite, sym_sqrt
-from .natives import special
+from .registry import special
 
 
 # ---------------------------------------------------------------------------- data reads

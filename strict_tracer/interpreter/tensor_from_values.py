@@ -13,7 +13,7 @@ import torch
 
 from ..proxy import SymSize
 from ..symbolic import SymBool, SymFloat, SymValue
-from .natives import special
+from .registry import special
 
 _SEQUENCES = (list, tuple, SymSize)    # (a dynamic tensor.shape is a SymSize)
 

@@ -7,7 +7,8 @@ import torch.fx._symbolic_trace
 
 from ..errors import Category
 from ..proxy import TensorProxy
-from .natives import TORCH_QUERIES, special
+from .natives import TORCH_QUERIES
+from .registry import special
 
 
 @special(torch._C._set_grad_enabled)

@@ -12,7 +12,7 @@ import types
 from typing import Any
 
 from . import versions
-from .natives import special
+from .registry import special
 from .protocols import stands_for
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from ..errors import Category
-from .natives import special
+from .registry import special
 
 # The wrapper torch._disable_dynamo puts around torch's own never-traced functions.
 _DISABLE_DYNAMO_INNER = torch._disable_dynamo(lambda: None).__code__

@@ -1,0 +1,111 @@
+"""A call's signature: the hashable key a template is cached under, and the walk that
+collects its tensor proxies and symbolic values (ops.dispatch, ops.kernel_shapes)."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from strict_tracer.proxy import TensorProxy
+from strict_tracer.symbolic import SymValue
+
+from .probe_symbols import ProbeSymbols
+
+
+class Uncacheable(Exception):
+    pass
+
+
+class SymArgs:
+    """The distinct symbolic values of one call (tensor sizes and scalar arguments), in order
+    of first appearance; the oracle runs with one torch stand-in per entry."""
+
+    __slots__ = ("values", "index")
+
+    def __init__(self) -> None:
+        self.values: list[SymValue] = []
+        self.index: dict = {}
+
+    def add(self, value: SymValue) -> int:
+        key = (type(value), value.env.resolve(value.expr))
+        i = self.index.get(key)
+        if i is None:
+            i = self.index[key] = len(self.values)
+            self.values.append(value)
+        return i
+
+    def of(self, value: SymValue) -> int:
+        return self.index[(type(value), value.env.resolve(value.expr))]
+
+
+def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms: SymArgs) -> Any:
+    """A hashable description of an argument; proxies are collected in `proxies`, symbolic
+    values in `syms` (keyed by example value and by which of them are equal, not by
+    expression: a template learned for s0 applies to s7 of the same size)."""
+    t = type(value)
+    if t is TensorProxy:
+        index = seen.get(id(value))
+        if index is None:
+            index = seen[id(value)] = len(proxies)
+            proxies.append(value)
+        m = value.meta
+        pattern = None if m.is_static else tuple(
+            None if type(s) is int else syms.add(s) for s in m.shape)
+        return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
+                m.requires_grad, m.is_leaf, m.layout, pattern)
+    if t in (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
+             torch.memory_format, type(Ellipsis)):
+        return (t, value)
+    if t in (list, tuple):
+        return (t, tuple(signature(v, proxies, seen, syms) for v in value))
+    if t is slice:
+        return (slice, signature(value.start, proxies, seen, syms),
+                signature(value.stop, proxies, seen, syms), signature(value.step, proxies, seen, syms))
+    if t is dict:
+        return (dict, tuple((k, signature(v, proxies, seen, syms)) for k, v in value.items()))
+    if isinstance(value, torch.Size):
+        return (torch.Size, tuple(value))
+    if isinstance(value, SymValue):
+        return ("S", t, value.example, syms.add(value))
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        return (t, tuple(signature(v, proxies, seen, syms) for v in value))
+    raise Uncacheable()
+
+
+def to_fake(value: Any, probe_syms: ProbeSymbols, fakes: dict, syms: SymArgs) -> Any:
+    t = type(value)
+    if t is TensorProxy:
+        return fakes[id(value)]
+    if t in (list, tuple):
+        return t(to_fake(v, probe_syms, fakes, syms) for v in value)
+    if t is slice:
+        return slice(to_fake(value.start, probe_syms, fakes, syms),
+                     to_fake(value.stop, probe_syms, fakes, syms),
+                     to_fake(value.step, probe_syms, fakes, syms))
+    if t is dict:
+        return {k: to_fake(v, probe_syms, fakes, syms) for k, v in value.items()}
+    if isinstance(value, SymValue):
+        return probe_syms.stand_in(syms.of(value))
+    return value
+
+
+def walk_proxies(value: Any, proxies: list, seen: dict, syms: SymArgs) -> None:
+    t = type(value)
+    if t is TensorProxy:
+        if id(value) not in seen:
+            seen[id(value)] = len(proxies)
+            proxies.append(value)
+            for s in value.meta.shape:
+                if type(s) is not int:
+                    syms.add(s)
+    elif isinstance(value, SymValue):
+        syms.add(value)
+    elif t in (list, tuple) or (isinstance(value, tuple)):
+        for v in value:
+            walk_proxies(v, proxies, seen, syms)
+    elif t is dict:
+        for v in value.values():
+            walk_proxies(v, proxies, seen, syms)
+    elif t is slice:
+        for v in (value.start, value.stop, value.step):
+            walk_proxies(v, proxies, seen, syms)

@@ -1,0 +1,108 @@
+"""Fake tensors for the oracle: the process-wide FakeTensorMode and fakes made from a
+TensorMeta (at its hint shape, or at given symbolic sizes) or from a real tensor."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.fx.experimental.symbolic_shapes import ShapeEnv
+
+_fake_mode: FakeTensorMode | None = None
+_RESET_AFTER = 2000      # symbols in the throwaway env before a new one is made
+
+
+def fake_mode() -> FakeTensorMode:
+    """The process-wide fake mode used by the oracle.
+
+    Its torch ShapeEnv is a throwaway: it only holds stand-ins for symbolic scalar arguments
+    and data-dependent output sizes (see probe_symbols); fakes of tensors are static.
+    """
+    global _fake_mode
+    if _fake_mode is None:
+        _fake_mode = FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv())
+    return _fake_mode
+
+
+def renew_if_large() -> None:
+    """Start a fresh throwaway env between traces once it has collected many stand-ins."""
+    global _fake_mode
+    if _fake_mode is not None and \
+            len(_fake_mode.shape_env.var_to_range) > _RESET_AFTER:
+        _fake_mode = None
+
+
+def example_of(meta) -> torch.Tensor:
+    """A TensorMeta's fake tensor at its hint shape, made on first use (kept on the meta); the
+    oracle runs ops on it."""
+    if meta._example is None:
+        meta._example = make_fake(meta)
+    return meta._example
+
+
+def make_fake(meta, shape: list | None = None, strides: list | None = None) -> torch.Tensor:
+    """A fake tensor with the dtype/device/autograd state of a TensorMeta, at its hint shape
+    and strides unless (symbolic) ones are given."""
+    shape = meta.hint_shape if shape is None else shape
+    strides = meta.strides if strides is None else strides
+    with fake_mode():
+        t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
+                                layout=meta.layout)
+        if meta.storage_offset:
+            t = t.as_strided(shape, strides, meta.storage_offset)
+        if meta.requires_grad:
+            t.requires_grad_(True)
+            if not meta.is_leaf:
+                # An op's output: autograd must not treat it as a leaf.
+                if _fresh_copy_keeps_layout(meta):
+                    t = _NonLeaf.apply(t)
+                elif 0 in meta.hint_shape:
+                    t = t.clone()       # no elements: every layout is contiguous
+                else:
+                    t = _non_leaf_view(t, shape, strides, meta.storage_offset)
+    return t
+
+
+def _non_leaf_view(t: torch.Tensor, shape: list, strides: list, offset: Any) -> torch.Tensor:
+    """A non-dense op output (a slice, a transpose of one): a view of a dense non-leaf with
+    exactly its strides and offset, as in eager. A clone would be dense, and contiguous() or
+    reshape() would then be decided as aliases where eager copies."""
+    extent = offset + 1
+    for size, stride in zip(shape, strides):
+        extent = extent + (size - 1) * stride
+    base = torch.empty(extent, dtype=t.dtype, device=t.device, requires_grad=True)
+    return _NonLeaf.apply(base).as_strided(shape, strides, offset)
+
+
+class _NonLeaf(torch.autograd.Function):
+    """A non-leaf with its input's sizes and strides. clone() gives the same for a dense
+    layout but computes its output strides through torch's symbolic contiguity checks
+    (~25 ms for a fake with symbolic sizes)."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=t.device,
+                                   layout=t.layout)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad
+
+
+def _fresh_copy_keeps_layout(meta) -> bool:
+    """True when clone() would keep the strides: a dense permuted layout, offset 0."""
+    if meta.storage_offset or meta.layout is not torch.strided or 0 in meta.hint_shape:
+        return False
+    expected = 1
+    for size, stride in sorted(zip(meta.hint_shape, meta.strides), key=lambda d: d[1]):
+        if size == 1:
+            continue
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
+def fake_from_real(t: torch.Tensor) -> torch.Tensor:
+    """A static fake copy of a real tensor's metadata (parameters, buffers, constants)."""
+    return fake_mode().from_tensor(t, static_shapes=True)
