@@ -1,4 +1,4 @@
-"""The library fast path (interpreter/library.py): export time and interpreted instructions
+"""The library fast path (interpreter/calls/library.py): export time and interpreted instructions
 of a Hugging Face-style model with the vetted stdlib functions run natively vs interpreted.
 
     .venv/bin/python benchmarks/library_fast_path.py [--repeat N]

@@ -9,7 +9,7 @@ import torch
 from strict_tracer.proxy import TensorProxy
 from strict_tracer.symbolic import SymValue
 
-from .probe_symbols import ProbeSymbols
+from .oracle.probe_symbols import ProbeSymbols
 
 
 class Uncacheable(Exception):

@@ -18,11 +18,11 @@ from torch._subclasses.fake_tensor import FakeTensor
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymBool, SymValue
 
-from .hint_kernels import is_static, tensors_in
-from .fakes import example_of, fake_mode, make_fake
-from .probe import ProbeResult, probe
+from .oracle.hint_kernels import is_static, tensors_in
+from .oracle.fakes import example_of, fake_mode, make_fake
+from .oracle.probe import ProbeResult, probe
 from .call_signature import SymArgs, Uncacheable, signature, to_fake, walk_proxies
-from .probe_symbols import ProbeSymbols
+from .oracle.probe_symbols import ProbeSymbols
 from .user_text import in_user_terms, quiet_meta_failures
 
 

@@ -31,8 +31,8 @@ from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import DataDependentError, SymInt, SymValue
 
 from .call_signature import SymArgs, Uncacheable, signature, walk_proxies
-from .fakes import example_of, fake_mode
-from .probe_symbols import ProbeSymbols
+from .oracle.fakes import example_of, fake_mode
+from .oracle.probe_symbols import ProbeSymbols
 
 
 class KernelShapeError(Exception):

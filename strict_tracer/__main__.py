@@ -103,14 +103,14 @@ def _usage_error(prog: str, message: object) -> int:
 
 def _run(options: argparse.Namespace, prog: str) -> int:
     if options.command == "demo":
-        from .demo import run_demo
+        from .cli.demo import run_demo
         return run_demo()
     output = getattr(options, "output", None)
     if output:
         problem = output_problem(output)
         if problem:
             return _usage_error(prog, problem)
-    from .cli_inputs import TargetError, evaluate_input, load_target
+    from .cli.example_inputs import TargetError, evaluate_input, load_target
     try:
         target = load_target(options.target, options.args, options.kwargs, options.seed)
         dynamic_shapes = (None if options.dynamic_shapes is None

@@ -9,23 +9,23 @@ import torch
 from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from . import context, process_state
-from .artifact_check import check_artifact
+from .packaging.artifact_check import check_artifact
 from .errors import UserInputError
 from .functional import functionalize
 from .gc_pause import without_cyclic_gc
 from .inputs import prepare_inputs
 from . import hops  # noqa: F401  (registers the control-flow operators)
 from .interpreter import Interpreter
-from .module_calls import preserved_modules
-from .interpreter.autocast_handlers import check_autocast_exited
+from .trace.module_calls import preserved_modules
+from .interpreter.tensors.autocast_handlers import check_autocast_exited
 from .outputs import collect_outputs
-from .ops.fakes import renew_if_large
-from .package import TraceResult, package
-from .package_symbols import program_names
+from .ops.oracle.fakes import renew_if_large
+from .packaging.program import TraceResult, package
+from .packaging.torch_symbols import program_names
 from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
-from .trace_state import TraceState
+from .trace.trace_state import TraceState
 
 
 @contextlib.contextmanager

@@ -75,7 +75,7 @@ def activate(interp: "Interpreter") -> Iterator[None]:
 def reentry(fn: Callable) -> Callable:
     """Mark `fn` as a point where native code calls back into the trace (a proxy's operator,
     an interpreted iterator's __next__, ...). While it runs, the native-call guard
-    (interpreter/guard.py) is suspended: the work it does is the tracer's own."""
+    (interpreter/calls/guard.py) is suspended: the work it does is the tracer's own."""
     @functools.wraps(fn)
     def entry(*args: Any, **kwargs: Any) -> Any:
         hook = sys.getprofile()

@@ -1,12 +1,12 @@
 """explain(): every problem that keeps a module from exporting, found in one run.
 
 explain() traces like export() but with the interpreter in explain mode (see
-interpreter/recovery.py): a refusal is recorded with all its details and tracing continues
+interpreter/diagnostics/recovery.py): a refusal is recorded with all its details and tracing continues
 past it with a stand-in value. The report lists the problems in the order they were met, the
 guards and specializations tracing added (with the user line that added each), and how many
 ops were captured. Each problem says whether it is a limitation of strict capture (a refusal,
 or an error that only tracing causes) or the program's own error (one eager raises too), by
-the evidence interpreter/evidence.py describes. explain() never returns a program.
+the evidence interpreter/diagnostics/evidence.py describes. explain() never returns a program.
 """
 from __future__ import annotations
 
@@ -18,9 +18,9 @@ import torch
 
 from .errors import (Category, ConstraintViolationError, GraphBreakError, InstructionInfo,
                      Location, StrictTracerError, UserFrame)
-from .package_symbols import program_names
+from .packaging.torch_symbols import program_names
 from .stage_log import Stages
-from .interpreter.recovery import DEFAULT_MAX_INSTRUCTIONS, ExplainStop, StandIn, explain_standin
+from .interpreter.diagnostics.recovery import (DEFAULT_MAX_INSTRUCTIONS, ExplainStop, StandIn, explain_standin)
 
 LIMITATION = "limitation"              # Problem.kind: strict capture cannot take this
 PROGRAM_ERROR = "program error"        # Problem.kind: the program raises this itself

@@ -10,13 +10,13 @@ import torch
 import torch.utils._pytree as pytree
 from torch._subclasses.fake_tensor import is_fake
 
-from . import traced_pytree
+from .trace import traced_pytree
 from .errors import UserInputError
 from .known_containers import register_known_in
 from .proxy import TensorMeta, TensorProxy
 from .symbolic import dims as dim_specs
 from .symbolic.input_symbols import InputSymbols, allocate
-from .trace_state import TraceState
+from .trace.trace_state import TraceState
 
 CONSTANT_INPUT_TYPES = (int, float, bool, str, type(None), torch.dtype, torch.device)
 

@@ -10,7 +10,7 @@ STRICT_TRACER_LOG is a comma-separated list:
 With the bytecode log on, one summary line ends each trace: instructions and frames run,
 lines written, and what the filters and the limit left out.
 
-The bytecode log (interpreter/bytecode_log.py) and the stage records (stage_log.py) read it;
+The bytecode log (interpreter/diagnostics/bytecode_log.py) and the stage records (stage_log.py) read it;
 it sits below both so neither reaches into the other's layer.
 """
 from __future__ import annotations

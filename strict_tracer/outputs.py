@@ -7,7 +7,7 @@ from typing import Any
 import torch
 import torch.utils._pytree as pytree
 
-from . import traced_pytree
+from .trace import traced_pytree
 from .errors import Category, GraphBreakError
 from .proxy import TensorProxy
 from .symbolic import SymValue
@@ -16,7 +16,7 @@ CONSTANT_OUTPUT_TYPES = (int, float, bool, str, type(None), torch.dtype, torch.d
 
 
 def _type_name(value: Any) -> str:
-    from .interpreter.protocols import type_name
+    from .interpreter.objects.protocols import type_name
     return type_name(value)
 
 

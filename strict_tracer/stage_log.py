@@ -5,7 +5,7 @@ produced and how long it took; nothing is computed when the logger is not enable
 (decided once per export). `Progress` reports a long trace every PROGRESS_SECONDS: the
 instructions run so far, the graph's nodes and the user line being traced. The interpreter
 asks it only every few thousand instructions, from the observed run loop, which runs only
-when some diagnostics are on (interpreter/observe.py), so the plain loop pays nothing.
+when some diagnostics are on (interpreter/diagnostics/observe.py), so the plain loop pays nothing.
 """
 from __future__ import annotations
 

@@ -16,7 +16,7 @@ import torch
 from torch.export.graph_signature import InputKind
 
 from strict_tracer.api import trace, validate_arguments
-from strict_tracer.package import package
+from strict_tracer.packaging.program import package
 
 # Nodes that structure a graph rather than compute: getitem of multi-output ops and wrappers
 # of subgraphs (their bodies are counted instead).

@@ -10,9 +10,9 @@ import strict_tracer
 from bytecode_expect import branch_opname
 from strict_tracer import context
 from strict_tracer import log_options
-from strict_tracer.interpreter import bytecode_log
+from strict_tracer.interpreter.diagnostics import bytecode_log
 from strict_tracer.interpreter.core import Interpreter
-from strict_tracer.trace_state import TraceState
+from strict_tracer.trace.trace_state import TraceState
 
 THIS_FILE = __file__
 LOGGER = "strict_tracer.bytecode"

@@ -14,7 +14,7 @@ import torch
 import strict_tracer
 from bytecode_expect import branch_opname
 from strict_tracer.__main__ import invoked_as, main
-from strict_tracer.cli_inputs import TargetError, evaluate_input
+from strict_tracer.cli.example_inputs import TargetError, evaluate_input
 
 MODELS = textwrap.dedent("""
     import torch

@@ -12,7 +12,7 @@ from torch.export import Dim
 from strict_tracer import Category, context
 from strict_tracer.explain import ExplainReport, ExplainSession
 from strict_tracer.interpreter.core import Interpreter
-from strict_tracer.trace_state import TraceState
+from strict_tracer.trace.trace_state import TraceState
 
 from bytecode_expect import branch_opname
 from helpers import aten_targets
@@ -269,7 +269,7 @@ def test_explain_budget_stops_cleanly():
 
     session = ExplainSession(max_instructions=500)
     from strict_tracer.api import trace
-    from strict_tracer.interpreter.recovery import ExplainStop
+    from strict_tracer.interpreter.diagnostics.recovery import ExplainStop
     try:
         trace(Long(), (torch.randn(2),), {}, explain=session)
     except ExplainStop as stop:
@@ -403,7 +403,7 @@ def test_a_guessed_branch_does_not_walk_into_a_raise():
 def test_the_re_check_never_runs_the_users_code_natively():
     import dis
     import types
-    from strict_tracer.interpreter.evidence import limitation
+    from strict_tracer.interpreter.diagnostics.evidence import limitation
     from strict_tracer.symbolic.shape_env import ShapeEnv
 
     code = (lambda a, b: a + b).__code__

@@ -6,8 +6,8 @@ from torch.export import Dim
 from torch.fx.passes.shape_prop import _extract_tensor_metadata
 
 import strict_tracer
-from strict_tracer.ops.fakes import make_fake
-from strict_tracer.package import _memory_format
+from strict_tracer.ops.oracle.fakes import make_fake
+from strict_tracer.packaging.program import _memory_format
 from strict_tracer.proxy import TensorMeta
 
 

@@ -4,7 +4,7 @@ torch skips a slice that provably keeps its whole dim; on a symbolic size that m
 decided without guessing from the example (`x[:, :10]` on a dim of example size 8 keeps its
 slice). Each case is checked against torch.export strict (live ops, input ranges) and
 against eager on inputs of other sizes. Keys holding symbolic ints (`x[:, n - 1]`), which
-torch.export specializes, stay symbolic (interpreter/indexing.py) and are checked on eager.
+torch.export specializes, stay symbolic (interpreter/tensors/symbolic_indexing.py) and are checked on eager.
 """
 from __future__ import annotations
 

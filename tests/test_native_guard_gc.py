@@ -5,7 +5,7 @@ import gc
 import torch
 
 from strict_tracer.interpreter.core import Interpreter
-from strict_tracer.trace_state import TraceState
+from strict_tracer.trace.trace_state import TraceState
 
 
 def test_gc_callbacks_during_a_native_call_are_not_refused():

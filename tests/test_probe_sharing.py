@@ -12,8 +12,8 @@ from torch._dynamo.source import ConstantSource
 
 import strict_tracer
 import strict_tracer.ops.dispatch  # noqa: F401  (the module, not the function ops exports)
-from strict_tracer.ops import hint_kernels
-from strict_tracer.ops.probe_symbols import StandInPool
+from strict_tracer.ops.oracle import hint_kernels
+from strict_tracer.ops.oracle.probe_symbols import StandInPool
 from helpers import aten_targets, assert_same, run_both
 
 A = Dim.AUTO
@@ -176,7 +176,7 @@ def test_data_dependent_output_sizes_run_symbolically(probes):
 
 
 def _recorded(output):
-    from strict_tracer.ops.probe import RecordedCall
+    from strict_tracer.ops.oracle.probe import RecordedCall
     return RecordedCall(torch.ops.aten.add.Tensor, (), {}, output)
 
 
@@ -206,7 +206,7 @@ def test_shortcut_is_abandoned_for_unknown_or_data_dependent_arguments():
     with pytest.raises(hint_kernels.NeedsSymbolic, match="data-dependent"):
         hint_kernels.HintKernels({})._twin((n, unbacked))
     assert hint_kernels.HintKernels({})._twin([n, 2]) == [5, 2]   # backed: its hint
-    from strict_tracer.ops.fakes import fake_mode
+    from strict_tracer.ops.oracle.fakes import fake_mode
     with fake_mode():
         foreign = torch.empty(n, 3)          # symbolic, but not one of the call's fakes
     with pytest.raises(hint_kernels.NeedsSymbolic, match="did not make"):

@@ -20,9 +20,9 @@ ROOT = pathlib.Path(strict_tracer.__file__).resolve().parent.parent
 LIBRARY_DIRS = [ROOT / "strict_tracer", ROOT / "symbolic", ROOT / "ops"]
 # Modules allowed to print: the command line and its demo, the campaign runner's CLI, and the
 # handler that runs the traced program's own print() (eager semantics).
-PRINTING_MODULES = {"strict_tracer/__main__.py", "strict_tracer/demo.py",
+PRINTING_MODULES = {"strict_tracer/__main__.py", "strict_tracer/cli/demo.py",
                     "strict_tracer/testing/campaign.py", "strict_tracer/testing/opinfo_sweep.py",
-                    "strict_tracer/interpreter/builtin_handlers.py"}
+                    "strict_tracer/interpreter/lookasides/builtin_handlers.py"}
 # The one handler the library installs itself: STRICT_TRACER_LOG asks for it.
 STDERR_MODULES = {"strict_tracer/log_options.py"}
 

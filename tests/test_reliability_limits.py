@@ -13,7 +13,8 @@ import pytest
 import torch
 
 import strict_tracer
-from strict_tracer import GraphBreakError, graph
+from strict_tracer import GraphBreakError
+from strict_tracer.trace import graph
 from strict_tracer.interpreter import core, versions
 
 HERE = os.path.dirname(os.path.abspath(__file__))

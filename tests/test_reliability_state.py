@@ -348,7 +348,7 @@ def test_interrupt_inside_a_mode_enter_leaves_no_mode_behind(monkeypatch):
     """An interrupt landing in a context manager's __enter__ after it pushed the oracle's
     FakeTensorMode skips its __exit__; export still leaves no mode (nor grad/autocast
     change) behind, so the user's next tensor op runs for real."""
-    from strict_tracer.ops import probe
+    from strict_tracer.ops.oracle import probe
     real = probe.fake_mode
     calls = {"n": 0}
 

@@ -9,7 +9,7 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer import GraphBreakError, InternalTracerError
-from strict_tracer.artifact_check import check_artifact
+from strict_tracer.packaging.artifact_check import check_artifact
 from strict_tracer.interpreter import core
 
 aten = torch.ops.aten

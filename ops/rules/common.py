@@ -16,7 +16,7 @@ from strict_tracer.proxy import TensorProxy
 from strict_tracer.symbolic import CheckFailed, SymBool
 from strict_tracer.symbolic import values
 
-from .registry import ShapeRuleError
+from .rule_table import ShapeRuleError
 
 Size = Any          # int | SymInt
 

@@ -10,7 +10,7 @@ import math
 import torch
 
 from .common import as_list, expand_param, expect, expect_eq, shape
-from .registry import Bound, ShapeRuleError, register
+from .rule_table import Bound, ShapeRuleError, register
 
 aten = torch.ops.aten
 

@@ -7,7 +7,7 @@ import torch
 
 from .common import broadcast, expect_eq, numel, shape, wrap_dim
 from .indexing import mask_count
-from .registry import Bound, register
+from .rule_table import Bound, register
 
 aten = torch.ops.aten
 

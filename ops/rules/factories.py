@@ -8,7 +8,7 @@ import torch
 from strict_tracer.symbolic import SymFloat
 
 from .common import ceil_div, expect, shape
-from .registry import Bound, register
+from .rule_table import Bound, register
 
 aten = torch.ops.aten
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .common import broadcast, expect, expect_eq, is_tensor, numel, shape, wrap_dim
-from .registry import Bound, register
+from .rule_table import Bound, register
 
 aten = torch.ops.aten
 

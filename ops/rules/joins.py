@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from .common import ceil_div, expect, expect_eq, shape, wrap_dim
-from .registry import Bound, register
+from .rule_table import Bound, register
 
 aten = torch.ops.aten
 

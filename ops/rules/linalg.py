@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from .common import broadcast, expect, expect_eq, same, shape, statically_one
-from .registry import Bound, ShapeRuleError, register
+from .rule_table import Bound, ShapeRuleError, register
 
 aten = torch.ops.aten
 

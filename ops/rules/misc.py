@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from .common import broadcast, expect, expect_eq, shape, sym_max, sym_min, wrap_dim
-from .registry import Bound, register
+from .rule_table import Bound, register
 from .views import slice_length
 
 aten = torch.ops.aten

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .common import broadcast, expect_eq, is_tensor, shape
-from .registry import Bound, ShapeRuleError, register, register_family
+from .rule_table import Bound, ShapeRuleError, register, register_family
 
 aten = torch.ops.aten
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from .common import as_list, expect, shape, wrap_dims
-from .registry import Bound, register
+from .rule_table import Bound, register
 
 aten = torch.ops.aten
 

@@ -10,7 +10,7 @@ from strict_tracer.symbolic import DataDependentError
 
 from .common import (ceil_div, expect, expect_eq, is_one, numel, same, shape, wrap_dim,
                      wrap_dims)
-from .registry import Bound, ShapeRuleError, register
+from .rule_table import Bound, ShapeRuleError, register
 
 aten = torch.ops.aten
 

@@ -16,14 +16,14 @@ import torch
 import torch.fx
 from torch.export.graph_signature import OutputKind
 
-from ..graph import BUFFER, CONSTANT, PARAM
+from ..trace.graph import BUFFER, CONSTANT, PARAM
 from .autocast_regions import outline_autocast_regions
 from .grad_regions import outline_grad_regions
 from .rewrite import Functionalizer
-from .values import BUFFER as SRC_BUFFER
-from .values import CONSTANT as SRC_CONSTANT
-from .values import PARAMETER as SRC_PARAMETER
-from .values import USER_INPUT, InputSource
+from .storage import BUFFER as SRC_BUFFER
+from .storage import CONSTANT as SRC_CONSTANT
+from .storage import PARAMETER as SRC_PARAMETER
+from .storage import USER_INPUT, InputSource
 
 _SOURCE_KIND = {PARAM: SRC_PARAMETER, BUFFER: SRC_BUFFER, CONSTANT: SRC_CONSTANT}
 _MUTATION_KIND = {SRC_PARAMETER: OutputKind.PARAMETER_MUTATION, SRC_BUFFER: OutputKind.BUFFER_MUTATION,

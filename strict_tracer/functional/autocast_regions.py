@@ -19,8 +19,8 @@ import torch
 import torch.fx
 from torch._higher_order_ops.wrap import wrap_with_autocast
 
-from ..autocast import AutocastRegion
-from .emit import refusal
+from ..trace.autocast import AutocastRegion
+from .emitter import refusal
 from .grad_regions import outline_grad_regions
 from .outline import outline, set_meta
 

@@ -18,8 +18,8 @@ from typing import Any
 import sympy
 import torch
 
-from ..ops.fakes import example_of, fake_mode
-from ..ops.probe import probe
+from ..ops.oracle.fakes import example_of, fake_mode
+from ..ops.oracle.probe import probe
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import SymValue
 from .schema import is_cia, needs_decomposition

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 import torch.fx
 
-from .emit import copy_source_meta
+from .emitter import copy_source_meta
 
 
 @dataclass

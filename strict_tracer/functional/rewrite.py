@@ -2,7 +2,7 @@
 
 The traced graph has eager semantics: views share storage with their base and in-place ops
 write through them. The pass walks it in order and keeps, for every tensor, its storage and
-view chain (values.py). Functional and view nodes stay, reading the current values of their
+view chain (storage.py). Functional and view nodes stay, reading the current values of their
 inputs; a write (in-place, out=, running-stat update) becomes the op's functional variant
 (schema.py) plus scatters into the base (views.py); views read after a write are remade from
 the new base. Ops that may alias or mutate depending on their inputs (reshape, contiguous,
@@ -21,10 +21,9 @@ from ..errors import Category, InternalTracerError
 from ..proxy import TensorMeta, TensorProxy, layout_strides
 from ..ops.shape_rules import has_symbolic
 from .decompose import aliasing_is_size_independent, hides_writes, size_independent
-from .emit import PassEmitter, refusal
+from .emitter import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
-from .values import (CONSTANT, FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs,
-                     ViewOutputs)
+from .storage import CONSTANT, FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs, ViewOutputs
 from .views import LAYOUT_SENSITIVE, ViewStep, has_inverse, layout_of, scatter_back
 
 aten = torch.ops.aten

@@ -2,8 +2,8 @@
 
 Each operator's Python entry point has a handler (`@special`) so the interpreter never runs
 torch's own implementation: the handler traces the bodies into subgraphs with our
-interpreter (subgraph.py), checks them as torch.export does, and emits
-`torch.ops.higher_order.<op>` with the subgraphs as get_attr submodules (emit.py). Packaging
+interpreter (trace/subgraph.py), checks them as torch.export does, and emits
+`torch.ops.higher_order.<op>` with the subgraphs as get_attr submodules (hop_nodes.py). Packaging
 names and finishes the subgraphs (naming.py).
 """
 from . import cond  # noqa: F401  (registers the handlers)

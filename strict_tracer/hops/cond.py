@@ -18,9 +18,9 @@ from ..errors import Category
 from ..interpreter.registry import special
 from ..proxy import TensorProxy
 from ..symbolic import SymBool
-from .emit import bind, copy_meta, emit_operator, meta_differences, register_subgraphs, tensor_leaves
+from .hop_nodes import (bind, copy_meta, emit_operator, meta_differences, register_subgraphs, tensor_leaves)
 from .naming import merge_free_inputs
-from .subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
+from ..trace.subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
 
 _cond_module = sys.modules["torch._higher_order_ops.cond"]
 _COND_OP = torch.ops.higher_order.cond

@@ -17,9 +17,8 @@ from ..errors import Category
 from ..interpreter.registry import special
 from ..proxy import TensorProxy
 from ..symbolic import hint_of
-from .emit import (bind, copy_meta, emit_operator, register_subgraphs, same_size, shape_text,
-                   slice_meta, stacked_meta, tensor_leaves)
-from .subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
+from .hop_nodes import (bind, copy_meta, emit_operator, register_subgraphs, same_size, shape_text, slice_meta, stacked_meta, tensor_leaves)
+from ..trace.subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
 
 _map_module = sys.modules["torch._higher_order_ops.map"]
 _MAP_IMPL = torch.ops.higher_order.map_impl

@@ -18,8 +18,8 @@ from typing import Any, Callable
 import torch
 import torch.fx
 
-from ..graph import BUFFER, PARAM, GraphBuilder, op_display_name
-from .subgraph import ScopedGraph, SubgraphBuilder
+from ..trace.graph import BUFFER, PARAM, GraphBuilder, op_display_name
+from ..trace.subgraph import ScopedGraph, SubgraphBuilder
 
 _COND = torch.ops.higher_order.cond
 _MAP = torch.ops.higher_order.map_impl

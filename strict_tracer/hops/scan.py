@@ -19,9 +19,8 @@ from ..errors import Category
 from ..interpreter.registry import special
 from ..proxy import TensorProxy
 from ..symbolic import hint_of
-from .emit import (bind, copy_meta, emit_operator, input_copy_meta, meta_differences,
-                   register_subgraphs, same_size, slice_meta, stacked_meta, tensor_leaves)
-from .subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
+from .hop_nodes import (bind, copy_meta, emit_operator, input_copy_meta, meta_differences, register_subgraphs, same_size, slice_meta, stacked_meta, tensor_leaves)
+from ..trace.subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
 
 _scan_module = sys.modules["torch._higher_order_ops.scan"]
 _SCAN = torch.ops.higher_order.scan

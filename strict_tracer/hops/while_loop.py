@@ -19,10 +19,9 @@ from ..errors import Category
 from ..interpreter.registry import special
 from ..proxy import TensorProxy
 from ..symbolic import SymValue
-from .emit import (bind, copy_meta, emit_operator, input_copy_meta, meta_differences,
-                   register_subgraphs, tensor_leaves)
+from .hop_nodes import (bind, copy_meta, emit_operator, input_copy_meta, meta_differences, register_subgraphs, tensor_leaves)
 from .naming import merge_free_inputs
-from .subgraph import SubgraphBuilder, trace_body
+from ..trace.subgraph import SubgraphBuilder, trace_body
 
 _while_module = sys.modules["torch._higher_order_ops.while_loop"]
 _WHILE_LOOP = torch.ops.higher_order.while_loop

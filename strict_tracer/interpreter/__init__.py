@@ -1,13 +1,20 @@
-"""strict_tracer's CPython 3.11-3.13 bytecode interpreter.
+"""strict_tracer's CPython 3.11-3.13 bytecode interpreter, in rooms:
 
-Importing the package registers the opcode handlers and the lookasides (registry.py); the run
-loop (core.py) reads the tables and imports none of them.
+- core.py, frame.py, decode.py, versions.py: the run loop, frames, the decoder;
+  registry.py: the import-free tables the loop dispatches through;
+- handlers/: opcode handlers by family; objects/: the Python object model;
+- calls/: the call policy and what each answer runs; tensors/: proxies and torch natives;
+- lookasides/: polyfills and re-entry adapters; diagnostics/: locations, logs, explain().
+
+Importing the package registers the opcode handlers and the lookasides; the run loop imports
+none of them.
 """
-from . import (autocast_handlers, builtin_handlers, copy_protocol,  # noqa: F401  (register)
-               fx_wrapped_call, module_tricks, numpy_calls, ops_build, ops_call, ops_flow,
-               ops_stack, plumbing, polyfills, polyfills_lib, symbolic_calls,
-               tensor_from_values, torch_handlers)
-from . import intrinsics, ops_312, ops_313  # noqa: F401  (3.12/3.13 opcodes)
+from .calls import fx_wrapped_call, module_tricks  # noqa: F401  (register)
+from .handlers import build, call, flow, intrinsics, py312, py313, stack  # noqa: F401
+from .lookasides import builtin_handlers, plumbing, polyfills, polyfills_lib  # noqa: F401
+from .objects import copy_protocol  # noqa: F401
+from .tensors import (autocast_handlers, numpy_calls, symbolic_calls,  # noqa: F401
+                      tensor_from_values, torch_handlers)
 from .core import Interpreter
 from .registry import HANDLERS, REFUSED_OPCODES
 

@@ -1,6 +1,6 @@
 """The interpreter: frame stack, run loop, exception unwinding, refusals.
 
-Handlers live in the `ops_*` modules, grouped by opcode family; each is a function
+Handlers live in handlers/, grouped by opcode family (registry.HANDLERS); each is a function
 `handler(interp, frame, instr)` that returns True only when the frame returns or yields.
 The call policy, attribute protocol and operator protocols live in their own modules and are
 reached through methods of `Interpreter` so handlers stay small.
@@ -17,20 +17,20 @@ import torch.fx.traceback as fx_traceback
 
 from ..context import MAX_DEPTH
 from ..errors import Category, GraphBreakError, Location, StrictTracerError
-from . import diagnose
+from .diagnostics import diagnose
 from ..symbolic import DataDependentError
-from .attributes import AttributesMixin
-from .calls import CallsMixin
+from .objects.attributes import AttributesMixin
+from .calls.policy import CallsMixin
 from .decode import Instr
 from .frame import Frame, is_async_code, is_generator_code, make_frame
-from .guard import GuardMixin
-from .library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
-from .modules import ModulesMixin
-from .protocols import ProtocolsMixin
-from .tensors import TensorsMixin
-from .tracebacks import TracebacksMixin
+from .calls.guard import GuardMixin
+from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
+from .calls.nn_modules import ModulesMixin
+from .objects.protocols import ProtocolsMixin
+from .tensors.tensor_methods import TensorsMixin
+from .objects.tracebacks import TracebacksMixin
 from .registry import HANDLERS, REFUSED_OPCODES
-from .values import ValuesMixin
+from .objects.python_values import ValuesMixin
 
 # Frames of torch's own code (nn.Module forwards, functional wrappers) are not shown in node
 # stack traces, as in torch.export's: a node's trace ends at the user's line.
@@ -71,7 +71,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
     def __init__(self, state, explain: Any = None) -> None:
-        from .observe import make_observer
+        from .diagnostics.observe import make_observer
         self.state = state
         self.frames: list[Frame] = []
         self.current_exc: BaseException | None = None
@@ -122,7 +122,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, Mod
                               hint="call a synchronous function from forward()", operands=args)
         frame = make_frame(func, args, kwargs)
         if is_generator_code(code):
-            from .generators import InterpretedGenerator
+            from .objects.generators import InterpretedGenerator
             return InterpretedGenerator(self, frame)
         return self.run_frame(frame)
 

@@ -13,7 +13,7 @@ def run_python(fn: Callable, *args: Any, **kwargs: Any) -> Any:
 
     Tensors must not be passed (they would need placeholders); use export() for tensor code.
     """
-    from ..trace_state import TraceState
+    from ..trace.trace_state import TraceState
     from .core import Interpreter
 
     with context.export_lock:

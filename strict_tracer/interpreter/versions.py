@@ -2,7 +2,7 @@
 
 This is the only module that reads `sys.version_info`. Opcode differences live in the
 decoder (decode.py: how a version's instructions are resolved) and in the dispatch table
-(handlers are registered for a range of versions, core.handler); the few differences that are
+(handlers are registered for a range of versions, registry.handler); the few differences that are
 not opcodes (genobject.c behaviour) are named flags here, so a reader finds every version
 difference from this file.
 """

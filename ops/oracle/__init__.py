@@ -1,0 +1,1 @@
+"""The oracle: run a native torch callable on fake tensors and record its ATen calls."""

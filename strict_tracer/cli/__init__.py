@@ -1,0 +1,1 @@
+"""The command line's helpers: example inputs from a spec, and the demo."""

@@ -1,0 +1,493 @@
+"""Polyfills for builtins that call back into the program (callbacks or dunders).
+
+Each is a SPECIAL handler. Plain arguments (numbers, strings, tuples of them) go straight to
+the native; otherwise the handler either hands the native re-entry adapters (adapters.py), so
+the native's own algorithm runs with every callback interpreted, or follows the builtin's
+protocol itself (min/max/sum/any/all, numeric conversions) through the interpreter's
+operator protocols. Argument errors are left to the native, which raises them before it
+touches any argument.
+"""
+from __future__ import annotations
+
+import builtins
+import collections
+import operator
+import types
+from typing import Any
+
+import torch
+
+from ...context import reentry
+from ...proxy import SymSize, TensorProxy
+from ...symbolic import SymFloat, SymInt, SymValue, sym_max, sym_min
+from .adapters import (CompareKey, InterpretedCallable, format_arg, InterpretedIterable, TruthCallable, all_plain, is_plain, native_iterable, needs_iter_adapter)
+from ..registry import special
+from ..objects.protocols import _MISSING, lookup_special, lookup_type, stands_for, display_name
+
+_NUMBERS = frozenset({int, float, bool, complex})
+_GT, _LT = 4, 0          # COMPARE_OP indices
+
+
+# ---------------------------------------------------------------- sorting and min/max
+def sort_list(interp, items: list, key: Any = None, reverse: Any = False) -> None:
+    """list.sort(key=, reverse=) on `items` with the native timsort and interpreted keys."""
+    if key is None:
+        if all_plain(items):
+            items.sort(reverse=reverse)
+            return
+        keys = items
+    else:
+        keys = [interp.call(key, (item,), {}) for item in items]
+    if not all_plain(keys):
+        keys = [CompareKey(interp, k) for k in keys]
+    order = interp.run_native(sorted, range(len(items)), key=keys.__getitem__, reverse=reverse)
+    items[:] = [items[i] for i in order]
+
+
+def _sort_kwargs_ok(kwargs: dict) -> bool:
+    return not (set(kwargs) - {"key", "reverse"})
+
+
+@special(builtins.sorted)
+def _sorted(interp, args, kwargs):
+    if len(args) != 1 or not _sort_kwargs_ok(kwargs):
+        return interp.run_native(sorted, *args, **kwargs)
+    items = interp.iterate(args[0])
+    if items is args[0]:
+        items = list(items)
+    interp.mark_fresh(items)
+    sort_list(interp, items, kwargs.get("key"), kwargs.get("reverse", False))
+    return items
+
+
+@special(list.sort)
+def _list_sort(interp, args, kwargs):
+    if len(args) != 1 or not _sort_kwargs_ok(kwargs) or not issubclass(type(args[0]), list):
+        return interp.run_native(list.sort, *args, **kwargs)
+    interp.before_mutation(args[0])
+    sort_list(interp, args[0], kwargs.get("key"), kwargs.get("reverse", False))
+
+
+def _symbolic_numbers(values: Any) -> bool:
+    """Some symbolic int/float among only ints, floats and symbolic ints/floats."""
+    return any(isinstance(v, SymValue) for v in values) and all(
+        type(v) in (int, float) or isinstance(v, (SymInt, SymFloat)) for v in values)
+
+
+def _scalar_tensors(values: Any) -> bool:
+    """0-d non-bool tensors and plain numbers, at least one tensor (min(max(t.sum(), 0), 1))."""
+    tensors = [v for v in values if type(v) is TensorProxy]
+    return bool(tensors) and all(v.meta.shape == () and v.meta.dtype is not torch.bool
+                                 for v in tensors) and all(
+        type(v) is TensorProxy or type(v) in (int, float) for v in values)
+
+
+def _fold_scalar_tensors(interp, values: Any, is_max: bool) -> Any:
+    """max/min of 0-d tensors and numbers as Dynamo computes it: torch.maximum/minimum and
+    clamp (the same value as eager's pick, as a tensor; eager would branch on tensor data)."""
+    result = values[0]
+    for value in values[1:]:
+        if type(result) is not TensorProxy and type(value) is not TensorProxy:
+            result = max(result, value) if is_max else min(result, value)
+        elif type(result) is TensorProxy and type(value) is TensorProxy:
+            result = interp.tensor_op(torch.maximum if is_max else torch.minimum,
+                                      (result, value), {})
+        else:
+            tensor, number = (result, value) if type(result) is TensorProxy else (value, result)
+            result = interp.tensor_op(torch.clamp_min if is_max else torch.clamp_max,
+                                      (tensor, number), {})
+    return result
+
+
+def _min_max(name: str, native: Any, op: int):
+    def handler(interp, args, kwargs):
+        if not args or set(kwargs) - {"key", "default"} or (len(args) > 1 and "default" in kwargs):
+            return interp.run_native(native, *args, **kwargs)
+        key = kwargs.get("key")
+        iterable = args if len(args) > 1 else args[0]
+        if key is None and type(iterable) in (list, tuple) and all_plain(iterable):
+            return interp.run_native(native, *args, **kwargs)
+        if key is None and type(iterable) in (list, tuple, SymSize) and _symbolic_numbers(iterable):
+            # max(x.shape): a Max/Min expression, as torch.export's sym_max, not a guard
+            # per comparison (which would pin the dims' order to the example's).
+            fold = sym_max if op == _GT else sym_min
+            result = iterable[0]
+            for value in iterable[1:]:
+                result = fold(result, value)
+            return result
+        if key is None and type(iterable) in (list, tuple) and _scalar_tensors(iterable):
+            return _fold_scalar_tensors(interp, iterable, op == _GT)
+        it = interp.get_iter(iterable)
+        best_item = best_key = _MISSING
+        while True:
+            try:
+                item = interp.next_item(it)
+            except StopIteration:
+                break
+            value = item if key is None else interp.call(key, (item,), {})
+            if best_key is _MISSING or interp.truth(interp.compare(op, value, best_key)):
+                best_item, best_key = item, value
+        if best_item is _MISSING:
+            if "default" in kwargs:
+                return kwargs["default"]
+            raise ValueError(f"{name}() arg is an empty sequence")
+        return best_item
+    return handler
+
+
+special(builtins.max)(_min_max("max", builtins.max, _GT))
+special(builtins.min)(_min_max("min", builtins.min, _LT))
+
+
+# ---------------------------------------------------------------- folds
+@special(builtins.sum)
+def _sum(interp, args, kwargs):
+    if not 1 <= len(args) <= 2 or set(kwargs) - {"start"} or (len(args) == 2 and kwargs):
+        return interp.run_native(sum, *args, **kwargs)
+    start = args[1] if len(args) == 2 else kwargs.get("start", 0)
+    iterable = args[0]
+    if type(start) in (str, bytes, bytearray) or (
+            type(start) in _NUMBERS and type(iterable) in (list, tuple)
+            and all(type(v) in _NUMBERS for v in iterable)):
+        return interp.run_native(sum, iterable, start)
+    result = start
+    it = interp.get_iter(iterable)
+    while True:
+        try:
+            item = interp.next_item(it)
+        except StopIteration:
+            return result
+        result = interp.binary_op(0, result, item)
+
+
+def _any_all(native: Any, stop_on: bool):
+    def handler(interp, args, kwargs):
+        if len(args) != 1 or kwargs:
+            return interp.run_native(native, *args, **kwargs)
+        iterable = args[0]
+        if type(iterable) in (list, tuple) and all_plain(iterable):
+            return native(iterable)
+        it = interp.get_iter(iterable)
+        while True:
+            try:
+                item = interp.next_item(it)
+            except StopIteration:
+                return not stop_on
+            if interp.truth(item) is stop_on:
+                return stop_on
+    return handler
+
+
+special(builtins.any)(_any_all(builtins.any, True))
+special(builtins.all)(_any_all(builtins.all, False))
+
+
+# ---------------------------------------------------------------- lazy iterator builtins
+@special(builtins.map)
+def _map(interp, args, kwargs):
+    if len(args) < 2 or kwargs:
+        return interp.run_native(map, *args, **kwargs)
+    fn = InterpretedCallable(interp, args[0])
+    return interp.run_native(map, fn, *(native_iterable(interp, a) for a in args[1:]))
+
+
+@special(builtins.filter)
+def _filter(interp, args, kwargs):
+    if len(args) != 2 or kwargs:
+        return interp.run_native(filter, *args, **kwargs)
+    return interp.run_native(filter, TruthCallable(interp, args[0]), native_iterable(interp, args[1]))
+
+
+@special(builtins.zip)
+def _zip(interp, args, kwargs):
+    return interp.run_native(zip, *(native_iterable(interp, a) for a in args), **kwargs)
+
+
+@special(builtins.enumerate)
+def _enumerate(interp, args, kwargs):
+    if args:
+        args = (native_iterable(interp, args[0]), *args[1:])
+    elif "iterable" in kwargs:
+        kwargs = {**kwargs, "iterable": native_iterable(interp, kwargs["iterable"])}
+    return interp.run_native(enumerate, *args, **kwargs)
+
+
+@stands_for(reversed)
+class _ReversedSequence:
+    """reversed() of an object with Python __len__/__getitem__ (the sequence protocol)."""
+
+    _strict_tracer_native = True
+    __slots__ = ("interp", "seq", "index")
+
+    def __init__(self, interp, seq: Any, length: int) -> None:
+        self.interp, self.seq, self.index = interp, seq, length - 1
+
+    def __iter__(self) -> "_ReversedSequence":
+        return self
+
+    @reentry
+    def __next__(self) -> Any:
+        if self.index >= 0:
+            try:
+                item = self.interp.subscr(self.seq, self.index)
+            except (IndexError, StopIteration):
+                pass
+            else:
+                self.index -= 1
+                return item
+        self.index = -1
+        raise StopIteration
+
+
+@special(builtins.reversed)
+def _reversed(interp, args, kwargs):
+    if len(args) != 1 or kwargs:
+        return interp.run_native(reversed, *args, **kwargs)
+    seq = args[0]
+    tp = lookup_type(seq)
+    raw = lookup_special(tp, "__reversed__")
+    if raw is None:
+        raise TypeError(f"'{display_name(tp)}' object is not reversible")
+    if type(raw) is types.FunctionType:
+        return interp.call_unbound(raw, seq, ())
+    if raw is not _MISSING:
+        return interp.run_native(reversed, seq)
+    getitem, length = lookup_special(tp, "__getitem__"), lookup_special(tp, "__len__")
+    if getitem is _MISSING or length is _MISSING or tp is dict:
+        raise TypeError(f"'{display_name(tp)}' object is not reversible")
+    if type(getitem) is not types.FunctionType and type(length) is not types.FunctionType:
+        return interp.run_native(reversed, seq)
+    return _ReversedSequence(interp, seq, interp.length_of(seq))
+
+
+# ---------------------------------------------------------------- containers from iterables
+def _construct_from_iterable(native: type):
+    def handler(interp, args, kwargs):
+        if len(args) == 1 and not kwargs and needs_iter_adapter(args[0]):
+            args = (InterpretedIterable(interp, args[0]),)
+        result = interp.run_native(native, *args, **kwargs)
+        interp.mark_fresh(result)
+        return result
+    return handler
+
+
+for _cls in (list, tuple, set, frozenset, bytearray, collections.deque):
+    special(_cls)(_construct_from_iterable(_cls))
+
+
+def _iterable_method(native: Any, mutates: bool):
+    """A method whose arguments after self are iterables it consumes."""
+    def handler(interp, args, kwargs):
+        if args:
+            if mutates and issubclass(type(args[0]), (list, set, bytearray, collections.deque)):
+                interp.before_mutation(args[0])
+            args = (args[0], *(native_iterable(interp, a) for a in args[1:]))
+        return interp.run_native(native, *args, **kwargs)
+    return handler
+
+
+for _native, _mutates in (
+        (list.extend, True), (list.__init__, True), (list.__iadd__, True),
+        (set.update, True), (set.intersection_update, True), (set.difference_update, True),
+        (set.symmetric_difference_update, True), (set.__init__, True),
+        (set.union, False), (set.intersection, False), (set.difference, False),
+        (set.symmetric_difference, False), (set.issubset, False), (set.issuperset, False),
+        (set.isdisjoint, False), (frozenset.union, False), (frozenset.intersection, False),
+        (frozenset.difference, False), (frozenset.symmetric_difference, False),
+        (frozenset.issubset, False), (frozenset.issuperset, False), (frozenset.isdisjoint, False),
+        (str.join, False), (bytes.join, False), (bytearray.join, False),
+        (bytearray.extend, True), (collections.deque.extend, True),
+        (collections.deque.extendleft, True), (collections.deque.__init__, True)):
+    special(_native)(_iterable_method(_native, _mutates))
+
+
+def _mapping_argument(interp, value: Any) -> Any:
+    """What dict(value) / dict.update(value) should receive: `value` if its keys and items are
+    read natively (a dict that keeps dict iteration), else pairs read by the interpreter."""
+    if issubclass(type(value), dict) and lookup_special(type(value), "__iter__") is dict.__iter__:
+        return value
+    try:
+        interp.load_attr(value, "keys")
+    except AttributeError:
+        return native_iterable(interp, value)
+    return interp.mapping_items(value)
+
+
+def _dict_like(native: Any, mutates: bool):
+    def handler(interp, args, kwargs):
+        first = 1 if native is not dict else 0
+        if mutates and args and issubclass(type(args[0]), dict):
+            interp.before_mutation(args[0])
+        if len(args) == first + 1:
+            args = (*args[:first], _mapping_argument(interp, args[first]))
+        result = interp.run_native(native, *args, **kwargs)
+        if native is dict:
+            interp.mark_fresh(result)
+        return result
+    return handler
+
+
+special(dict)(_dict_like(dict, False))
+special(dict.update)(_dict_like(dict.update, True))
+special(dict.__init__)(_dict_like(dict.__init__, True))
+special(collections.OrderedDict.update)(_dict_like(collections.OrderedDict.update, True))
+
+
+# ---------------------------------------------------------------- numeric protocols
+def _dunder_result(interp, value: Any, dunder: str, args: tuple, error: str) -> Any:
+    raw = lookup_special(lookup_type(value), dunder)
+    if raw is _MISSING or raw is None:
+        raise TypeError(error.format(type(value).__name__))
+    return interp.call_unbound(raw, value, args)
+
+
+def _needs_protocol(value: Any) -> bool:
+    return not is_plain(value)
+
+
+@special(builtins.abs)
+def _abs(interp, args, kwargs):
+    if len(args) != 1 or kwargs or not _needs_protocol(args[0]):
+        return interp.run_native(abs, *args, **kwargs)
+    return _dunder_result(interp, args[0], "__abs__", (), "bad operand type for abs(): '{}'")
+
+
+@special(builtins.round)
+def _round(interp, args, kwargs):
+    if not 1 <= len(args) <= 2 or kwargs or all_plain(args):
+        return interp.run_native(round, *args, **kwargs)
+    extra = args[1:] if len(args) == 2 and args[1] is not None else ()
+    return _dunder_result(interp, args[0], "__round__", extra,
+                          "type {} doesn't define __round__ method")
+
+
+@special(builtins.divmod)
+def _divmod(interp, args, kwargs):
+    if len(args) != 2 or kwargs or all_plain(args):
+        return interp.run_native(divmod, *args, **kwargs)
+    return interp.binary_protocol(args[0], args[1], "__divmod__", "__rdivmod__", "divmod()")
+
+
+@special(builtins.pow)
+def _pow(interp, args, kwargs):
+    if len(args) == 2 and not kwargs and not all_plain(args):
+        return interp.binary_op(8, args[0], args[1])
+    return interp.run_native(pow, *args, **kwargs)
+
+
+def index_of(interp, value: Any) -> int:
+    """operator.index(value) with a Python __index__ interpreted."""
+    if type(value) is int:
+        return value
+    if is_plain(value) or type(value) is TensorProxy:
+        return interp.run_native(_index, value)
+    result = _dunder_result(interp, value, "__index__", (),
+                            "'{}' object cannot be interpreted as an integer")
+    if not issubclass(type(result), int):
+        raise TypeError(f"__index__ returned non-int (type {display_name(type(result))})")
+    return result
+
+
+def _index(value: Any) -> int:
+    import operator
+    return operator.index(value)
+
+
+def _index_then(native: Any):
+    def handler(interp, args, kwargs):
+        if len(args) != 1 or kwargs or is_plain(args[0]):
+            return interp.run_native(native, *args, **kwargs)
+        return native(index_of(interp, args[0]))
+    return handler
+
+
+for _native in (bin, hex, oct, chr):
+    special(_native)(_index_then(_native))
+
+
+@special(int)
+def _int(interp, args, kwargs):
+    if len(args) != 1 or kwargs or is_plain(args[0]) or type(args[0]) is TensorProxy:
+        result = interp.run_native(int, *args, **kwargs)
+        return result
+    value = args[0]
+    tp = lookup_type(value)
+    for dunder in ("__int__", "__index__", "__trunc__"):
+        raw = lookup_special(tp, dunder)
+        if raw is not _MISSING and raw is not None:
+            result = interp.call_unbound(raw, value, ())
+            if not issubclass(type(result), int):
+                raise TypeError(f"{dunder} returned non-int (type {display_name(type(result))})")
+            return int(result) if type(result) is not int and dunder != "__trunc__" else result
+    raise TypeError("int() argument must be a string, a bytes-like object or a real number, "
+                    f"not '{display_name(type(value))}'")
+
+
+@special(float)
+def _float(interp, args, kwargs):
+    if len(args) != 1 or kwargs or is_plain(args[0]) or type(args[0]) is TensorProxy:
+        return interp.run_native(float, *args, **kwargs)
+    value = args[0]
+    tp = lookup_type(value)
+    raw = lookup_special(tp, "__float__")
+    if raw is not _MISSING and raw is not None:
+        result = interp.call_unbound(raw, value, ())
+        if not issubclass(type(result), float):
+            raise TypeError(f"{display_name(tp)}.__float__ returned non-float (type "
+                            f"{display_name(type(result))})")
+        return float(result)
+    if lookup_special(tp, "__index__") is not _MISSING:
+        return float(index_of(interp, value))
+    raise TypeError(f"float() argument must be a string or a real number, not '{display_name(tp)}'")
+
+
+@special(range)
+def _range(interp, args, kwargs):
+    if kwargs or not all(type(a) is int for a in args):
+        args = tuple(a if is_plain(a) or type(a) is TensorProxy else index_of(interp, a)
+                     for a in args)
+    return interp.run_native(range, *args, **kwargs)
+
+
+@special(bool)
+def _bool(interp, args, kwargs):
+    if len(args) != 1 or kwargs:
+        return interp.run_native(bool, *args, **kwargs)
+    return interp.truth(args[0])
+
+
+@special(builtins.ascii)
+def _ascii(interp, args, kwargs):
+    if len(args) != 1 or kwargs:
+        return interp.run_native(ascii, *args, **kwargs)
+    return interp.to_repr(args[0]).encode("ascii", "backslashreplace").decode("ascii")
+
+
+# ---------------------------------------------------------------- string formatting
+def percent_format(interp, template: Any, args: Any) -> Any:
+    """`template % args` (str/bytes) with the arguments' str/repr/format interpreted."""
+    t = type(args)
+    if t is tuple:
+        adapted = tuple(format_arg(interp, a) for a in args)
+    elif t is dict or (issubclass(t, dict) and not is_plain(args)):
+        adapted = {k: format_arg(interp, v) for k, v in args.items()}
+    else:
+        adapted = format_arg(interp, args)
+    return interp.run_native(operator.mod, template, adapted)
+
+
+@special(str.format)
+def _str_format(interp, args, kwargs):
+    if not args:
+        return interp.run_native(str.format, *args, **kwargs)
+    adapted = tuple(format_arg(interp, a) for a in args[1:])
+    adapted_kwargs = {k: format_arg(interp, v) for k, v in kwargs.items()}
+    return interp.run_native(str.format, args[0], *adapted, **adapted_kwargs)
+
+
+@special(str.format_map)
+def _str_format_map(interp, args, kwargs):
+    if len(args) != 2 or kwargs or type(args[1]) is not dict:
+        return interp.run_native(str.format_map, *args, **kwargs)
+    return interp.run_native(str.format_map, args[0],
+                             {k: format_arg(interp, v) for k, v in args[1].items()})

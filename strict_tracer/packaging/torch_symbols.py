@@ -1,0 +1,292 @@
+"""Our symbols as torch's, for packaging (DESIGN.md "Packaging").
+
+One torch ShapeEnv and FakeTensorMode per program. Every symbolic input dimension gets a
+torch symbol whose source names it (`L['flat_args'][0].size()[0]`, as torch.export's); the surviving symbols of our engine
+are those, so node values, placeholder shapes and range constraints are our final
+expressions over them. Unbacked symbols become torch unbacked symbols when first met.
+
+Guards reach `ep.module()` as torch does it: placeholder shapes and range constraints give the
+per-dimension checks; every other guard (a relation like `w.size()[0] == x.size()[0] + 2`, a
+divisibility) is added to the torch ShapeEnv's guards, from which ExportedProgram derives its
+guard code.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import sympy
+import torch
+from torch._dynamo.source import (ConstantSource, GetItemSource, LocalSource,
+                                  TensorProperty, TensorPropertySource)
+from torch._guards import ShapeGuard, SLoc
+from torch._subclasses.fake_tensor import FakeTensorMode
+from torch.fx.experimental.symbolic_shapes import CallMethodKey, DimDynamic
+from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
+from torch.utils._pytree import SequenceKey
+from torch.utils._sympy import functions as tfn
+from torch.utils._sympy.numbers import int_oo
+from torch.utils._sympy.value_ranges import ValueRanges
+
+from ..proxy import TensorMeta, layout_strides
+from ..symbolic import SymBool, SymFloat, SymValue
+from ..symbolic.constraints import range_constraints
+from ..symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
+from ..symbolic.ranges import INF, decide
+
+
+def input_source(leaf: int, dim: int) -> TensorPropertySource:
+    """torch's Source for a dimension of the `leaf`-th flattened input, named as
+    torch.export's strict tracer names it (`L['flat_args'][i].size()[d]`): torch derives a
+    symbol's name from its source, so the program prints the same symbols as torch.export's,
+    and ep.module() maps these names back to the user's inputs in guard code."""
+    return TensorPropertySource(GetItemSource(LocalSource("flat_args"), leaf), TensorProperty.SIZE, dim)
+
+
+class TorchSymbols:
+    """Maps our expressions onto one torch ShapeEnv and makes the program's fake values."""
+
+    def __init__(self, env=None, inputs=None, sym_nodes=None, keep_equal: bool = True) -> None:
+        self.env = env
+        self.inputs = inputs
+        self.sym_nodes = sym_nodes
+        self.shape_env = TorchShapeEnv()
+        self.mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=True)
+        self.map: dict[sympy.Symbol, sympy.Basic] = {}
+        self.dim_symbols: dict[Any, sympy.Symbol] = {}   # InputDim -> torch symbol of its source
+        self.unbacked: list[sympy.Symbol] = []           # ours, in order of first use
+        self._sizes: dict[sympy.Basic, Any] = {}         # our size expression -> torch SymInt
+        if inputs is not None and inputs.symbols is not None:
+            self._input_symbols(inputs.symbols, keep_equal)
+
+    # ------------------------------------------------------------------ symbols
+    def _new_symbol(self, hint: int, source, lo, hi) -> sympy.Symbol:
+        symbol = self.shape_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,
+                                              do_not_specialize_zero_one=True)
+        self.shape_env.var_to_range[symbol] = _vr(lo, hi)
+        return symbol
+
+    def _input_symbols(self, symbols, keep_equal: bool) -> None:
+        # In input order, as torch.export creates them: a name taken by an earlier symbol
+        # (hash collision) moves the later one to the next free name.
+        for where, value in sorted(symbols.values.items(), key=lambda item: (item[0].leaf, item[0].dim)):
+            if not isinstance(value, SymValue):
+                continue
+            source = input_source(where.leaf, where.dim)
+            expr = value.expr
+            if expr.is_Symbol and expr not in self.map:
+                lo, hi = self.env.range_of(expr)
+                self.map[expr] = self.dim_symbols[where] = self._new_symbol(value.hint, source, lo, hi)
+            else:
+                lo, hi = self.env.bound(expr)
+                self.dim_symbols[where] = self._new_symbol(value.hint, source, max(lo, 0), hi)
+        for name, root in symbols.phantoms.items():
+            if root.expr not in self.map:
+                lo, hi = self.env.range_of(root.expr)
+                self.map[root.expr] = self._new_symbol(root.hint, ConstantSource(name), lo, hi)
+        if keep_equal:
+            self._keep_symbols_torch_keeps(symbols)
+
+    def _keep_symbols_torch_keeps(self, symbols) -> None:
+        """Input dims found equal while tracing share one of our symbols; print it as the torch
+        symbol torch.export keeps. Its ShapeEnv, told two equal-hinted sizes are equal, replaces
+        the lexicographically higher name (s6 by s27), so the lowest-named survives."""
+        equal_dims: dict[sympy.Symbol, list[sympy.Symbol]] = {}
+        for where, value in symbols.values.items():
+            if isinstance(value, SymValue):
+                resolved = self.env.resolve(value.expr)
+                if resolved.is_Symbol and resolved in self.map:
+                    equal_dims.setdefault(resolved, []).append(self.dim_symbols[where])
+        for ours, candidates in equal_dims.items():
+            kept = min(candidates, key=lambda symbol: symbol.name)
+            if kept is not self.map[ours]:
+                self.map[ours] = kept
+                self.shape_env.var_to_range[kept] = _vr(*self.env.range_of(ours))
+
+    def _symbol(self, s: sympy.Symbol) -> sympy.Basic:
+        mapped = self.map.get(s)
+        if mapped is not None:
+            return mapped
+        info = self.env.symbols[s]
+        if not info.unbacked:
+            raise KeyError(f"symbol {s} ({info.source}) has no torch counterpart")
+        if s.is_integer:
+            torch_value = self.shape_env.create_unbacked_symint()
+        else:
+            torch_value = self.shape_env.create_unbacked_symfloat()
+        mapped = torch_value.node.expr
+        self.shape_env.var_to_range[mapped] = _vr(info.lower, info.upper, bool(s.is_integer))
+        self.map[s] = mapped
+        self.unbacked.append(s)
+        return mapped
+
+    # ------------------------------------------------------------------ expressions
+    def expr(self, e: sympy.Basic, resolve: bool = True) -> sympy.Basic:
+        """Our expression (resolved by default) over torch's symbols and functions."""
+        if resolve and self.env is not None:
+            e = self.env.resolve(e)
+        return self._conv(e)
+
+    def _conv(self, e: sympy.Basic) -> sympy.Basic:
+        if e.is_Number or e in (sympy.true, sympy.false):
+            return e
+        if e.is_Symbol:
+            return self._symbol(e)
+        func = e.func
+        if e.is_Mul or (e.is_Pow and e.exp.is_negative):
+            num, den = sympy.fraction(e)
+            if den != 1:
+                n, d = strip_float(num), strip_float(den)
+                if n.is_integer and d.is_integer:
+                    return tfn.IntTrueDiv(self._conv(n), self._conv(d))
+                return tfn.FloatTrueDiv(self._conv(num), self._conv(den))
+        if e.is_Pow and not e.exp.is_Integer:
+            if e.exp == sympy.Rational(1, 2):
+                return tfn.OpaqueUnaryFn_sqrt(self._conv(e.base))
+            return tfn.FloatPow(self._conv(e.base), self._conv(e.exp))
+        converted = _FUNCS.get(func)
+        if converted is not None:
+            return converted(*(self._conv(a) for a in e.args))
+        if func is sympy.floor:
+            # together(): sympy spreads floor((s - 1)/2) into floor(s/2 - 1/2)
+            num, den = sympy.fraction(sympy.together(e.args[0]))
+            if den != 1:
+                return tfn.FloorDiv(self._conv(num), self._conv(den))
+            return tfn.FloorToInt(self._conv(e.args[0]))
+        if func is sympy.ceiling:
+            num, den = sympy.fraction(sympy.together(e.args[0]))
+            if den != 1:
+                return tfn.CeilDiv(self._conv(num), self._conv(den))
+            return tfn.CeilToInt(self._conv(e.args[0]))
+        if func is sympy.Mod:
+            a, b = e.args
+            nonneg = self.env is not None and self.env.bound(a)[0] >= 0 and self.env.bound(b)[0] > 0
+            return (tfn.Mod if nonneg else tfn.PythonMod)(self._conv(a), self._conv(b))
+        if func is sympy.Max:
+            return tfn.Max(*(self._conv(a) for a in e.args))
+        if func is sympy.Min:
+            return tfn.Min(*(self._conv(a) for a in e.args))
+        return func(*(self._conv(a) for a in e.args))
+
+    def value(self, v: Any) -> Any:
+        """A torch SymInt/SymFloat/SymBool (or number) for one of our values."""
+        if not isinstance(v, SymValue):
+            return v
+        e = self.env.resolve(v.expr)
+        if e.is_number or e in (sympy.true, sympy.false):
+            return bool(e) if isinstance(v, SymBool) else (int(e) if e.is_Integer else float(e))
+        texpr = self._conv(e)
+        hint = self.env.hint_value(e)
+        if isinstance(v, SymBool):
+            return self.shape_env.create_symboolnode(texpr)
+        if isinstance(v, SymFloat):
+            # sympy folds an integral float hint (4/2) to an Integer; torch wants a float.
+            return self.shape_env.create_symfloatnode(
+                texpr, hint=None if hint is None else float(hint))
+        return self.shape_env.create_symintnode(texpr, hint=hint)
+
+    # ------------------------------------------------------------------ fake values
+    def fake(self, meta: TensorMeta) -> torch.Tensor:
+        if meta.is_static:
+            shape, strides = list(meta.shape), meta.strides
+        else:
+            shape = [self._size(s) for s in meta.shape]
+            strides = layout_strides(meta, shape)
+        with self.mode:
+            t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
+                                    layout=meta.layout)
+            if meta.requires_grad:
+                t.requires_grad_(True)
+        return t
+
+    def _size(self, s: Any) -> Any:
+        """One torch SymInt per size expression: tensors of a shape share their sizes, which
+        lets torch reuse what it computed about them (contiguity, numel)."""
+        if type(s) is int:
+            return s
+        key = self.env.resolve(s.expr)
+        made = self._sizes.get(key)
+        if made is None:
+            made = self._sizes[key] = self.value(s)
+        return made
+
+    # ------------------------------------------------------------------ program facts
+    def range_constraints(self, unbacked_in_graph: list) -> dict:
+        if self.env is None:
+            return {}
+        symbols = self.inputs.symbols if self.inputs is not None else None
+        dims = [] if symbols is None else [
+            (where, self.env.resolve(v.expr)) for where, v in symbols.values.items()
+            if isinstance(v, SymValue)]
+        ours = range_constraints(self.env, symbols, dims, unbacked_in_graph) if symbols is not None \
+            else {s: self.env.range_of(s) for s in unbacked_in_graph}
+        return {self.expr(e, resolve=False): _vr(lo, hi, bool(e.is_integer))
+                for e, (lo, hi) in ours.items()}
+
+    def add_guards(self) -> None:
+        """Guards the program relies on that placeholder shapes and ranges do not express."""
+        env = self.env
+        if env is None:
+            return
+        symbols = self.inputs.symbols if self.inputs is not None else None
+        for where, own in self.dim_symbols.items():
+            value = symbols.values[where]
+            resolved = env.resolve(value.expr)
+            if resolved.is_number or self.map.get(resolved) is own:
+                continue
+            self._guard(sympy.Eq(own, self.expr(resolved, resolve=False)), None)
+        for guard in env.guards:
+            fact = env.resolve(guard.expr)
+            if fact in (sympy.true, sympy.false) or decide(fact, env.range_of) is True:
+                continue
+            if any(env.symbols[s].unbacked for s in fact.free_symbols if s in env.symbols):
+                continue
+            self._guard(self.expr(fact, resolve=False), guard.provenance)
+
+    def _guard(self, texpr: sympy.Basic, provenance: Any) -> None:
+        where = None if provenance is None else str(provenance)
+        self.shape_env.guards.append(ShapeGuard(texpr, SLoc(None, where), False))
+
+    def unbacked_bindings(self, symbol: sympy.Symbol) -> Optional[dict]:
+        """`node.meta["unbacked_bindings"]` for the node that defines an unbacked symbol."""
+        binding = self.sym_nodes.bindings.get(symbol) if self.sym_nodes is not None else None
+        if binding is None or symbol not in self.map:
+            return None
+        if binding.dim is None:
+            return {self.map[symbol]: ()}
+        return {self.map[symbol]: (CallMethodKey("size"), SequenceKey(binding.dim))}
+
+
+_FUNCS = {ToFloat: tfn.ToFloat, TruncToInt: tfn.TruncToInt, RoundToInt: tfn.RoundToInt}
+
+
+def _vr(lo, hi, integer: bool = True) -> ValueRanges:
+    if not integer:
+        return ValueRanges(-sympy.oo if lo == -INF else lo, sympy.oo if hi == INF else hi)
+    lo = -int_oo if lo == -INF else int(lo)
+    hi = int_oo if hi == INF else int(hi)
+    return ValueRanges(lo, hi)
+
+
+def program_names(env, symbols) -> Callable[[sympy.Basic], str]:
+    """How the packaged program prints an expression of our input symbols (`s27 > 2`), so
+    that explain() and the logs name sizes as the program does. A relation the program's
+    names make trivial (two dims found equal print as one symbol) is printed with each
+    dim's own name instead: `Eq(s27, s6)`."""
+    if symbols is None:
+        return str
+    kept = TorchSymbols(env, _InputsView(symbols)).map
+    own = TorchSymbols(env, _InputsView(symbols), keep_equal=False).map
+
+    def show(expr: sympy.Basic) -> str:
+        shown = expr.xreplace(kept)
+        if shown in (sympy.true, sympy.false) and expr not in (sympy.true, sympy.false):
+            shown = expr.xreplace(own)
+        return str(shown)
+    return show
+
+
+class _InputsView:
+    """The part of TracedInputs TorchSymbols reads."""
+
+    def __init__(self, symbols) -> None:
+        self.symbols = symbols
