@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 import sympy
 # sympy imports these lazily the first time it simplifies a floor/ceiling/round of a
@@ -43,32 +44,31 @@ class ToFloat(sympy.Function):
         return None
 
 
-class TruncToInt(sympy.Function):
+class _RoundedToInt(sympy.Function):
+    """A rounding of a real to an integer (`rounding` on exact numbers; integers stay)."""
+
+    is_integer = True
+    rounding: Any = None
+
+    @classmethod
+    def eval(cls, arg):
+        if arg.is_Number:
+            return sympy.Integer(cls.rounding(_exact(arg)))
+        if arg.is_integer:
+            return arg
+        return None
+
+
+class TruncToInt(_RoundedToInt):
     """`math.trunc(x)`: rounds toward zero; an integer."""
 
-    is_integer = True
-
-    @classmethod
-    def eval(cls, arg):
-        if arg.is_Number:
-            return sympy.Integer(math.trunc(_exact(arg)))
-        if arg.is_integer:
-            return arg
-        return None
+    rounding = staticmethod(math.trunc)
 
 
-class RoundToInt(sympy.Function):
+class RoundToInt(_RoundedToInt):
     """`round(x)`: the nearest integer, ties to even (Python's rounding)."""
 
-    is_integer = True
-
-    @classmethod
-    def eval(cls, arg):
-        if arg.is_Number:
-            return sympy.Integer(round(_exact(arg)))
-        if arg.is_integer:
-            return arg
-        return None
+    rounding = staticmethod(round)
 
 
 INTEGER_FUNCS = (TruncToInt, RoundToInt)

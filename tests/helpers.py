@@ -126,3 +126,13 @@ def torch_readable(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None
     ep.graph_module.graph.eliminate_dead_code()
     ep.graph_module.recompile()
     return readable(ep)
+
+
+def marked_line(path: str, marker: str, tag: str = "# <- ") -> int:
+    """The number of the line of `path` that ends with `{tag}{marker}` (tests name the lines
+    a message must point at by such end-of-line comments)."""
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            if line.rstrip().endswith(f"{tag}{marker}"):
+                return number
+    raise AssertionError(f"no line of {path} is marked {tag}{marker}")

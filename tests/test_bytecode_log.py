@@ -1,6 +1,7 @@
 """The bytecode log: `strict_tracer.bytecode` at DEBUG (or STRICT_TRACER_LOG=bytecode)."""
 from __future__ import annotations
 
+import functools
 import logging
 
 import pytest
@@ -13,6 +14,7 @@ from strict_tracer import log_options
 from strict_tracer.interpreter.diagnostics import bytecode_log
 from strict_tracer.interpreter.core import Interpreter
 from strict_tracer.trace.trace_state import TraceState
+from helpers import marked_line
 
 THIS_FILE = __file__
 LOGGER = "strict_tracer.bytecode"
@@ -24,12 +26,7 @@ class Small(torch.nn.Module):
         return y + 1
 
 
-def _line(marker: str) -> int:
-    with open(THIS_FILE) as f:
-        for number, line in enumerate(f, 1):
-            if line.rstrip().endswith(f"# <- {marker}"):
-                return number
-    raise AssertionError(marker)
+_line = functools.partial(marked_line, THIS_FILE)
 
 
 @pytest.fixture

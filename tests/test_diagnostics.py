@@ -2,6 +2,7 @@
 abstract stack values and a concrete fix; the structured fields say the same for tools."""
 from __future__ import annotations
 
+import functools
 import pickle
 
 import pytest
@@ -10,16 +11,12 @@ import torch
 import strict_tracer
 from bytecode_expect import branch_opname, find, shown, truth_test
 from strict_tracer import Category, GraphBreakError
+from helpers import marked_line
 
 THIS_FILE = __file__
 
 
-def _line(marker: str) -> int:
-    with open(THIS_FILE) as f:
-        for number, line in enumerate(f, 1):
-            if line.rstrip().endswith(f"# <- {marker}"):
-                return number
-    raise AssertionError(marker)
+_line = functools.partial(marked_line, THIS_FILE)
 
 
 class Branch(torch.nn.Module):

@@ -1,6 +1,7 @@
 """explain(): every problem in one run, in order, with the same details as export's errors."""
 from __future__ import annotations
 
+import functools
 import copy
 import json
 import random
@@ -15,17 +16,12 @@ from strict_tracer.interpreter.core import Interpreter
 from strict_tracer.trace.trace_state import TraceState
 
 from bytecode_expect import branch_opname
-from helpers import aten_targets
+from helpers import aten_targets, marked_line
 
 THIS_FILE = __file__
 
 
-def _line(marker: str) -> int:
-    with open(THIS_FILE) as f:
-        for number, line in enumerate(f, 1):
-            if line.rstrip().endswith(f"# <- {marker}"):
-                return number
-    raise AssertionError(marker)
+_line = functools.partial(marked_line, THIS_FILE)
 
 
 def _scale(t):

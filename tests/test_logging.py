@@ -3,6 +3,7 @@ export stage and for the progress of long traces; STRICT_TRACER_LOG's filters, l
 summary line for the bytecode log."""
 from __future__ import annotations
 
+import functools
 import logging
 import re
 
@@ -12,17 +13,13 @@ import torch
 import strict_tracer
 from strict_tracer import stage_log
 from strict_tracer import log_options
+from helpers import marked_line
 
 THIS_FILE = __file__
 ROOT = "strict_tracer"
 
 
-def _line(marker: str) -> int:
-    with open(THIS_FILE) as f:
-        for number, line in enumerate(f, 1):
-            if line.rstrip().endswith(f"# <- {marker}"):
-                return number
-    raise AssertionError(marker)
+_line = functools.partial(marked_line, THIS_FILE)
 
 
 class Small(torch.nn.Module):

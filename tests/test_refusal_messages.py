@@ -8,6 +8,7 @@ refused in internal terms.
 """
 from __future__ import annotations
 
+import functools
 import ast
 import pathlib
 import random
@@ -22,6 +23,7 @@ from strict_tracer import Category, GraphBreakError
 
 import test_diagnostics
 import test_refusal_locations
+from helpers import marked_line
 
 THIS_FILE = __file__
 INTERNAL_NAMES = re.compile(
@@ -30,12 +32,7 @@ INTERNAL_NAMES = re.compile(
     r"set_eval_frame|_make_subclass|GenericAlias")
 
 
-def _line(marker: str) -> int:
-    with open(THIS_FILE) as f:
-        for number, line in enumerate(f, 1):
-            if line.rstrip().endswith(f"# refused: {marker}"):
-                return number
-    raise AssertionError(marker)
+_line = functools.partial(marked_line, THIS_FILE, tag='# refused: ')
 
 
 @torch.compiler.disable

@@ -197,24 +197,32 @@ def op_get_yield_from_iter(interp, frame, instr):
         frame.stack[-1] = interp.get_iter(value)
 
 
-@handler("SEND", until=(3, 11))
-def op_send(interp, frame, instr):
+def send_step(interp, receiver, value) -> tuple[bool, object]:
+    """One step of `yield from`: (False, the sub-iterator's next value) or, when it finished,
+    (True, its return value)."""
     from ..objects.generators import InterpretedGenerator
-    stack = frame.stack
-    value = stack.pop()
-    receiver = stack[-1]
     try:
         if value is None:
-            result = interp.next_item(receiver)
-        elif type(receiver) is InterpretedGenerator:
-            result = receiver.send(value)
-        else:
-            result = interp.call(interp.load_attr(receiver, "send"), (value,), {})
+            return False, interp.next_item(receiver)
+        if type(receiver) is InterpretedGenerator:
+            return False, receiver.send(value)
+        return False, interp.call(interp.load_attr(receiver, "send"), (value,), {})
     except StopIteration as stop:
-        stack[-1] = stop.value
+        return True, stop.value
+
+
+@handler("SEND", until=(3, 11))
+def op_send(interp, frame, instr):
+    """receiver, value -> receiver, result; a finished sub-iterator replaces the receiver by
+    its return value and jumps."""
+    stack = frame.stack
+    value = stack.pop()
+    done, result = send_step(interp, stack[-1], value)
+    if done:
+        stack[-1] = result
         frame.ip = instr.arg
-        return
-    stack.append(result)
+    else:
+        stack.append(result)
 
 
 # ---------------------------------------------------------------- exceptions

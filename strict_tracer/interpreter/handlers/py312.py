@@ -8,6 +8,7 @@ import dis
 
 from ..registry import handler, refused
 from ..frame import NULL, UNBOUND
+from .flow import send_step
 from .stack import cell_value
 
 PY312 = (3, 12)
@@ -92,22 +93,10 @@ def op_end_for(interp, frame, instr):
 def op_send(interp, frame, instr):
     """receiver, value -> receiver, result; a finished sub-iterator jumps to END_SEND with its
     return value (3.11 replaced the receiver instead)."""
-    from ..objects.generators import InterpretedGenerator
     stack = frame.stack
-    value = stack[-1]
-    receiver = stack[-2]
-    try:
-        if value is None:
-            result = interp.next_item(receiver)
-        elif type(receiver) is InterpretedGenerator:
-            result = receiver.send(value)
-        else:
-            result = interp.call(interp.load_attr(receiver, "send"), (value,), {})
-    except StopIteration as stop:
-        stack[-1] = stop.value
+    done, stack[-1] = send_step(interp, stack[-2], stack[-1])
+    if done:
         frame.ip = instr.arg
-        return
-    stack[-1] = result
 
 
 @handler("END_SEND", since=PY312)

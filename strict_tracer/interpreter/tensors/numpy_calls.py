@@ -61,12 +61,9 @@ def call_numpy(interp, fn: Any, args: tuple, kwargs: dict) -> Any:
     if handled:
         return result
     if not (is_plain(args) and is_plain(kwargs)):
-        raise interp.refuse(
-            Category.UNSUPPORTED_NATIVE,
-            f"NumPy call {_name(fn)} received a traced value (a tensor or a symbolic size); "
-            "NumPy would need its values, which do not exist while tracing",
-            hint="write this computation with torch operations on the tensor",
-            operands=(*args, *kwargs.values()))
+        raise numpy_traced.refuse_numpy_call(
+            interp, f"{_name(fn)} received a traced value (a tensor or a symbolic size); "
+            "NumPy would need its values, which do not exist while tracing", args, kwargs)
     return fn(*args, **kwargs)
 
 

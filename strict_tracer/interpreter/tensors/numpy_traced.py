@@ -239,13 +239,17 @@ def traced_numpy_call(interp, fn: Any, args: tuple, kwargs: dict) -> tuple[bool,
         return False, None
     rule = _FUNCTIONS.get(fn)
     if rule is None:
-        raise interp.refuse(
-            Category.UNSUPPORTED_NATIVE,
-            f"NumPy call np.{getattr(fn, '__name__', fn)} on a traced array has no torch "
-            "equivalent the exporter maps NumPy calls to",
-            hint="write this computation with torch operations on the tensor",
-            operands=(*args, *kwargs.values()))
+        raise refuse_numpy_call(
+            interp, f"np.{getattr(fn, '__name__', fn)} on a traced array has no torch "
+            "equivalent the exporter maps NumPy calls to", args, kwargs)
     return True, _wrap(rule(*args, **kwargs))
+
+
+def refuse_numpy_call(interp, what: str, args: tuple, kwargs: dict):
+    """The refusal of a NumPy call that meets traced values: `NumPy call {what}`."""
+    return interp.refuse(Category.UNSUPPORTED_NATIVE, f"NumPy call {what}",
+                         hint="write this computation with torch operations on the tensor",
+                         operands=(*args, *kwargs.values()))
 
 
 def _reaches_traced(value: Any, depth: int = 0) -> bool:
