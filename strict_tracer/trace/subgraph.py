@@ -192,9 +192,7 @@ def trace_body(interp, builder: SubgraphBuilder, fn: Any, args: tuple, kwargs: d
     """Call `fn(*args, **kwargs)` through the interpreter with `builder` as the current graph."""
     state = interp.state
     sandbox = state.sandbox
-    saved_graph, saved_sym_nodes = state.graph, state.sym_nodes
-    saved_guard, saved_grad = sandbox.write_guard, state.grad_enabled
-    saved_autocast = state.autocast.region
+    saved_grad, saved_autocast = state.grad_enabled, state.autocast.region
     start = sandbox.clock
 
     def guard(obj: Any, what: str) -> None:
@@ -207,13 +205,8 @@ def trace_body(interp, builder: SubgraphBuilder, fn: Any, args: tuple, kwargs: d
                             f"{builder.what} writes {what} of {_short(obj)}, which exists outside it",
                             hint=PURE_BODY_HINT)
 
-    state.graph, state.sym_nodes = builder, builder.sym_nodes
-    sandbox.write_guard = guard
-    try:
+    with state.subgraph(builder, guard):
         result = interp.call(fn, tuple(args), kwargs or {})
-    finally:
-        state.graph, state.sym_nodes = saved_graph, saved_sym_nodes
-        sandbox.write_guard = saved_guard
     if state.grad_enabled != saved_grad:
         state.grad_enabled = saved_grad
         raise interp.refuse(Category.SIDE_EFFECT,

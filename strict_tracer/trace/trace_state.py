@@ -36,6 +36,8 @@ class TraceState:
         # expr -> str; set by the export pipeline (packaging/torch_symbols.program_names), else str.
         self.symbol_printer: Any = None
         self.sym_nodes = SymNodes(self.graph, self.shape_env)
+        # Enclosing (graph, sym nodes, write guard) of the operator bodies being traced.
+        self.scopes: list[tuple[Any, Any, Any]] = []
         self.sandbox = UndoLog()
         self.grad_enabled = torch.is_grad_enabled()
         self.export_grad_enabled = self.grad_enabled
@@ -81,6 +83,19 @@ class TraceState:
         parent_path = self.module_paths.get(id(parent), self.module_names.get(id(parent)))
         if parent_path is not None and id(child) in self.module_names:
             self.module_paths[id(child)] = f"{parent_path}.{name}" if parent_path else name
+
+    @contextlib.contextmanager
+    def subgraph(self, builder: GraphBuilder, write_guard: Any = None) -> Iterator[GraphBuilder]:
+        """Make `builder` (an operator body's graph, trace/subgraph.py) the current graph, with
+        its sym nodes and the sandbox's `write_guard`, until the block ends; the enclosing
+        scope comes back however the block ends (a stack: bodies nest)."""
+        self.scopes.append((self.graph, self.sym_nodes, self.sandbox.write_guard))
+        self.graph, self.sym_nodes = builder, builder.sym_nodes
+        self.sandbox.write_guard = write_guard
+        try:
+            yield builder
+        finally:
+            self.graph, self.sym_nodes, self.sandbox.write_guard = self.scopes.pop()
 
     @contextlib.contextmanager
     def module_scope(self, mod: torch.nn.Module) -> Iterator[None]:
