@@ -20,11 +20,12 @@ from .trace.module_calls import preserved_modules
 from .interpreter.tensors.autocast_handlers import check_autocast_exited
 from .outputs import collect_outputs
 from .ops.oracle.fakes import renew_if_large
-from .packaging.program import TraceResult, package
+from .packaging.program import package
 from .packaging.torch_symbols import program_names
 from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
+from .trace.results import TraceResult
 from .trace.trace_state import TraceState
 
 
@@ -94,12 +95,12 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
                            preserve_module_call_signature=preserve_module_call_signature,
                            stages=stages)
-            functionalize(result)
+            functional = functionalize(result)
             if result.inputs.symbols is not None:
                 # Ops functionalization adds may specialize sizes too (an op without a rule).
                 check_constraints(result.shape_env, result.inputs.symbols)
             stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
-            program = package(result)
+            program = package(functional)
             check_artifact(program)
             stages.done("package", "ExportedProgram with %s, %s",
                         counted(len(program.graph.nodes), "graph node"),

@@ -1,12 +1,13 @@
 """Stage 4 (DESIGN.md "Functionalization"): the traced graph -> a functional ATen graph.
 
-`functionalize(result)` rewrites the traced graph so that no node has a mutable schema:
-in-place and out= ops become functional variants, writes through views scatter into their
-base, and every written parameter, buffer or user input becomes an output tagged
-PARAMETER_MUTATION / BUFFER_MUTATION / USER_INPUT_MUTATION, before the user outputs and in
-input order, as in torch.export's functional IR. Autocast regions are then wrapped in
-`wrap_with_autocast` submodules and grad-mode regions in `wrap_with_set_grad_enabled` ones. `functionalize_subgraph` does the same for the
-subgraph of a higher-order op, refusing writes to the subgraph's inputs.
+`functionalize(result)` rewrites the traced graph of a TraceResult so that no node has a
+mutable schema, and returns a FunctionalProgram: in-place and out= ops become functional
+variants, writes through views scatter into their base, and every written parameter, buffer
+or user input becomes an output tagged PARAMETER_MUTATION / BUFFER_MUTATION /
+USER_INPUT_MUTATION, before the user outputs and in input order, as in torch.export's
+functional IR. Autocast regions are then wrapped in `wrap_with_autocast` submodules and
+grad-mode regions in `wrap_with_set_grad_enabled` ones. `functionalize_subgraph` does the
+same for the subgraph of a higher-order op, refusing writes to the subgraph's inputs.
 """
 from __future__ import annotations
 
@@ -16,22 +17,19 @@ import torch
 import torch.fx
 from torch.export.graph_signature import OutputKind
 
-from ..trace.graph import BUFFER, CONSTANT, PARAM
+from ..trace.graph import BUFFER, PARAMETER, USER_INPUT
+from ..trace.results import FunctionalProgram, TraceResult
 from .autocast_regions import outline_autocast_regions
 from .grad_regions import outline_grad_regions
 from .rewrite import Functionalizer
-from .storage import BUFFER as SRC_BUFFER
-from .storage import CONSTANT as SRC_CONSTANT
-from .storage import PARAMETER as SRC_PARAMETER
-from .storage import USER_INPUT, InputSource
+from .storage import InputSource
 
-_SOURCE_KIND = {PARAM: SRC_PARAMETER, BUFFER: SRC_BUFFER, CONSTANT: SRC_CONSTANT}
-_MUTATION_KIND = {SRC_PARAMETER: OutputKind.PARAMETER_MUTATION, SRC_BUFFER: OutputKind.BUFFER_MUTATION,
+_MUTATION_KIND = {PARAMETER: OutputKind.PARAMETER_MUTATION, BUFFER: OutputKind.BUFFER_MUTATION,
                   USER_INPUT: OutputKind.USER_INPUT_MUTATION}
 
 
 def _input_sources(result: Any) -> dict[torch.fx.Node, InputSource]:
-    sources = {lifted.node: InputSource(_SOURCE_KIND[lifted.kind], lifted.target, lifted.node)
+    sources = {lifted.node: InputSource(lifted.kind, lifted.target, lifted.node)
                for lifted in result.graph.lifted}
     for leaf in result.inputs.leaves:
         if leaf.proxy is not None:
@@ -39,22 +37,22 @@ def _input_sources(result: Any) -> dict[torch.fx.Node, InputSource]:
     return sources
 
 
-def functionalize(result: Any) -> Any:
-    """Rewrite `result` (a TraceResult) into functional form, in place; return it."""
+def functionalize(result: TraceResult) -> FunctionalProgram:
+    """The functional program of `result`: its graph rewritten (in place) so that no node
+    mutates, the written inputs' new values output first (their kinds in `output_kinds`)."""
     graph = result.graph.graph
     pass_ = Functionalizer(graph, _input_sources(result), result.shape_env, result.export_grad,
                            sym_nodes=result.sym_nodes)
     written = pass_.run()
     output = next(n for n in reversed(graph.nodes) if n.op == "output")
     n_user = len(output.args[0]) - len(written)
-    result.output_kinds = ([(_MUTATION_KIND[s.kind], s.target) for s in written]
-                           + [(OutputKind.USER_OUTPUT, None)] * n_user)
+    output_kinds = tuple([(_MUTATION_KIND[s.kind], s.target) for s in written]
+                         + [(OutputKind.USER_OUTPUT, None)] * n_user)
     _functionalize_subgraphs(result.graph.submodules, result)
     result.graph.prune()
     outline_autocast_regions(result.graph)
     outline_grad_regions(result.graph, result.export_grad)
-    result.functional = True
-    return result
+    return FunctionalProgram(result, output_kinds)
 
 
 def _functionalize_subgraphs(submodules: dict[str, Any], result: Any) -> None:

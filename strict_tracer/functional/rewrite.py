@@ -23,7 +23,8 @@ from ..ops.shape_rules import has_symbolic
 from .decompose import aliasing_is_size_independent, hides_writes, size_independent
 from .emitter import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
-from .storage import CONSTANT, FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs, ViewOutputs
+from ..trace.graph import CONSTANT
+from .storage import FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs, ViewOutputs
 from .views import LAYOUT_SENSITIVE, ViewStep, has_inverse, layout_of, scatter_back
 
 aten = torch.ops.aten

@@ -15,14 +15,13 @@ import torch.fx
 from ..proxy import TensorMeta, TensorProxy
 from .views import ViewStep
 
-PARAMETER, BUFFER, CONSTANT, USER_INPUT = "parameter", "buffer", "constant", "user input"
 
 
 @dataclass(frozen=True)
 class InputSource:
     """The graph input a storage comes from."""
 
-    kind: str                 # PARAMETER / BUFFER / CONSTANT / USER_INPUT
+    kind: str                 # trace.graph PARAMETER / BUFFER / CONSTANT / USER_INPUT
     target: str               # state_dict / constants key, or the user input's name
     node: torch.fx.Node
 

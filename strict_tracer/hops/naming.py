@@ -18,7 +18,7 @@ from typing import Any, Callable
 import torch
 import torch.fx
 
-from ..trace.graph import BUFFER, PARAM, GraphBuilder, op_display_name
+from ..trace.graph import BUFFER, PARAMETER, GraphBuilder, op_display_name
 from ..trace.subgraph import ScopedGraph, SubgraphBuilder
 
 _COND = torch.ops.higher_order.cond
@@ -29,7 +29,7 @@ _GRAD_REGION = torch.ops.higher_order.wrap_with_set_grad_enabled
 def _state_name(kind: str, target: str) -> str:
     *modules, leaf = target.split(".")
     prefix = "l_self_" + "".join(f"modules_{m}_" for m in modules)
-    group = {PARAM: "parameters_", BUFFER: "buffers_"}.get(kind, "")
+    group = {PARAMETER: "parameters_", BUFFER: "buffers_"}.get(kind, "")
     return f"{prefix}{group}{leaf}_"
 
 

@@ -8,12 +8,10 @@ with the pytree specs, so `.module()`, save/load and run_decompositions work on 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.fx
-import torch.utils._pytree as pytree
 from torch._export.verifier import TrainingIRVerifier, Verifier
 from torch.export.exported_program import ExportedProgram, ModuleCallEntry, ModuleCallSignature
 from torch.export.graph_signature import (ConstantArgument, ExportGraphSignature, InputKind,
@@ -21,36 +19,16 @@ from torch.export.graph_signature import (ConstantArgument, ExportGraphSignature
                                           SymFloatArgument, SymIntArgument, TensorArgument)
 from torch.fx.passes.shape_prop import TensorMetadata, _extract_tensor_metadata
 
-from ..trace.graph import BUFFER, CONSTANT, PARAM, GraphBuilder, LiftedInput
+from ..trace.graph import BUFFER, CONSTANT, PARAMETER, LiftedInput
 from ..hops.naming import subgraph_modules
-from ..inputs import TracedInputs
 from ..trace.module_calls import collect_signatures
+from ..trace.results import FunctionalProgram, TraceResult
 from ..trace.source_fns import annotate_lifted_placeholders
 from .torch_symbols import TorchSymbols
 from ..proxy import TensorMeta
 from ..symbolic import SymValue
 
-_INPUT_KIND = {PARAM: InputKind.PARAMETER, BUFFER: InputKind.BUFFER, CONSTANT: InputKind.CONSTANT_TENSOR}
-
-
-@dataclass
-class TraceResult:
-    """What tracing hands to the later stages."""
-
-    root: torch.nn.Module
-    graph: GraphBuilder
-    inputs: TracedInputs
-    output_values: list[Any]
-    out_spec: pytree.TreeSpec
-    example_args: tuple
-    example_kwargs: dict
-    output_kinds: list[tuple[OutputKind, str | None]] = field(default_factory=list)
-    range_constraints: dict = field(default_factory=dict)
-    functional: bool = False
-    shape_env: Any = None          # strict_tracer.symbolic.ShapeEnv of the trace
-    sym_nodes: Any = None          # strict_tracer.sym_nodes.SymNodes (symbol bindings)
-    export_grad: bool = True       # grad mode export() was called in
-    module_call_specs: dict = field(default_factory=dict)   # preserved calls (module_calls.py)
+_INPUT_KIND = {PARAMETER: InputKind.PARAMETER, BUFFER: InputKind.BUFFER, CONSTANT: InputKind.CONSTANT_TENSOR}
 
 
 def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
@@ -154,9 +132,9 @@ def _input_specs(result: TraceResult) -> list[InputSpec]:
     return specs
 
 
-def _output_specs(result: TraceResult, output_node: torch.fx.Node) -> list[OutputSpec]:
+def _output_specs(kinds: tuple, output_node: torch.fx.Node) -> list[OutputSpec]:
     specs = []
-    kinds = result.output_kinds or [(OutputKind.USER_OUTPUT, None)] * len(output_node.args[0])
+    kinds = kinds or [(OutputKind.USER_OUTPUT, None)] * len(output_node.args[0])
     for value, (kind, target) in zip(output_node.args[0], kinds):
         if isinstance(value, torch.fx.Node):
             arg = _argument(value)
@@ -213,7 +191,11 @@ def _module_call_graph(result: TraceResult, preserved: dict[str, ModuleCallSigna
     return entries
 
 
-def package(result: TraceResult) -> ExportedProgram:
+def package(program: FunctionalProgram | TraceResult) -> ExportedProgram:
+    """The ExportedProgram of a functionalized trace (export()), or of a trace as it was
+    captured (torch.export's training IR, for comparisons with torch.export)."""
+    functional = isinstance(program, FunctionalProgram)
+    result = program.trace if functional else program
     graph = result.graph.graph
     symbols = TorchSymbols(result.shape_env, result.inputs, result.sym_nodes)
     annotate_lifted_placeholders(graph, {lifted.node for lifted in result.graph.lifted})
@@ -224,17 +206,17 @@ def package(result: TraceResult) -> ExportedProgram:
         _attach_unbacked_bindings(symbols)
     symbols.add_guards()
     symbols.shape_env.pending_fresh_unbacked_symbols.clear()   # bound by our nodes already
-    range_constraints = {**result.range_constraints, **symbols.range_constraints(symbols.unbacked)}
+    range_constraints = symbols.range_constraints(symbols.unbacked)
     preserved = collect_signatures(graph, result.module_call_specs)
     output_node = next(n for n in reversed(graph.nodes) if n.op == "output")
     input_specs = _input_specs(result)
-    output_specs = _output_specs(result, output_node)
+    output_specs = _output_specs(program.output_kinds if functional else (), output_node)
     signature = ExportGraphSignature(input_specs, output_specs)
     state_dict, constants = _state_dict_and_constants(result)
     root = torch.nn.Module()
     for name, module in subgraphs.items():
         root.add_module(name, module)
-    verifiers = [Verifier] if result.functional else [TrainingIRVerifier]
+    verifiers = [Verifier] if functional else [TrainingIRVerifier]
     ep = ExportedProgram(
         root=root,
         graph=graph,

@@ -17,13 +17,15 @@ import torch.fx
 from ..errors import Category, GraphBreakError
 from ..proxy import TensorMeta, TensorProxy
 
-PARAM, BUFFER, CONSTANT = "parameter", "buffer", "constant"
-_PREFIX = {PARAM: "p_", BUFFER: "b_", CONSTANT: "c_"}
+# The kinds of program input, one vocabulary for every stage (lifted inputs here, the
+# functionalization pass's input sources, the packaged signature).
+PARAMETER, BUFFER, CONSTANT, USER_INPUT = "parameter", "buffer", "constant", "user input"
+_PREFIX = {PARAMETER: "p_", BUFFER: "b_", CONSTANT: "c_"}
 
 
 @dataclass
 class LiftedInput:
-    kind: str            # PARAM / BUFFER / CONSTANT
+    kind: str            # PARAMETER / BUFFER / CONSTANT (never USER_INPUT)
     target: str          # state_dict / constants key
     tensor: torch.Tensor
     node: torch.fx.Node
@@ -95,9 +97,9 @@ class GraphBuilder:
 
     def _insertion_anchor(self, kind: str) -> torch.fx.Node | None:
         """Parameters go before any buffer/constant/user input; the rest before user inputs."""
-        if kind == PARAM:
+        if kind == PARAMETER:
             for lifted in self.lifted:
-                if lifted.kind != PARAM:
+                if lifted.kind != PARAMETER:
                     return lifted.node
         return self.user_inputs[0].node if self.user_inputs else self._first_non_placeholder()
 

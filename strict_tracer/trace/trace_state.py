@@ -12,7 +12,7 @@ import torch
 
 from .autocast import VirtualAutocast
 from ..errors import Category, GraphBreakError
-from .graph import BUFFER, CONSTANT, PARAM, GraphBuilder
+from .graph import BUFFER, CONSTANT, PARAMETER, GraphBuilder
 from .sandbox import UndoLog
 from ..ops.oracle.fakes import fake_from_real
 from torch._subclasses.fake_tensor import is_fake
@@ -139,7 +139,7 @@ class TraceState:
             return proxy
         ident = id(tensor)
         if ident in self.param_names:
-            return self._make_lifted(PARAM, self.param_names[ident], tensor, path=path)
+            return self._make_lifted(PARAMETER, self.param_names[ident], tensor, path=path)
         if ident in self.buffer_names:
             fqn, persistent = self.buffer_names[ident]
             return self._make_lifted(BUFFER, fqn, tensor, persistent, path=path)
@@ -181,8 +181,7 @@ class TraceState:
             meta._example = fake_from_real(tensor)
         lifted = self.graph.lifted_placeholder(kind, target, tensor, meta, persistent, path)
         py_type = torch.nn.Parameter if isinstance(original, torch.nn.Parameter) else torch.Tensor
-        origin = {PARAM: "parameter", BUFFER: "buffer", CONSTANT: "constant"}[kind]
-        proxy = TensorProxy(lifted.node, meta, f"{origin} {target}", source=target, py_type=py_type)
+        proxy = TensorProxy(lifted.node, meta, f"{kind} {target}", source=target, py_type=py_type)
         self._lifted[id(original)] = proxy
         return proxy
 
