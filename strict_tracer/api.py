@@ -25,6 +25,7 @@ from .packaging.torch_symbols import program_names
 from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
+from .symbolic.dims import unwrap_int_inputs
 from .trace.results import TraceResult
 from .trace.trace_state import TraceState
 
@@ -86,6 +87,7 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False,
             preserve_module_call_signature=preserve_module_call_signature,
             prefer_deferred_runtime_asserts_over_guards=prefer_deferred_runtime_asserts_over_guards)
+    args, kwargs, dynamic_shapes = unwrap_int_inputs(mod, args, kwargs, dynamic_shapes)
     stages = Stages(f"export of {type(mod).__name__}")
     # Export called inside the user's FakeTensorMode (fake weights and inputs): our stages run
     # their own fake modes, so the ambient one is set aside meanwhile.

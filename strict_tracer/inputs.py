@@ -27,6 +27,7 @@ class InputLeaf:
     value: Any                     # the example value
     node: torch.fx.Node
     proxy: TensorProxy | None      # None for constant (non-tensor) inputs
+    symbol: Any = None             # a dynamic int input's SymInt
 
 
 @dataclass
@@ -103,7 +104,7 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
     names = _leaf_names(sig, paths)
     for (path, value), name in zip(flat, names):
         _check_leaf(value, name)
-    shapes, symbols = _symbolic_shapes(mod, args, kwargs, dynamic_shapes, flat, state)
+    shapes, int_symbols, symbols = _symbolic_shapes(mod, args, kwargs, dynamic_shapes, flat, state)
     leaves: list[InputLeaf] = []
     traced_values: list[Any] = []
     for index, ((path, value), name) in enumerate(zip(flat, names)):
@@ -117,6 +118,12 @@ def prepare_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, state: Trace
                 state.sym_nodes.bind_input(node, shape)
             leaves.append(InputLeaf(name, value, node, proxy))
             traced_values.append(proxy)
+        elif index in int_symbols:       # a dynamic int: its placeholder is the symbol's value
+            sym = int_symbols[index]
+            node = state.graph.user_placeholder(name, sym)
+            state.sym_nodes.bind_value(sym.expr, node)
+            leaves.append(InputLeaf(name, value, node, None, sym))
+            traced_values.append(sym)
         else:
             node = state.graph.user_placeholder(name, None, value)
             leaves.append(InputLeaf(name, value, node, None))
@@ -158,21 +165,25 @@ def _unsupported_representation(value: torch.Tensor) -> tuple[str, str] | None:
     return None
 
 
-def _symbolic_shapes(mod, args, kwargs, dynamic_shapes, flat, state) -> tuple[dict, Any]:
-    """Shapes with size symbols for the tensor leaves `dynamic_shapes` makes dynamic."""
+def _symbolic_shapes(mod, args, kwargs, dynamic_shapes, flat, state) -> tuple[dict, dict, Any]:
+    """Shapes with size symbols for the tensor leaves `dynamic_shapes` makes dynamic, and
+    symbols for the int leaves it makes dynamic (both by leaf index)."""
     if dynamic_shapes is None:
-        return {}, None
+        return {}, {}, None
     paths = [path for path, _ in flat]
     specs = dim_specs.parse_dynamic_shapes(mod, args, kwargs, dynamic_shapes, paths)
     keys = dim_specs.bound_paths(mod, paths)
-    tensors, tensor_specs, indices = [], [], []
+    tensors, tensor_specs, indices, ints = [], [], [], []
     for index, ((path, value), spec) in enumerate(zip(flat, specs)):
         if isinstance(value, torch.Tensor):
             tensors.append((index, keys[index], value))
             tensor_specs.append(spec)
             indices.append(index)
-    shapes, symbols = allocate(state.shape_env, tensors, tensor_specs)
-    return dict(zip(indices, shapes)), symbols
+        elif isinstance(spec, dim_specs.DimSpec):
+            ints.append((index, keys[index], value, spec))
+    shapes, int_values, symbols = allocate(state.shape_env, tensors, tensor_specs, ints)
+    return (dict(zip(indices, shapes)), {leaf: v for (leaf, *_), v in zip(ints, int_values)},
+            symbols)
 
 
 def _defined_at(mod: torch.nn.Module) -> str:

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import torch
 import torch.utils._pytree as pytree
 from torch.export.dynamic_shapes import (AdditionalInputs, Dim, ShapesCollection, _DerivedDim,
-                                         _DimHint, _DimHintType, _StaticDim)
+                                         _DimHint, _DimHintType, _IntWrapper, _StaticDim)
 
 from strict_tracer.errors import UserInputError
 from strict_tracer.warn import warn_user
@@ -30,7 +30,7 @@ class InputDim:
 
     leaf: int           # index among the flattened user inputs
     keys: tuple         # pytree key path into forward()'s bound arguments
-    dim: int
+    dim: Optional[int]  # None: the input is a Python int, itself the size
 
     @property
     def path(self) -> str:
@@ -39,11 +39,15 @@ class InputDim:
 
     @property
     def source(self) -> str:
-        """torch's name for this size: L['x'].size()[0]."""
+        """torch's name for this size: L['x'].size()[0] (L['n'] for an int input)."""
+        if self.dim is None:
+            return f"L{pytree.keystr(self.keys)}"
         return f"L{pytree.keystr(self.keys)}.size()[{self.dim}]"
 
     @property
     def shape_name(self) -> str:
+        if self.dim is None:
+            return f"inputs{pytree.keystr(self.keys)}"
         return f"inputs{pytree.keystr(self.keys)}.shape[{self.dim}]"
 
 
@@ -78,17 +82,33 @@ def bound_paths(mod: torch.nn.Module, leaf_paths: list[tuple]) -> list[tuple]:
     return [_combined_path(sig, path) for path in leaf_paths]
 
 
+def unwrap_int_inputs(mod: torch.nn.Module, args: tuple, kwargs: dict, spec: Any) -> tuple:
+    """(args, kwargs, spec) with torch's `_IntWrapper` inputs as their ints. A ShapesCollection
+    marks an int dynamic by the wrapper's identity, so it is resolved before unwrapping."""
+    if not any(isinstance(leaf, _IntWrapper) for leaf in pytree.tree_leaves((args, kwargs))):
+        return args, kwargs, spec
+    if isinstance(spec, (ShapesCollection, AdditionalInputs)):
+        spec = _resolve_collection(spec, mod, args, kwargs)
+    args, kwargs = pytree.tree_map_only(_IntWrapper, lambda wrapper: wrapper.val, (args, kwargs))
+    return args, kwargs, spec
+
+
+def _resolve_collection(spec: Any, mod: torch.nn.Module, args: tuple, kwargs: dict) -> Any:
+    try:
+        return spec.dynamic_shapes(mod, args, kwargs)
+    except (ValueError, AssertionError, TypeError) as exc:
+        raise UserInputError(f"dynamic_shapes: {exc}") from None
+
+
 def parse_dynamic_shapes(mod: torch.nn.Module, args: tuple, kwargs: dict, spec: Any,
                          leaf_paths: list[tuple]) -> list[Optional[list[DimSpec]]]:
     """One entry per flattened input leaf (pytree order of (args, kwargs)): a DimSpec per
-    dimension for tensors, None for leaves without a spec (static)."""
+    dimension for tensors, one DimSpec for an int made dynamic (Dim.AUTO/DYNAMIC), None for
+    leaves without a spec (static)."""
     if spec is None:
         return [None] * len(leaf_paths)
     if isinstance(spec, (ShapesCollection, AdditionalInputs)):
-        try:
-            spec = spec.dynamic_shapes(mod, args, kwargs)
-        except (ValueError, AssertionError, TypeError) as exc:
-            raise UserInputError(f"dynamic_shapes: {exc}") from None
+        spec = _resolve_collection(spec, mod, args, kwargs)
     combined = _combine_args(mod, args, kwargs)
     if isinstance(spec, dict):
         got, expected = list(spec), list(combined)
@@ -169,13 +189,16 @@ def _walk(path: tuple, value: Any, spec: Any, out: dict) -> None:
     if isinstance(value, torch.Tensor):
         out[path] = _tensor_spec(value, spec, where, _render(path))
         return
+    if type(value) is int and spec is not None:
+        out[path] = _int_spec(spec, where, path)
+        return
     node = pytree.SUPPORTED_NODES.get(type(value)) if not _is_leaf_type(value) else None
     if node is None:
         if spec is not None:
             raise UserInputError(
                 f"Cannot associate shape {spec!r} specified at {where} to non-tensor type "
                 f"{type(value).__name__} at `inputs{''.join(_render_key(k) for k in path)}` "
-                "(expected None); dynamic Python scalars are not supported")
+                "(expected None); only tensors and Python ints can be dynamic")
         return
     children, context = node.flatten_fn(value)
     keys = _child_keys(value, children, context)
@@ -231,6 +254,26 @@ def _child_keys(value: Any, children: list, context: Any) -> list:
     if flatten_with_keys is not None:
         return [k for k, _ in flatten_with_keys(value)[0]]
     return [pytree.SequenceKey(i) for i in range(len(children))]
+
+
+# ---------------------------------------------------------------------------- per int
+def _int_spec(spec: Any, where: str, path: tuple) -> Optional[DimSpec]:
+    """A Python int input is a size of its own: Dim.AUTO/DYNAMIC (with min/max) make it a
+    symbolic input, Dim.STATIC or an int keep it a constant; named Dims are refused as torch
+    refuses them."""
+    if isinstance(spec, _DimHint):
+        if spec.type == _DimHintType.STATIC:
+            return None
+        return DimSpec(AUTO if spec.type == _DimHintType.AUTO else DYNAMIC, spec.min, spec.max)
+    if type(spec) is int or isinstance(spec, _StaticDim):
+        return None
+    if isinstance(spec, (Dim, _DerivedDim)):
+        raise UserInputError("Unable to specify input integers as dynamic through named Dims. "
+                             "Please use Dim.AUTO/DYNAMIC instead.")
+    raise UserInputError(
+        f"Unexpected dynamic shape {spec!r} specified at {where} for the int at "
+        f"`inputs{''.join(_render_key(k) for k in path)}` (expected None, Dim.AUTO, "
+        "Dim.DYNAMIC or Dim.STATIC)")
 
 
 # ---------------------------------------------------------------------------- per tensor
@@ -289,7 +332,7 @@ def _dim_spec(d: Any, where: str, index: int) -> DimSpec:
 def _check_same_bounds(specs: list) -> None:
     seen: dict[str, Any] = {}
     for dims in specs:
-        for d in dims or ():
+        for d in dims if isinstance(dims, list) else ():
             named = d.dim.root if d.kind == DERIVED else (d.dim if d.kind == NAMED else None)
             if named is None:
                 continue

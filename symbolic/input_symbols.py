@@ -53,13 +53,18 @@ class InputSymbols:
     phantoms: dict = field(default_factory=dict)     # root name -> SymInt
 
 
-def allocate(env: ShapeEnv, tensors: list, specs: list) -> tuple[list, InputSymbols]:
-    """Symbolic shapes for the input tensors.
+def allocate(env: ShapeEnv, tensors: list, specs: list,
+             ints: tuple = ()) -> tuple[list, list, InputSymbols]:
+    """Symbolic shapes for the input tensors, and symbols for the dynamic int inputs.
 
     `tensors` holds (leaf index, key path, tensor) per tensor leaf; `specs` its list of DimSpecs
-    (or None). Returns the shapes (tuples of int | SymInt) in the same order.
+    (or None); `ints` holds (leaf index, key path, value, DimSpec) per int made dynamic.
+    Returns the shapes (tuples of int | SymInt) in the order of `tensors`, the ints' values
+    (SymInt) in the order of `ints`, and what was allocated.
     """
     result = InputSymbols()
+    int_values = [_int_symbol(env, result, leaf, path, value, spec)
+                  for leaf, path, value, spec in ints]
     named: dict[str, SymInt] = {}
     named_first: dict[str, tuple[InputDim, int]] = {}
     # Pass 1: named dims first, so derived dims anywhere can use their root.
@@ -100,7 +105,25 @@ def allocate(env: ShapeEnv, tensors: list, specs: list) -> tuple[list, InputSymb
             result.values[where] = value
             shape.append(value)
         shapes.append(tuple(shape))
-    return shapes, result
+    return shapes, int_values, result
+
+
+def _int_symbol(env: ShapeEnv, result: InputSymbols, leaf: int, path: tuple, value: int,
+                spec: DimSpec) -> SymInt:
+    """A Python int input as a symbol: range [0, inf) as torch.export gives it, narrowed by the
+    declared min/max; no 0/1 specialization (an int is not a tensor size)."""
+    where = InputDim(leaf, path, None)
+    lo = 0 if spec.min is None else spec.min
+    hi = INF if spec.max is None or spec.max == sympy.oo or _is_int_oo(spec.max) else spec.max
+    if not lo <= value <= hi:
+        raise ConstraintViolationError(
+            f"{where.source} = {value} is not in range [{lo}, {hi}] given by {spec.describe()}")
+    sym = env.create_symbol(value, where.source, lo, hi, origin=where, positive=lo > 0)
+    env.symbols[sym.expr].keep = KEEP[spec.kind]
+    result.specs[where] = spec
+    result.values[where] = sym
+    result.by_symbol[sym.expr] = SpecSymbol(sym.expr, spec.kind, [where], None, spec.min, spec.max)
+    return sym
 
 
 def _range(spec: DimSpec, where: InputDim, hint: int) -> tuple:

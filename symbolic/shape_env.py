@@ -90,9 +90,11 @@ class ShapeEnv:
         return sympy.Symbol(f"{prefix}{n}", **assumptions)
 
     def create_symbol(self, hint: int, source: str, lower: int = 2, upper=INF,
-                      origin: Any = None) -> SymInt:
-        """A backed size symbol for an input dimension (hint = the example's size)."""
-        symbol = self._fresh("s", integer=True, positive=True)
+                      origin: Any = None, positive: bool = True) -> SymInt:
+        """A backed symbol for an input dimension (hint = the example's size) or an int input
+        (`positive=False`: its range may hold 0)."""
+        symbol = self._fresh("s", integer=True, positive=True) if positive else \
+            self._fresh("s", integer=True)
         self.symbols[symbol] = SymbolInfo(symbol, hint, source, lower, upper, len(self.symbols),
                                           origin=origin)
         return SymInt(symbol, hint, self)

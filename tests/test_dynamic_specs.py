@@ -127,8 +127,11 @@ def test_spec_for_a_non_tensor_and_container_mismatch():
         def forward(self, x, n, ys):
             return x * n + ys[0]
     args = (torch.randn(3), 2, [torch.randn(3)])
-    with pytest.raises(UserInputError, match="non-tensor type int"):
+    with pytest.raises(UserInputError, match=r"expected None, Dim.AUTO, Dim.DYNAMIC or Dim.STATIC"):
         strict_tracer.export(M(), args, dynamic_shapes={"x": None, "n": (Dim.AUTO,), "ys": None})
+    with pytest.raises(UserInputError, match="non-tensor type float"):
+        strict_tracer.export(M(), (args[0], 2.0, args[2]),
+                             dynamic_shapes={"x": None, "n": Dim.AUTO, "ys": None})
     with pytest.raises(UserInputError, match="the input is a list, but"):
         strict_tracer.export(M(), args, dynamic_shapes={"x": None, "n": None, "ys": ((Dim.AUTO,),)})
 

@@ -127,7 +127,12 @@ def _input_specs(result: TraceResult) -> list[InputSpec]:
                                    persistent))
         else:
             leaf = user_by_node[node]
-            arg = TensorArgument(node.name) if leaf.proxy is not None else ConstantArgument(node.name, leaf.value)
+            if leaf.proxy is not None:
+                arg = TensorArgument(node.name)
+            elif leaf.symbol is not None:
+                arg = SymIntArgument(node.name)      # a dynamic int input (specialized or not)
+            else:
+                arg = ConstantArgument(node.name, leaf.value)
             specs.append(InputSpec(InputKind.USER_INPUT, arg, None, None))
     return specs
 

@@ -34,11 +34,14 @@ from ..symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
 from ..symbolic.ranges import INF, decide
 
 
-def input_source(leaf: int, dim: int) -> TensorPropertySource:
+def input_source(leaf: int, dim: int | None):
     """torch's Source for a dimension of the `leaf`-th flattened input, named as
     torch.export's strict tracer names it (`L['flat_args'][i].size()[d]`): torch derives a
     symbol's name from its source, so the program prints the same symbols as torch.export's,
-    and ep.module() maps these names back to the user's inputs in guard code."""
+    and ep.module() maps these names back to the user's inputs in guard code. An int input
+    (`dim` None) is the item itself: `L['flat_args'][i]`."""
+    if dim is None:
+        return GetItemSource(LocalSource("flat_args"), leaf)
     return TensorPropertySource(GetItemSource(LocalSource("flat_args"), leaf), TensorProperty.SIZE, dim)
 
 
@@ -68,7 +71,7 @@ class TorchSymbols:
     def _input_symbols(self, symbols, keep_equal: bool) -> None:
         # In input order, as torch.export creates them: a name taken by an earlier symbol
         # (hash collision) moves the later one to the next free name.
-        for where, value in sorted(symbols.values.items(), key=lambda item: (item[0].leaf, item[0].dim)):
+        for where, value in sorted(symbols.values.items(), key=_input_order):
             if not isinstance(value, SymValue):
                 continue
             source = input_source(where.leaf, where.dim)
@@ -254,6 +257,11 @@ class TorchSymbols:
         if binding.dim is None:
             return {self.map[symbol]: ()}
         return {self.map[symbol]: (CallMethodKey("size"), SequenceKey(binding.dim))}
+
+
+def _input_order(item: tuple) -> tuple:
+    where = item[0]
+    return where.leaf, -1 if where.dim is None else where.dim
 
 
 _FUNCS = {ToFloat: tfn.ToFloat, TruncToInt: tfn.TruncToInt, RoundToInt: tfn.RoundToInt}

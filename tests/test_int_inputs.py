@@ -1,0 +1,175 @@
+"""Python int inputs made dynamic with Dim.AUTO / Dim.DYNAMIC: symbolic inputs as torch.export
+makes them (a `Sym` placeholder, a SymIntArgument, range [0, inf) narrowed by branches)."""
+import pytest
+import torch
+from torch.export import AdditionalInputs, Dim, ShapesCollection
+from torch.export.dynamic_shapes import _IntWrapper
+from torch.export.graph_signature import ConstantArgument, SymIntArgument
+
+import strict_tracer
+from strict_tracer import ConstraintViolationError, UserInputError
+
+
+class Scale(torch.nn.Module):
+    def forward(self, n, y):
+        return y * n + n
+
+
+class Product(torch.nn.Module):
+    def forward(self, a, b):
+        return a * b
+
+
+class Rows(torch.nn.Module):
+    def forward(self, n, y):
+        return y.view(n, -1)
+
+
+class Branch(torch.nn.Module):
+    def forward(self, n, y):
+        if n > 2:
+            return y + n
+        return y - n
+
+
+class Pinned(torch.nn.Module):
+    def forward(self, n, y):
+        assert n == 3
+        return y * n
+
+
+class Window(torch.nn.Module):
+    def forward(self, n, y):
+        assert n > 3
+        assert n <= 5
+        return y * n
+
+
+def _ranges(ep):
+    return sorted((int(r.lower), r.upper if r.upper == r.upper else None)
+                  for r in ep.range_constraints.values())
+
+
+def _input_args(ep):
+    return [spec.arg for spec in ep.graph_signature.input_specs]
+
+
+@pytest.mark.parametrize("hint", [Dim.DYNAMIC, Dim.AUTO])
+def test_a_dynamic_int_is_a_symbolic_input_that_runs_at_other_values(hint):
+    ep = strict_tracer.export(Scale(), (4, torch.ones(3)), dynamic_shapes=(hint, None))
+    first = _input_args(ep)[0]
+    assert isinstance(first, SymIntArgument) and first.name == "n"
+    placeholder = next(iter(ep.graph.nodes))
+    assert isinstance(placeholder.meta["val"], torch.SymInt)
+    for n in (0, 1, 7, 100):
+        y = torch.randn(3)
+        torch.testing.assert_close(ep.module()(n, y), Scale()(n, y))
+    reference = torch.export.export(Scale(), (4, torch.ones(3)), dynamic_shapes=(hint, None))
+    assert [str(r) for r in ep.range_constraints.values()] == \
+        [str(r) for r in reference.range_constraints.values()]
+
+
+def test_an_int_left_static_is_a_constant_the_program_checks():
+    ep = strict_tracer.export(Scale(), (4, torch.ones(3)))
+    assert _input_args(ep)[0] == ConstantArgument("n", 4)
+    with pytest.raises(AssertionError, match="Guard failed: n == 4"):
+        ep.module()(5, torch.ones(3))
+
+
+def test_two_dynamic_ints_return_their_symbolic_product():
+    ep = strict_tracer.export(Product(), (4, 5), dynamic_shapes={"a": Dim.DYNAMIC, "b": Dim.AUTO})
+    assert ep.module()(3, 6) == 18
+    assert all(isinstance(arg, SymIntArgument) for arg in _input_args(ep))
+    output = next(n for n in ep.graph.nodes if n.op == "output").args[0][0]
+    assert isinstance(output.meta["val"], torch.SymInt)
+
+
+def test_an_int_sizes_a_view_of_a_dynamic_tensor():
+    ep = strict_tracer.export(Rows(), (3, torch.ones(6)),
+                              dynamic_shapes={"n": Dim.DYNAMIC, "y": (Dim.DYNAMIC,)})
+    for n, size in ((2, 8), (5, 20), (3, 6)):
+        y = torch.randn(size)
+        torch.testing.assert_close(ep.module()(n, y), Rows()(n, y))
+
+
+def test_a_branch_on_a_dynamic_int_narrows_its_range():
+    ep = strict_tracer.export(Branch(), (3, torch.ones(6)), dynamic_shapes=(Dim.DYNAMIC, None))
+    assert _ranges(ep)[0][0] == 3
+    y = torch.randn(6)
+    torch.testing.assert_close(ep.module()(9, y), Branch()(9, y))
+    with pytest.raises(AssertionError, match="n >= 3"):
+        ep.module()(2, y)
+
+
+@pytest.mark.parametrize("hint", [Dim.DYNAMIC(min=3, max=10), Dim.AUTO(min=3, max=10),
+                                  Dim.DYNAMIC])
+def test_asserts_on_a_dynamic_int_narrow_like_torch(hint):
+    ours = strict_tracer.export(Window(), (4, torch.ones(2)), dynamic_shapes=(hint, None))
+    theirs = torch.export.export(Window(), (4, torch.ones(2)), dynamic_shapes=(hint, None))
+    assert [str(r) for r in ours.range_constraints.values()] == \
+        [str(r) for r in theirs.range_constraints.values()] == ["VR[4, 5]"]
+
+
+def test_declared_bounds_are_checked_by_the_program():
+    ep = strict_tracer.export(Scale(), (3, torch.ones(2)),
+                              dynamic_shapes=(Dim.DYNAMIC(min=3, max=10), None))
+    torch.testing.assert_close(ep.module()(10, torch.ones(2)), Scale()(10, torch.ones(2)))
+    with pytest.raises(AssertionError, match="n <= 10"):
+        ep.module()(16, torch.ones(2))
+    with pytest.raises(AssertionError, match="n >= 3"):
+        ep.module()(2, torch.ones(2))
+
+
+def test_an_example_outside_its_declared_bounds_is_refused():
+    with pytest.raises(ConstraintViolationError, match=r"L\['n'\] = 14 is not in range \[3, 10\]"):
+        strict_tracer.export(Scale(), (14, torch.ones(2)),
+                             dynamic_shapes=(Dim.DYNAMIC(min=3, max=10), None))
+
+
+def test_specializing_a_dynamic_int_is_a_constraint_violation():
+    with pytest.raises(torch._dynamo.exc.UserError,
+                       match=r"You marked L\['n'\] as dynamic but your code specialized it to "
+                             r"be a constant \(3\).*Dim.STATIC or Dim.AUTO") as info:
+        strict_tracer.export(Pinned(), (3, torch.ones(2)), dynamic_shapes=(Dim.DYNAMIC, None))
+    assert isinstance(info.value, ConstraintViolationError)
+
+
+def test_specializing_an_auto_int_keeps_it_checked():
+    ep = strict_tracer.export(Pinned(), (3, torch.ones(2)), dynamic_shapes=(Dim.AUTO, None))
+    assert isinstance(_input_args(ep)[0], SymIntArgument)
+    assert ep.range_constraints == {}
+    torch.testing.assert_close(ep.module()(3, torch.ones(2)), Pinned()(3, torch.ones(2)))
+    with pytest.raises(AssertionError, match="Guard failed: n == 3"):
+        ep.module()(4, torch.ones(2))
+
+
+def test_named_dims_on_ints_and_dims_on_floats_are_refused():
+    with pytest.raises(UserInputError, match="Unable to specify input integers as dynamic "
+                                             "through named Dims"):
+        strict_tracer.export(Scale(), (4, torch.ones(2)), dynamic_shapes=(Dim("n"), None))
+    with pytest.raises(UserInputError, match="non-tensor type float"):
+        strict_tracer.export(Scale(), (4.0, torch.ones(2)), dynamic_shapes=(Dim.DYNAMIC, None))
+
+
+def test_ints_inside_containers_and_through_collections():
+    class Keyed(torch.nn.Module):
+        def forward(self, d, y):
+            return d["k"] * y
+
+    ep = strict_tracer.export(Keyed(), ({"k": 2}, torch.ones(3, 3)),
+                              dynamic_shapes={"d": {"k": Dim.DYNAMIC}, "y": {0: Dim.DYNAMIC}})
+    y = torch.randn(5, 3)
+    torch.testing.assert_close(ep.module()({"k": 7}, y), Keyed()({"k": 7}, y))
+
+    args = (_IntWrapper(5), _IntWrapper(5))
+    collection = ShapesCollection()
+    collection[args[0]] = Dim.DYNAMIC
+    collection[args[1]] = Dim.DYNAMIC
+    ep = strict_tracer.export(Product(), args, dynamic_shapes=collection)
+    assert ep.module()(3, 5) == 15 and ep.module()(5, 4) == 20
+
+    additional = AdditionalInputs()
+    for example in ((5, 5), (3, 5), (5, 4)):
+        additional.add(example)
+    ep = strict_tracer.export(Product(), (6, 7), dynamic_shapes=additional)
+    assert ep.module()(3, 5) == 15 and ep.module()(5, 4) == 20
