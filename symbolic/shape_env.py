@@ -10,6 +10,7 @@ DataDependentError unless `torch._check` facts (`check`) or ranges decide it.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,7 +36,7 @@ class DataDependentError(Exception):
 
     def __init__(self, expr: sympy.Basic, kind: str = "guard"):
         what = "guard on" if kind == "guard" else "extract a Python number from"
-        super().__init__(f"could not {what} data-dependent expression {to_python(expr)} (it "
+        super().__init__(f"Could not {what} data-dependent expression {to_python(expr)} (it "
                          "depends on tensor data, which does not exist while tracing)")
         self.expr = expr
         self.kind = kind
@@ -267,7 +268,7 @@ class ShapeEnv:
         """Decide a condition; if only the hint can, record it (or its negation) as a guard."""
         if cond is sympy.true or cond is sympy.false:
             return bool(cond)
-        resolved = strip_float(self.resolve(cond))
+        resolved = _reduced(strip_float(self.resolve(cond)))
         known = self.static_value(resolved)
         if known is not None:
             return known
@@ -286,7 +287,7 @@ class ShapeEnv:
         This is how a size that came from data is assumed not to be 0 or 1 when a shape rule
         asks, e.g., whether it broadcasts; None if even that does not decide.
         """
-        resolved = strip_float(self.resolve(cond))
+        resolved = _reduced(strip_float(self.resolve(cond)))
         known = self.static_value(resolved)
         if known is not None:
             return known
@@ -333,7 +334,7 @@ class ShapeEnv:
         guard is a "check" the program means to make, not a narrowing found while tracing.
         Raises CheckFailed if the condition is known to be false.
         """
-        resolved = strip_float(self.resolve(cond))
+        resolved = _reduced(strip_float(self.resolve(cond)))
         known = self.static_value(resolved)
         if known is True:
             return
@@ -445,6 +446,22 @@ class ShapeEnv:
 
 
 _MISSING = object()
+
+
+def _reduced(rel: sympy.Basic) -> sympy.Basic:
+    """`Eq(4*u0, 24)` as `Eq(u0, 6)`: an (in)equality of one symbol's integer multiple, divided
+    by the common factor, as torch states the same fact."""
+    if not isinstance(rel, (sympy.Eq, sympy.Ne)) or len(rel.free_symbols) != 1:
+        return rel
+    e = sympy.expand(rel.lhs - rel.rhs)
+    terms = e.as_coefficients_dict()
+    if not all(c.is_Integer for c in terms.values()):
+        return rel
+    common = functools.reduce(math.gcd, (abs(int(c)) for c in terms.values()))
+    if common <= 1:
+        return rel
+    constant = terms.get(sympy.S.One, sympy.S.Zero)
+    return rel.func(sympy.expand((e - constant) / common), -constant / common)
 
 
 def _negation(cond: sympy.Basic) -> sympy.Basic:

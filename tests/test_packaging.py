@@ -142,3 +142,40 @@ def test_non_strict_delegates_to_torch_export():
     ep = strict_tracer.export(Uses_id(), (x,), strict=False)
     assert isinstance(ep, torch.export.ExportedProgram)
     torch.testing.assert_close(ep.module()(x), x + 1)
+
+
+def test_placeholder_names_collide_like_torch_names_them():
+    """A user input named like a lifted parameter (`p["param"]` flattens to `p_param`) keeps its
+    name; the parameter's placeholder becomes `p_param_1`, and the code's arguments follow."""
+    class Collide(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.param = torch.nn.Parameter(torch.randn(4))
+            self.alpha = torch.nn.Buffer(torch.randn(4))
+            self.gamma = torch.randn(4)
+
+        def forward(self, p, b_alpha, c_gamma):
+            return p["param"] + self.param, self.alpha + b_alpha, self.gamma + c_gamma
+
+    mod = Collide()
+    inputs = ({"param": torch.randn(4)}, torch.randn(4), torch.randn(4))
+    ours = strict_tracer.export(mod, inputs)
+    theirs = torch.export.export(mod, inputs)
+    names = [(spec.arg.name, spec.kind) for spec in ours.graph_signature.input_specs]
+    assert names == [(spec.arg.name, spec.kind) for spec in theirs.graph_signature.input_specs]
+    assert [n.name for n in ours.graph.nodes if n.op == "placeholder"] == \
+        [n.target for n in ours.graph.nodes if n.op == "placeholder"]
+    for got, expected in zip(ours.module()(*inputs), mod(*inputs)):
+        torch.testing.assert_close(got, expected)
+
+
+def test_user_inputs_named_like_ops_keep_their_names():
+    class Named(torch.nn.Module):
+        def forward(self, mul, add, add_1):
+            return mul * mul + add * add_1
+
+    inputs = tuple(torch.randn(4, 4) for _ in range(3))
+    ours = strict_tracer.export(Named(), inputs)
+    theirs = torch.export.export(Named(), inputs)
+    assert [(n.name, n.op) for n in ours.graph.nodes] == [(n.name, n.op) for n in theirs.graph.nodes]
+    torch.testing.assert_close(ours.module()(*inputs), Named()(*inputs))

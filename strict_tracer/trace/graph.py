@@ -89,6 +89,7 @@ class GraphBuilder:
         else:
             with self.graph.inserting_before(anchor):
                 node = self.graph.placeholder(name)
+        node.target = node.name    # FX renamed it past a user input's name: the argument follows
         node.meta["st_meta"] = meta
         lifted = LiftedInput(kind, target, tensor, node, persistent)
         self.lifted.append(lifted)
