@@ -76,6 +76,7 @@ def test_branch_on_unbacked_is_refused_with_location_and_fix():
     err = info.value
     assert err.category == Category.DATA_DEPENDENT_BRANCH
     assert "(u0 // 2) >= 5" in err.reason
+    assert err.reason.startswith("Could not guard on data-dependent expression")   # torch's words
     assert err.frames[0].source == "if a // 2 >= 5:"
     assert "torch._check" in err.hint and "torch.cond" in err.hint
 
@@ -202,3 +203,19 @@ def test_slice_bounds_read_from_data_give_data_dependent_lengths(dynamic):
         assert_same(got, want)
     else:
         assert _ranges(ep).count(("0", "6")) == 3
+
+
+class ViewOfData(torch.nn.Module):
+    def forward(self, x):
+        return torch.arange(24.0).view(x.item(), 4)
+
+
+def test_a_fact_on_a_multiple_of_a_data_value_is_asserted_on_the_value():
+    """view(u0, 4) of 24 elements needs 4*u0 == 24: the program asserts u0 == 6, as torch."""
+    ep = strict_tracer.export(ViewOfData(), (torch.tensor(6),))
+    torch.testing.assert_close(ep.module()(torch.tensor(6)), ViewOfData()(torch.tensor(6)))
+    messages = [n.args[1] for n in ep.graph.nodes
+                if n.target is torch.ops.aten._assert_scalar.default]
+    assert messages == ["Runtime assertion failed for expression Eq(u0, 6) on node 'eq'"]
+    with pytest.raises(RuntimeError, match=r"Eq\(u0, 6\)"):
+        ep.module()(torch.tensor(5))
