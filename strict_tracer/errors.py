@@ -73,6 +73,13 @@ class ConstraintViolationError(StrictTracerError, UserError, TorchConstraintViol
             lines += [f"  {f}" for f in dict.fromkeys(fixes)]
         return cls("\n".join(lines), violations, list(dict.fromkeys(fixes)))
 
+    @classmethod
+    def from_conflicts(cls, conflicts: list[str]) -> "ConstraintViolationError":
+        """torch.export's ValueError for Dim.DYNAMIC/AUTO hints that tracing contradicts."""
+        lines = ["Found the following conflicts between user-specified ranges and inferred "
+                 "ranges from model tracing:"] + [f"- {c}" for c in conflicts]
+        return cls("\n".join(lines), tuple(conflicts))
+
     def __reduce__(self):
         return (type(self), (self.msg, tuple(self.violations), tuple(self.fixes)))
 

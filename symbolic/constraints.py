@@ -17,7 +17,7 @@ from torch.export.dynamic_shapes import Dim
 from strict_tracer.errors import ConstraintViolationError
 
 from . import facts as F
-from .dims import AUTO, DYNAMIC, NAMED
+from .dims import AUTO, DYNAMIC, NAMED, DimSpec
 from .input_symbols import InputSymbols, SpecSymbol
 from .narrowing import Narrowing, find_narrowings
 from .printing import to_python
@@ -35,11 +35,17 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
     violations: list[str] = []
     fixes: list[str] = []
     names: list[str] = []
+    conflicts: list[str] = []
     sources = _sources(inputs)
     for symbol, spec in inputs.by_symbol.items():
         if spec.kind == AUTO:
             continue
         resolved = env.resolve(symbol)
+        if resolved.is_number and _narrowed_to_a_point(env, symbol, spec):
+            conflicts += [f"Received user-specified dim hint {_hint(spec)}, but tracing inferred a "
+                          f"static shape of {int(resolved)} for dimension {where.shape_name}."
+                          for where in spec.dims]
+            continue
         if resolved.is_number:
             where = _specialized_at(env, symbol, sources)
             for _ in spec.dims or [None]:
@@ -59,6 +65,20 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
                   fixes, names)
     if violations:
         raise ConstraintViolationError.from_violations(violations, fixes, names)
+    if conflicts:
+        raise ConstraintViolationError.from_conflicts(conflicts)
+
+
+def _narrowed_to_a_point(env: ShapeEnv, symbol: sympy.Symbol, spec: SpecSymbol) -> bool:
+    """A Dim.DYNAMIC tensor dim whose range bounds alone (no equality) left one value:
+    torch.export reports it as a range conflict ("tracing inferred a static shape")."""
+    if spec.kind != DYNAMIC or not spec.dims or any(d.dim is None for d in spec.dims):
+        return False
+    return not any(g.expr.func is sympy.Eq and symbol in g.expr.free_symbols for g in env.guards)
+
+
+def _hint(spec: SpecSymbol) -> str:
+    return DimSpec(spec.kind, spec.min, spec.max).describe()
 
 
 def _specialized_at(env: ShapeEnv, symbol: sympy.Symbol, sources: dict) -> str:

@@ -51,6 +51,7 @@ class InputSymbols:
     values: dict = field(default_factory=dict)       # InputDim -> int | SymInt
     by_symbol: dict = field(default_factory=dict)    # Symbol -> SpecSymbol
     phantoms: dict = field(default_factory=dict)     # root name -> SymInt
+    conflicts: list = field(default_factory=list)    # Dim.DYNAMIC hints the examples contradict
 
 
 def allocate(env: ShapeEnv, tensors: list, specs: list,
@@ -105,6 +106,8 @@ def allocate(env: ShapeEnv, tensors: list, specs: list,
             result.values[where] = value
             shape.append(value)
         shapes.append(tuple(shape))
+    if result.conflicts:
+        raise ConstraintViolationError.from_conflicts(result.conflicts)
     return shapes, int_values, result
 
 
@@ -160,10 +163,10 @@ def _dim_value(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, 
             warn_user(f"dimension {where.shape_name} 0/1 specialized; Dim.AUTO was specified "
                       f"along with a sample input with hint = {hint}.")
             return hint
-        raise ConstraintViolationError(
-            "Found the following conflicts between user-specified ranges and inferred ranges from "
-            f"model tracing:\n- Received user-specified dim hint {spec.describe()}, but export 0/1 "
-            f"specialized due to hint of {hint} for dimension {where.shape_name}.")
+        result.conflicts.append(f"Received user-specified dim hint {spec.describe()}, but export "
+                                f"0/1 specialized due to hint of {hint} for dimension "
+                                f"{where.shape_name}.")
+        return hint
     sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
     env.symbols[sym.expr].keep = KEEP[kind]
     result.by_symbol[sym.expr] = SpecSymbol(sym.expr, kind, [where], None, spec.min, spec.max)

@@ -147,3 +147,38 @@ def test_example_inputs_that_contradict_the_spec():
         dx = Dim("dx")
         strict_tracer.export(Shifted(), (torch.randn(6), torch.randn(5)),
                              dynamic_shapes={"x": (2 * dx,), "y": (dx + 1,)})
+
+
+class PlusTwo(torch.nn.Module):
+    def forward(self, x):
+        return x + 2
+
+
+class AtMost32(torch.nn.Module):
+    def forward(self, x):
+        assert x.shape[0] <= 32
+        return x + 2
+
+
+def test_every_dynamic_hint_an_example_contradicts_is_listed_as_a_conflict():
+    with pytest.raises(ValueError) as info:
+        strict_tracer.export(PlusTwo(), (torch.randn(0, 1),),
+                             dynamic_shapes={"x": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}})
+    lines = str(info.value).splitlines()
+    assert lines[0] == ("Found the following conflicts between user-specified ranges and "
+                        "inferred ranges from model tracing:")
+    assert [line.rsplit(" for dimension ", 1)[1] for line in lines[1:]] == \
+        ["inputs['x'].shape[0].", "inputs['x'].shape[1]."]
+    assert "0/1 specialized due to hint of 0" in lines[1] and "hint of 1" in lines[2]
+    assert isinstance(info.value, ConstraintViolationError)
+
+
+def test_a_dynamic_hint_whose_bounds_leave_one_size_is_a_range_conflict():
+    with pytest.raises(ValueError, match=r"Received user-specified dim hint Dim.DYNAMIC\(min=32, "
+                                         r"max=None\), but tracing inferred a static shape of 32 "
+                                         r"for dimension inputs\['x'\]\.shape\[0\]"):
+        strict_tracer.export(AtMost32(), (torch.randn(32),),
+                             dynamic_shapes={"x": {0: Dim.DYNAMIC(min=32)}})
+    ep = strict_tracer.export(AtMost32(), (torch.randn(32),),
+                              dynamic_shapes={"x": {0: Dim.DYNAMIC(min=8)}})
+    assert [(int(r.lower), int(r.upper)) for r in ep.range_constraints.values()] == [(8, 32)]
