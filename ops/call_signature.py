@@ -51,6 +51,8 @@ def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms
         m = value.meta
         pattern = None if m.is_static else tuple(
             None if type(s) is int else syms.add(s) for s in m.shape)
+        if m.sym_strides is not None and not m.is_static:
+            pattern = (pattern, tuple(None if type(s) is int else syms.add(s) for s in m.sym_strides))
         return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
                 m.requires_grad, m.is_leaf, m.layout, pattern)
     if t in (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
@@ -95,7 +97,7 @@ def walk_proxies(value: Any, proxies: list, seen: dict, syms: SymArgs) -> None:
         if id(value) not in seen:
             seen[id(value)] = len(proxies)
             proxies.append(value)
-            for s in value.meta.shape:
+            for s in (*value.meta.shape, *(value.meta.sym_strides or ())):
                 if type(s) is not int:
                     syms.add(s)
     elif isinstance(value, SymValue):

@@ -427,7 +427,7 @@ def _distinct_fakes(proxies: list[TensorProxy], probe_syms: ProbeSymbols, syms: 
             if id(f) in used:
                 f = make_fake(p.meta)
         else:
-            f = probe_syms.fake(p.meta, [None if type(s) is int else syms.of(s) for s in p.meta.shape])
+            f = probe_syms.fake(p.meta, syms.of)
         used.add(id(f))
         fakes.append(f)
     return fakes

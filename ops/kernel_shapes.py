@@ -45,11 +45,7 @@ def to_fake(value: Any, stand: SymArgs, syms: ProbeSymbols, fakes: dict) -> Any:
         fake = fakes.get(id(value))
         if fake is None:
             m = value.meta
-            if m.is_static:
-                fake = example_of(m)
-            else:
-                dims = [stand.of(s) if isinstance(s, SymValue) else None for s in m.shape]
-                fake = syms.fake(m, dims)
+            fake = example_of(m) if m.is_static else syms.fake(m, stand.of)
             fakes[id(value)] = fake
         return fake
     if isinstance(value, SymValue):
@@ -80,6 +76,7 @@ class _Learned:
     shapes: list            # per output: tuple of int | torch expression
     guards: list
     asserts: list
+    strides: list           # per output: tuple of int | torch expression
 
 
 _cache: dict[Any, _Learned] = {}
@@ -116,6 +113,14 @@ def _key(op: Any, args: tuple, kwargs: dict, env) -> tuple[Any, SymArgs]:
 def kernel_shapes(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], env) -> list[tuple]:
     """The symbolic shapes of `op`'s tensor outputs, from its kernel on stand-ins; the kernel's
     guards are recorded in `env` (our ShapeEnv)."""
+    return [shape for shape, _ in kernel_layouts(op, args, kwargs, outputs, env, False)]
+
+
+def kernel_layouts(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], env,
+                   with_strides: bool = True) -> list[tuple[tuple, tuple | None]]:
+    """The symbolic (shape, strides) of `op`'s tensor outputs, from its kernel on stand-ins;
+    the kernel's guards are recorded in `env` (our ShapeEnv). Strides that depend on data
+    (or all of them, without `with_strides`) are None."""
     key, stand = _key(op, args, kwargs, env)
     torch_env = fake_mode().shape_env
     syms = ProbeSymbols(torch_env, env, stand.values)
@@ -130,6 +135,11 @@ def kernel_shapes(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta],
         try:
             shapes = [tuple(s if type(s) is int else _value(s, syms, stand.values, env)
                             for s in shape) for shape in learned.shapes]
+            params = set(syms.params)
+            strides = [tuple(s if type(s) is int else _value(s, syms, stand.values, env)
+                             for s in st)
+                       if with_strides and all(type(s) is int or s.free_symbols <= params for s in st)
+                       else None for st in learned.strides]
             facts = [(syms.expr_of(g, stand.values), False) for g in learned.guards] + \
                 [(syms.expr_of(a, stand.values), True) for a in learned.asserts]
         except NotImplementedError as exc:
@@ -140,7 +150,7 @@ def kernel_shapes(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta],
         raise KernelShapeError(f"the kernel gave {len(shapes)} tensors, the oracle {len(outputs)}")
     for expr, is_assert in facts:
         _record(env, expr, is_assert)
-    return shapes
+    return list(zip(shapes, strides))
 
 
 def _learn(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], stand: SymArgs,
@@ -166,13 +176,14 @@ def _learn(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], stand:
     tensors = _tensors(out)
     _adopt_unbacked(tensors, outputs, syms)
     shapes = [tuple(s if type(s) is int else s.node.expr for s in t.shape) for t in tensors]
-    return _Learned(list(syms.params), shapes, guards, asserts)
+    strides = [tuple(s if type(s) is int else s.node.expr for s in t.stride()) for t in tensors]
+    return _Learned(list(syms.params), shapes, guards, asserts, strides)
 
 
 def _closed(learned: _Learned) -> bool:
     """Every symbol in what the kernel gave is a stand-in (no data-dependent size)."""
     params = set(learned.params)
-    exprs = [e for shape in learned.shapes for e in shape if type(e) is not int]
+    exprs = [e for shape in (*learned.shapes, *learned.strides) for e in shape if type(e) is not int]
     return all(e.free_symbols <= params for e in exprs + learned.guards + learned.asserts)
 
 

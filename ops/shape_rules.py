@@ -17,8 +17,9 @@ from strict_tracer.errors import InternalTracerError
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymValue
 
-from .kernel_shapes import KernelShapeError, kernel_shapes
+from .kernel_shapes import KernelShapeError, kernel_layouts, kernel_shapes
 from .rules import ShapeRuleError, bind, find_rule, runs_always
+from .view_strides import view_strides
 
 log = logging.getLogger("strict_tracer.shapes")
 
@@ -58,6 +59,41 @@ def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], sh
     _check_against_oracle(op, shapes, outputs)
     for meta, new in zip(outputs, shapes):
         meta.shape = tuple(new)
+    if _returns_views(op) and _has_dynamic_tensor((args, kwargs)):
+        _view_strides(op, args, kwargs, outputs, shape_env)
+
+
+def _returns_views(op: Any) -> bool:
+    schema = getattr(op, "_schema", None)
+    return schema is not None and any(r.alias_info is not None for r in schema.returns)
+
+
+def _has_dynamic_tensor(value: Any) -> bool:
+    t = type(value)
+    if t is TensorProxy:
+        return not value.meta.is_static
+    if isinstance(value, (list, tuple)):
+        return any(_has_dynamic_tensor(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_dynamic_tensor(v) for v in value.values())
+    return False
+
+
+def _view_strides(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], shape_env) -> None:
+    """The symbolic strides of a view of a tensor with dynamic sizes or strides: the hints do
+    not tell them (`x[:, :6]` of a width-6 x is dense at the hints, strided at width 7). By
+    formula for the common views, else from torch's kernel on stand-ins (with its guards)."""
+    by_formula = view_strides(op, args, kwargs, outputs[0].shape) if len(outputs) == 1 else None
+    if by_formula is not None:
+        all_strides = [tuple(by_formula)]
+    else:
+        try:
+            all_strides = [s for _, s in kernel_layouts(op, args, kwargs, outputs, shape_env)]
+        except KernelShapeError as exc:
+            log.debug("no symbolic strides for %s: %s", op, exc)
+            return
+    for meta, strides in zip(outputs, all_strides):
+        meta.sym_strides = strides
 
 
 def _check_against_oracle(op: Any, shapes: list[tuple], outputs: list[TensorMeta]) -> None:

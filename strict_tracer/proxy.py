@@ -23,10 +23,16 @@ def _hint(v) -> int:
 
 
 class TensorMeta:
-    """Shape (ints or SymInts), dtype, device, layout, requires_grad and strides at the hints."""
+    """Shape (ints or SymInts), dtype, device, layout, requires_grad and strides at the hints.
+
+    `sym_strides`: the strides as ints or SymInts, where an op computed them (the outputs of
+    ops that return views of their inputs, whose layout the hints do not tell: `x[:, :6]` of a
+    width-6 x is dense at the hints, not at width 7). None: laid out like the hint strides
+    (see `layout_strides`), which holds for the fresh dense outputs of all other ops.
+    """
 
     __slots__ = ("shape", "dtype", "device", "layout", "requires_grad", "strides",
-                 "storage_offset", "is_leaf", "_example")
+                 "storage_offset", "is_leaf", "_example", "sym_strides")
 
     def __init__(self, shape: tuple, dtype: torch.dtype, device: torch.device,
                  requires_grad: bool = False, strides: tuple | None = None,
@@ -41,6 +47,7 @@ class TensorMeta:
         self.storage_offset = storage_offset
         self.is_leaf = is_leaf      # autograd leaf: in-place ops on a leaf requiring grad fail
         self._example = example
+        self.sym_strides: tuple | None = None
 
     @classmethod
     def from_tensor(cls, t: torch.Tensor, shape: tuple | None = None) -> "TensorMeta":
@@ -53,7 +60,8 @@ class TensorMeta:
 
     @property
     def is_static(self) -> bool:
-        return all(type(s) is int for s in self.shape)
+        return all(type(s) is int for s in self.shape) and \
+            (self.sym_strides is None or all(type(s) is int for s in self.sym_strides))
 
     @property
     def ndim(self) -> int:
@@ -74,10 +82,13 @@ def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(reversed(strides))
 
 
-def layout_strides(meta: "TensorMeta", shape: list) -> list:
+def layout_strides(meta: "TensorMeta", shape: list, convert: Any = None) -> list:
     """Strides of a symbolic shape laid out like the hint strides (contiguous or permuted,
     with expanded dims); once a stride follows no dense layout, it and the outer ones keep
-    their hint values."""
+    their hint values. A view's strides computed symbolically (`sym_strides`) are its strides,
+    each symbolic one passed through `convert` (to the space of `shape`'s sizes) if given."""
+    if meta.sym_strides is not None:
+        return [s if type(s) is int or convert is None else convert(s) for s in meta.sym_strides]
     hints = meta.hint_shape
     order = sorted(range(len(shape)), key=lambda d: (meta.strides[d], hints[d]))
     strides: list[Any] = list(meta.strides)

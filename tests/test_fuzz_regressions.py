@@ -152,8 +152,6 @@ DENSE_AT_HINT_SLICE = """
 """
 
 
-@pytest.mark.xfail(strict=True, reason="layout of a slice that is dense only at the example "
-                                       "sizes is taken from the hints; the artifact check refuses")
 def test_contiguous_of_a_slice_dense_only_at_the_example_sizes():
     check_both(program(DENSE_AT_HINT_SLICE))
 

@@ -110,27 +110,35 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     decisions (which op, which arguments) and are returned; guards inside the calls come from
     the kernels computing output shapes, which our shape rules decide instead.
     """
+    routing: list = []
     if symbolic_metas and decompose is None and hint_kernels.eligible(fn):
         try:
             return _run(fn, args, kwargs, grad_enabled, None, autocast, symbolic,
-                        hint_kernels.HintKernels(symbolic_metas))
+                        hint_kernels.HintKernels(symbolic_metas), routing)
         except hint_kernels.NeedsSymbolic:
-            pass    # an error at the hints is eager's own error for the example inputs: raised
-    return _run(fn, args, kwargs, grad_enabled, decompose, autocast, symbolic, None)
+            # An error at the hints is eager's own error for the example inputs: raised.
+            # The routing facts the first run taught torch's env are not taught twice: kept.
+            pass
+    return _run(fn, args, kwargs, grad_enabled, decompose, autocast, symbolic, None, routing)
 
 
 def _run(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
          decompose: Callable[[Any], bool] | None, autocast: torch.dtype | None, symbolic: bool,
-         at_hints: hint_kernels.HintKernels | None) -> ProbeResult:
+         at_hints: hint_kernels.HintKernels | None, routing: list) -> ProbeResult:
+    """One run of the oracle; the routing guards it adds are appended to `routing` (also
+    when the run fails: torch's env keeps them, and a rerun would not add them again)."""
     guards = fake_mode().shape_env.guards
     start = len(guards)
     recorder = _Recorder(guards, decompose, at_hints)
     mode = fake_mode()
     no_cache = disable_fake_tensor_cache(mode) if symbolic else contextlib.nullcontext()
-    with torch.set_grad_enabled(grad_enabled), _autocast(autocast), mode, no_cache, \
-            enable_python_dispatcher(), recorder:
-        output = fn(*args, **kwargs)
+    try:
+        with torch.set_grad_enabled(grad_enabled), _autocast(autocast), mode, no_cache, \
+                enable_python_dispatcher(), recorder:
+            output = fn(*args, **kwargs)
+    finally:
+        routing.extend(guards[i].expr for i in range(start, len(guards))
+                       if i not in recorder.in_kernels)
     if at_hints is not None:
         at_hints.check(output, recorder.calls)
-    routing = [guards[i].expr for i in range(start, len(guards)) if i not in recorder.in_kernels]
     return ProbeResult(recorder.calls, output, routing, at_hints is not None)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import Any
+from typing import Any, Callable
 
 import sympy
 import torch
@@ -168,15 +168,19 @@ class ProbeSymbols:
         self.pool.add(key, symbol, stand_in)
         return stand_in
 
-    def fake(self, meta, dims: list) -> torch.Tensor:
-        """A fake tensor whose symbolic sizes are stand-ins, so torch routes the call as it
-        would for any size (x[:, :6] is a slice, not the alias it is at size 6)."""
+    def fake(self, meta, index_of: Callable[[SymValue], int]) -> torch.Tensor:
+        """A fake tensor whose symbolic sizes (and strides) are stand-ins, so torch routes the
+        call as it would for any size (x[:, :6] is a slice, not the alias it is at size 6).
+        `index_of`: the call's index of each symbolic value (its SymArgs)."""
         from strict_tracer.proxy import layout_strides
         from .fakes import fake_mode, make_fake
-        shape = [s if d is None else self.stand_in(d) for s, d in zip(meta.shape, dims)]
+
+        def stand_in(s: Any) -> Any:
+            return s if type(s) is int else self.stand_in(index_of(s))
+        shape = [stand_in(s) for s in meta.shape]
         # Fake mode's cache never hits on fresh stand-ins (see probe()).
         with self.torch_env.suppress_guards(), disable_fake_tensor_cache(fake_mode()):
-            return make_fake(meta, shape, layout_strides(meta, shape))
+            return make_fake(meta, shape, layout_strides(meta, shape, stand_in))
 
     def example_int(self, v: Any, args: list[SymValue], env) -> int:
         """The value a torch size takes at the hints (data-dependent parts at their examples)."""

@@ -19,6 +19,7 @@ import torch.fx
 
 from ..errors import Category, InternalTracerError
 from ..proxy import TensorMeta, TensorProxy, layout_strides
+from ..ops import layout
 from ..ops.shape_rules import has_symbolic
 from .decompose import aliasing_is_size_independent, hides_writes, size_independent
 from .emitter import PassEmitter, refusal
@@ -430,17 +431,9 @@ class Functionalizer:
 
 
 def is_contiguous(meta: TensorMeta) -> bool:
-    """torch's is_contiguous on symbolic sizes (strides laid out like the hint strides): each
-    dim not of size 1 has the stride of the sizes inside it. Decisions are guards."""
-    strides = layout_strides(meta, list(meta.shape))
-    expected: Any = 1
-    for size, stride in zip(reversed(meta.shape), reversed(strides)):
-        if size == 1:
-            continue
-        if not stride == expected:
-            return False
-        expected = expected * size
-    return True
+    """torch's is_contiguous on symbolic sizes and strides (a view's own strides, else laid out
+    like the hint strides). Decisions are guards."""
+    return layout.is_contiguous(meta.shape, layout_strides(meta, list(meta.shape)))
 
 
 def _same_shape(a: tuple, b: tuple) -> bool:

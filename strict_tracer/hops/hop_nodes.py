@@ -47,9 +47,11 @@ def tensor_leaves(interp, tree: Any, what: str, allow_constants: bool) -> tuple[
 
 
 def copy_meta(meta: TensorMeta, *, requires_grad: bool | None = None) -> TensorMeta:
-    return TensorMeta(meta.shape, meta.dtype, meta.device,
-                      meta.requires_grad if requires_grad is None else requires_grad,
-                      meta.strides, meta.storage_offset, meta.layout)
+    copied = TensorMeta(meta.shape, meta.dtype, meta.device,
+                        meta.requires_grad if requires_grad is None else requires_grad,
+                        meta.strides, meta.storage_offset, meta.layout)
+    copied.sym_strides = meta.sym_strides
+    return copied
 
 
 def input_copy_meta(meta: TensorMeta) -> TensorMeta:

@@ -193,7 +193,7 @@ class TorchSymbols:
             shape, strides = list(meta.shape), meta.strides
         else:
             shape = [self._size(s) for s in meta.shape]
-            strides = layout_strides(meta, shape)
+            strides = layout_strides(meta, shape, self._size)
         with self.mode:
             t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
                                     layout=meta.layout)

@@ -76,6 +76,10 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8,
     @given(programs(max_statements=max_statements))
     def one(program):
         stats["run"] += 1
+        if stats["run"] % 100 == 0:
+            print(f"{stats['run']} run: {stats['exported']} exported, {stats['refused']} refused, "
+                  f"{stats['failed']} failed ({stats['wrong']} wrong, {stats['crash']} crash, "
+                  f"{stats['hang']} hang)", file=sys.stderr, flush=True)
         try:
             outcome = _check_with_timeout(program, batches, dynamic, timeout)
         except (Exception, ProgramTimeout) as exc:  # noqa: BLE001 - recorded, not raised

@@ -11,7 +11,7 @@ from torch.export import Dim
 
 from ..api import export
 from ..errors import GraphBreakError
-from .programs import Program
+from .programs import WIDTH, Program
 from .strategies import accepts
 
 
@@ -100,28 +100,40 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
         _assert_rejected(runner, program.inputs(legal[0] - 1, seed=0))
     for batch in batches:
         for seed in seeds:
-            inputs = program.inputs(batch, seed)
-            if not accepts(ep, inputs, {}):
-                # Outside the specs (a static or specialized size, a range, a relation or
-                # divisibility guard): must be rejected.
-                _assert_rejected(runner, inputs)
-                continue
-            eager_inputs, exported_inputs = copy.deepcopy(inputs), copy.deepcopy(inputs)
-            want = eager_mod(*eager_inputs)
-            got = runner(*exported_inputs)
-            _assert_close(got, want, "output")
-            _assert_close(exported_inputs, eager_inputs, "inputs after the call")
-            # ep.module() holds the buffers the graph uses; unused ones cannot have changed.
-            eager_buffers = dict(eager_mod.named_buffers())
-            exported_buffers = dict(runner.named_buffers())
-            _assert_close(exported_buffers, {k: eager_buffers[k] for k in exported_buffers},
-                          "buffers after the call")
+            _compare(program.inputs(batch, seed), ep, runner, eager_mod)
+    if dynamic:
+        # The width is dynamic too (Dim.AUTO): a width the program's guards admit must match
+        # eager (or fail where eager fails: the generated programs are written for WIDTH).
+        _compare(program.inputs(batches[0], seeds[0], WIDTH + 1), ep, runner, eager_mod,
+                 eager_may_fail=True)
     return Outcome(True)
 
 
-def _assert_rejected(runner, inputs) -> None:
+def _compare(inputs: tuple, ep, runner, eager_mod, eager_may_fail: bool = False) -> None:
+    if not accepts(ep, inputs, {}):
+        # Outside the specs (a static or specialized size, a range, a relation or
+        # divisibility guard): must be rejected.
+        _assert_rejected(runner, inputs)
+        return
+    eager_inputs, exported_inputs = copy.deepcopy(inputs), copy.deepcopy(inputs)
+    if eager_may_fail and _eager_error(eager_mod, inputs) is not None:
+        _assert_rejected(runner, inputs, "eager fails at sizes the program admits, the export runs")
+        return
+    want = eager_mod(*eager_inputs)
+    got = runner(*exported_inputs)
+    _assert_close(got, want, "output")
+    _assert_close(exported_inputs, eager_inputs, "inputs after the call")
+    # ep.module() holds the buffers the graph uses; unused ones cannot have changed.
+    eager_buffers = dict(eager_mod.named_buffers())
+    exported_buffers = dict(runner.named_buffers())
+    _assert_close(exported_buffers, {k: eager_buffers[k] for k in exported_buffers},
+                  "buffers after the call")
+
+
+def _assert_rejected(runner, inputs,
+                     what: str = "an input violating the range constraints was accepted") -> None:
     try:
         runner(*copy.deepcopy(inputs))
     except Exception:  # the guard check raises (AssertionError/RuntimeError, torch's choice)
         return
-    raise AssertionError("an input violating the range constraints was accepted")
+    raise AssertionError(what)

@@ -34,6 +34,27 @@ def view_of_slice(w) -> None:
     ])))
 
 
+def dense_at_example_slice(w) -> None:
+    """A slice that is the whole tensor at the example sizes (`[:, :WIDTH]` of a width-WIDTH
+    value, `[:batch]`) is dense there and strided at other sizes: its layout (contiguous(),
+    view(), reshape(), and what stride() and is_contiguous() answer) must follow the symbolic
+    strides, or be guarded the way torch.export guards it."""
+    v = w.var()
+    base = w.draw(st.sampled_from([v, f"{v}.triu()", f"({v} + 1)", f"{v}.clone()"]))
+    whole = w.draw(st.sampled_from([f"{base}[:, :{WIDTH}]", f"{base}.narrow(1, 0, {WIDTH})",
+                                    f"{base}[:{v}.shape[0]]", f"{base}.t()[:{WIDTH}].t()"]))
+    w.assign(w.draw(st.sampled_from([
+        f"{whole}[1:].contiguous().view(-1).sum() + {whole}",
+        f"{whole}.contiguous().view(-1).view({v}.shape)",
+        f"{whole}.reshape(-1).view({v}.shape) * 2",
+        f"{whole}.flatten().view({v}.shape[0], -1)",
+        f"{v} * {whole}.stride(0) + {whole}.stride(1)",
+        f"{v} + {whole}.is_contiguous()",
+        f"{v} * len({whole}.view(-1))",
+        f"{whole}.view({v}.shape[0] * {WIDTH}).view({v}.shape)",
+    ])))
+
+
 def exception_chain(w) -> None:
     """Explicit and implicit exception chaining, and context/cause cycles made on purpose
     (CPython's chaining walks them with a cycle check; a tracer without one hangs)."""
@@ -112,6 +133,7 @@ def cyclic_structure(w) -> None:
 
 
 SOUNDNESS_STATEMENTS = {
-    "view_of_slice": view_of_slice, "exception_chain": exception_chain,
+    "view_of_slice": view_of_slice, "dense_at_example_slice": dense_at_example_slice,
+    "exception_chain": exception_chain,
     "cyclic_structure": cyclic_structure,
 }

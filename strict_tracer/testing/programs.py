@@ -48,10 +48,10 @@ class Program:
         torch.manual_seed(0)
         return namespace["Generated"]()
 
-    def inputs(self, batch: int, seed: int) -> tuple[torch.Tensor, ...]:
-        """Random example inputs of shape (batch, WIDTH), reproducible from `seed`."""
+    def inputs(self, batch: int, seed: int, width: int = WIDTH) -> tuple[torch.Tensor, ...]:
+        """Random example inputs of shape (batch, width), reproducible from `seed`."""
         gen = torch.Generator().manual_seed(seed)
-        return tuple(torch.randn(batch, WIDTH, generator=gen) for _ in range(self.n_inputs))
+        return tuple(torch.randn(batch, width, generator=gen) for _ in range(self.n_inputs))
 
 
 class _Writer:
