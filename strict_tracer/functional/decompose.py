@@ -6,21 +6,19 @@ Two questions the schemas cannot answer alone:
   (instance_norm updates running stats through views)? Asked once per op and constant
   arguments: the oracle records the decomposition on fakes and we look for writes to (or
   outputs sharing storage with) the inputs.
-- is a decomposition recorded at the hint sizes valid for other sizes? The oracle runs at the
-  hints, so a size the decomposition computes (`view(x, [32])` for flatten) would be baked in.
-  For symbolic inputs we record the decomposition at a second set of sizes and accept it only
-  if both recordings make the same calls with the same constant arguments.
+- does an op that converts (`aten.to`) return its input for every size alike?
+A decomposition itself is recorded on symbolic stand-ins of the sizes (ops.dispatch), so the
+sizes it computes stay symbolic and the facts its routing relied on are guards.
 """
 from __future__ import annotations
 
 from typing import Any
 
-import sympy
 import torch
 
-from ..ops.oracle.fakes import example_of, fake_mode
+from ..ops.oracle.fakes import example_of
 from ..ops.oracle.probe import probe
-from ..proxy import TensorMeta, TensorProxy
+from ..proxy import TensorProxy
 from ..symbolic import SymValue
 from .schema import is_cia, needs_decomposition
 
@@ -59,7 +57,7 @@ def hides_writes(op: Any, args: tuple, kwargs: dict, grad_enabled: bool) -> bool
         key = None
     if key is not None and key in _hidden_cache:
         return _hidden_cache[key]
-    fake_args, fake_kwargs = _fakes(args, None), _fakes(kwargs, None)
+    fake_args, fake_kwargs = _fakes(args), _fakes(kwargs)
     inputs = set(_storages((fake_args, fake_kwargs)))
     try:
         result = probe(op, fake_args, fake_kwargs, grad_enabled, needs_decomposition)
@@ -101,68 +99,16 @@ def aliasing_is_size_independent(op: Any, args: tuple, kwargs: dict) -> bool:
     return memory_format in (None, torch.preserve_format)
 
 
-def size_independent(op: Any, args: tuple, kwargs: dict, grad_enabled: bool) -> bool:
-    """The decomposition makes the same calls, with the same constants, at the hint sizes and
-    at other sizes (every size symbol one larger)."""
-    if any(isinstance(v, SymValue) for v in _leaves((args, kwargs))):
-        return False
-    recordings = []
-    for shifted in (False, True):
-        try:
-            fake_args, fake_kwargs = _fakes(args, shifted), _fakes(kwargs, shifted)
-            result = probe(op, fake_args, fake_kwargs, grad_enabled, needs_decomposition)
-        except Exception:
-            return False
-        recordings.append([(call.op, _shape_free(call.args), _shape_free(call.kwargs))
-                           for call in result.calls])
-    return recordings[0] == recordings[1]
-
-
-def _leaves(value: Any) -> list:
-    if isinstance(value, (list, tuple)):
-        return [x for v in value for x in _leaves(v)]
-    if isinstance(value, dict):
-        return [x for v in value.values() for x in _leaves(v)]
-    return [value]
-
-
-def _shape_free(value: Any) -> Any:
-    if isinstance(value, torch.Tensor):
-        return ("T", value.dtype)
-    if isinstance(value, (list, tuple)):
-        return tuple(_shape_free(v) for v in value)
-    if isinstance(value, dict):
-        return tuple((k, _shape_free(v)) for k, v in value.items())
-    return value
-
-
-def _fakes(value: Any, shifted: bool | None) -> Any:
-    """Fakes for the proxies in `value`: at the hints (None/False) or at shifted sizes.
-    A symbolic scalar argument passes as its example value: a real op reading it natively
-    would specialize it (a guard no user line asked for)."""
+def _fakes(value: Any) -> Any:
+    """Fakes for the proxies in `value`, at the hints. A symbolic scalar argument passes as its
+    example value: a real op reading it natively would specialize it (a guard no user line
+    asked for)."""
     if isinstance(value, SymValue):
         return value.example
     if isinstance(value, TensorProxy):
-        return example_of(value.meta) if not shifted else _shifted_fake(value.meta)
+        return example_of(value.meta)
     if isinstance(value, (list, tuple)):
-        return (tuple if isinstance(value, tuple) else list)(_fakes(v, shifted) for v in value)
+        return (tuple if isinstance(value, tuple) else list)(_fakes(v) for v in value)
     if isinstance(value, dict):
-        return {k: _fakes(v, shifted) for k, v in value.items()}
+        return {k: _fakes(v) for k, v in value.items()}
     return value
-
-
-def _shifted_fake(meta: TensorMeta) -> torch.Tensor:
-    shape = []
-    for size in meta.shape:
-        if isinstance(size, SymValue):
-            env = size.env
-            expr = env.resolve(size.expr)       # a size since pinned (weight shapes) stays put
-            values = {s: (env.hint_value(s) or 0) + 1 for s in expr.free_symbols}
-            shape.append(int(sympy.sympify(expr).xreplace(values)))
-        else:
-            shape.append(size)
-    with fake_mode():
-        t = torch.empty(shape, dtype=meta.dtype, device=meta.device)
-        if meta.requires_grad:
-            t.requires_grad_(True)
-    return t

@@ -21,7 +21,7 @@ from ..errors import Category, InternalTracerError
 from ..proxy import TensorMeta, TensorProxy, layout_strides
 from ..ops import layout
 from ..ops.shape_rules import has_symbolic
-from .decompose import aliasing_is_size_independent, hides_writes, size_independent
+from .decompose import aliasing_is_size_independent, hides_writes
 from .emitter import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
 from ..trace.graph import CONSTANT
@@ -276,7 +276,8 @@ class Functionalizer:
         if new.meta.dtype != ft.meta.dtype:
             new = self.emitter.emit(aten._to_copy.default, (new,),
                                     {"dtype": ft.meta.dtype, "layout": ft.meta.layout})
-        if not _same_shape(new.meta.shape, ft.meta.shape):
+        if not _same_shape(new.meta.shape, ft.meta.shape) and \
+                not _equal_at_hints_guarded(new.meta.shape, ft.meta.shape):
             if ft.chain or source is not None or storage.has_views:
                 raise refusal(self.current, f"an out= op resizes a tensor ({ft.meta.short_str()} -> "
                                             f"{new.meta.short_str()}) that other tensors alias",
@@ -353,10 +354,9 @@ class Functionalizer:
                     not aliasing_is_size_independent(node.target, args, kwargs):
                 self._keep_opaque_view(node)
                 return None
-            if _has_fx_node((args, kwargs)) or \
-                    not size_independent(node.target, args, kwargs, self.emitter.grad_enabled):
+            if _has_fx_node((args, kwargs)):
                 raise refusal(node, f"{node.target} may write or alias its inputs, and its "
-                                    "decomposition depends on the dynamic sizes of its inputs",
+                                    "decomposition takes a size computed in the graph",
                               "export with static shapes for this part of the model")
         before = node.prev
         out = self.emitter.emit(node.target, args, kwargs, decompose=needs_decomposition)
@@ -440,6 +440,18 @@ def _same_shape(a: tuple, b: tuple) -> bool:
     """Structural comparison (== on symbolic sizes would record a guard), of sizes as the
     engine knows them now: a symbol since pinned to 6 (by a weight's shape) is 6."""
     return len(a) == len(b) and all(_resolved(x) == _resolved(y) for x, y in zip(a, b))
+
+
+def _equal_at_hints_guarded(a: tuple, b: tuple) -> bool:
+    """Shapes equal at the hints are equal: guards (an out= write checks the sizes, and
+    torch.export learns from that check that, e.g., a running mean has the input's channels)."""
+    if len(a) != len(b) or any(_hint_of(x) is None or _hint_of(x) != _hint_of(y) for x, y in zip(a, b)):
+        return False
+    return all(bool(x == y) for x, y in zip(a, b))
+
+
+def _hint_of(size: Any) -> Any:
+    return size if type(size) is int else size.hint
 
 
 def _resolved(size: Any) -> Any:
