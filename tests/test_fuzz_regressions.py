@@ -141,10 +141,10 @@ def test_artifact_check_findings_match_eager_over_widths(body, n_inputs):
 
 
 # Found by the dynamic campaign (seed 2701) and refused by the artifact check: with the width
-# dynamic, `v0[:, :6]` of a width-6 tensor is dense at the example sizes, so contiguous() of
-# its slice was decided as an alias from the hint layout; at width 7 the view fails. The
-# artifact check refuses it (an InternalTracerError, never a broken program); exporting it
-# needs the symbolic strides of views (the slice's stride is the base's width).
+# dynamic, `x0.triu()[:, :6]` of a width-6 x0 is dense at the example sizes, so contiguous() of
+# its slice was decided as an alias from the hint layout, and at width 7 the view failed. The
+# slice's strides are now symbolic (its stride(0) is the width): contiguous() guards the width
+# to 6, as torch.export does.
 DENSE_AT_HINT_SLICE = """
     v1 = x0.triu()[:, :6]
     v4 = v1[1:].contiguous().view(-1).sum() + v1

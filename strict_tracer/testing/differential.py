@@ -102,8 +102,10 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
         for seed in seeds:
             _compare(program.inputs(batch, seed), ep, runner, eager_mod)
     if dynamic:
-        # The width is dynamic too (Dim.AUTO): a width the program's guards admit must match
-        # eager (or fail where eager fails: the generated programs are written for WIDTH).
+        # The width is dynamic too (Dim.AUTO): where the program's guards admit another width
+        # and eager runs there, the export must match it. (Where eager fails there, the export
+        # may run: a failing op whose result is unused is gone from the graph, in
+        # torch.export's programs too; the generated programs are written for WIDTH.)
         _compare(program.inputs(batches[0], seeds[0], WIDTH + 1), ep, runner, eager_mod,
                  eager_may_fail=True)
     return Outcome(True)
@@ -117,7 +119,6 @@ def _compare(inputs: tuple, ep, runner, eager_mod, eager_may_fail: bool = False)
         return
     eager_inputs, exported_inputs = copy.deepcopy(inputs), copy.deepcopy(inputs)
     if eager_may_fail and _eager_error(eager_mod, inputs) is not None:
-        _assert_rejected(runner, inputs, "eager fails at sizes the program admits, the export runs")
         return
     want = eager_mod(*eager_inputs)
     got = runner(*exported_inputs)
@@ -130,10 +131,9 @@ def _compare(inputs: tuple, ep, runner, eager_mod, eager_may_fail: bool = False)
                   "buffers after the call")
 
 
-def _assert_rejected(runner, inputs,
-                     what: str = "an input violating the range constraints was accepted") -> None:
+def _assert_rejected(runner, inputs) -> None:
     try:
         runner(*copy.deepcopy(inputs))
     except Exception:  # the guard check raises (AssertionError/RuntimeError, torch's choice)
         return
-    raise AssertionError(what)
+    raise AssertionError("an input violating the range constraints was accepted")

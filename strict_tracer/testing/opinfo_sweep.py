@@ -342,7 +342,9 @@ def summary(results: list[SampleResult]) -> str:
 # lists them instead of failing on them).
 KNOWN_DIFFERENCES = {
     # an f-string in the op's warning formats sizes; the interpreter specializes a size it
-    # formats (the text must be eager's), where torch.export prints the symbol
+    # formats (the text must be eager's), where torch.export formats the symbol's name and
+    # keeps the size dynamic. That is torch's choice for any text, not only warnings:
+    # `x * len(f"{x.shape[0]}")` exports as `x * 3` (len("s77")) and is wrong at every size.
     "nn.functional.linear_cross_entropy.chunked", "nn.functional.linear_cross_entropy.chunked_none",
 }
 
