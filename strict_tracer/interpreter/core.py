@@ -26,6 +26,7 @@ from .frame import Frame, is_async_code, is_generator_code, make_frame
 from .calls.guard import GuardMixin
 from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .calls.nn_modules import ModulesMixin
+from .objects.containers import ContainersMixin
 from .objects.protocols import ProtocolsMixin
 from .tensors.tensor_methods import TensorsMixin
 from .objects.tracebacks import TracebacksMixin
@@ -66,7 +67,7 @@ def _fx_annotation() -> dict[str, Any]:
     return {}
 
 
-class Interpreter(CallsMixin, ProtocolsMixin, AttributesMixin, TensorsMixin, ModulesMixin,
+class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, TensorsMixin, ModulesMixin,
                   ValuesMixin, GuardMixin, TracebacksMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 

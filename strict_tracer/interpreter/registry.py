@@ -56,3 +56,18 @@ def special(*fns: Any) -> Callable[[SpecialHandler], SpecialHandler]:
             SPECIAL[native] = fn
         return fn
     return register
+
+
+# Functions of a higher room the object model needs (a service each, looked up when used):
+# "percent_format" (str % args, lookasides/polyfills.py), "index_of" (operator.index with a
+# Python __index__, polyfills.py), "frame_view" (a frame object for an interpreted frame,
+# lookasides/builtin_handlers.py). Registered by the module that defines each.
+SERVICES: dict[str, Callable[..., Any]] = {}
+
+
+def provides(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function (or class) as the service `name`."""
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        SERVICES[name] = fn
+        return fn
+    return register

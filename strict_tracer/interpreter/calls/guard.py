@@ -178,7 +178,7 @@ class GuardMixin:
 
     def _refuse_callback(self, fn: Callable, code: types.CodeType):
         from ...errors import Category
-        from .policy import qualified_name
+        from ..objects.protocols import qualified_name
         name = qualified_name(fn)
         where = f"{code.co_qualname} ({code.co_filename}:{code.co_firstlineno})"
         return self.refuse(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import functools
 import inspect
-import sys
 import types
 from typing import Any
 
@@ -27,7 +26,7 @@ from .escape_hatches import call_assumed_constant, is_assumed_constant
 from .natives import (NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container, native_is_pure, outside_world_reason)
 from ..registry import CALL_SPECIAL, SPECIAL
 from ..objects.user_constructs import (compiler_disabled, is_parameter_class, refuse_compiler_disabled, refuse_new_parameter)
-from ..objects.protocols import _MISSING, is_trusted, lookup_special, display_name
+from ..objects.protocols import _MISSING, display_name, is_trusted, lookup_special, qualified_name
 
 _FunctionType = types.FunctionType
 # Containers whose methods store and return references without reading them.
@@ -264,16 +263,4 @@ def _is_c_class(cls: type) -> bool:
     new, init = lookup_special(cls, "__new__"), lookup_special(cls, "__init__")
     return type(new) is not staticmethod and type(init) is not _FunctionType
 
-
-def qualified_name(fn: Any) -> str:
-    module = getattr(fn, "__module__", None)
-    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
-    owner = getattr(fn, "__self__", None)
-    if module is None and owner is not None and not issubclass(type(owner), types.ModuleType):
-        home = sys.modules.get(type(owner).__module__)
-        name = getattr(fn, "__name__", qualname)
-        if home is not None and getattr(home, name, None) == fn:
-            return f"{home.__name__}.{name}"      # a module-level alias: random.random
-        return f"{display_name(type(owner))}.{name}"
-    return f"{module}.{qualname}" if module and module != "builtins" else qualname
 

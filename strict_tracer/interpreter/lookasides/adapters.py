@@ -10,25 +10,10 @@ from __future__ import annotations
 import types
 from typing import Any
 
-import torch
-
 from ...context import reentry
 from ...proxy import TensorProxy
-from ..objects.protocols import _MISSING, lookup_special
-
-_PLAIN_SCALARS = frozenset({int, float, bool, str, bytes, complex, type(None)})
-_PLAIN_SEQUENCES = frozenset({tuple, list, frozenset})
-
-
-def is_plain(value: Any, depth: int = 0) -> bool:
-    """True if native code handling `value` (compare, hash, format) runs no Python code."""
-    t = type(value)
-    if t in _PLAIN_SCALARS:
-        return True
-    if depth < 4 and (t in _PLAIN_SEQUENCES or t is torch.Size):
-        return all(is_plain(v, depth + 1) for v in value)
-    return False
-
+from ..objects.protocols import _MISSING, is_plain, lookup_special
+from ..registry import SERVICES
 
 def all_plain(values: Any) -> bool:
     return all(is_plain(v) for v in values)
@@ -210,8 +195,7 @@ class NumericFormatArg(FormatArg):
 
     @reentry
     def __index__(self) -> int:
-        from .polyfills import index_of
-        return index_of(self.interp, self.target)
+        return SERVICES["index_of"](self.interp, self.target)
 
     @reentry
     def __int__(self) -> int:

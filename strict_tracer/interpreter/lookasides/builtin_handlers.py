@@ -11,7 +11,7 @@ import torch
 from ...errors import Category
 from ...proxy import TensorProxy
 from ...symbolic import SymValue
-from ..registry import special
+from ..registry import provides, special
 from ..frame import UNBOUND
 from ..calls.guard import VETTED, file_kind
 from ..objects.protocols import (_MISSING, SAFE_TYPES, display_name, lookup_special, python_type, stands_for)
@@ -356,6 +356,7 @@ def _eval(interp, args, kwargs):
 
 
 @stands_for(types.FrameType)
+@provides("frame_view")
 class FrameView:
     """What sys._getframe() (and a generator's gi_frame) gives for an interpreted frame: a
     frame object to the program, with the attributes code reads."""

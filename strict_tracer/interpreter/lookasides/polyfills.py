@@ -21,7 +21,7 @@ from ...context import reentry
 from ...proxy import SymSize, TensorProxy
 from ...symbolic import SymFloat, SymInt, SymValue, sym_max, sym_min
 from .adapters import (CompareKey, InterpretedCallable, format_arg, InterpretedIterable, TruthCallable, all_plain, is_plain, native_iterable, needs_iter_adapter)
-from ..registry import special
+from ..registry import provides, special
 from ..objects.protocols import _MISSING, lookup_special, lookup_type, stands_for, display_name
 
 _NUMBERS = frozenset({int, float, bool, complex})
@@ -375,6 +375,7 @@ def _pow(interp, args, kwargs):
     return interp.run_native(pow, *args, **kwargs)
 
 
+@provides("index_of")
 def index_of(interp, value: Any) -> int:
     """operator.index(value) with a Python __index__ interpreted."""
     if type(value) is int:
@@ -464,6 +465,7 @@ def _ascii(interp, args, kwargs):
 
 
 # ---------------------------------------------------------------- string formatting
+@provides("percent_format")
 def percent_format(interp, template: Any, args: Any) -> Any:
     """`template % args` (str/bytes) with the arguments' str/repr/format interpreted."""
     t = type(args)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ...context import reentry
 from .. import versions
+from ..registry import SERVICES
 from ..frame import Frame
 from .protocols import stands_for
 
@@ -66,8 +67,7 @@ class InterpretedGenerator:
     def gi_frame(self):
         if self.finished:
             return None
-        from ..lookasides.builtin_handlers import FrameView
-        return FrameView(self.interp, self.frame)
+        return SERVICES["frame_view"](self.interp, self.frame)
 
     @property
     def gi_suspended(self) -> bool:

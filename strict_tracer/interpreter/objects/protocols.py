@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import operator
+import sys
 import types
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 
 from ...proxy import SymSize, TensorProxy
 from ...symbolic import SymBool, SymFloat, SymInt, SymValue
-from ..registry import SPECIAL
+from ..registry import SERVICES, SPECIAL
 
 _MISSING = object()
 
@@ -141,9 +142,31 @@ def is_trusted(value: Any) -> bool:
 _is_trusted = is_trusted
 
 
-def _is_plain(value: Any) -> bool:
-    from ..lookasides.adapters import is_plain
-    return is_plain(value)
+_PLAIN_SEQUENCES = frozenset({tuple, list, frozenset})
+
+
+def is_plain(value: Any, depth: int = 0) -> bool:
+    """True if native code handling `value` (compare, hash, format) runs no Python code."""
+    t = type(value)
+    if t in PLAIN_SCALARS:
+        return True
+    if depth < 4 and (t in _PLAIN_SEQUENCES or t is torch.Size):
+        return all(is_plain(v, depth + 1) for v in value)
+    return False
+
+
+def qualified_name(fn: Any) -> str:
+    """`module.qualname` of a callable as refusals name it (a bound builtin by its type)."""
+    module = getattr(fn, "__module__", None)
+    qualname = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+    owner = getattr(fn, "__self__", None)
+    if module is None and owner is not None and not issubclass(type(owner), types.ModuleType):
+        home = sys.modules.get(type(owner).__module__)
+        name = getattr(fn, "__name__", qualname)
+        if home is not None and getattr(home, name, None) == fn:
+            return f"{home.__name__}.{name}"      # a module-level alias: random.random
+        return f"{display_name(type(owner))}.{name}"
+    return f"{module}.{qualname}" if module and module != "builtins" else qualname
 
 
 def _tensor_operand(v: Any) -> bool:
@@ -227,8 +250,7 @@ class ProtocolsMixin:
                 a, b = (a, b.__index__()) if ta in _REPEATABLE else (a.__index__(), b)
                 return self.binary_op(index, a, b)
         if (ta is str or ta is bytes) and name == "__mod__":
-            from ..lookasides.polyfills import percent_format
-            return percent_format(self, a, b)
+            return SERVICES["percent_format"](self, a, b)
         if ta in SAFE_TYPES and tb in SAFE_TYPES:
             if iname is not None and ta in (list, dict, set, bytearray):
                 self.before_mutation(a)
@@ -292,8 +314,7 @@ class ProtocolsMixin:
             if name == "__mul__":        # sequence repeat: the count goes through __index__
                 if lookup_special(tb, "__index__") is _MISSING:
                     raise TypeError(f"can't multiply sequence by non-int of type '{display_name(tb)}'")
-                from ..lookasides.polyfills import index_of
-                b = index_of(self, b)
+                b = SERVICES["index_of"](self, b)
             return self.call_slot(slot, a, (b,))
         raise TypeError(f"unsupported operand type(s) for {symbol}: '{display_name(ta)}' and "
                         f"'{display_name(tb)}'")
@@ -351,7 +372,7 @@ class ProtocolsMixin:
 
     def _compare_sequences(self, index: int, a: Any, b: Any) -> Any:
         """list/tuple rich comparison (listobject.c list_richcompare) element by element."""
-        if _is_plain(a) and _is_plain(b):
+        if is_plain(a) and is_plain(b):
             return COMPARE_OPS[index][0](a, b)
         if type(a) is list and len(a) != len(b) and index in (_EQ, _NE):
             return index == _NE
@@ -416,9 +437,8 @@ class ProtocolsMixin:
             raise TypeError(f"object of type '{display_name(t)}' has no len()")
         result = self.call_slot(raw, v, ())
         if type(result) is not int:
-            from ..lookasides.polyfills import index_of
             try:
-                result = index_of(self, result)
+                result = SERVICES["index_of"](self, result)
             except TypeError:
                 raise TypeError(f"'{display_name(type(result))}' object cannot be interpreted as an "
                                 "integer") from None
@@ -429,12 +449,12 @@ class ProtocolsMixin:
     def contains(self, container: Any, item: Any) -> bool:
         t = type(container)
         if t is dict or t is set or t is frozenset:
-            if _is_plain(item):
+            if is_plain(item):
                 return item in container
             return self.run_native(operator.contains, container, item)
         if t in SAFE_TYPES:
             if type(item) in PLAIN_SCALARS and (t is str or t is bytes or t is range
-                                                or _is_plain(container)):
+                                                or is_plain(container)):
                 return item in container
             if t is str or t is bytes or t is range or t is bytearray:
                 return self.run_native(operator.contains, container, item)
@@ -469,113 +489,3 @@ class ProtocolsMixin:
         if tb is TensorProxy and issubclass(type(a), torch.Tensor):
             return self.state.lifted_proxy(a) is b
         return False
-
-    # ------------------------------------------------------------------ iteration
-    def get_iter(self, v: Any) -> Any:
-        t = type(v)
-        if t in SAFE_TYPES or t in PURE_ITERATORS or is_trusted(v):
-            return iter(v)
-        if t is TensorProxy:
-            return self.tensor_iter(v)
-        raw = lookup_special(t, "__iter__")
-        if raw is None:
-            raise TypeError(f"'{display_name(t)}' object is not iterable")
-        if raw is not _MISSING:
-            it = self.call_slot(raw, v, ())
-            if lookup_special(type(it), "__next__") is _MISSING:
-                raise TypeError(f"iter() returned non-iterator of type '{display_name(type(it))}'")
-            return it
-        if lookup_special(t, "__getitem__") is not _MISSING:
-            from .generators import SequenceIterator
-            return SequenceIterator(self, v)
-        raise TypeError(f"'{display_name(t)}' object is not iterable")
-
-    def next_item(self, it: Any) -> Any:
-        """next(it); raises StopIteration when exhausted."""
-        t = type(it)
-        if t in PURE_ITERATORS or is_trusted(it):
-            return next(it)
-        raw = lookup_special(t, "__next__")
-        if raw is _MISSING:
-            raise TypeError(f"'{display_name(t)}' object is not an iterator")
-        if type(raw) is types.FunctionType:
-            return self.call_unbound(raw, it, ())
-        return self.run_native(next, it)
-
-    # ------------------------------------------------------------------ subscripts
-    def subscr(self, obj: Any, key: Any) -> Any:
-        t = type(obj)
-        if t is dict:
-            return obj[key] if _is_plain(key) else self.run_native(operator.getitem, obj, key)
-        if t in SAFE_TYPES:
-            kt = type(key)
-            if kt is int or kt is slice:
-                return obj[key]
-            if kt is not TensorProxy and type(lookup_special(kt, "__index__")) is types.FunctionType:
-                from ..lookasides.polyfills import index_of
-                return obj[index_of(self, key)]
-            return self.run_native(operator.getitem, obj, key)
-        if t is TensorProxy:
-            return self.tensor_op(operator.getitem, (obj, key), {})
-        if issubclass(type(obj), type):
-            meta_getitem = lookup_special(type(obj), "__getitem__")
-            if meta_getitem is _MISSING:
-                try:
-                    class_getitem = self.load_attr(obj, "__class_getitem__")
-                except AttributeError:
-                    raise TypeError(f"type '{obj.__name__}' is not subscriptable") from None
-                return self.call(class_getitem, (key,), {})
-        raw = lookup_special(t, "__getitem__")
-        if raw is _MISSING or raw is None:
-            raise TypeError(f"'{display_name(t)}' object is not subscriptable")
-        if raw is dict.__getitem__:
-            return self._dict_subclass_getitem(obj, key)
-        return self.call_slot(raw, obj, (key,))
-
-    def _dict_subclass_getitem(self, obj: dict, key: Any) -> Any:
-        """dict.__getitem__ on a subclass: __missing__ (defaultdict's factory, Counter's 0, a
-        Python __missing__) runs in the interpreter."""
-        if not self.contains(obj, key):
-            missing = lookup_special(type(obj), "__missing__")
-            if missing is collections.defaultdict.__missing__:
-                if obj.default_factory is None:
-                    raise KeyError(key)
-                value = self.call(obj.default_factory, (), {})
-                self.store_subscr(obj, key, value)
-                return value
-            if missing is not _MISSING:
-                return self.call_slot(missing, obj, (key,))
-            raise KeyError(key)
-        return self.run_native(dict.__getitem__, obj, key)
-
-    def store_subscr(self, obj: Any, key: Any, value: Any) -> None:
-        t = type(obj)
-        if t is TensorProxy:
-            self.tensor_op(operator.setitem, (obj, key, value), {})
-            return
-        if t is list or t is dict or t is bytearray:
-            self.before_mutation(obj)
-            if t is list and type(key) is int or t is dict and _is_plain(key):
-                obj[key] = value
-            else:
-                self.run_native(operator.setitem, obj, key, value)
-            return
-        raw = lookup_special(t, "__setitem__")
-        if raw is _MISSING or raw is None:
-            raise TypeError(f"'{display_name(t)}' object does not support item assignment")
-        if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
-            self.before_mutation(obj)
-        self.call_slot(raw, obj, (key, value))
-
-    def delete_subscr(self, obj: Any, key: Any) -> None:
-        t = type(obj)
-        if t is list or t is dict or t is bytearray:
-            self.before_mutation(obj)
-            self.run_native(operator.delitem, obj, key)
-            return
-        raw = lookup_special(t, "__delitem__")
-        if raw is _MISSING or raw is None:
-            raise TypeError(f"'{display_name(t)}' object does not support item deletion")
-        if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
-            self.before_mutation(obj)
-        self.call_slot(raw, obj, (key,))
