@@ -22,7 +22,8 @@ from .input_symbols import InputSymbols, SpecSymbol
 from .narrowing import Narrowing, find_narrowings
 from .printing import to_python
 from .ranges import INF, decide
-from .shape_env import ShapeEnv, _linear
+from .shape_env import ShapeEnv
+from .solving import linear_form
 
 _SPECIALIZED = ("You marked {name} as dynamic but your code specialized it to be a constant "
                 "({value}). If you're using mark_dynamic, either remove it or use "
@@ -86,7 +87,7 @@ def _specialized_at(env: ShapeEnv, symbol: sympy.Symbol, sources: dict) -> str:
     first equality on it alone), as a line under the violation; "" when unknown."""
     candidates = [g for g in env.guards if g.provenance is not None and g.expr.func is sympy.Eq
                   and g.expr.free_symbols == {symbol}]
-    pinning = [g for g in candidates if _linear(g.expr.lhs - g.expr.rhs) is not None]
+    pinning = [g for g in candidates if linear_form(g.expr.lhs - g.expr.rhs) is not None]
     chosen = (pinning or candidates or [None])[0]
     if chosen is None:
         return ""
@@ -176,7 +177,7 @@ def _range_and_guards(env: ShapeEnv, spec: SpecSymbol, sources: dict, violations
             continue
         seen.add(fact)
         if fact.func in (sympy.Ge, sympy.Gt, sympy.Le, sympy.Lt) and \
-                _linear(fact.lhs - fact.rhs) is not None:
+                linear_form(fact.lhs - fact.rhs) is not None:
             continue   # a bound: reported above as a narrowed range
         if decide(fact, env.range_of) is not None:
             continue   # implied by the range

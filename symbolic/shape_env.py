@@ -10,7 +10,6 @@ DataDependentError unless `torch._check` facts (`check`) or ranges decide it.
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -22,6 +21,8 @@ from . import facts as F
 from .functions import float_constant, strip_float
 from .printing import to_python
 from .ranges import INF, Range, bound, decide
+from .solving import (ceil_bound, divide, floor_bound, linear_form, negation, reduced,
+                      without_rounding)
 from .values import SymBool, SymFloat, SymInt, SymValue, wrap
 
 UNBACKED_EXAMPLE = 8      # value the oracle uses for an unbacked size it must run at
@@ -186,12 +187,12 @@ class ShapeEnv:
         e_lo, e_hi = bound(expr, self.range_of)
         if e_lo >= lo and e_hi <= hi:
             return
-        linear = _linear(expr)
+        linear = linear_form(expr)
         if linear is not None:
             s, a, b = linear          # lo <= a*s + b <= hi
-            ends = (_div(lo - b, a), _div(hi - b, a))
+            ends = (divide(lo - b, a), divide(hi - b, a))
             low, high = (ends[0], ends[1]) if a > 0 else (ends[1], ends[0])
-            self._refine(s, _ceil(low), _floor(high))
+            self._refine(s, ceil_bound(low), floor_bound(high))
             return
         if e_lo < lo:
             self._add_fact(sympy.Ge(expr, lo))
@@ -268,7 +269,7 @@ class ShapeEnv:
         """Decide a condition; if only the hint can, record it (or its negation) as a guard."""
         if cond is sympy.true or cond is sympy.false:
             return bool(cond)
-        resolved = _reduced(strip_float(self.resolve(cond)))
+        resolved = reduced(strip_float(self.resolve(cond)))
         known = self.static_value(resolved)
         if known is not None:
             return known
@@ -276,7 +277,7 @@ class ShapeEnv:
             hint = self.hint_value(resolved)
             if hint is None:
                 raise DataDependentError(resolved)
-        fact = resolved if hint else _negation(resolved)
+        fact = resolved if hint else negation(resolved)
         self.guards.append(Guard(fact, self.provenance()))
         self._learn(fact)
         return bool(hint)
@@ -287,7 +288,7 @@ class ShapeEnv:
         This is how a size that came from data is assumed not to be 0 or 1 when a shape rule
         asks, e.g., whether it broadcasts; None if even that does not decide.
         """
-        resolved = _reduced(strip_float(self.resolve(cond)))
+        resolved = reduced(strip_float(self.resolve(cond)))
         known = self.static_value(resolved)
         if known is not None:
             return known
@@ -334,7 +335,7 @@ class ShapeEnv:
         guard is a "check" the program means to make, not a narrowing found while tracing.
         Raises CheckFailed if the condition is known to be false.
         """
-        resolved = _reduced(strip_float(self.resolve(cond)))
+        resolved = reduced(strip_float(self.resolve(cond)))
         known = self.static_value(resolved)
         if known is True:
             return
@@ -368,9 +369,9 @@ class ShapeEnv:
             self._add_fact(fact)
             return
         kind, e = c
-        if kind in (F.GE, F.GT) and len(e.free_symbols) == 1 and _linear(e) is None:
-            unrounded = _without_rounding(kind, e)
-            if unrounded is not None and _linear(F.canonical(unrounded)[1]) is not None:
+        if kind in (F.GE, F.GT) and len(e.free_symbols) == 1 and linear_form(e) is None:
+            unrounded = without_rounding(kind, e)
+            if unrounded is not None and linear_form(F.canonical(unrounded)[1]) is not None:
                 self._learn(unrounded)      # floor(s/3) >= 1 is s >= 3: a range
                 return
         if kind in (F.EQ, F.NE) and len(e.free_symbols) > 1:
@@ -378,7 +379,7 @@ class ShapeEnv:
             fact = F.to_relation(kind, e)
         if kind == F.EQ and self._solve(e):
             return
-        linear = _linear(e)
+        linear = linear_form(e)
         if linear is not None and kind in (F.GE, F.GT, F.NE):
             s, a, b = linear         # a*s + b  (kind)  0
             if kind == F.NE:
@@ -446,77 +447,6 @@ class ShapeEnv:
 
 
 _MISSING = object()
-
-
-def _reduced(rel: sympy.Basic) -> sympy.Basic:
-    """`Eq(4*u0, 24)` as `Eq(u0, 6)`: an (in)equality of one symbol's integer multiple, divided
-    by the common factor, as torch states the same fact."""
-    if not isinstance(rel, (sympy.Eq, sympy.Ne)) or len(rel.free_symbols) != 1:
-        return rel
-    e = sympy.expand(rel.lhs - rel.rhs)
-    terms = e.as_coefficients_dict()
-    if not all(c.is_Integer for c in terms.values()):
-        return rel
-    common = functools.reduce(math.gcd, (abs(int(c)) for c in terms.values()))
-    if common <= 1:
-        return rel
-    constant = terms.get(sympy.S.One, sympy.S.Zero)
-    return rel.func(sympy.expand((e - constant) / common), -constant / common)
-
-
-def _negation(cond: sympy.Basic) -> sympy.Basic:
-    c = F.canonical(cond)
-    if c is None:
-        return sympy.Not(cond)
-    return F.to_relation(*F.negate(*c))
-
-
-def _without_rounding(kind: str, e: sympy.Expr) -> Optional[sympy.Basic]:
-    """`a*floor(u) + c >= 0` (or `> 0`, or with ceiling) as the equivalent relation on u:
-    floor(u) >= k iff u >= k, ceil(u) >= k iff u > k - 1 (k an integer)."""
-    atoms = e.atoms(sympy.floor, sympy.ceiling)
-    if len(atoms) != 1:
-        return None
-    (atom,) = atoms
-    a = e.coeff(atom)
-    c = sympy.expand(e - a * atom)
-    if not (a.is_Rational and a != 0 and c.is_Rational):
-        return None
-    edge, u, is_floor = -c / a, atom.args[0], atom.func is sympy.floor
-    if a > 0:       # atom >= k
-        k = math.ceil(edge) if kind == F.GE else math.floor(edge) + 1
-        return sympy.Ge(u, k) if is_floor else sympy.Gt(u, k - 1)
-    k = math.floor(edge) if kind == F.GE else math.ceil(edge) - 1     # atom <= k
-    return sympy.Lt(u, k + 1) if is_floor else sympy.Le(u, k)
-
-
-def _linear(e: sympy.Expr):
-    """(symbol, a, b) when e == a*symbol + b with integer a != 0 and b, else None."""
-    free = e.free_symbols
-    if len(free) != 1:
-        return None
-    (s,) = free
-    a = e.diff(s)
-    if not a.is_Integer or a == 0:
-        return None
-    b = sympy.expand(e - a * s)
-    if not b.is_Integer:
-        return None
-    return s, int(a), int(b)
-
-
-def _div(num, den: int):
-    if num in (INF, -INF):
-        return num if den > 0 else -num
-    return Fraction(num, den)
-
-
-def _ceil(v):
-    return v if v in (INF, -INF) else math.ceil(v)
-
-
-def _floor(v):
-    return v if v in (INF, -INF) else math.floor(v)
 
 
 def _py(value: Any):
