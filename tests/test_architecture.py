@@ -28,7 +28,6 @@ MAX_FOLDER_MODULES = 15
 KNOWN_LONG_FILES: set[str] = set()
 KNOWN_LONG_FUNCTIONS = {
     "ops/dispatch.py:_build_template", "ops/dispatch.py:dispatch",
-    "strict_tracer/interpreter/calls/policy.py:call", "strict_tracer/interpreter/frame.py:bind_arguments",
     "strict_tracer/testing/programs.py:_statement",
 }
 KNOWN_BIG_FOLDERS: set[str] = set()

@@ -126,23 +126,7 @@ def bind_arguments(func: types.FunctionType, code: types.CodeType, args: tuple, 
         slots[index] = extra
 
     if kwargs:
-        for key, value in kwargs.items():
-            try:
-                pos = varnames.index(key, posonly, argcount + kwonly)
-            except ValueError:
-                pos = -1
-            if pos < 0:
-                if extra is None:
-                    if key in varnames[:posonly]:
-                        raise TypeError(f"{name}() got some positional-only arguments passed as "
-                                        f"keyword arguments: '{key}'")
-                    raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
-                extra[key] = value
-                continue
-            if slots[pos] is not UNBOUND:
-                raise TypeError(f"{name}() got multiple values for argument '{key}'")
-            slots[pos] = value
-
+        _bind_keywords(slots, kwargs, extra, varnames, posonly, argcount + kwonly, name)
     if nargs < argcount:
         defaults = func.__defaults__ or ()
         first_default = argcount - len(defaults)
@@ -156,20 +140,48 @@ def bind_arguments(func: types.FunctionType, code: types.CodeType, args: tuple, 
         if missing:
             raise TypeError(_missing_message(name, missing, "positional"))
     if kwonly:
-        kwdefaults = func.__kwdefaults__ or {}
-        missing = []
-        for i in range(argcount, argcount + kwonly):
-            if slots[i] is UNBOUND:
-                key = varnames[i]
-                if key in kwdefaults:
-                    slots[i] = kwdefaults[key]
-                else:
-                    missing.append(key)
-        if missing:
-            raise TypeError(_missing_message(name, missing, "keyword-only"))
+        _fill_keyword_only(slots, func, varnames, argcount, kwonly, name)
     # Cells for captured arguments are made by MAKE_CELL, free variables are copied from the
     # closure by COPY_FREE_VARS: both run as the frame's first instructions.
     return slots
+
+
+def _bind_keywords(slots: list, kwargs: dict, extra: dict | None, varnames: tuple,
+                   posonly: int, end: int, name: str) -> None:
+    """Keyword arguments into their slots (names after the positional-only ones, before
+    `end`), the others into **kwargs (`extra`), as CPython binds them."""
+    for key, value in kwargs.items():
+        try:
+            pos = varnames.index(key, posonly, end)
+        except ValueError:
+            pos = -1
+        if pos < 0:
+            if extra is None:
+                if key in varnames[:posonly]:
+                    raise TypeError(f"{name}() got some positional-only arguments passed as "
+                                    f"keyword arguments: '{key}'")
+                raise TypeError(f"{name}() got an unexpected keyword argument '{key}'")
+            extra[key] = value
+            continue
+        if slots[pos] is not UNBOUND:
+            raise TypeError(f"{name}() got multiple values for argument '{key}'")
+        slots[pos] = value
+
+
+def _fill_keyword_only(slots: list, func: types.FunctionType, varnames: tuple, argcount: int,
+                       kwonly: int, name: str) -> None:
+    """Keyword-only parameters left unbound take their defaults; none left: TypeError."""
+    kwdefaults = func.__kwdefaults__ or {}
+    missing = []
+    for i in range(argcount, argcount + kwonly):
+        if slots[i] is UNBOUND:
+            key = varnames[i]
+            if key in kwdefaults:
+                slots[i] = kwdefaults[key]
+            else:
+                missing.append(key)
+    if missing:
+        raise TypeError(_missing_message(name, missing, "keyword-only"))
 
 
 def _missing_message(name: str, missing: list[str], kind: str) -> str:

@@ -128,6 +128,11 @@ class CallsMixin:
             elif t is _BuiltinMethodType:
                 _check_arity(fn, args, kwargs)
             return handler(self, args, kwargs)
+        return self._call_object(fn, t, args, kwargs)
+
+    def _call_object(self, fn: Any, t: type, args: tuple, kwargs: dict) -> Any:
+        """call() of what is neither a Python function, a method, nor a native with a handler:
+        tensor ops, modules, classes, partials, callable instances, other natives."""
         if t is _BuiltinMethodType and isinstance(getattr(fn, "__self__", None), torch.Tensor):
             # A method of a real tensor (a constant): lift the tensor and call the op on it.
             return self.tensor_op(getattr(torch.Tensor, fn.__name__),
