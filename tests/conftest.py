@@ -32,24 +32,15 @@ def quiet_transformers():
 # any test exports is checked: no node of its graph (or of a submodule's graph) may call an
 # op whose schema mutates. The count is reported at the end of the run.
 import strict_tracer.api as _api  # noqa: E402
+from strict_tracer.testing.functional_check import assert_functional  # noqa: E402
 
 EXPORTED_PROGRAMS = {"checked": 0}
 _package = _api.package
 
 
-def assert_no_mutable_ops(ep) -> None:
-    for module in ep.graph_module.modules():
-        if not isinstance(module, torch.fx.GraphModule):
-            continue
-        for node in module.graph.nodes:
-            if isinstance(node.target, torch._ops.OpOverload):
-                assert not node.target._schema.is_mutable, (
-                    f"exported graph has a mutating node: {node.format_node()}")
-
-
 def _checked_package(result):
     ep = _package(result)
-    assert_no_mutable_ops(ep)
+    assert_functional(ep)
     EXPORTED_PROGRAMS["checked"] += 1
     return ep
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import strict_tracer
-from bytecode_expect import branch_opname
+from support.bytecode_expect import branch_opname
 from strict_tracer.__main__ import invoked_as, main
 from strict_tracer.cli.example_inputs import TargetError, evaluate_input
 

@@ -1,0 +1,213 @@
+"""The oracle's two shortcuts for symbolic calls stay sound: stand-ins shared across the calls
+of a trace (ops/probe_symbols.StandInPool) and kernels run at the hints for compiled bindings
+(ops/hint_kernels.py)."""
+import operator
+import sys
+
+import pytest
+import torch
+from torch.export import Dim
+from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
+from torch._dynamo.source import ConstantSource
+
+import strict_tracer
+import strict_tracer.ops.dispatch  # noqa: F401  (the module, not the function ops exports)
+from strict_tracer.ops.oracle import hint_kernels
+from strict_tracer.ops.oracle.probe_symbols import StandInPool
+from support.helpers import aten_targets, assert_same, run_both
+
+A = Dim.AUTO
+dispatch_module = sys.modules["strict_tracer.ops.dispatch"]
+
+
+# ---------------------------------------------------------------- shared stand-ins
+class _OurEnv:
+    """Stands for our ShapeEnv: the pool only keeps a weak reference to its owner."""
+
+
+def _stand_in(torch_env: ShapeEnv, hint: int):
+    symbol = torch_env.create_symbol(hint, ConstantSource(StandInPool.source_name()),
+                                     dynamic_dim=DimDynamic.DYNAMIC, positive=None,
+                                     do_not_specialize_zero_one=True)
+    return symbol, torch_env.create_symintnode(symbol, hint=hint)
+
+
+@pytest.mark.parametrize("teach", [
+    lambda s: bool(s > 3),                   # a guard
+    lambda s: bool(s == 5),                  # a guard and a replacement
+    lambda s: torch._check(s < 100),         # a narrowed range
+])
+def test_pool_forgets_its_stand_ins_once_torch_learns_about_one(teach):
+    torch_env, owner = ShapeEnv(), _OurEnv()
+    pool = StandInPool(torch_env, owner)
+    symbol, stand_in = _stand_in(torch_env, 5)
+    pool.add(("size", symbol), symbol, stand_in)
+    pool.settle()
+    assert ("size", symbol) in pool.stand_ins      # nothing learned: still shared
+    teach(stand_in)
+    pool.settle()
+    assert pool.stand_ins == {}
+    assert pool.owned_by(torch_env, owner) and not pool.owned_by(ShapeEnv(), owner)
+
+
+class SliceAfterSharedUses(torch.nn.Module):
+    """x's sizes reach the oracle through several calls before a slice whose routing depends
+    on them (x[:, :6] is an alias at size 6, a real slice otherwise)."""
+
+    def forward(self, x, y):
+        z = x * 2 + y
+        z = torch.tanh(z) @ y.t()
+        w = (x + 1)[:, :6]
+        return z, w * 3
+
+
+def test_routing_facts_are_recorded_when_stand_ins_are_shared():
+    # The slice keeps whatever size >= 6 it meets only while dim 1 >= 6: that routing fact
+    # must reach the program although x's stand-ins were shared with the earlier calls.
+    # (torch.export specializes dim 1 to 6 here; we keep it dynamic above 6.)
+    model = SliceAfterSharedUses()
+    ep = strict_tracer.export(model, (torch.randn(4, 6), torch.randn(4, 6)),
+                              dynamic_shapes={"x": (A, A), "y": (A, A)})
+    assert "aten.slice.Tensor" in aten_targets(ep)
+    assert sorted(str(r) for r in ep.range_constraints.values()) == ["VR[2, int_oo]", "VR[6, int_oo]"]
+    for fresh in [(torch.randn(3, 9), torch.randn(3, 9)), (torch.randn(5, 7), torch.randn(5, 7))]:
+        got, want = run_both(model, ep, fresh)
+        assert_same(got, want)
+    with pytest.raises(AssertionError, match="Guard failed"):
+        ep.module()(torch.randn(3, 5), torch.randn(3, 5))
+
+
+# ---------------------------------------------------------------- kernels at the hints
+def test_only_compiled_bindings_that_do_not_route_on_outputs_are_eligible():
+    assert hint_kernels.eligible(torch.Tensor.view)
+    assert hint_kernels.eligible(torch._C._nn.linear)
+    assert hint_kernels.eligible(torch.matmul)
+    assert hint_kernels.eligible(operator.mul)
+    assert not hint_kernels.eligible(operator.getitem)      # indexing routes on its outputs
+    assert not hint_kernels.eligible(operator.setitem)
+    assert not hint_kernels.eligible(torch.nn.functional.softmax)   # Python code
+    assert not hint_kernels.eligible(torch.Tensor.__getitem__)
+
+
+@pytest.fixture
+def probes(monkeypatch):
+    """(callable name, ran at the hints) of every oracle call of the export."""
+    seen = []
+    real = dispatch_module.probe
+
+    def spy(fn, *args, **kwargs):
+        result = real(fn, *args, **kwargs)
+        seen.append((getattr(fn, "__name__", repr(fn)), result.at_hints))
+        return result
+    monkeypatch.setattr(dispatch_module, "probe", spy)
+    return seen
+
+
+class Attention(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.qkv = torch.nn.Linear(16, 48)
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        qkv = self.qkv(x).view(b, t, 3, 4, 4).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        att = torch.softmax(q @ k.transpose(-1, -2) / 2.0, dim=-1)
+        return (att @ v).transpose(1, 2).reshape(b, t, -1)
+
+
+def test_symbolic_calls_of_a_model_run_their_kernels_at_the_hints(probes):
+    model = Attention().eval()
+    ep = strict_tracer.export(model, (torch.randn(2, 5, 16),),
+                              dynamic_shapes={"x": (Dim.DYNAMIC, Dim.DYNAMIC, Dim.STATIC)})
+    at_hints = dict(probes)
+    assert at_hints["view"] and at_hints["linear"] and at_hints["reshape"]
+    assert not at_hints["getitem"]          # q, k, v = ... indexes: symbolic
+    for fresh in [torch.randn(3, 7, 16), torch.randn(1, 2, 16)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
+
+
+class InPlaceViews(torch.nn.Module):
+    def forward(self, x):
+        y = x.clone()
+        y.t_()
+        y.unsqueeze_(0)
+        return y * 2
+
+
+def test_in_place_metadata_change_runs_symbolically(probes):
+    model = InPlaceViews()
+    ep = strict_tracer.export(model, (torch.randn(3, 5),), dynamic_shapes={"x": (A, A)})
+    at_hints = dict(probes)
+    assert at_hints["t_"] is False and at_hints["unsqueeze_"] is False
+    got, want = run_both(model, ep, (torch.randn(4, 7),))
+    assert_same(got, want)
+
+
+class BadView(torch.nn.Module):
+    def forward(self, x):
+        return x.t().view(-1, 3)
+
+
+def test_an_error_at_the_hints_is_the_static_export_error():
+    args = (torch.randn(4, 6),)
+    with pytest.raises(Exception) as static:
+        strict_tracer.export(BadView(), args)
+    with pytest.raises(Exception) as dynamic:
+        strict_tracer.export(BadView(), args, dynamic_shapes={"x": (A, A)})
+    assert type(dynamic.value) is type(static.value)
+    assert str(dynamic.value) == str(static.value)
+
+
+class NonzeroOfDynamic(torch.nn.Module):
+    def forward(self, x):
+        idx = torch.nonzero(x > 0)
+        return idx.shape[0] + x.sum(), idx * 2
+
+
+def test_data_dependent_output_sizes_run_symbolically(probes):
+    model = NonzeroOfDynamic()
+    ep = strict_tracer.export(model, (torch.randn(4, 5),), dynamic_shapes={"x": (A, A)})
+    assert dict(probes)["nonzero"] is False       # its size is unbacked, not the hint's
+    for fresh in [torch.randn(6, 3), torch.randn(2, 9)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
+
+
+def _recorded(output):
+    from strict_tracer.ops.oracle.probe import RecordedCall
+    return RecordedCall(torch.ops.aten.add.Tensor, (), {}, output)
+
+
+def test_shortcut_is_abandoned_when_the_binding_may_have_routed_on_outputs():
+    at_hints = hint_kernels.HintKernels({})
+    out, other = torch.empty(2), torch.empty(2)
+    at_hints.check(out, [_recorded(out)])                       # one call, its output: kept
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
+        at_hints.check(out, [_recorded(out), _recorded(out)])   # a second call
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
+        at_hints.check(out, [])                                 # no call (returned an input)
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="more than"):
+        at_hints.check(other, [_recorded(out)])                 # not the call's output
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="more than"):
+        at_hints.check((out, 3), [_recorded(out)])              # a scalar beside it
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="output of type int"):
+        at_hints._untwin(3)                  # a scalar the kernel computed at the hints
+    at_hints.used = True
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="second"):
+        at_hints.run(torch.ops.aten.add.Tensor, (out, out), {})
+
+
+def test_shortcut_is_abandoned_for_unknown_or_data_dependent_arguments():
+    torch_env = ShapeEnv()
+    _, n = _stand_in(torch_env, 5)
+    unbacked = torch_env.create_unbacked_symint()
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="data-dependent"):
+        hint_kernels.HintKernels({})._twin((n, unbacked))
+    assert hint_kernels.HintKernels({})._twin([n, 2]) == [5, 2]   # backed: its hint
+    from strict_tracer.ops.oracle.fakes import fake_mode
+    with fake_mode():
+        foreign = torch.empty(n, 3)          # symbolic, but not one of the call's fakes
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="did not make"):
+        hint_kernels.HintKernels({})._twin(foreign)

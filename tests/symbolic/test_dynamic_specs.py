@@ -1,0 +1,184 @@
+"""The forms `dynamic_shapes` takes, compared with torch.export, and malformed specs."""
+import copy
+import warnings
+
+import pytest
+import torch
+from torch.export import AdditionalInputs, Dim, ShapesCollection
+
+import strict_tracer
+from strict_tracer.errors import ConstraintViolationError, UserInputError
+from support.dynamic_helpers import canonical
+from support.helpers import assert_same, run_both
+
+
+class Add(torch.nn.Module):
+    def forward(self, x, y):
+        return x + y
+
+
+class Shifted(torch.nn.Module):
+    def forward(self, x, y):
+        return x[1:] + y
+
+
+class Nested(torch.nn.Module):
+    def forward(self, xs, d, *, scale=1.0):
+        return xs[0] * xs[1] + d["a"], d["b"].sum(0) * scale
+
+
+def _same_as_torch(model, args, spec, kwargs=None, fresh=None, copy_inputs=True):
+    ep = strict_tracer.export(model, args, kwargs, dynamic_shapes=spec)
+    if copy_inputs:     # a ShapesCollection knows its tensors by identity
+        args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+    ref = torch.export.export(model, args, kwargs, dynamic_shapes=spec, strict=True)
+    assert canonical(ep) == canonical(ref)
+    if fresh is not None:
+        got, want = run_both(model, ep, *fresh)
+        assert_same(got, want)
+    return ep
+
+
+X, Y = torch.randn(4, 3), torch.randn(4, 3)
+
+
+@pytest.mark.parametrize("spec", [
+    {"x": (Dim.AUTO, Dim.AUTO), "y": (Dim.AUTO, Dim.AUTO)},
+    ((Dim.AUTO, Dim.AUTO), (Dim.AUTO, Dim.AUTO)),
+    [{0: Dim.AUTO}, {0: Dim.AUTO, 1: Dim.AUTO}],
+    {"x": (Dim("b"), 3), "y": (Dim("b"), Dim.STATIC)},
+    {"x": {0: Dim.DYNAMIC}, "y": {0: Dim.DYNAMIC}},
+])
+def test_spec_forms(spec):
+    _same_as_torch(Add(), (X, Y), spec)
+
+
+def test_nested_inputs_and_kwargs():
+    b = Dim("b")
+    args = ([torch.randn(5, 2), torch.randn(5, 2)], {"a": torch.randn(5, 2), "b": torch.randn(7, 2)})
+    spec = {"xs": [(b, None), (b, None)], "d": {"a": (b, None), "b": (Dim.AUTO, None)},
+            "scale": None}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ep = _same_as_torch(Nested(), args, spec, {"scale": 2.0})
+    fresh = ([torch.randn(3, 2), torch.randn(3, 2)], {"a": torch.randn(3, 2), "b": torch.randn(9, 2)})
+    got, want = run_both(Nested(), ep, fresh, {"scale": 2.0})
+    assert_same(got, want)
+
+
+def test_shapes_collection_and_additional_inputs():
+    collection = ShapesCollection()
+    collection[X] = (Dim.AUTO, Dim.AUTO)
+    collection[Y] = (Dim.AUTO, Dim.AUTO)
+    _same_as_torch(Add(), (X, Y), collection, fresh=((torch.randn(6, 3), torch.randn(6, 3)),),
+                   copy_inputs=False)
+    extra = AdditionalInputs()
+    extra.add((torch.randn(7, 3), torch.randn(7, 3)))
+    ep = _same_as_torch(Add(), (X, Y), extra)
+    assert canonical(ep)[0] == [["a0", 3], ["a0", 3]]
+
+
+def test_derived_dims():
+    dx = Dim("dx")
+    args = (torch.randn(6), torch.randn(5))
+    ep = _same_as_torch(Shifted(), args, {"x": (dx + 1,), "y": (dx,)},
+                        fresh=((torch.randn(9), torch.randn(8)),))
+    with pytest.raises(AssertionError, match="Guard failed"):
+        ep.module()(torch.randn(9), torch.randn(7))
+    # A root that sizes no dimension itself.
+    ep = _same_as_torch(Shifted(), args, {"x": (dx + 2,), "y": (dx + 1,)},
+                        fresh=((torch.randn(4), torch.randn(3)),))
+    with pytest.raises(AssertionError, match="Guard failed"):
+        ep.module()(torch.randn(9), torch.randn(7))
+
+
+def test_relation_the_spec_did_not_declare():
+    dx, dy = Dim("dx"), Dim("dy")
+    with pytest.raises(ConstraintViolationError) as info:
+        strict_tracer.export(Shifted(), (torch.randn(6), torch.randn(5)),
+                             dynamic_shapes={"x": (dx,), "y": (dy,)})
+    assert info.value.fixes == ["dx = dy + 1"]
+
+
+def test_auto_with_bounds():
+    ep = _same_as_torch(Add(), (X, Y), {"x": (Dim.AUTO(min=3, max=9), 3), "y": (Dim.AUTO, 3)})
+    assert canonical(ep)[1]["a0"] == ("3", "9")
+    with pytest.raises(AssertionError, match="Guard failed"):
+        ep.module()(torch.randn(10, 3), torch.randn(10, 3))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"x": None, "z": None}, "top-level keys must be the arg names"),
+    ({"x": (Dim.AUTO,), "y": None}, "to have the same length as the actual tensor shape"),
+    ({"x": (Dim.AUTO, "b"), "y": None}, "Unexpected dimension #1"),
+    ({"x": 5, "y": None}, "Unexpected input tensor shape 5"),
+    ({"x": {7: Dim.AUTO}, "y": None}, "Unexpected dimension mapped to index 7"),
+    ((None,), "has 2 elements, but `dynamic_shapes` has 1"),
+    (5, "dynamic_shapes must be a dict, tuple, list"),
+    ({"x": (Dim("a", max=9), None), "y": (Dim("a", max=10), None)}, "different definitions"),
+])
+def test_malformed_specs(spec, message):
+    with pytest.raises(UserInputError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        strict_tracer.export(Add(), (X, Y), dynamic_shapes=spec)
+
+
+def test_spec_for_a_non_tensor_and_container_mismatch():
+    class M(torch.nn.Module):
+        def forward(self, x, n, ys):
+            return x * n + ys[0]
+    args = (torch.randn(3), 2, [torch.randn(3)])
+    with pytest.raises(UserInputError, match=r"expected None, Dim.AUTO, Dim.DYNAMIC or Dim.STATIC"):
+        strict_tracer.export(M(), args, dynamic_shapes={"x": None, "n": (Dim.AUTO,), "ys": None})
+    with pytest.raises(UserInputError, match="non-tensor type float"):
+        strict_tracer.export(M(), (args[0], 2.0, args[2]),
+                             dynamic_shapes={"x": None, "n": Dim.AUTO, "ys": None})
+    with pytest.raises(UserInputError, match="the input is a list, but"):
+        strict_tracer.export(M(), args, dynamic_shapes={"x": None, "n": None, "ys": ((Dim.AUTO,),)})
+
+
+def test_example_inputs_that_contradict_the_spec():
+    with pytest.raises(ConstraintViolationError, match="not in range"):
+        strict_tracer.export(Add(), (torch.randn(20, 3), torch.randn(20, 3)),
+                             dynamic_shapes={"x": (Dim("b", max=10), 3), "y": (Dim("b", max=10), 3)})
+    with pytest.raises(ConstraintViolationError, match="is not equal to"):
+        strict_tracer.export(Shifted(), (torch.randn(6), torch.randn(5)),
+                             dynamic_shapes={"x": (Dim("d"),), "y": (Dim("d"),)})
+    with pytest.raises(ConstraintViolationError, match="to be equal to dx \\+ 1"):
+        dx = Dim("dx")
+        strict_tracer.export(Shifted(), (torch.randn(6), torch.randn(5)),
+                             dynamic_shapes={"x": (2 * dx,), "y": (dx + 1,)})
+
+
+class PlusTwo(torch.nn.Module):
+    def forward(self, x):
+        return x + 2
+
+
+class AtMost32(torch.nn.Module):
+    def forward(self, x):
+        assert x.shape[0] <= 32
+        return x + 2
+
+
+def test_every_dynamic_hint_an_example_contradicts_is_listed_as_a_conflict():
+    with pytest.raises(ValueError) as info:
+        strict_tracer.export(PlusTwo(), (torch.randn(0, 1),),
+                             dynamic_shapes={"x": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}})
+    lines = str(info.value).splitlines()
+    assert lines[0] == ("Found the following conflicts between user-specified ranges and "
+                        "inferred ranges from model tracing:")
+    assert [line.rsplit(" for dimension ", 1)[1] for line in lines[1:]] == \
+        ["inputs['x'].shape[0].", "inputs['x'].shape[1]."]
+    assert "0/1 specialized due to hint of 0" in lines[1] and "hint of 1" in lines[2]
+    assert isinstance(info.value, ConstraintViolationError)
+
+
+def test_a_dynamic_hint_whose_bounds_leave_one_size_is_a_range_conflict():
+    with pytest.raises(ValueError, match=r"Received user-specified dim hint Dim.DYNAMIC\(min=32, "
+                                         r"max=None\), but tracing inferred a static shape of 32 "
+                                         r"for dimension inputs\['x'\]\.shape\[0\]"):
+        strict_tracer.export(AtMost32(), (torch.randn(32),),
+                             dynamic_shapes={"x": {0: Dim.DYNAMIC(min=32)}})
+    ep = strict_tracer.export(AtMost32(), (torch.randn(32),),
+                              dynamic_shapes={"x": {0: Dim.DYNAMIC(min=8)}})
+    assert [(int(r.lower), int(r.upper)) for r in ep.range_constraints.values()] == [(8, 32)]
