@@ -110,79 +110,92 @@ def clear_template_cache() -> None:
 
 
 # ---------------------------------------------------------------- template construction
-def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
-                    input_metas: list[TensorMeta], probe_syms: ProbeSymbols, sym_args: list,
-                    env: Any) -> Template:
-    refs: dict[int, Any] = {id(f): InRef(i) for i, f in enumerate(input_fakes)}
+class _Refs:
+    """How a template refers to the tensors and values of the recorded calls: inputs by
+    position, outputs of earlier calls by (call, item), other tensors as constants."""
 
-    by_view: dict[tuple, Any] = {}      # identical views of one storage -> ref
-    cacheable = True
+    def __init__(self, input_fakes: list[torch.Tensor]) -> None:
+        self.refs: dict[int, Any] = {id(f): InRef(i) for i, f in enumerate(input_fakes)}
+        self.by_view: dict[tuple, Any] = {}      # identical views of one storage -> ref
 
-    def ref_of(value: Any) -> Any:
+    def ref_of(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):
-            r = refs.get(id(value))
+            r = self.refs.get(id(value))
             if r is not None:
                 return r
             if isinstance(value, FakeTensor):
                 # Factories re-wrap their result (autograd's make_variable makes a shallow copy
                 # when the tensor is shared): same storage and view, new Python object.
-                r = by_view.get(_view_key(value))
+                r = self.by_view.get(_view_key(value))
                 if r is None:
                     raise UnsupportedCall("the call used a tensor the tracer does not know")
                 return r
             return ConstTensor(value)
         if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
-            items = [ref_of(v) for v in value]
+            items = [self.ref_of(v) for v in value]
             if type(value) in (list, tuple):
                 return type(value)(items)
             if hasattr(value, "_fields") or _is_structseq(value):
                 return _StructRef(type(value), tuple(items))
             return tuple(items)
         if isinstance(value, dict):
-            return {k: ref_of(v) for k, v in value.items()}
+            return {k: self.ref_of(v) for k, v in value.items()}
         if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
             # The expression as recorded: torch's own replacements in its throwaway env
             # are not ours to apply.
             return SymRef(value.node._expr, type(value))
         return value
 
+
+def _output_kind(rc: Any) -> tuple[str, list, type | None]:
+    """(kind, tensors, sequence type) of a recorded call's output."""
+    out = rc.output
+    if isinstance(out, torch.Tensor):
+        return "tensor", [out], None
+    if isinstance(out, (list, tuple)) and all(isinstance(o, torch.Tensor) for o in out):
+        return "seq", list(out), type(out)
+    if out is None:
+        return "none", [], None
+    if tensors_in(out):
+        raise UnsupportedCall(f"{rc.op} returns a structure the tracer cannot represent")
+    return "other", [], None
+
+
+def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
+                    input_metas: list[TensorMeta], probe_syms: ProbeSymbols, sym_args: list,
+                    env: Any) -> Template:
+    refs = _Refs(input_fakes)
     calls: list[CallTemplate] = []
     for index, rc in enumerate(result.calls):
-        args = ref_of(rc.args)
-        kwargs = ref_of(rc.kwargs)
-        out = rc.output
-        if isinstance(out, torch.Tensor):
-            out_kind, elems, seq_type = "tensor", [out], None
-        elif isinstance(out, (list, tuple)) and all(isinstance(o, torch.Tensor) for o in out):
-            out_kind, elems, seq_type = "seq", list(out), type(out)
-        elif out is None:
-            out_kind, elems, seq_type = "none", [], None
-        elif tensors_in(out):
-            raise UnsupportedCall(f"{rc.op} returns a structure the tracer cannot represent")
-        else:
-            out_kind, elems, seq_type = "other", [], None
+        args = refs.ref_of(rc.args)
+        kwargs = refs.ref_of(rc.kwargs)
+        out_kind, elems, seq_type = _output_kind(rc)
         metas, updated = [], []
         for k, o in enumerate(elems):
             metas.append(_hint_meta(o, probe_syms, sym_args, env))
-            updated.append(refs.get(id(o)))
-            if id(o) not in refs:
-                refs[id(o)] = OutRef(index, None if out_kind == "tensor" else k)
-            by_view[_view_key(o)] = refs[id(o)]
+            updated.append(refs.refs.get(id(o)))
+            if id(o) not in refs.refs:
+                refs.refs[id(o)] = OutRef(index, None if out_kind == "tensor" else k)
+            refs.by_view[_view_key(o)] = refs.refs[id(o)]
         calls.append(CallTemplate(rc.op, args, kwargs, out_kind, metas, updated, seq_type))
+    output = refs.ref_of(result.output)
+    return Template(calls, output, _replayable(result, input_fakes, input_metas),
+                    probe_syms if probe_syms.values else None, result.routing)
 
-    output = ref_of(result.output)
-    # A callable that changed an input's metadata without any ATen call (requires_grad_())
-    # cannot be replayed from a cache; one that returned an input unchanged (`x.to(x.dtype)`,
-    # `x.contiguous()` of a contiguous x) can.
+
+def _replayable(result: ProbeResult, input_fakes: list[torch.Tensor],
+                input_metas: list[TensorMeta]) -> bool:
+    """A callable that changed an input's metadata without any ATen call (requires_grad_())
+    cannot be replayed from a cache; one that returned an input unchanged (`x.to(x.dtype)`,
+    `x.contiguous()` of a contiguous x) can."""
     touched = {id(o) for c in result.calls for o in tensors_in(c.output)}
     meta_of = {id(x): m for x, m in zip(input_fakes, input_metas)}
     for f in tensors_in(result.output):
         m = meta_of.get(id(f))
         if m is not None and id(f) not in touched and \
                 (f.requires_grad, f.is_leaf, f.dtype) != (m.requires_grad, m.is_leaf, m.dtype):
-            cacheable = False
-    return Template(calls, output, cacheable, probe_syms if probe_syms.values else None,
-                    result.routing)
+            return False
+    return True
 
 
 def _hint_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: list, env: Any) -> TensorMeta:
@@ -383,8 +396,22 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         probe_syms.pool.settle()
     template = _build_template(result, fakes, [p.meta for p in proxies], probe_syms, sym_args,
                                emit.shape_env)
-    # The first replay can use the oracle's own fakes as examples; sizes that depend on data
-    # become unbacked symbols (and such a template cannot be reused).
+    fresh = _fresh_metas(result, probe_syms, sym_args, emit.shape_env)
+    if probe_syms.unbacked or _returns_symbolic(result.output):
+        template.cacheable = False
+    _forget_changed_examples(proxies, fakes)
+    if key is not None and template.cacheable:
+        _cache[key] = template
+        if template.probe is not None:
+            template.probe.env = None       # a cached template must not keep a trace alive
+    return _replay(template, proxies, emit, fresh, sym_args, probe_syms)
+
+
+def _fresh_metas(result: ProbeResult, probe_syms: ProbeSymbols, sym_args: list,
+                 env: Any) -> list[list[TensorMeta]]:
+    """The outputs' metadata for the first replay: it can use the oracle's own fakes as
+    examples; sizes that depend on data become unbacked symbols (and such a template cannot
+    be reused)."""
     fresh = []
     for rc in result.calls:
         metas = []
@@ -394,25 +421,22 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
                 if not result.at_hints:     # a twin's output is no example of a symbolic one
                     m._example = o
             elif any(_has_unbacked(v, probe_syms) for v in o.shape):
-                m = _data_dependent_meta(o, probe_syms, sym_args, emit.shape_env)
+                m = _data_dependent_meta(o, probe_syms, sym_args, env)
             else:
-                m = _hint_meta(o, probe_syms, sym_args, emit.shape_env)
+                m = _hint_meta(o, probe_syms, sym_args, env)
             metas.append(m)
         fresh.append(metas)
-    if probe_syms.unbacked or _returns_symbolic(result.output):
-        template.cacheable = False
+    return fresh
+
+
+def _forget_changed_examples(proxies: list[TensorProxy], fakes: list) -> None:
+    """An in-place view op (t_, unsqueeze_) changed the fake itself: it no longer matches the
+    metadata that earlier graph nodes still hold, so it cannot be their example."""
     for p, f in zip(proxies, fakes):
-        # An in-place view op (t_, unsqueeze_) changed the fake itself: it no longer matches
-        # the metadata that earlier graph nodes still hold, so it cannot be their example.
         m = p.meta
         if m._example is f and is_static(f) and \
                 (tuple(f.shape), f.stride(), f.storage_offset()) != (m.hint_shape, m.strides, m.storage_offset):
             m._example = None
-    if key is not None and template.cacheable:
-        _cache[key] = template
-        if template.probe is not None:
-            template.probe.env = None       # a cached template must not keep a trace alive
-    return _replay(template, proxies, emit, fresh, sym_args, probe_syms)
 
 
 def _distinct_fakes(proxies: list[TensorProxy], probe_syms: ProbeSymbols, syms: SymArgs) -> list:

@@ -268,7 +268,3 @@ class SymSize(tuple):
 def plain_sizes(values: tuple) -> tuple:
     """`values` with each SymSize as the plain tuple torch calls accept."""
     return tuple(tuple(v) if type(v) is SymSize else v for v in values)
-
-
-def is_proxy(value: Any) -> bool:
-    return type(value) is TensorProxy

@@ -24,16 +24,6 @@ MAX_FILE_LINES = 500
 MAX_FUNCTION_LINES = 60
 MAX_FOLDER_MODULES = 15
 
-# Known violations, to shrink to nothing (each entry must still be a violation).
-KNOWN_LONG_FILES: set[str] = set()
-KNOWN_LONG_FUNCTIONS = {
-    "ops/dispatch.py:_build_template", "ops/dispatch.py:dispatch",
-    "strict_tracer/testing/programs.py:_statement",
-}
-KNOWN_BIG_FOLDERS: set[str] = set()
-# "importer -> imported"
-KNOWN_UPWARD_IMPORTS: set[str] = set()
-KNOWN_CYCLE_EDGES: set[str] = set()         # edges left out of the cycle check
 
 
 # ---------------------------------------------------------------------- reading the package
@@ -169,13 +159,11 @@ def upward_imports() -> set[str]:
 
 
 def test_imports_go_down_the_layers():
-    upward = upward_imports()
-    new = sorted(upward - KNOWN_UPWARD_IMPORTS)
+    upward = sorted(upward_imports())
     lines = [f"{edge}  (line {import_graph()[edge.split(' -> ')[0]][edge.split(' -> ')[1]]})"
-             for edge in new]
-    assert not new, "imports against the layer order (README 'Layout and data flow'):\n" + \
+             for edge in upward]
+    assert not upward, "imports against the layer order (README 'Layout and data flow'):\n" + \
         "\n".join(lines)
-    assert not KNOWN_UPWARD_IMPORTS - upward, "fixed: drop from KNOWN_UPWARD_IMPORTS"
 
 
 def import_cycles(skip: set[str]) -> list[list[str]]:
@@ -223,11 +211,9 @@ def import_cycles(skip: set[str]) -> list[list[str]]:
 
 
 def test_no_import_cycles():
-    cycles = import_cycles(KNOWN_CYCLE_EDGES)
+    cycles = import_cycles(set())
     assert not cycles, "import cycles:\n" + "\n".join(
         f"{len(group)} modules: {group}" for group in cycles)
-    edges = {f"{m} -> {t}" for m, targets in import_graph().items() for t in targets}
-    assert KNOWN_CYCLE_EDGES <= edges, "gone: drop from KNOWN_CYCLE_EDGES"
 
 
 def test_the_cycle_check_finds_cycles():
@@ -248,8 +234,7 @@ def _relative(path: Path) -> str:
 def test_files_are_small():
     long = {_relative(p) for p in modules().values()
             if len(p.read_text().splitlines()) > MAX_FILE_LINES}
-    assert long <= KNOWN_LONG_FILES, f"files over {MAX_FILE_LINES} lines: {sorted(long - KNOWN_LONG_FILES)}"
-    assert KNOWN_LONG_FILES <= long, "fixed: drop from KNOWN_LONG_FILES"
+    assert not long, f"files over {MAX_FILE_LINES} lines: {sorted(long)}"
 
 
 def test_functions_are_short():
@@ -259,9 +244,7 @@ def test_functions_are_short():
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES:
                     long.add(f"{_relative(path)}:{node.name}")
-    assert long <= KNOWN_LONG_FUNCTIONS, (
-        f"functions over {MAX_FUNCTION_LINES} lines: {sorted(long - KNOWN_LONG_FUNCTIONS)}")
-    assert KNOWN_LONG_FUNCTIONS <= long, "fixed: drop from KNOWN_LONG_FUNCTIONS"
+    assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {sorted(long)}"
 
 
 def test_folders_are_small():
@@ -271,10 +254,7 @@ def test_folders_are_small():
             folder = _relative(path.parent)
             counts[folder] = counts.get(folder, 0) + 1
     big = {folder for folder, n in counts.items() if n > MAX_FOLDER_MODULES}
-    assert big <= KNOWN_BIG_FOLDERS, (
-        f"folders over {MAX_FOLDER_MODULES} modules: "
-        f"{ {f: counts[f] for f in sorted(big - KNOWN_BIG_FOLDERS)} }")
-    assert KNOWN_BIG_FOLDERS <= big, "fixed: drop from KNOWN_BIG_FOLDERS"
+    assert not big, f"folders over {MAX_FOLDER_MODULES} modules: { {f: counts[f] for f in sorted(big)} }"
 
 
 def test_pyproject_installs_every_package():

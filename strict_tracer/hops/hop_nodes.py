@@ -128,7 +128,3 @@ def emit_operator(interp, hop: Any, args: tuple, outputs: list[Any]) -> list[Any
         else:
             values.append(out)
     return values
-
-
-def nodes_of(values: list[TensorProxy]) -> list[torch.fx.Node]:
-    return [v.node for v in values]

@@ -142,11 +142,184 @@ def _expr(w: _Writer) -> str:
     return kind(w)
 
 
+def _if_shape_statement(w: _Writer) -> None:
+    v = w.var()
+    threshold = w.draw(st.integers(0, 5))
+    target = w.new()
+    w.emit(f"if {v}.shape[0] > {threshold} and {v}.dim() == 2:")
+    w.emit(f"{target} = {_expr(w)}", 3)
+    w.emit("else:")
+    w.emit(f"{target} = {_expr(w)}", 3)
+    w.tensors.append(target)
+
+
+def _for_range_statement(w: _Writer) -> None:
+    v = w.var()
+    n = w.draw(st.integers(1, 3))
+    target = w.new()
+    w.emit(f"{target} = {v}")
+    w.emit(f"for i in range({n}):")
+    w.emit(f"{target} = {target} * 0.5 + i", 3)
+    w.tensors.append(target)
+
+
+def _container_statement(w: _Writer) -> None:
+    a, b = w.var(), w.var()
+    target = w.new()
+    style = w.draw(st.sampled_from(["list", "dict", "tuple"]))
+    if style == "list":
+        w.emit(f"items = [{a}, {b}]")
+        w.emit(f"items.append(items[0] + items[-1])")
+        w.emit(f"{target} = items[2] - items[1]")
+    elif style == "dict":
+        w.emit(f"table = {{'a': {a}, 'b': {b}}}")
+        w.emit(f"{target} = sum(table[key] for key in sorted(table))")
+    else:
+        w.emit(f"first, *rest = ({a}, {b}, {a} * 2)")
+        w.emit(f"{target} = first + rest[-1]")
+    w.tensors.append(target)
+
+
+def _closure_statement(w: _Writer) -> None:
+    captured = w.var()
+    scale = w.draw(st.sampled_from(["0.5", "2.0", "-1.0"]))
+    fn = w.new("fn")
+    w.emit(f"def {fn}(a, scale={scale}):")
+    w.emit(f"return a * scale + {captured}", 3)
+    w.assign(f"{fn}({w.var()})")
+
+
+def _helper_statement(w: _Writer) -> None:
+    name = f"helper{len(w.helpers)}"
+    body = w.draw(st.sampled_from(["a * b + a", "torch.relu(a) - b", "(a, b)[0] * 2 + b"]))
+    w.helpers.append(f"    def {name}(self, a, b):\n        return {body}\n")
+    w.assign(f"self.{name}({w.var()}, {w.var()})")
+
+
+def _inplace_statement(w: _Writer) -> None:
+    v = w.var()
+    op = w.draw(st.sampled_from(["add_(1.0)", "mul_(0.5)", "clamp_(-1.0, 1.0)", "relu_()"]))
+    if v.startswith("x") and w.draw(st.booleans()):
+        w.mutates_inputs = True
+        w.emit(f"{v}.{op}")
+    else:
+        target = w.new()
+        w.emit(f"{target} = {v}.clone()")
+        w.emit(f"{target}.{op}")
+        view = w.draw(st.booleans())
+        if view:
+            w.emit(f"{target}[:, 0].{op}")
+        w.tensors.append(target)
+
+
+def _while_statement(w: _Writer) -> None:
+    v = w.var()
+    target = w.new()
+    w.emit(f"{target}, k = {v}, 0")
+    w.emit(f"while k < {w.draw(st.integers(1, 3))}:")
+    w.emit(f"{target} = {target} - {v} * 0.1", 3)
+    w.emit("k += 1", 3)
+    w.tensors.append(target)
+
+
+def _comprehension_statement(w: _Writer) -> None:
+    v = w.var()
+    w.assign(f"torch.stack([{v}[:, j] for j in range({WIDTH})], dim=1)")
+
+
+def _try_statement(w: _Writer) -> None:
+    v = w.var()
+    target = w.new()
+    w.emit("try:")
+    w.emit(f"{target} = {{'k': {v}}}['missing']", 3)
+    w.emit("except KeyError:")
+    w.emit(f"{target} = {v} + 1", 3)
+    w.tensors.append(target)
+
+
+def _python_statement(w: _Writer) -> None:
+    v = w.var()
+    target = w.new()
+    style = w.draw(st.sampled_from(["zip", "isinstance", "fstring", "lambda_sort", "training",
+                                    "nonlocal"]))
+    if style == "zip":
+        w.emit(f"{target} = sum(a * i for i, (a, b) in enumerate(zip({v}.unbind(1), {w.var()}.unbind(1))))")
+        w.emit(f"{target} = {target}.unsqueeze(1) + {v}")
+    elif style == "isinstance":
+        w.emit(f"{target} = {v} * 2 if isinstance({v}, torch.Tensor) and type({v}) is torch.Tensor else None")
+    elif style == "fstring":
+        w.emit(f"tag = f'{{tuple({v}.shape)}}-{{{v}.dtype}}'")
+        w.emit(f"{target} = {v} + len(tag)")
+    elif style == "lambda_sort":
+        w.emit(f"parts = sorted([{v}, {v} * 2, {v} - 1], key=lambda t: t.shape[1])")
+        w.emit(f"{target} = parts[0] + max([1, 3, 2], key=lambda n: -n)")
+    elif style == "training":
+        w.emit(f"{target} = {v} * (0.5 if self.training else 2.0)")
+    else:
+        w.emit("count = 0")
+        w.emit("def bump():")
+        w.emit("nonlocal count", 3)
+        w.emit("count += 1", 3)
+        w.emit("return count", 3)
+        w.emit(f"{target} = {v} * bump() + bump()")
+    w.tensors.append(target)
+
+
+def _buffer_update_statement(w: _Writer) -> None:
+    name = f"buf{w.n_buffers}"
+    w.n_buffers += 1
+    w.init.append(f"self.register_buffer('{name}', torch.zeros({WIDTH}))")
+    v = w.var()
+    w.emit(f"self.{name}.mul_(0.9).add_({v}.mean(0) * 0.1)")
+    if w.draw(st.booleans()):
+        # The buffer also reached through a plain object (a cache holder): operators on
+        # it must read the updated value (they were once folded on the stale real one).
+        w.init.append(f"self.{name}_holder = types.SimpleNamespace(t=self.{name})")
+        w.assign(f"{v} + self.{name}_holder.t[None, :] * 2 - self.{name}_holder.t")
+    else:
+        w.assign(f"{v} + self.{name}")
+
+
+def _data_dependent_statement(w: _Writer) -> None:
+    v = w.var()
+    target = w.new()
+    w.emit(f"if {v}.sum() > 0:")
+    w.emit(f"{target} = {v} + 1", 3)
+    w.emit("else:")
+    w.emit(f"{target} = {v} - 1", 3)
+    w.tensors.append(target)
+
+
+def _setitem_statement(w: _Writer) -> None:
+    v = w.var()
+    target = w.new()
+    w.emit(f"{target} = {v}.clone()")
+    index = w.draw(st.sampled_from(["0", ":, 1", "1:3", f"{target} > 0", "..., -1"]))
+    w.emit(f"{target}[{index}] = {w.draw(st.sampled_from(['0.0', '-1.5']))}")
+    w.tensors.append(target)
+
+
+# Statement kinds of this module, in the order the strategy samples them.
+_CORE_STATEMENTS = {
+    "if_shape": _if_shape_statement,
+    "for_range": _for_range_statement,
+    "container": _container_statement,
+    "closure": _closure_statement,
+    "helper": _helper_statement,
+    "inplace": _inplace_statement,
+    "while": _while_statement,
+    "comprehension": _comprehension_statement,
+    "try": _try_statement,
+    "python": _python_statement,
+    "buffer_update": _buffer_update_statement,
+    "data_dependent": _data_dependent_statement,
+    "setitem": _setitem_statement,
+}
+
+
 def _statement(w: _Writer, depth: int) -> None:
     kind = w.draw(st.sampled_from(
-        ["assign"] * 4 + ["if_shape", "for_range", "container", "closure", "helper", "inplace",
-                          "while", "comprehension", "try", "python", "buffer_update",
-                          "data_dependent", "setitem"] + list(STATEMENTS) * 2
+        ["assign"] * 4 + list(_CORE_STATEMENTS) + list(STATEMENTS) * 2
         + list(SOUNDNESS_STATEMENTS) * 2))
     if kind == "assign" or depth > 1:
         w.assign(_expr(w))
@@ -154,137 +327,8 @@ def _statement(w: _Writer, depth: int) -> None:
         STATEMENTS[kind](w)
     elif kind in SOUNDNESS_STATEMENTS:
         SOUNDNESS_STATEMENTS[kind](w)
-    elif kind == "if_shape":
-        v = w.var()
-        threshold = w.draw(st.integers(0, 5))
-        target = w.new()
-        w.emit(f"if {v}.shape[0] > {threshold} and {v}.dim() == 2:")
-        w.emit(f"{target} = {_expr(w)}", 3)
-        w.emit("else:")
-        w.emit(f"{target} = {_expr(w)}", 3)
-        w.tensors.append(target)
-    elif kind == "for_range":
-        v = w.var()
-        n = w.draw(st.integers(1, 3))
-        target = w.new()
-        w.emit(f"{target} = {v}")
-        w.emit(f"for i in range({n}):")
-        w.emit(f"{target} = {target} * 0.5 + i", 3)
-        w.tensors.append(target)
-    elif kind == "while":
-        v = w.var()
-        target = w.new()
-        w.emit(f"{target}, k = {v}, 0")
-        w.emit(f"while k < {w.draw(st.integers(1, 3))}:")
-        w.emit(f"{target} = {target} - {v} * 0.1", 3)
-        w.emit("k += 1", 3)
-        w.tensors.append(target)
-    elif kind == "container":
-        a, b = w.var(), w.var()
-        target = w.new()
-        style = w.draw(st.sampled_from(["list", "dict", "tuple"]))
-        if style == "list":
-            w.emit(f"items = [{a}, {b}]")
-            w.emit(f"items.append(items[0] + items[-1])")
-            w.emit(f"{target} = items[2] - items[1]")
-        elif style == "dict":
-            w.emit(f"table = {{'a': {a}, 'b': {b}}}")
-            w.emit(f"{target} = sum(table[key] for key in sorted(table))")
-        else:
-            w.emit(f"first, *rest = ({a}, {b}, {a} * 2)")
-            w.emit(f"{target} = first + rest[-1]")
-        w.tensors.append(target)
-    elif kind == "closure":
-        captured = w.var()
-        scale = w.draw(st.sampled_from(["0.5", "2.0", "-1.0"]))
-        fn = w.new("fn")
-        w.emit(f"def {fn}(a, scale={scale}):")
-        w.emit(f"return a * scale + {captured}", 3)
-        w.assign(f"{fn}({w.var()})")
-    elif kind == "helper":
-        name = f"helper{len(w.helpers)}"
-        body = w.draw(st.sampled_from(["a * b + a", "torch.relu(a) - b", "(a, b)[0] * 2 + b"]))
-        w.helpers.append(f"    def {name}(self, a, b):\n        return {body}\n")
-        w.assign(f"self.{name}({w.var()}, {w.var()})")
-    elif kind == "inplace":
-        v = w.var()
-        op = w.draw(st.sampled_from(["add_(1.0)", "mul_(0.5)", "clamp_(-1.0, 1.0)", "relu_()"]))
-        if v.startswith("x") and w.draw(st.booleans()):
-            w.mutates_inputs = True
-            w.emit(f"{v}.{op}")
-        else:
-            target = w.new()
-            w.emit(f"{target} = {v}.clone()")
-            w.emit(f"{target}.{op}")
-            view = w.draw(st.booleans())
-            if view:
-                w.emit(f"{target}[:, 0].{op}")
-            w.tensors.append(target)
-    elif kind == "comprehension":
-        v = w.var()
-        w.assign(f"torch.stack([{v}[:, j] for j in range({WIDTH})], dim=1)")
-    elif kind == "python":
-        v = w.var()
-        target = w.new()
-        style = w.draw(st.sampled_from(["zip", "isinstance", "fstring", "lambda_sort", "training",
-                                        "nonlocal"]))
-        if style == "zip":
-            w.emit(f"{target} = sum(a * i for i, (a, b) in enumerate(zip({v}.unbind(1), {w.var()}.unbind(1))))")
-            w.emit(f"{target} = {target}.unsqueeze(1) + {v}")
-        elif style == "isinstance":
-            w.emit(f"{target} = {v} * 2 if isinstance({v}, torch.Tensor) and type({v}) is torch.Tensor else None")
-        elif style == "fstring":
-            w.emit(f"tag = f'{{tuple({v}.shape)}}-{{{v}.dtype}}'")
-            w.emit(f"{target} = {v} + len(tag)")
-        elif style == "lambda_sort":
-            w.emit(f"parts = sorted([{v}, {v} * 2, {v} - 1], key=lambda t: t.shape[1])")
-            w.emit(f"{target} = parts[0] + max([1, 3, 2], key=lambda n: -n)")
-        elif style == "training":
-            w.emit(f"{target} = {v} * (0.5 if self.training else 2.0)")
-        else:
-            w.emit("count = 0")
-            w.emit("def bump():")
-            w.emit("nonlocal count", 3)
-            w.emit("count += 1", 3)
-            w.emit("return count", 3)
-            w.emit(f"{target} = {v} * bump() + bump()")
-        w.tensors.append(target)
-    elif kind == "buffer_update":
-        name = f"buf{w.n_buffers}"
-        w.n_buffers += 1
-        w.init.append(f"self.register_buffer('{name}', torch.zeros({WIDTH}))")
-        v = w.var()
-        w.emit(f"self.{name}.mul_(0.9).add_({v}.mean(0) * 0.1)")
-        if w.draw(st.booleans()):
-            # The buffer also reached through a plain object (a cache holder): operators on
-            # it must read the updated value (they were once folded on the stale real one).
-            w.init.append(f"self.{name}_holder = types.SimpleNamespace(t=self.{name})")
-            w.assign(f"{v} + self.{name}_holder.t[None, :] * 2 - self.{name}_holder.t")
-        else:
-            w.assign(f"{v} + self.{name}")
-    elif kind == "data_dependent":
-        v = w.var()
-        target = w.new()
-        w.emit(f"if {v}.sum() > 0:")
-        w.emit(f"{target} = {v} + 1", 3)
-        w.emit("else:")
-        w.emit(f"{target} = {v} - 1", 3)
-        w.tensors.append(target)
-    elif kind == "setitem":
-        v = w.var()
-        target = w.new()
-        w.emit(f"{target} = {v}.clone()")
-        index = w.draw(st.sampled_from(["0", ":, 1", "1:3", f"{target} > 0", "..., -1"]))
-        w.emit(f"{target}[{index}] = {w.draw(st.sampled_from(['0.0', '-1.5']))}")
-        w.tensors.append(target)
-    elif kind == "try":
-        v = w.var()
-        target = w.new()
-        w.emit("try:")
-        w.emit(f"{target} = {{'k': {v}}}['missing']", 3)
-        w.emit("except KeyError:")
-        w.emit(f"{target} = {v} + 1", 3)
-        w.tensors.append(target)
+    else:
+        _CORE_STATEMENTS[kind](w)
 
 
 # How forward() returns its chosen tensors: containers, an alias of an output, a duplicate,

@@ -15,7 +15,7 @@ import torch
 import torch.fx
 
 from ..errors import Category, GraphBreakError
-from ..proxy import TensorMeta, TensorProxy
+from ..proxy import TensorMeta
 
 # The kinds of program input, one vocabulary for every stage (lifted inputs here, the
 # functionalization pass's input sources, the packaged signature).
@@ -110,10 +110,6 @@ class GraphBuilder:
                 return node
         return None
 
-    def lifted_inputs_in_graph_order(self) -> list[LiftedInput]:
-        by_node = {l.node: l for l in self.lifted}
-        return [by_node[n] for n in self.graph.nodes if n in by_node]
-
     # -- calls --
     def call(self, target: Any, args: tuple, kwargs: dict, meta: Any = None) -> torch.fx.Node:
         if len(self.graph.nodes) >= MAX_GRAPH_NODES:
@@ -156,7 +152,3 @@ class GraphBuilder:
                 del self._lifted_by_target[lifted.target]
         used = {n.target for n in self.graph.nodes if n.op == "get_attr"}
         self.submodules = {k: v for k, v in self.submodules.items() if k in used}
-
-
-def proxy_for_node(node: torch.fx.Node, meta: TensorMeta, origin: str = "", source: str | None = None) -> TensorProxy:
-    return TensorProxy(node, meta, origin, source)

@@ -67,9 +67,6 @@ class UndoLog:
         self.clock += 1
         self._keepalive.append(obj)
 
-    def is_fresh(self, obj: Any) -> bool:
-        return id(obj) in self._fresh
-
     def fresh_since(self, obj: Any, time: int) -> bool:
         """Was `obj` created by the trace at or after `time` (a past value of `clock`)?"""
         return self._fresh.get(id(obj), -1) >= time

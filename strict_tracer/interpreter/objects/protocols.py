@@ -182,15 +182,6 @@ class ProtocolsMixin:
     python_type = staticmethod(python_type)
 
     # ------------------------------------------------------------------ special methods
-    def call_special(self, obj: Any, name: str, *args: Any, default: Any = _MISSING) -> Any:
-        """Call dunder `name` looked up on the type, binding `obj` like CPython does."""
-        raw = lookup_special(lookup_type(obj), name)
-        if raw is _MISSING:
-            if default is not _MISSING:
-                return default
-            raise AttributeError(f"'{display_name(type(obj))}' object has no attribute '{name}'")
-        return self.call_unbound(raw, obj, args)
-
     def call_unbound(self, raw: Any, obj: Any, args: tuple, kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         t = type(raw)
