@@ -34,7 +34,7 @@ MODELS = textwrap.dedent("""
         def forward(self, x):
             if x.sum() > 0:                 # <- branch
                 x = x * 2
-            n = int(x.max())                # <- int
+            n = [1, 2, 3][x.argmax()]       # <- int
             return x.data + n               # <- data
 
     def broken():
@@ -199,7 +199,7 @@ def test_explain_json_lists_every_problem_with_its_place_and_fix(models, capsys)
         ("data-dependent branch", "limitation", str(models), _line("branch"),
          branch_opname("x.sum() > 0")),
         ("data-dependent value used as Python scalar", "limitation", str(models), _line("int"),
-         "CALL"),
+         "BINARY_SUBSCR"),
         ("unsupported tensor op", "limitation", str(models), _line("data"), "LOAD_ATTR"),
     ]
     for problem in data["problems"]:

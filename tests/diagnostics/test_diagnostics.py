@@ -3,6 +3,7 @@ abstract stack values and a concrete fix; the structured fields say the same for
 from __future__ import annotations
 
 import functools
+import operator
 import pickle
 
 import pytest
@@ -28,7 +29,7 @@ class Branch(torch.nn.Module):
 
 class ToInt(torch.nn.Module):
     def forward(self, x):
-        n = int(x.max())  # <- to_int
+        n = operator.index(x.argmax())  # <- to_int
         return x * n
 
 
@@ -79,7 +80,7 @@ EXPECTED = {
                                      f"Tensor(bool[], from aten.gt.Scalar at test_diagnostics.py:{_line('branch')})",
                                      "torch.cond"),
     Category.DATA_DEPENDENT_VALUE: (ToInt, "to_int", "CALL",
-                                    f"Tensor(float32[], from aten.max.default at test_diagnostics.py:{_line('to_int')})",
+                                    f"Tensor(int64[], from aten.argmax.default at test_diagnostics.py:{_line('to_int')})",
                                     "torch._check"),
     Category.UNSUPPORTED_NATIVE: (IdOfTensor, "id", "CALL", "Tensor(float32[3], input x)",
                                   "do not use id() of tensors"),

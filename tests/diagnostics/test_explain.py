@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import copy
 import json
+import operator
 import random
 
 import torch
@@ -37,7 +38,7 @@ class ThreeProblems(torch.nn.Module):
         y = self.lin(x)
         if y.sum() > 0:  # <- branch
             y = y * 2
-        n = int(y.max())  # <- int
+        n = len(range(y.argmax()))  # <- int
         z = _scale(y).relu()
         w = z.data  # <- data
         return torch.sigmoid(w) + n
@@ -131,7 +132,7 @@ def test_data_dependent_loops_terminate_and_repeats_are_counted():
 def test_consequences_of_a_stand_in_are_not_reported():
     class Cascade(torch.nn.Module):
         def forward(self, x):
-            n = int(x.sum())  # <- cascade
+            n = operator.index(x.sum().long())  # <- cascade
             y = x.reshape(n, -1)      # depends only on the unknown n
             return y + len(str(n))
 
@@ -156,7 +157,7 @@ def test_problems_after_a_tensor_stand_in_are_still_found():
 def test_problems_inside_submodules_and_hooks():
     class Inner(torch.nn.Module):
         def forward(self, x):
-            return x * float(x.norm())  # <- inner
+            return x * operator.index(x.argmax())  # <- inner
 
     class Outer(torch.nn.Module):
         def __init__(self):
@@ -308,13 +309,13 @@ def test_guards_name_sizes_as_the_exported_program_prints_them():
 
 class SliceByInt(torch.nn.Module):
     def forward(self, x, n):
-        k = int(n)  # <- int_of_tensor
+        k = operator.index(n)  # <- int_of_tensor
         x = x[:, :k]
         return x * random.random(), x.data  # <- random_and_data
 
 
 def test_an_error_caused_by_a_stand_in_is_not_the_programs():
-    """Slicing by the stand-in for int(n) fails while tracing: that is explain's own doing
+    """Slicing by the stand-in for operator.index(n) fails while tracing: that is explain's own doing
     (the stand-in sits inside a slice inside a tuple), so it is not reported, and tracing
     goes on to find `random` and `.data` (eager runs the program fine)."""
     x, n = torch.randn(3, 5), torch.tensor(2)
@@ -327,37 +328,38 @@ def test_an_error_caused_by_a_stand_in_is_not_the_programs():
         (Category.SIDE_EFFECT, f"{THIS_FILE}:{_line('random_and_data')}", "limitation"),
         (Category.UNSUPPORTED_TENSOR_OP, f"{THIS_FILE}:{_line('random_and_data')}", "limitation"),
     ]
-    assert "int" in report.problems[0].reason
+    assert "index" in report.problems[0].reason
     assert "random" in report.problems[1].reason
     assert ".data" in report.problems[2].reason
     assert "error raised by the traced program" not in str(report)
 
 
-def _pow_mod_size(x):
-    return x.new_zeros(pow(3, x.shape[0], 5) + 1)  # <- pow_mod
+def _bit_length_size(x):
+    return x.new_zeros(int.bit_length(x.shape[0]) + 1)  # <- bit_length
 
 
 class SizeArithmetic(torch.nn.Module):
     def forward(self, x):
-        y = _pow_mod_size(x)
-        return x.sum() + y.sum(), x.data  # <- after_pow_mod
+        y = _bit_length_size(x)
+        return x.sum() + y.sum(), x.data  # <- after_bit_length
 
 
 def test_an_error_only_a_symbolic_size_causes_is_a_limitation():
-    """`pow(base, size, mod)` with an int base raises while tracing (ternary pow tries no
-    reflected method) but not on the example values: the
+    """`int.bit_length(size)` (an unbound int method, which checks its argument's type) raises
+    while tracing but not on the example values: the
     re-check at the hints makes it a limitation, reported, and tracing continues."""
     x = torch.randn(7)
     dynamic = ({0: Dim("n")},)
     with_symbols = strict_tracer.explain(SizeArithmetic(), (x,), dynamic_shapes=dynamic)
     first, second = with_symbols.problems
     assert (first.category, first.location, first.kind) == (
-        Category.UNSUPPORTED_PYTHON, f"{THIS_FILE}:{_line('pow_mod')}", "limitation")
-    assert first.reason.startswith("`pow()` on a dynamic size raises TypeError while tracing")
-    assert second.location == f"{THIS_FILE}:{_line('after_pow_mod')}"
+        Category.UNSUPPORTED_PYTHON, f"{THIS_FILE}:{_line('bit_length')}", "limitation")
+    assert first.reason.startswith(
+        "`int.bit_length()` on a dynamic size raises TypeError while tracing")
+    assert second.location == f"{THIS_FILE}:{_line('after_bit_length')}"
     # static shapes: pow runs on ints, only `.data` is a problem
     static = strict_tracer.explain(SizeArithmetic(), (x,))
-    assert [p.location for p in static.problems] == [f"{THIS_FILE}:{_line('after_pow_mod')}"]
+    assert [p.location for p in static.problems] == [f"{THIS_FILE}:{_line('after_bit_length')}"]
 
 
 class RealError(torch.nn.Module):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import operator
 import pathlib
 import sys
 import types
@@ -41,7 +42,7 @@ def _closure_branch(x):
 
 class _Helper:
     def __init__(self, t):
-        self.scale = float(t.mean())  # refused: helper_init
+        self.scale = operator.index(t.argmax())  # refused: helper_init
 
 
 class _Truthy:
@@ -57,7 +58,7 @@ class _Manager:
         self.t = t
 
     def __enter__(self):
-        return int(self.t.argmax())  # refused: context_manager
+        return operator.index(self.t.argmax())  # refused: context_manager
 
     def __exit__(self, *exc):
         return False
@@ -71,7 +72,7 @@ def _recursive(t, n):
 
 def _gen(t):
     for row in t:
-        yield float(row)  # refused: generator
+        yield operator.index(row.long())  # refused: generator
 
 
 class _Sub(torch.Tensor):

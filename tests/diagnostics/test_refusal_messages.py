@@ -81,8 +81,7 @@ class Data(nn.Module):
 
 class IntOfTensor(nn.Module):
     def forward(self, x):
-        n = int(x.sum())  # refused: int_tensor
-        return x[:n]
+        return [x, x + 1][x.sum().long()]  # refused: int_tensor
 
 
 class LibraryNative(nn.Module):
@@ -115,7 +114,7 @@ CONSTRUCTS = {
                        ["torch.random.get_rng_state()"], ["outside forward()"]),
     "buffers_dict": (BufferDict, Category.UNSUPPORTED_TENSOR_OP,
                      ["'cache'", "computed inside forward()"], ["__init__", "copy_"]),
-    "int_tensor": (IntOfTensor, Category.DATA_DEPENDENT_VALUE, ["tensor to a Python int"],
+    "int_tensor": (IntOfTensor, Category.DATA_DEPENDENT_VALUE, ["tensor to a Python index"],
                    [".item()", "torch._check"]),
 }
 

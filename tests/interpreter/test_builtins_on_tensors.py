@@ -26,6 +26,8 @@ CASES = {
     "sum_and_abs": lambda a, b: sum([a, b, a]) + abs(a - b),
     "functorch_active": lambda a, b: a * (not torch._C._are_functorch_transforms_active()),
     "checkpoint_valid": lambda a, b: a * torch.autograd._is_checkpoint_valid(),
+    "min_over_a_vector": lambda a, b: min(a) + b,
+    "max_over_a_vector": lambda a, b: max(a * b) - a,
 }
 
 TORCH_REFUSES = {"max_of_three", "min_of_list"}
@@ -57,3 +59,52 @@ def test_list_indexed_by_a_tensor_is_a_located_refusal():
     model = Wraps(lambda a, b: [a, b][torch.as_tensor(1)])
     with pytest.raises(strict_tracer.GraphBreakError, match="index"):
         strict_tracer.export(model, (torch.randn(3), torch.randn(3)))
+
+
+REFUSED_LIKE_TORCH = {
+    "sorted_over_tensors": lambda a, b: sorted([a.sum(), b.sum()])[0] + a,
+    "sorted_over_a_vector": lambda a, b: sorted(a)[0] + b,
+    "any_over_a_vector": lambda a, b: a * any(a > 0),
+    "all_over_a_list": lambda a, b: a * all([a.sum() > 0, b.sum() > 0]),
+}
+
+
+@pytest.mark.parametrize("name", list(REFUSED_LIKE_TORCH))
+def test_data_dependent_builtins_refused_with_torch_class(name):
+    """sorted/any/all decide on tensor values: torch.export strict raises Unsupported, so do we."""
+    from torch._dynamo.exc import Unsupported
+    model = Wraps(REFUSED_LIKE_TORCH[name])
+    args = (torch.randn(3), torch.randn(3))
+    model(*args)                                     # eager runs it
+    with pytest.raises(Unsupported):
+        torch.export.export(model, args, strict=True)
+    with pytest.raises(Unsupported, match="data-dependent"):
+        strict_tracer.export(model, args)
+
+
+class Reads(torch.nn.Module):
+    def forward(self, x, i):
+        return x * int(i), x * float(i), x + int(i.long())
+
+
+def test_int_and_float_of_a_tensor_read_its_value_like_item():
+    """int(t)/float(t) as torch.export records them: .item() (truncated for int), valid for
+    every value of t, not the example's."""
+    args = (torch.randn(3), torch.tensor(2.7))
+    ep = strict_tracer.export(Reads(), args)
+    reference = torch.export.export(Reads(), args, strict=True)
+    for value in (2.7, -2.7, 0.2, 5.0):
+        fresh = (torch.randn(3), torch.tensor(value))
+        assert_same(ep.module()(*fresh), Reads()(*fresh))
+        assert_same(ep.module()(*fresh), reference.module()(*fresh))
+
+
+def test_sequence_indexed_by_a_data_dependent_tensor_is_torch_user_error():
+    """`[a, b][i]` with i an input: torch.export raises a UserError (data-dependent)."""
+    from torch._dynamo.exc import UserError
+    model = Wraps(lambda a, i: [a, a + 1][i])
+    args = (torch.randn(3), torch.tensor(1))
+    with pytest.raises(UserError):
+        torch.export.export(model, args, strict=True)
+    with pytest.raises(UserError, match="index"):
+        strict_tracer.export(model, args)

@@ -22,6 +22,8 @@ AT_VALUE = {
     "xor": lambda x, n: x * (2 ^ n),
     "bit_length": lambda x, n: x * n.bit_length(),
     "pow_mod": lambda x, n: x * pow(n, 2, 7),
+    "int_base_pow_mod": lambda x, n: x * pow(3, n, 7),
+    "pow_mod_by_size": lambda x, n: x * pow(4, 3, n),
     "caught": lambda x, n: _caught(x, n),
 }
 

@@ -20,6 +20,7 @@ import torch
 from ...context import reentry
 from ...proxy import SymSize, TensorProxy
 from ...symbolic import SymFloat, SymInt, SymValue, sym_max, sym_min
+from ...symbolic.values import sym_float, sym_int
 from .adapters import (CompareKey, InterpretedCallable, format_arg, InterpretedIterable, TruthCallable, all_plain, is_plain, native_iterable, needs_iter_adapter)
 from ..registry import provides, special
 from ..objects.protocols import _MISSING, lookup_special, lookup_type, stands_for, display_name
@@ -82,6 +83,12 @@ def _scalar_tensors(values: Any) -> bool:
         type(v) is TensorProxy or type(v) in (int, float) for v in values)
 
 
+def _is_vector(value: Any) -> bool:
+    """A 1-d tensor of static length: min/max over it compare its 0-d elements."""
+    return (type(value) is TensorProxy and len(value.meta.shape) == 1
+            and type(value.meta.shape[0]) is int and value.meta.shape[0] > 0)
+
+
 def _fold_scalar_tensors(interp, values: Any, is_max: bool) -> Any:
     """max/min of 0-d tensors and numbers as Dynamo computes it: torch.maximum/minimum and
     clamp (the same value as eager's pick, as a tensor; eager would branch on tensor data)."""
@@ -115,6 +122,8 @@ def _min_max(name: str, native: Any, op: int):
             for value in iterable[1:]:
                 result = fold(result, value)
             return result
+        if key is None and _is_vector(iterable):
+            iterable = list(interp.iterate(iterable))    # max(t): its elements, as Dynamo
         if key is None and type(iterable) in (list, tuple) and _scalar_tensors(iterable):
             return _fold_scalar_tensors(interp, iterable, op == _GT)
         it = interp.get_iter(iterable)
@@ -372,6 +381,11 @@ def _divmod(interp, args, kwargs):
 def _pow(interp, args, kwargs):
     if len(args) == 2 and not kwargs and not all_plain(args):
         return interp.binary_op(8, args[0], args[1])
+    if len(args) == 3 and not kwargs and any(isinstance(a, (SymInt, SymFloat)) for a in args):
+        # pow(b, e, m) has no __rpow__ path: a modular power is computed at the values, each
+        # symbolic operand guarded (a constraint violation if it was declared dynamic).
+        args = tuple(int(a) if isinstance(a, SymInt) else float(a) if isinstance(a, SymFloat)
+                     else a for a in args)
     return interp.run_native(pow, *args, **kwargs)
 
 
@@ -406,8 +420,23 @@ for _native in (bin, hex, oct, chr):
     special(_native)(_index_then(_native))
 
 
+def _read_number(interp, args: tuple, kwargs: dict) -> Any:
+    """The one value `int(t)`/`float(t)` read from a real, non-bool tensor: `.item()` (an
+    unbacked symbol, as torch.export records it), or _MISSING when the call is not that."""
+    if len(args) != 1 or kwargs or type(args[0]) is not TensorProxy:
+        return _MISSING
+    dtype = args[0].meta.dtype
+    if dtype is torch.bool or dtype.is_complex:
+        return _MISSING
+    from ..tensors.symbolic_calls import tensor_item
+    return tensor_item(interp, args[0])
+
+
 @special(int)
 def _int(interp, args, kwargs):
+    read = _read_number(interp, args, kwargs)
+    if read is not _MISSING:
+        return sym_int(read)
     if len(args) != 1 or kwargs or is_plain(args[0]) or type(args[0]) is TensorProxy:
         result = interp.run_native(int, *args, **kwargs)
         return result
@@ -426,6 +455,9 @@ def _int(interp, args, kwargs):
 
 @special(float)
 def _float(interp, args, kwargs):
+    read = _read_number(interp, args, kwargs)
+    if read is not _MISSING:
+        return sym_float(read)
     if len(args) != 1 or kwargs or is_plain(args[0]) or type(args[0]) is TensorProxy:
         return interp.run_native(float, *args, **kwargs)
     value = args[0]

@@ -328,7 +328,7 @@ class TensorsMixin:
             "value is unknown while tracing",
             hint="keep the value as a tensor (use tensor ops instead of Python arithmetic), or "
                  "use .item() with torch._check() bounds where sizes depend on it",
-            operands=(proxy,))
+            operands=(proxy,), error_class=DataDependentGuardError)
 
     def data_dependent(self, message: str, exc: DataDependentError | None = None):
         if exc is not None and exc.kind == "specialize":
