@@ -108,3 +108,34 @@ def test_sequence_indexed_by_a_data_dependent_tensor_is_torch_user_error():
         torch.export.export(model, args, strict=True)
     with pytest.raises(UserError, match="index"):
         strict_tracer.export(model, args)
+
+
+class _Scripted(torch.nn.Module):
+    def forward(self, x):
+        return x.relu() + 1
+
+
+class CallsScripted(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.jit.script(_Scripted())
+
+    def forward(self, a, b):
+        return self.inner(a) + b
+
+
+@pytest.mark.parametrize("model", [
+    Wraps(lambda a, b: a + a.untyped_storage().nbytes()),
+    Wraps(lambda a, b: a if a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+          else b),
+    CallsScripted(),
+], ids=["storage_nbytes", "storage_identity", "scripted_module"])
+def test_refused_like_torch_export(model):
+    """torch.export strict raises Unsupported for storage queries and TorchScript modules."""
+    from torch._dynamo.exc import Unsupported
+    args = (torch.randn(3), torch.randn(3))
+    model(*args)
+    with pytest.raises(Unsupported):
+        torch.export.export(model, args, strict=True)
+    with pytest.raises(Unsupported):
+        strict_tracer.export(model, args)

@@ -52,6 +52,14 @@ class ModulesMixin:
                               "Dynamo does not support RNN, GRU, or LSTM. (allow_rnn is off in "
                               "torch.export's DEFAULT_EXPORT_DYNAMO_CONFIG)",
                               hint="set DEFAULT_EXPORT_DYNAMO_CONFIG.allow_rnn = True (the default)")
+        if isinstance(mod, torch.jit.ScriptModule):
+            # torch.export strict refuses these too ("torch.jit.script/freeze modules").
+            raise self.refuse(Category.UNSUPPORTED_NATIVE,
+                              f"calling the TorchScript module {type(mod).__name__} "
+                              f"({getattr(mod, 'original_name', '?')}): its forward is compiled "
+                              "TorchScript, with no Python to interpret",
+                              hint="call the original nn.Module (before torch.jit.script) instead",
+                              operands=args)
         call = lookup_special(type(mod), "__call__")
         if call is not _module_call or _has_hooks(mod):
             # Hooks or a custom __call__: interpret the real call path, hooks included.

@@ -15,6 +15,7 @@ import torch
 from ... import context
 from ...errors import Category
 from ...proxy import TensorProxy
+from ...symbolic import SymFloat, SymInt
 from ..objects.protocols import stands_for
 
 try:
@@ -64,27 +65,35 @@ class TracedArray:
             raise _refusal(f"ndarray.{name}")
         return _BoundMethod(method, self)
 
-    def _binary(self, other: Any, fn: Callable, reflected: bool = False) -> "TracedArray":
-        a, b = (_unwrap(other), self.tensor) if reflected else (self.tensor, _unwrap(other))
-        return _wrap(_call(fn, (a, b), {}))
+    def _binary(self, other: Any, np_fn: Callable, reflected: bool = False) -> "TracedArray":
+        """An operator as its NumPy ufunc's rule (NumPy's result dtype included)."""
+        a, b = (other, self) if reflected else (self, other)
+        return _wrap(_FUNCTIONS[np_fn](a, b))
 
-    def __add__(self, o): return self._binary(o, torch.add)
-    def __radd__(self, o): return self._binary(o, torch.add, True)
-    def __sub__(self, o): return self._binary(o, torch.sub)
-    def __rsub__(self, o): return self._binary(o, torch.sub, True)
-    def __mul__(self, o): return self._binary(o, torch.mul)
-    def __rmul__(self, o): return self._binary(o, torch.mul, True)
-    def __truediv__(self, o): return self._binary(o, _true_divide)
-    def __rtruediv__(self, o): return self._binary(o, _true_divide, True)
-    def __pow__(self, o): return self._binary(o, torch.pow)
-    def __matmul__(self, o): return self._binary(o, torch.matmul)
-    def __neg__(self): return _wrap(_op(torch.neg, self.tensor))
-    def __gt__(self, o): return self._binary(o, torch.gt)
-    def __ge__(self, o): return self._binary(o, torch.ge)
-    def __lt__(self, o): return self._binary(o, torch.lt)
-    def __le__(self, o): return self._binary(o, torch.le)
-    def __eq__(self, o): return self._binary(o, torch.eq)
-    def __ne__(self, o): return self._binary(o, torch.ne)
+    def __add__(self, o): return self._binary(o, np.add)
+    def __radd__(self, o): return self._binary(o, np.add, True)
+    def __sub__(self, o): return self._binary(o, np.subtract)
+    def __rsub__(self, o): return self._binary(o, np.subtract, True)
+    def __mul__(self, o): return self._binary(o, np.multiply)
+    def __rmul__(self, o): return self._binary(o, np.multiply, True)
+    def __truediv__(self, o): return self._binary(o, np.true_divide)
+    def __rtruediv__(self, o): return self._binary(o, np.true_divide, True)
+    def __pow__(self, o): return self._binary(o, np.power)
+    def __matmul__(self, o): return self._binary(o, np.matmul)
+    def __and__(self, o): return self._binary(o, np.bitwise_and)
+    def __rand__(self, o): return self._binary(o, np.bitwise_and, True)
+    def __or__(self, o): return self._binary(o, np.bitwise_or)
+    def __ror__(self, o): return self._binary(o, np.bitwise_or, True)
+    def __xor__(self, o): return self._binary(o, np.bitwise_xor)
+    def __rxor__(self, o): return self._binary(o, np.bitwise_xor, True)
+    def __neg__(self): return _wrap(_FUNCTIONS[np.negative](self))
+    def __invert__(self): return _wrap(_FUNCTIONS[np.invert](self))
+    def __gt__(self, o): return self._binary(o, np.greater)
+    def __ge__(self, o): return self._binary(o, np.greater_equal)
+    def __lt__(self, o): return self._binary(o, np.less)
+    def __le__(self, o): return self._binary(o, np.less_equal)
+    def __eq__(self, o): return self._binary(o, np.equal)
+    def __ne__(self, o): return self._binary(o, np.not_equal)
     __hash__ = None
 
 
@@ -117,8 +126,14 @@ def _wrap(value: Any) -> Any:
 
 
 def _unwrap(value: Any) -> Any:
+    """Traced arrays as their tensors, plain arrays as constant tensors, NumPy scalars as
+    Python numbers."""
     if type(value) is TracedArray:
         return value.tensor
+    if isinstance(value, np.ndarray):
+        return _op(torch.as_tensor, value)
+    if isinstance(value, np.generic):
+        return value.item()
     if type(value) in (list, tuple):
         return type(value)(_unwrap(v) for v in value)
     return value
@@ -201,10 +216,7 @@ def _build_tables() -> tuple[dict, dict]:
         np.fft.fft: _array_rule(torch.fft.fft, {"axis": "dim"}),
         np.fft.ifft: _array_rule(torch.fft.ifft, {"axis": "dim"}),
     }
-    for name in ("exp", "log", "sqrt", "abs", "sin", "cos", "tanh", "floor", "ceil", "square",
-                 "negative", "sign", "maximum", "minimum", "add", "subtract", "multiply", "power"):
-        torch_name = {"negative": "neg", "subtract": "sub", "multiply": "mul", "power": "pow"}
-        functions[getattr(np, name)] = _elementwise(getattr(torch, torch_name.get(name, name)))
+    # elementwise ufuncs (in NumPy's result dtype): numpy_functions.py
     functions[np.divide] = _elementwise(_true_divide)
     functions[np.true_divide] = _elementwise(_true_divide)
     methods = {"mean": functions[np.mean], "sum": functions[np.sum], "max": functions[np.max],
@@ -230,11 +242,15 @@ def _torch_dtype(dtype: Any) -> torch.dtype:
 
 
 _FUNCTIONS, _METHODS = _build_tables() if np is not None else ({}, {})
+# NumPy factories that accept symbolic sizes (np.arange(x.shape[0])): filled by numpy_functions.
+SYMBOLIC_FACTORIES: dict[Any, Callable] = {}
 
 
 def traced_numpy_call(interp, fn: Any, args: tuple, kwargs: dict) -> tuple[bool, Any]:
     """(True, result) when `fn` is a NumPy function the table maps and an argument is a
     TracedArray; (False, None) when no argument is traced (plain NumPy)."""
+    if fn in SYMBOLIC_FACTORIES and _has_symbol((args, kwargs)):
+        return True, _wrap(SYMBOLIC_FACTORIES[fn](*args, **kwargs))
     if not _reaches_traced((args, kwargs)):
         return False, None
     rule = _FUNCTIONS.get(fn)
@@ -250,6 +266,14 @@ def refuse_numpy_call(interp, what: str, args: tuple, kwargs: dict):
     return interp.refuse(Category.UNSUPPORTED_NATIVE, f"NumPy call {what}",
                          hint="write this computation with torch operations on the tensor",
                          operands=(*args, *kwargs.values()))
+
+
+def _has_symbol(value: Any, depth: int = 0) -> bool:
+    if isinstance(value, (SymInt, SymFloat)):
+        return True
+    if type(value) in (list, tuple) and depth < 2:
+        return any(_has_symbol(v, depth + 1) for v in value)
+    return type(value) is dict and any(_has_symbol(v, depth + 1) for v in value.values())
 
 
 def _reaches_traced(value: Any, depth: int = 0) -> bool:
@@ -317,3 +341,4 @@ def _from_array(previous: Callable, copies: bool) -> Callable:
 if np is not None:
     _register()
     stands_for(np.ndarray)(TracedArray)
+    from . import numpy_functions  # noqa: E402,F401  (extends the tables)
