@@ -11,7 +11,8 @@ none of them.
 """
 from .calls import fx_wrapped_call, module_tricks  # noqa: F401  (register)
 from .handlers import build, call, flow, intrinsics, py312, py313, stack  # noqa: F401
-from .lookasides import builtin_handlers, plumbing, polyfills, polyfills_lib  # noqa: F401
+from .lookasides import (builtin_handlers, plumbing, polyfills, polyfills_folds,  # noqa: F401
+                         polyfills_lib)
 from .objects import copy_protocol  # noqa: F401
 from .tensors import (autocast_handlers, numpy_calls, symbolic_calls,  # noqa: F401
                       tensor_from_values, torch_handlers)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from ...errors import Category
-from . import numpy_traced
+from . import numpy_functions, numpy_traced  # noqa: F401  (numpy_functions extends the table)
 from ..registry import CALL_SPECIAL, special
 
 try:

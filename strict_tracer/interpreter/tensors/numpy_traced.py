@@ -341,4 +341,3 @@ def _from_array(previous: Callable, copies: bool) -> Callable:
 if np is not None:
     _register()
     stands_for(np.ndarray)(TracedArray)
-    from . import numpy_functions  # noqa: E402,F401  (extends the tables)
