@@ -148,7 +148,12 @@ def runs_no_python(fn: Any, args: tuple, kwargs: dict) -> bool:
         ok = fn.__objclass__ in _PLAIN_TYPES
     else:
         ok = tp is type and fn in _PLAIN_TYPES
-    return ok and all(_plain(a) for a in args) and all(_plain(v) for v in kwargs.values())
+    if not ok:
+        return False
+    for value in args:
+        if type(value) not in _PLAIN_ATOMS and not _plain(value):
+            return False
+    return not kwargs or all(_plain(v) for v in kwargs.values())
 
 
 class GuardMixin:
