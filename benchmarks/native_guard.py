@@ -1,5 +1,5 @@
 """The native-call guard's cost: export time of a mostly pure-Python forward() with the
-plain-native fast path (interpreter/guard.py: natives of builtin types on plain values skip
+plain-native fast path (interpreter/calls/guard.py: natives of builtin types on plain values skip
 the profile hook) against the hook on every native call, in one process.
 
     .venv/bin/python benchmarks/native_guard.py [--iterations N] [--repeat N]
@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import strict_tracer  # noqa: E402
 from bench import PythonLoop, count_instructions  # noqa: E402
-from strict_tracer.interpreter import guard  # noqa: E402
+from strict_tracer.interpreter.calls import guard  # noqa: E402
 
 
 def median_seconds(model, args, repeat: int) -> float:

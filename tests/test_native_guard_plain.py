@@ -7,7 +7,7 @@ import torch
 
 import strict_tracer
 from strict_tracer import GraphBreakError
-from strict_tracer.interpreter.guard import runs_no_python
+from strict_tracer.interpreter.calls.guard import runs_no_python
 
 
 class _Key:
