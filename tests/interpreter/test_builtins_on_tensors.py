@@ -55,10 +55,36 @@ def test_max_of_a_multi_element_tensor_keeps_eager_error():
         strict_tracer.export(model, (torch.randn(3), torch.randn(3)))
 
 
-def test_list_indexed_by_a_tensor_is_a_located_refusal():
-    model = Wraps(lambda a, b: [a, b][torch.as_tensor(1)])
-    with pytest.raises(strict_tracer.GraphBreakError, match="index"):
-        strict_tracer.export(model, (torch.randn(3), torch.randn(3)))
+KNOWN_VALUE_CASES = {
+    "as_tensor_index": lambda a, b: [a, b, a + b][torch.as_tensor(2)],
+    "tensor_index_arith": lambda a, b: [a, b, a + b][torch.tensor(1) + 1],
+    "index_from_static_size": lambda a, b: [a, b, a - b, b * 2][torch.tensor(a.shape[0])],
+    "int_of_constant": lambda a, b: sum(a * i for i in range(int(torch.tensor(3)))),
+}
+
+
+@pytest.mark.parametrize("name", list(KNOWN_VALUE_CASES))
+def test_tensor_of_constants_is_read_like_torch_export(name):
+    """A one-element tensor made from constants has one value for every input: torch.export
+    reads it (FakeTensor constants) and so do we, as a Python index or int."""
+    model = Wraps(KNOWN_VALUE_CASES[name])
+    args = (torch.randn(3), torch.randn(3))
+    ep = strict_tracer.export(model, args)
+    reference = torch.export.export(model, args, strict=True).module()
+    for fresh in (args, (torch.randn(3), torch.randn(3))):
+        assert_same(ep.module()(*fresh), model(*fresh))
+        assert_same(ep.module()(*fresh), reference(*fresh))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda a, b: [a, b][torch.tensor(0).add_(1)],          # written in place: not folded
+    lambda a, b: [a, b][(a.sum() > 0).long()],             # depends on the input
+    lambda a, b: [a, b][torch.tensor([0, 1])[1]],          # two elements on the way
+], ids=["mutated_constant", "data_dependent", "vector_constant"])
+def test_index_by_a_tensor_not_known_is_a_data_dependent_refusal(fn):
+    from torch._dynamo.exc import UserError
+    with pytest.raises(UserError, match="index"):
+        strict_tracer.export(Wraps(fn), (torch.randn(3), torch.randn(3)))
 
 
 REFUSED_LIKE_TORCH = {

@@ -24,6 +24,7 @@ from ...symbolic.values import sym_float, sym_int
 from .adapters import (InterpretedCallable, format_arg, InterpretedIterable, TruthCallable,
                        all_plain, is_plain, native_iterable, needs_iter_adapter)
 from ..registry import provides, special
+from ..tensors.known_values import known_value
 from ..tensors.symbolic_calls import tensor_item
 from ..objects.protocols import _MISSING, lookup_special, lookup_type, stands_for, display_name
 
@@ -266,7 +267,8 @@ def _read_number(interp, args: tuple, kwargs: dict) -> Any:
     dtype = args[0].meta.dtype
     if dtype is torch.bool or dtype.is_complex:
         return _MISSING
-    return tensor_item(interp, args[0])
+    known = known_value(interp.state, args[0].node)
+    return known.item() if known is not None else tensor_item(interp, args[0])
 
 
 @special(int)

@@ -14,6 +14,7 @@ import torch
 from ... import ops
 from ...ops import shape_rules
 from ...errors import Category, DataDependentGuardError
+from .known_values import known_value
 from ...proxy import SymSize, TensorMeta, TensorProxy, plain_sizes
 from ...symbolic import DataDependentError
 from . import numpy_traced
@@ -322,6 +323,9 @@ class TensorsMixin:
                 hint="use torch.cond(pred, true_fn, false_fn, operands) for data-dependent "
                      "control flow, or branch on shapes (x.shape[0] > 2) instead of values",
                 operands=(proxy,), standin="bool")
+        known = known_value(self.state, proxy.node)
+        if known is not None:      # torch.tensor(2) as an index: the same for every input
+            return kind(known)
         raise self.refuse(
             Category.DATA_DEPENDENT_VALUE,
             f"the program converts a tensor to a Python {getattr(kind, '__name__', kind)}, whose "
