@@ -8,7 +8,7 @@ import torch
 from torch.export import Dim
 
 import strict_tracer
-from helpers import assert_same
+from support.helpers import assert_same
 
 np = pytest.importorskip("numpy")
 
