@@ -364,6 +364,10 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     try:
         key = (fn, decompose, emit.grad_enabled, autocast, signature(args, proxies, seen, syms),
                signature(kwargs, proxies, seen, syms))
+        # The stand-ins carry each value's range, and torch routes on what a range decides
+        # without a guard (x[:, :6] skips its slice when the width is known <= 6): a template
+        # serves only values of the same ranges.
+        key = (key, tuple(emit.shape_env.bound(v.expr) for v in syms.values))
         template = _cache.get(key)
     except (Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
         key = None

@@ -52,6 +52,8 @@ def dense_at_example_slice(w) -> None:
         f"{v} + {whole}.is_contiguous()",
         f"{v} * len({whole}.view(-1))",
         f"{whole}.view({v}.shape[0] * {WIDTH}).view({v}.shape)",
+        # a branch bounds the width first: the slice is decided under a narrower range
+        f"({base} if {v}.shape[1] <= {WIDTH} else {v} * 2)[:, :{WIDTH}] + 1",
     ])))
 
 

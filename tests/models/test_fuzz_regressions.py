@@ -173,3 +173,34 @@ def test_a_call_learned_on_one_tensor_twice_does_not_replay_for_two():
     for body in (SAME_TENSOR_TWICE, TWO_TENSORS):    # in this order, in one process
         outcome = check_program(program(body, n_inputs=3), batches=(4, 7, 2), dynamic=False)
         assert outcome.exported, outcome.refusal
+
+
+# Dynamic campaign (seed 2805, the checker now also runs a second width): `x2.triu()[:, :6]`
+# returned the unsliced (4, 7) tensor at width 7. An earlier program in the process had met
+# the same call with the width known <= 6 by a branch; torch's indexing then skips the slice
+# as a no-op (decided from the stand-in's range, no guard), and the learned call was replayed
+# for a width without that bound. Learned calls are now keyed by their values' ranges too.
+WIDTH_BOUNDED_FIRST = """
+    v = x0 if x0.shape[1] <= 6 else x0 * 2
+    return (v.triu()[:, :6],)
+"""
+WIDTH_UNBOUNDED = """
+    return (x0.triu()[:, :6] * 2,)
+"""
+
+
+def test_a_call_learned_under_a_narrower_range_is_not_replayed_for_a_wider_one():
+    import torch
+    from torch.export import Dim
+    import strict_tracer
+    spec = ({0: Dim.AUTO, 1: Dim.AUTO},)
+    for body in (WIDTH_BOUNDED_FIRST, WIDTH_UNBOUNDED):     # in this order, in one process
+        mod = program(body).build()
+        ep = strict_tracer.export(mod, (torch.randn(4, 6),), dynamic_shapes=spec)
+        x = torch.randn(3, 7)
+        try:
+            got = ep.module()(x)
+        except AssertionError as exc:       # a width the program does not admit
+            assert "Guard failed" in str(exc)
+            continue
+        torch.testing.assert_close(got, mod(x))
