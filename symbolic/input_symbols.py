@@ -113,15 +113,16 @@ def allocate(env: ShapeEnv, tensors: list, specs: list,
 
 def _int_symbol(env: ShapeEnv, result: InputSymbols, leaf: int, path: tuple, value: int,
                 spec: DimSpec) -> SymInt:
-    """A Python int input as a symbol: range [0, inf) as torch.export gives it, narrowed by the
-    declared min/max; no 0/1 specialization (an int is not a tensor size)."""
+    """A Python int input as a symbol: any int (negative ones too) unless min/max bound it;
+    no 0/1 specialization (an int is not a tensor size). torch.export prints such a symbol's
+    range as [0, inf) yet accepts negative ints at run time; ours is the range traced under."""
     where = InputDim(leaf, path, None)
-    lo = 0 if spec.min is None else spec.min
+    lo = -INF if spec.min is None else spec.min
     hi = INF if spec.max is None or spec.max == sympy.oo or _is_int_oo(spec.max) else spec.max
     if not lo <= value <= hi:
         raise ConstraintViolationError(
             f"{where.source} = {value} is not in range [{lo}, {hi}] given by {spec.describe()}")
-    sym = env.create_symbol(value, where.source, lo, hi, origin=where, positive=lo > 0)
+    sym = env.create_symbol(value, where.source, lo, hi, origin=where, positive=False)
     env.symbols[sym.expr].keep = KEEP[spec.kind]
     result.specs[where] = spec
     result.values[where] = sym

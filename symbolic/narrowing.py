@@ -93,8 +93,17 @@ def _is_bound(fact: sympy.Basic) -> bool:
     return a.is_number and a != 0 and not sympy.expand(e - a * s).has(s)
 
 
+def _low_end(lo, hint: Optional[int]) -> int:
+    """Where to start trying values: the lower bound, or below 0 and the hint for a symbol
+    without one (an int input)."""
+    if lo != -INF:
+        return int(lo)
+    return min(0, hint if hint is not None else 0) - 8
+
+
 def _candidates(lo, hi, hint: Optional[int]) -> list[int]:
-    values = list(range(int(lo), int(lo) + 8))
+    start = _low_end(lo, hint)
+    values = list(range(start, start + 8))
     if hint is not None:
         values += [hint - 1, hint + 1, hint + 2, 2 * hint + 1, 3 * hint + 2]
     values += [97, 1009, 65537]
@@ -108,7 +117,8 @@ def _narrowing(env, s: sympy.Symbol, fact: sympy.Basic, provenance: Any) -> Opti
     info = env.symbols[s]
     for v in _candidates(lo, hi, info.hint):
         if v != info.hint and refuted(_at(fact, s, v), env.range_of):
-            allowed = [w for w in range(int(lo), int(min(hi, lo + _SPAN)) + 1)
+            start = _low_end(lo, info.hint)
+            allowed = [w for w in range(start, int(min(hi, start + _SPAN)) + 1)
                        if not refuted(_at(fact, s, w), env.range_of)]
             return Narrowing(s, fact, provenance, v, allowed)
     return None

@@ -62,9 +62,11 @@ class TorchSymbols:
             self._input_symbols(inputs.symbols, keep_equal)
 
     # ------------------------------------------------------------------ symbols
-    def _new_symbol(self, hint: int, source, lo, hi) -> sympy.Symbol:
+    def _new_symbol(self, hint: int, source, lo, hi, size: bool = True) -> sympy.Symbol:
+        """A torch symbol; `size=False` for an int input, which may be negative."""
         symbol = self.shape_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,
-                                              do_not_specialize_zero_one=True)
+                                              do_not_specialize_zero_one=True,
+                                              positive=True if size else None)
         self.shape_env.var_to_range[symbol] = _vr(lo, hi)
         return symbol
 
@@ -76,12 +78,15 @@ class TorchSymbols:
                 continue
             source = input_source(where.leaf, where.dim)
             expr = value.expr
+            size = where.dim is not None
             if expr.is_Symbol and expr not in self.map:
                 lo, hi = self.env.range_of(expr)
-                self.map[expr] = self.dim_symbols[where] = self._new_symbol(value.hint, source, lo, hi)
+                self.map[expr] = self.dim_symbols[where] = self._new_symbol(value.hint, source, lo,
+                                                                            hi, size)
             else:
                 lo, hi = self.env.bound(expr)
-                self.dim_symbols[where] = self._new_symbol(value.hint, source, max(lo, 0), hi)
+                self.dim_symbols[where] = self._new_symbol(value.hint, source,
+                                                           max(lo, 0) if size else lo, hi, size)
         for name, root in symbols.phantoms.items():
             if root.expr not in self.map:
                 lo, hi = self.env.range_of(root.expr)
@@ -234,6 +239,8 @@ class TorchSymbols:
         for where, own in self.dim_symbols.items():
             value = symbols.values[where]
             resolved = env.resolve(value.expr)
+            if where.dim is None and resolved.is_Symbol:
+                self._int_bounds(own, resolved)
             if resolved.is_number or self.map.get(resolved) is own:
                 continue
             self._guard(sympy.Eq(own, self.expr(resolved, resolve=False)), None)
@@ -244,6 +251,15 @@ class TorchSymbols:
             if any(env.symbols[s].unbacked for s in fact.free_symbols if s in env.symbols):
                 continue
             self._guard(self.expr(fact, resolve=False), guard.provenance)
+
+    def _int_bounds(self, own: sympy.Symbol, ours: sympy.Symbol) -> None:
+        """An int input's traced bounds as explicit guards: ep.module() takes a size-like lower
+        bound of 0 or 1 as given, but an int can be negative."""
+        lo, hi = self.env.range_of(ours)
+        if lo != -INF:
+            self._guard(sympy.Ge(own, int(lo)), None)
+        if hi != INF:
+            self._guard(sympy.Le(own, int(hi)), None)
 
     def _guard(self, texpr: sympy.Basic, provenance: Any) -> None:
         where = None if provenance is None else str(provenance)

@@ -173,3 +173,20 @@ def test_ints_inside_containers_and_through_collections():
         additional.add(example)
     ep = strict_tracer.export(Product(), (6, 7), dynamic_shapes=additional)
     assert ep.module()(3, 5) == 15 and ep.module()(5, 4) == 20
+
+
+class Sign(torch.nn.Module):
+    def forward(self, n, y):
+        return y if n >= 0 else -y
+
+
+def test_a_dynamic_int_may_be_negative_and_branches_on_its_sign_are_guarded():
+    """The range torch prints for an int input is [0, inf), but ints are not sizes: a negative
+    example exports, negative values run, and a branch on the sign is checked, not assumed."""
+    ep = strict_tracer.export(Scale(), (-3, torch.ones(3)), dynamic_shapes=(Dim.DYNAMIC, None))
+    for n in (-7, 0, 7):
+        torch.testing.assert_close(ep.module()(n, torch.ones(3)), Scale()(n, torch.ones(3)))
+    ep = strict_tracer.export(Sign(), (4, torch.ones(3)), dynamic_shapes=(Dim.DYNAMIC, None))
+    torch.testing.assert_close(ep.module()(5, torch.ones(3)), Sign()(5, torch.ones(3)))
+    with pytest.raises(AssertionError, match="Guard failed: n >= 0"):
+        ep.module()(-5, torch.ones(3))
