@@ -237,8 +237,8 @@ def _narrowed(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, sources: di
     if narrowing.provenance is not None:
         line += f"\n    guard added at {narrowing.provenance}"
     info = env.symbols[spec.symbol]
-    window_hi = int(info.lower) + _SOLVE_SPAN if info.upper == INF else \
-        min(int(info.upper), int(info.lower) + _SOLVE_SPAN)
+    low = int(info.lower) if info.lower != -INF else (narrowing.allowed or [0])[0]   # an int input
+    window_hi = low + _SOLVE_SPAN if info.upper == INF else min(int(info.upper), low + _SOLVE_SPAN)
     # Fixes are exact for a guard on this dim alone; for a relation with other dims, no
     # range or progression of this dim alone makes it hold.
     alone = len(narrowing.fact.free_symbols) == 1
@@ -294,8 +294,9 @@ def range_constraints(env: ShapeEnv, inputs: InputSymbols, placeholder_dims: lis
                         INF if spec.max is None or _infinite(spec.max) else spec.max)
         else:
             declared = env.bound(expr)
-        previous = out.get(expr, (0, INF))
-        out[expr] = (max(previous[0], declared[0], 0), min(previous[1], declared[1]))
+        floor = 0 if where.dim is not None else -INF      # an int input may be negative
+        previous = out.get(expr, (floor, INF))
+        out[expr] = (max(previous[0], declared[0], floor), min(previous[1], declared[1]))
         symbols.extend(s for s in expr.free_symbols if s not in symbols)
     for s in symbols:
         if s not in out:
