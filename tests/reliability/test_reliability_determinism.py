@@ -14,8 +14,9 @@ import torch
 
 from support.reliability_models import block_export, fingerprint
 
-# tests/support: the helper modules the child processes import or run.
-HERE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support")
+# tests/: the child process imports support.reliability_models under the name this process
+# uses (module paths are part of the program: nn_module_stack names the model's class).
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_same_export_twice_in_one_process():
@@ -32,7 +33,7 @@ def test_same_export_under_another_hash_seed():
     seed = "1" if os.environ.get("PYTHONHASHSEED") != "1" else "2"
     env = dict(os.environ, PYTHONHASHSEED=seed)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [HERE, env.get("PYTHONPATH")]))
-    script = ("import json, reliability_models as m; "
+    script = ("import json; from support import reliability_models as m; "
               "print(json.dumps(m.fingerprint(m.block_export())))")
     out = subprocess.run([sys.executable, "-c", script], env=env,
                          capture_output=True, text=True, timeout=600, check=True)
