@@ -381,7 +381,11 @@ class Functionalizer:
         x = args[0]
         if memory_format is not torch.contiguous_format or not isinstance(x, TensorProxy):
             return False
-        if is_contiguous(x.meta):
+        contiguous = is_contiguous(x.meta)
+        if not contiguous and any(type(s) is not int and s.hint is None for s in x.meta.shape):
+            return False    # undecided for sizes read from data ((3, u0).t() is contiguous for
+            #                 u0 <= 1): an opaque view, never a copy
+        if contiguous:
             self._visit_input_itself(node)
         else:
             node.target = aten.clone.default

@@ -219,3 +219,19 @@ def test_a_fact_on_a_multiple_of_a_data_value_is_asserted_on_the_value():
     assert messages == ["Runtime assertion failed for expression Eq(u0, 6) on node 'eq'"]
     with pytest.raises(RuntimeError, match=r"Eq\(u0, 6\)"):
         ep.module()(torch.tensor(5))
+
+
+
+class WriteThroughContiguous(torch.nn.Module):
+    def forward(self, x):
+        base = torch.zeros(x.item(), 3).t()
+        y = base.contiguous()
+        y.add_(1)          # changes `base` too exactly when contiguous() returned it (u0 <= 1)
+        return base + 0
+
+
+def test_a_write_through_contiguous_of_a_data_dependent_layout_is_refused():
+    """Whether contiguous() copies a (3, u0) transpose depends on the data (not for u0 <= 1):
+    a copy would leave `base` unchanged at u0 = 1 where eager changes it, so it is refused."""
+    with pytest.raises(GraphBreakError, match="changed in place"):
+        strict_tracer.export(WriteThroughContiguous(), (torch.tensor(4),))
