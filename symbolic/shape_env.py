@@ -288,7 +288,7 @@ class ShapeEnv:
         This is how a size that came from data is assumed not to be 0 or 1 when a shape rule
         asks, e.g., whether it broadcasts; None if even that does not decide.
         """
-        resolved = reduced(strip_float(self.resolve(cond)))
+        resolved = strip_float(self.resolve(cond))
         known = self.static_value(resolved)
         if known is not None:
             return known

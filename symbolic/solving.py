@@ -3,7 +3,6 @@ dropping a floor/ceiling from a relation, a linear form `a*s + b`, and interval 
 arithmetic with infinities."""
 from __future__ import annotations
 
-import functools
 import math
 from fractions import Fraction
 from typing import Optional
@@ -72,14 +71,13 @@ def floor_bound(v):
 def reduced(rel: sympy.Basic) -> sympy.Basic:
     """`Eq(4*u0, 24)` as `Eq(u0, 6)`: an (in)equality of one symbol's integer multiple, divided
     by the common factor, as torch states the same fact."""
-    if not isinstance(rel, (sympy.Eq, sympy.Ne)) or len(rel.free_symbols) != 1:
+    if not isinstance(rel, (sympy.Eq, sympy.Ne)):
         return rel
-    e = sympy.expand(rel.lhs - rel.rhs)
-    terms = e.as_coefficients_dict()
-    if not all(c.is_Integer for c in terms.values()):
+    form = linear_form(rel.lhs - rel.rhs)
+    if form is None:
         return rel
-    common = functools.reduce(math.gcd, (abs(int(c)) for c in terms.values()))
+    s, a, b = form
+    common = math.gcd(a, b)
     if common <= 1:
         return rel
-    constant = terms.get(sympy.S.One, sympy.S.Zero)
-    return rel.func(sympy.expand((e - constant) / common), -constant / common)
+    return rel.func(s * (a // common), -b // common)
