@@ -1,8 +1,9 @@
 """Export-time benchmark: strict_tracer vs torch.export (strict=True and strict=False).
 
     .venv/bin/python benchmarks/bench.py [--quick] [--repeat N] [--warm] [--only NAME,...]
+    .venv/bin/python benchmarks/bench.py --large [--only NAME,...] [--repeat N]
 
-One process, four sections:
+One process, four sections (`--large` runs the large-model section instead, see large_section):
 1. the zoo (benchmarks/zoo.py) at a few depths, static and dynamic (batch, and sequence for
    text models): each (model, mode) is exported once by every exporter as a warm-up, then N
    interleaved rounds (ours, strict=True, strict=False); medians, ratios ours/theirs (< 1
@@ -34,6 +35,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import strict_tracer  # noqa: E402
 from strict_tracer.ops import clear_template_cache  # noqa: E402
+from strict_tracer import stage_log  # noqa: E402
+from large import large_cases  # noqa: E402
 from zoo import ZOO, ZooCase  # noqa: E402
 
 EXPORTERS = ("ours", "strict", "nonstrict")
@@ -193,6 +196,38 @@ def interpreter_section(iterations: int, repeat: int) -> None:
           f"instructions/s (CPython runs the same forward {ours / eager:.0f}x faster)")
 
 
+def large_section(repeat: int, only: set[str] | None) -> None:
+    """Llama-3-8B-shaped decoders on the meta device (8 and 32 layers, static and with a
+    dynamic sequence up to 4096) and a ResNet-152-depth CNN, each exported once by every
+    exporter as a warm-up and then `repeat` interleaved rounds; medians, ratios, and ours by
+    stage (CPU seconds of the last timed export: stage_log.last_times())."""
+    print(f"\n== large models: CPU seconds, median of {repeat} interleaved runs after a warm-up "
+          f"(ours warm) ==")
+    print(f"{'model':<22}{'mode':<9}{'ours':>8}{'strict':>8}{'nonstrict':>10}"
+          f"{'ours/strict':>13}{'ours/nonstrict':>16}   ours by stage")
+    for case, dynamic in large_cases():
+        mode = "dynamic" if dynamic else "static"
+        if only and case.name not in only and f"{case.name}-{mode}" not in only:
+            continue
+        model, args = case.build(), case.inputs()
+        spec = case.dynamic()
+        runs = {name: (lambda f=exporter(name, True): f(model, args, {}, spec)) for name in EXPORTERS}
+        for run in runs.values():
+            run()
+        samples: dict[str, list[float]] = {name: [] for name in EXPORTERS}
+        for _ in range(repeat):
+            for name, run in runs.items():
+                samples[name].append(cpu_seconds(run))
+                if name == "ours":
+                    stages = stage_log.last_times()
+        t = {name: statistics.median(s) for name, s in samples.items()}
+        by_stage = " ".join(f"{k} {v:.3f}" for k, v in stages.items())
+        print(f"{case.name:<22}{mode:<9}{t['ours']:>8.3f}{t['strict']:>8.3f}{t['nonstrict']:>10.3f}"
+              f"{t['ours'] / t['strict']:>13.3f}{t['ours'] / t['nonstrict']:>16.3f}   {by_stage}",
+              flush=True)
+        del model, runs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -200,9 +235,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="depth 2 only in the zoo, fewer runs (about 1-2 minutes)")
     parser.add_argument("--repeat", type=int, help="timed runs per measurement")
     parser.add_argument("--warm", action="store_true", help="keep ours' template cache")
-    parser.add_argument("--only", help="comma-separated zoo names")
+    parser.add_argument("--only", help="comma-separated zoo names (with --large: large-model "
+                                           "names, e.g. llama3-8b-32 or llama3-8b-32-dynamic)")
+    parser.add_argument("--large", action="store_true",
+                        help="only the large models (Llama-3-8B shape, ResNet-152; long)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
+    if args.large:
+        print(f"torch {torch.__version__}, large models")
+        large_section(args.repeat or 3, set(args.only.split(",")) if args.only else None)
+        return 0
     repeat = args.repeat or (3 if args.quick else 5)
     cases = [ZOO[n] for n in args.only.split(",")] if args.only else list(ZOO.values())
     print(f"torch {torch.__version__}, {'quick' if args.quick else 'full'} run, "

@@ -99,11 +99,13 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
                            stages=stages)
             functional = functionalize(result)
             if result.inputs.symbols is not None:
-                # Ops functionalization adds may specialize sizes too (an op without a rule).
-                check_constraints(result.shape_env, result.inputs.symbols)
+                with stages.part("solve"):
+                    # Ops functionalization adds may specialize sizes too (an op without a rule).
+                    check_constraints(result.shape_env, result.inputs.symbols)
             stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
-            program = package(functional)
-            check_artifact(program)
+            program = package(functional, stages)
+            with stages.part("check"):
+                check_artifact(program, compiled=True)
             stages.done("package", "ExportedProgram with %s, %s",
                         counted(len(program.graph.nodes), "graph node"),
                         counted(len(program.range_constraints), "range constraint"))
@@ -114,7 +116,9 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
 
 
 def _log_inputs(stages: Stages, inputs: Any) -> None:
-    if stages.enabled:
+    if not stages.enabled:
+        stages.lap("inputs")
+    else:
         tensors = sum(1 for leaf in inputs.leaves if leaf.proxy is not None)
         symbols = len(inputs.symbols.by_symbol) if inputs.symbols is not None else 0
         stages.done("inputs", "%s, %s, %s", counted(tensors, "tensor"),
@@ -124,7 +128,9 @@ def _log_inputs(stages: Stages, inputs: Any) -> None:
 
 def _log_trace(stages: Stages, interp: Interpreter) -> None:
     observer = interp.observer        # INFO on: the observed loop counted the instructions
-    if stages.enabled and observer is not None:
+    if not (stages.enabled and observer is not None):
+        stages.lap("trace")
+    else:
         nodes = interp.state.graph.graph.nodes
         ops = sum(1 for node in nodes if node.op == "call_function")
         stages.done("trace", "%s in %s, %s, %s", counted(observer.instructions, "instruction"),
@@ -177,10 +183,12 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
             process_state.restore(saved)
             if interp.observer is not None:
                 interp.observer.finish()
-    if inputs.symbols is not None:
-        check_constraints(state.shape_env, inputs.symbols)
+    with stages.part("solve"):
+        if inputs.symbols is not None:
+            check_constraints(state.shape_env, inputs.symbols)
     _log_trace(stages, interp)
-    insert_runtime_asserts(state)
+    with stages.part("solve"):
+        insert_runtime_asserts(state)
     graph = state.graph
     graph.output(outputs.values)
     if explain is None:       # explain() reports every op it captured and never packages

@@ -32,7 +32,7 @@ class TensorMeta:
     """
 
     __slots__ = ("shape", "dtype", "device", "layout", "requires_grad", "strides",
-                 "storage_offset", "is_leaf", "_example", "sym_strides")
+                 "storage_offset", "is_leaf", "_example", "sym_strides", "real")
 
     def __init__(self, shape: tuple, dtype: torch.dtype, device: torch.device,
                  requires_grad: bool = False, strides: tuple | None = None,
@@ -48,6 +48,7 @@ class TensorMeta:
         self.is_leaf = is_leaf      # autograd leaf: in-place ops on a leaf requiring grad fail
         self._example = example
         self.sym_strides: tuple | None = None
+        self.real = None    # a lifted parameter's, buffer's or constant's real tensor
 
     @classmethod
     def from_tensor(cls, t: torch.Tensor, shape: tuple | None = None) -> "TensorMeta":

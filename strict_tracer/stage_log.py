@@ -9,14 +9,16 @@ when some diagnostics are on (interpreter/diagnostics/observe.py), so the plain 
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Iterator
 
 LOG = logging.getLogger("strict_tracer")
 PROGRESS_ENV_VAR = "STRICT_TRACER_PROGRESS_SECONDS"
 DEFAULT_PROGRESS_SECONDS = 2.0
+_last_times: dict[str, float] = {}
 
 
 def progress_seconds() -> float:
@@ -33,8 +35,17 @@ def info_enabled() -> bool:
     return LOG.isEnabledFor(logging.INFO)
 
 
+def last_times() -> dict[str, float]:
+    """CPU seconds by stage of the last export that finished (benchmarks/bench.py reads them)."""
+    return dict(_last_times)
+
+
 class Stages:
-    """Times the stages of one export or explain and logs each at INFO when it ends."""
+    """Times the stages of one export or explain and logs each at INFO when it ends.
+
+    CPU seconds by stage are always kept (`times`, a few clock reads per export): the stages
+    logged, plus the parts timed with `part()` (solve, check), which are taken out of the
+    stage they ran in."""
 
     def __init__(self, what: str) -> None:
         from .log_options import configure_from_environment
@@ -42,16 +53,39 @@ class Stages:
         self.enabled = info_enabled()
         self.what = what
         self.start = self.last = time.perf_counter()
+        self.times: dict[str, float] = {}
+        self._cpu = time.process_time()
+        self._aside = 0.0       # CPU seconds of parts timed since the last stage ended
+
+    def lap(self, stage: str) -> None:
+        """Count the CPU time since the previous stage ended as `stage`'s, without a record."""
+        cpu = time.process_time()
+        self.times[stage] = self.times.get(stage, 0.0) + cpu - self._cpu - self._aside
+        self._cpu, self._aside = cpu, 0.0
 
     def done(self, stage: str, message: str, *args: Any) -> None:
         """Log `stage: message (N ms)`; the time is since the previous stage ended."""
+        self.lap(stage)
         if not self.enabled:
             return
         now = time.perf_counter()
         LOG.info(f"{stage}: {message} in %s", *args, _ms(now - self.last))
         self.last = now
 
+    @contextlib.contextmanager
+    def part(self, name: str) -> Iterator[None]:
+        """Count the CPU time of the block as `name`'s rather than the current stage's."""
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            spent = time.process_time() - start
+            self.times[name] = self.times.get(name, 0.0) + spent
+            self._aside += spent
+
     def finished(self) -> None:
+        _last_times.clear()
+        _last_times.update(self.times)
         if self.enabled:
             LOG.info("%s done in %s", self.what, _ms(time.perf_counter() - self.start))
 

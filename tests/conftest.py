@@ -38,8 +38,8 @@ EXPORTED_PROGRAMS = {"checked": 0}
 _package = _api.package
 
 
-def _checked_package(result):
-    ep = _package(result)
+def _checked_package(result, stages=None):
+    ep = _package(result, stages)
     assert_functional(ep)
     EXPORTED_PROGRAMS["checked"] += 1
     return ep

@@ -34,9 +34,10 @@ def renew_if_large() -> None:
 
 def example_of(meta) -> torch.Tensor:
     """A TensorMeta's fake tensor at its hint shape, made on first use (kept on the meta); the
-    oracle runs ops on it."""
+    oracle runs ops on it. A lifted tensor's is converted from the real one then (most are
+    never asked for: an op replayed from a cached template runs no fake)."""
     if meta._example is None:
-        meta._example = make_fake(meta)
+        meta._example = make_fake(meta) if meta.real is None else fake_from_real(meta.real)
     return meta._example
 
 

@@ -29,10 +29,17 @@ _ASSERT_FAILED = "Runtime assertion failed"
 _NEEDS_DATA = "data is not allocated yet"
 
 
-def check_artifact(ep: ExportedProgram) -> None:
-    """Refuse `ep` if it does not print, generate code, or run at other admitted sizes."""
+def check_artifact(ep: ExportedProgram, compiled: bool = False) -> None:
+    """Refuse `ep` if it does not print, generate code, or run at other admitted sizes.
+
+    `compiled`: ExportedProgram() has just generated and compiled the graph's code (its
+    GraphModule does at construction); only its fallback for code that does not compile
+    (a GraphModule compiled from an empty graph) is looked for then, not a second codegen."""
     try:
-        compile(ep.graph.python_code("self").src, "<exported program>", "exec")
+        if not compiled:
+            compile(ep.graph.python_code("self").src, "<exported program>", "exec")
+        elif _compiled_from_empty_graph(ep):
+            raise SyntaxError("the generated code of the graph does not compile")
         str(ep)
     except Exception as exc:    # noqa: BLE001 - any failure here is a broken artifact
         raise _broken("cannot be printed or turned into Python code", exc) from None
@@ -40,6 +47,18 @@ def check_artifact(ep: ExportedProgram) -> None:
         outcome = _run_at(ep, assignment)
         if outcome != "assert":     # ran (or cannot run without data), or refused above
             return
+
+
+def _compiled_from_empty_graph(ep: ExportedProgram) -> bool:
+    global _EMPTY_CODE
+    if _EMPTY_CODE is None:
+        _EMPTY_CODE = torch.fx.Graph().python_code("self").src
+    nodes = ep.graph.nodes
+    return ep.graph_module.code == _EMPTY_CODE and \
+        not (len(nodes) == 1 and next(iter(nodes)).op == "output")
+
+
+_EMPTY_CODE: str | None = None
 
 
 def _size_assignments(ep: ExportedProgram) -> list[dict]:

@@ -26,6 +26,7 @@ from ..trace.results import FunctionalProgram, TraceResult
 from ..trace.source_fns import annotate_lifted_placeholders
 from .torch_symbols import TorchSymbols
 from ..proxy import TensorMeta
+from ..stage_log import Stages
 from ..symbolic import SymValue
 
 _INPUT_KIND = {PARAMETER: InputKind.PARAMETER, BUFFER: InputKind.BUFFER, CONSTANT: InputKind.CONSTANT_TENSOR}
@@ -196,11 +197,13 @@ def _module_call_graph(result: TraceResult, preserved: dict[str, ModuleCallSigna
     return entries
 
 
-def package(program: FunctionalProgram | TraceResult) -> ExportedProgram:
+def package(program: FunctionalProgram | TraceResult,
+            stages: Stages | None = None) -> ExportedProgram:
     """The ExportedProgram of a functionalized trace (export()), or of a trace as it was
     captured (torch.export's training IR, for comparisons with torch.export)."""
     functional = isinstance(program, FunctionalProgram)
     result = program.trace if functional else program
+    stages = stages or Stages("package")
     graph = result.graph.graph
     symbols = TorchSymbols(result.shape_env, result.inputs, result.sym_nodes)
     annotate_lifted_placeholders(graph, {lifted.node for lifted in result.graph.lifted})
@@ -209,9 +212,10 @@ def package(program: FunctionalProgram | TraceResult) -> ExportedProgram:
         subgraphs = subgraph_modules(graph, result.graph.submodules,
                                      lambda g: _attach_vals(g, symbols))
         _attach_unbacked_bindings(symbols)
-    symbols.add_guards()
-    symbols.shape_env.pending_fresh_unbacked_symbols.clear()   # bound by our nodes already
-    range_constraints = symbols.range_constraints(symbols.unbacked)
+    with stages.part("solve"):
+        symbols.add_guards()
+        symbols.shape_env.pending_fresh_unbacked_symbols.clear()   # bound by our nodes already
+        range_constraints = symbols.range_constraints(symbols.unbacked)
     preserved = collect_signatures(graph, result.module_call_specs)
     output_node = next(n for n in reversed(graph.nodes) if n.op == "output")
     input_specs = _input_specs(result)

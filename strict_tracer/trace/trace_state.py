@@ -14,7 +14,6 @@ from .autocast import VirtualAutocast
 from ..errors import Category, GraphBreakError
 from .graph import BUFFER, CONSTANT, PARAMETER, GraphBuilder
 from .sandbox import UndoLog
-from ..ops.oracle.fakes import fake_from_real
 from torch._subclasses.fake_tensor import is_fake
 from ..proxy import TensorMeta, TensorProxy
 from .source_fns import RetracedGraph, SourceFns
@@ -178,7 +177,7 @@ class TraceState:
             tensor = tensor.detach()
         meta = TensorMeta.from_tensor(tensor)
         if not is_fake(tensor):     # fake weights (a module built under FakeTensorMode): by meta
-            meta._example = fake_from_real(tensor)
+            meta.real = tensor
         lifted = self.graph.lifted_placeholder(kind, target, tensor, meta, persistent, path)
         py_type = torch.nn.Parameter if isinstance(original, torch.nn.Parameter) else torch.Tensor
         proxy = TensorProxy(lifted.node, meta, f"{kind} {target}", source=target, py_type=py_type)

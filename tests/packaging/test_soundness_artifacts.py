@@ -83,6 +83,21 @@ def test_artifact_check_refuses_an_unprintable_program():
         check_artifact(ep)
 
 
+def test_artifact_check_after_export_refuses_code_that_did_not_compile():
+    """export() does not generate the code a second time: ExportedProgram() compiled it, or
+    fell back (with a warning) to a GraphModule compiled from an empty graph, which is refused."""
+    ep = strict_tracer.export(UsesGlobalModule(), (torch.randn(3, 4),))
+    check_artifact(ep, compiled=True)
+    node = next(n for n in ep.graph.nodes if n.target is aten.mul.Tensor)
+    node.args = (node.args[0], object())
+    with pytest.warns(UserWarning, match="Unable to execute the generated python source"):
+        ep = torch.export.ExportedProgram(
+            torch.nn.Module(), ep.graph, ep.graph_signature, ep.state_dict, ep.range_constraints,
+            ep.module_call_graph, constants=ep.constants, verifiers=ep.verifiers)
+    with pytest.raises(InternalTracerError, match="cannot be printed or turned into Python code"):
+        check_artifact(ep, compiled=True)
+
+
 # ---------------------------------------------------------------- aliasing under dynamic sizes
 VIEW_OF_SLICE_PROGRAMS = {
     "contiguous_view": lambda x, b: (x + b)[:, :3].contiguous().view(-1),
