@@ -7,6 +7,7 @@ reached through methods of `Interpreter` so handlers stay small.
 """
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import types
@@ -94,12 +95,9 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
         """Metadata torch.export records on every node: source stack and module stack."""
         parts = []
         for frame in self.frames:
-            filename = frame.code.co_filename
-            if filename.startswith(_TORCH_DIR):
-                continue
-            lineno = frame.lineno
-            source = linecache.getline(filename, lineno).strip() if lineno else ""
-            parts.append(f'  File "{filename}", line {lineno}, in {frame.code.co_name}\n    {source}\n')
+            code = frame.code
+            if not code.co_filename.startswith(_TORCH_DIR):
+                parts.append(_stack_entry(code, frame.lineno))
         retraced = self.state.retraced
         original = {} if retraced is None or not self.frames else \
             retraced.metadata(self.frames[-1].code, self.frames[-1].lineno)
@@ -262,3 +260,12 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
     def current_location(self) -> Location | None:
         """Provenance of guards and specializations: the user location being executed."""
         return diagnose.current_location(self)
+
+
+@functools.lru_cache(maxsize=8192)
+def _stack_entry(code: types.CodeType, lineno: int | None) -> str:
+    """One entry of a node's stack_trace (made once per line: every node of a layer repeats
+    its module's lines)."""
+    filename = code.co_filename
+    source = linecache.getline(filename, lineno).strip() if lineno else ""
+    return f'  File "{filename}", line {lineno}, in {code.co_name}\n    {source}\n'

@@ -58,6 +58,7 @@ class TorchSymbols:
         self.dim_symbols: dict[Any, sympy.Symbol] = {}   # InputDim -> torch symbol of its source
         self.unbacked: list[sympy.Symbol] = []           # ours, in order of first use
         self._sizes: dict[sympy.Basic, Any] = {}         # our size expression -> torch SymInt
+        self._strides: dict[tuple, list] = {}            # (sizes made, hint strides) -> strides
         if inputs is not None and inputs.symbols is not None:
             self._input_symbols(inputs.symbols, keep_equal)
 
@@ -198,7 +199,13 @@ class TorchSymbols:
             shape, strides = list(meta.shape), meta.strides
         else:
             shape = [self._size(s) for s in meta.shape]
-            strides = layout_strides(meta, shape, self._size)
+            if meta.sym_strides is not None:    # a view's strides, computed by its op
+                strides = layout_strides(meta, shape, self._size)
+            else:
+                key = (tuple(s if type(s) is int else ("sym", id(s)) for s in shape), meta.strides)
+                strides = self._strides.get(key)
+                if strides is None:     # torch SymInt arithmetic: once per layout of a shape
+                    strides = self._strides[key] = layout_strides(meta, shape, self._size)
         if meta.layout is torch.strided:
             t = _strided_fake(self.mode, shape, strides, meta.dtype, meta.device)
         else:

@@ -144,7 +144,8 @@ class GraphBuilder:
 
     def prune(self) -> None:
         """Drop pure nodes nobody uses, then lifted inputs nobody reads (as torch.export does)."""
-        self.graph.eliminate_dead_code()
+        # A node with users stays whatever it is: only unused ones need torch's purity test.
+        self.graph.eliminate_dead_code(lambda node: bool(node.users) or node.is_impure())
         for lifted in list(self.lifted):
             if not lifted.node.users:
                 self.graph.erase_node(lifted.node)
