@@ -21,9 +21,9 @@ from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
 from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode, ShapeEnv
 from torch.fx.graph import dtype_abbrs
-from torch.utils._python_dispatch import TorchDispatchMode
 
 from ..errors import InternalTracerError
+from .meta_run import META, MetaRun
 
 _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException,
                    GuardOnDataDependentSymNode)
@@ -133,29 +133,12 @@ def _run_at(ep: ExportedProgram, assignment: dict) -> str:
     if not _input_guards_hold(ep, inputs):
         return "assert"         # ep.module() would reject these sizes before the graph runs
     try:
-        with _OnMeta():
+        with MetaRun():
             outputs = ep.graph_module(*inputs)
     except Exception:   # noqa: BLE001 - decided by the fake run below
         return _run_fake_at(ep, assignment)
     _check_output_sizes(ep, outputs, assignment, inputs)
     return "ok"
-
-
-class _OnMeta(TorchDispatchMode):
-    """Runs every ATen call of the graph on the meta device: the meta kernels are the ones a
-    fake run uses for sizes and their errors, without a fake tensor's dispatch and cache
-    (~20x cheaper per op). Devices the graph names (constructors, to()) become meta."""
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if "device" in kwargs:
-            kwargs = {**kwargs, "device": _META}
-        if any(isinstance(a, torch.device) for a in args):
-            args = tuple(_META if isinstance(a, torch.device) else a for a in args)
-        return func(*args, **kwargs)
-
-
-_META = torch.device("meta")
 
 
 def _meta_inputs(ep: ExportedProgram, assignment: dict) -> list:
@@ -172,7 +155,7 @@ def _meta_inputs(ep: ExportedProgram, assignment: dict) -> list:
         if isinstance(val, torch.Tensor):
             shape = [_at(s, assignment) for s in val.shape]
             strides = [_at(s, assignment) for s in val.stride()]
-            inputs.append(torch.empty_strided(shape, strides, dtype=val.dtype, device=_META,
+            inputs.append(torch.empty_strided(shape, strides, dtype=val.dtype, device=META,
                                               requires_grad=val.requires_grad))
         else:
             inputs.append(_at(val, assignment) if isinstance(val, torch.SymInt) else val)
