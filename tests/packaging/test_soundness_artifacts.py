@@ -101,7 +101,7 @@ def test_artifact_check_after_export_refuses_code_that_did_not_compile():
 def test_artifact_check_prints_the_whole_program_when_a_value_may_not_print():
     """After export, the graph's printed form is not generated again when every node value is
     one the printer annotates; a dtype it has no abbreviation for sends it to str(ep)."""
-    from strict_tracer.artifact_check import _plain_values
+    from strict_tracer.packaging.artifact_check import _plain_values
     ep = strict_tracer.export(UsesGlobalModule(), (torch.randn(3, 4),))
     assert _plain_values(ep)
     node = next(n for n in ep.graph.nodes if n.target is aten.mul.Tensor)
