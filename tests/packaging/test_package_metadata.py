@@ -1,12 +1,12 @@
 """Packaging's node metadata stays what it was: every node's meta["val"] (shapes, strides,
 offsets, dtypes, devices, layouts, requires_grad, symbols), tensor_meta, unbacked bindings
 and the range constraints of a few benchmark-zoo exports, against the stored snapshot
-(tests/package_snapshot.py writes it)."""
+(tests/support/package_snapshot.py writes it)."""
 import json
 
 import pytest
 
-from package_snapshot import CASES, SNAPSHOT, dumps, zoo_exports
+from support.package_snapshot import CASES, SNAPSHOT, dumps, zoo_exports
 
 
 @pytest.fixture(scope="module")

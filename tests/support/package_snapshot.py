@@ -1,11 +1,11 @@
-"""Node metadata of exported programs as plain data, for tests/test_package_metadata.py.
+"""Node metadata of exported programs as plain data, for tests/packaging/test_package_metadata.py.
 
 `describe(ep)` lists every node's `meta["val"]` (shape and strides as expressions, storage
 offset, dtype, device, layout, requires_grad, leafness), `meta["tensor_meta"]` and
 `meta["unbacked_bindings"]`, plus the range constraints. Run this file to rewrite the stored
 snapshot after a deliberate change of the programs:
 
-    .venv/bin/python tests/package_snapshot.py
+    .venv/bin/python tests/support/package_snapshot.py
 """
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
-SNAPSHOT = Path(__file__).parent / "data" / "package_metadata.jsonl"
+ROOT = Path(__file__).resolve().parents[2]
+SNAPSHOT = ROOT / "tests" / "packaging" / "data" / "package_metadata.jsonl"
 CASES = (("gpt2", 2, False), ("gpt2", 2, True), ("transformer", 2, True), ("resnet", 2, True))
 
 
