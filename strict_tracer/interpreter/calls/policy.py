@@ -1,68 +1,34 @@
-"""The call policy (DESIGN.md "Calls"), in order:
+"""The code for each answer of the call policy (classify.py decides, DESIGN.md "Calls").
 
-(a) torch callables known to `ops` become graph nodes; (b) Python functions are inlined;
-(c) natives with a SPECIAL handler (polyfills, interpreter-aware builtins) run the handler;
-(d) other allowlisted natives run for real under the native guard (guard.py), which stops
-them from running Python code themselves; (e) anything else is refused with a
-GraphBreakError that says why (outside world, unknown native) and how to fix it.
+`call()` asks `classify(fn)` how to call `fn` and runs the answer: inline the bytecode, run a
+handler, record a tensor op, call a module, construct, run an allowlisted native for real
+under the native guard (guard.py, which stops it from running Python code itself), or refuse
+with a GraphBreakError that says why (outside world, unknown native) and how to fix it.
 """
 from __future__ import annotations
 
 import collections
-import functools
 import inspect
 import types
 from typing import Any
 
 import torch
 
-from ... import ops
 from ...errors import Category
 from ...proxy import TensorProxy
-from ...trace.source_fns import torch_python_functions
 from ..diagnostics.diagnose import library_entry
 from ..tensors import numpy_calls
-from .escape_hatches import call_assumed_constant, is_assumed_constant
-from .natives import (NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container, native_is_pure, outside_world_reason)
-from ..registry import CALL_SPECIAL, SPECIAL
-from ..objects.user_constructs import (compiler_disabled, is_parameter_class, refuse_compiler_disabled, refuse_new_parameter)
-from ..objects.protocols import _MISSING, display_name, is_trusted, lookup_special, qualified_name
+from .classify import INLINE, INLINE_METHOD, Decision, How, classify
+from .escape_hatches import call_assumed_constant
+from .natives import NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container, native_is_pure
+from ..objects.user_constructs import is_parameter_class, refuse_compiler_disabled, refuse_new_parameter
+from ..objects.protocols import _MISSING, display_name, lookup_special, qualified_name
 
 _FunctionType = types.FunctionType
+_MethodType = types.MethodType
 # Containers whose methods store and return references without reading them.
 _REFERENCE_CONTAINERS = (list, dict, tuple, set, frozenset, collections.deque,
                          collections.OrderedDict, collections.defaultdict)
-_MethodType = types.MethodType
-_BuiltinMethodType = types.BuiltinMethodType
-_ModuleType = types.ModuleType
-_NATIVE_CALLABLE_TYPES = (
-    types.BuiltinFunctionType, types.MethodDescriptorType, types.WrapperDescriptorType,
-    types.MethodWrapperType, types.ClassMethodDescriptorType,
-)
-
-
-def _special_handler(fn: Any, t: type) -> tuple[Any, Any]:
-    """(handler, bound self or _MISSING) for a native with a SPECIAL handler, else (None, _)."""
-    try:
-        handler = SPECIAL.get(fn)
-    except TypeError:  # unhashable callable object
-        return None, _MISSING
-    if handler is not None:
-        return handler, _MISSING
-    if t is _BuiltinMethodType or t is types.MethodWrapperType:
-        owner = fn.__self__
-        if owner is None or type(owner) is _ModuleType:
-            return None, _MISSING
-        unbound = lookup_special(owner if issubclass(type(owner), type) and t is _BuiltinMethodType
-                                 else type(owner), fn.__name__)
-        if unbound is not _MISSING:
-            try:
-                handler = SPECIAL.get(unbound)
-            except TypeError:
-                handler = None
-            if handler is not None:
-                return handler, owner
-    return None, _MISSING
 
 
 _SIGNATURES: dict[Any, inspect.Signature | None] = {}
@@ -91,89 +57,16 @@ class CallsMixin:
     """call() and its helpers for Interpreter."""
 
     def call(self, fn: Any, args: tuple, kwargs: dict) -> Any:
-        t = type(fn)
-        if t is _FunctionType:
-            handler = SPECIAL.get(fn)
-            if handler is not None:     # Python functions the tracer implements itself
-                return handler(self, args, kwargs)
-            if fn.__dict__:
-                if compiler_disabled(fn):
-                    raise refuse_compiler_disabled(self, fn, args, kwargs)
-                if is_assumed_constant(fn):
-                    return call_assumed_constant(self, fn, args, kwargs)
-            if self.state.source_fns.current is None and fn in torch_python_functions():
-                with self.state.source_fns.call(fn):      # F.relu & co: source_fns.py
-                    return self.inline(fn, args, kwargs)
+        decision = classify(fn)
+        if decision is INLINE:
             return self.inline(fn, args, kwargs)
-        if t is _MethodType:
-            func = fn.__func__
-            owner = fn.__self__
-            if type(func) is _FunctionType:
-                if is_trusted(owner):
-                    return fn(*args, **kwargs)
-                handler = SPECIAL.get(func)
-                if handler is not None:
-                    return handler(self, (owner, *args), kwargs)
-                if func.__dict__:
-                    if compiler_disabled(func):
-                        raise refuse_compiler_disabled(self, func, (owner, *args), kwargs)
-                    if is_assumed_constant(func):
-                        return call_assumed_constant(self, func, (owner, *args), kwargs)
-                return self.inline(func, (owner, *args), kwargs)
-            return self.call(func, (owner, *args), kwargs)
-        handler, owner = _special_handler(fn, t)
-        if handler is not None:
-            if owner is not _MISSING:
-                args = (owner, *args)
-            elif t is _BuiltinMethodType:
-                _check_arity(fn, args, kwargs)
-            return handler(self, args, kwargs)
-        return self._call_object(fn, t, args, kwargs)
+        if decision is INLINE_METHOD:
+            return self.inline(fn.__func__, (fn.__self__, *args), kwargs)
+        return _RUN[decision.how](self, decision, fn, args, kwargs)
 
-    def _call_object(self, fn: Any, t: type, args: tuple, kwargs: dict) -> Any:
-        """call() of what is neither a Python function, a method, nor a native with a handler:
-        tensor ops, modules, classes, partials, callable instances, other natives."""
-        if t is _BuiltinMethodType and isinstance(getattr(fn, "__self__", None), torch.Tensor):
-            # A method of a real tensor (a constant): lift the tensor and call the op on it.
-            return self.tensor_op(getattr(torch.Tensor, fn.__name__),
-                                  (self.lift_tensor(fn.__self__), *args), kwargs)
-        if ops.is_tensor_op(fn):
-            return self.tensor_op(fn, args, kwargs)
-        if issubclass(type(fn), torch.nn.Module):
-            return self.call_module(fn, args, kwargs)
-        if issubclass(type(fn), type):
-            return self.construct(fn, args, kwargs)
-        if t is functools.partial:
-            return self.call(fn.func, (*fn.args, *args), {**fn.keywords, **kwargs})
-        type_handler = CALL_SPECIAL.get(t)
-        if type_handler is not None:
-            return type_handler(self, fn, args, kwargs)
-        if is_trusted(fn) and lookup_special(t, "__call__") is not _MISSING:
-            return fn(*args, **kwargs)
-        if issubclass(type(fn), _NATIVE_CALLABLE_TYPES):
-            return self.call_native(fn, args, kwargs)
-        call = lookup_special(t, "__call__")
-        if call is _MISSING:
-            raise TypeError(f"'{display_name(t)}' object is not callable")
-        return self.call_unbound(call, fn, args, kwargs)
-
-    # ------------------------------------------------------------------ natives
-    def call_native(self, fn: Any, args: tuple, kwargs: dict) -> Any:
-        """Run an allowlisted native for real (under the guard); refuse the others."""
-        if not native_is_pure(fn):
-            if numpy_calls.owns(fn):
-                return numpy_calls.call_numpy(self, fn, args, kwargs)
-            raise self._refuse_native(fn, (*args, *kwargs.values()))
-        if any(type(a) is TensorProxy for a in args) or any(type(v) is TensorProxy for v in kwargs.values()):
-            self._check_native_proxy_args(fn, args, kwargs)
-        target = mutated_container(fn, args)
-        if target is not None:
-            self.before_mutation(target)
-        return self.run_native(fn, *args, **kwargs)
-
-    def _refuse_native(self, fn: Any, operands: tuple):
+    def refuse_native(self, fn: Any, known: tuple[str, str, str] | None, operands: tuple):
+        """The refusal of a native not known to be pure; `known` is classify's reason."""
         name = qualified_name(fn)
-        known = outside_world_reason(fn)
         entry = library_entry(self.frames)
         if known is not None:
             category, why, fix = known
@@ -191,7 +84,7 @@ class CallsMixin:
             hint=f"avoid calling {name} inside forward(), compute its result outside and pass "
                  "it in, or (if it is pure) report it so it can be allowlisted", operands=operands)
 
-    def _check_native_proxy_args(self, fn: Any, args: tuple, kwargs: dict) -> None:
+    def check_native_proxy_args(self, fn: Any, args: tuple, kwargs: dict) -> None:
         """Natives that only move references around may see proxies; C APIs may not."""
         owner = getattr(fn, "__self__", None)
         module = getattr(fn, "__module__", None)
@@ -269,3 +162,120 @@ def _is_c_class(cls: type) -> bool:
     return type(new) is not staticmethod and type(init) is not _FunctionType
 
 
+# ---------------------------------------------------------------------- the answers
+def _unbound(fn: Any, args: tuple) -> tuple[Any, tuple]:
+    """(function, arguments) of a call, a bound method's __self__ moved into the arguments."""
+    if type(fn) is _MethodType:
+        return fn.__func__, (fn.__self__, *args)
+    return fn, args
+
+
+def _inline(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.inline(fn, args, kwargs)
+
+
+def _inline_method(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.inline(fn.__func__, (fn.__self__, *args), kwargs)
+
+
+def _inline_source_fn(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    source_fns = interp.state.source_fns
+    if source_fns.current is None:
+        with source_fns.call(fn):      # F.relu & co: source_fns.py
+            return interp.inline(fn, args, kwargs)
+    return interp.inline(fn, args, kwargs)
+
+
+def _special(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return decision.handler(interp, args, kwargs)
+
+
+def _special_checked(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    _check_arity(fn, args, kwargs)
+    return decision.handler(interp, args, kwargs)
+
+
+def _special_bound(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return decision.handler(interp, (fn.__self__, *args), kwargs)
+
+
+def _run_trusted(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return fn(*args, **kwargs)
+
+
+def _assumed_constant(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    func, args = _unbound(fn, args)
+    return call_assumed_constant(interp, func, args, kwargs)
+
+
+def _refuse_compiler_disabled(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict):
+    func, args = _unbound(fn, args)
+    raise refuse_compiler_disabled(interp, func, args, kwargs)
+
+
+def _unwrap_method(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.call(fn.__func__, (fn.__self__, *args), kwargs)
+
+
+def _tensor_constant_method(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    # A method of a real tensor (a constant): lift the tensor and call the op on it.
+    return interp.tensor_op(getattr(torch.Tensor, fn.__name__),
+                            (interp.lift_tensor(fn.__self__), *args), kwargs)
+
+
+def _tensor_op(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.tensor_op(fn, args, kwargs)
+
+
+def _module(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.call_module(fn, args, kwargs)
+
+
+def _construct(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.construct(fn, args, kwargs)
+
+
+def _unwrap_partial(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.call(fn.func, (*fn.args, *args), {**fn.keywords, **kwargs})
+
+
+def _type_handler(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return decision.handler(interp, fn, args, kwargs)
+
+
+def _native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    if any(type(a) is TensorProxy for a in args) or any(type(v) is TensorProxy for v in kwargs.values()):
+        interp.check_native_proxy_args(fn, args, kwargs)
+    target = mutated_container(fn, args)
+    if target is not None:
+        interp.before_mutation(target)
+    return interp.run_native(fn, *args, **kwargs)
+
+
+def _numpy(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return numpy_calls.call_numpy(interp, fn, args, kwargs)
+
+
+def _call_dunder(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    return interp.call_unbound(decision.handler, fn, args, kwargs)
+
+
+def _refuse_native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict):
+    raise interp.refuse_native(fn, decision.reason, (*args, *kwargs.values()))
+
+
+def _not_callable(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict):
+    raise TypeError(decision.reason)
+
+
+_RUN = {
+    How.SPECIAL: _special, How.SPECIAL_CHECKED: _special_checked,
+    How.SPECIAL_BOUND: _special_bound, How.INLINE: _inline, How.INLINE_SOURCE_FN: _inline_source_fn,
+    How.INLINE_METHOD: _inline_method, How.RUN_TRUSTED: _run_trusted,
+    How.ASSUMED_CONSTANT: _assumed_constant, How.UNWRAP_METHOD: _unwrap_method,
+    How.TENSOR_CONSTANT_METHOD: _tensor_constant_method, How.TENSOR_OP: _tensor_op,
+    How.MODULE: _module, How.CONSTRUCT: _construct, How.UNWRAP_PARTIAL: _unwrap_partial,
+    How.TYPE_HANDLER: _type_handler, How.NATIVE: _native, How.NUMPY: _numpy,
+    How.CALL_DUNDER: _call_dunder, How.REFUSE_COMPILER_DISABLED: _refuse_compiler_disabled,
+    How.REFUSE_NATIVE: _refuse_native, How.NOT_CALLABLE: _not_callable,
+}
