@@ -19,7 +19,8 @@ from torch._subclasses.fake_tensor import (DataDependentOutputException,
                                            DynamicOutputShapeException, FakeTensorMode)
 from torch.export import ExportedProgram
 from torch.export.graph_signature import InputKind
-from torch.fx.experimental.symbolic_shapes import GuardOnDataDependentSymNode, ShapeEnv
+from torch.fx.experimental.symbolic_shapes import (GuardOnDataDependentSymNode, ShapeEnv,
+                                                   compute_unbacked_bindings)
 from torch.fx.graph import dtype_abbrs
 
 from ..errors import InternalTracerError
@@ -169,7 +170,7 @@ def _run_fake_at(ep: ExportedProgram, assignment: dict) -> str:
         if not _input_guards_hold(ep, inputs):
             return "assert"     # ep.module() would reject these sizes before the graph runs
         try:
-            outputs = ep.graph_module(*inputs)
+            outputs = _BindingInterpreter(ep.graph_module, mode.shape_env).run(*inputs)
         except _DATA_DEPENDENT:
             return "data"
         except Exception as exc:    # noqa: BLE001
@@ -181,6 +182,22 @@ def _run_fake_at(ep: ExportedProgram, assignment: dict) -> str:
                           "constraints admit", exc) from None
     _check_output_sizes(ep, outputs, assignment, inputs)
     return "ok"
+
+
+class _BindingInterpreter(torch.fx.Interpreter):
+    """Runs the graph node by node, binding each node's fresh unbacked sizes to its result as
+    torch's tracers do. A plain call leaves the sizes a data-dependent op made (boolean-mask
+    indexing) pending, and the next operator that checks for pending sizes (torch.cond under
+    autograd) fails on them although the program is fine."""
+
+    def __init__(self, module: torch.fx.GraphModule, shape_env: ShapeEnv) -> None:
+        super().__init__(module)
+        self.shape_env = shape_env
+
+    def run_node(self, n: torch.fx.Node) -> Any:
+        result = super().run_node(n)
+        compute_unbacked_bindings(self.shape_env, result)
+        return result
 
 
 def _fake_inputs(ep: ExportedProgram, assignment: dict, mode: FakeTensorMode) -> list:

@@ -109,6 +109,37 @@ def test_artifact_check_prints_the_whole_program_when_a_value_may_not_print():
     assert not _plain_values(ep)
 
 
+class MaskedWriteThenCond(nn.Module):
+    """A boolean-mask write (its index makes an unbacked size) before a torch.cond whose
+    operand requires grad (cond then checks that no size made before it is left unbound)."""
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(6))
+
+    def forward(self, x):
+        v = x * self.w + 1
+        y = x.clone()
+        y[y > 0] = x[y > 0] * 2
+        out = torch.cond(x.sum() > 0, lambda t, u: t + u, lambda t, u: t - u, (y, v.clone()))
+        return out, y
+
+
+def test_sizes_read_from_data_before_a_cond_are_bound_when_the_check_runs_the_program():
+    """The check ran the graph in one call, leaving the mask's unbacked size pending, and
+    refused a sound program (torch.export's own program too) with PendingUnbackedSymbolNotFound.
+    Now it exports, passes the check for torch's program as well, and runs like eager."""
+    mod, spec = MaskedWriteThenCond(), ({0: Dim.AUTO, 1: Dim.AUTO},)
+    ep = strict_tracer.export(mod, (torch.randn(4, 6),), dynamic_shapes=spec)
+    check_artifact(torch.export.export(mod, (torch.randn(4, 6),), dynamic_shapes=spec,
+                                       strict=True))
+    for batch in (2, 4, 7):
+        for seed in range(3):
+            x = torch.randn(batch, 6, generator=torch.Generator().manual_seed(seed))
+            got, want = ep.module()(x), mod(x)
+            for g, w in zip(got, want):
+                torch.testing.assert_close(g, w)
+
+
 # ---------------------------------------------------------------- aliasing under dynamic sizes
 VIEW_OF_SLICE_PROGRAMS = {
     "contiguous_view": lambda x, b: (x + b)[:, :3].contiguous().view(-1),
