@@ -51,6 +51,12 @@ def expect_eq(a: Size, b: Size, what: str) -> None:
     expect(a == b, f"{what}: {getattr(a, 'expr', a)} != {getattr(b, 'expr', b)}")
 
 
+def expect_divisible(n: Size, k: Size, what: str) -> None:
+    """Require `n % k == 0` (channels into groups, a weight's dim 0 into groups): the
+    divisibility fact torch's kernels check, recorded as the same `Mod(n, k) == 0` guard."""
+    expect(n % k == 0, f"{what}: {getattr(n, 'expr', n)} is not divisible by {getattr(k, 'expr', k)}")
+
+
 def same(a: Size, b: Size) -> bool:
     """True when two sizes are the same without asking for a guard."""
     if a is b:

@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from .common import as_list, expand_param, expect, expect_eq, shape
+from .common import as_list, expand_param, expect, expect_divisible, expect_eq, shape
 from .rule_table import Bound, ShapeRuleError, register
 
 aten = torch.ops.aten
@@ -49,6 +49,10 @@ def convolution_shape(x: tuple, w: tuple, stride, padding, dilation, transposed:
     stride = expand_param(stride, n, "stride")
     dilation = expand_param(dilation, n, "dilation")
     channels = lead[-1]
+    # Every kernel checks that the weight's dim 0 (for a transposed conv, its input
+    # channels) holds at least one row per group and splits into the groups.
+    expect(w[0] >= groups, "conv(): weight dim 0 is smaller than groups")
+    expect_divisible(w[0], groups, "conv(): weight dim 0 into groups")
     if isinstance(padding, str):
         if padding == "valid":
             padding = [0] * n
@@ -71,26 +75,40 @@ def convolution_shape(x: tuple, w: tuple, stride, padding, dilation, transposed:
     return lead[:-1] + (w[0],) + out
 
 
+def _with_bias(a: Bound, out: tuple, batched: bool) -> tuple:
+    """The output shape, after requiring the bias (if any) to hold one value per channel."""
+    bias = a["bias"]
+    if bias is not None:
+        b = shape(bias)
+        expect(len(b) == 1, "conv(): bias must be 1-d")
+        expect_eq(b[0], out[1 if batched else 0], "conv(): bias size")
+    return out
+
+
 @register(aten.conv1d.default, aten.conv2d.default, aten.conv3d.default, aten.conv1d.padding,
           aten.conv2d.padding, aten.conv3d.padding)
 def conv(a: Bound):
-    return convolution_shape(shape(a["input"]), shape(a["weight"]), a["stride"], a["padding"],
-                             a["dilation"], False, 0, a["groups"])
+    x, w = shape(a["input"]), shape(a["weight"])
+    out = convolution_shape(x, w, a["stride"], a["padding"], a["dilation"], False, 0, a["groups"])
+    return _with_bias(a, out, len(x) == len(w))
 
 
 @register(aten.convolution.default, aten._convolution.default)
 def convolution(a: Bound):
     if len(shape(a["input"])) != len(shape(a["weight"])):
         raise ShapeRuleError("convolution() takes batched inputs only")
-    return convolution_shape(shape(a["input"]), shape(a["weight"]), a["stride"], a["padding"],
-                             a["dilation"], a["transposed"], a["output_padding"], a["groups"])
+    out = convolution_shape(shape(a["input"]), shape(a["weight"]), a["stride"], a["padding"],
+                            a["dilation"], a["transposed"], a["output_padding"], a["groups"])
+    return _with_bias(a, out, True)
 
 
 @register(aten.conv_transpose1d.default, aten.conv_transpose2d.input,
           aten.conv_transpose3d.input)
 def conv_transpose(a: Bound):
-    return convolution_shape(shape(a["input"]), shape(a["weight"]), a["stride"], a["padding"],
-                             a["dilation"], True, a["output_padding"], a["groups"])
+    x, w = shape(a["input"]), shape(a["weight"])
+    out = convolution_shape(x, w, a["stride"], a["padding"], a["dilation"], True,
+                            a["output_padding"], a["groups"])
+    return _with_bias(a, out, len(x) == len(w))
 
 
 def pool_out(size, kernel, stride, padding, dilation, ceil_mode: bool):
@@ -212,15 +230,15 @@ def pad_mode(a: Bound):
 @register(aten.pixel_shuffle.default)
 def pixel_shuffle(a: Bound):
     s, r = shape(a["self"]), a["upscale_factor"]
+    expect_divisible(s[-3], r * r, "pixel_shuffle(): channels")
     c = s[-3] // (r * r)
-    expect_eq(c * r * r, s[-3], "pixel_shuffle(): channels")
     return s[:-3] + (c, s[-2] * r, s[-1] * r)
 
 
 @register(aten.pixel_unshuffle.default)
 def pixel_unshuffle(a: Bound):
     s, r = shape(a["self"]), a["downscale_factor"]
+    expect_divisible(s[-2], r, "pixel_unshuffle(): height")
+    expect_divisible(s[-1], r, "pixel_unshuffle(): width")
     h, w = s[-2] // r, s[-1] // r
-    expect_eq(h * r, s[-2], "pixel_unshuffle(): height")
-    expect_eq(w * r, s[-1], "pixel_unshuffle(): width")
     return s[:-3] + (s[-3] * r * r, h, w)

@@ -102,11 +102,3 @@ def index_select(a: Bound):
         return ()
     d = wrap_dim(a["dim"], len(s))
     return s[:d] + (numel(idx),) + s[d + 1:]
-
-
-@register(aten.slice_scatter.default, aten.select_scatter.default, aten.diagonal_scatter.default,
-          aten.as_strided_scatter.default, aten.copy.default)
-def scatter_into_self(a: Bound):
-    """Functionalization's scatters (a view's new value written into its base) and the
-    functional copy: the result has self's shape."""
-    return shape(a["self"])

@@ -1,6 +1,6 @@
 """Other ops real models use: activations that are not tagged pointwise, glu, diff, prelu,
 cdist, bilinear, diagonal, broadcast_tensors/meshgrid, recurrent layers (lstm/gru/rnn),
-scatter-views (select/slice_scatter), and assertion ops with no tensor output."""
+and assertion ops with no tensor output."""
 from __future__ import annotations
 
 import torch
@@ -13,9 +13,7 @@ aten = torch.ops.aten
 
 
 @register(aten.hardswish.default, aten.log_sigmoid.default, aten.prelu.default,
-          aten._prelu_kernel.default, aten.hardswish_.default, aten.select_scatter.default,
-          aten.slice_scatter.default, aten.diagonal_scatter.default, aten.as_strided_scatter.default,
-          aten.channel_shuffle.default, aten.native_channel_shuffle.default, aten.bucketize.Tensor,
+          aten._prelu_kernel.default, aten.hardswish_.default, aten.bucketize.Tensor,
           aten.logit.default)
 def same_as_self(a: Bound):
     return shape(a["self"])

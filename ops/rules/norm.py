@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import broadcast, expect, expect_eq, shape, wrap_dim
+from .common import broadcast, expect, expect_divisible, expect_eq, numel, shape, wrap_dim
 from .rule_table import Bound, register
 
 aten = torch.ops.aten
@@ -51,8 +51,7 @@ def _channels(s: tuple):
 def group_norm(a: Bound):
     s = shape(a["input"])
     expect(len(s) >= 2, "group_norm() needs (N, C, ...) input")
-    c = s[1] // a["num_groups"]
-    expect_eq(c * a["num_groups"], s[1], "group_norm(): channels divisible by groups")
+    expect_divisible(s[1], a["num_groups"], "group_norm(): channels into groups")
     _check_param(a["weight"], (s[1],), "group_norm weight")
     _check_param(a["bias"], (s[1],), "group_norm bias")
     return s
@@ -63,6 +62,10 @@ def native_group_norm(a: Bound):
     s = shape(a["input"])
     expect_eq(a["N"], s[0], "native_group_norm(): N")
     expect_eq(a["C"], s[1], "native_group_norm(): C")
+    expect_divisible(a["C"], a["group"], "native_group_norm(): channels into groups")
+    expect_eq(numel(s), a["N"] * a["C"] * a["HxW"], "native_group_norm(): N * C * HxW")
+    _check_param(a["weight"], (a["C"],), "native_group_norm weight")
+    _check_param(a["bias"], (a["C"],), "native_group_norm bias")
     return [s, (s[0], a["group"]), (s[0], a["group"])]
 
 

@@ -134,7 +134,37 @@ def cyclic_structure(w) -> None:
     w.tensors.append(target)
 
 
+def group_split(w) -> None:
+    """Kernels that split a batch-derived size into groups: group_norm and channel_shuffle
+    over it as channels, a grouped conv whose weight's dim 0 is made from it, pixel_shuffle.
+    Their divisibility checks are guards. Either the size is the batch itself (the program
+    is valid at even batches only, and must reject the others, never fail inside), or it is
+    rounded to a multiple first (valid at every batch: the guards must not narrow it)."""
+    v = w.var()
+    exact = w.draw(st.booleans())
+    g = 2 if exact else w.draw(st.sampled_from([2, 3]))
+    op = w.draw(st.sampled_from(["group_norm", "channel_shuffle", "conv1d", "pixel_shuffle"]))
+    k = g * g if op == "pixel_shuffle" else g
+    n, rows = w.new("n"), w.new("rows")
+    if exact:
+        w.emit(f"{n} = {v}.shape[0]")
+        w.emit(f"{rows} = {v}.unsqueeze(0)")
+    else:
+        w.emit(f"{n} = {v}.shape[0] * {k + 1} // {k} * {k}")       # >= batch, a multiple of k
+        w.emit(f"{rows} = torch.cat([{v}] * {k + 1})[:{n}].unsqueeze(0)")
+    out = {
+        "group_norm": f"F.group_norm({rows}, {g})",
+        "channel_shuffle": f"F.channel_shuffle({rows}.unsqueeze(-1), {g}).squeeze(-1)",
+        "conv1d": f"F.conv1d({v}.t()[:{g}].unsqueeze(0), torch.ones({n}, 1, 1) * 0.1, "
+                  f"groups={g}).sum(-1, True)",
+        "pixel_shuffle": f"F.pixel_shuffle({rows}.unsqueeze(-1), {g}).flatten(2)"
+                         f".sum(1, True)[..., :{WIDTH}]",
+    }[op]
+    w.assign(f"({out})[0, :{v}.shape[0]] + {v}")
+
+
 SOUNDNESS_STATEMENTS = {
+    "group_split": group_split,
     "view_of_slice": view_of_slice, "dense_at_example_slice": dense_at_example_slice,
     "exception_chain": exception_chain,
     "cyclic_structure": cyclic_structure,

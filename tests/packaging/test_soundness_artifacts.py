@@ -286,7 +286,7 @@ def test_campaign_classes_failures_and_stops_programs_over_the_time_limit(monkey
     assert stats["failures"][0]["kind"] == kind
 
 
-@pytest.mark.parametrize("kind", ["view_of_slice", "exception_chain", "cyclic_structure"])
+@pytest.mark.parametrize("kind", ["view_of_slice", "exception_chain", "cyclic_structure", "group_split"])
 def test_generator_emits_the_soundness_statements(kind):
     """Each new statement kind writes a valid program that exports dynamically and matches
     eager (the campaign runs them at scale)."""
