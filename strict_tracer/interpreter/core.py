@@ -30,7 +30,7 @@ from .calls.nn_modules import ModulesMixin
 from .objects.containers import ContainersMixin
 from .objects.protocols import ProtocolsMixin
 from .tensors.tensor_methods import TensorsMixin
-from .objects.tracebacks import TracebacksMixin
+from .objects.tracebacks import Tracebacks
 from .registry import HANDLERS, REFUSED_OPCODES
 from .objects.python_values import ValuesMixin
 
@@ -69,7 +69,7 @@ def _fx_annotation() -> dict[str, Any]:
 
 
 class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, TensorsMixin, ModulesMixin,
-                  ValuesMixin, GuardMixin, TracebacksMixin):
+                  ValuesMixin, GuardMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
     def __init__(self, state, explain: Any = None) -> None:
@@ -80,9 +80,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
         self.propagating: BaseException | None = None    # re-raised / escaping a callee frame
         self.steps = 0          # backward jumps + frames entered, bounded by MAX_STEPS
         self._escapes: dict[int, tuple[BaseException, list[str]]] = {}
-        # The program's exc.__traceback__ (tracebacks.py): id -> (exception, head entry).
-        self.tracebacks: dict[int, tuple[BaseException, Any]] = {}
-        self.reraising: BaseException | None = None     # a bare raise adds no entry
+        self.tracebacks = Tracebacks(self)     # the program's exc.__traceback__
         # The outermost frame run: errors raised after forward() returned point at its return.
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).
@@ -176,7 +174,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
         """Jump to the exception handler covering `instr`, if there is one."""
         if exc is not self.propagating:
             self.chain_context(exc)
-        self.note_traceback(exc, frame, instr)
+        self.tracebacks.note(exc, frame, instr, self.propagating)
         target = frame.decoded.handlers[instr.index]
         if target is None:
             self.record_escape(exc, frame)

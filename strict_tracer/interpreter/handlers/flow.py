@@ -338,7 +338,7 @@ def _check_except_type(match_type, star: bool = False):
 def op_reraise(interp, frame, instr):
     exc = frame.stack.pop()
     interp.propagating = exc       # a re-raise: no new implicit chaining
-    interp.reraising = exc         # and no new traceback entry
+    interp.tracebacks.reraising = exc       # and no new traceback entry
     raise exc
 
 
@@ -349,7 +349,7 @@ def op_raise(interp, frame, instr):
     if argc == 0:
         if interp.current_exc is None:
             raise RuntimeError("No active exception to reraise")
-        interp.propagating = interp.reraising = interp.current_exc
+        interp.propagating = interp.tracebacks.reraising = interp.current_exc
         raise interp.current_exc
     cause = _MISSING
     if argc == 2:
@@ -406,7 +406,7 @@ def op_with_except_start(interp, frame, instr):
     stack = frame.stack
     exc = stack[-1]
     exit_func = stack[-4]
-    stack.append(interp.call(exit_func, (type(exc), exc, interp.traceback_of(exc)), {}))
+    stack.append(interp.call(exit_func, (type(exc), exc, interp.tracebacks.of(exc)), {}))
 
 
 ASYNC_REFUSAL = "coroutines and async code are not supported inside forward()"

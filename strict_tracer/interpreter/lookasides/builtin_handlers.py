@@ -269,7 +269,7 @@ def _dir(interp, args, kwargs):
 @special(sys.exc_info)
 def _exc_info(interp, args, kwargs):
     exc = interp.current_exc
-    return (None, None, None) if exc is None else (type(exc), exc, interp.traceback_of(exc))
+    return (None, None, None) if exc is None else (type(exc), exc, interp.tracebacks.of(exc))
 
 
 @special(sys.exception)

@@ -90,7 +90,7 @@ class AttributesMixin:
                 return python_type(obj)     # a stand-in answers as the object it stands for
             return getattr(obj, name)
         if name == "__traceback__" and issubclass(t, BaseException):
-            return self.traceback_of(obj)
+            return self.tracebacks.of(obj)
         return self.generic_getattr(obj, name)
 
     def generic_getattr(self, obj: Any, name: str) -> Any:
@@ -198,7 +198,7 @@ class AttributesMixin:
             self.module_setattr(obj, name, value)
             return
         if name == "__traceback__" and issubclass(t, BaseException):
-            self.set_traceback(obj, value)
+            self.tracebacks.set(obj, value)
             return
         setattr_impl = lookup_special(t, "__setattr__")
         if type(setattr_impl) is types.FunctionType:

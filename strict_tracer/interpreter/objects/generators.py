@@ -36,7 +36,7 @@ def _normalize_thrown(interp, typ: Any, val: Any, tb: Any) -> BaseException:
         raise TypeError("exceptions must be classes or instances deriving from BaseException, "
                         f"not {type(typ).__name__}")
     if tb is not None:
-        interp.set_traceback(exc, tb)     # (the program's tracebacks are stand-ins)
+        interp.tracebacks.set(exc, tb)     # (the program's tracebacks are stand-ins)
     return exc
 
 

@@ -39,39 +39,49 @@ class TracebackView:
         return f"<traceback object at {id(self):#x}>"
 
 
-class TracebacksMixin:
-    """The program's view of `exc.__traceback__` for Interpreter."""
+class Tracebacks:
+    """The program's view of `exc.__traceback__`: the Interpreter's collaborator, told by the
+    run loop where exceptions pass and asked by attribute reads and `with` exits."""
 
-    def note_traceback(self, exc: BaseException, frame, instr) -> None:
-        """`exc` is raised in, or propagates through, interpreted `frame` at `instr`."""
+    __slots__ = ("_interp", "_entries", "reraising")
+
+    def __init__(self, interp) -> None:
+        self._interp = interp           # only for the views' tb_frame
+        # id(exc) -> (exc, head TracebackView or None): the program's exc.__traceback__.
+        self._entries: dict[int, tuple[BaseException, Any]] = {}
+        self.reraising: BaseException | None = None     # a bare raise adds no entry
+
+    def note(self, exc: BaseException, frame, instr, propagating: BaseException | None) -> None:
+        """`exc` is raised in, or propagates through, interpreted `frame` at `instr`
+        (`propagating`: the exception escaping a callee frame, if any)."""
         if exc is self.reraising:
             self.reraising = None       # a bare raise / RERAISE adds no entry
             return
         lasti = instr.offset
-        if exc is self.propagating and instr.opname == "CALL" and \
+        if exc is propagating and instr.opname == "CALL" and \
                 versions.INLINED_CALL_LASTI_AFTER_CACHES and instr.index + 1 < len(frame.instrs):
             # Escaping a Python callee run inline, past the CALL's caches. (Callees reached
             # through natives, e.g. sort keys, would show the CALL; they are not told apart.)
             lasti = frame.instrs[instr.index + 1].offset - 2
-        table = self.tracebacks
+        table = self._entries
         known = table.get(id(exc))
         head = known[1] if known is not None and known[0] is exc else None
-        table[id(exc)] = (exc, TracebackView(self, frame, frame.lineno, lasti, head))
+        table[id(exc)] = (exc, TracebackView(self._interp, frame, frame.lineno, lasti, head))
 
-    def traceback_of(self, exc: BaseException) -> Any:
+    def of(self, exc: BaseException) -> Any:
         """What `exc.__traceback__` is to the program."""
-        known = self.tracebacks.get(id(exc))
+        known = self._entries.get(id(exc))
         if known is not None and known[0] is exc:
             return known[1]
         return exc.__traceback__
 
-    def set_traceback(self, exc: BaseException, tb: Any) -> None:
+    def set(self, exc: BaseException, tb: Any) -> None:
         """`exc.__traceback__ = tb` / `exc.with_traceback(tb)` by the program."""
         if type(tb) is TracebackView or tb is None:
-            self.tracebacks[id(exc)] = (exc, tb)
+            self._entries[id(exc)] = (exc, tb)
             return
         exc.__traceback__ = tb          # a real traceback (or the native's own TypeError)
-        self.tracebacks.pop(id(exc), None)
+        self._entries.pop(id(exc), None)
 
 
 @special(BaseException.with_traceback)
@@ -79,5 +89,5 @@ def _with_traceback(interp, args, kwargs):
     if len(args) != 2 or kwargs or not issubclass(type(args[0]), BaseException):
         return BaseException.with_traceback(*args, **kwargs)   # the descriptor's own error
     exc, tb = args
-    interp.set_traceback(exc, tb)
+    interp.tracebacks.set(exc, tb)
     return exc
