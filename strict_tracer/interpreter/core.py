@@ -24,7 +24,7 @@ from .objects.attributes import AttributesMixin
 from .calls.policy import CallsMixin
 from .decode import Instr
 from .frame import Frame, is_async_code, is_generator_code, make_frame
-from .calls.guard import GuardMixin
+from .calls.guard import NativeGuard
 from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .calls.nn_modules import ModulesMixin
 from .objects.containers import ContainersMixin
@@ -69,7 +69,7 @@ def _fx_annotation() -> dict[str, Any]:
 
 
 class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, TensorsMixin, ModulesMixin,
-                  ValuesMixin, GuardMixin):
+                  ValuesMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
     def __init__(self, state, explain: Any = None) -> None:
@@ -81,6 +81,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
         self.steps = 0          # backward jumps + frames entered, bounded by MAX_STEPS
         self._escapes: dict[int, tuple[BaseException, list[str]]] = {}
         self.tracebacks = Tracebacks(self)     # the program's exc.__traceback__
+        self.guard = NativeGuard(self.refuse)   # runs natives for real (calls/guard.py)
         # The outermost frame run: errors raised after forward() returned point at its return.
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).
@@ -109,7 +110,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
     def inline(self, func: types.FunctionType, args: tuple, kwargs: dict) -> Any:
         """Call a Python function by interpreting its bytecode."""
         if func in NATIVE_LIBRARY_FUNCTIONS and not reaches_proxy((args, kwargs)):
-            ran, result = self.try_native(func, args, kwargs)    # library.py: pure stdlib
+            ran, result = self.guard.try_native(func, args, kwargs)    # library.py: pure stdlib
             if ran:
                 return result
         code = func.__code__

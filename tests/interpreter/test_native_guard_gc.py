@@ -17,7 +17,7 @@ def test_gc_callbacks_during_a_native_call_are_not_refused():
     interp = Interpreter(TraceState(torch.nn.Module()))
     gc.callbacks.append(callback)
     try:
-        interp.run_native(gc.collect)
+        interp.guard.run_native(gc.collect)
     finally:
         gc.callbacks.remove(callback)
     assert seen == ["start", "stop"]

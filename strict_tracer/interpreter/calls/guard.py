@@ -156,13 +156,18 @@ def runs_no_python(fn: Any, args: tuple, kwargs: dict) -> bool:
     return not kwargs or all(_plain(v) for v in kwargs.values())
 
 
-class GuardMixin:
-    """run_native() for Interpreter."""
+class NativeGuard:
+    """Runs natives for real under the guard: the Interpreter's collaborator (interp.guard).
+    It needs only `refuse`, the Interpreter's builder of located refusals."""
 
-    _guard_violation: types.CodeType | None = None
-    _guard_hook: Callable | None = None
+    __slots__ = ("_refuse", "_violation", "_hook")
 
-    def _make_guard_hook(self) -> Callable:
+    def __init__(self, refuse: Callable[..., BaseException]) -> None:
+        self._refuse = refuse
+        self._violation: types.CodeType | None = None
+        self._hook: Callable | None = None
+
+    def _make_hook(self) -> Callable:
         def hook(frame, event, arg):
             if event != "call":
                 return
@@ -173,7 +178,7 @@ class GuardMixin:
             # Started by the native itself, or by vetted code the native ran.
             if back is not None and (back.f_code is _GUARDED_CODE
                                      or code_kind(back.f_code) == VETTED) and not _run_by_gc(code):
-                self._guard_violation = code
+                self._violation = code
                 raise _NativeCallbackStopped()
         hook._strict_tracer_guard = True
         return hook
@@ -190,16 +195,16 @@ class GuardMixin:
         start outside the interpreter) when the guard stopped it. Its exceptions propagate."""
         if runs_no_python(fn, args, kwargs):
             return True, fn(*args, **kwargs)
-        hook = self._guard_hook
+        hook = self._hook
         if hook is None:
-            hook = self._guard_hook = self._make_guard_hook()
+            hook = self._hook = self._make_hook()
         saved_hook = sys.getprofile()
         if saved_hook is not None and not getattr(saved_hook, "_strict_tracer_guard", False):
             # A profiler (cProfile, ...) owns the hook: it cannot be restored through
             # sys.setprofile, so natives run unguarded while one is active.
             return True, fn(*args, **kwargs)
-        outer_violation = self._guard_violation
-        self._guard_violation = None
+        outer_violation = self._violation
+        self._violation = None
         # The garbage collector's callbacks must not look like the native's own calls.
         gc_enabled = gc.isenabled()
         outcome: BaseException | None = None
@@ -219,7 +224,7 @@ class GuardMixin:
                 break
             except BaseException as exc:  # noqa: BLE001
                 outcome = exc
-        violation, self._guard_violation = self._guard_violation, outer_violation
+        violation, self._violation = self._violation, outer_violation
         if issubclass(type(outcome), KeyboardInterrupt):
             raise outcome
         if violation is not None:      # stopped, or the native swallowed the stop
@@ -233,7 +238,7 @@ class GuardMixin:
         from ..objects.protocols import qualified_name
         name = qualified_name(fn)
         where = f"{code.co_qualname} ({code.co_filename}:{code.co_firstlineno})"
-        return self.refuse(
+        return self._refuse(
             Category.UNSUPPORTED_NATIVE,
             f"native {name} would run the Python code {where} itself, outside the interpreter",
             hint=f"strict_tracer has no polyfill for {name} with these arguments: pass it plain "

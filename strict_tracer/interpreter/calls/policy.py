@@ -123,7 +123,7 @@ class CallsMixin:
         if numpy_calls.owns_class(cls):
             return numpy_calls.call_numpy(self, cls, args, kwargs)
         if cls in NATIVE_CONSTRUCTORS or (cls.__module__ in PURE_NATIVE_MODULES and _is_c_class(cls)):
-            obj = self.make_super(args) if cls is super else self.run_native(cls, *args, **kwargs)
+            obj = self.make_super(args) if cls is super else self.guard.run_native(cls, *args, **kwargs)
             self.mark_fresh(obj)
             return obj
         new = lookup_special(cls, "__new__")
@@ -249,7 +249,7 @@ def _native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> A
     target = mutated_container(fn, args)
     if target is not None:
         interp.before_mutation(target)
-    return interp.run_native(fn, *args, **kwargs)
+    return interp.guard.run_native(fn, *args, **kwargs)
 
 
 def _numpy(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:

@@ -42,13 +42,13 @@ def instance_check(interp, obj: Any, cls: Any) -> bool:
     if type(checker) is types.FunctionType and file_kind(checker.__code__.co_filename) != VETTED:
         return interp.truth(interp.call_unbound(checker, cls, (obj,)))
     if pt is not type(obj):                  # a proxy: answer for the type it stands for
-        return interp.run_native(issubclass, pt, cls)
-    return interp.run_native(isinstance, obj, cls)
+        return interp.guard.run_native(issubclass, pt, cls)
+    return interp.guard.run_native(isinstance, obj, cls)
 
 
 def _object_isinstance(interp, obj: Any, pt: type, cls: Any) -> bool:
     if not isinstance(cls, type):
-        return interp.run_native(isinstance, obj, cls)
+        return interp.guard.run_native(isinstance, obj, cls)
     if issubclass(pt, cls):
         return True
     if pt is not type(obj):
@@ -83,7 +83,7 @@ def _issubclass(interp, args, kwargs):
     checker = lookup_special(tc, "__subclasscheck__")
     if type(checker) is types.FunctionType and file_kind(checker.__code__.co_filename) != VETTED:
         return interp.truth(interp.call_unbound(checker, cls, (derived,)))
-    return interp.run_native(issubclass, derived, cls)
+    return interp.guard.run_native(issubclass, derived, cls)
 
 
 @special(builtins.type)
@@ -101,7 +101,7 @@ def _type_new(interp, args, kwargs):
     if len(args) == 4 and isinstance(args[0], type) and issubclass(args[0], type):
         from ..objects.classes import create_class
         return create_class(interp, args[0], args[1], args[2], args[3], kwargs)
-    return interp.run_native(type.__new__, *args, **kwargs)
+    return interp.guard.run_native(type.__new__, *args, **kwargs)
 
 
 @special(builtins.len)

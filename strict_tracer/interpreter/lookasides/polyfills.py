@@ -34,21 +34,21 @@ from ..objects.protocols import _MISSING, lookup_special, lookup_type, stands_fo
 @special(builtins.map)
 def _map(interp, args, kwargs):
     if len(args) < 2 or kwargs:
-        return interp.run_native(map, *args, **kwargs)
+        return interp.guard.run_native(map, *args, **kwargs)
     fn = InterpretedCallable(interp, args[0])
-    return interp.run_native(map, fn, *(native_iterable(interp, a) for a in args[1:]))
+    return interp.guard.run_native(map, fn, *(native_iterable(interp, a) for a in args[1:]))
 
 
 @special(builtins.filter)
 def _filter(interp, args, kwargs):
     if len(args) != 2 or kwargs:
-        return interp.run_native(filter, *args, **kwargs)
-    return interp.run_native(filter, TruthCallable(interp, args[0]), native_iterable(interp, args[1]))
+        return interp.guard.run_native(filter, *args, **kwargs)
+    return interp.guard.run_native(filter, TruthCallable(interp, args[0]), native_iterable(interp, args[1]))
 
 
 @special(builtins.zip)
 def _zip(interp, args, kwargs):
-    return interp.run_native(zip, *(native_iterable(interp, a) for a in args), **kwargs)
+    return interp.guard.run_native(zip, *(native_iterable(interp, a) for a in args), **kwargs)
 
 
 @special(builtins.enumerate)
@@ -57,7 +57,7 @@ def _enumerate(interp, args, kwargs):
         args = (native_iterable(interp, args[0]), *args[1:])
     elif "iterable" in kwargs:
         kwargs = {**kwargs, "iterable": native_iterable(interp, kwargs["iterable"])}
-    return interp.run_native(enumerate, *args, **kwargs)
+    return interp.guard.run_native(enumerate, *args, **kwargs)
 
 
 @stands_for(reversed)
@@ -90,7 +90,7 @@ class _ReversedSequence:
 @special(builtins.reversed)
 def _reversed(interp, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(reversed, *args, **kwargs)
+        return interp.guard.run_native(reversed, *args, **kwargs)
     seq = args[0]
     tp = lookup_type(seq)
     raw = lookup_special(tp, "__reversed__")
@@ -99,12 +99,12 @@ def _reversed(interp, args, kwargs):
     if type(raw) is types.FunctionType:
         return interp.call_unbound(raw, seq, ())
     if raw is not _MISSING:
-        return interp.run_native(reversed, seq)
+        return interp.guard.run_native(reversed, seq)
     getitem, length = lookup_special(tp, "__getitem__"), lookup_special(tp, "__len__")
     if getitem is _MISSING or length is _MISSING or tp is dict:
         raise TypeError(f"'{display_name(tp)}' object is not reversible")
     if type(getitem) is not types.FunctionType and type(length) is not types.FunctionType:
-        return interp.run_native(reversed, seq)
+        return interp.guard.run_native(reversed, seq)
     return _ReversedSequence(interp, seq, interp.length_of(seq))
 
 
@@ -113,7 +113,7 @@ def _construct_from_iterable(native: type):
     def handler(interp, args, kwargs):
         if len(args) == 1 and not kwargs and needs_iter_adapter(args[0]):
             args = (InterpretedIterable(interp, args[0]),)
-        result = interp.run_native(native, *args, **kwargs)
+        result = interp.guard.run_native(native, *args, **kwargs)
         interp.mark_fresh(result)
         return result
     return handler
@@ -130,7 +130,7 @@ def _iterable_method(native: Any, mutates: bool):
             if mutates and issubclass(type(args[0]), (list, set, bytearray, collections.deque)):
                 interp.before_mutation(args[0])
             args = (args[0], *(native_iterable(interp, a) for a in args[1:]))
-        return interp.run_native(native, *args, **kwargs)
+        return interp.guard.run_native(native, *args, **kwargs)
     return handler
 
 
@@ -168,7 +168,7 @@ def _dict_like(native: Any, mutates: bool):
             interp.before_mutation(args[0])
         if len(args) == first + 1:
             args = (*args[:first], _mapping_argument(interp, args[first]))
-        result = interp.run_native(native, *args, **kwargs)
+        result = interp.guard.run_native(native, *args, **kwargs)
         if native is dict:
             interp.mark_fresh(result)
         return result
@@ -196,14 +196,14 @@ def _needs_protocol(value: Any) -> bool:
 @special(builtins.abs)
 def _abs(interp, args, kwargs):
     if len(args) != 1 or kwargs or not _needs_protocol(args[0]):
-        return interp.run_native(abs, *args, **kwargs)
+        return interp.guard.run_native(abs, *args, **kwargs)
     return _dunder_result(interp, args[0], "__abs__", (), "bad operand type for abs(): '{}'")
 
 
 @special(builtins.round)
 def _round(interp, args, kwargs):
     if not 1 <= len(args) <= 2 or kwargs or all_plain(args):
-        return interp.run_native(round, *args, **kwargs)
+        return interp.guard.run_native(round, *args, **kwargs)
     extra = args[1:] if len(args) == 2 and args[1] is not None else ()
     return _dunder_result(interp, args[0], "__round__", extra,
                           "type {} doesn't define __round__ method")
@@ -212,7 +212,7 @@ def _round(interp, args, kwargs):
 @special(builtins.divmod)
 def _divmod(interp, args, kwargs):
     if len(args) != 2 or kwargs or all_plain(args):
-        return interp.run_native(divmod, *args, **kwargs)
+        return interp.guard.run_native(divmod, *args, **kwargs)
     return interp.binary_protocol(args[0], args[1], "__divmod__", "__rdivmod__", "divmod()")
 
 
@@ -225,7 +225,7 @@ def _pow(interp, args, kwargs):
         # symbolic operand guarded (a constraint violation if it was declared dynamic).
         args = tuple(int(a) if isinstance(a, SymInt) else float(a) if isinstance(a, SymFloat)
                      else a for a in args)
-    return interp.run_native(pow, *args, **kwargs)
+    return interp.guard.run_native(pow, *args, **kwargs)
 
 
 @provides("index_of")
@@ -234,7 +234,7 @@ def index_of(interp, value: Any) -> int:
     if type(value) is int:
         return value
     if is_plain(value) or type(value) is TensorProxy:
-        return interp.run_native(_index, value)
+        return interp.guard.run_native(_index, value)
     result = _dunder_result(interp, value, "__index__", (),
                             "'{}' object cannot be interpreted as an integer")
     if not issubclass(type(result), int):
@@ -250,7 +250,7 @@ def _index(value: Any) -> int:
 def _index_then(native: Any):
     def handler(interp, args, kwargs):
         if len(args) != 1 or kwargs or is_plain(args[0]):
-            return interp.run_native(native, *args, **kwargs)
+            return interp.guard.run_native(native, *args, **kwargs)
         return native(index_of(interp, args[0]))
     return handler
 
@@ -277,7 +277,7 @@ def _int(interp, args, kwargs):
     if read is not _MISSING:
         return sym_int(read)
     if len(args) != 1 or kwargs or is_plain(args[0]) or type(args[0]) is TensorProxy:
-        result = interp.run_native(int, *args, **kwargs)
+        result = interp.guard.run_native(int, *args, **kwargs)
         return result
     value = args[0]
     tp = lookup_type(value)
@@ -298,7 +298,7 @@ def _float(interp, args, kwargs):
     if read is not _MISSING:
         return sym_float(read)
     if len(args) != 1 or kwargs or is_plain(args[0]) or type(args[0]) is TensorProxy:
-        return interp.run_native(float, *args, **kwargs)
+        return interp.guard.run_native(float, *args, **kwargs)
     value = args[0]
     tp = lookup_type(value)
     raw = lookup_special(tp, "__float__")
@@ -318,20 +318,20 @@ def _range(interp, args, kwargs):
     if kwargs or not all(type(a) is int for a in args):
         args = tuple(a if is_plain(a) or type(a) is TensorProxy else index_of(interp, a)
                      for a in args)
-    return interp.run_native(range, *args, **kwargs)
+    return interp.guard.run_native(range, *args, **kwargs)
 
 
 @special(bool)
 def _bool(interp, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(bool, *args, **kwargs)
+        return interp.guard.run_native(bool, *args, **kwargs)
     return interp.truth(args[0])
 
 
 @special(builtins.ascii)
 def _ascii(interp, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(ascii, *args, **kwargs)
+        return interp.guard.run_native(ascii, *args, **kwargs)
     return interp.to_repr(args[0]).encode("ascii", "backslashreplace").decode("ascii")
 
 
@@ -346,21 +346,21 @@ def percent_format(interp, template: Any, args: Any) -> Any:
         adapted = {k: format_arg(interp, v) for k, v in args.items()}
     else:
         adapted = format_arg(interp, args)
-    return interp.run_native(operator.mod, template, adapted)
+    return interp.guard.run_native(operator.mod, template, adapted)
 
 
 @special(str.format)
 def _str_format(interp, args, kwargs):
     if not args:
-        return interp.run_native(str.format, *args, **kwargs)
+        return interp.guard.run_native(str.format, *args, **kwargs)
     adapted = tuple(format_arg(interp, a) for a in args[1:])
     adapted_kwargs = {k: format_arg(interp, v) for k, v in kwargs.items()}
-    return interp.run_native(str.format, args[0], *adapted, **adapted_kwargs)
+    return interp.guard.run_native(str.format, args[0], *adapted, **adapted_kwargs)
 
 
 @special(str.format_map)
 def _str_format_map(interp, args, kwargs):
     if len(args) != 2 or kwargs or type(args[1]) is not dict:
-        return interp.run_native(str.format_map, *args, **kwargs)
-    return interp.run_native(str.format_map, args[0],
+        return interp.guard.run_native(str.format_map, *args, **kwargs)
+    return interp.guard.run_native(str.format_map, args[0],
                              {k: format_arg(interp, v) for k, v in args[1].items()})

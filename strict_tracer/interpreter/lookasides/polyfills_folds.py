@@ -31,7 +31,7 @@ def sort_list(interp, items: list, key: Any = None, reverse: Any = False) -> Non
         keys = [interp.call(key, (item,), {}) for item in items]
     if not all_plain(keys):
         keys = [CompareKey(interp, k) for k in keys]
-    order = interp.run_native(sorted, range(len(items)), key=keys.__getitem__, reverse=reverse)
+    order = interp.guard.run_native(sorted, range(len(items)), key=keys.__getitem__, reverse=reverse)
     items[:] = [items[i] for i in order]
 
 
@@ -42,7 +42,7 @@ def _sort_kwargs_ok(kwargs: dict) -> bool:
 @special(builtins.sorted)
 def _sorted(interp, args, kwargs):
     if len(args) != 1 or not _sort_kwargs_ok(kwargs):
-        return interp.run_native(sorted, *args, **kwargs)
+        return interp.guard.run_native(sorted, *args, **kwargs)
     items = interp.iterate(args[0])
     if items is args[0]:
         items = list(items)
@@ -54,7 +54,7 @@ def _sorted(interp, args, kwargs):
 @special(list.sort)
 def _list_sort(interp, args, kwargs):
     if len(args) != 1 or not _sort_kwargs_ok(kwargs) or not issubclass(type(args[0]), list):
-        return interp.run_native(list.sort, *args, **kwargs)
+        return interp.guard.run_native(list.sort, *args, **kwargs)
     interp.before_mutation(args[0])
     sort_list(interp, args[0], kwargs.get("key"), kwargs.get("reverse", False))
 
@@ -99,11 +99,11 @@ def _fold_scalar_tensors(interp, values: Any, is_max: bool) -> Any:
 def _min_max(name: str, native: Any, op: int):
     def handler(interp, args, kwargs):
         if not args or set(kwargs) - {"key", "default"} or (len(args) > 1 and "default" in kwargs):
-            return interp.run_native(native, *args, **kwargs)
+            return interp.guard.run_native(native, *args, **kwargs)
         key = kwargs.get("key")
         iterable = args if len(args) > 1 else args[0]
         if key is None and type(iterable) in (list, tuple) and all_plain(iterable):
-            return interp.run_native(native, *args, **kwargs)
+            return interp.guard.run_native(native, *args, **kwargs)
         if key is None and type(iterable) in (list, tuple, SymSize) and _symbolic_numbers(iterable):
             # max(x.shape): a Max/Min expression, as torch.export's sym_max, not a guard
             # per comparison (which would pin the dims' order to the example's).
@@ -142,13 +142,13 @@ special(builtins.min)(_min_max("min", builtins.min, _LT))
 @special(builtins.sum)
 def _sum(interp, args, kwargs):
     if not 1 <= len(args) <= 2 or set(kwargs) - {"start"} or (len(args) == 2 and kwargs):
-        return interp.run_native(sum, *args, **kwargs)
+        return interp.guard.run_native(sum, *args, **kwargs)
     start = args[1] if len(args) == 2 else kwargs.get("start", 0)
     iterable = args[0]
     if type(start) in (str, bytes, bytearray) or (
             type(start) in _NUMBERS and type(iterable) in (list, tuple)
             and all(type(v) in _NUMBERS for v in iterable)):
-        return interp.run_native(sum, iterable, start)
+        return interp.guard.run_native(sum, iterable, start)
     result = start
     it = interp.get_iter(iterable)
     while True:
@@ -162,7 +162,7 @@ def _sum(interp, args, kwargs):
 def _any_all(native: Any, stop_on: bool):
     def handler(interp, args, kwargs):
         if len(args) != 1 or kwargs:
-            return interp.run_native(native, *args, **kwargs)
+            return interp.guard.run_native(native, *args, **kwargs)
         iterable = args[0]
         if type(iterable) in (list, tuple) and all_plain(iterable):
             return native(iterable)

@@ -27,7 +27,7 @@ _COMPARE_INDEX = {operator.lt: 0, operator.le: 1, operator.eq: 2, operator.ne: 3
 def _binary(index: int):
     def handler(interp, args, kwargs):
         if len(args) != 2 or kwargs:
-            return interp.run_native(BINARY_OPS[index][0], *args, **kwargs)
+            return interp.guard.run_native(BINARY_OPS[index][0], *args, **kwargs)
         return interp.binary_op(index, args[0], args[1])
     return handler
 
@@ -35,7 +35,7 @@ def _binary(index: int):
 def _comparison(index: int, native: Any):
     def handler(interp, args, kwargs):
         if len(args) != 2 or kwargs:
-            return interp.run_native(native, *args, **kwargs)
+            return interp.guard.run_native(native, *args, **kwargs)
         return interp.compare(index, args[0], args[1])
     return handler
 
@@ -49,7 +49,7 @@ for _fn, _index in _COMPARE_INDEX.items():
 def _fixed_arity(native: Any, arity: int, run):
     def handler(interp, args, kwargs):
         if len(args) != arity or kwargs:
-            return interp.run_native(native, *args, **kwargs)
+            return interp.guard.run_native(native, *args, **kwargs)
         return run(interp, *args)
     return handler
 
@@ -84,7 +84,7 @@ special(operator.concat)(_fixed_arity(operator.concat, 2, _concat))
 # itemgetter / attrgetter / methodcaller instances: their lookups run in the interpreter.
 def _call_itemgetter(interp, getter, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(getter, *args, **kwargs)
+        return interp.guard.run_native(getter, *args, **kwargs)
     items = getter.__reduce__()[1]
     if len(items) == 1:
         return interp.subscr(args[0], items[0])
@@ -93,7 +93,7 @@ def _call_itemgetter(interp, getter, args, kwargs):
 
 def _call_attrgetter(interp, getter, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(getter, *args, **kwargs)
+        return interp.guard.run_native(getter, *args, **kwargs)
     paths = getter.__reduce__()[1]
 
     def resolve(path: str) -> Any:
@@ -108,7 +108,7 @@ def _call_attrgetter(interp, getter, args, kwargs):
 
 def _call_methodcaller(interp, caller, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(caller, *args, **kwargs)
+        return interp.guard.run_native(caller, *args, **kwargs)
     factory, reduced = caller.__reduce__()
     if issubclass(type(factory), functools.partial):        # methodcaller(name, **kwargs)
         name, call_kwargs = factory.args[0], dict(factory.keywords)
@@ -127,9 +127,9 @@ CALL_SPECIAL[operator.methodcaller] = _call_methodcaller
 @special(functools.reduce)
 def _reduce(interp, args, kwargs):
     if not 2 <= len(args) <= 3 or kwargs:
-        return interp.run_native(functools.reduce, *args, **kwargs)
+        return interp.guard.run_native(functools.reduce, *args, **kwargs)
     fn = InterpretedCallable(interp, args[0])
-    return interp.run_native(functools.reduce, fn, native_iterable(interp, args[1]), *args[2:])
+    return interp.guard.run_native(functools.reduce, fn, native_iterable(interp, args[1]), *args[2:])
 
 
 def _call_cached(interp, wrapper, args, kwargs):
@@ -159,8 +159,8 @@ CALL_SPECIAL[types.GenericAlias] = _call_generic_alias
 @special(functools.cmp_to_key)
 def _cmp_to_key(interp, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(functools.cmp_to_key, *args, **kwargs)
-    return interp.run_native(functools.cmp_to_key, InterpretedCallable(interp, args[0]))
+        return interp.guard.run_native(functools.cmp_to_key, *args, **kwargs)
+    return interp.guard.run_native(functools.cmp_to_key, InterpretedCallable(interp, args[0]))
 
 
 # ---------------------------------------------------------------- itertools
@@ -168,7 +168,7 @@ def _iterables_after(native: Any, first: int):
     """A native whose positional arguments from `first` on are iterables it consumes."""
     def handler(interp, args, kwargs):
         adapted = (*args[:first], *(native_iterable(interp, a) for a in args[first:]))
-        return interp.run_native(native, *adapted, **kwargs)
+        return interp.guard.run_native(native, *adapted, **kwargs)
     return handler
 
 
@@ -181,15 +181,15 @@ for _native in (itertools.chain, itertools.zip_longest, itertools.product, itert
 @special(itertools.chain.from_iterable)
 def _chain_from_iterable(interp, args, kwargs):
     if len(args) != 1 or kwargs:
-        return interp.run_native(itertools.chain.from_iterable, *args, **kwargs)
-    return interp.run_native(itertools.chain.from_iterable, IterablesIterable(interp, args[0]))
+        return interp.guard.run_native(itertools.chain.from_iterable, *args, **kwargs)
+    return interp.guard.run_native(itertools.chain.from_iterable, IterablesIterable(interp, args[0]))
 
 
 def _predicate_first(native: Any):
     def handler(interp, args, kwargs):
         if len(args) != 2 or kwargs:
-            return interp.run_native(native, *args, **kwargs)
-        return interp.run_native(native, TruthCallable(interp, args[0]),
+            return interp.guard.run_native(native, *args, **kwargs)
+        return interp.guard.run_native(native, TruthCallable(interp, args[0]),
                                  native_iterable(interp, args[1]))
     return handler
 
@@ -201,54 +201,54 @@ for _native in (itertools.takewhile, itertools.dropwhile, itertools.filterfalse)
 @special(itertools.starmap)
 def _starmap(interp, args, kwargs):
     if len(args) != 2 or kwargs:
-        return interp.run_native(itertools.starmap, *args, **kwargs)
-    return interp.run_native(itertools.starmap, InterpretedCallable(interp, args[0]),
+        return interp.guard.run_native(itertools.starmap, *args, **kwargs)
+    return interp.guard.run_native(itertools.starmap, InterpretedCallable(interp, args[0]),
                              native_iterable(interp, args[1]))
 
 
 @special(itertools.accumulate)
 def _accumulate(interp, args, kwargs):
     if not 1 <= len(args) <= 2 or set(kwargs) - {"func", "initial"}:
-        return interp.run_native(itertools.accumulate, *args, **kwargs)
+        return interp.guard.run_native(itertools.accumulate, *args, **kwargs)
     func = args[1] if len(args) == 2 else kwargs.get("func")
     adapter = BinaryOpCallable(interp, 0) if func is None else InterpretedCallable(interp, func)
     extra = {"initial": kwargs["initial"]} if "initial" in kwargs else {}
-    return interp.run_native(itertools.accumulate, native_iterable(interp, args[0]), adapter, **extra)
+    return interp.guard.run_native(itertools.accumulate, native_iterable(interp, args[0]), adapter, **extra)
 
 
 @special(itertools.compress)
 def _compress(interp, args, kwargs):
     if len(args) != 2 or kwargs:
-        return interp.run_native(itertools.compress, *args, **kwargs)
-    selectors = interp.run_native(map, TruthCallable(interp, None), native_iterable(interp, args[1]))
-    return interp.run_native(itertools.compress, native_iterable(interp, args[0]), selectors)
+        return interp.guard.run_native(itertools.compress, *args, **kwargs)
+    selectors = interp.guard.run_native(map, TruthCallable(interp, None), native_iterable(interp, args[1]))
+    return interp.guard.run_native(itertools.compress, native_iterable(interp, args[0]), selectors)
 
 
 @special(itertools.groupby)
 def _groupby(interp, args, kwargs):
     if not 1 <= len(args) <= 2 or set(kwargs) - {"key"}:
-        return interp.run_native(itertools.groupby, *args, **kwargs)
+        return interp.guard.run_native(itertools.groupby, *args, **kwargs)
     key = args[1] if len(args) == 2 else kwargs.get("key")
     adapted_key = None if key is None else InterpretedCallable(interp, key)
-    return interp.run_native(itertools.groupby, native_iterable(interp, args[0]), adapted_key)
+    return interp.guard.run_native(itertools.groupby, native_iterable(interp, args[0]), adapted_key)
 
 
 # ---------------------------------------------------------------- contextvars
 @special(contextvars.ContextVar.get)
 def _contextvar_get(interp, args, kwargs):
-    return interp.run_native(contextvars.ContextVar.get, *args, **kwargs)
+    return interp.guard.run_native(contextvars.ContextVar.get, *args, **kwargs)
 
 
 @special(contextvars.ContextVar.set)
 def _contextvar_set(interp, args, kwargs):
-    token = interp.run_native(contextvars.ContextVar.set, *args, **kwargs)
+    token = interp.guard.run_native(contextvars.ContextVar.set, *args, **kwargs)
     interp.state.sandbox.record_context_var(token)
     return token
 
 
 @special(contextvars.ContextVar.reset)
 def _contextvar_reset(interp, args, kwargs):
-    return interp.run_native(contextvars.ContextVar.reset, *args, **kwargs)
+    return interp.guard.run_native(contextvars.ContextVar.reset, *args, **kwargs)
 
 
 # ---------------------------------------------------------------- warnings
@@ -258,7 +258,7 @@ def _warn(interp, args, kwargs):
     try:
         bound = _WARN_SIGNATURE.bind(*args, **kwargs)
     except TypeError:
-        return interp.run_native(warnings.warn, *args, **kwargs)
+        return interp.guard.run_native(warnings.warn, *args, **kwargs)
     message = bound.arguments["message"]
     if type(message) is TensorProxy or type(bound.arguments.get("source")) is TensorProxy:
         raise interp.refuse(Category.DATA_DEPENDENT_VALUE,
@@ -273,7 +273,7 @@ def _warn(interp, args, kwargs):
     frames = interp.frames
     frame = frames[max(len(frames) - stacklevel, 0)] if frames else None
     if frame is None:
-        return interp.run_native(warnings.warn, *args, **kwargs)
+        return interp.guard.run_native(warnings.warn, *args, **kwargs)
     module_globals = frame.globals
     module = module_globals.get("__name__", "<string>")
     # The module's once-per-location registry, changed under the sandbox like any global.

@@ -104,7 +104,7 @@ class AttributesMixin:
         try:
             if not _is_generic_getattribute(getattribute):
                 # A C type with its own attribute lookup (not object's generic one).
-                return self.run_native(getattr, obj, name)
+                return self.guard.run_native(getattr, obj, name)
             return self.object_getattribute(obj, name)
         except AttributeError as exc:
             return self._getattr_fallback(obj, name, exc)

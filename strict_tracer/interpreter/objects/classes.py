@@ -69,7 +69,7 @@ def create_class(interp, meta: type, name: str, bases: tuple, namespace: Any, kw
     for owner in masked:      # the native calls a no-op instead; we call the real one below
         type.__setattr__(owner, "__init_subclass__", _NO_INIT_SUBCLASS)
     try:
-        cls = interp.run_native(type.__new__, winner, name, bases, namespace, **kwds)
+        cls = interp.guard.run_native(type.__new__, winner, name, bases, namespace, **kwds)
     finally:
         for owner, original in masked.items():
             type.__setattr__(owner, "__init_subclass__", original)

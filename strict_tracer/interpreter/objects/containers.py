@@ -47,20 +47,20 @@ class ContainersMixin:
             raise TypeError(f"'{display_name(t)}' object is not an iterator")
         if type(raw) is types.FunctionType:
             return self.call_unbound(raw, it, ())
-        return self.run_native(next, it)
+        return self.guard.run_native(next, it)
 
     # ------------------------------------------------------------------ subscripts
     def subscr(self, obj: Any, key: Any) -> Any:
         t = type(obj)
         if t is dict:
-            return obj[key] if is_plain(key) else self.run_native(operator.getitem, obj, key)
+            return obj[key] if is_plain(key) else self.guard.run_native(operator.getitem, obj, key)
         if t in SAFE_TYPES:
             kt = type(key)
             if kt is int or kt is slice:
                 return obj[key]
             if kt is not TensorProxy and type(lookup_special(kt, "__index__")) is types.FunctionType:
                     return obj[SERVICES["index_of"](self, key)]
-            return self.run_native(operator.getitem, obj, key)
+            return self.guard.run_native(operator.getitem, obj, key)
         if t is TensorProxy:
             return self.tensor_op(operator.getitem, (obj, key), {})
         if issubclass(type(obj), type):
@@ -92,7 +92,7 @@ class ContainersMixin:
             if missing is not _MISSING:
                 return self.call_slot(missing, obj, (key,))
             raise KeyError(key)
-        return self.run_native(dict.__getitem__, obj, key)
+        return self.guard.run_native(dict.__getitem__, obj, key)
 
     def store_subscr(self, obj: Any, key: Any, value: Any) -> None:
         t = type(obj)
@@ -104,7 +104,7 @@ class ContainersMixin:
             if t is list and type(key) is int or t is dict and is_plain(key):
                 obj[key] = value
             else:
-                self.run_native(operator.setitem, obj, key, value)
+                self.guard.run_native(operator.setitem, obj, key, value)
             return
         raw = lookup_special(t, "__setitem__")
         if raw is _MISSING or raw is None:
@@ -117,7 +117,7 @@ class ContainersMixin:
         t = type(obj)
         if t is list or t is dict or t is bytearray:
             self.before_mutation(obj)
-            self.run_native(operator.delitem, obj, key)
+            self.guard.run_native(operator.delitem, obj, key)
             return
         raw = lookup_special(t, "__delitem__")
         if raw is _MISSING or raw is None:

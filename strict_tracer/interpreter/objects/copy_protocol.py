@@ -20,7 +20,7 @@ _OBJECT_REDUCE_EX = object.__dict__["__reduce_ex__"]
 @special(_OBJECT_REDUCE_EX)
 def _reduce_ex(interp, args, kwargs):
     if len(args) != 2 or kwargs:
-        return interp.run_native(_OBJECT_REDUCE_EX, *args, **kwargs)
+        return interp.guard.run_native(_OBJECT_REDUCE_EX, *args, **kwargs)
     obj, protocol = args
     reduce = lookup_special(type(obj), "__reduce__")
     if reduce is not _OBJECT_REDUCE and reduce is not _MISSING:
@@ -51,7 +51,7 @@ def _getstate(interp, args, kwargs):
     """object.__getstate__: the instance dict (None when empty), with the __slots__ values
     read through the interpreter's attribute protocol."""
     if len(args) != 1 or kwargs:
-        return interp.run_native(object.__getstate__, *args, **kwargs)
+        return interp.guard.run_native(object.__getstate__, *args, **kwargs)
     obj = args[0]
     try:
         state = object.__getattribute__(obj, "__dict__") or None

@@ -210,7 +210,7 @@ class ProtocolsMixin:
             # may be written by the graph, so the operator is recorded on its lifted proxy.
             obj = self.lift_tensor(obj)
         if type(raw) in _NATIVE_SLOTS and type(obj) is not TensorProxy:
-            return self.run_native(raw, obj, *args)
+            return self.guard.run_native(raw, obj, *args)
         return self.call_unbound(raw, obj, args)
 
     def _object_ne(self, a: Any, b: Any) -> Any:
@@ -245,7 +245,7 @@ class ProtocolsMixin:
         if ta in SAFE_TYPES and tb in SAFE_TYPES:
             if iname is not None and ta in (list, dict, set, bytearray):
                 self.before_mutation(a)
-            return self.run_native(fn, a, b)
+            return self.guard.run_native(fn, a, b)
         deferred = None
         if iname is not None:
             raw = lookup_special(lookup_type(a), iname)
@@ -346,7 +346,7 @@ class ProtocolsMixin:
         if ta is tb and (ta is list or ta is tuple):
             return self._compare_sequences(index, a, b)
         if ta in SAFE_TYPES and tb in SAFE_TYPES:
-            return self.run_native(fn, a, b)
+            return self.guard.run_native(fn, a, b)
         ta, tb = lookup_type(a), lookup_type(b)
         fa = lookup_special(ta, name)
         fb = lookup_special(tb, rname)
@@ -442,13 +442,13 @@ class ProtocolsMixin:
         if t is dict or t is set or t is frozenset:
             if is_plain(item):
                 return item in container
-            return self.run_native(operator.contains, container, item)
+            return self.guard.run_native(operator.contains, container, item)
         if t in SAFE_TYPES:
             if type(item) in PLAIN_SCALARS and (t is str or t is bytes or t is range
                                                 or is_plain(container)):
                 return item in container
             if t is str or t is bytes or t is range or t is bytearray:
-                return self.run_native(operator.contains, container, item)
+                return self.guard.run_native(operator.contains, container, item)
         elif t is TensorProxy:
             return self.truth(self.tensor_op(torch.Tensor.__contains__, (container, item), {}))
         else:

@@ -68,7 +68,7 @@ class ValuesMixin:
             return self._checked_text(self.call_unbound(raw, value, ()), "__str__")
         if raw is object.__str__:
             return self.to_repr(value)
-        return self.run_native(str, value)
+        return self.guard.run_native(str, value)
 
     def to_repr(self, value: Any) -> str:
         t = type(value)
@@ -85,7 +85,7 @@ class ValuesMixin:
         raw = lookup_special(t, "__repr__")
         if type(raw) is types.FunctionType:
             return self._checked_text(self.call_unbound(raw, value, ()), "__repr__")
-        return self.run_native(repr, value)
+        return self.guard.run_native(repr, value)
 
     def _container_repr(self, value: Any) -> str:
         """list/tuple/dict/set repr with the elements' reprs interpreted (Py_ReprEnter's
@@ -136,7 +136,7 @@ class ValuesMixin:
             if spec:
                 raise TypeError(f"unsupported format string passed to {display_name(t)}.__format__")
             return self.to_str(value)
-        return self.run_native(format, value, spec)
+        return self.guard.run_native(format, value, spec)
 
     def specialize_scalar(self, value: SymValue) -> Any:
         return value.env.specialize(value)
