@@ -172,7 +172,7 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes, interp)
             state.input_symbols = inputs.symbols
             _log_inputs(stages, inputs)
-            returned = interp.call_module(mod, inputs.args, inputs.kwargs)
+            returned = interp.modules.call(mod, inputs.args, inputs.kwargs)
             check_autocast_exited(interp)
             outputs = collect_outputs(returned, state, interp)
             state.finish_buffer_assignments(interp)

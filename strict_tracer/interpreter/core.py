@@ -26,7 +26,7 @@ from .decode import Instr
 from .frame import Frame, is_async_code, is_generator_code, make_frame
 from .calls.guard import NativeGuard
 from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
-from .calls.nn_modules import ModulesMixin
+from .calls.nn_modules import Modules
 from .objects.containers import ContainersMixin
 from .objects.protocols import ProtocolsMixin
 from .tensors.tensor_methods import TensorsMixin
@@ -68,7 +68,7 @@ def _fx_annotation() -> dict[str, Any]:
     return {}
 
 
-class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, TensorsMixin, ModulesMixin,
+class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, TensorsMixin,
                   ValuesMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
@@ -82,6 +82,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
         self._escapes: dict[int, tuple[BaseException, list[str]]] = {}
         self.tracebacks = Tracebacks(self)     # the program's exc.__traceback__
         self.guard = NativeGuard(self.refuse)   # runs natives for real (calls/guard.py)
+        self.modules = Modules(self)     # nn.Module calls and attributes (calls/nn_modules.py)
         # The outermost frame run: errors raised after forward() returned point at its return.
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).

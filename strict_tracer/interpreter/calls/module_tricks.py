@@ -26,7 +26,7 @@ def _register_computed_buffer(interp, args, kwargs):
         return interp.inline(_register_buffer, args, kwargs)
     mod, name = bound["self"], bound["name"]
     _check_buffer_name(interp, mod, name)
-    interp.module_setattr(mod, name, bound["tensor"])
+    interp.modules.set_attr(mod, name, bound["tensor"])
     return None
 
 

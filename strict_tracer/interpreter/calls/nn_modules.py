@@ -33,99 +33,109 @@ def _has_hooks(mod: _Module) -> bool:
                 or getattr(module_impl, "_global_forward_hooks_always_called", None))
 
 
-class ModulesMixin:
-    """nn.Module handling for Interpreter."""
+class Modules:
+    """nn.Module calls and attributes: the Interpreter's collaborator (interp.modules). It
+    calls back into the interpreter (inline, call, the attribute protocol) and reads the
+    trace state (overlay, lifted state, module scopes)."""
 
-    def call_module(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
-        path = self.state.preserved.get(id(mod))
+    __slots__ = ("_interp", "_state")
+
+    def __init__(self, interp) -> None:
+        self._interp = interp
+        self._state = interp.state
+
+    def call(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
+        path = self._state.preserved.get(id(mod))
         if path is not None:      # preserve_module_call_signature (module_calls.py)
-            with self.state.module_scope(mod):
-                return call_preserved(self.state, path, args, kwargs,
+            with self._state.module_scope(mod):
+                return call_preserved(self._state, path, args, kwargs,
                                       lambda: self._call_module(mod, args, kwargs))
-        with self.state.module_scope(mod):
+        with self._state.module_scope(mod):
             return self._call_module(mod, args, kwargs)
 
     def _call_module(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
         if isinstance(mod, torch.nn.RNNBase) and not DEFAULT_EXPORT_DYNAMO_CONFIG.allow_rnn:
             # torch.export's own switch (torch.export._trace.DEFAULT_EXPORT_DYNAMO_CONFIG).
-            raise self.refuse(Category.UNSUPPORTED_PYTHON,
-                              "Dynamo does not support RNN, GRU, or LSTM. (allow_rnn is off in "
-                              "torch.export's DEFAULT_EXPORT_DYNAMO_CONFIG)",
-                              hint="set DEFAULT_EXPORT_DYNAMO_CONFIG.allow_rnn = True (the default)")
+            raise self._interp.refuse(
+                Category.UNSUPPORTED_PYTHON,
+                "Dynamo does not support RNN, GRU, or LSTM. (allow_rnn is off in "
+                "torch.export's DEFAULT_EXPORT_DYNAMO_CONFIG)",
+                hint="set DEFAULT_EXPORT_DYNAMO_CONFIG.allow_rnn = True (the default)")
         if isinstance(mod, torch.jit.ScriptModule):
             # torch.export strict refuses these too ("torch.jit.script/freeze modules").
-            raise self.refuse(Category.UNSUPPORTED_NATIVE,
-                              f"calling the TorchScript module {type(mod).__name__} "
-                              f"({getattr(mod, 'original_name', '?')}): its forward is compiled "
-                              "TorchScript, with no Python to interpret",
-                              hint="call the original nn.Module (before torch.jit.script) instead",
-                              operands=args)
+            raise self._interp.refuse(
+                Category.UNSUPPORTED_NATIVE,
+                f"calling the TorchScript module {type(mod).__name__} "
+                f"({getattr(mod, 'original_name', '?')}): its forward is compiled "
+                "TorchScript, with no Python to interpret",
+                hint="call the original nn.Module (before torch.jit.script) instead",
+                operands=args)
         call = lookup_special(type(mod), "__call__")
         if call is not _module_call or _has_hooks(mod):
             # Hooks or a custom __call__: interpret the real call path, hooks included.
-            return self.call_unbound(call, mod, args, kwargs)
-        forward = self.module_attr(mod, "forward")
-        return self.call(forward, args, kwargs)
+            return self._interp.call_unbound(call, mod, args, kwargs)
+        forward = self.attr(mod, "forward")
+        return self._interp.call(forward, args, kwargs)
 
     # ------------------------------------------------------------------ reads
-    def module_attr(self, mod: _Module, name: str) -> Any:
-        overlay = self.state.module_overlay.get((id(mod), name), _MISSING)
+    def attr(self, mod: _Module, name: str) -> Any:
+        overlay = self._state.module_overlay.get((id(mod), name), _MISSING)
         if overlay is not _MISSING:
             return overlay
         tp = type(mod)
         descr = lookup_special(tp, name)
         if descr is not _MISSING and type(descr) is property:
-            return self.bind_descriptor(descr, mod, tp)
+            return self._interp.bind_descriptor(descr, mod, tp)
         namespace = mod.__dict__
         if name in namespace:
             value = namespace[name]
             if issubclass(type(value), torch.Tensor):
-                return self.state.lift_module_tensor(mod, name, value)
+                return self._state.lift_module_tensor(mod, name, value)
             return value
         if descr is not _MISSING:
             if type(lookup_special(tp, "__getattribute__")) is types.FunctionType:
-                return self.generic_getattr(mod, name)
-            return self.bind_descriptor(descr, mod, tp)
+                return self._interp.generic_getattr(mod, name)
+            return self._interp.bind_descriptor(descr, mod, tp)
         params = namespace.get("_parameters")
         if params is not None and name in params:
             value = params[name]
-            return None if value is None else self.state.lift_module_tensor(mod, name, value)
+            return None if value is None else self._state.lift_module_tensor(mod, name, value)
         buffers = namespace.get("_buffers")
         if buffers is not None and name in buffers:
             value = buffers[name]
-            return None if value is None else self.state.lift_module_tensor(mod, name, value)
+            return None if value is None else self._state.lift_module_tensor(mod, name, value)
         modules = namespace.get("_modules")
         if modules is not None and name in modules:
             child = modules[name]
             if child is not None:
-                self.state.note_module_path(mod, name, child)
+                self._state.note_module_path(mod, name, child)
             return child
         getattr_impl = lookup_special(tp, "__getattr__")
         if getattr_impl is not _MISSING and getattr_impl is not _module_getattr:
-            return self.call_unbound(getattr_impl, mod, (name,))
+            return self._interp.call_unbound(getattr_impl, mod, (name,))
         raise AttributeError(f"'{tp.__name__}' object has no attribute '{name}'")
 
     # ------------------------------------------------------------------ writes
-    def module_setattr(self, mod: _Module, name: str, value: Any) -> None:
+    def set_attr(self, mod: _Module, name: str, value: Any) -> None:
         setattr_impl = lookup_special(type(mod), "__setattr__")
         if type(value) is TensorProxy:
             params = mod.__dict__.get("_parameters", {})
             if name in params:
-                raise self.refuse(
+                raise self._interp.refuse(
                     Category.SIDE_EFFECT,
                     f"assigning a computed tensor to parameter '{name}' of "
                     f"{type(mod).__name__} replaces model state",
                     hint="update the parameter in place under torch.no_grad(), or keep the "
                          "computed tensor in a local variable", operands=(value,))
-            self.state.set_module_tensor(mod, name, value)
+            self._state.set_module_tensor(mod, name, value)
             return
         if setattr_impl is not _module_setattr and type(setattr_impl) is types.FunctionType:
-            self.inline(setattr_impl, (mod, name, value), {})
+            self._interp.inline(setattr_impl, (mod, name, value), {})
             return
-        self.state.module_overlay.pop((id(mod), name), None)
-        self.inline(_module_setattr, (mod, name, value), {})
+        self._state.module_overlay.pop((id(mod), name), None)
+        self._interp.inline(_module_setattr, (mod, name, value), {})
 
-    def module_delattr(self, mod: _Module, name: str) -> None:
-        if self.state.module_overlay.pop((id(mod), name), _MISSING) is not _MISSING:
+    def del_attr(self, mod: _Module, name: str) -> None:
+        if self._state.module_overlay.pop((id(mod), name), _MISSING) is not _MISSING:
             return
-        self.inline(_module_delattr, (mod, name), {})
+        self._interp.inline(_module_delattr, (mod, name), {})

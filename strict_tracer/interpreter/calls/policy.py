@@ -228,7 +228,7 @@ def _tensor_op(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -
 
 
 def _module(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
-    return interp.call_module(fn, args, kwargs)
+    return interp.modules.call(fn, args, kwargs)
 
 
 def _construct(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:

@@ -78,7 +78,7 @@ class AttributesMixin:
             # Module attributes (a module __getattr__ is library lazy loading) run natively.
             return getattr(obj, name)
         if issubclass(type(obj), torch.nn.Module):
-            return self.module_attr(obj, name)
+            return self.modules.attr(obj, name)
         if issubclass(type(obj), torch.Tensor):
             return self.tensor_attr(self.lift_tensor(obj), name)
         if issubclass(type(obj), type):
@@ -195,7 +195,7 @@ class AttributesMixin:
             self.tensor_setattr(obj, name, value)
             return
         if issubclass(type(obj), torch.nn.Module):
-            self.module_setattr(obj, name, value)
+            self.modules.set_attr(obj, name, value)
             return
         if name == "__traceback__" and issubclass(t, BaseException):
             self.tracebacks.set(obj, value)
@@ -225,7 +225,7 @@ class AttributesMixin:
     def delete_attr(self, obj: Any, name: str) -> None:
         t = type(obj)
         if issubclass(type(obj), torch.nn.Module):
-            self.module_delattr(obj, name)
+            self.modules.del_attr(obj, name)
             return
         delattr_impl = lookup_special(t, "__delattr__")
         if type(delattr_impl) is types.FunctionType:
