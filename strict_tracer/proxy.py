@@ -110,14 +110,14 @@ def layout_strides(meta: "TensorMeta", shape: list, convert: Any = None) -> list
 
 def _route(op):
     def method(self, *args):
-        return context.current().native_tensor_op(op, (self, *args))
+        return context.current().tensors.native_tensor_op(op, (self, *args))
     method.__name__ = f"__{getattr(op, '__name__', 'op')}__"
     return method
 
 
 def _route_reflected(op):
     def method(self, other):
-        return context.current().native_tensor_op(op, (other, self))
+        return context.current().tensors.native_tensor_op(op, (other, self))
     return method
 
 
@@ -215,22 +215,22 @@ class TensorProxy:
     __getitem__ = _route(operator.getitem)
 
     def __bool__(self) -> bool:
-        return context.current().tensor_to_python(self, bool)
+        return context.current().tensors.to_python(self, bool)
 
     def __int__(self) -> int:
-        return context.current().tensor_to_python(self, int)
+        return context.current().tensors.to_python(self, int)
 
     def __float__(self) -> float:
-        return context.current().tensor_to_python(self, float)
+        return context.current().tensors.to_python(self, float)
 
     def __index__(self) -> int:
-        return context.current().tensor_to_python(self, operator.index)
+        return context.current().tensors.to_python(self, operator.index)
 
     def __len__(self) -> int:
-        return operator.index(context.current().tensor_len(self))
+        return operator.index(context.current().tensors.length(self))
 
     def __iter__(self):
-        return context.current().tensor_iter(self)
+        return context.current().tensors.iterate(self)
 
 
 class SymSize(tuple):

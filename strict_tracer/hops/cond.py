@@ -79,7 +79,7 @@ def cond(interp, args: tuple, kwargs: dict) -> Any:
 def _pred_node(interp, pred: Any) -> torch.fx.Node:
     """The node computing the predicate: a one-element tensor or a symbolic bool."""
     if isinstance(pred, torch.Tensor):
-        pred = interp.lift_tensor(pred)
+        pred = interp.tensors.lift(pred)
     if isinstance(pred, SymBool):
         return interp.state.sym_nodes.node_for(pred)
     if type(pred) is not TensorProxy:
@@ -106,7 +106,7 @@ def _merge_outputs(interp, true_leaves: list[Any], false_leaves: list[Any]) -> l
     for leaves in (true_leaves, false_leaves):
         for i, leaf in enumerate(leaves):
             if isinstance(leaf, torch.Tensor):
-                leaves[i] = interp.lift_tensor(leaf)
+                leaves[i] = interp.tensors.lift(leaf)
     merged: list[Any] = []
     for index, (t, f) in enumerate(zip(true_leaves, false_leaves)):
         if type(t) is TensorProxy and type(f) is TensorProxy:

@@ -32,7 +32,7 @@ def tensor_leaves(interp, tree: Any, what: str, allow_constants: bool) -> tuple[
     out = []
     for leaf in leaves:
         if isinstance(leaf, torch.Tensor):
-            leaf = interp.lift_tensor(leaf)
+            leaf = interp.tensors.lift(leaf)
         elif type(leaf) is not TensorProxy:
             # Constants (and symbolic sizes, computed inside the body when used) are passed
             # to the body as they are.
@@ -124,7 +124,7 @@ def emit_operator(interp, hop: Any, args: tuple, outputs: list[Any]) -> list[Any
     for index, out in enumerate(outputs):
         if isinstance(out, TensorMeta):
             item = cur.call(operator.getitem, (node, index), {}, out)
-            values.append(interp.new_proxy(item, out, hop))
+            values.append(interp.tensors.new_proxy(item, out, hop))
         else:
             values.append(out)
     return values

@@ -46,7 +46,7 @@ def map_(interp, args: tuple, kwargs: dict) -> Any:
     outputs = []
     for index, leaf in enumerate(out_leaves):
         if isinstance(leaf, torch.Tensor):
-            leaf = out_leaves[index] = interp.lift_tensor(leaf)
+            leaf = out_leaves[index] = interp.tensors.lift(leaf)
         if type(leaf) is TensorProxy:
             outputs.append(stacked_meta(leaf.meta, length))
         elif leaf is None:

@@ -59,7 +59,7 @@ def scan(interp, args: tuple, kwargs: dict) -> Any:
     ys = []
     for index, leaf in enumerate(y_leaves):
         if isinstance(leaf, torch.Tensor):
-            leaf = y_leaves[index] = interp.lift_tensor(leaf)
+            leaf = y_leaves[index] = interp.tensors.lift(leaf)
         if type(leaf) is not TensorProxy:
             raise interp.refuse(Category.CONTROL_FLOW_OP,
                                 f"the combine_fn of scan returns a {type(leaf).__name__} in y",
@@ -110,7 +110,7 @@ def _check_carry(interp, init: list[TensorProxy], carry: list[Any]) -> None:
                             f"{len(init)} init values", hint="return the carry in init's structure")
     for index, (old, new) in enumerate(zip(init, carry)):
         if isinstance(new, torch.Tensor):
-            new = carry[index] = interp.lift_tensor(new)
+            new = carry[index] = interp.tensors.lift(new)
         if type(new) is not TensorProxy:
             raise interp.refuse(Category.CONTROL_FLOW_OP,
                                 f"the combine_fn of scan returns a {type(new).__name__} as carry {index}",

@@ -81,7 +81,7 @@ def while_loop(interp, args: tuple, kwargs: dict) -> Any:
 
 def _check_pred(interp, pred: Any) -> None:
     if isinstance(pred, torch.Tensor):
-        pred = interp.lift_tensor(pred)
+        pred = interp.tensors.lift(pred)
     if type(pred) is not TensorProxy or pred.meta.dtype is not torch.bool or pred.meta.shape != ():
         described = pred.meta.short_str() if type(pred) is TensorProxy else type(pred).__name__
         raise interp.refuse(Category.CONTROL_FLOW_OP,
@@ -97,7 +97,7 @@ def _check_body_outputs(interp, carried: list[TensorProxy], outputs: list[Any]) 
                             hint="return one new value per carried input, in the same structure")
     for index, (old, new) in enumerate(zip(carried, outputs)):
         if isinstance(new, torch.Tensor):
-            new = outputs[index] = interp.lift_tensor(new)
+            new = outputs[index] = interp.tensors.lift(new)
         if type(new) is not TensorProxy:
             raise interp.refuse(Category.CONTROL_FLOW_OP,
                                 f"the body_fn of while_loop returns a {type(new).__name__} for "

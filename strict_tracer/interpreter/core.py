@@ -29,7 +29,7 @@ from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .calls.nn_modules import Modules
 from .objects.containers import ContainersMixin
 from .objects.protocols import ProtocolsMixin
-from .tensors.tensor_methods import TensorsMixin
+from .tensors.tensor_methods import Tensors
 from .objects.tracebacks import Tracebacks
 from .registry import HANDLERS, REFUSED_OPCODES
 from .objects.python_values import ValuesMixin
@@ -68,8 +68,7 @@ def _fx_annotation() -> dict[str, Any]:
     return {}
 
 
-class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, TensorsMixin,
-                  ValuesMixin):
+class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, ValuesMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
     def __init__(self, state, explain: Any = None) -> None:
@@ -83,6 +82,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
         self.tracebacks = Tracebacks(self)     # the program's exc.__traceback__
         self.guard = NativeGuard(self.refuse)   # runs natives for real (calls/guard.py)
         self.modules = Modules(self)     # nn.Module calls and attributes (calls/nn_modules.py)
+        self.tensors = Tensors(self)     # tensor ops and attributes, the ops.Emitter (tensors/)
         # The outermost frame run: errors raised after forward() returned point at its return.
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).
@@ -143,7 +143,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
                         self.locate(error)      # raised where no refuse() located it
                     raise
                 except DataDependentError as exc:
-                    raise self.data_dependent(str(exc), exc) from None
+                    raise self.tensors.data_dependent(str(exc), exc) from None
                 except (Exception, GeneratorExit) as exc:
                     if not self.unwind(frame, instr, exc):
                         raise

@@ -210,7 +210,7 @@ class TraceState:
             original = self._lifted[id(buffer)]
             if value is original:
                 continue        # `self.buf += 1`: the in-place op already wrote the buffer
-            interp.tensor_op(torch.Tensor.copy_, (original, value), {})
+            interp.tensors.op(torch.Tensor.copy_, (original, value), {})
 
 
 def _check_plain_tensor(tensor: torch.Tensor, target: str) -> None:

@@ -18,7 +18,7 @@ import strict_tracer
 import strict_tracer.api as api
 from strict_tracer import Category, GraphBreakError
 from strict_tracer.errors import ConstraintViolationError, InternalTracerError, UserInputError
-from strict_tracer.interpreter import Interpreter
+from strict_tracer.interpreter.tensors.tensor_methods import Tensors
 from strict_tracer.testing.state_snapshot import assert_unchanged, snapshot
 
 LOG: list = []
@@ -262,7 +262,7 @@ def test_error_while_packaging_changes_nothing(monkeypatch):
 
 
 def _fail_at_tensor_op(monkeypatch, n, exc):
-    original = Interpreter.tensor_op
+    original = Tensors.op
     calls = {"n": 0}
 
     def failing(self, *args, **kwargs):
@@ -270,7 +270,7 @@ def _fail_at_tensor_op(monkeypatch, n, exc):
         if calls["n"] == n:
             raise exc
         return original(self, *args, **kwargs)
-    monkeypatch.setattr(Interpreter, "tensor_op", failing)
+    monkeypatch.setattr(Tensors, "op", failing)
     return calls
 
 

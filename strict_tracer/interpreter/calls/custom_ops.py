@@ -129,7 +129,7 @@ def _get_ctx(interp, args, kwargs):
 
 def _call_custom_op(interp, op_def: CustomOpDef, args: tuple, kwargs: dict) -> Any:
     # CustomOpDef.__call__ calls its OpOverload: record that call at the user's line.
-    return interp.tensor_op(op_def._opoverload, args, kwargs)
+    return interp.tensors.op(op_def._opoverload, args, kwargs)
 
 
 CALL_SPECIAL[CustomOpDef] = _call_custom_op

@@ -66,7 +66,7 @@ def call_assumed_constant(interp, fn: Any, args: tuple, kwargs: dict) -> Any:
     real_args, real_kwargs = pytree.tree_map(lambda v: _real_value(interp, v), (args, kwargs))
     result = fn(*real_args, **real_kwargs)
     return pytree.tree_map(
-        lambda v: interp.lift_tensor(v) if isinstance(v, torch.Tensor) else v, result)
+        lambda v: interp.tensors.lift(v) if isinstance(v, torch.Tensor) else v, result)
 
 
 def _real_value(interp, value: Any) -> Any:

@@ -219,12 +219,12 @@ def _unwrap_method(interp, decision: Decision, fn: Any, args: tuple, kwargs: dic
 
 def _tensor_constant_method(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
     # A method of a real tensor (a constant): lift the tensor and call the op on it.
-    return interp.tensor_op(getattr(torch.Tensor, fn.__name__),
-                            (interp.lift_tensor(fn.__self__), *args), kwargs)
+    return interp.tensors.op(getattr(torch.Tensor, fn.__name__),
+                            (interp.tensors.lift(fn.__self__), *args), kwargs)
 
 
 def _tensor_op(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
-    return interp.tensor_op(fn, args, kwargs)
+    return interp.tensors.op(fn, args, kwargs)
 
 
 def _module(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:

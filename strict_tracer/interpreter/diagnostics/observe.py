@@ -109,7 +109,7 @@ class Observer:
                 except StrictTracerError:
                     raise
                 except DataDependentError as exc:       # as in core.Interpreter.run_frame
-                    error = interp.data_dependent(str(exc), exc)
+                    error = interp.tensors.data_dependent(str(exc), exc)
                     if recovery is None:
                         raise error from None
                     recovery.recover(frame, instr, before, error)

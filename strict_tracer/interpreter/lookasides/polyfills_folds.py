@@ -87,11 +87,11 @@ def _fold_scalar_tensors(interp, values: Any, is_max: bool) -> Any:
         if type(result) is not TensorProxy and type(value) is not TensorProxy:
             result = max(result, value) if is_max else min(result, value)
         elif type(result) is TensorProxy and type(value) is TensorProxy:
-            result = interp.tensor_op(torch.maximum if is_max else torch.minimum,
+            result = interp.tensors.op(torch.maximum if is_max else torch.minimum,
                                       (result, value), {})
         else:
             tensor, number = (result, value) if type(result) is TensorProxy else (value, result)
-            result = interp.tensor_op(torch.clamp_min if is_max else torch.clamp_max,
+            result = interp.tensors.op(torch.clamp_min if is_max else torch.clamp_max,
                                       (tensor, number), {})
     return result
 

@@ -73,14 +73,14 @@ class AttributesMixin:
     def load_attr(self, obj: Any, name: str) -> Any:
         t = type(obj)
         if t is TensorProxy:
-            return self.tensor_attr(obj, name)
+            return self.tensors.attr(obj, name)
         if t in SAFE_TYPES or issubclass(type(obj), types.ModuleType):
             # Module attributes (a module __getattr__ is library lazy loading) run natively.
             return getattr(obj, name)
         if issubclass(type(obj), torch.nn.Module):
             return self.modules.attr(obj, name)
         if issubclass(type(obj), torch.Tensor):
-            return self.tensor_attr(self.lift_tensor(obj), name)
+            return self.tensors.attr(self.tensors.lift(obj), name)
         if issubclass(type(obj), type):
             return self.class_attr(obj, name)
         if t is super:
@@ -192,7 +192,7 @@ class AttributesMixin:
     def store_attr(self, obj: Any, name: str, value: Any) -> None:
         t = type(obj)
         if t is TensorProxy:
-            self.tensor_setattr(obj, name, value)
+            self.tensors.set_attr(obj, name, value)
             return
         if issubclass(type(obj), torch.nn.Module):
             self.modules.set_attr(obj, name, value)

@@ -23,7 +23,7 @@ class ContainersMixin:
         if t in SAFE_TYPES or t in PURE_ITERATORS or is_trusted(v):
             return iter(v)
         if t is TensorProxy:
-            return self.tensor_iter(v)
+            return self.tensors.iterate(v)
         raw = lookup_special(t, "__iter__")
         if raw is None:
             raise TypeError(f"'{display_name(t)}' object is not iterable")
@@ -62,7 +62,7 @@ class ContainersMixin:
                     return obj[SERVICES["index_of"](self, key)]
             return self.guard.run_native(operator.getitem, obj, key)
         if t is TensorProxy:
-            return self.tensor_op(operator.getitem, (obj, key), {})
+            return self.tensors.op(operator.getitem, (obj, key), {})
         if issubclass(type(obj), type):
             meta_getitem = lookup_special(type(obj), "__getitem__")
             if meta_getitem is _MISSING:
@@ -97,7 +97,7 @@ class ContainersMixin:
     def store_subscr(self, obj: Any, key: Any, value: Any) -> None:
         t = type(obj)
         if t is TensorProxy:
-            self.tensor_op(operator.setitem, (obj, key, value), {})
+            self.tensors.op(operator.setitem, (obj, key, value), {})
             return
         if t is list or t is dict or t is bytearray:
             self.before_mutation(obj)

@@ -208,7 +208,7 @@ class ProtocolsMixin:
         if isinstance(obj, torch.Tensor) and type(raw) in _NATIVE_SLOTS:
             # A real tensor (a buffer reached through a plain object, a constant): its value
             # may be written by the graph, so the operator is recorded on its lifted proxy.
-            obj = self.lift_tensor(obj)
+            obj = self.tensors.lift(obj)
         if type(raw) in _NATIVE_SLOTS and type(obj) is not TensorProxy:
             return self.guard.run_native(raw, obj, *args)
         return self.call_unbound(raw, obj, args)
@@ -263,7 +263,7 @@ class ProtocolsMixin:
 
     def _tensor_binary(self, fn: Any, a: Any, b: Any, name: str, rname: str) -> Any:
         if _tensor_operand(a) and _tensor_operand(b):
-            return self.tensor_op(fn, (a, b), {})
+            return self.tensors.op(fn, (a, b), {})
         # A program object on the other side may implement the operator itself.
         if type(a) is TensorProxy:
             raw = lookup_special(type(b), rname)
@@ -277,7 +277,7 @@ class ProtocolsMixin:
                 result = self.inline(raw, (a, b), {})
                 if result is not NotImplemented:
                     return result
-        return self.tensor_op(fn, (a, b), {})
+        return self.tensors.op(fn, (a, b), {})
 
     def binary_protocol(self, a: Any, b: Any, name: str, rname: str, symbol: str,
                         sequence_inplace: Any = None) -> Any:
@@ -387,7 +387,7 @@ class ProtocolsMixin:
         if t in SAFE_TYPES or issubclass(type(v), SymValue):
             return fn(v)
         if t is TensorProxy:
-            return self.tensor_op(fn, (v,), {})
+            return self.tensors.op(fn, (v,), {})
         raw = lookup_special(t, name)
         if raw is _MISSING or raw is None:
             raise TypeError(f"bad operand type for unary {symbol}: '{display_name(t)}'")
@@ -400,7 +400,7 @@ class ProtocolsMixin:
         if t in SAFE_TYPES:
             return bool(v)
         if t is TensorProxy:
-            return self.tensor_to_python(v, bool)
+            return self.tensors.to_python(v, bool)
         if is_trusted(v):
             return bool(v)
         raw = lookup_special(t, "__bool__")
@@ -421,7 +421,7 @@ class ProtocolsMixin:
         if t in SAFE_TYPES:
             return len(v)
         if t is TensorProxy:
-            return self.tensor_len(v)
+            return self.tensors.length(v)
         if raw is _MISSING:
             raw = lookup_special(t, "__len__")
         if raw is _MISSING or raw is None:
@@ -450,7 +450,7 @@ class ProtocolsMixin:
             if t is str or t is bytes or t is range or t is bytearray:
                 return self.guard.run_native(operator.contains, container, item)
         elif t is TensorProxy:
-            return self.truth(self.tensor_op(torch.Tensor.__contains__, (container, item), {}))
+            return self.truth(self.tensors.op(torch.Tensor.__contains__, (container, item), {}))
         else:
             raw = lookup_special(t, "__contains__")
             if raw is not _MISSING:

@@ -263,6 +263,6 @@ class TensorSuper:
                 if t in (types.MethodDescriptorType, types.WrapperDescriptorType):
                     return TensorMethod(interp, proxy, raw, name)
                 if t is types.GetSetDescriptorType:
-                    return interp.tensor_attr(proxy, name)
+                    return interp.tensors.attr(proxy, name)
                 return interp.bind_descriptor(raw, proxy, proxy.py_type)
         raise AttributeError(f"'super' object has no attribute '{name}'")

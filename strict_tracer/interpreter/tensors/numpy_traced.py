@@ -54,7 +54,7 @@ class TracedArray:
         return _wrap(_op(torch.permute, self.tensor, tuple(reversed(range(self.ndim)))))
 
     def __len__(self) -> int:
-        return _interp().tensor_len(self.tensor)
+        return _interp().tensors.length(self.tensor)
 
     def __getitem__(self, key: Any) -> "TracedArray":
         return _wrap(_interp().subscr(self.tensor, _unwrap(key)))
@@ -140,13 +140,13 @@ def _unwrap(value: Any) -> Any:
 
 
 def _op(fn: Callable, *args: Any, **kwargs: Any) -> Any:
-    return _interp().tensor_op(fn, args, kwargs)
+    return _interp().tensors.op(fn, args, kwargs)
 
 
 def _call(fn: Callable, args: tuple, kwargs: dict) -> Any:
     if getattr(fn, "_strict_tracer_numpy", False):
         return fn(*args, **kwargs)
-    return _interp().tensor_op(fn, args, kwargs)
+    return _interp().tensors.op(fn, args, kwargs)
 
 
 def _numpy_rule(fn: Callable) -> Callable:
@@ -300,7 +300,7 @@ class _NumpyMethod:
                                "tensor.detach().numpy() instead.")
         tensor = self.proxy
         if force:
-            tensor = self.interp.tensor_op(torch.Tensor.detach, (tensor,), {})
+            tensor = self.interp.tensors.op(torch.Tensor.detach, (tensor,), {})
         return TracedArray(tensor)
 
 
@@ -317,7 +317,7 @@ def _register() -> None:
     def _from_numpy(interp, args, kwargs):
         if len(args) == 1 and not kwargs and type(args[0]) is TracedArray:
             return args[0].tensor
-        return interp.tensor_op(torch.from_numpy, args, kwargs)
+        return interp.tensors.op(torch.from_numpy, args, kwargs)
 
     for fn, copies in ((torch.as_tensor, False), (torch.tensor, True)):
         SPECIAL[fn] = _from_array(SPECIAL[fn], copies)
@@ -331,9 +331,9 @@ def _from_array(previous: Callable, copies: bool) -> Callable:
             return previous(interp, args, kwargs)
         tensor = args[0].tensor
         if copies:
-            tensor = interp.tensor_op(torch.clone, (tensor,), {})
+            tensor = interp.tensors.op(torch.clone, (tensor,), {})
         if kwargs:
-            tensor = interp.tensor_op(torch.Tensor.to, (tensor,), kwargs)
+            tensor = interp.tensors.op(torch.Tensor.to, (tensor,), kwargs)
         return tensor
     return handler
 

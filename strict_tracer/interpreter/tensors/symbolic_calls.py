@@ -47,7 +47,7 @@ def tensor_tolist(interp, proxy: TensorProxy) -> Any:
     if not proxy.meta.shape:
         return tensor_item(interp, proxy)
     length = int(proxy.meta.shape[0])
-    return [tensor_tolist(interp, interp.tensor_op(torch.select, (proxy, 0, i), {}))
+    return [tensor_tolist(interp, interp.tensors.op(torch.select, (proxy, 0, i), {}))
             for i in range(length)]
 
 

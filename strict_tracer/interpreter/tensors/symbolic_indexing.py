@@ -75,7 +75,7 @@ def _apply_basic(interp, proxy: TensorProxy, entries: tuple) -> tuple[TensorProx
         if e is Ellipsis:
             dim += shape_ndim - consuming
         elif e is None:
-            result = interp.dispatch_tensor_op(torch.Tensor.unsqueeze, (result, dim), {})
+            result = interp.tensors.dispatch(torch.Tensor.unsqueeze, (result, dim), {})
             dim, applied = dim + 1, True
         elif type(e) is slice:
             start = 0 if e.start is None else e.start
@@ -87,15 +87,15 @@ def _apply_basic(interp, proxy: TensorProxy, entries: tuple) -> tuple[TensorProx
             whole = type(start) is int and start == 0 and type(step) is int and step == 1 \
                 and _known_true(size <= stop)
             if not whole:
-                result = interp.dispatch_tensor_op(torch.ops.aten.slice.Tensor,
-                                                   (result, dim, start, stop, step), {})
+                result = interp.tensors.dispatch(torch.ops.aten.slice.Tensor,
+                                                 (result, dim, start, stop, step), {})
                 applied = True
             dim += 1
         elif _is_advanced(e):
             advanced.append((dim, e, _consumed(e)))
             dim += _consumed(e)
         else:
-            result = interp.dispatch_tensor_op(torch.select, (result, dim, e), {})
+            result = interp.tensors.dispatch(torch.select, (result, dim, e), {})
             applied = True
     return result, advanced, applied
 
@@ -119,16 +119,16 @@ def indexing_call(interp, fn: Any, args: tuple) -> tuple[bool, Any]:
             return False, None
         result, advanced, applied = _apply_basic(interp, args[0], entries)
         if advanced:
-            return True, interp.dispatch_tensor_op(operator.getitem,
-                                                   (result, _advanced_key(advanced)), {})
+            return True, interp.tensors.dispatch(operator.getitem,
+                                                 (result, _advanced_key(advanced)), {})
         if not applied:
-            return True, interp.dispatch_tensor_op(torch.ops.aten.alias.default, (result,), {})
+            return True, interp.tensors.dispatch(torch.ops.aten.alias.default, (result,), {})
         return True, result
     if fn in _SETITEMS and len(args) == 3 and type(args[0]) is TensorProxy:
         entries = _plan(args[1])
         if entries is None:
             return False, None
         target, advanced, _ = _apply_basic(interp, args[0], entries)
-        interp.dispatch_tensor_op(operator.setitem, (target, _advanced_key(advanced), args[2]), {})
+        interp.tensors.dispatch(operator.setitem, (target, _advanced_key(advanced), args[2]), {})
         return True, None
     return False, None

@@ -55,8 +55,8 @@ def _build(interp, data: Any, dtype: torch.dtype) -> Any:
         if not data:
             raise _Fallback
         parts = [_build(interp, d, dtype) for d in data]
-        return interp.tensor_op(torch.stack, (parts,), {})
-    return interp.tensor_op(torch.scalar_tensor, (data,), {"dtype": dtype})
+        return interp.tensors.op(torch.stack, (parts,), {})
+    return interp.tensors.op(torch.scalar_tensor, (data,), {"dtype": dtype})
 
 
 class _Fallback(Exception):
@@ -70,13 +70,13 @@ def _from_values(fn: Any):
         simple = len(args) <= 1 and set(options) <= {"dtype", "device"}
         dtype = (options.get("dtype") or _inferred_dtype(_leaves(data))) if simple else None
         if dtype is None or not _has_symbolic(data):
-            return interp.tensor_op(fn, args, kwargs)
+            return interp.tensors.op(fn, args, kwargs)
         try:
             result = _build(interp, data, dtype)
         except _Fallback:
-            return interp.tensor_op(fn, args, kwargs)
+            return interp.tensors.op(fn, args, kwargs)
         if options.get("device") is not None:
-            result = interp.tensor_op(torch.Tensor.to, (result, options["device"]), {})
+            result = interp.tensors.op(torch.Tensor.to, (result, options["device"]), {})
         return result
     return handler
 

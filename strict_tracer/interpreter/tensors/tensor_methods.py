@@ -85,8 +85,8 @@ class TensorMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.__name__ in _META_METHODS:
-            return self.interp.tensor_meta_method(self.tensor, self.__name__, args, kwargs)
-        return self.interp.tensor_op(self.fn, (self.tensor, *args), kwargs)
+            return self.interp.tensors.meta_method(self.tensor, self.__name__, args, kwargs)
+        return self.interp.tensors.op(self.fn, (self.tensor, *args), kwargs)
 
     def __getattr__(self, name: str) -> Any:
         if name == "__qualname__":
@@ -102,21 +102,30 @@ class TensorMethod:
                 f"{id(self.tensor):#x}>")
 
 
-class TensorsMixin:
-    """Tensor handling for Interpreter (also the ops.Emitter implementation)."""
+class Tensors:
+    """Tensor ops, attributes and conversions: the Interpreter's collaborator (interp.tensors),
+    and the ops.Emitter implementation ops.dispatch records nodes through. It reads the trace
+    state and calls back into the interpreter for refusals, properties and the handlers of
+    tensors.*, which take the interpreter."""
+
+    __slots__ = ("_interp", "_state")
+
+    def __init__(self, interp) -> None:
+        self._interp = interp
+        self._state = interp.state
 
     # ------------------------------------------------------------------ ops
-    def tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
-        with self.state.source_fns.call(fn):
-            return self._tensor_op(fn, args, kwargs)
+    def op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        with self._state.source_fns.call(fn):
+            return self._op(fn, args, kwargs)
 
-    def _tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+    def _op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         if kwargs.get("requires_grad") is True or (
                 fn is torch.Tensor.requires_grad_ and (args[1] if len(args) > 1 else
                                                        kwargs.get("requires_grad", True))):
             # An exported graph has no autograd leaves of its own: the flag would be lost
             # (torch.export refuses it too) and `t.requires_grad` reads would be wrong.
-            raise self.refuse(Category.UNSUPPORTED_TENSOR_OP,
+            raise self._interp.refuse(Category.UNSUPPORTED_TENSOR_OP,
                               "making a tensor require grad inside forward() is not supported",
                               hint="create it outside forward() as an nn.Parameter, or drop "
                                    "requires_grad (exported programs do not record it)",
@@ -124,14 +133,14 @@ class TensorsMixin:
         read = DATA_READS.get(fn)
         if read is not None and args and type(args[0]) is TensorProxy and not kwargs:
             try:
-                return read(self, args[0])
+                return read(self._interp, args[0])
             except DataDependentError as exc:
                 raise self.data_dependent(str(exc), exc) from None
         if fn in _INDEXING and args and type(args[0]) is TensorProxy:
-            handled, result = indexing_call(self, fn, args)
+            handled, result = indexing_call(self._interp, fn, args)
             if handled:
                 return result
-        return self.dispatch_tensor_op(fn, args, kwargs)
+        return self.dispatch(fn, args, kwargs)
 
     def _refuse_opaque_objects(self, fn: Any, args: tuple, kwargs: dict) -> None:
         """A TorchScript object (packed quantized weights, ...) has no place in an exported
@@ -141,7 +150,7 @@ class TensorsMixin:
         for value in values:
             if isinstance(value, torch.ScriptObject):
                 kind = getattr(value, "_type", lambda: None)()
-                raise self.refuse(
+                raise self._interp.refuse(
                     Category.UNSUPPORTED_TENSOR_OP,
                     f"{getattr(fn, '__name__', fn)} receives an opaque TorchScript object"
                     f"{f' ({kind.qualified_name()})' if kind is not None else ''}, which an "
@@ -151,7 +160,7 @@ class TensorsMixin:
                          "torch.ao.quantization.quantize_pt2e",
                     operands=tuple(args))
 
-    def dispatch_tensor_op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+    def dispatch(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         """ops.dispatch, with the oracle's failures turned into refusals."""
         self._refuse_opaque_objects(fn, args, kwargs)
         if any(type(a) is SymSize for a in args) or any(type(v) is SymSize for v in kwargs.values()):
@@ -164,14 +173,14 @@ class TensorsMixin:
             hint = ("this op's output depends on tensor values; express it with static shapes, or "
                     "mark sizes with torch._check" if exc.data_dependent else
                     "use a different torch op, or register a custom op with a fake implementation")
-            raise self.refuse(category, str(exc), hint=hint, operands=tuple(args),
+            raise self._interp.refuse(category, str(exc), hint=hint, operands=tuple(args),
                               standin="tensor") from None
         except DataDependentError as exc:
             raise self.data_dependent(str(exc), exc) from None
         except RuntimeError as exc:
             if not any(marker in str(exc) for marker in _FAKE_DATA_ERRORS):
                 raise      # the error eager would raise (shape mismatch, bad dtype, ...)
-            raise self.refuse(
+            raise self._interp.refuse(
                 Category.DATA_DEPENDENT_VALUE,
                 f"{getattr(fn, '__name__', fn)} reads the values of a tensor argument, which do "
                 "not exist while tracing", hint="build tensors from tensors with tensor ops "
@@ -180,53 +189,53 @@ class TensorsMixin:
 
     def native_tensor_op(self, op: Any, args: tuple) -> Any:
         """An operator applied to a proxy by native code."""
-        return self.tensor_op(op, args, {})
+        return self.op(op, args, {})
 
     # ------------------------------------------------------------------ Emitter protocol
     @property
     def grad_enabled(self) -> bool:
-        return self.state.grad_enabled
+        return self._state.grad_enabled
 
     @property
     def autocast(self) -> torch.dtype | None:
-        return self.state.autocast.op_dtype()
+        return self._state.autocast.op_dtype()
 
     @property
     def shape_env(self):
-        return self.state.shape_env
+        return self._state.shape_env
 
     def sym_node(self, value: Any) -> Any:
         """The graph node computing a symbolic value passed to an op."""
-        return self.state.sym_nodes.node_for(value)
+        return self._state.sym_nodes.node_for(value)
 
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node:
-        return self.state.graph.call(op, args, kwargs, meta)
+        return self._state.graph.call(op, args, kwargs, meta)
 
     def new_proxy(self, node: torch.fx.Node, meta: TensorMeta, origin_op: Any) -> TensorProxy:
         if not meta.is_static:
-            self.state.sym_nodes.bind_unbacked_sizes(node, meta.shape)
-        frame = self.frames[-1] if self.frames else None
+            self._state.sym_nodes.bind_unbacked_sizes(node, meta.shape)
+        frame = self._interp.frames[-1] if self._interp.frames else None
         where = f" at {_short_file(frame.code.co_filename)}:{frame.lineno}" if frame else ""
         return TensorProxy(node, meta, f"from {origin_op}{where}")
 
     def lift_constant(self, tensor: torch.Tensor) -> TensorProxy:
-        return self.lift_tensor(tensor)
+        return self.lift(tensor)
 
     def symbolic_shapes(self, op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]) -> None:
         if custom_ops.needs_fake_kernel(op, args, kwargs):
-            custom_ops.apply_fake_kernel(self, op, args, kwargs, outputs)
+            custom_ops.apply_fake_kernel(self._interp, op, args, kwargs, outputs)
             return
-        shape_rules.apply_rule(op, args, kwargs, outputs, self.state.shape_env)
+        shape_rules.apply_rule(op, args, kwargs, outputs, self._state.shape_env)
 
     # ------------------------------------------------------------------ lifting
-    def lift_tensor(self, tensor: torch.Tensor) -> TensorProxy:
+    def lift(self, tensor: torch.Tensor) -> TensorProxy:
         """The proxy of a real tensor (parameter, buffer, or constant) met during tracing."""
-        return self.state.lift(tensor)
+        return self._state.lift(tensor)
 
     # ------------------------------------------------------------------ attributes
-    def tensor_attr(self, proxy: TensorProxy, name: str) -> Any:
+    def attr(self, proxy: TensorProxy, name: str) -> Any:
         meta = proxy.meta
-        custom = self.state.tensor_attrs.get((id(proxy), name), _MISSING)
+        custom = self._state.tensor_attrs.get((id(proxy), name), _MISSING)
         if custom is not _MISSING:
             return custom
         if name == "__class__":
@@ -248,14 +257,14 @@ class TensorsMixin:
                 return not meta.requires_grad or proxy.py_type is torch.nn.Parameter
             return getattr(meta, name)
         if name == "numpy" and numpy_traced.np is not None:
-            return numpy_traced.tensor_numpy(self, proxy)     # an array view of the tensor
+            return numpy_traced.tensor_numpy(self._interp, proxy)     # an array view of the tensor
         if name in _DATA_METHODS:
-            raise self.refuse(Category.DATA_DEPENDENT_VALUE,
+            raise self._interp.refuse(Category.DATA_DEPENDENT_VALUE,
                               f"Tensor.{name}() needs the tensor's values, which do not exist while "
                               "tracing", hint="keep the values in tensors and use tensor ops",
                               operands=(proxy,))
         if name in _REFUSED_ATTRS:
-            raise self.refuse(Category.UNSUPPORTED_TENSOR_OP, _REFUSED_REASONS.get(
+            raise self._interp.refuse(Category.UNSUPPORTED_TENSOR_OP, _REFUSED_REASONS.get(
                 name, f"reading tensor.{name} inside forward() is not supported"),
                 hint=_REFUSED_ATTRS[name], operands=(proxy,), standin="tensor")
         raw = lookup_special(proxy.py_type, name)
@@ -265,19 +274,19 @@ class TensorsMixin:
         if t is types.FunctionType:
             return types.MethodType(raw, proxy)
         if t in (types.MethodDescriptorType, types.WrapperDescriptorType):
-            return TensorMethod(self, proxy, raw, name)
+            return TensorMethod(self._interp, proxy, raw, name)
         if t is types.GetSetDescriptorType:
             reader = _GETSET_READERS.get(name)
             if reader is None:
                 reader = _GETSET_READERS[name] = _getset_reader(name)
-            return self.tensor_op(reader, (proxy,), {})
+            return self.op(reader, (proxy,), {})
         if t is property:
-            return self.call(raw.fget, (proxy,), {})
+            return self._interp.call(raw.fget, (proxy,), {})
         if t in (staticmethod, classmethod):
             return raw.__get__(proxy, proxy.py_type)
         return raw
 
-    def tensor_meta_method(self, proxy: TensorProxy, name: str, args: tuple, kwargs: dict) -> Any:
+    def meta_method(self, proxy: TensorProxy, name: str, args: tuple, kwargs: dict) -> Any:
         meta = proxy.meta
         if name == "size":
             dim = args[0] if args else kwargs.get("dim")
@@ -303,30 +312,30 @@ class TensorsMixin:
             return -1 if meta.device.type == "cpu" else (meta.device.index or 0)
         raise AttributeError(name)
 
-    def tensor_setattr(self, proxy: TensorProxy, name: str, value: Any) -> None:
+    def set_attr(self, proxy: TensorProxy, name: str, value: Any) -> None:
         if lookup_special(torch.Tensor, name) is _MISSING:
             # A plain Python attribute on the tensor object: later reads in this trace see it.
-            self.state.sandbox.check_write(proxy, f"attribute '{name}'")
-            self.state.tensor_attrs[(id(proxy), name)] = value
+            self._state.sandbox.check_write(proxy, f"attribute '{name}'")
+            self._state.tensor_attrs[(id(proxy), name)] = value
             return
-        raise self.refuse(Category.UNSUPPORTED_TENSOR_OP,
+        raise self._interp.refuse(Category.UNSUPPORTED_TENSOR_OP,
                           f"setting Tensor.{name} inside forward() is not supported",
                           hint="create a new tensor instead of changing this one's attributes",
                           operands=(proxy, value))
 
     # ------------------------------------------------------------------ Python conversions
-    def tensor_to_python(self, proxy: TensorProxy, kind: Any) -> Any:
+    def to_python(self, proxy: TensorProxy, kind: Any) -> Any:
         if kind is bool:
-            raise self.refuse(
+            raise self._interp.refuse(
                 Category.DATA_DEPENDENT_BRANCH,
                 "the program branches on the value of a tensor, which is unknown while tracing",
                 hint="use torch.cond(pred, true_fn, false_fn, operands) for data-dependent "
                      "control flow, or branch on shapes (x.shape[0] > 2) instead of values",
                 operands=(proxy,), standin="bool")
-        known = known_value(self.state, proxy.node)
+        known = known_value(self._state, proxy.node)
         if known is not None:      # torch.tensor(2) as an index: the same for every input
             return kind(known)
-        raise self.refuse(
+        raise self._interp.refuse(
             Category.DATA_DEPENDENT_VALUE,
             f"the program converts a tensor to a Python {getattr(kind, '__name__', kind)}, whose "
             "value is unknown while tracing",
@@ -336,27 +345,27 @@ class TensorsMixin:
 
     def data_dependent(self, message: str, exc: DataDependentError | None = None):
         if exc is not None and exc.kind == "specialize":
-            return self.refuse(
+            return self._interp.refuse(
                 Category.DATA_DEPENDENT_VALUE, message,
                 hint="keep the value symbolic (pass it to torch ops instead of int()/range()), or "
                      "pin it with torch._check(value == constant) if it is known")
-        return self.refuse(Category.DATA_DEPENDENT_BRANCH, message,
+        return self._interp.refuse(Category.DATA_DEPENDENT_BRANCH, message,
                            hint="use torch.cond for data-dependent control flow, or torch._check() "
                                 "to tell the tracer facts about data-dependent values (for example "
                                 "torch._check(a >= 0) before using a as a size or index)",
                            standin="bool", error_class=DataDependentGuardError)
 
-    def tensor_len(self, proxy: TensorProxy) -> Any:
+    def length(self, proxy: TensorProxy) -> Any:
         """`len(t)` in interpreted code: dim 0's size, symbolic like `t.shape[0]` (natives
         calling `len()` get an int through TensorProxy.__len__, which specializes)."""
         if not proxy.meta.shape:
             raise TypeError("len() of a 0-d tensor")
         return proxy.meta.shape[0]
 
-    def tensor_iter(self, proxy: TensorProxy) -> Any:
+    def iterate(self, proxy: TensorProxy) -> Any:
         if not proxy.meta.shape:
             raise TypeError("iteration over a 0-d tensor")
-        return iter(self.tensor_op(torch.Tensor.unbind, (proxy, 0), {}))
+        return iter(self.op(torch.Tensor.unbind, (proxy, 0), {}))
 
 
 def size_object(shape: tuple) -> Any:
