@@ -31,6 +31,7 @@ from .objects.containers import ContainersMixin
 from .objects.protocols import ProtocolsMixin
 from .tensors.tensor_methods import Tensors
 from .objects.tracebacks import Tracebacks
+from .objects.text import Text
 from .registry import HANDLERS, REFUSED_OPCODES
 from .objects.python_values import ValuesMixin
 
@@ -83,6 +84,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, 
         self.guard = NativeGuard(self.refuse)   # runs natives for real (calls/guard.py)
         self.modules = Modules(self)     # nn.Module calls and attributes (calls/nn_modules.py)
         self.tensors = Tensors(self)     # tensor ops and attributes, the ops.Emitter (tensors/)
+        self.text = Text(self)     # str/repr/format of the program's values (objects/text.py)
         # The outermost frame run: errors raised after forward() returned point at its return.
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).

@@ -207,17 +207,17 @@ def op_format_value(interp, frame, instr):
     flags = instr.raw_arg
     spec = frame.stack.pop() if flags & 0x04 else ""
     value = convert_value(interp, frame.stack.pop(), flags & 0x03)
-    frame.stack.append(interp.format_value(value, spec))
+    frame.stack.append(interp.text.format_value(value, spec))
 
 
 def convert_value(interp, value, conversion: int):
     """An f-string's `!s` (1), `!r` (2) or `!a` (3) conversion; 0 leaves the value."""
     if conversion == 1:
-        return interp.to_str(value)
+        return interp.text.to_str(value)
     if conversion == 2:
-        return interp.to_repr(value)
+        return interp.text.to_repr(value)
     if conversion == 3:
-        return ascii(interp.to_repr(value))[1:-1]
+        return ascii(interp.text.to_repr(value))[1:-1]
     return value
 
 

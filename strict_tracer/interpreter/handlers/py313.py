@@ -141,11 +141,11 @@ def op_convert_value(interp, frame, instr):
 def op_format_simple(interp, frame, instr):
     value = frame.stack[-1]
     if type(value) is not str:
-        frame.stack[-1] = interp.format_value(value, "")
+        frame.stack[-1] = interp.text.format_value(value, "")
 
 
 @handler("FORMAT_WITH_SPEC", since=PY313)
 def op_format_with_spec(interp, frame, instr):
     spec = frame.stack.pop()
-    frame.stack[-1] = interp.format_value(frame.stack[-1], spec)
+    frame.stack[-1] = interp.text.format_value(frame.stack[-1], spec)
 

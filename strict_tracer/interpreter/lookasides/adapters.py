@@ -169,15 +169,15 @@ class FormatArg(_Adapter):
 
     @reentry
     def __str__(self) -> str:
-        return self.interp.to_str(self.target)
+        return self.interp.text.to_str(self.target)
 
     @reentry
     def __repr__(self) -> str:
-        return self.interp.to_repr(self.target)
+        return self.interp.text.to_repr(self.target)
 
     @reentry
     def __format__(self, spec: str) -> str:
-        return self.interp.format_value(self.target, spec)
+        return self.interp.text.format_value(self.target, spec)
 
     @reentry
     def __getattr__(self, name: str) -> Any:

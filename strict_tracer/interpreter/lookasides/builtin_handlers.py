@@ -207,26 +207,26 @@ def _print(interp, args, kwargs):
                             "print() of a tensor needs its data, which does not exist while tracing",
                             hint="print shapes/dtypes (known at trace time) or remove the print",
                             operands=args)
-    text = [interp.to_str(a) for a in args]
+    text = [interp.text.to_str(a) for a in args]
     print(*text, **{k: v for k, v in kwargs.items() if k in ("sep", "end", "flush")})
 
 
 @special(builtins.repr)
 def _repr(interp, args, kwargs):
     (obj,) = args
-    return interp.to_repr(obj)
+    return interp.text.to_repr(obj)
 
 
 @special(builtins.str)
 def _str(interp, args, kwargs):
     if len(args) == 1 and not kwargs:
-        return interp.to_str(args[0])
+        return interp.text.to_str(args[0])
     return str(*args, **kwargs)
 
 
 @special(builtins.format)
 def _format(interp, args, kwargs):
-    return interp.format_value(*args)
+    return interp.text.format_value(*args)
 
 
 @special(builtins.globals)

@@ -332,7 +332,7 @@ def _bool(interp, args, kwargs):
 def _ascii(interp, args, kwargs):
     if len(args) != 1 or kwargs:
         return interp.guard.run_native(ascii, *args, **kwargs)
-    return interp.to_repr(args[0]).encode("ascii", "backslashreplace").decode("ascii")
+    return interp.text.to_repr(args[0]).encode("ascii", "backslashreplace").decode("ascii")
 
 
 # ---------------------------------------------------------------- string formatting
