@@ -33,7 +33,6 @@ from .tensors.tensor_methods import Tensors
 from .objects.tracebacks import Tracebacks
 from .objects.text import Text
 from .registry import HANDLERS, REFUSED_OPCODES
-from .objects.python_values import ValuesMixin
 
 # Frames of torch's own code (nn.Module forwards, functional wrappers) are not shown in node
 # stack traces, as in torch.export's: a node's trace ends at the user's line.
@@ -69,7 +68,7 @@ def _fx_annotation() -> dict[str, Any]:
     return {}
 
 
-class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin, ValuesMixin):
+class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
     """Runs Python functions bytecode by bytecode against a TraceState."""
 
     def __init__(self, state, explain: Any = None) -> None:

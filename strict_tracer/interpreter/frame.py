@@ -74,6 +74,18 @@ class Frame:
         return self.code.co_firstlineno
 
 
+def load_global(frame: Frame, name: str) -> Any:
+    """LOAD_GLOBAL / LOAD_NAME's global part: the frame's globals, then its builtins."""
+    try:
+        return frame.globals[name]
+    except KeyError:
+        pass
+    try:
+        return frame.builtins[name]
+    except KeyError:
+        raise NameError(f"name '{name}' is not defined") from None
+
+
 def builtins_of(globals_: dict) -> dict:
     b = globals_.get("__builtins__", __builtins__)
     return b if isinstance(b, dict) else b.__dict__

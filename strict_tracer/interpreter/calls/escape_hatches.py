@@ -35,7 +35,7 @@ def _autograd_function_apply(interp, args: tuple, kwargs: dict) -> Any:
     forward = interp.load_attr(cls, "forward")
     setup_context = interp.load_attr(cls, "setup_context")
     ctx = torch.autograd.function.FunctionCtx()
-    interp.mark_fresh(ctx)
+    interp.state.sandbox.mark_fresh(ctx)
     ctx.needs_input_grad = tuple(type(a) is TensorProxy and a.meta.requires_grad for a in fargs)
     saved = interp.state.grad_enabled
     interp.state.grad_enabled = False

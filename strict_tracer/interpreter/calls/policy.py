@@ -124,7 +124,7 @@ class CallsMixin:
             return numpy_calls.call_numpy(self, cls, args, kwargs)
         if cls in NATIVE_CONSTRUCTORS or (cls.__module__ in PURE_NATIVE_MODULES and _is_c_class(cls)):
             obj = self.make_super(args) if cls is super else self.guard.run_native(cls, *args, **kwargs)
-            self.mark_fresh(obj)
+            self.state.sandbox.mark_fresh(obj)
             return obj
         new = lookup_special(cls, "__new__")
         init = lookup_special(cls, "__init__")
@@ -144,7 +144,7 @@ class CallsMixin:
             obj = self.call(target, (cls, *args), kwargs)
         else:
             obj = self.call(new, (cls, *args), kwargs)
-        self.mark_fresh(obj)
+        self.state.sandbox.mark_fresh(obj)
         if issubclass(type(obj), cls):
             init = lookup_special(type(obj), "__init__")
             if type(init) is _FunctionType:
@@ -248,7 +248,7 @@ def _native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> A
         interp.check_native_proxy_args(fn, args, kwargs)
     target = mutated_container(fn, args)
     if target is not None:
-        interp.before_mutation(target)
+        interp.state.sandbox.before_mutation(target)
     return interp.guard.run_native(fn, *args, **kwargs)
 
 

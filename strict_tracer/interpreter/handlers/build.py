@@ -265,7 +265,7 @@ def op_setup_annotations(interp, frame, instr):
 def op_import_name(interp, frame, instr):
     fromlist = frame.stack.pop()
     level = frame.stack.pop()
-    frame.stack.append(interp.import_module(instr.arg, frame.globals, fromlist, level))
+    frame.stack.append(__import__(instr.arg, frame.globals, None, fromlist, level))
 
 
 @handler("IMPORT_FROM")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dis
 
 from ..registry import handler, refused
-from ..frame import NULL, UNBOUND
+from ..frame import NULL, UNBOUND, load_global
 from .flow import send_step
 from .stack import cell_value
 
@@ -143,7 +143,7 @@ def _mapping_get(interp, mapping, name: str):
 @handler("LOAD_FROM_DICT_OR_GLOBALS", since=PY312)
 def op_load_from_dict_or_globals(interp, frame, instr):
     value = _mapping_get(interp, frame.stack[-1], instr.arg)
-    frame.stack[-1] = value if value is not _MISSING else interp.load_global(frame, instr.arg)
+    frame.stack[-1] = value if value is not _MISSING else load_global(frame, instr.arg)
 
 
 @handler("LOAD_FROM_DICT_OR_DEREF", since=PY312)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import types
 
 from ..registry import handler
-from ..frame import NULL, UNBOUND
+from ..frame import NULL, UNBOUND, load_global
 from .build import convert_value, make_function
 from .call import call_ex, op_call
 from .flow import jump_truth
@@ -18,7 +18,7 @@ PY313 = (3, 13)
 @handler("LOAD_GLOBAL", since=PY313)
 def op_load_global(interp, frame, instr):
     push_null, name = instr.arg
-    frame.stack.append(interp.load_global(frame, name))
+    frame.stack.append(load_global(frame, name))
     if push_null:
         frame.stack.append(NULL)
 

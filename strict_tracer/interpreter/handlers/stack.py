@@ -4,7 +4,7 @@ from __future__ import annotations
 import types
 
 from ..registry import handler
-from ..frame import NULL, UNBOUND
+from ..frame import NULL, UNBOUND, load_global
 
 
 @handler("PRECALL", until=(3, 11))
@@ -70,7 +70,7 @@ def op_load_global(interp, frame, instr):
     push_null, name = instr.arg
     if push_null:
         frame.stack.append(NULL)
-    frame.stack.append(interp.load_global(frame, name))
+    frame.stack.append(load_global(frame, name))
 
 
 @handler("STORE_GLOBAL")
@@ -97,7 +97,7 @@ def op_load_name(interp, frame, instr):
             return
         except KeyError:
             pass
-    frame.stack.append(interp.load_global(frame, name))
+    frame.stack.append(load_global(frame, name))
 
 
 @handler("STORE_NAME")

@@ -114,7 +114,7 @@ def _construct_from_iterable(native: type):
         if len(args) == 1 and not kwargs and needs_iter_adapter(args[0]):
             args = (InterpretedIterable(interp, args[0]),)
         result = interp.guard.run_native(native, *args, **kwargs)
-        interp.mark_fresh(result)
+        interp.state.sandbox.mark_fresh(result)
         return result
     return handler
 
@@ -128,7 +128,7 @@ def _iterable_method(native: Any, mutates: bool):
     def handler(interp, args, kwargs):
         if args:
             if mutates and issubclass(type(args[0]), (list, set, bytearray, collections.deque)):
-                interp.before_mutation(args[0])
+                interp.state.sandbox.before_mutation(args[0])
             args = (args[0], *(native_iterable(interp, a) for a in args[1:]))
         return interp.guard.run_native(native, *args, **kwargs)
     return handler
@@ -165,12 +165,12 @@ def _dict_like(native: Any, mutates: bool):
     def handler(interp, args, kwargs):
         first = 1 if native is not dict else 0
         if mutates and args and issubclass(type(args[0]), dict):
-            interp.before_mutation(args[0])
+            interp.state.sandbox.before_mutation(args[0])
         if len(args) == first + 1:
             args = (*args[:first], _mapping_argument(interp, args[first]))
         result = interp.guard.run_native(native, *args, **kwargs)
         if native is dict:
-            interp.mark_fresh(result)
+            interp.state.sandbox.mark_fresh(result)
         return result
     return handler
 

@@ -46,7 +46,7 @@ def _sorted(interp, args, kwargs):
     items = interp.iterate(args[0])
     if items is args[0]:
         items = list(items)
-    interp.mark_fresh(items)
+    interp.state.sandbox.mark_fresh(items)
     sort_list(interp, items, kwargs.get("key"), kwargs.get("reverse", False))
     return items
 
@@ -55,7 +55,7 @@ def _sorted(interp, args, kwargs):
 def _list_sort(interp, args, kwargs):
     if len(args) != 1 or not _sort_kwargs_ok(kwargs) or not issubclass(type(args[0]), list):
         return interp.guard.run_native(list.sort, *args, **kwargs)
-    interp.before_mutation(args[0])
+    interp.state.sandbox.before_mutation(args[0])
     sort_list(interp, args[0], kwargs.get("key"), kwargs.get("reverse", False))
 
 

@@ -281,9 +281,9 @@ def _warn(interp, args, kwargs):
     if type(registry) is not dict:
         interp.state.sandbox.record_key(module_globals, "__warningregistry__")
         registry = module_globals["__warningregistry__"] = {}
-        interp.mark_fresh(registry)
+        interp.state.sandbox.mark_fresh(registry)
     else:
-        interp.before_mutation(registry)
+        interp.state.sandbox.before_mutation(registry)
     # Showing a warning is output, like print(): the warnings machinery (filters, formatting,
     # linecache, a user showwarning hook) runs natively, unguarded, on plain arguments.
     return warnings.warn_explicit(message, category, frame.code.co_filename, frame.lineno or 0,

@@ -67,6 +67,9 @@ def _property_name(prop: property, owner: type) -> str:
     return "<unnamed>"
 
 
+_MATCH_SELF_TYPES = (bool, bytearray, bytes, dict, float, frozenset, int, list, set, str, tuple)
+
+
 class AttributesMixin:
     """load_attr / store_attr / delete_attr for Interpreter."""
 
@@ -243,3 +246,109 @@ class AttributesMixin:
     def record_attr(self, obj: Any, name: str) -> None:
         """Log the old value of obj.name so the sandbox can restore it."""
         self.state.sandbox.record_attr(obj, name)
+
+    # ------------------------------------------------------------------ super()
+    def make_super(self, args: tuple) -> Any:
+        if args:
+            if len(args) == 2 and type(args[1]) is TensorProxy:
+                return TensorSuper(self, args[0], args[1])
+            return super(*args)
+        frame = self.frames[-1]
+        code = frame.code
+        if "__class__" not in code.co_freevars or code.co_argcount + code.co_kwonlyargcount == 0 \
+                and not code.co_flags & 0x04:
+            raise RuntimeError("super(): no arguments")
+        cell = frame.localsplus[frame.decoded.localsplus_names.index("__class__")]
+        first = frame.localsplus[0]
+        if issubclass(type(first), types.CellType) and 0 in frame.decoded.cell_indices:
+            first = first.cell_contents
+        if type(first) is TensorProxy:
+            return TensorSuper(self, cell.cell_contents, first)
+        return super(cell.cell_contents, first)
+
+    def super_attr(self, sup: super, name: str) -> Any:
+        """Attribute lookup on a super object, with Python descriptors interpreted."""
+        start = sup.__thisclass__
+        obj = sup.__self__
+        owner = sup.__self_class__
+        if obj is None or name == "__class__":
+            return getattr(sup, name)
+        mro = owner.__mro__
+        try:
+            index = mro.index(start)
+        except ValueError:
+            return getattr(sup, name)
+        for klass in mro[index + 1:]:
+            if name in klass.__dict__:
+                descr = klass.__dict__[name]
+                instance = None if obj is owner else obj
+                return self.bind_descriptor(descr, instance, owner) if hasattr(type(descr), "__get__") \
+                    else descr
+        return getattr(sup, name)
+
+    # ------------------------------------------------------------------ match statements
+    def match_class(self, subject: Any, cls: Any, count: int, names: tuple) -> tuple | None:
+        if not issubclass(type(cls), type):
+            raise TypeError("called match pattern must be a class")
+        if not self.call(isinstance, (subject, cls), {}):
+            return None
+        attrs = []
+        seen: set[str] = set()
+        if count:
+            match_args = getattr(cls, "__match_args__", _MISSING)
+            if match_args is _MISSING:
+                if issubclass(cls, _MATCH_SELF_TYPES) and count == 1:
+                    attrs.append(subject)
+                    match_args = ()
+                    count = 0
+                else:
+                    match_args = ()
+            if not issubclass(type(match_args), tuple):
+                raise TypeError(f"{cls.__name__}.__match_args__ must be a tuple")
+            if count > len(match_args):
+                raise TypeError(f"{cls.__name__}() accepts {len(match_args)} positional "
+                                f"sub-pattern{'s' if len(match_args) != 1 else ''} ({count} given)")
+            for name in match_args[:count]:
+                seen.add(name)
+                try:
+                    attrs.append(self.load_attr(subject, name))
+                except AttributeError:
+                    return None
+        for name in names:
+            if name in seen:
+                raise TypeError(f"{cls.__name__}() got multiple sub-patterns for attribute '{name}'")
+            try:
+                attrs.append(self.load_attr(subject, name))
+            except AttributeError:
+                return None
+        return tuple(attrs)
+
+
+class TensorSuper:
+    """super() inside a torch.Tensor method running on a proxy (`super().unflatten(...)` in
+    torch/_tensor.py): attributes come from the classes after `thisclass` in the MRO."""
+
+    _strict_tracer_native = True
+
+    def __init__(self, interp, thisclass: type, proxy: TensorProxy) -> None:
+        self._interp = interp
+        self._thisclass = thisclass
+        self._proxy = proxy
+
+    def __getattr__(self, name: str) -> Any:
+        from ..tensors.tensor_methods import TensorMethod
+        proxy, interp = self._proxy, self._interp
+        mro = proxy.py_type.__mro__
+        start = mro.index(self._thisclass) + 1 if self._thisclass in mro else len(mro)
+        for klass in mro[start:]:
+            if name in klass.__dict__:
+                raw = klass.__dict__[name]
+                t = type(raw)
+                if t is types.FunctionType:
+                    return types.MethodType(raw, proxy)
+                if t in (types.MethodDescriptorType, types.WrapperDescriptorType):
+                    return TensorMethod(interp, proxy, raw, name)
+                if t is types.GetSetDescriptorType:
+                    return interp.tensors.attr(proxy, name)
+                return interp.bind_descriptor(raw, proxy, proxy.py_type)
+        raise AttributeError(f"'super' object has no attribute '{name}'")

@@ -31,7 +31,7 @@ class ClassBuilder:
             namespace = {}
         else:
             namespace = interp.call(prepare, (name, resolved), kwds)
-        interp.mark_fresh(namespace)
+        interp.state.sandbox.mark_fresh(namespace)
 
         code = func.__code__
         localsplus = bind_arguments(func, code, (), {})
@@ -43,7 +43,7 @@ class ClassBuilder:
         cls = interp.call(metaclass, (name, resolved, namespace), kwds)
         if issubclass(type(cell), types.CellType):
             cell.cell_contents = cls
-        interp.mark_fresh(cls)
+        interp.state.sandbox.mark_fresh(cls)
         return cls
 
 
@@ -73,7 +73,7 @@ def create_class(interp, meta: type, name: str, bases: tuple, namespace: Any, kw
     finally:
         for owner, original in masked.items():
             type.__setattr__(owner, "__init_subclass__", original)
-    interp.mark_fresh(cls)
+    interp.state.sandbox.mark_fresh(cls)
     for key, value, _ in hooks:
         type.__setattr__(cls, key, value)
     for key, value, set_name in hooks:

@@ -100,7 +100,7 @@ class ContainersMixin:
             self.tensors.op(operator.setitem, (obj, key, value), {})
             return
         if t is list or t is dict or t is bytearray:
-            self.before_mutation(obj)
+            self.state.sandbox.before_mutation(obj)
             if t is list and type(key) is int or t is dict and is_plain(key):
                 obj[key] = value
             else:
@@ -110,18 +110,46 @@ class ContainersMixin:
         if raw is _MISSING or raw is None:
             raise TypeError(f"'{display_name(t)}' object does not support item assignment")
         if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
-            self.before_mutation(obj)
+            self.state.sandbox.before_mutation(obj)
         self.call_slot(raw, obj, (key, value))
 
     def delete_subscr(self, obj: Any, key: Any) -> None:
         t = type(obj)
         if t is list or t is dict or t is bytearray:
-            self.before_mutation(obj)
+            self.state.sandbox.before_mutation(obj)
             self.guard.run_native(operator.delitem, obj, key)
             return
         raw = lookup_special(t, "__delitem__")
         if raw is _MISSING or raw is None:
             raise TypeError(f"'{display_name(t)}' object does not support item deletion")
         if type(raw) is not types.FunctionType and issubclass(type(obj), (list, dict, bytearray, collections.deque)):
-            self.before_mutation(obj)
+            self.state.sandbox.before_mutation(obj)
         self.call_slot(raw, obj, (key,))
+
+    # ------------------------------------------------------------------ iteration helpers
+    def iterate(self, iterable: Any, limit: int | None = None) -> list:
+        """Drain an iterable through the iteration protocol (at most `limit` items)."""
+        if type(iterable) in SAFE_TYPES and limit is None:
+            return list(iterable)
+        it = self.get_iter(iterable)
+        items = []
+        while limit is None or len(items) < limit:
+            try:
+                items.append(self.next_item(it))
+            except StopIteration:
+                break
+        return items
+
+    def mapping_items(self, mapping: Any) -> list[tuple[Any, Any]]:
+        if type(mapping) is dict:
+            return list(mapping.items())
+        if lookup_special(type(mapping), "keys") is _MISSING:
+            raise TypeError(f"'{display_name(type(mapping))}' object is not a mapping")
+        keys = self.iterate(self.call(self.load_attr(mapping, "keys"), (), {}))
+        return [(k, self.subscr(mapping, k)) for k in keys]
+
+    def set_add(self, target: set, item: Any) -> None:
+        if type(target) is set:
+            target.add(item)
+        else:
+            self.call(self.load_attr(target, "add"), (item,), {})

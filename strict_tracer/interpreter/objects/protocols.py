@@ -244,7 +244,7 @@ class ProtocolsMixin:
             return SERVICES["percent_format"](self, a, b)
         if ta in SAFE_TYPES and tb in SAFE_TYPES:
             if iname is not None and ta in (list, dict, set, bytearray):
-                self.before_mutation(a)
+                self.state.sandbox.before_mutation(a)
             return self.guard.run_native(fn, a, b)
         deferred = None
         if iname is not None:
@@ -257,7 +257,7 @@ class ProtocolsMixin:
                     if result is not NotImplemented:
                         return result
         if deferred is not None and ta in (list, bytearray, collections.deque):
-            self.before_mutation(a)
+            self.state.sandbox.before_mutation(a)
         return self.binary_protocol(a, b, name, rname, symbol.rstrip("=") if iname else symbol,
                                     deferred)
 
