@@ -110,6 +110,10 @@ def classify(fn: Any) -> Decision:
             if escape is not None:
                 return escape
         return INLINE_METHOD
+    if t is _BuiltinMethodType and type(fn.__self__) in _PLAIN_OWNER_TYPES:
+        decision = _plain_method_decision(fn)
+        if decision is not None:
+            return decision
     handler, bound = _special_handler(fn, t)
     if handler is not None:
         if bound:
@@ -117,6 +121,31 @@ def classify(fn: Any) -> Decision:
         return _with_handler(How.SPECIAL_CHECKED if t is _BuiltinMethodType else How.SPECIAL,
                              handler)
     return _classify_object(fn, t)
+
+
+# Builtin methods bound to values of these exact types (`table.get`, `items.append`): their
+# answer depends only on the type and the method's name, so it is worked out once.
+_PLAIN_OWNER_TYPES = frozenset({dict, list, tuple, set, frozenset, str, bytes, int, float, bool,
+                                complex})
+_PLAIN_METHOD_DECISIONS: dict[tuple[type, str], Decision] = {}
+
+
+def _plain_method_decision(fn: Any) -> Decision | None:
+    """classify() of a builtin method of a plain value, remembered per (type, name) when it
+    is a handler of the unbound method or a pure native; None: decide it in full (a handler
+    registered for this very bound method, or any other answer)."""
+    if SPECIAL.get(fn) is not None:
+        return None
+    key = (type(fn.__self__), fn.__name__)
+    decision = _PLAIN_METHOD_DECISIONS.get(key)
+    if decision is None:
+        handler, bound = _special_handler(fn, _BuiltinMethodType)
+        decision = _with_handler(How.SPECIAL_BOUND, handler) if handler is not None and bound \
+            else _classify_object(fn, _BuiltinMethodType)
+        if decision.how not in (How.SPECIAL_BOUND, How.NATIVE):
+            return None
+        _PLAIN_METHOD_DECISIONS[key] = decision
+    return decision
 
 
 def _classify_function(fn: types.FunctionType) -> Decision:

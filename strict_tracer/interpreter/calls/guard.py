@@ -126,9 +126,15 @@ def _plain(value: Any, depth: int = 0) -> bool:
         return True
     if tp not in _PLAIN_CONTAINERS or depth > 2 or len(value) > _MAX_PLAIN_ITEMS:
         return tp in (range, slice) and _plain((value.start, value.stop, value.step), depth + 1)
+    atoms = _PLAIN_ATOMS
+    for item in (value.keys() if tp is dict else value):
+        if type(item) not in atoms and not _plain(item, depth + 1):
+            return False
     if tp is dict:
-        return all(_plain(k, depth + 1) and _plain(v, depth + 1) for k, v in value.items())
-    return all(_plain(v, depth + 1) for v in value)
+        for item in value.values():
+            if type(item) not in atoms and not _plain(item, depth + 1):
+                return False
+    return True
 
 
 def runs_no_python(fn: Any, args: tuple, kwargs: dict) -> bool:

@@ -244,7 +244,7 @@ def _type_handler(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict
 
 
 def _native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
-    if any(type(a) is TensorProxy for a in args) or any(type(v) is TensorProxy for v in kwargs.values()):
+    if TensorProxy in map(type, args) or (kwargs and TensorProxy in map(type, kwargs.values())):
         interp.check_native_proxy_args(fn, args, kwargs)
     target = mutated_container(fn, args)
     if target is not None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from ..registry import handler
 from ..frame import NULL
+from ..objects.protocols import BINARY_OPS, PLAIN_SCALARS
 
 
 @handler("KW_NAMES", until=(3, 12))
@@ -127,7 +128,11 @@ def op_delete_subscr(interp, frame, instr):
 def op_binary_op(interp, frame, instr):
     stack = frame.stack
     b = stack.pop()
-    stack[-1] = interp.binary_op(instr.raw_arg, stack[-1], b)
+    a = stack[-1]
+    if type(a) in PLAIN_SCALARS and type(b) in PLAIN_SCALARS:    # binary_op's first case
+        stack[-1] = BINARY_OPS[instr.raw_arg][0](a, b)
+    else:
+        stack[-1] = interp.binary_op(instr.raw_arg, a, b)
 
 
 @handler("UNARY_POSITIVE", until=(3, 11))

@@ -6,7 +6,8 @@ import types
 from ...proxy import TensorProxy
 from ...symbolic import CheckFailed, SymBool
 from ..registry import handler, refused
-from ..objects.protocols import _MISSING, lookup_special, display_name
+from ..objects.protocols import (_MISSING, COMPARE_OPS, PLAIN_SCALARS, PURE_ITERATORS, display_name,
+                                 lookup_special)
 
 
 # ---------------------------------------------------------------- jumps
@@ -100,7 +101,10 @@ def op_compare(interp, frame, instr):
     stack = frame.stack
     b = stack.pop()
     a = stack[-1]
-    stack[-1] = interp.compare(instr.arg, a, b)
+    if type(a) in PLAIN_SCALARS and type(b) in PLAIN_SCALARS:    # compare's first case
+        stack[-1] = COMPARE_OPS[instr.arg][0](a, b)
+    else:
+        stack[-1] = interp.compare(instr.arg, a, b)
 
 
 @handler("COMPARE_OP:bool", since=(3, 13))
@@ -161,12 +165,24 @@ def op_get_iter(interp, frame, instr):
 
 @handler("FOR_ITER", until=(3, 11))
 def op_for_iter(interp, frame, instr):
-    it = frame.stack[-1]
-    try:
-        frame.stack.append(interp.next_item(it))
-    except StopIteration:
-        frame.stack.pop()
-        frame.ip = instr.arg
+    stack = frame.stack
+    it = stack[-1]
+    if type(it) in PURE_ITERATORS:      # next_item's first case, without the StopIteration
+        value = next(it, _EXHAUSTED)
+        if value is not _EXHAUSTED:
+            stack.append(value)
+            return
+    else:
+        try:
+            stack.append(interp.next_item(it))
+            return
+        except StopIteration:
+            pass
+    stack.pop()
+    frame.ip = instr.arg
+
+
+_EXHAUSTED = object()
 
 
 @handler("GET_LEN")
