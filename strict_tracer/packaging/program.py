@@ -24,6 +24,7 @@ from ..hops.naming import subgraph_modules
 from ..trace.module_calls import collect_signatures
 from ..trace.results import FunctionalProgram, TraceResult
 from ..trace.source_fns import annotate_lifted_placeholders
+from .shared_sym_nodes import sharing
 from .torch_symbols import TorchSymbols
 from ..proxy import TensorMeta
 from ..stage_log import Stages
@@ -207,7 +208,9 @@ def package(program: FunctionalProgram | TraceResult,
     graph = result.graph.graph
     symbols = TorchSymbols(result.shape_env, result.inputs, result.sym_nodes)
     annotate_lifted_placeholders(graph, {lifted.node for lifted in result.graph.lifted})
-    with symbols.shape_env.suppress_guards():   # metadata queries are not program guards
+    # Metadata queries are not program guards; torch's SymInt arithmetic for the node values
+    # is done once per expression (shared_sym_nodes.py).
+    with symbols.shape_env.suppress_guards(), sharing():
         _attach_vals(graph, symbols)
         subgraphs = subgraph_modules(graph, result.graph.submodules,
                                      lambda g: _attach_vals(g, symbols))

@@ -28,6 +28,7 @@ from torch.utils._sympy.numbers import int_oo
 from torch.utils._sympy.value_ranges import ValueRanges
 
 from ..proxy import TensorMeta, layout_strides
+from .shared_sym_nodes import share
 from ..symbolic import SymBool, SymFloat, SymValue
 from ..symbolic.constraints import range_constraints
 from ..symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
@@ -224,7 +225,7 @@ class TorchSymbols:
         key = self.env.resolve(s.expr)
         made = self._sizes.get(key)
         if made is None:
-            made = self._sizes[key] = self.value(s)
+            made = self._sizes[key] = share(self.value(s))
         return made
 
     # ------------------------------------------------------------------ program facts

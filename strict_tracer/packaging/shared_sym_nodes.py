@@ -1,0 +1,109 @@
+"""Torch SymInt arithmetic done once per expression while packaging makes node values.
+
+Making a fake tensor with symbolic sizes runs torch's storage-size and numel arithmetic on
+its SymInts (about nine SymNode operations, each a Python call into torch's SymNode with
+sympy work: most of a dynamic program's packaging). A model's layers repeat the same
+layouts, so the same operations recur on the same nodes. Sizes made for packaging are
+`SharedSymNode`s: while `sharing()` is active, a binary operation, an int wrapped as a
+node, or `maybe_as_int` of a node is answered from what the same call on the same nodes
+returned (SymNodes are values: the answer is the node torch would compute again). Outside
+`sharing()` a SharedSymNode is a plain SymNode. Nothing is shared under a proxy mode
+(make_fx records SymInt operations as graph nodes) or after the ShapeEnv's replacements
+change.
+"""
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+from torch.fx.experimental.proxy_tensor import get_proxy_mode
+from torch.fx.experimental.sym_node import SymNode
+
+_BINARY = ("add", "sub", "mul", "mod", "eq", "ne", "gt", "lt", "le", "ge", "sym_min",
+           "sym_max", "int_floordiv", "floordiv", "int_truediv", "truediv", "pow_by_natural")
+_table: dict | None = None     # (what, id(a), id(b), replacements) -> (a, b, result)
+
+
+class SharedSymNode(SymNode):
+    """A SymNode whose arithmetic is shared within `sharing()` (see the module docstring)."""
+
+
+def _version(node: SymNode) -> int:
+    env = node.shape_env
+    return 0 if env is None else len(env.replacements)
+
+
+def _shared_binary(name: str):
+    base = getattr(SymNode, name)
+
+    def method(self: SymNode, other: SymNode) -> SymNode:
+        table = _table
+        if table is None:
+            return base(self, other)
+        key = (name, id(self), id(other), _version(self))
+        hit = table.get(key)
+        if hit is not None:
+            return hit[2]
+        out = base(self, other)
+        if type(out) is SymNode:
+            out.__class__ = SharedSymNode
+        table[key] = (self, other, out)       # the operands stay alive: their ids stay theirs
+        return out
+    method.__name__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
+def _wrap_int(self: SymNode, num: int) -> SymNode:
+    table = _table
+    if table is None:
+        return SymNode.wrap_int(self, num)
+    key = ("int", type(num), num, id(self.shape_env))
+    hit = table.get(key)
+    if hit is not None:
+        return hit[2]
+    out = SymNode.wrap_int(self, num)
+    out.__class__ = SharedSymNode
+    table[key] = (self.shape_env, None, out)
+    return out
+
+
+def _maybe_as_int(self: SymNode) -> int | None:
+    table = _table
+    if table is None:
+        return SymNode.maybe_as_int(self)
+    key = ("as_int", id(self), None, _version(self))
+    hit = table.get(key)
+    if hit is not None:
+        return hit[2]
+    out = SymNode.maybe_as_int(self)
+    table[key] = (self, None, out)
+    return out
+
+
+for _name in _BINARY:
+    setattr(SharedSymNode, _name, _shared_binary(_name))
+SharedSymNode.wrap_int = _wrap_int
+SharedSymNode.maybe_as_int = _maybe_as_int
+
+
+def share(value: Any) -> Any:
+    """`value` (a torch SymInt made for packaging) with a SharedSymNode."""
+    node = getattr(value, "node", None)
+    if type(node) is SymNode:
+        node.__class__ = SharedSymNode
+    return value
+
+
+@contextlib.contextmanager
+def sharing() -> Iterator[None]:
+    """Share SharedSymNode arithmetic until the block ends (not under a proxy mode)."""
+    global _table
+    if get_proxy_mode() is not None or _table is not None:
+        yield
+        return
+    _table = {}
+    try:
+        yield
+    finally:
+        _table = None

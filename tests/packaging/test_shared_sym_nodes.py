@@ -1,0 +1,83 @@
+"""Packaging's shared SymInt arithmetic (strict_tracer/packaging/shared_sym_nodes.py): inside
+sharing() a repeated operation on the same nodes returns the node computed the first time,
+with the value torch computes without sharing; outside it, and under a proxy mode, every
+operation is torch's own."""
+import operator
+
+import torch
+from torch._dynamo.source import ConstantSource
+from torch.fx.experimental.proxy_tensor import make_fx
+from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
+from torch._subclasses.fake_tensor import FakeTensorMode, in_kernel_invocation_manager
+
+from strict_tracer.packaging.shared_sym_nodes import SharedSymNode, share, sharing
+
+OPS = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod,
+       operator.eq, operator.ge, operator.lt, torch.sym_max, torch.sym_min)
+
+
+def _sizes():
+    env = ShapeEnv()
+    symbols = []
+    for name, hint in (("a", 7), ("b", 12)):
+        s = env.create_symbol(hint, ConstantSource(name), dynamic_dim=DimDynamic.DYNAMIC)
+        symbols.append(env.create_symintnode(s, hint=hint))
+    return env, symbols
+
+
+def _results(a, b):
+    return [op(x, y) for op in OPS for x, y in ((a, b), (b, a), (a, 3), (5, b), (a * 4, b + 1))]
+
+
+def _describe(values):
+    return [(type(v).__name__, str(v.node.expr) if hasattr(v, "node") else v,
+             getattr(v.node, "hint", v) if hasattr(v, "node") else v) for v in values]
+
+
+def test_shared_operations_give_torch_values_and_repeat_as_the_same_node():
+    _, (a, b) = _sizes()
+    expected = _describe(_results(a, b))
+    _, (c, d) = _sizes()
+    share(c), share(d)
+    assert type(c.node) is SharedSymNode
+    with sharing():
+        first = _results(c, d)
+        again = _results(c, d)
+    assert _describe(first) == _describe(again) == expected
+    symbolic = [(x, y) for x, y in zip(first, again) if hasattr(x, "node")]
+    assert symbolic and all(x.node is y.node for x, y in symbolic)
+    outside = _results(c, d)        # no sharing: torch computes each node anew
+    assert _describe(outside) == expected
+    assert all(x.node is not y.node for x, y in zip(outside, first) if hasattr(x, "node"))
+
+
+def test_fake_tensors_made_with_sharing_match_torch():
+    meta = torch.device("meta")
+
+    def make(shared: bool):
+        env, (s0, s1) = _sizes()
+        mode = FakeTensorMode(shape_env=env)
+        if shared:
+            share(s0), share(s1)
+        shapes = ([1, s0, 4096], [s1, s0, 8, 16], [s0 * s1, 3])
+        out = []
+        with sharing() if shared else in_kernel_invocation_manager(mode):
+            for _ in range(2):
+                for shape in shapes:
+                    with in_kernel_invocation_manager(mode):
+                        t = torch.empty(shape, device=meta)
+                        u = torch.empty_strided(shape[::-1], t.stride()[::-1], device=meta)
+                    out += [(str(x.shape), str(x.stride()), str(x.untyped_storage().nbytes()),
+                             x.is_contiguous()) for x in (t, u)]
+        return out
+    assert make(True) == make(False)
+
+
+def test_nothing_is_shared_under_a_proxy_mode():
+    """make_fx records SymInt arithmetic as graph nodes: each operation must reach it."""
+    def f(x):
+        with sharing():
+            return x.new_zeros(share(x.shape[0]) * 2 + share(x.shape[0]) * 2)
+    gm = make_fx(f, tracing_mode="symbolic")(torch.randn(5))
+    assert sum(n.target is operator.mul for n in gm.graph.nodes) == 2
+    assert gm(torch.randn(3)).shape == (12,)
