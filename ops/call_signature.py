@@ -50,7 +50,7 @@ def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms
             proxies.append(value)
         m = value.meta
         pattern = None if m.is_static else tuple(
-            None if type(s) is int else syms.add(s) for s in m.shape)
+            None if type(s) is int else (syms.add(s), _hint(s) is None) for s in m.shape)
         if m.sym_strides is not None and not m.is_static:
             pattern = (pattern, tuple(None if type(s) is int else syms.add(s) for s in m.sym_strides))
         return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
@@ -68,10 +68,16 @@ def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms
     if isinstance(value, torch.Size):
         return (torch.Size, tuple(value))
     if isinstance(value, SymValue):
-        return ("S", t, value.example, syms.add(value))
+        # A value read from data has no hint: the oracle ran it as torch's unbacked symbol.
+        return ("S", t, _hint(value), syms.add(value))
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return (t, tuple(signature(v, proxies, seen, syms) for v in value))
     raise Uncacheable()
+
+
+def _hint(value: SymValue) -> Any:
+    """The value at the example inputs; None for a value read from data."""
+    return value.hint if value.hint is not None else value.env.hint_value(value.expr)
 
 
 def to_fake(value: Any, probe_syms: ProbeSymbols, fakes: dict, syms: SymArgs) -> Any:

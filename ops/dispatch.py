@@ -43,6 +43,8 @@ class Emitter(Protocol):
 
     def sym_node(self, value: SymValue) -> Any: ...
 
+    def bind_scalar(self, value: SymValue, node: torch.fx.Node) -> None: ...
+
 
 class UnsupportedCall(Exception):
     """The oracle could not produce a graph for this call (data-dependent output, ...)."""
@@ -84,6 +86,7 @@ class CallTemplate:
     out_metas: list[TensorMeta | None]
     out_refs: list[Any]     # for each output element: the ref it updates in place, else None
     seq_type: type | None = None
+    out_scalar: SymRef | None = None    # a number read from data (`aten.item`): a new symbol
 
 
 @dataclass
@@ -170,6 +173,7 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
         args = refs.ref_of(rc.args)
         kwargs = refs.ref_of(rc.kwargs)
         out_kind, elems, seq_type = _output_kind(rc)
+        scalar = _data_scalar(rc.output, probe_syms)     # its symbol is new on every replay
         metas, updated = [], []
         for k, o in enumerate(elems):
             metas.append(_hint_meta(o, probe_syms, sym_args, env))
@@ -177,10 +181,12 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
             if id(o) not in refs.refs:
                 refs.refs[id(o)] = OutRef(index, None if out_kind == "tensor" else k)
             refs.by_view[_view_key(o)] = refs.refs[id(o)]
-        calls.append(CallTemplate(rc.op, args, kwargs, out_kind, metas, updated, seq_type))
+        calls.append(CallTemplate(rc.op, args, kwargs, out_kind, metas, updated, seq_type, scalar))
     output = refs.ref_of(result.output)
-    return Template(calls, output, _replayable(result, input_fakes, input_metas),
-                    probe_syms if probe_syms.values else None, result.routing)
+    cacheable = _replayable(result, input_fakes, input_metas) and \
+        all(c.out_scalar is None for c in calls)
+    return Template(calls, output, cacheable, probe_syms if probe_syms.values else None,
+                    result.routing)
 
 
 def _replayable(result: ProbeResult, input_fakes: list[torch.Tensor],
@@ -196,6 +202,17 @@ def _replayable(result: ProbeResult, input_fakes: list[torch.Tensor],
                 (f.requires_grad, f.is_leaf, f.dtype) != (m.requires_grad, m.is_leaf, m.dtype):
             return False
     return True
+
+
+def _data_scalar(out: Any, probe_syms: ProbeSymbols) -> SymRef | None:
+    """The number a call read from tensor data, if it returned one: `torch.full(size, t)` with
+    a 0-dim tensor `t` calls `aten.item(t)` and passes its value on."""
+    if not isinstance(out, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return None
+    expr = out.node._expr
+    if expr.free_symbols <= set(probe_syms.params):
+        return None
+    return SymRef(expr, type(out))
 
 
 def _hint_meta(o: torch.Tensor, probe_syms: ProbeSymbols, sym_args: list, env: Any) -> TensorMeta:
@@ -304,7 +321,7 @@ def _replay(template: Template, proxies: list[TensorProxy], emit: Emitter,
     probe_syms = probe_syms or template.probe
     state = _ReplayState(proxies, sym_args, probe_syms, emit.shape_env)
     for value in sym_args:
-        if isinstance(value, SymBool):
+        if isinstance(value, SymBool) and value.env.hint_value(value.expr) is not None:
             bool(value)             # the oracle ran with its value: guard it
     for condition in template.routing:
         # The ATen calls torch chose depend on these facts about sizes (x[:, :6] is an alias
@@ -318,7 +335,13 @@ def _replay(template: Template, proxies: list[TensorProxy], emit: Emitter,
         metas = fresh_metas[index] if fresh_metas is not None else [_copy_meta(m) for m in ct.out_metas]
         emit.symbolic_shapes(ct.op, args, kwargs, metas)
         node_meta = metas[0] if ct.out_kind == "tensor" else (metas if ct.out_kind == "seq" else None)
+        scalar = None
+        if ct.out_scalar is not None:
+            scalar = node_meta = probe_syms.adopt_scalar(ct.out_scalar.expr, ct.out_scalar.torch_type,
+                                                         emit.shape_env, f"{ct.op}")
         node = emit.emit_call(ct.op, _to_nodes(args, emit), _to_nodes(kwargs, emit), node_meta)
+        if scalar is not None:
+            emit.bind_scalar(scalar, node)      # the node computes the new symbol's value
         produced: list[TensorProxy | None] = []
         if ct.out_kind == "tensor":
             produced.append(_bind_output(node, metas[0], ct.out_refs[0], state, emit, ct.op))
@@ -400,6 +423,10 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         probe_syms.pool.settle()
     template = _build_template(result, fakes, [p.meta for p in proxies], probe_syms, sym_args,
                                emit.shape_env)
+    for ct in template.calls:
+        if ct.out_scalar is not None:   # named before sizes computed from it (torch.empty(t))
+            probe_syms.adopt_scalar(ct.out_scalar.expr, ct.out_scalar.torch_type, emit.shape_env,
+                                    f"{ct.op}")
     fresh = _fresh_metas(result, probe_syms, sym_args, emit.shape_env)
     if probe_syms.unbacked or _returns_symbolic(result.output):
         template.cacheable = False

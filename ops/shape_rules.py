@@ -4,7 +4,8 @@ The oracle gives every output's shape at the hint values. When an op's inputs ca
 sizes, the op's shape rule (`ops/rules/`, one module per family) computes the symbolic output
 shape; its value at the hints is checked against the oracle's on every call. An op without a
 rule, or a rule that cannot handle its arguments, gets its shapes and guards from torch's own
-kernel run on symbolic stand-ins (kernel_shapes). Only when that kernel cannot run
+kernel run on symbolic stand-ins (kernel_shapes); so does a rule that meets a question
+about a data-dependent size it cannot decide. Only when that kernel cannot run
 symbolically are the inputs specialized to their hints (guards), said on the
 `strict_tracer.shapes` logger: a lost dynamic dim, never a wrong shape.
 """
@@ -13,9 +14,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sympy
+
 from strict_tracer.errors import InternalTracerError
 from strict_tracer.proxy import TensorMeta, TensorProxy
-from strict_tracer.symbolic import SymValue
+from strict_tracer.symbolic import DataDependentError, SymValue
 
 from .kernel_shapes import KernelShapeError, kernel_layouts, kernel_shapes
 from .rules import ShapeRuleError, bind, find_rule, runs_always
@@ -48,7 +51,10 @@ def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], sh
         try:
             result = rule(bind(op, args, kwargs, shape_env, outputs))
             shapes = [result] if isinstance(result, tuple) else list(result)
-        except ShapeRuleError:
+        except (ShapeRuleError, DataDependentError):
+            # DataDependentError: the rule asked a question about a size read from data that
+            # no fact decides. torch's kernel answers such questions as torch.export does
+            # (guard_or_false, size-oblivious reasoning, runtime asserts), so it decides.
             pass
     if shapes is None:
         try:
@@ -59,6 +65,7 @@ def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], sh
     _check_against_oracle(op, shapes, outputs)
     for meta, new in zip(outputs, shapes):
         meta.shape = tuple(new)
+        _sizes_are_sizes(meta.shape, shape_env)
     if _returns_views(op) and _has_dynamic_tensor((args, kwargs)):
         _view_strides(op, args, kwargs, outputs, shape_env)
 
@@ -94,6 +101,15 @@ def _view_strides(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta],
             return
     for meta, strides in zip(outputs, all_strides):
         meta.sym_strides = strides
+
+
+def _sizes_are_sizes(shape: tuple, shape_env) -> None:
+    """A size computed from data (`expand(u2)`) is >= 0 wherever the op runs: a runtime
+    assert, as torch's kernels make it, unless the facts already say so."""
+    for size in shape:
+        if isinstance(size, SymValue) and size.hint is None and \
+                shape_env.hint_value(size.expr) is None:
+            shape_env.check(sympy.Ge(size.expr, 0))
 
 
 def _check_against_oracle(op: Any, shapes: list[tuple], outputs: list[TensorMeta]) -> None:

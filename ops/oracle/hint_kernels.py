@@ -78,6 +78,9 @@ class HintKernels:
             meta = self.metas.get(id(value))
             if meta is None:
                 raise NeedsSymbolic("a symbolic tensor the oracle did not make")
+            if _data_dependent(meta):
+                # No hint exists: a twin would run the kernel at an invented size.
+                raise NeedsSymbolic("a size that depends on data")
             from .fakes import make_fake
             twin = make_fake(meta)
             self._originals[id(twin)] = (value, _layout(twin))
@@ -110,6 +113,10 @@ class HintKernels:
             return value
         # A scalar computed by the kernel (it may stand for a symbolic value).
         raise NeedsSymbolic(f"an output of type {type(value).__name__}")
+
+
+def _data_dependent(meta: Any) -> bool:
+    return any(type(s) is not int and s.env.hint_value(s.expr) is None for s in meta.shape)
 
 
 def _layout(t: torch.Tensor) -> tuple:

@@ -123,6 +123,7 @@ class ProbeSymbols:
         self.params: list = [None] * len(values)     # stand-in symbol per value
         self._stand_ins: list = [None] * len(values)
         self.unbacked: dict[sympy.Symbol, SymValue] = {}
+        self.scalars: dict[sympy.Basic, SymValue] = {}     # numbers read from data, by torch expr
 
     # ------------------------------------------------------------------ ours -> torch
     def stand_in(self, i: int) -> Any:
@@ -133,8 +134,14 @@ class ProbeSymbols:
 
     def _make(self, i: int, value: SymValue) -> Any:
         if isinstance(value, SymBool):
-            # Routing never depends on a symbolic bool; decide it (a guard) and pass a bool.
-            return bool(value)
+            if value.env.hint_value(value.expr) is not None:
+                # Routing never depends on a symbolic bool; decide it (a guard), pass a bool.
+                return bool(value)
+            # A bool read from data (`torch.tensor([b.item()])`): torch's own unbacked bool,
+            # whose 0/1 symbol stands for ours (_param_expr).
+            stand_in = self.torch_env.create_unbacked_symbool()
+            (self.params[i],) = stand_in.node.expr.free_symbols
+            return stand_in
         if value.env.hint_value(value.expr) is None:
             # A value read from data: torch must treat it as unbacked too (it cannot pin it).
             stand_in = self.torch_env.create_unbacked_symint() if isinstance(value, SymInt) \
@@ -212,7 +219,7 @@ class ProbeSymbols:
             return e
         if e.is_Symbol:
             if e in self.params:
-                return args[self.params.index(e)].expr
+                return _param_expr(args[self.params.index(e)])
             return self._unbacked(e).expr
         conv = [self.expr_of(a, args) for a in e.args]
         func = e.func
@@ -222,6 +229,27 @@ class ProbeSymbols:
         if func in _SYMPY_FUNCS:
             return func(*conv)
         raise NotImplementedError(f"torch expression {e} ({func.__name__})")
+
+    def adopt_scalar(self, texpr: sympy.Basic, torch_type: type, env, source: str) -> SymValue:
+        """Our value for a number an ATen call read from data (`aten.item`): a fresh unbacked
+        symbol with the range torch gives it (any value: not a size); the same one each time
+        it is asked for."""
+        made = self.scalars.get(texpr)
+        if made is not None:
+            return made
+        fresh = [s for s in texpr.free_symbols if s not in self.params and s not in self.unbacked]
+        if len(fresh) != 1:
+            raise NotImplementedError(f"torch expression {texpr} read from data")
+        symbol = fresh[0]
+        kind = {torch.SymInt: SymInt, torch.SymFloat: SymFloat, torch.SymBool: SymBool}[torch_type]
+        vr = self.torch_env.var_to_range.get(symbol)
+        lo, hi = (-INF, INF) if vr is None or kind is SymFloat else (_py(vr.lower), _py(vr.upper))
+        ours = env.create_unbacked(f"{source} of a tensor passed as a number", kind, lower=lo,
+                                   upper=hi)
+        (our_symbol,) = ours.expr.free_symbols
+        self.unbacked[symbol] = (SymFloat if kind is SymFloat else SymInt)(our_symbol, None, env)
+        self.scalars[texpr] = ours
+        return ours
 
     def _unbacked(self, symbol: sympy.Symbol) -> SymValue:
         """A data-dependent size the oracle produced: a fresh unbacked size of ours."""
@@ -233,6 +261,18 @@ class ProbeSymbols:
                                             upper=hi, size_like=True)
             self.unbacked[symbol] = ours
         return ours
+
+
+def _param_expr(value: SymValue) -> sympy.Basic:
+    """What a stand-in symbol stands for: the value's expression; for a bool, its 0/1 value
+    (torch's unbacked bools are `Eq(u, 1)` of a symbol u in [0, 1])."""
+    if not isinstance(value, SymBool):
+        return value.expr
+    e = value.env.resolve(value.expr)
+    if e.func is sympy.Eq and e.rhs == 1 and e.lhs.is_Symbol and \
+            value.env.range_of(e.lhs) == (0, 1):
+        return e.lhs
+    return sympy.Piecewise((1, e), (0, True))
 
 
 def _py(bound: Any):

@@ -97,6 +97,11 @@ class PassEmitter:
             raise refusal(self.origin, f"cannot compute the size {value} in the graph")
         return self.sym_nodes.node_for(value, cache={})
 
+    def bind_scalar(self, value: Any, node: torch.fx.Node) -> None:
+        if self.sym_nodes is None:
+            raise refusal(self.origin, f"cannot compute the value {value.describe()} in the graph")
+        self.sym_nodes.bind_value(next(iter(value.expr.free_symbols)), node, value.expr)
+
     def values(self, value: Any) -> Any:
         """Traced arguments for dispatch: nodes computing sizes become their symbolic values."""
         if isinstance(value, torch.fx.Node):

@@ -126,11 +126,20 @@ class SymNodes:
             value = node.meta.get("st_meta")
             if not isinstance(value, SymValue):
                 continue
-            key = self.env.resolve(value.expr)
+            # A value equal to others only by a runtime assert merges with its own kind only.
+            key = value.expr if self._asserted_equal(value.expr) else self.env.resolve(value.expr)
             kept = first.setdefault(key, node)
             if kept is not node:
                 node.replace_all_uses_with(kept)
                 self.graph.graph.erase_node(node)
+
+    def _asserted_equal(self, expr: sympy.Basic) -> bool:
+        """Does `expr` equal others only by a runtime assert (a data-dependent size replaced
+        by an input's: `nonzero(a).size(0) == c.size(0)`)? Merging its node with theirs would
+        make that assert compare a value with itself."""
+        symbols = self.env.symbols
+        return any(s in self.env.replacements and symbols[s].unbacked
+                   for s in expr.free_symbols if s in symbols)
 
     def _call(self, target: Any, args: tuple, e: sympy.Basic) -> torch.fx.Node:
         return self.graph.call(target, args, {}, self._value(e))
