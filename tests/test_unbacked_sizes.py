@@ -201,3 +201,18 @@ def test_view_minus_one_of_masked_select_feeds_layers():
         got, want = run_both(model, ep, (x, mask))
         assert_same(got, want)
         assert _shapes(got) == [(kept, 3), (kept, 7)]
+
+
+class CondPicksAnInt(torch.nn.Module):
+    def forward(self, x):
+        n = torch.cond(x.sum() > 3, lambda: 2, lambda: 5, ())
+        return x[:n] * n, torch.zeros(n), x[n - 2]
+
+
+def test_cond_branches_returning_different_ints_give_a_value_read_from_data():
+    model = CondPicksAnInt()
+    ep = strict_tracer.export(model, (torch.randn(6, 3),))
+    assert _asserts(ep) == ["u0 >= 2", "u0 <= 5"]
+    for x in (torch.full((6, 3), -1.0), torch.ones(6, 3)):      # the false, then the true branch
+        got, want = run_both(model, ep, (x,))
+        assert_same(got, want)

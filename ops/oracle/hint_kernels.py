@@ -116,7 +116,8 @@ class HintKernels:
 
 
 def _data_dependent(meta: Any) -> bool:
-    return any(type(s) is not int and s.env.hint_value(s.expr) is None for s in meta.shape)
+    return any(type(s) is not int and s.hint is None and s.env.hint_value(s.expr) is None
+               for s in meta.shape)
 
 
 def _layout(t: torch.Tensor) -> tuple:

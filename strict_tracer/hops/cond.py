@@ -17,7 +17,7 @@ import torch.utils._pytree as pytree
 from ..errors import Category
 from ..interpreter.registry import special
 from ..proxy import TensorProxy
-from ..symbolic import SymBool
+from ..symbolic import SymBool, SymInt
 from .hop_nodes import (bind, copy_meta, emit_operator, meta_differences, register_subgraphs, tensor_leaves)
 from .naming import merge_free_inputs
 from ..trace.subgraph import SubgraphBuilder, check_no_leaked_symbols, trace_body
@@ -64,8 +64,8 @@ def cond(interp, args: tuple, kwargs: dict) -> Any:
                             f"the branches of torch.cond return different structures: {t_spec} "
                             f"vs {f_spec}", hint="return the same tuple/list/dict of tensors from both")
     outputs = _merge_outputs(interp, t_leaves, f_leaves)
-    for builder in (t_builder, f_builder):
-        check_no_leaked_symbols(interp, builder, outputs)
+    for builder in (t_builder, f_builder):     # (cond's own data-dependent ints aside)
+        check_no_leaked_symbols(interp, builder, [o for o in outputs if not isinstance(o, SymInt)])
     t_builder.finish(t_leaves)
     f_builder.finish(f_leaves)
     free = merge_free_inputs(t_builder, f_builder)
@@ -123,14 +123,10 @@ def _merge_outputs(interp, true_leaves: list[Any], false_leaves: list[Any]) -> l
                     operands=(t, f))
             merged.append(copy_meta(t.meta, requires_grad=t.meta.requires_grad or f.meta.requires_grad))
         elif type(t) is int and type(f) is int:
-            if t != f:
-                raise interp.refuse(
-                    Category.CONTROL_FLOW_OP,
-                    f"the branches of torch.cond return different ints as output {index} ({t} vs "
-                    f"{f}); torch.export makes this a data-dependent value, which strict_tracer "
-                    "does not support yet",
-                    hint="return the value as a tensor (torch.tensor(n)) from both branches")
-            merged.append(t)
+            # Different ints: which one depends on the predicate's data, a value read from
+            # data (as torch.export has it) known to lie between the two.
+            merged.append(t if t == f else interp.state.shape_env.create_unbacked(
+                f"output {index} of torch.cond", SymInt, lower=min(t, f), upper=max(t, f)))
         else:
             raise interp.refuse(
                 Category.CONTROL_FLOW_OP,

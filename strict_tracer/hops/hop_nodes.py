@@ -116,7 +116,8 @@ def register_subgraphs(cur: GraphBuilder, parts: list[tuple[str, SubgraphBuilder
 def emit_operator(interp, hop: Any, args: tuple, outputs: list[Any]) -> list[Any]:
     """Emit `hop(*args)` and one getitem per tensor output.
 
-    `outputs` holds, per output, its TensorMeta or the constant it always is.
+    `outputs` holds, per output, its TensorMeta, the unbacked value it is, or the constant it
+    always is.
     """
     cur = interp.state.graph
     node = cur.call(hop, args, {}, tuple(outputs))
@@ -125,6 +126,10 @@ def emit_operator(interp, hop: Any, args: tuple, outputs: list[Any]) -> list[Any
         if isinstance(out, TensorMeta):
             item = cur.call(operator.getitem, (node, index), {}, out)
             values.append(interp.tensors.new_proxy(item, out, hop))
+        elif isinstance(out, SymValue):     # a number the operator computes from data
+            item = cur.call(operator.getitem, (node, index), {}, out)
+            interp.state.sym_nodes.bind_value(next(iter(out.expr.free_symbols)), item, out.expr)
+            values.append(out)
         else:
             values.append(out)
     return values

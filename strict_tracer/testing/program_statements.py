@@ -7,8 +7,8 @@ sizes used in arithmetic and factories, float arithmetic on sizes, `.shape`/`.si
 and in-place writes through views (also aliases read after their base was mutated), custom
 submodules, ModuleList/ModuleDict/Sequential, BatchNorm running stats, embeddings, module
 constants steering control flow, closures with late binding, functools.partial, namedtuples,
-grad-mode blocks, dtype round trips, `torch.cond` and introspection (`type`, `isinstance`,
-`__class__`, inspect predicates).
+grad-mode blocks, dtype round trips, `torch.cond`, introspection (`type`, `isinstance`,
+`__class__`, inspect predicates) and sizes read from tensor data.
 """
 from __future__ import annotations
 
@@ -309,8 +309,35 @@ def introspection(w) -> None:
     w.tensors.append(target)
 
 
+def data_size(w) -> None:
+    """Sizes and numbers read from tensor data (`.item()`, `.tolist()`, nonzero, masked_select,
+    a 0-dim tensor passed as a number, a 1-element tensor as a size) through views, reshape,
+    expand, broadcasting and scalar constructors. The data differs between the runs a campaign
+    compares, so the sizes do too (0 included: no positive value)."""
+    v = w.var()
+    n = f"({v} > 0).sum().item()"
+    w.assign(w.draw(st.sampled_from([
+        f"torch.ones({n}, {WIDTH}).view(-1, 2).sum(0).repeat(3) + {v}",
+        f"torch.ones({n}, 2).reshape(2, -1).sum(1).sum() + {v}",
+        f"torch.zeros({n}, 1).expand(-1, {WIDTH}).sum(0) + {v}",
+        f"torch.ones({n} * 2).view(-1, 2).sum() * {v}",
+        f"{v}.index_select(0, ({v}[:, 0] > 0).nonzero().view(-1)).sum(0, keepdim=True) + {v}",
+        f"torch.masked_select({v}, ({v}[:, :1] > 0).expand(-1, {WIDTH})).view(-1, {WIDTH})"
+        f".sum(0) + {v}",
+        f"{v}.new_ones([({v}[:, 0] > 0).nonzero().size(0), {WIDTH}]).sum(0) * {v}",
+        f"torch.full((1, {WIDTH}), {v}.amax()) + {v}",
+        f"torch.full((1, {WIDTH}), ({v}.sum() > 0)).float() + {v}",
+        f"torch.tensor([{v}.amax().item()] * {WIDTH}) - {v}",
+        f"torch.tensor([({v}[0, 0] > 0).item()]).float() + {v}",
+        f"torch.ones(({v} > 0).sum().reshape(1)).sum() + {v}",
+        f"torch.ones(sum(({v}[0, :2] > 0).long().tolist()) + 1).sum() + {v}",
+        f"torch.ones({n}).expand(2, -1).sum(1).sum() + {v}",
+    ])))
+
+
 STATEMENTS = {
     "size_arithmetic": size_arithmetic, "float_size": float_size, "shape_branch": shape_branch, "size_loop": size_loop,
     "view_mutation": view_mutation, "input_view_mutation": input_view_mutation,
     "submodule": submodule, "python_feature": python_feature, "introspection": introspection,
+    "data_size": data_size,
 }

@@ -131,8 +131,9 @@ def _really_aliases(node: torch.fx.Node) -> bool:
     def fake_of(value: Any) -> Any:
         if isinstance(value, torch.fx.Node):
             meta = value.meta.get("st_meta")
-            if meta is None or isinstance(meta, (list, tuple)):
-                raise _Unknown()
+            if meta is None or isinstance(meta, (list, tuple)) or not hasattr(meta, "shape") or \
+                    any(getattr(s, "hint", 0) is None for s in meta.shape):
+                raise _Unknown()        # (a size read from data has no value to run at)
             fake = example_of(meta)
             inputs.append(fake)
             return fake
