@@ -216,3 +216,29 @@ def test_cond_branches_returning_different_ints_give_a_value_read_from_data():
     for x in (torch.full((6, 3), -1.0), torch.ones(6, 3)):      # the false, then the true branch
         got, want = run_both(model, ep, (x,))
         assert_same(got, want)
+
+
+def test_generator_writes_data_dependent_sizes():
+    """The campaign generator's `data_size` statements export (dynamic batch) and match eager
+    on inputs whose data, hence whose data-dependent sizes, differ from the example's."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    from strict_tracer.testing.differential import check_program
+    from strict_tracer.testing.program_statements import STATEMENTS
+    from strict_tracer.testing.programs import Program, _Writer
+
+    @st.composite
+    def one_statement(draw):
+        w = _Writer(draw, 1)
+        STATEMENTS["data_size"](w)
+        source = ("class Generated(torch.nn.Module):\n    def forward(self, x0):\n"
+                  + "\n".join(w.lines) + f"\n        return ({w.tensors[-1]},)\n")
+        return Program(source, 1, False)
+
+    @settings(max_examples=10, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck))
+    @given(one_statement())
+    def check(program):
+        outcome = check_program(program, batches=(4, 7, 2), seeds=(1, 2, 3), dynamic=True)
+        assert outcome.exported, program.source
+    check()
