@@ -203,6 +203,32 @@ def test_view_minus_one_of_masked_select_feeds_layers():
         assert _shapes(got) == [(kept, 3), (kept, 7)]
 
 
+class ContiguousOfDataShape(torch.nn.Module):
+    def forward(self, x):
+        return torch.arange(x.item() * 3).view(-1, 3).t().contiguous().view(-1) * 2
+
+
+def test_contiguous_of_a_data_dependent_layout():
+    # Whether contiguous() copies depends on the data (a (3, u0) transpose is contiguous
+    # for u0 <= 1): reading the result is exported (a write through it is refused:
+    # tests/symbolic/test_unbacked.py).
+    model = ContiguousOfDataShape()
+    ep = strict_tracer.export(model, (torch.tensor(4),))
+    for n in (1, 5):
+        got, want = run_both(model, ep, (torch.tensor(n),))
+        assert_same(got, want)
+
+
+@pytest.mark.xfail(strict=True, reason="the symbolic strides of the copy, Max(1, u0), make "
+                   "torch's view kernel on stand-ins assert Eq(Max(1, u0), u0): u0 = 0 is "
+                   "refused at run time where torch.export's program runs")
+def test_contiguous_of_a_data_dependent_layout_at_size_zero():
+    model = ContiguousOfDataShape()
+    ep = strict_tracer.export(model, (torch.tensor(4),))
+    got, want = run_both(model, ep, (torch.tensor(0),))
+    assert_same(got, want)
+
+
 class CondPicksAnInt(torch.nn.Module):
     def forward(self, x):
         n = torch.cond(x.sum() > 3, lambda: 2, lambda: 5, ())

@@ -332,6 +332,7 @@ def data_size(w) -> None:
         f"torch.ones(({v} > 0).sum().reshape(1)).sum() + {v}",
         f"torch.ones(sum(({v}[0, :2] > 0).long().tolist()) + 1).sum() + {v}",
         f"torch.ones({n}).expand(2, -1).sum(1).sum() + {v}",
+        f"torch.arange({n} * 2).view(-1, 2).t().contiguous().view(-1).float().sum() + {v}",
     ])))
 
 
