@@ -10,7 +10,7 @@ import torch
 from torch.export import Dim
 
 import strict_tracer
-from helpers import assert_same, run_both
+from support.helpers import assert_same, run_both
 
 
 def _asserts(ep) -> list[str]:
