@@ -117,3 +117,24 @@ def walk_proxies(value: Any, proxies: list, seen: dict, syms: SymArgs) -> None:
     elif t is slice:
         for v in (value.start, value.stop, value.step):
             walk_proxies(v, proxies, seen, syms)
+
+
+def lookup(cache: dict, head: tuple, args: tuple, kwargs: dict, shape_env: Any) -> tuple:
+    """The call's cache key and its cached template (None, None when uncacheable), with the
+    proxies and symbolic values found in its arguments. `head`: what else selects the template
+    (the callable, grad mode, autocast)."""
+    proxies: list[TensorProxy] = []
+    seen: dict[int, int] = {}
+    syms = SymArgs()
+    try:
+        key = (*head, signature(args, proxies, seen, syms), signature(kwargs, proxies, seen, syms))
+        # The stand-ins carry each value's range, and torch routes on what a range decides
+        # without a guard (x[:, :6] skips its slice when the width is known <= 6): a template
+        # serves only values of the same ranges.
+        key = (key, tuple(shape_env.bound(v.expr) for v in syms.values))
+        return key, cache.get(key), proxies, syms
+    except (Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
+        proxies, seen, syms = [], {}, SymArgs()
+        walk_proxies(args, proxies, seen, syms)
+        walk_proxies(kwargs, proxies, seen, syms)
+        return None, None, proxies, syms

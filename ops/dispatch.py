@@ -21,7 +21,7 @@ from strict_tracer.symbolic import SymBool, SymValue
 from .oracle.hint_kernels import is_static, tensors_in
 from .oracle.fakes import example_of, fake_mode, make_fake
 from .oracle.probe import ProbeResult, probe
-from .call_signature import SymArgs, Uncacheable, signature, to_fake, walk_proxies
+from .call_signature import SymArgs, lookup, to_fake
 from .oracle.probe_symbols import ProbeSymbols
 from .user_text import in_user_terms, quiet_meta_failures
 
@@ -380,24 +380,9 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     `decompose(op)` (optional) selects ATen ops to replace by their CompositeImplicitAutograd
     decomposition instead of recording them (the functionalization pass uses it).
     """
-    proxies: list[TensorProxy] = []
-    seen: dict[int, int] = {}
-    syms = SymArgs()
     autocast = emit.autocast
-    try:
-        key = (fn, decompose, emit.grad_enabled, autocast, signature(args, proxies, seen, syms),
-               signature(kwargs, proxies, seen, syms))
-        # The stand-ins carry each value's range, and torch routes on what a range decides
-        # without a guard (x[:, :6] skips its slice when the width is known <= 6): a template
-        # serves only values of the same ranges.
-        key = (key, tuple(emit.shape_env.bound(v.expr) for v in syms.values))
-        template = _cache.get(key)
-    except (Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
-        key = None
-        template = None
-        proxies, seen, syms = [], {}, SymArgs()
-        walk_proxies(args, proxies, seen, syms)
-        walk_proxies(kwargs, proxies, seen, syms)
+    key, template, proxies, syms = lookup(_cache, (fn, decompose, emit.grad_enabled, autocast),
+                                          args, kwargs, emit.shape_env)
     sym_args = syms.values
     if template is not None:
         return _replay(template, proxies, emit, None, sym_args)
