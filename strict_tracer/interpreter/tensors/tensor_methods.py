@@ -209,7 +209,7 @@ class Tensors:
         return self._state.sym_nodes.node_for(value)
 
     def bind_scalar(self, value: Any, node: torch.fx.Node) -> None:
-        self.state.sym_nodes.bind_value(next(iter(value.expr.free_symbols)), node, value.expr)
+        self._state.sym_nodes.bind_value(next(iter(value.expr.free_symbols)), node, value.expr)
 
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node:
         return self._state.graph.call(op, args, kwargs, meta)
