@@ -3,8 +3,9 @@
 Mixture-of-experts routing (floor_divide, histc), Mamba's chunked scan (tensor_split), FNet's
 FFT and ConvBERT's im2col once specialized the batch and sequence dims (a runtime assertion
 like `2 * s1 * s0 == 64` in the program). Each tiny model exports with `Dim.DYNAMIC` batch and
-sequence and matches eager at three other sizes; the slow variant also checks that
-torch.export keeps the same input dims symbolic.
+sequence (Bamba: a sequence of `4 * Dim("chunks")`, see hf_models._bamba_dynamic) and matches
+eager at three other sizes; the slow variant also checks that torch.export keeps the same
+input dims symbolic.
 """
 from __future__ import annotations
 
@@ -53,3 +54,18 @@ def test_dynamic_dims_like_torch_export(name):
     case, model, example, ep = _export(name)
     ref = torch.export.export(model, (), example, dynamic_shapes=case.dynamic(), strict=True)
     assert symbolic_dims(ep) == symbolic_dims(ref)
+
+
+@pytest.mark.slow
+def test_bamba_dynamic_length_is_narrowed_to_whole_chunks():
+    """With a `Dim.DYNAMIC` length, Bamba's `if pad_size > 0:` guard (length % 4 == 0) is
+    reported, with the derived-dim fix, rather than exported as a program that rejects 3 of
+    every 4 lengths (torch.export's does, and rejects length 4 as well)."""
+    from torch.export import Dim
+    from strict_tracer.errors import ConstraintViolationError
+    case = DYNAMIC_CASES["bamba"]
+    with pytest.raises(ConstraintViolationError) as info:
+        strict_tracer.export(build("bamba"), (), case.inputs(*case.example_size),
+                             dynamic_shapes={"input_ids": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}})
+    message = str(info.value)
+    assert "if pad_size > 0:" in message and "= 4*_d" in message
