@@ -130,11 +130,19 @@ _RELATIONS = {sympy.Eq: lambda d: d == 0, sympy.Ne: lambda d: d != 0, sympy.Ge: 
 
 def _at(fact: sympy.Basic, s: sympy.Symbol, v: int) -> sympy.Basic:
     """`fact` with s = v, as `difference (rel) 0`, unevaluated: sympy's own evaluation of a
-    relation asks its assumption system (tens of ms a call)."""
+    relation asks its assumption system (tens of ms a call). A guard that divides by zero at
+    s = v (`s % (s // 4) == 0` at s = 2) cannot hold there: false."""
+    try:
+        return _substituted(fact, s, v)
+    except ZeroDivisionError:
+        return sympy.false
+
+
+def _substituted(fact: sympy.Basic, s: sympy.Symbol, v: int) -> sympy.Basic:
     holds = _RELATIONS.get(fact.func)
     if holds is None:
         if fact.func in (sympy.And, sympy.Or):
-            return fact.func(*(_at(a, s, v) for a in fact.args))
+            return fact.func(*(_substituted(a, s, v) for a in fact.args))
         return fact.xreplace({s: sympy.Integer(v)})
     d = (fact.lhs - fact.rhs).xreplace({s: sympy.Integer(v)})
     if d.is_number:

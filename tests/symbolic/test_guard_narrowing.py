@@ -43,8 +43,12 @@ def bounded_product(x):
     return x.sum() if x.shape[0] * x.shape[1] <= 1000 else x.mean()
 
 
+def chunked(x):
+    return x.reshape(-1, 4, x.shape[1]).sum(1)      # guards `x0 % (x0 // 4) == 0`, ...
+
+
 BOTH_DYNAMIC = {"x": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}}
-NARROWING = [(view_to_constant, "x.view(64)"), (branch_on_product, "x.shape[0] * x.shape[1] == 64"),
+NARROWING = [(view_to_constant, "x.view(64)"), (chunked, "x.reshape(-1, 4, x.shape[1])"), (branch_on_product, "x.shape[0] * x.shape[1] == 64"),
              (branch_on_parity, "x.shape[0] % 2 == 0"), (branch_on_square, "x.shape[0] ** 2 == 64"),
              (bounded_product, "x.shape[0] * x.shape[1] <= 1000")]
 
