@@ -61,6 +61,10 @@ class How(enum.Enum):
     REFUSE_NATIVE = "refused: a native not known to be pure (or known to touch the world)"
     NOT_CALLABLE = "TypeError: the object is not callable"
 
+    # Members are singletons compared by identity: hash them so too (Enum's own __hash__ is
+    # Python code, and call() looks answers up on every call).
+    __hash__ = object.__hash__
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Decision:
@@ -75,36 +79,68 @@ class Decision:
 # Answers without a payload, and one per registered handler (a finite set): classify
 # allocates nothing on hot paths.
 _PLAIN = {how: Decision(how) for how in How}
-_WITH_HANDLER: dict[tuple[How, Any], Decision] = {}
-
-
-def _with_handler(how: How, handler: Any) -> Decision:
-    key = (how, handler)
-    try:
-        return _WITH_HANDLER[key]
-    except KeyError:
-        decision = _WITH_HANDLER[key] = Decision(how, handler)
-        return decision
-
-
 INLINE = _PLAIN[How.INLINE]
 INLINE_METHOD = _PLAIN[How.INLINE_METHOD]
+_INLINE_SOURCE_FN = _PLAIN[How.INLINE_SOURCE_FN]
+_RUN_TRUSTED = _PLAIN[How.RUN_TRUSTED]
+_UNWRAP_METHOD = _PLAIN[How.UNWRAP_METHOD]
+_REFUSE_COMPILER_DISABLED = _PLAIN[How.REFUSE_COMPILER_DISABLED]
+_ASSUMED_CONSTANT = _PLAIN[How.ASSUMED_CONSTANT]
+_TENSOR_CONSTANT_METHOD = _PLAIN[How.TENSOR_CONSTANT_METHOD]
+_TENSOR_OP = _PLAIN[How.TENSOR_OP]
+_MODULE = _PLAIN[How.MODULE]
+_CONSTRUCT = _PLAIN[How.CONSTRUCT]
+_UNWRAP_PARTIAL = _PLAIN[How.UNWRAP_PARTIAL]
+_NATIVE = _PLAIN[How.NATIVE]
+_NUMPY = _PLAIN[How.NUMPY]
+# One decision per (answer, handler), made on first use.
+_SPECIAL_DECISIONS: dict[Any, Decision] = {}
+_CHECKED_DECISIONS: dict[Any, Decision] = {}
+_BOUND_DECISIONS: dict[Any, Decision] = {}
+_TYPE_HANDLER_DECISIONS: dict[Any, Decision] = {}
+
+
+def _remember(cache: dict, how: How, handler: Any) -> Decision:
+    decision = cache[handler] = Decision(how, handler)
+    return decision
+
+
+# The members classify names at run time (an Enum member read through its class is slow).
+_CALL_DUNDER_HOW = How.CALL_DUNDER
+_NOT_CALLABLE_HOW = How.NOT_CALLABLE
+_REFUSE_NATIVE_HOW = How.REFUSE_NATIVE
+_SPECIAL_HOW = How.SPECIAL
+_SPECIAL_BOUND_HOW = How.SPECIAL_BOUND
+_SPECIAL_CHECKED_HOW = How.SPECIAL_CHECKED
+_TYPE_HANDLER_HOW = How.TYPE_HANDLER
+_torch_python_functions: frozenset | None = None
 
 
 def classify(fn: Any) -> Decision:
     """How to call `fn` (a pure function of the callee and the policy's tables)."""
     t = type(fn)
     if t is _FunctionType:
-        return _classify_function(fn)
+        handler = SPECIAL.get(fn)
+        if handler is not None:     # Python functions the tracer implements itself
+            return (_SPECIAL_DECISIONS.get(handler)
+                    or _remember(_SPECIAL_DECISIONS, _SPECIAL_HOW, handler))
+        if fn.__dict__:
+            escape = _escape_hatch(fn)
+            if escape is not None:
+                return escape
+        if fn in (_torch_python_functions or _torch_functions()):
+            return _INLINE_SOURCE_FN
+        return INLINE
     if t is _MethodType:
         func = fn.__func__
         if type(func) is not _FunctionType:
-            return _PLAIN[How.UNWRAP_METHOD]
+            return _UNWRAP_METHOD
         if is_trusted(fn.__self__):
-            return _PLAIN[How.RUN_TRUSTED]
+            return _RUN_TRUSTED
         handler = SPECIAL.get(func)
         if handler is not None:
-            return _with_handler(How.SPECIAL_BOUND, handler)
+            return (_BOUND_DECISIONS.get(handler)
+                    or _remember(_BOUND_DECISIONS, _SPECIAL_BOUND_HOW, handler))
         if func.__dict__:
             escape = _escape_hatch(func)
             if escape is not None:
@@ -115,12 +151,15 @@ def classify(fn: Any) -> Decision:
         if decision is not None:
             return decision
     handler, bound = _special_handler(fn, t)
-    if handler is not None:
-        if bound:
-            return _with_handler(How.SPECIAL_BOUND, handler)
-        return _with_handler(How.SPECIAL_CHECKED if t is _BuiltinMethodType else How.SPECIAL,
-                             handler)
-    return _classify_object(fn, t)
+    if handler is None:
+        return _classify_object(fn, t)
+    if bound:
+        return (_BOUND_DECISIONS.get(handler)
+                or _remember(_BOUND_DECISIONS, _SPECIAL_BOUND_HOW, handler))
+    if t is _BuiltinMethodType:
+        return (_CHECKED_DECISIONS.get(handler)
+                or _remember(_CHECKED_DECISIONS, _SPECIAL_CHECKED_HOW, handler))
+    return _SPECIAL_DECISIONS.get(handler) or _remember(_SPECIAL_DECISIONS, _SPECIAL_HOW, handler)
 
 
 # Builtin methods bound to values of these exact types (`table.get`, `items.append`): their
@@ -140,33 +179,30 @@ def _plain_method_decision(fn: Any) -> Decision | None:
     decision = _PLAIN_METHOD_DECISIONS.get(key)
     if decision is None:
         handler, bound = _special_handler(fn, _BuiltinMethodType)
-        decision = _with_handler(How.SPECIAL_BOUND, handler) if handler is not None and bound \
-            else _classify_object(fn, _BuiltinMethodType)
+        if handler is not None and bound:
+            decision = (_BOUND_DECISIONS.get(handler)
+                        or _remember(_BOUND_DECISIONS, _SPECIAL_BOUND_HOW, handler))
+        else:
+            decision = _classify_object(fn, _BuiltinMethodType)
         if decision.how not in (How.SPECIAL_BOUND, How.NATIVE):
             return None
         _PLAIN_METHOD_DECISIONS[key] = decision
     return decision
 
 
-def _classify_function(fn: types.FunctionType) -> Decision:
-    handler = SPECIAL.get(fn)
-    if handler is not None:     # Python functions the tracer implements itself
-        return _with_handler(How.SPECIAL, handler)
-    if fn.__dict__:
-        escape = _escape_hatch(fn)
-        if escape is not None:
-            return escape
-    if fn in torch_python_functions():
-        return _PLAIN[How.INLINE_SOURCE_FN]
-    return INLINE
+def _torch_functions() -> frozenset:
+    """torch's Python functions that take part in __torch_function__ (F.relu, ...)."""
+    global _torch_python_functions
+    _torch_python_functions = torch_python_functions()
+    return _torch_python_functions
 
 
 def _escape_hatch(func: types.FunctionType) -> Decision | None:
     """torch.compiler.disable and @assume_constant_result (marks in the function's __dict__)."""
     if compiler_disabled(func):
-        return _PLAIN[How.REFUSE_COMPILER_DISABLED]
+        return _REFUSE_COMPILER_DISABLED
     if is_assumed_constant(func):
-        return _PLAIN[How.ASSUMED_CONSTANT]
+        return _ASSUMED_CONSTANT
     return None
 
 
@@ -199,32 +235,33 @@ def _classify_object(fn: Any, t: type) -> Decision:
     """Neither a Python function, a method, nor a native with a handler: tensor ops, modules,
     classes, partials, callable instances, other natives."""
     if t is _BuiltinMethodType and isinstance(getattr(fn, "__self__", None), torch.Tensor):
-        return _PLAIN[How.TENSOR_CONSTANT_METHOD]
+        return _TENSOR_CONSTANT_METHOD
     if ops.is_tensor_op(fn):
-        return _PLAIN[How.TENSOR_OP]
+        return _TENSOR_OP
     if issubclass(t, torch.nn.Module):
-        return _PLAIN[How.MODULE]
+        return _MODULE
     if issubclass(t, type):
-        return _PLAIN[How.CONSTRUCT]
+        return _CONSTRUCT
     if t is functools.partial:
-        return _PLAIN[How.UNWRAP_PARTIAL]
+        return _UNWRAP_PARTIAL
     type_handler = CALL_SPECIAL.get(t)
     if type_handler is not None:
-        return _with_handler(How.TYPE_HANDLER, type_handler)
+        return _TYPE_HANDLER_DECISIONS.get(type_handler) or \
+            _remember(_TYPE_HANDLER_DECISIONS, _TYPE_HANDLER_HOW, type_handler)
     if is_trusted(fn) and lookup_special(t, "__call__") is not _MISSING:
-        return _PLAIN[How.RUN_TRUSTED]
+        return _RUN_TRUSTED
     if issubclass(t, NATIVE_CALLABLE_TYPES):
         return classify_native(fn)
     call = lookup_special(t, "__call__")
     if call is _MISSING:
-        return Decision(How.NOT_CALLABLE, reason=f"'{display_name(t)}' object is not callable")
-    return Decision(How.CALL_DUNDER, call)     # not cached: user classes' __call__ would stay alive
+        return Decision(_NOT_CALLABLE_HOW, reason=f"'{display_name(t)}' object is not callable")
+    return Decision(_CALL_DUNDER_HOW, call)    # not cached: user classes' __call__ would live on
 
 
 def classify_native(fn: Any) -> Decision:
     """A native callable without a handler: run it, hand it to numpy_calls, or refuse it."""
     if native_is_pure(fn):
-        return _PLAIN[How.NATIVE]
+        return _NATIVE
     if numpy_calls.owns(fn):
-        return _PLAIN[How.NUMPY]
-    return Decision(How.REFUSE_NATIVE, reason=outside_world_reason(fn))
+        return _NUMPY
+    return Decision(_REFUSE_NATIVE_HOW, reason=outside_world_reason(fn))

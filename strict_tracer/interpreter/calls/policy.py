@@ -26,6 +26,7 @@ from ..objects.protocols import _MISSING, display_name, lookup_special, qualifie
 
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
+_SPECIAL = How.SPECIAL
 # Containers whose methods store and return references without reading them.
 _REFERENCE_CONTAINERS = (list, dict, tuple, set, frozenset, collections.deque,
                          collections.OrderedDict, collections.defaultdict)
@@ -62,7 +63,10 @@ class CallsMixin:
             return self.inline(fn, args, kwargs)
         if decision is INLINE_METHOD:
             return self.inline(fn.__func__, (fn.__self__, *args), kwargs)
-        return _RUN[decision.how](self, decision, fn, args, kwargs)
+        how = decision.how
+        if how is _SPECIAL:
+            return decision.handler(self, args, kwargs)
+        return _RUN[how](self, decision, fn, args, kwargs)
 
     def refuse_native(self, fn: Any, known: tuple[str, str, str] | None, operands: tuple):
         """The refusal of a native not known to be pure; `known` is classify's reason."""
