@@ -78,6 +78,9 @@ class ShapeEnv:
     replacements: dict = field(default_factory=dict)     # Symbol -> Expr (fully resolved)
     guards: list = field(default_factory=list)           # Guard, in order
     runtime_asserts: list = field(default_factory=list)  # Guard on unbacked symbols
+    # An expression the engine rewrote -> (operator, operands) as the program wrote it
+    # (`n >> 1` is floor(n/2)): the graph computes it that way, as torch.export does.
+    written_as: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     provenance: Callable[[], Any] = lambda: None
     _counter: dict = field(default_factory=dict)

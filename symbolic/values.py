@@ -291,7 +291,10 @@ def _shift(shift_op):
         if isinstance(other, bool) or not isinstance(other, (int, SymInt)):
             return NotImplemented
         if type(other) is int and other >= 0:
-            return self * 2 ** other if shift_op is operator.lshift else self // 2 ** other
+            result = self * 2 ** other if shift_op is operator.lshift else self // 2 ** other
+            if isinstance(result, SymValue):
+                result.env.written_as.setdefault(result.expr, (shift_op, (self.expr, other)))
+            return result
         return shift_op(int(self), int(other))
 
     def reflected(self, other):

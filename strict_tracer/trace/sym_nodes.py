@@ -154,6 +154,10 @@ class SymNodes:
     def _build(self, e: sympy.Basic, cache: dict) -> torch.fx.Node:
         if e.is_Symbol:
             return self._symbol(e, cache)
+        written = self.env.written_as.get(e)
+        if written is not None:
+            op, (operand, other) = written
+            return self._call(op, (self._emit(self.env.resolve(operand), cache), other), e)
         if e.is_Add:
             terms = sorted(e.args, key=lambda t: (t.is_Number, t.could_extract_minus_sign()))
             acc, partial = self._emit(terms[0], cache), terms[0]

@@ -2,6 +2,8 @@
 engine can express it (shifts by constants, divmod, ~), else at its value with a guard (a
 constraint violation when the size was declared dynamic) — never an exception eager would not
 raise, which a program could catch and take another path on."""
+import operator
+
 import pytest
 import torch
 from torch.export import Dim
@@ -52,6 +54,26 @@ def test_exact_operations_stay_dynamic(name):
     for n in (2, 5, 6, 9, 17):
         x = torch.randn(n, 3)
         torch.testing.assert_close(ep.module()(x), m(x))
+
+
+class Shifts(torch.nn.Module):
+    def forward(self, x):
+        n = x.shape[0]
+        return x[: n >> 1], x[: n << 1], torch.ones((n + 3) >> 2)
+
+
+def test_shifts_are_shift_nodes_in_the_graph():
+    """`n >> k` and `n << k` are exact (floor division and product by 2**k) and the graph
+    computes them with the shift the program wrote, as torch.export records them."""
+    m = Shifts()
+    ep = strict_tracer.export(m, (torch.randn(8),), dynamic_shapes=({0: Dim("n", min=2, max=64)},))
+    targets = [n.target for n in ep.graph.nodes if n.op == "call_function"]
+    assert targets.count(operator.rshift) == 2 and targets.count(operator.lshift) == 1
+    assert operator.floordiv not in targets
+    for n in (2, 3, 7, 8, 33):
+        x = torch.randn(n)
+        for got, want in zip(ep.module()(x), m(x)):
+            torch.testing.assert_close(got, want)
 
 
 @pytest.mark.parametrize("name", sorted(AT_VALUE))
