@@ -26,7 +26,14 @@ def insert_runtime_asserts(state) -> None:
     pending: dict = {}                      # anchor node -> expressions to assert after it
     for s, binding in bound.items():
         info = env.symbols[s]
-        if s in env.replacements or (info.lower, info.upper) == (0, 1):
+        value = env.replacements.get(s)
+        if value is not None and value.is_Integer:
+            # Found equal to a number (view(u0, 4) of 24 elements): torch narrows the range to
+            # it and asserts the range first (u0 >= 6, u0 <= 6), then the equality.
+            pending.setdefault(binding.node, []).extend([sympy.Ge(s, int(value)),
+                                                         sympy.Le(s, int(value))])
+            continue
+        if value is not None or (info.lower, info.upper) == (0, 1):
             continue
         if info.lower != -INF:
             pending.setdefault(binding.node, []).append(sympy.Ge(s, int(info.lower)))

@@ -219,14 +219,19 @@ class ViewOfData(torch.nn.Module):
 
 
 def test_a_fact_on_a_multiple_of_a_data_value_is_asserted_on_the_value():
-    """view(u0, 4) of 24 elements needs 4*u0 == 24: the program asserts u0 == 6, as torch."""
+    """view(u0, 4) of 24 elements needs 4*u0 == 24: the program asserts u0's range, now
+    [6, 6], then u0 == 6, as torch.export does (a value below fails `u0 >= 6`, above `u0 <= 6`)."""
     ep = strict_tracer.export(ViewOfData(), (torch.tensor(6),))
     torch.testing.assert_close(ep.module()(torch.tensor(6)), ViewOfData()(torch.tensor(6)))
     messages = [n.args[1] for n in ep.graph.nodes
                 if n.target is torch.ops.aten._assert_scalar.default]
-    assert messages == ["Runtime assertion failed for expression Eq(u0, 6) on node 'eq'"]
-    with pytest.raises(RuntimeError, match=r"Eq\(u0, 6\)"):
+    assert messages == ["Runtime assertion failed for expression u0 >= 6 on node 'ge'",
+                        "Runtime assertion failed for expression u0 <= 6 on node 'le'",
+                        "Runtime assertion failed for expression Eq(u0, 6) on node 'eq'"]
+    with pytest.raises(RuntimeError, match=r"u0 >= 6"):
         ep.module()(torch.tensor(5))
+    with pytest.raises(RuntimeError, match=r"u0 <= 6"):
+        ep.module()(torch.tensor(7))
 
 
 
