@@ -31,6 +31,7 @@ from ..proxy import TensorMeta, layout_strides
 from .shared_sym_nodes import share
 from ..symbolic import SymBool, SymFloat, SymValue
 from ..symbolic.constraints import range_constraints
+from ..symbolic.dims import DERIVED
 from ..symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
 from ..symbolic.ranges import INF, decide
 
@@ -247,6 +248,7 @@ class TorchSymbols:
         if env is None:
             return
         symbols = self.inputs.symbols if self.inputs is not None else None
+        order = {symbol: i for i, symbol in enumerate(self.dim_symbols.values())}
         for where, own in self.dim_symbols.items():
             value = symbols.values[where]
             resolved = env.resolve(value.expr)
@@ -254,7 +256,10 @@ class TorchSymbols:
                 self._int_bounds(own, resolved)
             if resolved.is_number or self.map.get(resolved) is own:
                 continue
-            self._guard(sympy.Eq(own, self.expr(resolved, resolve=False)), None)
+            kept = self.expr(resolved, resolve=False)
+            declared = getattr(symbols.specs.get(where), "kind", None) == DERIVED
+            self._guard(_input_equality(own, kept, order) if declared else sympy.Eq(own, kept),
+                        None)
         for guard in env.guards:
             fact = env.resolve(guard.expr)
             if fact in (sympy.true, sympy.false) or decide(fact, env.range_of) is True:
@@ -284,6 +289,22 @@ class TorchSymbols:
         if binding.dim is None:
             return {self.map[symbol]: ()}
         return {self.map[symbol]: (CallMethodKey("size"), SequenceKey(binding.dim))}
+
+
+def _input_equality(own: sympy.Symbol, kept: sympy.Basic, order: dict) -> sympy.Basic:
+    """The guard that an input dim declared derived (torch symbol `own`) equals `kept`, an
+    expression of the symbol kept for both, written as torch.export writes it (an equality
+    tracing found reads `own == kept`): a dim offset from another input's
+    (`dimx + 1`) is the root each side gives, the earlier input's on the left
+    (`x.size()[0] == -1 + y.size()[0]` for x: dimx, y: dimx + 1)."""
+    if len(kept.free_symbols) == 1:
+        (root,) = kept.free_symbols
+        offset = sympy.expand(kept - root)
+        if offset.is_Integer and root in order and own in order:
+            if order[root] < order[own]:
+                return sympy.Eq(root, own - offset)
+            return sympy.Eq(own - offset, root)
+    return sympy.Eq(own, kept)
 
 
 def _input_order(item: tuple) -> tuple:

@@ -22,6 +22,11 @@ class Shifted(torch.nn.Module):
         return x[1:] + y
 
 
+class Unshifted(torch.nn.Module):
+    def forward(self, x, y):
+        return x + y[1:]
+
+
 class Nested(torch.nn.Module):
     def forward(self, xs, d, *, scale=1.0):
         return xs[0] * xs[1] + d["a"], d["b"].sum(0) * scale
@@ -90,6 +95,32 @@ def test_derived_dims():
                         fresh=((torch.randn(4), torch.randn(3)),))
     with pytest.raises(AssertionError, match="Guard failed"):
         ep.module()(torch.randn(9), torch.randn(7))
+
+
+def _guard_message(ep, *inputs) -> str:
+    with pytest.raises(AssertionError, match="Guard failed") as info:
+        ep.module()(*inputs)
+    return str(info.value).splitlines()[0]
+
+
+@pytest.mark.parametrize("spec", ["root_first", "root_second"])
+def test_derived_dim_guards_read_as_torch_writes_them(spec):
+    """An input dim offset from another's is checked as the root each gives, the earlier
+    input's on the left: `x.size()[0] == -1 + y.size()[0]` (x: dx, y: dx + 1) and
+    `-1 + x.size()[0] == y.size()[0]` (x: dx + 1, y: dx), as torch.export prints them."""
+    dx = Dim("dx", min=3, max=20)
+    if spec == "root_first":
+        model, args, dims = Unshifted(), (torch.randn(5), torch.randn(6)), ({0: dx}, {0: dx + 1})
+        bad = (torch.randn(4), torch.randn(6))
+    else:
+        model, args, dims = Shifted(), (torch.randn(6), torch.randn(5)), ({0: dx + 1}, {0: dx})
+        bad = (torch.randn(9), torch.randn(7))
+    ours = strict_tracer.export(model, args, dynamic_shapes=dims)
+    theirs = torch.export.export(model, args, dynamic_shapes=dims, strict=True)
+    assert _guard_message(ours, *bad) == _guard_message(theirs, *bad)
+    good = (torch.randn(7), torch.randn(8)) if spec == "root_first" else (torch.randn(8), torch.randn(7))
+    got, want = run_both(model, ours, good)
+    assert_same(got, want)
 
 
 def test_relation_the_spec_did_not_declare():
