@@ -113,6 +113,10 @@ def _named(spec: SpecSymbol, sources: dict) -> str:
 
 def _relation(spec: SpecSymbol, resolved: sympy.Expr, inputs: InputSymbols, sources: dict,
               violations: list, fixes: list, names: list) -> None:
+    other = inputs.by_symbol.get(resolved) if resolved.is_Symbol else None
+    if not spec.dims and other is not None and other.kind == NAMED and other.dims and \
+            _root_equal(spec, other, inputs, sources, violations, fixes, names):
+        return
     names.append(spec.name)
     others = [inputs.by_symbol.get(s) for s in resolved.free_symbols]
     if len(others) == 1 and others[0] is not None and others[0].kind == NAMED and \
@@ -129,6 +133,25 @@ def _relation(spec: SpecSymbol, resolved: sympy.Expr, inputs: InputSymbols, sour
         return
     text = to_python(resolved, lambda s: sources.get(s, str(s)))
     violations.append(f"The values of {_named(spec, sources)} must always be equal to {text}.")
+
+
+def _root_equal(root: SpecSymbol, other: SpecSymbol, inputs: InputSymbols, sources: dict,
+                violations: list, fixes: list, names: list) -> bool:
+    """A root that sizes no dimension itself (`_d` of `x: _d - 2`) found equal to a plain Dim:
+    as torch.export, the plain Dim is the one to fix, told by the first dim derived from the
+    root (`... related to the values of _d - 2 = L['x'].size()[0] by d = _d`)."""
+    derived = next(((where, value.expr) for where, value in inputs.values.items()
+                    if root.symbol in getattr(getattr(value, "expr", None), "free_symbols", ())),
+                   None)
+    if derived is None:
+        return False
+    where, expr = derived
+    text = to_python(expr, lambda s: root.name)
+    names.append(other.name)
+    violations.append(f"The values of {_named(other, sources)} must always be related to the "
+                      f"values of {text} = {where.source} by {other.name} = {root.name}.")
+    fixes.append(f"{other.name} = {root.name}")
+    return True
 
 
 def _declared(spec: SpecSymbol) -> tuple:

@@ -123,6 +123,28 @@ def test_derived_dim_guards_read_as_torch_writes_them(spec):
     assert_same(got, want)
 
 
+class ThreeShifted(torch.nn.Module):
+    def forward(self, x, y, z):
+        return x + y[1:] + z[2:]
+
+
+def test_a_plain_dim_equal_to_a_root_that_sizes_nothing_is_the_one_to_fix():
+    """x: _r - 2, y: _r - 1, z: a plain Dim that tracing finds equal to `_r`: the fix is on
+    the plain Dim (`d = _r`), told by the first dim derived from the root, as torch.export."""
+    root = Dim("_r", min=6, max=8)
+    dims = ({0: root - 2}, {0: root - 1}, {0: Dim("d", min=6, max=8)})
+    args = (torch.randn(5), torch.randn(6), torch.randn(7))
+    with pytest.raises(ConstraintViolationError) as ours:
+        strict_tracer.export(ThreeShifted(), args, dynamic_shapes=dims)
+    with pytest.raises(Exception) as theirs:
+        torch.export.export(ThreeShifted(), args, dynamic_shapes=dims, strict=True)
+    assert ours.value.fixes == ["d = _r"]
+    lines = [line for line in str(ours.value).splitlines() if "must always be" in line]
+    assert lines == ["  - The values of d = L['z'].size()[0] must always be related to the values "
+                     "of _r - 2 = L['x'].size()[0] by d = _r."]
+    assert lines[0] in str(theirs.value)
+
+
 def test_relation_the_spec_did_not_declare():
     dx, dy = Dim("dx"), Dim("dy")
     with pytest.raises(ConstraintViolationError) as info:
