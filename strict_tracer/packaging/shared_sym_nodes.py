@@ -6,10 +6,10 @@ sympy work: most of a dynamic program's packaging). A model's layers repeat the 
 layouts, so the same operations recur on the same nodes. Sizes made for packaging are
 `SharedSymNode`s: while `sharing()` is active, a binary operation, an int wrapped as a
 node, or `maybe_as_int` of a node is answered from what the same call on the same nodes
-returned (SymNodes are values: the answer is the node torch would compute again). Outside
-`sharing()` a SharedSymNode is a plain SymNode. Nothing is shared under a proxy mode
-(make_fx records SymInt operations as graph nodes) or after the ShapeEnv's replacements
-change.
+returned (SymNodes are values: the answer is the node torch would compute again). When the
+block ends every node it made a SharedSymNode is a plain SymNode again, so the exported
+program's node values are torch's own type. Nothing is shared under a proxy mode (make_fx
+records SymInt operations as graph nodes) or after the ShapeEnv's replacements change.
 """
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from torch.fx.experimental.sym_node import SymNode
 _BINARY = ("add", "sub", "mul", "mod", "eq", "ne", "gt", "lt", "le", "ge", "sym_min",
            "sym_max", "int_floordiv", "floordiv", "int_truediv", "truediv", "pow_by_natural")
 _table: dict | None = None     # (what, id(a), id(b), replacements) -> (a, b, result)
+_marked: list[SymNode] = []    # the nodes made SharedSymNodes in the current sharing() block
 
 
 class SharedSymNode(SymNode):
@@ -46,7 +47,7 @@ def _shared_binary(name: str):
             return hit[2]
         out = base(self, other)
         if type(out) is SymNode:
-            out.__class__ = SharedSymNode
+            _mark(out)
         table[key] = (self, other, out)       # the operands stay alive: their ids stay theirs
         return out
     method.__name__ = name
@@ -63,7 +64,7 @@ def _wrap_int(self: SymNode, num: int) -> SymNode:
     if hit is not None:
         return hit[2]
     out = SymNode.wrap_int(self, num)
-    out.__class__ = SharedSymNode
+    _mark(out)
     table[key] = (self.shape_env, None, out)
     return out
 
@@ -87,11 +88,17 @@ SharedSymNode.wrap_int = _wrap_int
 SharedSymNode.maybe_as_int = _maybe_as_int
 
 
+def _mark(node: SymNode) -> None:
+    node.__class__ = SharedSymNode
+    _marked.append(node)
+
+
 def share(value: Any) -> Any:
-    """`value` (a torch SymInt made for packaging) with a SharedSymNode."""
+    """`value` (a torch SymInt made for packaging) with a SharedSymNode while `sharing()` is
+    active; outside it, `value` as it is."""
     node = getattr(value, "node", None)
-    if type(node) is SymNode:
-        node.__class__ = SharedSymNode
+    if _table is not None and type(node) is SymNode:
+        _mark(node)
     return value
 
 
@@ -107,3 +114,6 @@ def sharing() -> Iterator[None]:
         yield
     finally:
         _table = None
+        for node in _marked:
+            node.__class__ = SymNode
+        _marked.clear()

@@ -7,9 +7,11 @@ import operator
 import torch
 from torch._dynamo.source import ConstantSource
 from torch.fx.experimental.proxy_tensor import make_fx
+from torch.fx.experimental.sym_node import SymNode
 from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv
 from torch._subclasses.fake_tensor import FakeTensorMode, in_kernel_invocation_manager
 
+import strict_tracer
 from strict_tracer.packaging.shared_sym_nodes import SharedSymNode, share, sharing
 
 OPS = (operator.add, operator.sub, operator.mul, operator.floordiv, operator.mod,
@@ -39,11 +41,15 @@ def test_shared_operations_give_torch_values_and_repeat_as_the_same_node():
     expected = _describe(_results(a, b))
     _, (c, d) = _sizes()
     share(c), share(d)
-    assert type(c.node) is SharedSymNode
+    assert type(c.node) is SymNode            # outside sharing() share() changes nothing
     with sharing():
+        share(c), share(d)
+        assert type(c.node) is SharedSymNode
         first = _results(c, d)
         again = _results(c, d)
     assert _describe(first) == _describe(again) == expected
+    made = [c, d] + [v for v in first if hasattr(v, "node")]
+    assert {type(v.node) for v in made} == {SymNode}      # torch's own type once the block ends
     symbolic = [(x, y) for x, y in zip(first, again) if hasattr(x, "node")]
     assert symbolic and all(x.node is y.node for x, y in symbolic)
     outside = _results(c, d)        # no sharing: torch computes each node anew
@@ -57,11 +63,11 @@ def test_fake_tensors_made_with_sharing_match_torch():
     def make(shared: bool):
         env, (s0, s1) = _sizes()
         mode = FakeTensorMode(shape_env=env)
-        if shared:
-            share(s0), share(s1)
         shapes = ([1, s0, 4096], [s1, s0, 8, 16], [s0 * s1, 3])
         out = []
         with sharing() if shared else in_kernel_invocation_manager(mode):
+            if shared:
+                share(s0), share(s1)
             for _ in range(2):
                 for shape in shapes:
                     with in_kernel_invocation_manager(mode):
@@ -81,3 +87,19 @@ def test_nothing_is_shared_under_a_proxy_mode():
     gm = make_fx(f, tracing_mode="symbolic")(torch.randn(5))
     assert sum(n.target is operator.mul for n in gm.graph.nodes) == 2
     assert gm(torch.randn(3)).shape == (12,)
+
+
+def test_exported_node_values_hold_torch_symnodes():
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 4)
+
+        def forward(self, x):
+            return self.lin(x).reshape(-1) * x.shape[0]
+
+    dims = {"x": {0: torch.export.Dim("b")}}
+    ep = strict_tracer.export(Model(), (torch.randn(3, 4),), dynamic_shapes=dims)
+    kinds = {type(s.node) for n in ep.graph.nodes if isinstance(n.meta.get("val"), torch.Tensor)
+             for s in n.meta["val"].shape if isinstance(s, torch.SymInt)}
+    assert kinds == {SymNode}
