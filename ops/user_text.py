@@ -14,6 +14,7 @@ from typing import Iterator, Sequence
 
 from torch._subclasses import fake_tensor
 
+from strict_tracer.errors import OP_FAILURE
 from strict_tracer.proxy import TensorProxy
 
 _FAKE_REPR = re.compile(r"FakeTensor\(\.\.\., ")
@@ -22,7 +23,9 @@ _FAKE_NAME = re.compile(r"\bFakeTensor\b")
 
 def in_user_terms(exc: BaseException, proxies: Sequence[TensorProxy]) -> BaseException:
     """`exc` with each mention of a fake tensor's class replaced, in order, by the eager
-    class of the proxy it stood for (the proxies in argument order)."""
+    class of the proxy it stood for (the proxies in argument order). Marked as a tensor op's
+    failure (`errors.OP_FAILURE`) for export to raise it as torch does if forward lets it out."""
+    setattr(exc, OP_FAILURE, True)
     if not exc.args or not isinstance(exc.args[0], str) or "FakeTensor" not in exc.args[0]:
         return exc
     names = [p.py_type.__name__ for p in proxies] or ["Tensor"]

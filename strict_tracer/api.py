@@ -10,7 +10,7 @@ from torch._subclasses.fake_tensor import unset_fake_temporarily
 
 from . import context, process_state
 from .packaging.artifact_check import check_artifact
-from .errors import UserInputError
+from .errors import UserInputError, as_torch_op_failure
 from .functional import functionalize
 from .gc_pause import without_cyclic_gc
 from .inputs import prepare_inputs
@@ -111,6 +111,11 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
                         counted(len(program.range_constraints), "range constraint"))
             stages.finished()
             return program
+        except Exception as error:   # a tensor op's failure leaves as torch.export's class
+            wrapped = as_torch_op_failure(error)
+            if wrapped is error:
+                raise
+            raise wrapped from None
         finally:
             process_state.restore(saved)
 

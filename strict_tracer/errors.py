@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from torch._dynamo.exc import Unsupported, UserError, UserErrorType
+from torch._dynamo.exc import TorchRuntimeError, Unsupported, UserError, UserErrorType
 from torch.fx.experimental.symbolic_shapes import \
     ConstraintViolationError as TorchConstraintViolationError
 
@@ -33,6 +33,30 @@ def _as_torch_error(error: Exception, message: str, error_type: UserErrorType | 
     error.logged = False
     if error_type is not None:
         error.error_type = error_type
+
+
+OP_FAILURE = "_strict_tracer_op_failure"    # set on the error a tensor op's kernel raised
+_OP_FAILURE_CLASSES: dict[type, type] = {}
+
+
+def as_torch_op_failure(error: BaseException) -> BaseException:
+    """`error` as export lets it out: a tensor op's RuntimeError (marked OP_FAILURE where the
+    op ran) that forward did not catch is, as in torch.export strict, a
+    torch._dynamo.exc.TorchRuntimeError, and still an instance of eager's class with eager's
+    message. Any other error (an op's IndexError, TypeError, ...) is returned unchanged, as
+    torch lets those out too."""
+    cls = type(error)
+    if (not isinstance(error, RuntimeError) or isinstance(error, TorchRuntimeError)
+            or not getattr(error, OP_FAILURE, False)):
+        return error
+    if cls not in _OP_FAILURE_CLASSES:
+        _OP_FAILURE_CLASSES[cls] = type(cls.__name__, (TorchRuntimeError, cls),
+                                        {"__module__": cls.__module__})
+    wrapped_cls = _OP_FAILURE_CLASSES[cls]
+    wrapped = wrapped_cls.__new__(wrapped_cls, *error.args)   # no __init__: its own arguments
+    wrapped.args = error.args
+    wrapped.__dict__.update(error.__dict__)
+    return wrapped.with_traceback(error.__traceback__)
 
 
 class UserInputError(StrictTracerError, ValueError, UserError):

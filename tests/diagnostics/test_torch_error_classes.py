@@ -4,7 +4,7 @@ import pickle
 
 import pytest
 import torch
-from torch._dynamo.exc import Unsupported, UserError, UserErrorType
+from torch._dynamo.exc import TorchRuntimeError, Unsupported, UserError, UserErrorType
 from torch.export import Dim
 from torch.fx.experimental.symbolic_shapes import ConstraintViolationError as TorchCVE
 
@@ -151,3 +151,49 @@ def test_guard_on_data_dependent_size_is_torch_user_error():
     # A branch on a tensor's value stays an Unsupported graph break, as in torch.export.
     _, plain = _both_raise(Branches(), (torch.randn(3),))
     assert not isinstance(plain, UserError)
+
+
+class GroupedHeads(torch.nn.Module):
+    def forward(self, q, k, v):
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True)
+
+
+class IndexesPastTheEnd(torch.nn.Module):
+    def forward(self, x):
+        return x.select(0, 5)
+
+
+class CatchesTheOpError(torch.nn.Module):
+    def forward(self, x):
+        try:
+            return x.select(0, 5)
+        except IndexError:
+            return x + 1
+
+
+def _eager_error(mod, args):
+    with pytest.raises(Exception) as eager:
+        mod(*args)
+    return eager.value
+
+
+def test_a_kernel_runtime_error_forward_lets_out_is_torch_runtime_error_and_eagers():
+    mod = GroupedHeads()
+    args = (torch.randn(1, 6, 4, 2), torch.randn(1, 4, 4, 2), torch.randn(1, 4, 4, 2))
+    theirs, ours = _both_raise(mod, args)
+    eager = _eager_error(mod, args)
+    assert isinstance(theirs, TorchRuntimeError) and type(eager) is RuntimeError
+    assert isinstance(ours, TorchRuntimeError) and isinstance(ours, RuntimeError)
+    assert str(eager).strip() in str(ours)
+
+
+def test_a_kernel_index_error_forward_lets_out_stays_an_index_error_as_in_torch():
+    theirs, ours = _both_raise(IndexesPastTheEnd(), (torch.randn(3, 2),))
+    assert type(theirs) is IndexError and type(ours) is IndexError
+    assert str(theirs) in str(ours)
+
+
+def test_a_kernel_error_forward_catches_stays_eagers_class():
+    x = torch.randn(3, 2)
+    ep = strict_tracer.export(CatchesTheOpError(), (x,))
+    torch.testing.assert_close(ep.module()(x), CatchesTheOpError()(x))
