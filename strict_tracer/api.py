@@ -87,6 +87,7 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             mod, args, kwargs, dynamic_shapes=dynamic_shapes, strict=False,
             preserve_module_call_signature=preserve_module_call_signature,
             prefer_deferred_runtime_asserts_over_guards=prefer_deferred_runtime_asserts_over_guards)
+    additional_inputs = dynamic_shapes
     args, kwargs, dynamic_shapes = unwrap_int_inputs(mod, args, kwargs, dynamic_shapes)
     stages = Stages(f"export of {type(mod).__name__}")
     # Export called inside the user's FakeTensorMode (fake weights and inputs): our stages run
@@ -106,6 +107,8 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             program = package(functional, stages)
             with stages.part("check"):
                 check_artifact(program, compiled=True)
+                if isinstance(additional_inputs, torch.export.AdditionalInputs):
+                    additional_inputs.verify(program)   # each added input meets the guards
             stages.done("package", "ExportedProgram with %s, %s",
                         counted(len(program.graph.nodes), "graph node"),
                         counted(len(program.range_constraints), "range constraint"))

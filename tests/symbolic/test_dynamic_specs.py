@@ -1,5 +1,6 @@
 """The forms `dynamic_shapes` takes, compared with torch.export, and malformed specs."""
 import copy
+import functools
 import warnings
 
 import pytest
@@ -235,3 +236,36 @@ def test_a_dynamic_hint_whose_bounds_leave_one_size_is_a_range_conflict():
     ep = strict_tracer.export(AtMost32(), (torch.randn(32),),
                               dynamic_shapes={"x": {0: Dim.DYNAMIC(min=8)}})
     assert [(int(r.lower), int(r.upper)) for r in ep.range_constraints.values()] == [(8, 32)]
+
+
+class SlicedSum(torch.nn.Module):
+    def forward(self, x, y, z):
+        return (x + y[0])[:3] * z["k"]       # x, y[0]: one size >= 3; z["k"]: 3
+
+
+def _additional(*examples):
+    extra = AdditionalInputs()
+    for example in examples:
+        extra.add(example)
+    return extra
+
+
+@pytest.mark.parametrize("bad, message", [
+    ((torch.randn(2), [torch.randn(2)], {"k": torch.randn(3)}), r"to be >= 3, but got 2"),
+    ((torch.randn(6), [torch.randn(7)], {"k": torch.randn(3)}), r"to be equal to 6, but got 7"),
+])
+def test_additional_inputs_that_break_a_guard_are_refused_as_torch_refuses_them(bad, message):
+    args = (torch.randn(4), [torch.randn(4)], {"k": torch.randn(3)})
+    for export in (functools.partial(torch.export.export, strict=True), strict_tracer.export):
+        with pytest.raises(RuntimeError, match=message):
+            export(SlicedSum(), args, dynamic_shapes=_additional(bad))
+    with pytest.raises(RuntimeError):
+        SlicedSum()(*bad)                                # eager fails on them too
+
+
+def test_additional_inputs_that_meet_the_guards_export_and_run_like_eager():
+    args = (torch.randn(4), [torch.randn(4)], {"k": torch.randn(3)})
+    good = (torch.randn(5), [torch.randn(5)], {"k": torch.randn(3)})
+    ep = strict_tracer.export(SlicedSum(), args, dynamic_shapes=_additional(good))
+    for fresh in (good, (torch.randn(9), [torch.randn(9)], {"k": torch.randn(3)})):
+        torch.testing.assert_close(ep.module()(*fresh), SlicedSum()(*fresh))
