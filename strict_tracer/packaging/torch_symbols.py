@@ -249,6 +249,8 @@ class TorchSymbols:
             return
         symbols = self.inputs.symbols if self.inputs is not None else None
         order = {symbol: i for i, symbol in enumerate(self.dim_symbols.values())}
+        phantoms = set() if symbols is None else \
+            {self.map.get(root.expr) for root in symbols.phantoms.values()}
         for where, own in self.dim_symbols.items():
             value = symbols.values[where]
             resolved = env.resolve(value.expr)
@@ -260,6 +262,9 @@ class TorchSymbols:
             declared = getattr(symbols.specs.get(where), "kind", None) == DERIVED
             self._guard(_input_equality(own, kept, order) if declared else sympy.Eq(own, kept),
                         None)
+            divisible = _divisible(own, kept, phantoms)
+            if divisible is not None:
+                self._guard(divisible, None)
         for guard in env.guards:
             fact = env.resolve(guard.expr)
             if fact in (sympy.true, sympy.false) or decide(fact, env.range_of) is True:
@@ -289,6 +294,21 @@ class TorchSymbols:
         if binding.dim is None:
             return {self.map[symbol]: ()}
         return {self.map[symbol]: (CallMethodKey("size"), SequenceKey(binding.dim))}
+
+
+def _divisible(own: sympy.Symbol, kept: sympy.Basic, phantoms: set) -> sympy.Basic | None:
+    """`own == a*r + b` over a root `r` that sizes no input itself (`w: 2*dimx`): ep.module()
+    cannot check that equality (r has no source), so the program checks `(own - b) % a == 0`,
+    as torch.export does; without it a size the spec excludes (9) would run the program traced
+    for even sizes."""
+    if len(kept.free_symbols) != 1:
+        return None
+    (root,) = kept.free_symbols
+    a = kept.diff(root)
+    b = sympy.expand(kept - a * root)
+    if root not in phantoms or not (a.is_Integer and b.is_Integer) or a <= 1:
+        return None
+    return sympy.Eq(tfn.Mod(own - b, a), 0)
 
 
 def _input_equality(own: sympy.Symbol, kept: sympy.Basic, order: dict) -> sympy.Basic:

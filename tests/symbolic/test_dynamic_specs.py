@@ -146,6 +146,34 @@ def test_a_plain_dim_equal_to_a_root_that_sizes_nothing_is_the_one_to_fix():
     assert lines[0] in str(theirs.value)
 
 
+class Parity(torch.nn.Module):
+    def forward(self, w):
+        if w.shape[0] % 2 == 0:
+            return w[::2]
+        return w[1:-1:2]
+
+
+@pytest.mark.parametrize("offset", [0, 1])
+def test_a_dim_derived_from_a_root_that_sizes_nothing_keeps_its_divisibility(offset):
+    """w: 2*dimx (+ 1), dimx sizing no input: a size of the other parity inside the range is
+    rejected, as torch.export rejects it (it ran the branch traced for the other parity, a
+    wrong result)."""
+    dimx = Dim("dimx", min=3, max=6)
+    model, spec = Parity(), ({0: dimx * 2 + offset},)
+    ep = strict_tracer.export(model, (torch.randn(10 + offset),), dynamic_shapes=spec)
+    theirs = torch.export.export(model, (torch.randn(10 + offset),), dynamic_shapes=spec)
+    for n in range(6 + offset, 13 + offset):
+        w = torch.randn(n)
+        if (n - offset) % 2:
+            ours = _guard_message(ep, w)
+            # torch words the odd case as its branch guard (w.size()[0] % 2 != 0)
+            assert ours == _guard_message(theirs, w) if offset == 0 else \
+                ours == "Guard failed: (-1 + w.size()[0]) % 2 == 0"
+        else:
+            got, want = run_both(model, ep, (w,))
+            assert_same(got, want)
+
+
 def test_relation_the_spec_did_not_declare():
     dx, dy = Dim("dx"), Dim("dy")
     with pytest.raises(ConstraintViolationError) as info:
@@ -269,3 +297,31 @@ def test_additional_inputs_that_meet_the_guards_export_and_run_like_eager():
     ep = strict_tracer.export(SlicedSum(), args, dynamic_shapes=_additional(good))
     for fresh in (good, (torch.randn(9), [torch.randn(9)], {"k": torch.randn(3)})):
         torch.testing.assert_close(ep.module()(*fresh), SlicedSum()(*fresh))
+
+
+class Residue(torch.nn.Module):
+    def __init__(self, a):
+        super().__init__()
+        self.a = a
+
+    def forward(self, w):
+        r = w.shape[0] % self.a
+        return w[r:] * (r + 1)
+
+
+@pytest.mark.parametrize("a, b", [(2, 0), (2, 1), (3, 0), (3, 2), (4, 1)])
+def test_sizes_outside_a_scaled_root_are_rejected_or_run_like_eager(a, b):
+    """w: a*d + b with d sizing no input: every size in the range either runs like eager or is
+    rejected by a guard (never the program traced for the example's residue)."""
+    d = Dim("d", min=2, max=5)
+    model = Residue(a)
+    ep = strict_tracer.export(model, (torch.randn(3 * a + b),), dynamic_shapes=({0: d * a + b},))
+    for n in range(2 * a + b, 5 * a + b + 1):
+        w = torch.randn(n)
+        try:
+            got = ep.module()(w)
+        except AssertionError as exc:
+            assert "Guard failed" in str(exc) and (n - b) % a
+            continue
+        assert (n - b) % a == 0
+        torch.testing.assert_close(got, model(w))
