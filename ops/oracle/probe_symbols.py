@@ -184,10 +184,38 @@ class ProbeSymbols:
 
         def stand_in(s: Any) -> Any:
             return s if type(s) is int else self.stand_in(index_of(s))
+
+        def stride_in(s: Any) -> Any:
+            if type(s) is int:
+                return s
+            structural = self._over_stand_ins(s, index_of)
+            return stand_in(s) if structural is None else structural
         shape = [stand_in(s) for s in meta.shape]
         # Fake mode's cache never hits on fresh stand-ins (see probe()).
         with self.torch_env.suppress_guards(), disable_fake_tensor_cache(fake_mode()):
-            return make_fake(meta, shape, layout_strides(meta, shape, stand_in))
+            return make_fake(meta, shape, layout_strides(meta, shape, stride_in))
+
+    def _over_stand_ins(self, value: SymValue, index_of: Callable[[SymValue], int]) -> Any:
+        """A data-dependent stride (`Max(1, u0)` of a contiguous `(2, u0)`) as the torch
+        expression of the call's stand-ins for its symbols, so the kernel sees how the layout
+        follows the sizes; an opaque stand-in of its own would make a dense layout look
+        arbitrary (view() then asserts `Eq(Max(1, u0), u0)`, false at u0 = 0, where eager
+        runs). None for a stride with a hint, or over a symbol the call does not pass."""
+        if not isinstance(value, SymInt) or value.env.hint_value(value.expr) is not None:
+            return None
+        expr = value.env.resolve(value.expr)
+        if expr.is_Symbol or not _dense_stride_form(expr):
+            return None
+        replacements = {}
+        for symbol in expr.free_symbols:
+            i = next((j for j, v in enumerate(self.values) if isinstance(v, SymInt)
+                      and v.env.resolve(v.expr) == symbol), None)
+            if i is None:
+                return None
+            self.stand_in(i)
+            replacements[symbol] = self.params[i]
+        texpr = expr.xreplace(replacements).replace(sympy.Max, tfn.Max).replace(sympy.Min, tfn.Min)
+        return self.torch_env.create_symintnode(texpr, hint=None)
 
     def example_int(self, v: Any, args: list[SymValue], env) -> int:
         """The value a torch size takes at the hints (data-dependent parts at their examples)."""
@@ -261,6 +289,12 @@ class ProbeSymbols:
                                             upper=hi, size_like=True)
             self.unbacked[symbol] = ours
         return ours
+
+
+def _dense_stride_form(expr: sympy.Basic) -> bool:
+    """Products, sums and max/min of integers and symbols: a dense layout's strides."""
+    return all(isinstance(node, (sympy.Symbol, sympy.Integer, sympy.Add, sympy.Mul, sympy.Max,
+                                 sympy.Min)) for node in sympy.preorder_traversal(expr))
 
 
 def _param_expr(value: SymValue) -> sympy.Basic:
