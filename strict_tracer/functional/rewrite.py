@@ -184,7 +184,7 @@ class Functionalizer:
         meta = node.meta.get("st_meta")
         if isinstance(meta, TensorMeta):
             self.values[node] = FTensor.fresh(_proxy(node))
-        elif isinstance(meta, list):
+        elif isinstance(meta, (list, tuple)):      # a multi-output op (list), a HOP (tuple)
             self.values[node] = FRESH_OUTPUTS
 
     def _visit_view(self, node: torch.fx.Node) -> None:

@@ -10,7 +10,7 @@ from torch._export.db.examples import all_examples
 from torch._higher_order_ops.map import map as torch_map
 
 import strict_tracer
-from support.helpers import assert_same, readable, run_both, torch_readable
+from support.helpers import assert_same, readable, run_and_compare_state, run_both, torch_readable
 
 EXAMPLES = all_examples()
 
@@ -330,3 +330,25 @@ def test_grad_region_and_cond_bodies_are_named_and_saved():
     loaded = torch.export.load(buffer)
     for x in (torch.ones(3), -torch.ones(3) * 5):
         assert_same(loaded.module()(x), mod(x))
+
+
+class CondIntoTrainingNorm(torch.nn.Module):
+    """A cond output fed to ops that write: train-mode BatchNorm (its running stats) and an
+    in-place add on the output itself."""
+
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(6)
+
+    def forward(self, x):
+        y = torch.cond(x.sum() > 0, lambda t: t + 1, lambda t: t - 1, (x,))
+        y.add_(2)
+        return self.norm(y)
+
+
+def test_a_cond_output_written_and_normalized_in_training_matches_eager():
+    for x in (torch.randn(4, 6), -torch.ones(4, 6)):
+        ep = strict_tracer.export(CondIntoTrainingNorm(), (x,),
+                                  dynamic_shapes=({0: torch.export.Dim.AUTO},))
+        others = (torch.randn(7, 6).abs(), -torch.randn(3, 6).abs())
+        run_and_compare_state(CondIntoTrainingNorm(), ep, (x,), calls=[((t,), {}) for t in others])
