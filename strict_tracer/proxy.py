@@ -65,6 +65,13 @@ class TensorMeta:
             (self.sym_strides is None or all(type(s) is int for s in self.sym_strides))
 
     @property
+    def sized_by_data(self) -> bool:
+        """Whether a size has no hint: it was read from data (`x[x > 0]`, `.item()`), so no
+        run at example sizes may decide anything that depends on it."""
+        return any(type(s) is not int and s.hint is None and s.env.hint_value(s.expr) is None
+                   for s in self.shape)
+
+    @property
     def ndim(self) -> int:
         return len(self.shape)
 

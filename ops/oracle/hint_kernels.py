@@ -78,7 +78,7 @@ class HintKernels:
             meta = self.metas.get(id(value))
             if meta is None:
                 raise NeedsSymbolic("a symbolic tensor the oracle did not make")
-            if _data_dependent(meta):
+            if meta.sized_by_data:
                 # No hint exists: a twin would run the kernel at an invented size.
                 raise NeedsSymbolic("a size that depends on data")
             from .fakes import make_fake
@@ -113,11 +113,6 @@ class HintKernels:
             return value
         # A scalar computed by the kernel (it may stand for a symbolic value).
         raise NeedsSymbolic(f"an output of type {type(value).__name__}")
-
-
-def _data_dependent(meta: Any) -> bool:
-    return any(type(s) is not int and s.hint is None and s.env.hint_value(s.expr) is None
-               for s in meta.shape)
 
 
 def _layout(t: torch.Tensor) -> tuple:

@@ -382,7 +382,7 @@ class Functionalizer:
         if memory_format is not torch.contiguous_format or not isinstance(x, TensorProxy):
             return False
         contiguous = is_contiguous(x.meta)
-        if not contiguous and any(type(s) is not int and s.hint is None for s in x.meta.shape):
+        if not contiguous and x.meta.sized_by_data:
             return False    # undecided for sizes read from data ((3, u0).t() is contiguous for
             #                 u0 <= 1): an opaque view, never a copy
         if contiguous:
