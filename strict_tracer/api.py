@@ -97,7 +97,8 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
         try:
             result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
                            preserve_module_call_signature=preserve_module_call_signature,
-                           stages=stages)
+                           stages=stages,
+                           defer_guards=prefer_deferred_runtime_asserts_over_guards)
             functional = functionalize(result)
             if result.inputs.symbols is not None:
                 with stages.part("solve"):
@@ -148,23 +149,25 @@ def _log_trace(stages: Stages, interp: Interpreter) -> None:
 
 def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
           explain: Any = None, preserve_module_call_signature: tuple[str, ...] = (),
-          stages: Stages | None = None) -> TraceResult:
+          stages: Stages | None = None, defer_guards: bool = False) -> TraceResult:
     """Stages 1-3 and the constraint check: inputs, interpretation of forward(), outputs.
 
     `explain` is an explain.ExplainSession when explain() runs the trace; `stages` logs the
-    stages at INFO.
+    stages at INFO; `defer_guards` is export's prefer_deferred_runtime_asserts_over_guards.
     """
     with context.export_lock:
         return _trace(mod, args, kwargs, dynamic_shapes, explain,
                       stages or Stages(f"trace of {type(mod).__name__}"),
-                      preserve_module_call_signature)
+                      preserve_module_call_signature, defer_guards)
 
 
 def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
-           explain: Any, stages: Stages, preserve: tuple[str, ...] = ()) -> TraceResult:
+           explain: Any, stages: Stages, preserve: tuple[str, ...] = (),
+           defer_guards: bool = False) -> TraceResult:
     renew_if_large()
     try:
         state = TraceState(mod)
+        state.shape_env.defer_guards = defer_guards
         state.preserved = preserved_modules(mod, preserve)
         state.symbol_printer = program_names
     except RecursionError:

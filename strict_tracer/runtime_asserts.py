@@ -17,6 +17,7 @@ _ASSERT = torch.ops.aten._assert_scalar.default
 
 
 def insert_runtime_asserts(state) -> None:
+    _insert_input_asserts(state)
     env, sym_nodes, graph = state.shape_env, state.sym_nodes, state.graph
     bound = {s: b for s, b in sym_nodes.bindings.items() if env.symbols[s].unbacked}
     if not bound:
@@ -54,6 +55,25 @@ def insert_runtime_asserts(state) -> None:
         cursor, cache = anchor, {}
         for expr in exprs:
             cursor = _emit_assert(sym_nodes, graph, cursor, expr, cache)
+
+
+def _insert_input_asserts(state) -> None:
+    """Runtime asserts on input sizes alone (prefer_deferred_runtime_asserts_over_guards):
+    right after the placeholders, as torch.export places them, each value computed once."""
+    env = state.shape_env
+    exprs: list = []
+    for guard in env.runtime_asserts:
+        if any(env.symbols[s].unbacked for s in guard.expr.free_symbols if s in env.symbols):
+            continue
+        expr = env.resolve(guard.expr)
+        if expr is not sympy.true and expr not in exprs:
+            exprs.append(expr)
+    placeholders = [n for n in state.graph.graph.nodes if n.op == "placeholder"]
+    if not exprs or not placeholders:
+        return
+    cursor, cache = placeholders[-1], {}
+    for expr in exprs:
+        cursor = _emit_assert(state.sym_nodes, state.graph, cursor, expr, cache)
 
 
 def _is_range(expr: sympy.Basic, bound: dict) -> bool:

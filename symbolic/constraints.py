@@ -117,9 +117,11 @@ def _relation(spec: SpecSymbol, resolved: sympy.Expr, inputs: InputSymbols, sour
     if not spec.dims and other is not None and other.kind == NAMED and other.dims and \
             _root_equal(spec, other, inputs, sources, violations, fixes, names):
         return
-    names.append(spec.name)
     others = [inputs.by_symbol.get(s) for s in resolved.free_symbols]
-    if len(others) == 1 and others[0] is not None and others[0].kind == NAMED and \
+    if len(others) > 1:
+        return   # as torch.export: a size of several dims (`z: x0*x1`) is an input guard
+    names.append(spec.name)
+    if others[0] is not None and others[0].kind == NAMED and \
             sympy.Poly(resolved, others[0].symbol).degree() == 1:
         other = others[0]
         text = to_python(resolved, lambda s: other.name)

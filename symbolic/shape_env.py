@@ -83,6 +83,10 @@ class ShapeEnv:
     written_as: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     provenance: Callable[[], Any] = lambda: None
+    # prefer_deferred_runtime_asserts_over_guards: a guard that no replacement or range absorbs
+    # becomes a runtime assert in the program instead of an input guard, and an equality is a
+    # replacement only when it ties a symbol to a number or to `a*s + b` (a Dim's own forms).
+    defer_guards: bool = False
     _counter: dict = field(default_factory=dict)
     _facts: F.Facts = field(default_factory=F.Facts)
     _raw_facts: list = field(default_factory=list)
@@ -281,9 +285,21 @@ class ShapeEnv:
             if hint is None:
                 raise DataDependentError(resolved)
         fact = resolved if hint else negation(resolved)
-        self.guards.append(Guard(fact, self.provenance()))
-        self._learn(fact)
+        self._rely_on(fact, "guard")
         return bool(hint)
+
+    def _rely_on(self, fact: sympy.Basic, kind: str) -> None:
+        """Record a backed fact tracing relies on: an input guard, or with `defer_guards` a
+        runtime assert unless learning it made it a replacement or a range."""
+        if not self.defer_guards:
+            self.guards.append(Guard(fact, self.provenance(), kind))
+            self._learn(fact)
+            return
+        provenance = self.provenance()
+        self._learn(fact)
+        absorbed = self.resolve(fact)
+        if absorbed is not sympy.true and decide(absorbed, self.range_of) is not True:
+            self.runtime_asserts.append(Guard(fact, provenance, kind))
 
     def evaluate_size_oblivious(self, cond: sympy.Basic) -> Optional[bool]:
         """Decide `cond` treating size-like unbacked symbols as >= 2 (no guard recorded).
@@ -349,9 +365,9 @@ class ShapeEnv:
         if hint is not None:
             if not hint:
                 raise CheckFailed(f"{resolved} is false for the example inputs")
-            self.guards.append(Guard(resolved, self.provenance(), "check" if stated else "guard"))
-        else:
-            self.runtime_asserts.append(Guard(resolved, self.provenance(), "check"))
+            self._rely_on(resolved, "check" if stated else "guard")
+            return
+        self.runtime_asserts.append(Guard(resolved, self.provenance(), "check"))
         self._learn(resolved)
 
     def mark_size(self, value: SymValue) -> None:
@@ -439,6 +455,8 @@ class ShapeEnv:
                 continue
             solution = -rest / coeff
             if abs(coeff) != 1 and not solution.is_Integer:
+                continue
+            if self.defer_guards and not (solution.is_number or linear_form(solution)):
                 continue
             if solution.is_number:
                 lo, hi = self.range_of(s)

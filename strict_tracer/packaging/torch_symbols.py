@@ -252,10 +252,14 @@ class TorchSymbols:
         phantoms = set() if symbols is None else \
             {self.map.get(root.expr) for root in symbols.phantoms.values()}
         for where, own in self.dim_symbols.items():
-            value = symbols.values[where]
-            resolved = env.resolve(value.expr)
+            resolved = env.resolve(symbols.values[where].expr)
             if where.dim is None and resolved.is_Symbol:
                 self._int_bounds(own, resolved)
+        # The guards in the order tracing relied on them (torch.export's order), then the
+        # input sizes tracing found equal to other expressions.
+        self._traced_guards()
+        for where, own in self.dim_symbols.items():
+            resolved = env.resolve(symbols.values[where].expr)
             if resolved.is_number or self.map.get(resolved) is own:
                 continue
             kept = self.expr(resolved, resolve=False)
@@ -265,6 +269,9 @@ class TorchSymbols:
             divisible = _divisible(own, kept, phantoms)
             if divisible is not None:
                 self._guard(divisible, None)
+
+    def _traced_guards(self) -> None:
+        env = self.env
         for guard in env.guards:
             fact = env.resolve(guard.expr)
             if fact in (sympy.true, sympy.false) or decide(fact, env.range_of) is True:
