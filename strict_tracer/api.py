@@ -28,6 +28,7 @@ from .symbolic.constraints import check_constraints
 from .symbolic.dims import unwrap_int_inputs
 from .trace.results import TraceResult
 from .trace.trace_state import TraceState
+from .warn import warn_user
 
 
 @contextlib.contextmanager
@@ -103,7 +104,8 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
             if result.inputs.symbols is not None:
                 with stages.part("solve"):
                     # Ops functionalization adds may specialize sizes too (an op without a rule).
-                    check_constraints(result.shape_env, result.inputs.symbols)
+                    for text in check_constraints(result.shape_env, result.inputs.symbols):
+                        warn_user(text)
             stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
             program = package(functional, stages)
             with stages.part("check"):

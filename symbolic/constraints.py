@@ -19,7 +19,7 @@ from strict_tracer.errors import ConstraintViolationError
 from . import facts as F
 from .dims import AUTO, DYNAMIC, NAMED, DimSpec
 from .input_symbols import InputSymbols, SpecSymbol
-from .narrowing import Narrowing, find_narrowings
+from .narrowing import Narrowing, find_narrowings, keeps_dynamic
 from .printing import to_python
 from .ranges import INF, decide
 from .shape_env import ShapeEnv
@@ -31,8 +31,9 @@ _SPECIALIZED = ("You marked {name} as dynamic but your code specialized it to be
                 "Dim.STATIC or Dim.AUTO.")
 
 
-def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
-    """Raise ConstraintViolationError if tracing contradicts the dynamic_shapes spec."""
+def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> list[str]:
+    """Raise ConstraintViolationError if tracing contradicts the dynamic_shapes spec; return
+    the warnings for Dim.DYNAMIC dims that guards narrow but leave dynamic."""
     violations: list[str] = []
     fixes: list[str] = []
     names: list[str] = []
@@ -61,13 +62,19 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> None:
             _relation(spec, resolved, inputs, sources, violations, fixes, names)
             continue
         _range_and_guards(env, spec, sources, violations, fixes, names)
+    checked_at_run_time: dict[sympy.Symbol, list[Narrowing]] = {}
     for narrowing in find_narrowings(env, inputs.by_symbol, lambda spec: spec.kind == NAMED):
-        _narrowed(env, inputs.by_symbol[narrowing.symbol], narrowing, sources, violations,
-                  fixes, names)
+        spec = inputs.by_symbol[narrowing.symbol]
+        if spec.kind == DYNAMIC and keeps_dynamic(env, narrowing):
+            checked_at_run_time.setdefault(narrowing.symbol, []).append(narrowing)
+        else:
+            _narrowed(env, spec, narrowing, sources, violations, fixes, names)
     if violations:
         raise ConstraintViolationError.from_violations(violations, fixes, names)
     if conflicts:
         raise ConstraintViolationError.from_conflicts(conflicts)
+    return [_runtime_checked(env, inputs.by_symbol[s], found, sources)
+            for s, found in checked_at_run_time.items()]
 
 
 def _narrowed_to_a_point(env: ShapeEnv, symbol: sympy.Symbol, spec: SpecSymbol) -> bool:
@@ -261,23 +268,46 @@ def _narrowed(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, sources: di
             f"{src} = {narrowing.excluded} satisfies it).")
     if narrowing.provenance is not None:
         line += f"\n    guard added at {narrowing.provenance}"
+    if spec.kind == NAMED:
+        fixes.extend(_spec_fixes(env, spec, narrowing, spec.name))
+    else:
+        line += (f"\n    fix: declare {src} with a Dim whose sizes all satisfy the guard"
+                 f"{_examples(env, spec, narrowing)}, or Dim.AUTO to let the program check it "
+                 "at run time, or change the code so that it holds for every size")
+    violations.append(line)
+    names.append(spec.name)
+
+
+def _runtime_checked(env: ShapeEnv, spec: SpecSymbol, found: list, sources: dict) -> str:
+    """The warning for a Dim.DYNAMIC dim that guards narrow but leave dynamic."""
+    src = sources.get(spec.symbol, spec.name)
+    lines = []
+    for narrowing in found:
+        text = to_python(narrowing.fact, lambda s: sources.get(s, str(s)))
+        where = f"\n      added at {narrowing.provenance}" if narrowing.provenance is not None else ""
+        lines.append(f"  - {text}{where}")
+    examples = _examples(env, spec, found[0]) if len(found) == 1 else ""
+    return (f"Dim.DYNAMIC {src} stays dynamic, but the exported program only accepts sizes that "
+            f"satisfy {'this guard' if len(found) == 1 else 'these guards'} (ep.module() rejects "
+            f"other inputs, e.g. {src} = {found[0].excluded}):\n" + "\n".join(lines) +
+            f"\nTo state this in dynamic_shapes, declare {src} with a Dim whose sizes all satisfy "
+            f"{'it' if len(found) == 1 else 'them'}{examples}; with Dim.AUTO there is no warning.")
+
+
+def _spec_fixes(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, name: str) -> list:
+    """Dims whose sizes all satisfy a guard on this dim alone (exact); none for a relation
+    with other dims, which no range or progression of this dim alone makes hold."""
+    if len(narrowing.fact.free_symbols) != 1:
+        return []
     info = env.symbols[spec.symbol]
     low = int(info.lower) if info.lower != -INF else (narrowing.allowed or [0])[0]   # an int input
     window_hi = low + _SOLVE_SPAN if info.upper == INF else min(int(info.upper), low + _SOLVE_SPAN)
-    # Fixes are exact for a guard on this dim alone; for a relation with other dims, no
-    # range or progression of this dim alone makes it hold.
-    alone = len(narrowing.fact.free_symbols) == 1
-    if spec.kind == NAMED:
-        if alone:
-            fixes.extend(_fixes_from(narrowing.allowed, spec.name, info.upper == INF, window_hi))
-    else:
-        suggested = _fixes_from(narrowing.allowed, "d", info.upper == INF, window_hi) if alone else []
-        example = f" (e.g. {'; '.join(suggested)})" if suggested else ""
-        line += (f"\n    fix: declare {src} with a Dim whose sizes all satisfy the guard{example}, "
-                 "or Dim.AUTO to let the program check it at run time, or change the code so "
-                 "that it holds for every size")
-    violations.append(line)
-    names.append(spec.name)
+    return _fixes_from(narrowing.allowed, name, info.upper == INF, window_hi)
+
+
+def _examples(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing) -> str:
+    suggested = _spec_fixes(env, spec, narrowing, "d")
+    return f" (e.g. {'; '.join(suggested)})" if suggested else ""
 
 
 def _holds(fact: sympy.Basic, symbol: sympy.Symbol, value: int) -> bool:

@@ -5,10 +5,14 @@ range of each dimension (`range_constraints`) and the placeholder shapes (two di
 one twice the other). Every other guard only reaches `ep.module()`'s runtime check. Such a
 guard may relate dimensions (`a >= b`, `(a*b) % c == 0`: every size of each dimension still
 has valid inputs), and then it is left to that check, as torch.export does. But a guard that
-leaves some size of a dimension the user declared dynamic (`Dim`, `Dim.DYNAMIC`, derived)
-with no valid input at all — `2*batch*seq == 64`, `seq % 4 == 0`, `seq**2 == 64` — narrows
-that dimension while its reported range says otherwise: a ConstraintViolationError naming
-the guard, the user's line that added it and a size it rules out, never a silent assertion.
+leaves some size of a dimension the user declared dynamic with no valid input at all —
+`2*batch*seq == 64`, `seq % 4 == 0`, `seq**2 == 64` — narrows that dimension while its
+reported range says otherwise. On a named `Dim` (or derived) that is a
+ConstraintViolationError naming the guard, the user's line and a size it rules out. On
+`Dim.DYNAMIC`, whose contract (torch.export's) is "dynamic, relations inferred by export,
+an error only when specialized": a guard that leaves only finitely many sizes
+(`keeps_dynamic` is false) is a violation too; one that keeps sizes arbitrarily far out
+(`seq % 4 == 0`) stays the program's runtime check and is reported in a warning.
 
 A guard narrows dimension `d` when some size `v` in d's range makes it unsatisfiable for
 every value of the other symbols. Sizes are tried from a fixed list (the low end, around the
@@ -33,6 +37,8 @@ from .ranges import INF, decide
 
 _RESIDUE_LIMIT = 4096      # residue combinations tried for a divisibility guard
 _SPAN = 512                # sizes enumerated for one bounded symbol
+_FAR = 2 ** 20             # where "sizes far out" start
+_FAR_WINDOW = 64           # sizes tried there
 
 
 @dataclass
@@ -122,6 +128,18 @@ def _narrowing(env, s: sympy.Symbol, fact: sympy.Basic, provenance: Any) -> Opti
                        if not refuted(_at(fact, s, w), env.range_of)]
             return Narrowing(s, fact, provenance, v, allowed)
     return None
+
+
+def keeps_dynamic(env, narrowing: Narrowing) -> bool:
+    """Whether some size in a window far out (from 2**20, or the top of a bounded range) is
+    not ruled out: the guard leaves the dimension dynamic (`seq % 4 == 0`) rather than a
+    finite set of sizes (`seq * batch == 64`, `seq ** 2 == 64`). A period longer than the
+    window counts as finite, the side that reports the guard."""
+    s, fact = narrowing.symbol, narrowing.fact
+    lo, hi = env.range_of(s)
+    start = max(int(lo), _FAR) if hi == INF else max(int(lo), int(hi) - _FAR_WINDOW)
+    stop = start + _FAR_WINDOW if hi == INF else int(hi)
+    return any(not refuted(_at(fact, s, w), env.range_of) for w in range(start, stop + 1))
 
 
 _RELATIONS = {sympy.Eq: lambda d: d == 0, sympy.Ne: lambda d: d != 0, sympy.Ge: lambda d: d >= 0,

@@ -1,7 +1,10 @@
-"""A guard that rules out sizes of a dimension declared dynamic (Dim, Dim.DYNAMIC, derived)
-is a ConstraintViolationError naming the guard and the line, never an assertion the
-exported program makes silently. torch.export 2.13 exports several of these programs with
-a runtime guard that fails at every other size; the tests state that difference."""
+"""A guard that rules out sizes of a dimension declared dynamic is never an assertion the
+exported program makes silently. On a named Dim (or derived) it is a ConstraintViolationError
+naming the guard and the line. On Dim.DYNAMIC (torch.export's contract: relations are
+inferred, an error only on specialization) it is a violation when it leaves finitely many
+sizes (`x.view(64)`: torch.export exports a program that fails at every other size), and
+otherwise a warning naming it while the program checks it at run time (`size % 2 == 0`),
+as torch.export's does."""
 from __future__ import annotations
 
 import pytest
@@ -48,9 +51,11 @@ def chunked(x):
 
 
 BOTH_DYNAMIC = {"x": {0: Dim.DYNAMIC, 1: Dim.DYNAMIC}}
-NARROWING = [(view_to_constant, "x.view(64)"), (chunked, "x.reshape(-1, 4, x.shape[1])"), (branch_on_product, "x.shape[0] * x.shape[1] == 64"),
-             (branch_on_parity, "x.shape[0] % 2 == 0"), (branch_on_square, "x.shape[0] ** 2 == 64"),
+NARROWING = [(view_to_constant, "x.view(64)"), (branch_on_product, "x.shape[0] * x.shape[1] == 64"),
+             (branch_on_square, "x.shape[0] ** 2 == 64"),
              (bounded_product, "x.shape[0] * x.shape[1] <= 1000")]
+KEPT_DYNAMIC = [(branch_on_parity, "x.shape[0] % 2 == 0", (6, 3), (5, 3)),
+                (chunked, "x.reshape(-1, 4, x.shape[1])", (12, 5), (10, 5))]
 
 
 @pytest.mark.parametrize("fn,line", NARROWING, ids=[f.__name__ for f, _ in NARROWING])
@@ -60,6 +65,24 @@ def test_a_narrowing_guard_on_dim_dynamic_is_a_located_violation(fn, line):
     text = str(info.value)
     assert "satisfy the generated guard" in text and "no input with L['x'].size()" in text
     assert "test_guard_narrowing.py" in text and line in text, text
+
+
+@pytest.mark.parametrize("fn,line,fresh,rejected", KEPT_DYNAMIC,
+                         ids=[case[0].__name__ for case in KEPT_DYNAMIC])
+def test_a_guard_that_keeps_dim_dynamic_is_checked_at_run_time_with_a_warning(fn, line, fresh,
+                                                                              rejected):
+    with pytest.warns(UserWarning, match="stays dynamic") as record:
+        ep = strict_tracer.export(module(fn), (torch.randn(8, 8),), dynamic_shapes=BOTH_DYNAMIC)
+    text = str(record[0].message)
+    assert "test_guard_narrowing.py" in text and line in text, text
+    assert len([w for w in record if "stays dynamic" in str(w.message)]) == 1
+    ref = torch.export.export(module(fn), (torch.randn(8, 8),), dynamic_shapes=BOTH_DYNAMIC)
+    x = torch.randn(*fresh)
+    torch.testing.assert_close(ep.module()(x), fn(x))
+    torch.testing.assert_close(ref.module()(x), fn(x))
+    for program in (ep.module(), ref.module()):
+        with pytest.raises(AssertionError, match="Guard failed"):
+            program(torch.randn(*rejected))
 
 
 def test_torch_export_narrows_the_same_program_silently():
@@ -79,10 +102,14 @@ def test_named_dims_related_by_a_narrowing_guard_are_violations():
 
 
 def test_a_guard_on_one_dim_gets_an_exact_fix():
-    with pytest.raises(ConstraintViolationError) as info:
+    with pytest.warns(UserWarning, match="stays dynamic") as record:
         strict_tracer.export(module(branch_on_parity), (torch.randn(8, 8),),
                              dynamic_shapes={"x": {0: Dim.DYNAMIC}})
-    assert "_d = Dim('_d', min=1); d = 2*_d" in str(info.value)
+    assert "_d = Dim('_d', min=1); d = 2*_d" in str(record[0].message)
+    with pytest.raises(ConstraintViolationError) as info:
+        strict_tracer.export(module(branch_on_square), (torch.randn(8, 8),),
+                             dynamic_shapes={"x": {0: Dim.DYNAMIC}})
+    assert "(e.g. d = 8)" in str(info.value)      # finitely many sizes: a violation
 
 
 def test_a_derived_dim_narrowed_through_its_root_is_a_violation():
