@@ -14,7 +14,7 @@ from .handlers import build, call, flow, intrinsics, py312, py313, stack  # noqa
 from .lookasides import (builtin_handlers, plumbing, polyfills, polyfills_folds,  # noqa: F401
                          polyfills_lib)
 from .objects import copy_protocol  # noqa: F401
-from .tensors import (autocast_handlers, numpy_calls, symbolic_calls,  # noqa: F401
+from .tensors import (autocast_handlers, collectives, numpy_calls, symbolic_calls,  # noqa: F401
                       tensor_from_values, torch_handlers)
 from .core import Interpreter
 from .registry import HANDLERS, REFUSED_OPCODES
