@@ -1,4 +1,4 @@
-"""Control-flow operators: torch.cond, map, while_loop and scan as higher-order operators.
+"""Higher-order operators: torch.cond, map, while_loop, scan and hints_wrapper.
 
 Each operator's Python entry point has a handler (`@special`) so the interpreter never runs
 torch's own implementation: the handler traces the bodies into subgraphs with our
@@ -10,3 +10,4 @@ from . import cond  # noqa: F401  (registers the handlers)
 from . import map_impl  # noqa: F401
 from . import while_loop  # noqa: F401
 from . import scan  # noqa: F401
+from . import hints_wrapper  # noqa: F401

@@ -113,14 +113,15 @@ def register_subgraphs(cur: GraphBuilder, parts: list[tuple[str, SubgraphBuilder
     return [cur.get_attr(f"{prefix}_{index}", sub) for prefix, sub in parts]
 
 
-def emit_operator(interp, hop: Any, args: tuple, outputs: list[Any]) -> list[Any]:
-    """Emit `hop(*args)` and one getitem per tensor output.
+def emit_operator(interp, hop: Any, args: tuple, outputs: list[Any],
+                  kwargs: dict | None = None) -> list[Any]:
+    """Emit `hop(*args, **kwargs)` and one getitem per tensor output.
 
     `outputs` holds, per output, its TensorMeta, the unbacked value it is, or the constant it
     always is.
     """
     cur = interp.state.graph
-    node = cur.call(hop, args, {}, tuple(outputs))
+    node = cur.call(hop, args, kwargs or {}, tuple(outputs))
     values = []
     for index, out in enumerate(outputs):
         if isinstance(out, TensorMeta):
