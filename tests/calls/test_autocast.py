@@ -390,20 +390,49 @@ def test_export_inside_a_real_autocast_block_is_unaffected():
     assert str(inside.graph) == str(outside.graph)
 
 
-# ---------------------------------------------------------------- refusals
-class _Cuda(torch.nn.Module):
+class CudaBlocks(torch.nn.Module):
+    """autocast("cuda") blocks around CPU ops, alone and inside a CPU autocast block: eager
+    ignores them for CPU tensors (and disables them when no CUDA is present)."""
+
     def forward(self, x):
-        with torch.autocast("cuda"):
+        with torch.autocast("cuda", dtype=torch.float16):
+            y = x @ x
+            state = (torch.is_autocast_enabled("cuda"), torch.is_autocast_enabled("cpu"))
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            with torch.autocast(device_type="cuda", enabled=True):
+                z = y @ x
+            w = z @ y
+        return y, z, w, state
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="autocast('cuda') is refused where it is enabled")
+def test_cuda_blocks_leave_cpu_ops_as_eager_runs_them():
+    mod, x = CudaBlocks(), torch.randn(3, 3)
+    with pytest.warns(UserWarning, match="Disabling autocast"):
+        ep = _export(mod, (x,))
+    assert [(depth, args[0]) for depth, _, args in _regions(ep.graph_module)] == [
+        (0, "cuda"), (0, "cpu"), (1, "cuda")]
+    with pytest.warns(UserWarning, match="Disabling autocast"):
+        got, want = run_both(mod, ep, (x,))
+    assert [t.dtype for t in want[:3]] == [torch.float32, torch.bfloat16, torch.bfloat16]
+    assert want[3] == (False, False)
+    assert_same(got, want, **BF16)
+
+
+# ---------------------------------------------------------------- refusals
+class _Xpu(torch.nn.Module):
+    def forward(self, x):
+        with torch.autocast("xpu"):      # enabled by eager here, though no XPU is present
             return x @ x
 
 
-class _CudaDecorated(torch.nn.Module):
+class _XpuDecorated(torch.nn.Module):
     def forward(self, x):
-        return _on_cuda(x)
+        return _on_xpu(x)
 
 
-@torch.autocast("cuda", enabled=False)
-def _on_cuda(x):
+@torch.autocast("xpu", dtype=torch.bfloat16)
+def _on_xpu(x):
     return x @ x
 
 
@@ -445,8 +474,8 @@ class _ExitedInBranchOnly(torch.nn.Module):
 @pytest.mark.parametrize("cls, category, words", [
     (_NeverExited, Category.SIDE_EFFECT, "returns inside a torch.autocast block"),
     (_ExitedInBranchOnly, Category.SIDE_EFFECT, "enters or exits a torch.autocast block"),
-    (_Cuda, Category.UNSUPPORTED_NATIVE, "device_type 'cuda'"),
-    (_CudaDecorated, Category.UNSUPPORTED_NATIVE, "device_type 'cuda'"),
+    (_Xpu, Category.UNSUPPORTED_NATIVE, "device_type 'xpu'"),
+    (_XpuDecorated, Category.UNSUPPORTED_NATIVE, "device_type 'xpu'"),
     (_DirectSet, Category.UNSUPPORTED_NATIVE, "outside a torch.autocast block"),
     (_TensorFlag, Category.DATA_DEPENDENT_VALUE, "must be a constant"),
     (_FailsInside, Category.DATA_DEPENDENT_BRANCH, ""),

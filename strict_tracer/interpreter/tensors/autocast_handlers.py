@@ -50,8 +50,12 @@ def _manager(interp, native: str) -> Any:
     return frame.localsplus[0]        # `self`, the first argument of __enter__/__exit__
 
 
-def _check_device(interp, device: Any) -> None:
-    if device != MODELLED_DEVICE:
+def _check_device(interp, device: Any, enabled: bool) -> None:
+    """Autocast on another device leaves ops on the traced CPU tensors as they are (eager
+    ignores it for them), so a block on it is recorded with the CPU state unchanged. One that
+    is really enabled (its device available) is refused: tensors created on that device inside
+    it would take dtypes strict_tracer does not model."""
+    if device != MODELLED_DEVICE and enabled:
         raise interp.refuse(
             Category.UNSUPPORTED_NATIVE,
             f"autocast on device_type {device!r} is not supported: strict_tracer traces "
@@ -71,8 +75,6 @@ def _constructor(cls: type, fixed_device: str | None):
         bound.apply_defaults()
         values = bound.arguments
         device = fixed_device or values["device_type"]
-        if isinstance(device, str):
-            _check_device(interp, device)
         recorded = (device, values["dtype"], values["enabled"], values["cache_enabled"])
         for name, value in zip(("dtype", "enabled", "cache_enabled"), recorded[1:]):
             if isinstance(value, (TensorProxy, SymValue)):
@@ -135,7 +137,10 @@ def _build_query(fn):
     return query
 
 
-for _fn in (torch._C._is_autocast_available, torch._C._get_privateuse1_backend_name):
+# (amp_definitely_not_available: whether CUDA or XLA is there; autocast("cuda") disables
+# itself when neither is.)
+for _fn in (torch._C._is_autocast_available, torch._C._get_privateuse1_backend_name,
+            torch.cuda.amp.common.amp_definitely_not_available):
     special(_fn)(_build_query(_fn))
 
 
@@ -147,7 +152,7 @@ def _set_enabled(interp, args, kwargs):
         device, enabled = _LEGACY_DEVICE, _arg(args, kwargs, 0, "enabled")
     else:
         device, enabled = _arg(args, kwargs, 0, "device_type"), _arg(args, kwargs, 1, "enabled")
-    _check_device(interp, device)
+    _check_device(interp, device, bool(enabled))
     interp.state.autocast.enabled[device] = bool(enabled)
 
 
@@ -155,7 +160,6 @@ def _set_enabled(interp, args, kwargs):
 def _set_dtype(interp, args, kwargs):
     _manager(interp, "set_autocast_dtype")
     device, dtype = _arg(args, kwargs, 0, "device_type"), _arg(args, kwargs, 1, "dtype")
-    _check_device(interp, device)
     interp.state.autocast.dtypes[device] = dtype
 
 
