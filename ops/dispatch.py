@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
 import torch
-from torch._subclasses.fake_tensor import FakeTensor
 
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymBool, SymValue
 
 from .oracle.hint_kernels import is_static, tensors_in
+from .template_refs import (ConstTensor, InRef, OutRef, Refs, StructRef, SymRef,
+                            UnsupportedCall, mixed_refs, view_key)
 from .oracle.fakes import example_of, fake_mode, make_fake
 from .oracle.probe import ProbeResult, probe
 from .call_signature import SymArgs, lookup, to_fake
@@ -46,37 +47,6 @@ class Emitter(Protocol):
     def bind_scalar(self, value: SymValue, node: torch.fx.Node) -> None: ...
 
 
-class UnsupportedCall(Exception):
-    """The oracle could not produce a graph for this call (data-dependent output, ...)."""
-
-    def __init__(self, message: str, data_dependent: bool = False):
-        super().__init__(message)
-        self.data_dependent = data_dependent
-
-
-# ---------------------------------------------------------------- references in templates
-@dataclass(frozen=True)
-class InRef:
-    index: int              # index into the flattened proxy leaves of the call
-
-
-@dataclass(frozen=True)
-class OutRef:
-    call: int               # index of the recorded call
-    item: int | None        # element of a tuple/list output, None for a single tensor
-
-
-@dataclass(frozen=True)
-class SymRef:
-    expr: Any               # torch expression over the template's stand-in symbols
-    torch_type: type        # torch.SymInt / SymFloat / SymBool
-
-
-@dataclass(frozen=True)
-class ConstTensor:
-    tensor: torch.Tensor    # a real tensor created by the callable itself (torch.tensor(...))
-
-
 @dataclass
 class CallTemplate:
     op: Any
@@ -87,6 +57,7 @@ class CallTemplate:
     out_refs: list[Any]     # for each output element: the ref it updates in place, else None
     seq_type: type | None = None
     out_scalar: SymRef | None = None    # a number read from data (`aten.item`): a new symbol
+    out_items: tuple = ()   # "mixed" (tensors and numbers): OutRef / SymRef / number per item
 
 
 @dataclass
@@ -113,41 +84,7 @@ def clear_template_cache() -> None:
 
 
 # ---------------------------------------------------------------- template construction
-class _Refs:
-    """How a template refers to the tensors and values of the recorded calls: inputs by
-    position, outputs of earlier calls by (call, item), other tensors as constants."""
-
-    def __init__(self, input_fakes: list[torch.Tensor]) -> None:
-        self.refs: dict[int, Any] = {id(f): InRef(i) for i, f in enumerate(input_fakes)}
-        self.by_view: dict[tuple, Any] = {}      # identical views of one storage -> ref
-
-    def ref_of(self, value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            r = self.refs.get(id(value))
-            if r is not None:
-                return r
-            if isinstance(value, FakeTensor):
-                # Factories re-wrap their result (autograd's make_variable makes a shallow copy
-                # when the tensor is shared): same storage and view, new Python object.
-                r = self.by_view.get(_view_key(value))
-                if r is None:
-                    raise UnsupportedCall("the call used a tensor the tracer does not know")
-                return r
-            return ConstTensor(value)
-        if isinstance(value, (list, tuple)) and not isinstance(value, torch.Size):
-            items = [self.ref_of(v) for v in value]
-            if type(value) in (list, tuple):
-                return type(value)(items)
-            if hasattr(value, "_fields") or _is_structseq(value):
-                return _StructRef(type(value), tuple(items))
-            return tuple(items)
-        if isinstance(value, dict):
-            return {k: self.ref_of(v) for k, v in value.items()}
-        if isinstance(value, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-            # The expression as recorded: torch's own replacements in its throwaway env
-            # are not ours to apply.
-            return SymRef(value.node._expr, type(value))
-        return value
+_MIXED_ITEMS = (torch.Tensor, int, float, bool, torch.SymInt, torch.SymFloat, torch.SymBool)
 
 
 def _output_kind(rc: Any) -> tuple[str, list, type | None]:
@@ -159,6 +96,8 @@ def _output_kind(rc: Any) -> tuple[str, list, type | None]:
         return "seq", list(out), type(out)
     if out is None:
         return "none", [], None
+    if isinstance(out, (list, tuple)) and all(isinstance(o, _MIXED_ITEMS) for o in out):
+        return "mixed", [o for o in out if isinstance(o, torch.Tensor)], type(out)
     if tensors_in(out):
         raise UnsupportedCall(f"{rc.op} returns a structure the tracer cannot represent")
     return "other", [], None
@@ -167,7 +106,7 @@ def _output_kind(rc: Any) -> tuple[str, list, type | None]:
 def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
                     input_metas: list[TensorMeta], probe_syms: ProbeSymbols, sym_args: list,
                     env: Any) -> Template:
-    refs = _Refs(input_fakes)
+    refs = Refs(input_fakes)
     calls: list[CallTemplate] = []
     for index, rc in enumerate(result.calls):
         args = refs.ref_of(rc.args)
@@ -180,8 +119,10 @@ def _build_template(result: ProbeResult, input_fakes: list[torch.Tensor],
             updated.append(refs.refs.get(id(o)))
             if id(o) not in refs.refs:
                 refs.refs[id(o)] = OutRef(index, None if out_kind == "tensor" else k)
-            refs.by_view[_view_key(o)] = refs.refs[id(o)]
-        calls.append(CallTemplate(rc.op, args, kwargs, out_kind, metas, updated, seq_type, scalar))
+            refs.by_view[view_key(o)] = refs.refs[id(o)]
+        items = mixed_refs(rc.output, index, refs) if out_kind == "mixed" else ()
+        calls.append(CallTemplate(rc.op, args, kwargs, out_kind, metas, updated, seq_type, scalar,
+                                  items))
     output = refs.ref_of(result.output)
     cacheable = _replayable(result, input_fakes, input_metas) and \
         all(c.out_scalar is None for c in calls)
@@ -252,23 +193,6 @@ def _has_unbacked(v: Any, probe_syms: ProbeSymbols) -> bool:
     return any(s not in probe_syms.params for s in free)
 
 
-def _view_key(t: torch.Tensor) -> tuple:
-    if is_static(t):
-        return (t.untyped_storage()._cdata, tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
-    return (t.untyped_storage()._cdata, str(tuple(t.shape)), str(t.stride()),
-            str(t.storage_offset()), t.dtype)
-
-
-@dataclass(frozen=True)
-class _StructRef:
-    type: type
-    items: tuple
-
-
-def _is_structseq(value: Any) -> bool:
-    return type(value).__module__ == "torch.return_types"
-
-
 # ---------------------------------------------------------------- replay
 @dataclass
 class _ReplayState:
@@ -291,7 +215,7 @@ def _resolve_proxy(ref: Any, state: _ReplayState, emit: Emitter) -> Any:
         if p is None:
             p = state.lifted[id(ref.tensor)] = emit.lift_constant(ref.tensor)
         return p
-    if type(ref) is _StructRef:
+    if type(ref) is StructRef:
         return ref.type(tuple(_resolve_proxy(v, state, emit) for v in ref.items))
     if type(ref) in (list, tuple):
         return type(ref)(_resolve_proxy(v, state, emit) for v in ref)
@@ -335,6 +259,9 @@ def _replay(template: Template, proxies: list[TensorProxy], emit: Emitter,
         metas = fresh_metas[index] if fresh_metas is not None else [_copy_meta(m) for m in ct.out_metas]
         emit.symbolic_shapes(ct.op, args, kwargs, metas)
         node_meta = metas[0] if ct.out_kind == "tensor" else (metas if ct.out_kind == "seq" else None)
+        if ct.out_kind == "mixed":
+            node_meta = [metas[i.item] if type(i) is OutRef else _resolve_proxy(i, state, emit)
+                         for i in ct.out_items]
         scalar = None
         if ct.out_scalar is not None:
             scalar = node_meta = probe_syms.adopt_scalar(ct.out_scalar.expr, ct.out_scalar.torch_type,
@@ -349,8 +276,25 @@ def _replay(template: Template, proxies: list[TensorProxy], emit: Emitter,
             for k, meta in enumerate(metas):
                 item_node = emit.emit_call(operator.getitem, (node, k), {}, meta)
                 produced.append(_bind_output(item_node, meta, ct.out_refs[k], state, emit, ct.op))
+        elif ct.out_kind == "mixed":
+            produced = _mixed_items(node, node_meta, ct, state, emit, probe_syms)
         state.outputs.append(produced)
     return _resolve_proxy(template.output, state, emit)
+
+
+def _mixed_items(node, items: list, ct: CallTemplate, state: _ReplayState, emit: Emitter,
+                 probe_syms: ProbeSymbols) -> list:
+    """A tuple of tensors and numbers (a custom op's `(Tensor, SymInt)`): getitems of the
+    tensors, and of each number that is a new symbol (which its getitem then computes)."""
+    produced = []
+    for position, (ref, value) in enumerate(zip(ct.out_items, items)):
+        if type(ref) is OutRef:
+            item_node = emit.emit_call(operator.getitem, (node, position), {}, value)
+            produced.append(_bind_output(item_node, value, ct.out_refs[ref.item], state, emit,
+                                         ct.op))
+        elif type(ref) is SymRef and not ref.expr.free_symbols <= set(probe_syms.params):
+            emit.bind_scalar(value, emit.emit_call(operator.getitem, (node, position), {}, value))
+    return produced
 
 
 def _bind_output(node, meta, updated_ref, state: _ReplayState, emit: Emitter, op) -> TensorProxy:

@@ -21,6 +21,7 @@ from ..errors import Category, InternalTracerError
 from ..proxy import TensorMeta, TensorProxy, layout_strides
 from ..ops import layout
 from ..ops.shape_rules import has_symbolic
+from .auto_functionalize import auto_functionalizable, functionalize_custom_op
 from .decompose import aliasing_is_size_independent, hides_writes
 from .emitter import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
@@ -228,6 +229,8 @@ class Functionalizer:
 
     # ------------------------------------------------------------------ writes
     def _visit_mutation(self, node: torch.fx.Node, facts) -> None:
+        if facts.functional is None and auto_functionalizable(node.target):
+            return functionalize_custom_op(self, node)
         if facts.functional is None:
             raise refusal(node, f"{node.target} writes its arguments and has no functional variant "
                                 "in ATen, so it cannot be captured in a functional graph",
@@ -459,10 +462,8 @@ def _hint_of(size: Any) -> Any:
 
 
 def _resolved(size: Any) -> Any:
-    if type(size) is int:
-        return size
-    expr = size.env.resolve(size.expr)
-    return int(expr) if expr.is_Integer else expr
+    expr = size if type(size) is int else size.env.resolve(size.expr)
+    return int(expr) if type(expr) is int or expr.is_Integer else expr
 
 
 def _narrow_as_slice(node: torch.fx.Node) -> bool:
@@ -481,13 +482,11 @@ def _narrow_as_slice(node: torch.fx.Node) -> bool:
 
 def _has_fx_node(value: Any) -> bool:
     """A non-tensor node among the arguments (a size computed in the graph)."""
-    if isinstance(value, torch.fx.Node):
-        return True
+    if isinstance(value, dict):
+        value = list(value.values())
     if isinstance(value, (list, tuple)):
         return any(_has_fx_node(v) for v in value)
-    if isinstance(value, dict):
-        return any(_has_fx_node(v) for v in value.values())
-    return False
+    return isinstance(value, torch.fx.Node)
 
 
 def _traced_proxy(value: Any) -> Any:
