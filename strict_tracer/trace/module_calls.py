@@ -32,12 +32,13 @@ def module_call_boundary(*values: Any, kind: str, path: str) -> tuple:
     return values
 
 
-def preserved_modules(root: torch.nn.Module, paths: Any) -> dict[int, str]:
-    """id(submodule) -> path for each path of preserve_module_call_signature."""
+def preserved_modules(root: torch.nn.Module, paths: Any) -> dict[int, set[str]]:
+    """id(submodule) -> its paths among preserve_module_call_signature's (a submodule shared
+    under two names has a signature per name: a call is recorded under the path it used)."""
     if isinstance(paths, str) or not isinstance(paths, (tuple, list)):
         raise UserInputError("preserve_module_call_signature must be a tuple of submodule paths, "
                              f"got {type(paths).__name__}")
-    preserved: dict[int, str] = {}
+    preserved: dict[int, set[str]] = {}
     for path in paths:
         if not isinstance(path, str) or not path:
             raise UserInputError(f"preserve_module_call_signature: {path!r} is not the path of a "
@@ -46,7 +47,7 @@ def preserved_modules(root: torch.nn.Module, paths: Any) -> dict[int, str]:
             module = root.get_submodule(path)
         except AttributeError as e:
             raise UserInputError(f"preserve_module_call_signature: {e}") from None
-        preserved[id(module)] = path
+        preserved.setdefault(id(module), set()).add(path)
     return preserved
 
 

@@ -71,7 +71,7 @@ class TraceState:
         # Calls so far per module, and per (module, name) (the `@n` key suffix).
         self.module_calls: dict[Any, int] = {}
         # preserve_module_call_signature: id(submodule) -> path, and the specs of its calls.
-        self.preserved: dict[int, str] = {}
+        self.preserved: dict[int, set[str]] = {}
         self.module_call_specs: dict[str, dict[str, Any]] = {}
 
     # ------------------------------------------------------------------ module scopes

@@ -131,6 +131,36 @@ def test_shared_submodule_recorded_under_the_name_called():
     torch.testing.assert_close(unflatten(ours)(x), mod(x))
 
 
+class Branchy(torch.nn.Module):
+    def forward(self, x, flag):
+        return x * 3 if flag else x - 2
+
+
+class SharedTwice(torch.nn.Module):
+    """One submodule under two names, each name called twice with different branches."""
+
+    def __init__(self):
+        super().__init__()
+        self.first = Branchy()
+        self.second = self.first
+
+    def forward(self, x):
+        x = self.first(x + 1, True)
+        x = self.first(x * 2, False)
+        x = self.second(x + 3, True)
+        return self.second(x, False) + 4
+
+
+@pytest.mark.parametrize("preserve", [(), ("first", "second")])
+def test_a_shared_submodule_is_preserved_under_each_name_called(preserve):
+    mod, x = SharedTwice(), torch.randn(3)
+    ours = strict_tracer.export(mod, (x,), preserve_module_call_signature=preserve)
+    theirs = torch.export.export(mod, (x,), strict=True, preserve_module_call_signature=preserve)
+    assert [e.fqn for e in ours.module_call_graph] == [e.fqn for e in theirs.module_call_graph]
+    assert _signatures(ours) == _signatures(theirs)
+    torch.testing.assert_close(unflatten(ours)(x), mod(x))
+
+
 def test_grad_region_unflattens():
     class NoGrad(torch.nn.Module):
         def forward(self, a, b):

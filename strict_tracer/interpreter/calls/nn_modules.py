@@ -45,12 +45,13 @@ class Modules:
         self._state = interp.state
 
     def call(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
-        path = self._state.preserved.get(id(mod))
-        if path is not None:      # preserve_module_call_signature (module_calls.py)
-            with self._state.module_scope(mod):
+        paths = self._state.preserved.get(id(mod))
+        with self._state.module_scope(mod):
+            # preserve_module_call_signature (module_calls.py), by the path this call used
+            path = self._state.module_stack[-1][1] if paths and self._state.module_stack else None
+            if path in (paths or ()):
                 return call_preserved(self._state, path, args, kwargs,
                                       lambda: self._call_module(mod, args, kwargs))
-        with self._state.module_scope(mod):
             return self._call_module(mod, args, kwargs)
 
     def _call_module(self, mod: _Module, args: tuple, kwargs: dict) -> Any:
