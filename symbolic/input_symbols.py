@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import sympy
+import torch.fx.experimental._config
 
 from strict_tracer.errors import ConstraintViolationError
 from strict_tracer.warn import warn_user
@@ -84,7 +85,9 @@ def allocate(env: ShapeEnv, tensors: list, specs: list,
                 result.by_symbol[named[name].expr].dims.append(where)
                 continue
             lo, hi = _range(spec, where, hint)
-            if hint in (0, 1):
+            if hint in (0, 1) and backed_size_oblivious():
+                lo = _oblivious_lower(spec)
+            elif hint in (0, 1):
                 raise ConstraintViolationError.from_violations(
                     [f"You marked {name} as dynamic but your code specialized it to be a "
                      f"constant ({hint}). Example inputs of size 0 or 1 are specialized; "
@@ -92,6 +95,7 @@ def allocate(env: ShapeEnv, tensors: list, specs: list,
                     [f"{name} = {hint}"], [name])
             sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
             env.symbols[sym.expr].keep = KEEP[NAMED]
+            env.symbols[sym.expr].size_like = hint in (0, 1)
             named[name], named_first[name] = sym, (where, hint)
             result.by_symbol[sym.expr] = SpecSymbol(sym.expr, NAMED, [where], spec.dim, spec.min, spec.max)
     shapes = []
@@ -159,7 +163,10 @@ def _dim_value(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, 
     if kind == DERIVED:
         return _derived(env, result, named, spec, where, hint)
     lo, hi = _range(spec, where, hint)
-    if hint in (0, 1):
+    oblivious = hint in (0, 1) and backed_size_oblivious()
+    if oblivious:
+        lo = _oblivious_lower(spec)
+    elif hint in (0, 1):
         if kind == AUTO:
             warn_user(f"dimension {where.shape_name} 0/1 specialized; Dim.AUTO was specified "
                       f"along with a sample input with hint = {hint}.")
@@ -170,8 +177,21 @@ def _dim_value(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, 
         return hint
     sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
     env.symbols[sym.expr].keep = KEEP[kind]
+    env.symbols[sym.expr].size_like = oblivious
     result.by_symbol[sym.expr] = SpecSymbol(sym.expr, kind, [where], None, spec.min, spec.max)
     return sym
+
+
+def backed_size_oblivious() -> bool:
+    """torch.fx.experimental._config.backed_size_oblivious: an example size of 0 or 1 on a
+    dynamic dim is not specialized. Its symbol keeps the example as its hint (guards are decided
+    at it) and is size-like: questions torch asks size-obliviously (is this size 1, so that it
+    broadcasts?) are answered for sizes >= 2 without a guard, as torch does."""
+    return bool(torch.fx.experimental._config.backed_size_oblivious)
+
+
+def _oblivious_lower(spec: DimSpec) -> int:
+    return 0 if spec.min is None else spec.min
 
 
 def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, where: InputDim,

@@ -78,6 +78,15 @@ def is_one(size: Size) -> bool:
     return bool(size == 1)
 
 
+def one_at_the_hint(size: Size) -> bool:
+    """Whether a size is 1 where the answer changes the result's rank (squeeze): a size with an
+    example value (backed_size_oblivious lets an example be 1) is decided there, with a guard;
+    only a size read from data gets the size-oblivious "not 1"."""
+    if type(size) is int or size.env.hint_value(size.expr) is None:
+        return is_one(size)
+    return bool(size == 1)
+
+
 def statically_one(size: Size) -> bool:
     return type(size) is int and size == 1
 

@@ -8,8 +8,8 @@ import torch
 
 from strict_tracer.symbolic import DataDependentError
 
-from .common import (ceil_div, expect, expect_eq, is_one, numel, same, shape, wrap_dim,
-                     wrap_dims)
+from .common import (ceil_div, expect, expect_eq, is_one, numel, one_at_the_hint, same, shape,
+                     wrap_dim, wrap_dims)
 from .rule_table import Bound, ShapeRuleError, register
 
 aten = torch.ops.aten
@@ -114,7 +114,7 @@ def squeeze(a: Bound):
     else:
         dims = set(range(len(s)))
     # A symbolic size in a squeezed position is guarded to be (or not be) 1.
-    return tuple(size for i, size in enumerate(s) if not (i in dims and is_one(size)))
+    return tuple(size for i, size in enumerate(s) if not (i in dims and one_at_the_hint(size)))
 
 
 @register(aten.unsqueeze.default, aten.unsqueeze_.default)
