@@ -61,6 +61,9 @@ def _insert_input_asserts(state) -> None:
     """Runtime asserts on input sizes alone (prefer_deferred_runtime_asserts_over_guards):
     right after the placeholders, as torch.export places them, each value computed once."""
     env = state.shape_env
+    # Guards found from here on (functionalization's ops) have no assert to become: they are
+    # input guards, which ep.module() checks.
+    env.defer_guards = False
     exprs: list = []
     for guard in env.runtime_asserts:
         if any(env.symbols[s].unbacked for s in guard.expr.free_symbols if s in env.symbols):

@@ -132,8 +132,9 @@ def _refuse_aliasing(pass_: Any, node: torch.fx.Node, given: dict, written: list
             key = id(ft.storage)
             other = storages.get(key)
             if other is not None and (name in written or other in written):
-                raise refusal(node, f"{node.target} writes its argument '{name if name in written else other}' "
-                                    f"while another of its arguments ('{other if name in written else name}') "
-                                    "shares memory with it; a functional graph runs the op on a copy",
+                target, alias = (name, other) if name in written else (other, name)
+                raise refusal(node, f"{node.target} writes its argument '{target}' while another "
+                                    f"of its arguments ('{alias}') shares memory with it; a "
+                                    "functional graph runs the op on a copy",
                               "pass a .clone() of one of them")
             storages[key] = name
