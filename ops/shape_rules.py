@@ -91,6 +91,8 @@ def _view_strides(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta],
     not tell them (`x[:, :6]` of a width-6 x is dense at the hints, strided at width 7). By
     formula for the common views, else from torch's kernel on stand-ins (with its guards)."""
     by_formula = view_strides(op, args, kwargs, outputs[0].shape) if len(outputs) == 1 else None
+    if by_formula is not None and _at_hints(by_formula) != tuple(outputs[0].strides):
+        by_formula = None       # a size-1 dim's stride, say: the kernel knows which
     if by_formula is not None:
         all_strides = [tuple(by_formula)]
     else:
@@ -101,6 +103,21 @@ def _view_strides(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta],
             return
     for meta, strides in zip(outputs, all_strides):
         meta.sym_strides = strides
+
+
+def _at_hints(strides: list) -> tuple:
+    """The strides at the hints (a stride read from data matches any)."""
+    return tuple(s if type(s) is int else _ANY if s.hint is None else s.hint for s in strides)
+
+
+class _Any:
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None
+
+
+_ANY = _Any()
 
 
 def _sizes_are_sizes(shape: tuple, shape_env) -> None:

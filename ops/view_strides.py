@@ -10,11 +10,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import sympy
 import torch
 
 from strict_tracer.proxy import TensorMeta, TensorProxy, layout_strides
+from strict_tracer.symbolic import SymValue
 
 from .layout import guard_or
+from .oracle.fakes import dense_layout
 from .rules import Bound, bind
 
 aten = torch.ops.aten
@@ -98,12 +101,99 @@ def _same(a: Bound, out: tuple) -> Strides:
 
 def _view(a: Bound, out: tuple) -> Strides:
     """A view of a tensor laid out contiguously at every size (a fresh output, no view's own
-    strides) is contiguous: the strides of `out` laid out densely."""
+    strides) is contiguous: the strides of `out` laid out densely. Otherwise see _one_chunk."""
     meta = a["self"].meta
     if meta.sym_strides is not None or tuple(meta.strides) != _contiguous(meta.hint_shape):
-        raise _NoFormula
+        return _one_chunk(meta, out)
     dense = TensorMeta(out, meta.dtype, meta.device)
     return layout_strides(dense, list(out))
+
+
+def _one_chunk(meta: TensorMeta, out: tuple) -> Strides:
+    """A view that keeps the leading and trailing sizes (the same expressions) and reshapes
+    the dims between them, which are contiguous among themselves at every size (each stride
+    is, as an expression, the next one times its size: a split's output viewed into heads).
+    torch's view kernel sees one chunk there at every size, so the new dims are laid out
+    densely over the chunk's innermost stride; kept dims keep their strides. Sizes must be
+    nonzero (a view of no elements is laid out contiguously)."""
+    shape, strides = list(meta.shape), layout_strides(meta, list(meta.shape))
+    env = next((s.env for s in (*shape, *out) if isinstance(s, SymValue)), None)
+    if env is None or not all(_nonzero(s, env) for s in shape):
+        raise _NoFormula
+    lead = 0
+    while lead < min(len(shape), len(out)) and _same_size(shape[lead], out[lead], env):
+        lead += 1
+    tail = 0
+    while tail < min(len(shape), len(out)) - lead and \
+            _same_size(shape[-1 - tail], out[-1 - tail], env):
+        tail += 1
+    middle, new = slice(lead, len(shape) - tail), list(out[lead:len(out) - tail])
+    sizes, chunk = shape[middle], strides[middle]
+    if not sizes and not new:
+        return strides
+    if not sizes or not new:
+        raise _NoFormula
+    for i in range(len(sizes) - 1):
+        if _expr(chunk[i], env) != _expr(sizes[i + 1], env) * _expr(chunk[i + 1], env):
+            raise _NoFormula
+    laid: list = [chunk[-1]]
+    for size in reversed(new[1:]):
+        laid.insert(0, laid[0] * size)
+    return strides[:lead] + laid + strides[len(shape) - tail:]
+
+
+def _expr(value: Any, env: Any) -> Any:
+    return env.resolve(value.expr) if isinstance(value, SymValue) else sympy.Integer(value)
+
+
+def _same_size(a: Any, b: Any, env: Any) -> bool:
+    """The same size at every size: equal ints or equal expressions (no guard)."""
+    if type(a) is int and type(b) is int:
+        return a == b
+    return _expr(a, env) == _expr(b, env)
+
+
+def _nonzero(size: Any, env: Any) -> bool:
+    if type(size) is int:
+        return size != 0
+    return env.bound(size.expr)[0] >= 1
+
+
+def _to(a: Bound, out: tuple) -> Strides:
+    """to() of a dense tensor keeping its layout (preserve format): itself, or a copy with
+    its strides."""
+    meta = a["self"].meta
+    if a.get("memory_format") not in (None, torch.preserve_format) or \
+            a.get("layout") not in (None, torch.strided) or not dense_layout(meta):
+        raise _NoFormula
+    shape, strides = _input(a)
+    if meta.sym_strides is not None and not _dense_everywhere(meta, shape, strides):
+        raise _NoFormula        # dense at the hints only (a slice that is all of its input)
+    return strides
+
+
+def _dense_everywhere(meta: TensorMeta, shape: tuple, strides: Strides) -> bool:
+    """Each stride, innermost first, is the product of the sizes inside it (as expressions)."""
+    env = next((s.env for s in (*shape, *strides) if isinstance(s, SymValue)), None)
+    if env is None:
+        return True
+    expected = sympy.Integer(1)
+    for d in sorted(range(len(shape)), key=lambda d: (meta.strides[d], meta.hint_shape[d])):
+        if shape[d] == 1 and type(shape[d]) is int:
+            continue
+        if _expr(strides[d], env) != expected:
+            return False
+        expected = expected * _expr(shape[d], env)
+    return True
+
+
+def _contiguous_call(a: Bound, out: tuple) -> Strides:
+    """contiguous(): itself when contiguous, else a contiguous copy; contiguous either way
+    (strides of size-1 dims aside, which address nothing)."""
+    if a.get("memory_format") not in (0, torch.contiguous_format):
+        raise _NoFormula
+    meta = a["self"].meta
+    return layout_strides(TensorMeta(out, meta.dtype, meta.device), list(out))
 
 
 def _contiguous(shape: tuple) -> tuple:
@@ -117,6 +207,8 @@ _FORMULAS: dict[Any, Callable[[Bound, tuple], Strides]] = {
     aten.transpose.int: _transpose, aten.t.default: _transpose, aten.permute.default: _permute,
     aten.expand.default: _expand, aten.alias.default: _same, aten.detach.default: _same,
     aten.view.default: _view, aten.reshape.default: _view,
+    aten.to.dtype_layout: _to, aten.to.device: _to, aten.to.dtype: _to, aten.to.other: _to,
+    aten.contiguous.default: _contiguous_call,
 }
 
 

@@ -47,6 +47,11 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
     shape = meta.hint_shape if shape is None else shape
     strides = meta.strides if strides is None else strides
     with fake_mode():
+        if meta.requires_grad and not meta.is_leaf and not dense_layout(meta) \
+                and 0 not in meta.hint_shape:
+            # A non-dense op output: made as a view directly (no tensor of its own first,
+            # whose symbolic layout checks would cost as much again).
+            return _non_leaf_view(meta, shape, strides, meta.storage_offset)
         t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
                                 layout=meta.layout)
         if meta.storage_offset:
@@ -55,23 +60,26 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
             t.requires_grad_(True)
             if not meta.is_leaf:
                 # An op's output: autograd must not treat it as a leaf.
-                if _fresh_copy_keeps_layout(meta):
+                if dense_layout(meta):
                     t = _NonLeaf.apply(t)
-                elif 0 in meta.hint_shape:
-                    t = t.clone()       # no elements: every layout is contiguous
                 else:
-                    t = _non_leaf_view(t, shape, strides, meta.storage_offset)
+                    t = t.clone()       # no elements: every layout is contiguous
     return t
 
 
-def _non_leaf_view(t: torch.Tensor, shape: list, strides: list, offset: Any) -> torch.Tensor:
-    """A non-dense op output (a slice, a transpose of one): a view of a dense non-leaf with
-    exactly its strides and offset, as in eager. A clone would be dense, and contiguous() or
-    reshape() would then be decided as aliases where eager copies."""
-    extent = offset + 1
-    for size, stride in zip(shape, strides):
-        extent = extent + (size - 1) * stride
-    base = torch.empty(extent, dtype=t.dtype, device=t.device, requires_grad=True)
+def _non_leaf_view(meta, shape: list, strides: list, offset: Any) -> torch.Tensor:
+    """A non-dense op output (a slice, a transpose of one): a view of a non-leaf with exactly
+    its strides and offset, as in eager. A clone would be dense, and contiguous() or reshape()
+    would then be decided as aliases where eager copies. The base's storage reaches the last
+    element: its own layout, with an outer dim of 2 strided by the offset when there is one
+    (torch sizes that storage itself; a symbolic length given to torch.empty would cost a
+    sign check through sympy's assumptions, several ms a fake)."""
+    if type(offset) is int and offset == 0:
+        base_shape, base_strides = shape, strides
+    else:
+        base_shape, base_strides = [2, *shape], [offset, *strides]
+    base = torch.empty_strided(base_shape, base_strides, dtype=meta.dtype, device=meta.device,
+                               requires_grad=True)
     return _NonLeaf.apply(base).as_strided(shape, strides, offset)
 
 
@@ -90,8 +98,9 @@ class _NonLeaf(torch.autograd.Function):
         return grad
 
 
-def _fresh_copy_keeps_layout(meta) -> bool:
-    """True when clone() would keep the strides: a dense permuted layout, offset 0."""
+def dense_layout(meta) -> bool:
+    """A dense (permuted) layout at offset 0 at the hints: clone() and a preserve-format
+    copy keep its strides."""
     if meta.storage_offset or meta.layout is not torch.strided or 0 in meta.hint_shape:
         return False
     expected = 1

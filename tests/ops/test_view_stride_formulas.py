@@ -1,0 +1,102 @@
+"""Strides of views by formula (ops/view_strides.py) against torch's kernel on stand-ins.
+
+Each program views a tensor whose layout is not contiguous at every size (a split's output,
+a transpose merged back), or converts/copies a dense one. The program is exported twice with
+dynamic sizes: once as shipped (the formula answers) and once with the formulas off (torch's
+view kernel on stand-ins answers, with its guards). Every node's symbolic strides are the
+same, the formula run asks the kernel nothing for these views, and the program matches
+eager at other sizes.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.export import Dim
+
+import strict_tracer
+from strict_tracer.ops import clear_template_cache, shape_rules
+
+
+class Fn(torch.nn.Module):
+    def __init__(self, fn):
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def _heads(x):                       # split of a fused projection, viewed into heads
+    b, t, _ = x.shape
+    q, k, v = x.split(8, dim=2)
+    q, k = q.view(b, t, 2, 4), k.view(b, t, -1, 4)
+    return (q.transpose(1, 2) @ k.transpose(1, 2).transpose(-1, -2)).sum() + v.view(b, t, 2, 4)
+
+
+def _merge(x):                       # heads merged back: (b, t, h, d) -> (b, t, h * d)
+    b, t, _ = x.shape
+    y = x[..., :8].view(b, t, 2, 4)
+    return y.reshape(b, t, -1) * 2, y.reshape(b, -1, 2, 4) + 1
+
+
+def _flatten_rows(x):                # (b, t, 8) of a split, rows 24 apart -> (b * t, 8)
+    y = x.split(8, dim=2)[1]
+    return y.reshape(-1, 8) + y.permute(2, 0, 1).reshape(8, -1).t()
+
+
+def _merge_leading(x):               # leading dims merged where they are contiguous
+    b, t, _ = x.shape
+    return x[:, :, 1:5].reshape(-1, 4) * 3 + x[:, :, 4:8].reshape(b * t, 4).sum()
+
+
+def _copying_reshape(x):             # (b, t) not contiguous among themselves: a copy, which
+    y = x.transpose(0, 1).contiguous().transpose(0, 1)[:, :, 1:5]      # the kernel lays out
+    return y.reshape(-1, 4) * 3
+
+
+def _to_and_contiguous(x):
+    y = x.to(torch.float64) + x.permute(0, 2, 1).to(torch.float64).transpose(1, 2)
+    return y.contiguous() + x[:, :, :4].contiguous().sum()
+
+
+PROGRAMS = {"heads": _heads, "merge": _merge, "flatten_rows": _flatten_rows,
+            "merge_leading": _merge_leading, "to_and_contiguous": _to_and_contiguous,
+            "copying_reshape": _copying_reshape}
+KERNEL_ASKED = {"copying_reshape": ["aten.reshape.default"]}    # split's strides: the kernel
+SPEC = ({0: Dim("b", min=2, max=32), 1: Dim("t", min=3, max=32)},)
+
+
+def _strides(ep) -> list[str]:
+    return [f"{n.name}: {tuple(n.meta['val'].stride())}" for n in ep.graph.nodes
+            if isinstance(n.meta.get("val"), torch.Tensor)]
+
+
+def _export(mod, x, monkeypatch, formulas: bool):
+    clear_template_cache()
+    calls: list = []
+    kernel = shape_rules.kernel_layouts
+
+    def counted(op, *args, **kwargs):
+        calls.append(op)
+        return kernel(op, *args, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(shape_rules, "kernel_layouts", counted)
+        if not formulas:
+            m.setattr(shape_rules, "view_strides", lambda *a: None)
+        return strict_tracer.export(mod, (x,), dynamic_shapes=SPEC), calls
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_formula_strides_are_the_kernels(name, monkeypatch):
+    mod, x = Fn(PROGRAMS[name]), torch.randn(3, 5, 24)
+    ours, calls = _export(mod, x, monkeypatch, formulas=True)
+    reference, kernel_calls = _export(mod, x, monkeypatch, formulas=False)
+    assert kernel_calls, "the reference run asks the kernel"
+    assert [str(op) for op in calls if "split" not in str(op)] == KERNEL_ASKED.get(name, [])
+    assert _strides(ours) == _strides(reference)
+    assert [str(g) for g in ours.range_constraints.values()] == \
+        [str(g) for g in reference.range_constraints.values()]
+    for size in ((2, 3), (7, 4), (4, 31)):
+        y = torch.randn(*size, 24)
+        for got, want in zip(ours.module()(y), mod(y)):
+            torch.testing.assert_close(got, want)
