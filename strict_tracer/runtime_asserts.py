@@ -7,6 +7,8 @@ the value, as torch.export emits them.
 """
 from __future__ import annotations
 
+import sys
+
 import sympy
 import torch
 
@@ -38,7 +40,7 @@ def insert_runtime_asserts(state) -> None:
             continue
         if info.lower != -INF:
             pending.setdefault(binding.node, []).append(sympy.Ge(s, int(info.lower)))
-        if info.upper != INF:
+        if info.upper != INF and not _largest_size(info):
             pending.setdefault(binding.node, []).append(sympy.Le(s, int(info.upper)))
     for guard in env.runtime_asserts:
         expr = guard.expr.xreplace(backed_only) if backed_only else guard.expr
@@ -77,6 +79,13 @@ def _insert_input_asserts(state) -> None:
     cursor, cache = placeholders[-1], {}
     for expr in exprs:
         cursor = _emit_assert(state.sym_nodes, state.graph, cursor, expr, cache)
+
+
+def _largest_size(info) -> bool:
+    """A size's upper bound of sys.maxsize - 1 (a data-dependent size as torch's kernels
+    bound it): no tensor reaches it, so asserting it checks nothing; torch.export treats it
+    as unbounded and emits no assert either."""
+    return info.upper == sys.maxsize - 1 and info.lower >= 0
 
 
 def _is_range(expr: sympy.Basic, bound: dict) -> bool:

@@ -135,8 +135,10 @@ def parse_dynamic_shapes(mod: torch.nn.Module, args: tuple, kwargs: dict, spec: 
         raise UserInputError(f"dynamic_shapes must be a dict, tuple, list, ShapesCollection or "
                              f"AdditionalInputs, got {type(spec).__name__}")
     by_path: dict[tuple, Any] = {}
-    for name, value in combined.items():
-        _walk((pytree.MappingKey(name),), value, per_arg[name], by_path)
+    for i, (name, value) in enumerate(combined.items()):
+        # Messages name places as the user wrote the spec: dynamic_shapes['x'] or [0].
+        shown = pytree.MappingKey(name) if isinstance(spec, dict) else pytree.SequenceKey(i)
+        _walk((pytree.MappingKey(name),), value, per_arg[name], by_path, (shown,))
     specs = [by_path.get(key) for key in bound_paths(mod, leaf_paths)]
     _check_same_bounds(specs)
     return specs
@@ -168,11 +170,6 @@ def _combined_path(sig: inspect.Signature, path: tuple) -> tuple:
     return (pytree.MappingKey(varkw), pytree.MappingKey(key), *rest)
 
 
-def _render(path: tuple) -> str:
-    text = str(path[0].key)
-    return text + "".join(_render_key(k) for k in path[1:])
-
-
 def _render_key(k) -> str:
     if isinstance(k, pytree.SequenceKey):
         return f"[{k.idx}]"
@@ -183,62 +180,65 @@ def _render_key(k) -> str:
     return f"[{k}]"
 
 
-def _walk(path: tuple, value: Any, spec: Any, out: dict) -> None:
-    """Match `spec` against the input structure `value`, recording tensor specs by path."""
-    where = f"`dynamic_shapes{''.join(_render_key(k) for k in path)}`"
+def _walk(path: tuple, value: Any, spec: Any, out: dict, shown: tuple) -> None:
+    """Match `spec` against the input structure `value`, recording tensor specs by path;
+    `shown` is the same place as messages name it (the spec's own top-level key)."""
+    where = f"`dynamic_shapes{_keys_text(shown)}`"
     if isinstance(value, torch.Tensor):
-        out[path] = _tensor_spec(value, spec, where, _render(path))
+        out[path] = _tensor_spec(value, spec, where)
         return
     if type(value) is int and spec is not None:
-        out[path] = _int_spec(spec, where, path)
+        out[path] = _int_spec(spec, where, shown)
         return
     node = pytree.SUPPORTED_NODES.get(type(value)) if not _is_leaf_type(value) else None
     if node is None:
         if spec is not None:
             raise UserInputError(
                 f"Cannot associate shape {spec!r} specified at {where} to non-tensor type "
-                f"{type(value).__name__} at `inputs{''.join(_render_key(k) for k in path)}` "
-                "(expected None); only tensors and Python ints can be dynamic")
+                f"{type(value).__name__} at `inputs{_keys_text(shown)}` (expected None); only "
+                "tensors and Python ints can be dynamic")
         return
     children, context = node.flatten_fn(value)
     keys = _child_keys(value, children, context)
-    if spec is None:
-        for key, child in zip(keys, children):
-            _walk(path + (key,), child, None, out)
-        return
+    if spec is not None:
+        spec_children = _spec_children(value, spec, len(children), where, shown)
+    else:
+        spec_children = [None] * len(children)
+    for key, child, child_spec in zip(keys, children, spec_children):
+        _walk(path + (key,), child, child_spec, out, shown + (key,))
+
+
+def _keys_text(keys: tuple) -> str:
+    return "".join(_render_key(k) for k in keys)
+
+
+def _spec_children(value: Any, spec: Any, count: int, where: str, shown: tuple) -> list:
+    """The specs of a container input's children; a spec of another structure is refused
+    with the places of both, as torch.export words it."""
+    mismatch = ("Detected mismatch between the structure of `inputs` and `dynamic_shapes`: "
+                f"`inputs{_keys_text(shown)}`")
     if type(value) in (list, tuple, dict) or hasattr(value, "_fields"):
         if isinstance(value, dict):
-            if not isinstance(spec, dict):
-                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
-                                     f"`dynamic_shapes`: the input is a dict, but {where} is "
-                                     f"{'a ' + type(spec).__name__ if spec is not None else 'not'}")
-            if set(spec) != set(value):
-                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
-                                     f"`dynamic_shapes`: the input has keys {list(value)}, but "
-                                     f"{where} has keys {list(spec)}")
-            spec_children = [spec[k] for k in value]
+            same_kind = isinstance(spec, dict)
         else:
-            if not isinstance(spec, (list, tuple)):
-                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
-                                     f"`dynamic_shapes`: the input is a {type(value).__name__}, "
-                                     f"but {where} is a {type(spec).__name__}")
-            if isinstance(spec, (list, tuple)) and isinstance(value, (list, tuple)) and \
-                    type(spec) is not type(value) and not hasattr(value, "_fields"):
-                raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
-                                     f"`dynamic_shapes`: the input is a {type(value).__name__}, "
-                                     f"but {where} is a {type(spec).__name__}")
-            spec_children = list(spec)
-    else:   # a user class registered with pytree: the spec follows its flattened children
-        if not isinstance(spec, (list, tuple)):
-            raise UserInputError(f"{where} must be a list/tuple matching the flattened children "
-                                 f"of {type(value).__name__}")
-        spec_children = list(spec)
-    if len(spec_children) != len(children):
-        raise UserInputError(f"Detected mismatch between the structure of `inputs` and "
-                             f"`dynamic_shapes`: the input has {len(children)} elements, but "
-                             f"{where} has {len(spec_children)} elements")
-    for key, child, child_spec in zip(keys, children, spec_children):
-        _walk(path + (key,), child, child_spec, out)
+            same_kind = isinstance(spec, (list, tuple)) and (
+                type(spec) is type(value) or hasattr(value, "_fields"))
+        if not same_kind:
+            kind = f"a {type(spec)}" if isinstance(spec, (list, tuple, dict)) else "not"
+            raise UserInputError(f"{mismatch} is a {type(value)}, but {where} is {kind}")
+        if isinstance(value, dict):
+            if set(spec) != set(value):
+                raise UserInputError(f"{mismatch} has keys {list(value)}, but {where} has keys "
+                                     f"{list(spec)}")
+            return [spec[k] for k in value]
+    elif not isinstance(spec, (list, tuple)):
+        # a user class registered with pytree: the spec follows its flattened children
+        raise UserInputError(f"{where} must be a list/tuple matching the flattened children "
+                             f"of {type(value).__name__}")
+    if len(spec) != count:
+        raise UserInputError(f"{mismatch} has {count} elements, but {where} has {len(spec)} "
+                             "elements")
+    return list(spec)
 
 
 def _is_leaf_type(value: Any) -> bool:
@@ -257,7 +257,7 @@ def _child_keys(value: Any, children: list, context: Any) -> list:
 
 
 # ---------------------------------------------------------------------------- per int
-def _int_spec(spec: Any, where: str, path: tuple) -> Optional[DimSpec]:
+def _int_spec(spec: Any, where: str, shown: tuple) -> Optional[DimSpec]:
     """A Python int input is a size of its own: Dim.AUTO/DYNAMIC (with min/max) make it a
     symbolic input, Dim.STATIC or an int keep it a constant; named Dims are refused as torch
     refuses them."""
@@ -272,12 +272,12 @@ def _int_spec(spec: Any, where: str, path: tuple) -> Optional[DimSpec]:
                              "Please use Dim.AUTO/DYNAMIC instead.")
     raise UserInputError(
         f"Unexpected dynamic shape {spec!r} specified at {where} for the int at "
-        f"`inputs{''.join(_render_key(k) for k in path)}` (expected None, Dim.AUTO, "
+        f"`inputs{_keys_text(shown)}` (expected None, Dim.AUTO, "
         "Dim.DYNAMIC or Dim.STATIC)")
 
 
 # ---------------------------------------------------------------------------- per tensor
-def _tensor_spec(t: torch.Tensor, spec: Any, where: str, path: str) -> list[DimSpec]:
+def _tensor_spec(t: torch.Tensor, spec: Any, where: str) -> list[DimSpec]:
     ndim = t.dim()
     if spec is None:
         return [STATIC_SPEC] * ndim
@@ -288,22 +288,22 @@ def _tensor_spec(t: torch.Tensor, spec: Any, where: str, path: str) -> list[DimS
                 raise UserInputError(
                     f"Unexpected dimension mapped to index {index!r} in input tensor shape "
                     f"{spec!r} specified at {where} (the tensor has {ndim} dimensions)")
-            dims[index % ndim] = _dim_spec(d, where, index)
+            dims[index % ndim] = _dim_spec(d, where, index, spec)
         return dims
     if isinstance(spec, (tuple, list)):
         if len(spec) != ndim:
             raise UserInputError(
                 f"Expected dynamic shape spec {spec!r} specified at {where} to have the same "
-                f"length as the actual tensor shape {tuple(t.shape)} (expected {ndim}, but got "
+                f"length as the actual tensor shape {t.shape} (expected {ndim}, but got "
                 f"{len(spec)} instead)")
-        return [_dim_spec(d, where, i) for i, d in enumerate(spec)]
+        return [_dim_spec(d, where, i, spec) for i, d in enumerate(spec)]
     raise UserInputError(
         f"Unexpected input tensor shape {spec!r} specified at {where} (expected either a "
         "list/tuple of dimensions, or a dict mapping indices to dimensions, where each dimension "
         "is an int, a Dim, Dim.AUTO, Dim.STATIC, or Dim.DYNAMIC)")
 
 
-def _dim_spec(d: Any, where: str, index: int) -> DimSpec:
+def _dim_spec(d: Any, where: str, index: int, shape: Any) -> DimSpec:
     if d is None:
         warn_user("Using None as a dynamic shape dimension is deprecated. Please use "
                   "Dim.STATIC instead")
@@ -325,7 +325,7 @@ def _dim_spec(d: Any, where: str, index: int) -> DimSpec:
     if isinstance(d, Dim):
         return DimSpec(NAMED, d.min, d.max, dim=d)
     raise UserInputError(
-        f"Unexpected dimension #{index} in input tensor shape specified at {where} (expected "
+        f"Unexpected dimension #{index} in input tensor shape {shape!r} specified at {where} (expected "
         f"None, an int, a Dim, Dim.AUTO, Dim.STATIC, or Dim.DYNAMIC, but got {d!r} instead)")
 
 

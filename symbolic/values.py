@@ -280,6 +280,18 @@ _VALUE_METHODS = frozenset({"bit_length", "bit_count", "to_bytes", "as_integer_r
                             "is_integer", "hex"})
 
 
+_ORDERED = {"__add__": operator.add, "__mul__": operator.mul}
+
+
+def keep_written_order(result: Any, dunder: str, a: "SymInt", b: "SymInt") -> None:
+    """The program computed `result` as `a + b` (or `a * b`) of two symbolic ints: the graph
+    computes it in that order, as torch.export records the Python operation (sympy's
+    canonical order of the sum may put `b` first)."""
+    op = _ORDERED.get(dunder)
+    if op is not None and isinstance(result, SymInt):
+        result.env.written_as.setdefault(result.expr, (op, (a.expr, b.expr)))
+
+
 def _python_of(value: Any) -> Any:
     return value._python() if isinstance(value, _SymNumber) else value
 

@@ -154,10 +154,11 @@ class SymNodes:
     def _build(self, e: sympy.Basic, cache: dict) -> torch.fx.Node:
         if e.is_Symbol:
             return self._symbol(e, cache)
-        written = self.env.written_as.get(e)
+        written = self._written(e)
         if written is not None:
-            op, (operand, other) = written
-            return self._call(op, (self._emit(self.env.resolve(operand), cache), other), e)
+            op, operands = written
+            return self._call(op, tuple(self._emit(o, cache) if isinstance(o, sympy.Basic) else o
+                                        for o in operands), e)
         if e.is_Add:
             terms = sorted(e.args, key=lambda t: (t.is_Number, t.could_extract_minus_sign()))
             acc, partial = self._emit(terms[0], cache), terms[0]
@@ -186,6 +187,19 @@ class SymNodes:
         if e.is_Pow:
             return self._power(e, cache)
         return self._function(e, cache)
+
+    def _written(self, e: sympy.Basic) -> Optional[tuple]:
+        """How the program wrote `e` (env.written_as), with its operands resolved; None when
+        it did not, or when an operand resolves to `e` itself (nothing to compute)."""
+        written = self.env.written_as.get(e)
+        if written is None:
+            return None
+        op, (operand, other) = written
+        operands = (self.env.resolve(operand),
+                    self.env.resolve(other) if isinstance(other, sympy.Basic) else other)
+        if any(o == e for o in operands):
+            return None
+        return op, operands
 
     def _power(self, e: sympy.Pow, cache: dict) -> torch.fx.Node:
         base, exp = e.args

@@ -1,6 +1,7 @@
 """The forms `dynamic_shapes` takes, compared with torch.export, and malformed specs."""
 import copy
 import functools
+import re
 import warnings
 
 import pytest
@@ -214,8 +215,42 @@ def test_spec_for_a_non_tensor_and_container_mismatch():
     with pytest.raises(UserInputError, match="non-tensor type float"):
         strict_tracer.export(M(), (args[0], 2.0, args[2]),
                              dynamic_shapes={"x": None, "n": Dim.AUTO, "ys": None})
-    with pytest.raises(UserInputError, match="the input is a list, but"):
+    with pytest.raises(UserInputError, match=re.escape(
+            "`inputs['ys']` is a <class 'list'>, but `dynamic_shapes['ys']` is a <class 'tuple'>")):
         strict_tracer.export(M(), args, dynamic_shapes={"x": None, "n": None, "ys": ((Dim.AUTO,),)})
+
+
+class NestedLists(torch.nn.Module):
+    def forward(self, x):
+        return x["k"]["k"][0] + x["k"]["k"][1]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ({"k": {"k": [Dim("d"), Dim("d")]}}, "Unexpected input tensor shape Dim('d', min=0) specified "
+     "at `dynamic_shapes[0]['k']['k'][0]` (expected either a list/tuple of dimensions"),
+    ({"k": {"k": (None, None)}}, "`inputs[0]['k']['k']` is a <class 'list'>, but "
+     "`dynamic_shapes[0]['k']['k']` is a <class 'tuple'>"),
+    ({"k": {"k": Dim("d")}}, "`inputs[0]['k']['k']` is a <class 'list'>, but "
+     "`dynamic_shapes[0]['k']['k']` is not"),
+    ({"k": {"k": [None, None, None]}}, "`inputs[0]['k']['k']` has 2 elements, but "
+     "`dynamic_shapes[0]['k']['k']` has 3 elements"),
+    ({"k": {"K": [None, None]}}, "`inputs[0]['k']` has keys ['k'], but `dynamic_shapes[0]['k']` "
+     "has keys ['K']"),
+    ({"k": {"k": [(Dim("d"), 1), None]}}, "Expected dynamic shape spec (Dim('d', min=0), 1) "
+     "specified at `dynamic_shapes[0]['k']['k'][0]` to have the same length as the actual tensor "
+     "shape torch.Size([4]) (expected 1, but got 2 instead)"),
+    ({"k": {"k": [("a",), None]}}, "Unexpected dimension #0 in input tensor shape ('a',) "
+     "specified at `dynamic_shapes[0]['k']['k'][0]`"),
+])
+def test_a_malformed_spec_is_named_where_the_user_wrote_it(spec, message):
+    """A spec given in argument order names places by position (`dynamic_shapes[0]...`, and
+    the input `inputs[0]...`), one given by argument name by name, as torch.export does."""
+    inputs = ({"k": {"k": [torch.rand(4), torch.rand(4)]}},)
+    with pytest.raises(torch._dynamo.exc.UserError, match=re.escape(message)):
+        strict_tracer.export(NestedLists(), inputs, dynamic_shapes=(spec,))
+    with pytest.raises(torch._dynamo.exc.UserError, match=re.escape(
+            message.replace("[0]['k']", "['x']['k']"))):
+        strict_tracer.export(NestedLists(), inputs, dynamic_shapes={"x": spec})
 
 
 def test_example_inputs_that_contradict_the_spec():

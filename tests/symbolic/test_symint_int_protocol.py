@@ -86,3 +86,31 @@ def test_other_operations_are_computed_at_the_value(name):
         ep.module()(torch.randn(6, 3))
     with pytest.raises(torch._dynamo.exc.UserError):   # a declared-dynamic size may not be pinned
         strict_tracer.export(m, (x,), dynamic_shapes=({0: Dim.DYNAMIC},))
+
+
+class SizeSums(torch.nn.Module):
+    def forward(self, x, y):
+        doubled = torch.cat([x, x]).repeat(y.shape[0])
+        return doubled.shape[0] + x.shape[0], y.shape[0] + x.shape[0], y.shape[0] * (x.shape[0] + 2)
+
+
+def _formula(node) -> str:
+    if not isinstance(node, torch.fx.Node):
+        return str(node)
+    if node.target is torch.ops.aten.sym_size.int:
+        return f"{node.args[0].name}[{node.args[1]}]"
+    symbol = "+" if node.target is operator.add else "*"
+    return f"({_formula(node.args[0])} {symbol} {_formula(node.args[1])})"
+
+
+def test_sums_and_products_of_sizes_keep_the_order_written():
+    """`a + b` and `a * b` of two sizes are computed in the order the program wrote them
+    (torch.export records the Python operation), whatever order sympy keeps them in; the
+    shape rules' own arithmetic (cat's size x + x) is not the program's and stays 2*x."""
+    m = SizeSums()
+    dims = {"x": (Dim("dx"),), "y": (Dim("dy"),)}
+    ep = strict_tracer.export(m, (torch.randn(6), torch.randn(4)), dynamic_shapes=dims)
+    outputs = [_formula(o) for o in next(iter(reversed(ep.graph.nodes))).args[0]]
+    assert outputs == ["(((x[0] * y[0]) * 2) + x[0])", "(y[0] + x[0])", "(y[0] * (x[0] + 2))"]
+    for a, b in ((6, 4), (3, 5), (9, 2)):
+        assert ep.module()(torch.randn(a), torch.randn(b)) == m(torch.randn(a), torch.randn(b))

@@ -248,3 +248,24 @@ def test_a_write_through_contiguous_of_a_data_dependent_layout_is_refused():
     a copy would leave `base` unchanged at u0 = 1 where eager changes it, so it is refused."""
     with pytest.raises(GraphBreakError, match="changed in place"):
         strict_tracer.export(WriteThroughContiguous(), (torch.tensor(4),))
+
+
+class CheckedNonzeroCount(torch.nn.Module):
+    def forward(self, x):
+        rows = x.nonzero()
+        torch._check(rows.shape[0] >= 3)
+        return rows
+
+
+def test_a_data_dependent_size_at_most_the_largest_size_gets_no_upper_assert():
+    # nonzero's count is bounded by sys.maxsize - 1, which no tensor reaches: only the
+    # program's own fact is asserted, as torch.export does.
+    model, x = CheckedNonzeroCount(), torch.tensor([1, 1, 1, 0, 1])
+    dims = ({0: torch.export.Dim("n")},)
+    ep = strict_tracer.export(model, (x,), dynamic_shapes=dims)
+    ref = torch.export.export(model, (x,), dynamic_shapes=dims, strict=True)
+    assert _asserts(ep) == _asserts(ref) == ["Runtime assertion failed for expression u0 >= 3"]
+    got, want = run_both(model, ep, (torch.tensor([1, 0, 1, 1, 1, 1, 0]),))
+    assert_same(got, want)
+    with pytest.raises(RuntimeError, match="u0 >= 3"):
+        ep.module()(torch.tensor([1, 0, 0, 1]))

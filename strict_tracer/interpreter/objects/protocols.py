@@ -19,6 +19,7 @@ import torch
 
 from ...proxy import SymSize, TensorProxy
 from ...symbolic import SymBool, SymFloat, SymInt, SymValue
+from ...symbolic.values import keep_written_order
 from ..registry import SERVICES, SPECIAL
 
 _MISSING = object()
@@ -233,7 +234,10 @@ class ProtocolsMixin:
             return self._tensor_binary(fn, a, b, iname or name, rname)
         if issubclass(type(a), SymValue) or issubclass(type(b), SymValue):
             if issubclass(type(a), (SymValue, int, float)) and issubclass(type(b), (SymValue, int, float)):
-                return fn(a, b)
+                result = fn(a, b)
+                if ta is SymInt and tb is SymInt:
+                    keep_written_order(result, name, a, b)
+                return result
             if name == "__mul__" and ((ta in _REPEATABLE and tb is SymInt)
                                       or (tb in _REPEATABLE and ta is SymInt)):
                 # A sequence repeated by a symbolic count: its length is a Python int, so the
