@@ -87,15 +87,23 @@ class ConstraintViolationError(StrictTracerError, UserError, TorchConstraintViol
         self.fixes = list(fixes)
 
     @classmethod
-    def from_violations(cls, violations: list[str], fixes: list[str],
-                        names: list[str]) -> "ConstraintViolationError":
-        """The error torch.export raises: the dims named, one line a violation, the fixes."""
-        lines = [f"Constraints violated ({', '.join(dict.fromkeys(names))})!"]
-        lines += [f"  - {v}" for v in violations]
+    def from_violations(cls, violations: list[str], fixes: list[str], names: list[str],
+                        solved: tuple = ()) -> "ConstraintViolationError":
+        """The error torch.export raises: the dims named (sorted), one line a violation, the
+        values solving the guards forced (`solved`: (root names, lines)), the fixes."""
+        lines = []
+        if violations:
+            lines.append(f"Constraints violated ({', '.join(sorted(set(names)))})!")
+            lines += [f"  - {v}" for v in violations]
+        if solved:
+            roots, found = solved
+            lines.append(f"Specializations unexpectedly required ({', '.join(sorted(set(roots)))})!")
+            lines += [f"  - {v}" for v in found]
         if fixes:
             lines.append("Suggested fixes:")
             lines += [f"  {f}" for f in dict.fromkeys(fixes)]
-        return cls("\n".join(lines), violations, list(dict.fromkeys(fixes)))
+        return cls("\n".join(lines), tuple(violations) + tuple(solved[1] if solved else ()),
+                   list(dict.fromkeys(fixes)))
 
     @classmethod
     def from_conflicts(cls, conflicts: list[str]) -> "ConstraintViolationError":

@@ -9,72 +9,116 @@ fixes` can apply. Dim.AUTO never violates: tracing decides what it becomes.
 """
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 import sympy
-from torch.export.dynamic_shapes import Dim
 
 from strict_tracer.errors import ConstraintViolationError
 
 from . import facts as F
 from .dims import AUTO, DYNAMIC, NAMED, DimSpec
-from .input_symbols import InputSymbols, SpecSymbol
+from .input_symbols import SPECIALIZED, InputSymbols, SpecSymbol
 from .narrowing import Narrowing, find_narrowings, keeps_dynamic
 from .printing import to_python
 from .ranges import INF, decide
 from .shape_env import ShapeEnv
 from .solving import linear_form
+from .suggested_fixes import SuggestedFixes, derivation
 
-_SPECIALIZED = ("You marked {name} as dynamic but your code specialized it to be a constant "
-                "({value}). If you're using mark_dynamic, either remove it or use "
-                "maybe_mark_dynamic. If you're using Dim.DYNAMIC, replace it with either "
-                "Dim.STATIC or Dim.AUTO.")
+
+@dataclass
+class _Report:
+    """What check_constraints found, in torch.export's order: specializations and relations
+    first, then the other guards, then the narrowed ranges."""
+
+    first: list = field(default_factory=list)
+    guards: list = field(default_factory=list)
+    ranges: list = field(default_factory=list)
+    names: list = field(default_factory=list)
+    fixes: SuggestedFixes = field(default_factory=SuggestedFixes)
+    solved_roots: list = field(default_factory=list)
+    solved: list = field(default_factory=list)
+    conflicts: list = field(default_factory=list)
+
+    def raise_if_any(self) -> None:
+        violations = self.first + self.guards + self.ranges
+        if violations or self.solved:
+            raise ConstraintViolationError.from_violations(
+                violations, self.fixes.lines(), self.names,
+                (self.solved_roots, self.solved) if self.solved else ())
+        if self.conflicts:
+            raise ConstraintViolationError.from_conflicts(self.conflicts)
 
 
 def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> list[str]:
     """Raise ConstraintViolationError if tracing contradicts the dynamic_shapes spec; return
     the warnings for Dim.DYNAMIC dims that guards narrow but leave dynamic."""
-    violations: list[str] = []
-    fixes: list[str] = []
-    names: list[str] = []
-    conflicts: list[str] = []
+    report = _Report()
     sources = _sources(inputs)
     for symbol, spec in inputs.by_symbol.items():
         if spec.kind == AUTO:
             continue
         resolved = env.resolve(symbol)
         if resolved.is_number and _narrowed_to_a_point(env, symbol, spec):
-            conflicts += [f"Received user-specified dim hint {_hint(spec)}, but tracing inferred a "
-                          f"static shape of {int(resolved)} for dimension {where.shape_name}."
-                          for where in spec.dims]
+            report.conflicts += [
+                f"Received user-specified dim hint {_hint(spec)}, but tracing inferred a static "
+                f"shape of {int(resolved)} for dimension {where.shape_name}." for where in spec.dims]
             continue
         if resolved.is_number:
-            where = _specialized_at(env, symbol, sources)
-            for _ in spec.dims or [None]:
-                violations.append(_SPECIALIZED.format(name=spec.name, value=int(resolved)) + where)
-            names.append(spec.name)
-            if spec.kind == NAMED:
-                fixes.append(f"{spec.name} = {int(resolved)}")
+            _specialized(env, spec, int(resolved), inputs, sources, report)
             continue
         if spec.kind != NAMED:
             continue
         if resolved != symbol:
-            _relation(spec, resolved, inputs, sources, violations, fixes, names)
+            _relation(spec, resolved, inputs, sources, report)
             continue
-        _range_and_guards(env, spec, sources, violations, fixes, names)
+        _range_and_guards(env, spec, sources, report)
     checked_at_run_time: dict[sympy.Symbol, list[Narrowing]] = {}
     for narrowing in find_narrowings(env, inputs.by_symbol, lambda spec: spec.kind == NAMED):
         spec = inputs.by_symbol[narrowing.symbol]
         if spec.kind == DYNAMIC and keeps_dynamic(env, narrowing):
             checked_at_run_time.setdefault(narrowing.symbol, []).append(narrowing)
         else:
-            _narrowed(env, spec, narrowing, sources, violations, fixes, names)
-    if violations:
-        raise ConstraintViolationError.from_violations(violations, fixes, names)
-    if conflicts:
-        raise ConstraintViolationError.from_conflicts(conflicts)
+            _narrowed(env, spec, narrowing, sources, report)
+    report.raise_if_any()
     return [_runtime_checked(env, inputs.by_symbol[s], found, sources)
             for s, found in checked_at_run_time.items()]
+
+
+def _specialized(env: ShapeEnv, spec: SpecSymbol, value: int, inputs: InputSymbols,
+                 sources: dict, report: _Report) -> None:
+    """A declared-dynamic symbol tracing pinned to `value`. Pinned by comparing a size with a
+    constant: "You marked ... specialized", one line per dimension it sizes (derived ones by
+    their own names and values). Pinned only by solving a relation between the dimensions of
+    a derived-dim family (`x: d - 6, y: d` with `2*x == y`): the "Specializations unexpectedly
+    required" block, told by the family's first dimension, as torch.export words both."""
+    guard = _pinning_guard(env, spec.symbol)
+    where = _where(guard, sources)
+    family = [(w, v) for w, v in inputs.values.items()
+              if spec.symbol in getattr(getattr(v, "expr", None), "free_symbols", ())]
+    if spec.kind == NAMED:
+        report.fixes.pin(spec.name, value, sources.get(spec.symbol))
+    solved = guard is not None and not any(side.is_number for side in guard.expr.args)
+    if solved and spec.kind == NAMED and len(family) > 1:
+        first, size = family[0]
+        at = size.expr.xreplace({spec.symbol: value})
+        report.solved_roots.append(spec.name)
+        report.solved.append(f"solving the guards generated for {inputs.specs[first].name} = "
+                             f"{first.source} resulted in a specialized value of {int(at)}."
+                             + where)
+        return
+    if spec.kind == NAMED and family:
+        for i, (w, size) in enumerate(family):
+            name = inputs.specs[w].name
+            report.names.append(name)
+            report.first.append(SPECIALIZED.format(
+                name=name, value=int(size.expr.xreplace({spec.symbol: value})))
+                + ("" if i else where))
+        return
+    for _ in spec.dims or [None]:
+        report.first.append(SPECIALIZED.format(name=spec.name, value=value) + where)
+    report.names.append(spec.name)
 
 
 def _narrowed_to_a_point(env: ShapeEnv, symbol: sympy.Symbol, spec: SpecSymbol) -> bool:
@@ -89,17 +133,21 @@ def _hint(spec: SpecSymbol) -> str:
     return DimSpec(spec.kind, spec.min, spec.max).describe()
 
 
-def _specialized_at(env: ShapeEnv, symbol: sympy.Symbol, sources: dict) -> str:
-    """Where tracing pinned `symbol` to a value: the first guard `a*symbol + b == c` (else the
-    first equality on it alone), as a line under the violation; "" when unknown."""
+def _pinning_guard(env: ShapeEnv, symbol: sympy.Symbol):
+    """The guard that pinned `symbol` to a value: the first `a*symbol + b == c` (else the
+    first equality on it alone); None when unknown."""
     candidates = [g for g in env.guards if g.provenance is not None and g.expr.func is sympy.Eq
                   and g.expr.free_symbols == {symbol}]
     pinning = [g for g in candidates if linear_form(g.expr.lhs - g.expr.rhs) is not None]
-    chosen = (pinning or candidates or [None])[0]
-    if chosen is None:
+    return (pinning or candidates or [None])[0]
+
+
+def _where(guard, sources: dict) -> str:
+    """Where a guard was added, as a line under a violation; "" when unknown."""
+    if guard is None:
         return ""
-    text = to_python(chosen.expr, lambda s: sources.get(s, str(s)))
-    return f"\n    specialized at {chosen.provenance} (guard {text})"
+    text = to_python(guard.expr, lambda s: sources.get(s, str(s)))
+    return f"\n    specialized at {guard.provenance} (guard {text})"
 
 
 def _sources(inputs: InputSymbols) -> dict:
@@ -119,33 +167,35 @@ def _named(spec: SpecSymbol, sources: dict) -> str:
 
 
 def _relation(spec: SpecSymbol, resolved: sympy.Expr, inputs: InputSymbols, sources: dict,
-              violations: list, fixes: list, names: list) -> None:
+              report: _Report) -> None:
     other = inputs.by_symbol.get(resolved) if resolved.is_Symbol else None
     if not spec.dims and other is not None and other.kind == NAMED and other.dims and \
-            _root_equal(spec, other, inputs, sources, violations, fixes, names):
+            _root_equal(spec, other, inputs, sources, report):
         return
     others = [inputs.by_symbol.get(s) for s in resolved.free_symbols]
     if len(others) > 1:
         return   # as torch.export: a size of several dims (`z: x0*x1`) is an input guard
-    names.append(spec.name)
+    report.names.append(spec.name)
     if others[0] is not None and others[0].kind == NAMED and \
             sympy.Poly(resolved, others[0].symbol).degree() == 1:
         other = others[0]
-        text = to_python(resolved, lambda s: other.name)
+        a, b = sympy.Poly(resolved, other.symbol).all_coeffs()
+        text = derivation(other.name, int(a), int(b))
         if resolved == other.symbol:
-            violations.append(f"The values of {_named(spec, sources)} and {_named(other, sources)} "
-                              "must always be equal.")
+            report.first.append(f"The values of {_named(spec, sources)} and "
+                                f"{_named(other, sources)} must always be equal.")
         else:
-            violations.append(f"The values of {_named(spec, sources)} must always be related to "
-                              f"the values of {_named(other, sources)} by {spec.name} = {text}.")
-        fixes.append(f"{spec.name} = {text}")
+            report.first.append(f"The values of {_named(spec, sources)} must always be related "
+                                f"to the values of {_named(other, sources)} by "
+                                f"{spec.name} = {text}.")
+        report.fixes.derive(spec.name, other.name, int(a), int(b), sources.get(spec.symbol))
         return
     text = to_python(resolved, lambda s: sources.get(s, str(s)))
-    violations.append(f"The values of {_named(spec, sources)} must always be equal to {text}.")
+    report.first.append(f"The values of {_named(spec, sources)} must always be equal to {text}.")
 
 
 def _root_equal(root: SpecSymbol, other: SpecSymbol, inputs: InputSymbols, sources: dict,
-                violations: list, fixes: list, names: list) -> bool:
+                report: _Report) -> bool:
     """A root that sizes no dimension itself (`_d` of `x: _d - 2`) found equal to a plain Dim:
     as torch.export, the plain Dim is the one to fix, told by the first dim derived from the
     root (`... related to the values of _d - 2 = L['x'].size()[0] by d = _d`)."""
@@ -156,10 +206,10 @@ def _root_equal(root: SpecSymbol, other: SpecSymbol, inputs: InputSymbols, sourc
         return False
     where, expr = derived
     text = to_python(expr, lambda s: root.name)
-    names.append(other.name)
-    violations.append(f"The values of {_named(other, sources)} must always be related to the "
-                      f"values of {text} = {where.source} by {other.name} = {root.name}.")
-    fixes.append(f"{other.name} = {root.name}")
+    report.names.append(other.name)
+    report.first.append(f"The values of {_named(other, sources)} must always be related to the "
+                        f"values of {text} = {where.source} by {other.name} = {root.name}.")
+    report.fixes.derive(other.name, root.name, 1, 0, sources.get(other.symbol))
     return True
 
 
@@ -184,19 +234,18 @@ def _range_text(spec: SpecSymbol) -> str:
     return ""
 
 
-def _range_and_guards(env: ShapeEnv, spec: SpecSymbol, sources: dict, violations: list,
-                      fixes: list, names: list) -> None:
+def _range_and_guards(env: ShapeEnv, spec: SpecSymbol, sources: dict, report: _Report) -> None:
     symbol = spec.symbol
     src = sources.get(symbol, spec.name)
     info = env.symbols[symbol]
     lo, hi = _declared(spec)
     if info.lower > lo or info.upper < hi:
         upper = "" if info.upper == INF else f" and {src} <= {info.upper}"
-        violations.append(f"Not all values of {_named(spec, sources)} in the specified range"
-                          f"{_range_text(spec)} satisfy the generated guard {info.lower} <= {src}"
-                          f"{upper}")
-        fixes.append(f"{spec.name} = {Dim._readable(spec.name, info.lower, _oo(info.upper))}")
-        names.append(spec.name)
+        report.ranges.append(f"Not all values of {_named(spec, sources)} in the specified range"
+                             f"{_range_text(spec)} satisfy the generated guard {info.lower} <= "
+                             f"{src}{upper}")
+        report.fixes.narrow(spec.name, info.lower, info.upper, src)
+        report.names.append(spec.name)
     seen = set()
     for guard in env.guards:
         fact = env.resolve(guard.expr)
@@ -214,52 +263,52 @@ def _range_and_guards(env: ShapeEnv, spec: SpecSymbol, sources: dict, violations
         if decide(fact, env.range_of) is not None:
             continue   # implied by the range
         text = to_python(fact, lambda s: src)
-        violations.append(f"Not all values of {_named(spec, sources)} in the specified range"
-                          f"{_range_text(spec)} satisfy the generated guard {text}.")
-        names.append(spec.name)
-        modulus = _divisibility(fact, symbol)
-        if modulus is not None:
-            sub = f"_{spec.name}"
-            sub_lo = -(-info.lower // modulus)
-            sub_hi = INF if info.upper == INF else info.upper // modulus
-            fixes.append(f"{sub} = {Dim._readable(sub, sub_lo, _oo(sub_hi))}")
-            fixes.append(f"{spec.name} = {modulus}*{sub}")
+        report.guards.append(f"Not all values of {_named(spec, sources)} in the specified range"
+                             f"{_range_text(spec)} satisfy the generated guard {text}.")
+        report.names.append(spec.name)
+        congruence = _congruence(fact, symbol)
+        if congruence is not None:
+            modulus, shift = congruence
+            report.fixes.divisible(spec.name, modulus, shift, info.lower, info.upper, src)
         else:
-            fixes.extend(_solved_fixes(fact, symbol, spec, info))
+            _solved_fixes(fact, symbol, spec, info, report.fixes, src)
 
 
 _SOLVE_SPAN = 512      # sizes tried when solving a guard by enumeration
 
 
-def _solved_fixes(fact: sympy.Basic, symbol: sympy.Symbol, spec: SpecSymbol, info) -> list[str]:
+def _solved_fixes(fact: sympy.Basic, symbol: sympy.Symbol, spec: SpecSymbol, info,
+                  fixes: SuggestedFixes, source: str) -> None:
     """Fixes for a guard on one dim that is neither a bound nor a divisibility: the sizes
     that satisfy it, found by trying each size of the traced range (up to _SOLVE_SPAN)."""
     lo = int(info.lower)
     hi = lo + _SOLVE_SPAN if info.upper == INF else min(int(info.upper), lo + _SOLVE_SPAN)
     good = [v for v in range(lo, hi + 1) if _holds(fact, symbol, v)]
-    return _fixes_from(good, spec.name, info.upper == INF, hi)
+    _fixes_from(good, spec.name, info.upper == INF, hi, fixes, source)
 
 
-def _fixes_from(good: list[int], name: str, unbounded: bool, window_hi: int) -> list[str]:
+def _fixes_from(good: list[int], name: str, unbounded: bool, window_hi: int,
+                fixes: SuggestedFixes, source: Optional[str] = None) -> None:
     """Fixes from the valid sizes of a window of a dim's range: one size gives `d = 6`, a
     bounded run a narrower Dim, an arithmetic progression a derived Dim `d = 2*_d + 1`;
     anything else no fix."""
     if len(good) == 1:
-        return [f"{name} = {good[0]}"]
+        fixes.pin(name, good[0], source)
+        return
     if len(good) < 2 or len({b - a for a, b in zip(good, good[1:])}) != 1:
-        return []
+        return
     step = good[1] - good[0]
     open_ended = unbounded and good[-1] > window_hi - step
     if step == 1:
-        return [] if open_ended else [f"{name} = {Dim._readable(name, good[0], good[-1])}"]
-    sub, offset = f"_{name}", good[0] % step
-    sub_hi = INF if open_ended else good[-1] // step
-    derived = f"{step}*{sub}" + (f" + {offset}" if offset else "")
-    return [f"{sub} = {Dim._readable(sub, good[0] // step, _oo(sub_hi))}", f"{name} = {derived}"]
+        if not open_ended:
+            fixes.narrow(name, good[0], good[-1], source)
+        return
+    fixes.divisible(name, step, -(good[0] % step), good[0], INF if open_ended else good[-1],
+                    source)
 
 
 def _narrowed(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, sources: dict,
-              violations: list, fixes: list, names: list) -> None:
+              report: _Report) -> None:
     """A guard that rules out sizes of a declared-dynamic dim (symbolic.narrowing)."""
     src = sources.get(spec.symbol, spec.name)
     text = to_python(narrowing.fact, lambda s: sources.get(s, str(s)))
@@ -269,13 +318,13 @@ def _narrowed(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, sources: di
     if narrowing.provenance is not None:
         line += f"\n    guard added at {narrowing.provenance}"
     if spec.kind == NAMED:
-        fixes.extend(_spec_fixes(env, spec, narrowing, spec.name))
+        _spec_fixes(env, spec, narrowing, spec.name, report.fixes, src)
     else:
         line += (f"\n    fix: declare {src} with a Dim whose sizes all satisfy the guard"
                  f"{_examples(env, spec, narrowing)}, or Dim.AUTO to let the program check it "
                  "at run time, or change the code so that it holds for every size")
-    violations.append(line)
-    names.append(spec.name)
+    report.guards.append(line)
+    report.names.append(spec.name)
 
 
 def _runtime_checked(env: ShapeEnv, spec: SpecSymbol, found: list, sources: dict) -> str:
@@ -294,20 +343,22 @@ def _runtime_checked(env: ShapeEnv, spec: SpecSymbol, found: list, sources: dict
             f"{'it' if len(found) == 1 else 'them'}{examples}; with Dim.AUTO there is no warning.")
 
 
-def _spec_fixes(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, name: str) -> list:
+def _spec_fixes(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing, name: str,
+                fixes: SuggestedFixes, source: Optional[str] = None) -> None:
     """Dims whose sizes all satisfy a guard on this dim alone (exact); none for a relation
     with other dims, which no range or progression of this dim alone makes hold."""
     if len(narrowing.fact.free_symbols) != 1:
-        return []
+        return
     info = env.symbols[spec.symbol]
     low = int(info.lower) if info.lower != -INF else (narrowing.allowed or [0])[0]   # an int input
     window_hi = low + _SOLVE_SPAN if info.upper == INF else min(int(info.upper), low + _SOLVE_SPAN)
-    return _fixes_from(narrowing.allowed, name, info.upper == INF, window_hi)
+    _fixes_from(narrowing.allowed, name, info.upper == INF, window_hi, fixes, source)
 
 
 def _examples(env: ShapeEnv, spec: SpecSymbol, narrowing: Narrowing) -> str:
-    suggested = _spec_fixes(env, spec, narrowing, "d")
-    return f" (e.g. {'; '.join(suggested)})" if suggested else ""
+    suggested = SuggestedFixes()
+    _spec_fixes(env, spec, narrowing, "d", suggested)
+    return f" (e.g. {'; '.join(suggested.lines())})" if suggested else ""
 
 
 def _holds(fact: sympy.Basic, symbol: sympy.Symbol, value: int) -> bool:
@@ -315,17 +366,13 @@ def _holds(fact: sympy.Basic, symbol: sympy.Symbol, value: int) -> bool:
     return fact.xreplace({symbol: sympy.Integer(value)}) is sympy.true
 
 
-def _oo(v):
-    from torch.utils._sympy.numbers import int_oo
-    return int_oo if v == INF else int(v)
-
-
-def _divisibility(fact: sympy.Basic, symbol: sympy.Symbol):
-    """k when fact is Mod(symbol, k) == 0."""
+def _congruence(fact: sympy.Basic, symbol: sympy.Symbol) -> Optional[tuple]:
+    """(k, a) when fact is `(symbol + a) % k == 0` (a may be 0): symbol = k*_symbol - a."""
     if fact.func is sympy.Eq and fact.rhs == 0 and fact.lhs.func is sympy.Mod:
         arg, k = fact.lhs.args
-        if arg == symbol and k.is_Integer:
-            return int(k)
+        shift = sympy.expand(arg - symbol)
+        if k.is_Integer and shift.is_Integer:
+            return int(k), int(shift)
     return None
 
 

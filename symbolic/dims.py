@@ -13,6 +13,7 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Optional
 
+import sympy
 import torch
 import torch.utils._pytree as pytree
 from torch.export.dynamic_shapes import (AdditionalInputs, Dim, ShapesCollection, _DerivedDim,
@@ -317,16 +318,25 @@ def _dim_spec(d: Any, where: str, index: int, shape: Any) -> DimSpec:
     if isinstance(d, _StaticDim):
         return DimSpec(STATIC, value=d.value)
     if isinstance(d, _DerivedDim):
-        try:
-            lo, hi = d.min, d.max
-        except AssertionError as exc:
-            raise UserInputError(str(exc)) from None
-        return DimSpec(DERIVED, lo, hi, dim=d)
+        return DimSpec(DERIVED, _derived_min(d), d.max, dim=d)
     if isinstance(d, Dim):
         return DimSpec(NAMED, d.min, d.max, dim=d)
     raise UserInputError(
         f"Unexpected dimension #{index} in input tensor shape {shape!r} specified at {where} (expected "
         f"None, an int, a Dim, Dim.AUTO, Dim.STATIC, or Dim.DYNAMIC, but got {d!r} instead)")
+
+
+def _derived_min(d: _DerivedDim) -> int:
+    """A derived dim's smallest size. torch.export refuses `3*_d - 1` of `Dim('_d', max=12)`
+    (at its declared min 0 the size would be -1), though it suggests that very fix; a root
+    is a size, never below 2 while tracing, so the derived dim's sizes start at fn(2)."""
+    try:
+        return d.min
+    except AssertionError as exc:
+        lowest = int(d.fn(sympy.Integer(max(2, d.root.min))))
+        if lowest < 0:
+            raise UserInputError(str(exc)) from None
+        return lowest
 
 
 def _check_same_bounds(specs: list) -> None:

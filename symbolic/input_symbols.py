@@ -22,6 +22,11 @@ from .ranges import INF
 from .shape_env import ShapeEnv
 from .values import SymInt, wrap
 
+SPECIALIZED = ("You marked {name} as dynamic but your code specialized it to be a constant "
+               "({value}). If you're using mark_dynamic, either remove it or use "
+               "maybe_mark_dynamic. If you're using Dim.DYNAMIC, replace it with either "
+               "Dim.STATIC or Dim.AUTO.")
+
 # How strongly a symbol should survive when an equality lets one of two symbols go.
 KEEP = {AUTO: 0, DYNAMIC: 1, NAMED: 2}
 
@@ -53,6 +58,8 @@ class InputSymbols:
     by_symbol: dict = field(default_factory=dict)    # Symbol -> SpecSymbol
     phantoms: dict = field(default_factory=dict)     # root name -> SymInt
     conflicts: list = field(default_factory=list)    # Dim.DYNAMIC hints the examples contradict
+    specialized_roots: dict = field(default_factory=dict)  # root name -> its 0/1 example
+    specialized: list = field(default_factory=list)  # (derived dim's name, size) of those
 
 
 def allocate(env: ShapeEnv, tensors: list, specs: list,
@@ -110,6 +117,10 @@ def allocate(env: ShapeEnv, tensors: list, specs: list,
             result.values[where] = value
             shape.append(value)
         shapes.append(tuple(shape))
+    if result.specialized:
+        raise ConstraintViolationError.from_violations(
+            [SPECIALIZED.format(name=name, value=size) for name, size in result.specialized],
+            [], [name for name, _ in result.specialized])
     if result.conflicts:
         raise ConstraintViolationError.from_conflicts(result.conflicts)
     return shapes, int_values, result
@@ -200,6 +211,8 @@ def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, wh
     root = dim.root
     a = int(dim.fn(sympy.Integer(1)) - dim.fn(sympy.Integer(0)))
     b = int(dim.fn(sympy.Integer(0)))
+    if root.__name__ in result.specialized_roots:
+        return _specialized_root(result, root, result.specialized_roots[root.__name__], spec, hint)
     root_sym = named.get(root.__name__) or result.phantoms.get(root.__name__)
     if root_sym is None:
         if (hint - b) % a:
@@ -207,12 +220,14 @@ def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, wh
                 f"Expected shape[{where.dim}] = {hint} of input Tensor to be of the form "
                 f"{dim.__name__}, where {root.__name__} is an integer ({where.source})")
         root_hint = (hint - b) // a
-        lo = max(2, root.min)       # a root is a size too, as torch.export has it
         hi = INF if _is_int_oo(root.max) or root.max == sympy.oo else root.max
-        if not lo <= root_hint <= hi:
+        if not root.min <= root_hint <= hi:
             raise ConstraintViolationError(
                 f"{where.source} = {hint} gives {root.__name__} = {root_hint}, which is not in the "
-                f"range [{lo}, {hi}] of {root!r}")
+                f"range [{root.min}, {hi}] of {root!r}")
+        if root_hint < 2:
+            return _specialized_root(result, root, root_hint, spec, hint)
+        lo = max(2, root.min)       # a root is a size too, as torch.export has it
         root_sym = env.create_symbol(root_hint, root.__name__, lo, hi)
         env.symbols[root_sym.expr].keep = KEEP[NAMED]
         result.phantoms[root.__name__] = root_sym
@@ -231,3 +246,18 @@ def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, wh
     root_hi = INF if hi == INF else (hi - b) // a
     info.lower, info.upper = max(info.lower, root_lo), min(info.upper, root_hi)
     return value if isinstance(value, SymInt) else wrap(sympy.Integer(value), value, env, SymInt)
+
+
+def _specialized_root(result: InputSymbols, root: Any, root_hint: int, spec: DimSpec,
+                      hint: int) -> int:
+    """A root (sizing no dimension itself) whose example value is 0 or 1 is specialized, as
+    a size is: every dimension derived from it is then that constant, which torch.export
+    reports once per dimension ("You marked dx + 1 as dynamic but ... constant (2)")."""
+    result.specialized_roots[root.__name__] = root_hint
+    expected = int(spec.dim.fn(sympy.Integer(root_hint)))
+    if expected != hint:
+        raise ConstraintViolationError(
+            f"Expected input to be equal to {spec.dim.__name__}, where {root.__name__} = "
+            f"{root_hint}, but got {hint}")
+    result.specialized.append((spec.name, hint))
+    return hint
