@@ -101,7 +101,7 @@ def _emit_assert(sym_nodes, graph, cursor: torch.fx.Node, expr: sympy.Basic,
                  cache: dict) -> torch.fx.Node:
     """Insert `_assert_scalar(expr)` after `cursor`; return the last node inserted."""
     with graph.graph.inserting_before(cursor.next):
-        cond = sym_nodes.expr_node(expr, cache=cache, resolve=False)
+        cond = sym_nodes.expr_node(expr, cache=cache, resolve=False, in_order=False)
         name = cond.name if isinstance(cond, torch.fx.Node) else str(cond)
         return graph.call(_ASSERT, (cond, f"Runtime assertion failed for expression {expr} on "
                                           f"node '{name}'"), {}, None)

@@ -81,6 +81,9 @@ class ShapeEnv:
     # An expression the engine rewrote -> (operator, operands) as the program wrote it
     # (`n >> 1` is floor(n/2)): the graph computes it that way, as torch.export does.
     written_as: dict = field(default_factory=dict)
+    # A sum or product of two symbolic ints -> (operator, operands) in the program's order:
+    # values the program computes are computed in that order (asserts use canonical forms).
+    written_order: dict = field(default_factory=dict)
     warnings: list = field(default_factory=list)
     provenance: Callable[[], Any] = lambda: None
     # prefer_deferred_runtime_asserts_over_guards: a guard that no replacement or range absorbs

@@ -289,7 +289,7 @@ def keep_written_order(result: Any, dunder: str, a: "SymInt", b: "SymInt") -> No
     canonical order of the sum may put `b` first)."""
     op = _ORDERED.get(dunder)
     if op is not None and isinstance(result, SymInt):
-        result.env.written_as.setdefault(result.expr, (op, (a.expr, b.expr)))
+        result.env.written_order.setdefault(result.expr, (op, (a.expr, b.expr)))
 
 
 def _python_of(value: Any) -> Any:

@@ -50,6 +50,7 @@ class SymNodes:
         self.env = env
         self.bindings: dict[sympy.Symbol, Binding] = {}
         self._cache: dict[sympy.Basic, Any] = {}
+        self._in_order = True       # follow env.written_order (False: runtime asserts)
 
     # ------------------------------------------------------------------ bindings
     def bind_input(self, node: torch.fx.Node, shape: tuple) -> None:
@@ -93,12 +94,19 @@ class SymNodes:
         return self.expr_node(expr, cache)
 
     def expr_node(self, expr: sympy.Basic, cache: Optional[dict] = None,
-                  resolve: bool = True) -> Any:
+                  resolve: bool = True, in_order: bool = True) -> Any:
+        """Nodes computing `expr`; `in_order`: sums and products the program wrote are
+        computed in its order (torch.export builds its runtime asserts from the canonical
+        expression instead)."""
         if resolve:
             expr = self.env.resolve(expr)
         if cache is None:
             cache = self._cache
-        return self._emit(expr, cache)
+        previous, self._in_order = self._in_order, in_order
+        try:
+            return self._emit(expr, cache)
+        finally:
+            self._in_order = previous
 
     def _emit(self, e: sympy.Basic, cache: dict) -> Any:
         if e is sympy.true or e is sympy.false:
@@ -192,6 +200,8 @@ class SymNodes:
         """How the program wrote `e` (env.written_as), with its operands resolved; None when
         it did not, or when an operand resolves to `e` itself (nothing to compute)."""
         written = self.env.written_as.get(e)
+        if written is None and self._in_order:
+            written = self.env.written_order.get(e)
         if written is None:
             return None
         op, (operand, other) = written
