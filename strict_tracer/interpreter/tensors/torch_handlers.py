@@ -86,3 +86,23 @@ def _inference_mode(interp, args, kwargs):
     if not mode and not torch.is_inference_mode_enabled():
         return contextlib.nullcontext()
     return torch.no_grad() if mode else torch.enable_grad()
+
+
+def _refuse_subclass_construction():
+    """A tensor subclass made in forward(): torch.export flattens wrapper subclasses into their
+    inner tensors (and subclass buffers into parametrizations); strict_tracer's values are plain
+    tensors, so the construction is refused before the subclass could be mistaken for one."""
+    def refuse(interp, args, kwargs):
+        cls = args[0] if args and isinstance(args[0], type) else None
+        what = f"the tensor subclass {cls.__qualname__}" if cls is not None else "a tensor subclass"
+        raise interp.refuse(
+            Category.UNSUPPORTED_TENSOR_OP,
+            f"constructing {what} inside forward() is not supported: "
+            "strict_tracer traces plain tensors and does not run a subclass's "
+            "__torch_dispatch__ or flatten it into its inner tensors",
+            hint="compute with the inner tensors directly, or export with strict=False",
+            operands=tuple(a for a in args[1:] if type(a) is TensorProxy))
+    return refuse
+
+
+special(torch.Tensor._make_wrapper_subclass, torch.Tensor._make_subclass)(_refuse_subclass_construction())
