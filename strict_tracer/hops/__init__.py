@@ -11,3 +11,4 @@ from . import map_impl  # noqa: F401
 from . import while_loop  # noqa: F401
 from . import scan  # noqa: F401
 from . import hints_wrapper  # noqa: F401
+from . import vmap  # noqa: F401

@@ -123,13 +123,16 @@ class SubgraphBuilder(GraphBuilder):
                 hint=PURE_BODY_HINT + " (clone the input first: y = x.clone(); y.add_(1))")
 
     # ------------------------------------------------------------------ finishing
-    def finish(self, values: list[Any], layout: str = "tuple") -> list[Any]:
+    def finish(self, values: list[Any], layout: str = "tuple", outputs_may_alias: bool = False) -> list[Any]:
         """Add the output node (`layout`: tuple, list or bare) and drop what nobody uses.
 
-        Returns the output values as nodes of this graph (or constants).
+        Returns the output values as nodes of this graph (or constants). Outputs that alias
+        an input or each other are refused unless `outputs_may_alias` (a body that is not
+        kept as a subgraph, such as vmap's example).
         """
         nodes = [self.import_node(v.node) if type(v) is TensorProxy else v for v in values]
-        self._check_output_aliasing(nodes)
+        if not outputs_may_alias:
+            self._check_output_aliasing(nodes)
         self.finished = True
         if layout == "bare":
             self.graph.output(nodes[0])

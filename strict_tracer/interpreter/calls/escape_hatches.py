@@ -11,8 +11,8 @@
 - `torch.utils.checkpoint.checkpoint(fn, *args, **kwargs)`: activation checkpointing only
   changes what autograd saves for backward, so the forward is `fn(*args, **kwargs)`, traced
   inline (torch.export 2.13 fails on it). A custom `context_fn` is refused.
-- functorch transforms (`torch.vmap`, `torch.func.grad`, `jacrev`, ...) are refused with a
-  fix: they need batching/autograd interpreters the tracer does not model.
+- functorch's autograd transforms (`torch.func.grad`, `jacrev`, ...) are refused with a fix:
+  they need autograd interpreters the tracer does not model (`torch.vmap` is hops/vmap.py).
 """
 from __future__ import annotations
 
@@ -127,14 +127,14 @@ def _functorch_transform(name: str):
     def refuse(interp, args: tuple, kwargs: dict) -> Any:
         raise interp.refuse(
             Category.UNSUPPORTED_PYTHON,
-            f"{name} inside forward() is not supported: functorch transforms need batching or "
-            "autograd interpreters that strict export does not trace",
-            hint="write the batched computation directly (broadcasting, matmul over a batch "
-                 "dim, torch.einsum), or apply the transform outside the exported module")
+            f"{name} inside forward() is not supported: functorch's autograd transforms need "
+            "an autograd interpreter that strict export does not trace",
+            hint="apply the transform outside the exported module (to ep.module()), or write "
+                 "the derivative with torch ops")
     return refuse
 
 
-for _name in ("vmap", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"):
+for _name in ("grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian"):
     SPECIAL[getattr(torch.func, _name)] = _functorch_transform(f"torch.func.{_name}")
 
 
