@@ -18,7 +18,7 @@ from strict_tracer.errors import ConstraintViolationError
 
 from . import facts as F
 from .dims import AUTO, DYNAMIC, NAMED, DimSpec
-from .input_symbols import SPECIALIZED, InputSymbols, SpecSymbol
+from .input_symbols import SPECIALIZED, InputSymbols, SpecSymbol, range_conflict
 from .narrowing import Narrowing, find_narrowings, keeps_dynamic
 from .printing import to_python
 from .ranges import INF, decide
@@ -56,8 +56,9 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> list[str]:
     the warnings for Dim.DYNAMIC dims that guards narrow but leave dynamic."""
     report = _Report()
     sources = _sources(inputs)
+    conflicting = [s for s, spec in inputs.by_symbol.items() if _hint_conflict(env, spec, report)]
     for symbol, spec in inputs.by_symbol.items():
-        if spec.kind == AUTO:
+        if spec.kind == AUTO or symbol in conflicting:
             continue
         resolved = env.resolve(symbol)
         if resolved.is_number and _narrowed_to_a_point(env, symbol, spec):
@@ -119,6 +120,28 @@ def _specialized(env: ShapeEnv, spec: SpecSymbol, value: int, inputs: InputSymbo
     for _ in spec.dims or [None]:
         report.first.append(SPECIALIZED.format(name=spec.name, value=value) + where)
     report.names.append(spec.name)
+
+
+def _hint_conflict(env: ShapeEnv, spec: SpecSymbol, report: _Report) -> bool:
+    """A Dim.AUTO/DYNAMIC range with an example outside it was traced over every size: the
+    range tracing inferred must meet the declared one, else torch.export's conflict."""
+    if spec.kind not in (AUTO, DYNAMIC) or not spec.dims or (spec.min is None and spec.max is None):
+        return False
+    lo = spec.min if spec.min is not None else 0
+    hi = INF if spec.max is None or _infinite(spec.max) else spec.max
+    resolved = env.resolve(spec.symbol)
+    inferred = env.bound(resolved)
+    if inferred[1] < lo or inferred[0] > hi:
+        report.conflicts += [range_conflict(spec.min, spec.max, *inferred, where)
+                             for where in spec.dims]
+        return True
+    hint = env.symbols[spec.symbol].hint
+    if not lo <= hint <= hi:
+        # Tracing meets the range, but the example is outside it: refused as for an int input
+        # (torch.export returns a program that rejects its own example).
+        raise ConstraintViolationError(
+            f"{spec.dims[0].source} = {hint} is not in range [{lo}, {hi}] given by {_hint(spec)}")
+    return False
 
 
 def _narrowed_to_a_point(env: ShapeEnv, symbol: sympy.Symbol, spec: SpecSymbol) -> bool:

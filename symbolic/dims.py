@@ -68,8 +68,7 @@ class DimSpec:
 
     def describe(self) -> str:
         if self.kind in (AUTO, DYNAMIC):
-            return f"Dim.{self.kind.upper()}" + (f"(min={self.min}, max={self.max})"
-                                                 if self.min is not None or self.max is not None else "")
+            return f"Dim.{self.kind.upper()}(min={self.min}, max={self.max})"
         return repr(self.dim) if self.dim is not None else str(self.value)
 
 

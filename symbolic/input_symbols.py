@@ -156,6 +156,20 @@ def _range(spec: DimSpec, where: InputDim, hint: int) -> tuple:
     return lo, hi
 
 
+def _within(hint: int, lo: Optional[int], hi: Any) -> bool:
+    return (lo is None or hint >= lo) and (hi is None or _is_int_oo(hi) or hi == sympy.oo
+                                           or hint <= hi)
+
+
+def range_conflict(lo: Optional[int], hi: Any, inferred_lo, inferred_hi, where: InputDim) -> str:
+    """torch.export's line for a Dim.AUTO/DYNAMIC/STATIC range tracing contradicts."""
+    def bound(v):
+        return "int_oo" if v == INF else ("-int_oo" if v == -INF else int(v))
+    return (f"Received user-specified min/max range of [{lo}, {hi}], conflicting with the "
+            f"inferred min/max range of [{bound(inferred_lo)}, {bound(inferred_hi)}], for "
+            f"{where.shape_name}.")
+
+
 def _is_int_oo(value: Any) -> bool:
     return type(value).__name__ == "IntInfinity"
 
@@ -168,12 +182,19 @@ def _dim_value(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, 
             raise ConstraintViolationError(
                 f"Static shape constraint of {spec.value} does not match input size of {hint}, "
                 f"for {where.source}")
+        if not _within(hint, spec.min, spec.max):       # Dim.STATIC(min=6, max=8)
+            result.conflicts.append(range_conflict(spec.min, spec.max, hint, hint, where))
         return hint
     if kind == NAMED:
         return named[spec.name]
     if kind == DERIVED:
         return _derived(env, result, named, spec, where, hint)
-    lo, hi = _range(spec, where, hint)
+    if _within(hint, spec.min, spec.max):
+        lo, hi = _range(spec, where, hint)
+    else:
+        # An example outside a Dim.AUTO/DYNAMIC range: as torch.export, trace at it over every
+        # size; check_constraints then compares the range tracing inferred with the declared one.
+        lo, hi = 2, INF
     oblivious = hint in (0, 1) and backed_size_oblivious()
     if oblivious:
         lo = _oblivious_lower(spec)

@@ -301,6 +301,57 @@ def test_a_dynamic_hint_whose_bounds_leave_one_size_is_a_range_conflict():
     assert [(int(r.lower), int(r.upper)) for r in ep.range_constraints.values()] == [(8, 32)]
 
 
+class Bands(torch.nn.Module):
+    def forward(self, xs):
+        x, y = xs["data"][0]
+        assert x.shape[0] <= 32
+        assert y.shape[0] >= 128
+        return x + 2, y + 2
+
+
+_CONFLICTS = "Found the following conflicts between user-specified ranges and inferred ranges"
+
+
+def _conflict(message: str) -> list:
+    return re.findall(r"Received user-specified min/max range of \[(\S+), (\S+)\], conflicting with "
+                      r"the inferred min/max range of \[(\S+), (\S+)\], for (\S+)\.$", message,
+                      re.MULTILINE)
+
+
+@pytest.mark.parametrize("spec, expected", [
+    ([Dim.DYNAMIC(min=33), Dim.DYNAMIC(max=127)],
+     [("33", "None", "2", "32", "inputs['xs']['data'][0][0].shape[0]"),
+      ("None", "127", "128", "int_oo", "inputs['xs']['data'][0][1].shape[0]")]),
+    ([Dim.AUTO(min=48, max=62), Dim.AUTO],
+     [("48", "62", "2", "32", "inputs['xs']['data'][0][0].shape[0]")]),
+    ([Dim.STATIC(min=20, max=30), Dim.STATIC],
+     [("20", "30", "16", "16", "inputs['xs']['data'][0][0].shape[0]")]),
+])
+def test_an_example_outside_a_hint_range_is_traced_and_the_ranges_compared(spec, expected):
+    """An example outside a Dim.AUTO/DYNAMIC range is traced as torch.export traces it (over
+    every size), and the range tracing inferred is compared with the declared one: each pair
+    that does not meet is a conflict (a ValueError), with torch.export's words and figures."""
+    x, y = torch.randn(16), torch.randn(256)
+    shapes = ShapesCollection()
+    shapes[x], shapes[y] = [spec[0]], [spec[1]]
+    inputs = ({"data": [[x, y]]},)
+    with pytest.raises(ValueError) as ours:
+        strict_tracer.export(Bands(), inputs, dynamic_shapes=shapes)
+    with pytest.raises(ValueError) as theirs:
+        torch.export.export(Bands(), inputs, dynamic_shapes=shapes, strict=True)
+    assert str(ours.value).startswith(_CONFLICTS)
+    assert _conflict(str(ours.value)) == _conflict(str(theirs.value)) == expected
+
+
+def test_an_example_outside_a_range_tracing_meets_is_refused():
+    """torch.export returns a program that rejects its own example here (range [2, 10] for
+    an example of 12); strict_tracer refuses, as for an int input outside its range."""
+    with pytest.raises(ConstraintViolationError, match=re.escape(
+            "L['x'].size()[0] = 12 is not in range [2, 10] given by Dim.DYNAMIC(min=2, max=10)")):
+        strict_tracer.export(PlusTwo(), (torch.randn(12),),
+                             dynamic_shapes={"x": [Dim.DYNAMIC(min=2, max=10)]})
+
+
 class SlicedSum(torch.nn.Module):
     def forward(self, x, y, z):
         return (x + y[0])[:3] * z["k"]       # x, y[0]: one size >= 3; z["k"]: 3
