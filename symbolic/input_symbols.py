@@ -117,13 +117,18 @@ def allocate(env: ShapeEnv, tensors: list, specs: list,
             result.values[where] = value
             shape.append(value)
         shapes.append(tuple(shape))
+    _raise_collected(result)
+    return shapes, int_values, result
+
+
+def _raise_collected(result: InputSymbols) -> None:
+    """The problems allocation collects over every input, all reported at once."""
     if result.specialized:
         raise ConstraintViolationError.from_violations(
             [SPECIALIZED.format(name=name, value=size) for name, size in result.specialized],
             [], [name for name, _ in result.specialized])
     if result.conflicts:
         raise ConstraintViolationError.from_conflicts(result.conflicts)
-    return shapes, int_values, result
 
 
 def _int_symbol(env: ShapeEnv, result: InputSymbols, leaf: int, path: tuple, value: int,
