@@ -24,7 +24,10 @@ from .objects.attributes import AttributesMixin
 from .calls.policy import CallsMixin
 from .decode import Instr
 from .frame import UNBOUND, Frame, is_async_code, is_generator_code, make_frame
+from .handlers import call as call_handlers
+from .handlers import flow as flow_handlers
 from .handlers import stack as stack_handlers
+from .objects.protocols import BINARY_OPS, COMPARE_OPS, PLAIN_SCALARS, PURE_ITERATORS
 from .calls.guard import NativeGuard
 from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .calls.nn_modules import Modules
@@ -55,10 +58,17 @@ def _unsupported_opcode(interp: "Interpreter", frame: Frame, instr: Instr):
 
 
 # The run loop does the commonest instructions itself (a Python call per instruction is
-# most of their cost): 1 LOAD_CONST, 2 LOAD_FAST (a bound local), 3 STORE_FAST. Only when
-# the registered handler is the standard one, so a wrapped table (bench.py's counter) is used.
+# most of their cost), when the registered handler is the standard one (so a wrapped table,
+# bench.py's counter, is used as it is): 1 LOAD_CONST, 2 LOAD_FAST (a bound local),
+# 3 STORE_FAST, and, on plain values only (anything else goes to the handler), 4 BINARY_OP
+# and 5 COMPARE_OP on plain scalars, 6 a forward POP_JUMP_IF_FALSE / 7 _IF_TRUE on a bool,
+# 8 JUMP_BACKWARD (a step), 9 FOR_ITER on a builtin iterator and 10 PRECALL/NOP.
 _INLINE = {stack_handlers.op_load_const: 1, stack_handlers.op_load_fast: 2,
-           stack_handlers.op_store_fast: 3}
+           stack_handlers.op_store_fast: 3, call_handlers.op_binary_op: 4,
+           flow_handlers.op_compare: 5, flow_handlers.op_pop_jump_if_false: 6,
+           flow_handlers.op_pop_jump_if_true: 7, flow_handlers.op_jump_backward: 8,
+           flow_handlers.op_for_iter: 9, stack_handlers.op_nop: 10}
+_EXHAUSTED = object()
 
 
 def _bind_handlers(frame: Frame) -> None:
@@ -141,37 +151,70 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
             return self.observer.run_frame(frame)
         self.push_frame(frame)
         try:
-            instrs = frame.instrs
-            while True:
-                instr = instrs[frame.ip]
-                frame.ip += 1
-                inline = instr.inline
-                if inline:
-                    if inline == 1:
-                        frame.stack.append(instr.arg)
-                        continue
-                    if inline == 2:
-                        value = frame.localsplus[instr.arg]
-                        if value is not UNBOUND:
-                            frame.stack.append(value)
-                            continue
-                    else:
-                        frame.localsplus[instr.arg] = frame.stack.pop()
-                        continue
-                try:
-                    if instr.handler(self, frame, instr):
-                        return frame.retval
-                except StrictTracerError as error:
-                    if isinstance(error, GraphBreakError) and not error.located:
-                        self.locate(error)      # raised where no refuse() located it
-                    raise
-                except DataDependentError as exc:
-                    raise self.tensors.data_dependent(str(exc), exc) from None
-                except (Exception, GeneratorExit) as exc:
-                    if not self.unwind(frame, instr, exc):
-                        raise
+            return self._run(frame)
         finally:
             self.frames.pop()
+
+    def _run(self, frame: Frame) -> Any:
+        """The run loop (ip, stack and locals in local variables; see _INLINE)."""
+        instrs, stack, localsplus, ip = frame.instrs, frame.stack, frame.localsplus, frame.ip
+        plain, unbound, push = PLAIN_SCALARS, UNBOUND, stack.append
+        while True:
+            instr = instrs[ip]
+            ip += 1
+            inline = instr.inline
+            try:
+                if inline:
+                    if inline == 2:
+                        value = localsplus[instr.arg]
+                        if value is not unbound:
+                            push(value)
+                            continue
+                    elif inline == 1:
+                        push(instr.arg)
+                        continue
+                    elif inline == 3:
+                        localsplus[instr.arg] = stack.pop()
+                        continue
+                    elif inline < 6:
+                        b, a = stack[-1], stack[-2]
+                        if type(a) in plain and type(b) in plain:
+                            frame.ip = ip       # 1 / 0 raises here as in the handler
+                            del stack[-1]
+                            stack[-1] = (BINARY_OPS[instr.raw_arg] if inline == 4
+                                         else COMPARE_OPS[instr.arg])[0](a, b)
+                            continue
+                    elif inline < 8 and type(stack[-1]) is bool and instr.arg > ip:
+                        if stack.pop() is (inline == 7):
+                            ip = instr.arg
+                        continue
+                    elif inline == 8 and self.steps < MAX_STEPS:
+                        self.steps += 1
+                        ip = instr.arg
+                        continue
+                    elif inline == 9 and type(stack[-1]) in PURE_ITERATORS:
+                        frame.ip = ip           # a dict that changed size raises here
+                        if (value := next(stack[-1], _EXHAUSTED)) is not _EXHAUSTED:
+                            push(value)
+                        else:
+                            del stack[-1]
+                            ip = instr.arg
+                        continue
+                    elif inline == 10:
+                        continue
+                frame.ip = ip
+                if instr.handler(self, frame, instr):
+                    return frame.retval
+            except StrictTracerError as error:
+                if isinstance(error, GraphBreakError) and not error.located:
+                    self.locate(error)      # raised where no refuse() located it
+                raise
+            except DataDependentError as exc:
+                raise self.tensors.data_dependent(str(exc), exc) from None
+            except (Exception, GeneratorExit) as exc:
+                if not self.unwind(frame, instr, exc):
+                    raise
+            ip = frame.ip
 
     def push_frame(self, frame: Frame) -> None:
         if frame.instrs[0].handler is None:

@@ -20,7 +20,9 @@ from ..diagnostics.diagnose import library_entry
 from ..tensors import numpy_calls
 from .classify import INLINE, INLINE_METHOD, Decision, How, classify
 from .escape_hatches import call_assumed_constant
-from .natives import NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container, native_is_pure
+from .guard import runs_no_python
+from .natives import (MUTATING_METHODS, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container,
+                      native_is_pure)
 from ..objects.user_constructs import is_parameter_class, refuse_compiler_disabled, refuse_new_parameter
 from ..objects.protocols import _MISSING, display_name, lookup_special, qualified_name
 
@@ -248,12 +250,20 @@ def _type_handler(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict
 
 
 def _native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
+    if type(fn) is _BUILTIN_METHOD and type(fn.__self__) in _READ_OWNERS and \
+            fn.__name__ not in MUTATING_METHODS and runs_no_python(fn, args, kwargs):
+        return fn(*args, **kwargs)      # `table.get(k)`: a read of plain values, nothing to guard
     if TensorProxy in map(type, args) or (kwargs and TensorProxy in map(type, kwargs.values())):
         interp.check_native_proxy_args(fn, args, kwargs)
     target = mutated_container(fn, args)
     if target is not None:
         interp.state.sandbox.before_mutation(target)
     return interp.guard.run_native(fn, *args, **kwargs)
+
+
+_BUILTIN_METHOD = types.BuiltinMethodType
+# Plain owners whose builtin methods mutate only through the MUTATING_METHODS names.
+_READ_OWNERS = frozenset({dict, list, tuple, set, frozenset, str, bytes, int, float, bool, complex})
 
 
 def _numpy(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:

@@ -27,6 +27,41 @@ def loops_with_else(n):
     return out
 
 
+@program((3,), (0,))
+def errors_of_inlined_instructions(n):
+    """The run loop's own fast paths raise like their handlers (caught by the program)."""
+    out = []
+    for divisor in (n, 0):
+        try:
+            out.append(7 // divisor + 2 ** divisor - 1 / divisor)
+        except ZeroDivisionError as exc:
+            out.append(("zde", str(exc)))
+    try:
+        out.append(n < "a")
+    except TypeError as exc:
+        out.append(("type", str(exc)))
+    d = {i: i for i in range(n + 1)}
+    try:
+        for k in d:
+            d[k + n + 1] = k
+    except RuntimeError as exc:
+        out.append(("size", str(exc)))
+    d = {1: 1, 2: 2}
+    try:
+        for k in d:
+            del d[k]
+            d[k + 10] = 0
+    except RuntimeError as exc:
+        out.append(("keys", str(exc), sorted(d)))
+    s = {1, 2}
+    try:
+        for v in s:
+            s.add(v + 5)
+    except RuntimeError as exc:
+        out.append(("set", str(exc)))
+    return out
+
+
 @program((0,), (2,), ("x",))
 def try_except_else_finally(x):
     log = []
