@@ -71,6 +71,9 @@ def check_constraints(env: ShapeEnv, inputs: InputSymbols) -> list[str]:
             continue
         if spec.kind != NAMED:
             continue
+        if resolved != symbol and len(resolved.free_symbols) > 1:
+            _of_several_dims(env, spec, resolved, sources, report)
+            continue
         if resolved != symbol:
             _relation(spec, resolved, inputs, sources, report)
             continue
@@ -196,8 +199,6 @@ def _relation(spec: SpecSymbol, resolved: sympy.Expr, inputs: InputSymbols, sour
             _root_equal(spec, other, inputs, sources, report):
         return
     others = [inputs.by_symbol.get(s) for s in resolved.free_symbols]
-    if len(others) > 1:
-        return   # as torch.export: a size of several dims (`z: x0*x1`) is an input guard
     report.names.append(spec.name)
     if others[0] is not None and others[0].kind == NAMED and \
             sympy.Poly(resolved, others[0].symbol).degree() == 1:
@@ -215,6 +216,25 @@ def _relation(spec: SpecSymbol, resolved: sympy.Expr, inputs: InputSymbols, sour
         return
     text = to_python(resolved, lambda s: sources.get(s, str(s)))
     report.first.append(f"The values of {_named(spec, sources)} must always be equal to {text}.")
+
+
+def _of_several_dims(env: ShapeEnv, spec: SpecSymbol, resolved: sympy.Expr, sources: dict,
+                     report: _Report) -> None:
+    """A named Dim found equal to an expression of several dims (`z: x0*x1`): as torch.export,
+    an input guard, and a violation only where the expression's values leave the declared
+    range (x0*x1 is at least 4)."""
+    lo, hi = _declared(spec)
+    e_lo, e_hi = env.bound(resolved)
+    if e_lo <= lo and e_hi >= hi:
+        return
+    new_lo, new_hi = max(lo, e_lo), min(hi, e_hi)
+    src = sources.get(spec.symbol, spec.name)
+    upper = "" if new_hi == INF else f" and {src} <= {new_hi}"
+    report.ranges.append(f"Not all values of {_named(spec, sources)} in the specified range"
+                         f"{_range_text(spec)} satisfy the generated guard {new_lo} <= {src}"
+                         f"{upper}")
+    report.fixes.narrow(spec.name, new_lo, new_hi, src)
+    report.names.append(spec.name)
 
 
 def _root_equal(root: SpecSymbol, other: SpecSymbol, inputs: InputSymbols, sources: dict,

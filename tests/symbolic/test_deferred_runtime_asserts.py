@@ -127,3 +127,16 @@ def test_shape_env_defers_what_no_replacement_or_range_absorbs():
     assert env.range_of(a)[0] == 3 and len(env.runtime_asserts) == 1
     assert env.evaluate(sympy.Eq(c, 4 * a), None) is True            # a Dim's form: replaced
     assert env.replacements[c] == 4 * a and len(env.runtime_asserts) == 1
+
+
+def test_a_dim_equal_to_a_product_must_admit_its_values():
+    """v == m0*m1 is at least 4: a Dim declared from 2 is told to start at 4, as by torch."""
+    spec = {"m": (Dim("m0"), Dim("m1")), "v": (Dim("n", max=50),)}
+    args = (torch.randn(3, 4), torch.randn(12))
+    with pytest.raises(ConstraintViolationError) as ours:
+        strict_tracer.export(Flattened(), args, dynamic_shapes=spec)
+    with pytest.raises(torch._dynamo.exc.UserError) as theirs:
+        torch.export.export(Flattened(), args, dynamic_shapes=spec, strict=True)
+    lines = [line for line in str(theirs.value).splitlines() if "Not all values" in line or
+             "Dim('n'" in line]
+    assert lines and all(line in str(ours.value) for line in lines)
