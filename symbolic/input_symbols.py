@@ -91,18 +91,7 @@ def allocate(env: ShapeEnv, tensors: list, specs: list,
                         f"(both are sized by Dim {name!r})")
                 result.by_symbol[named[name].expr].dims.append(where)
                 continue
-            lo, hi = _range(spec, where, hint)
-            if hint in (0, 1) and backed_size_oblivious():
-                lo = _oblivious_lower(spec)
-            elif hint in (0, 1):
-                raise ConstraintViolationError.from_violations(
-                    [f"You marked {name} as dynamic but your code specialized it to be a "
-                     f"constant ({hint}). Example inputs of size 0 or 1 are specialized; "
-                     f"use an example of size >= 2 for a dynamic dimension."],
-                    [f"{name} = {hint}"], [name])
-            sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
-            env.symbols[sym.expr].keep = KEEP[NAMED]
-            env.symbols[sym.expr].size_like = hint in (0, 1)
+            sym = _named_symbol(env, spec, where, hint)
             named[name], named_first[name] = sym, (where, hint)
             result.by_symbol[sym.expr] = SpecSymbol(sym.expr, NAMED, [where], spec.dim, spec.min, spec.max)
     shapes = []
@@ -129,6 +118,24 @@ def _raise_collected(result: InputSymbols) -> None:
             [], [name for name, _ in result.specialized])
     if result.conflicts:
         raise ConstraintViolationError.from_conflicts(result.conflicts)
+
+
+def _named_symbol(env: ShapeEnv, spec: DimSpec, where: InputDim, hint: int) -> SymInt:
+    """The symbol of a named Dim, at its first dimension."""
+    name = spec.name
+    lo, hi = _range(spec, where, hint)
+    if hint in (0, 1) and backed_size_oblivious():
+        lo = _oblivious_lower(spec)
+    elif hint in (0, 1):
+        raise ConstraintViolationError.from_violations(
+            [f"You marked {name} as dynamic but your code specialized it to be a "
+             f"constant ({hint}). Example inputs of size 0 or 1 are specialized; "
+             f"use an example of size >= 2 for a dynamic dimension."],
+            [f"{name} = {hint}"], [name])
+    sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
+    env.symbols[sym.expr].keep = KEEP[NAMED]
+    env.symbols[sym.expr].size_like = hint in (0, 1)
+    return sym
 
 
 def _int_symbol(env: ShapeEnv, result: InputSymbols, leaf: int, path: tuple, value: int,
