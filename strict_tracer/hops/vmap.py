@@ -32,6 +32,8 @@ from ..trace.subgraph import SubgraphBuilder, trace_body
 _WHAT = "the body of torch.vmap"
 _DYNAMIC_HINT = "give the vmapped inputs static shapes (no Dim on them), or write the batched " \
                 "computation directly (broadcasting, bmm, torch.einsum)"
+_BATCHED_HINT = "write the batched computation directly (broadcasting, bmm, torch.einsum), or " \
+                "apply vmap outside the exported module"
 
 
 class Vmapped:
@@ -137,7 +139,7 @@ def _trace_example(interp, builder: SubgraphBuilder, func: Any, args: tuple, kwa
             Category.UNSUPPORTED_PYTHON,
             f"{_WHAT} fails on a single example ({type(exc).__name__}: {exc}); strict_tracer "
             "traces the body per example, and vmap's batching rules accept some calls a single "
-            "example does not", hint=_DYNAMIC_HINT) from None
+            "example does not", hint=_BATCHED_HINT) from None
     leaves, spec = pytree.tree_flatten(result)
     for index, leaf in enumerate(leaves):
         if isinstance(leaf, torch.Tensor) and type(leaf) is not TensorProxy:
@@ -223,7 +225,7 @@ def _replay(interp, calls: list, outputs: Any, fakes: list, inputs: list) -> Any
             except KeyError:
                 raise interp.refuse(Category.UNSUPPORTED_PYTHON,
                                     f"torch.vmap's batched computation reads a tensor strict_tracer "
-                                    "did not record", hint=_DYNAMIC_HINT) from None
+                                    "did not record", hint=_BATCHED_HINT) from None
         return value
     for func, args, kwargs, out in calls:
         result = interp.call(func, pytree.tree_map(proxy_of, args), pytree.tree_map(proxy_of, kwargs))

@@ -93,15 +93,19 @@ class UnderAutocast(PerRow):
             return super().forward(x)
 
 
-@pytest.mark.parametrize("mod, x, kwargs, words", [
-    (Dynamic(), torch.randn(3, 2), {"dynamic_shapes": ({0: Dim("n")},)}, "dynamic sizes"),
-    (UnderAutocast(), torch.randn(3, 3), {}, "inside an enabled torch.autocast block"),
-    (OnlyBatched(), torch.randn(2, 3, 4, 5), {}, "fails on a single example"),
-    (Random(), torch.randn(3, 2), {}, "randomness"),
+@pytest.mark.parametrize("mod, x, kwargs, words, fix", [
+    (Dynamic(), torch.randn(3, 2), {"dynamic_shapes": ({0: Dim("n")},)}, "dynamic sizes",
+     "static shapes"),
+    (UnderAutocast(), torch.randn(3, 3), {}, "inside an enabled torch.autocast block",
+     "outside the autocast block"),
+    (OnlyBatched(), torch.randn(2, 3, 4, 5), {}, "fails on a single example",
+     "apply vmap outside the exported module"),
+    (Random(), torch.randn(3, 2), {}, "randomness", "runs under torch.vmap in eager"),
 ])
-def test_what_cannot_be_captured_soundly_is_refused(mod, x, kwargs, words):
-    with pytest.raises(GraphBreakError, match=words):
+def test_what_cannot_be_captured_soundly_is_refused(mod, x, kwargs, words, fix):
+    with pytest.raises(GraphBreakError, match=words) as info:
         strict_tracer.export(mod, (x,), **kwargs)
+    assert fix in info.value.hint
 
 
 def test_mismatched_batch_sizes_raise_eagers_error():
