@@ -130,7 +130,8 @@ def _hint_conflict(env: ShapeEnv, spec: SpecSymbol, report: _Report) -> bool:
     range tracing inferred must meet the declared one, else torch.export's conflict."""
     if spec.kind not in (AUTO, DYNAMIC) or not spec.dims or (spec.min is None and spec.max is None):
         return False
-    lo = spec.min if spec.min is not None else 0
+    int_input = spec.dims[0].dim is None
+    lo = spec.min if spec.min is not None else (-INF if int_input else 0)
     hi = INF if spec.max is None or _infinite(spec.max) else spec.max
     resolved = env.resolve(spec.symbol)
     inferred = env.bound(resolved)

@@ -128,6 +128,27 @@ def test_an_example_outside_its_declared_bounds_is_refused():
                              dynamic_shapes=(Dim.DYNAMIC(min=3, max=10), None))
 
 
+class Between(torch.nn.Module):
+    def forward(self, n, y):
+        assert n > 10
+        assert n < 20
+        return y * n
+
+
+def test_an_example_whose_traced_range_misses_the_declared_one_is_torch_exports_conflict():
+    """Traced at the example over every int, the asserts leave [11, 19], which misses the
+    declared [3, 10]: torch.export's ValueError with both ranges (its words)."""
+    with pytest.raises(ValueError) as info:
+        strict_tracer.export(Between(), (14, torch.ones(2)),
+                             dynamic_shapes=(Dim.DYNAMIC(min=3, max=10), None))
+    assert isinstance(info.value, ConstraintViolationError)
+    assert ("Received user-specified min/max range of [3, 10], conflicting with the inferred "
+            "min/max range of [11, 19], for inputs['n'].") in str(info.value)
+    with pytest.raises(ValueError, match=r"\[3, 10\], conflicting with .* \[11, 19\]"):
+        torch.export.export(Between(), (14, torch.ones(2)),
+                            dynamic_shapes=(Dim.DYNAMIC(min=3, max=10), None))
+
+
 def test_specializing_a_dynamic_int_is_a_constraint_violation():
     with pytest.raises(torch._dynamo.exc.UserError,
                        match=r"You marked L\['n'\] as dynamic but your code specialized it to "
