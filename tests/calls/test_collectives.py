@@ -14,6 +14,7 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.errors import GraphBreakError
+from support.helpers import CallFn
 
 pytestmark = pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not built")
 
@@ -28,15 +29,6 @@ def group():
         yield dist.group.WORLD
     finally:
         dist.destroy_process_group()
-
-
-class Call(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 def _calls(ep, op):
@@ -82,7 +74,7 @@ def test_all_gather_into_a_list_slices_the_gathered_rows_with_dynamic_sizes(grou
         parts = [torch.empty_like(x) for _ in range(2)]
         dist.all_gather(parts, x)
         return parts[0] - parts[1], parts[1]
-    mod, args = Call(gather), (torch.randn(3, 2),)
+    mod, args = CallFn(gather), (torch.randn(3, 2),)
     ep = strict_tracer.export(mod, args, dynamic_shapes=({0: Dim("n", min=2)},))
     gathered = _only_call(ep, C10D.all_gather_into_tensor.default)
     assert gathered.args[1:] == (2, group.group_name)
@@ -104,7 +96,7 @@ def test_all_gather_into_tensor_and_reduce_scatter_tensor(group):
         return out + 1
     for fn, op, rest in ((gather, C10D.all_gather_into_tensor.default, (2, "0")),
                          (scatter, C10D.reduce_scatter_tensor.default, ("sum", 2, "0"))):
-        mod, args = Call(fn), (torch.randn(4, 3),)
+        mod, args = CallFn(fn), (torch.randn(4, 3),)
         ep = strict_tracer.export(mod, args)
         assert _only_call(ep, op).args[1:] == rest
         _same_as_eager(mod, args, ep)
@@ -120,9 +112,9 @@ def test_all_to_all_single_splits_evenly_or_as_given(group):
         out = torch.empty(5)
         dist.all_to_all_single(out, x, output_split_sizes=[2, 3], input_split_sizes=[1, 5])
         return out
-    ep = strict_tracer.export(Call(even), (torch.randn(6),))
+    ep = strict_tracer.export(CallFn(even), (torch.randn(6),))
     assert _only_call(ep, C10D.all_to_all_single.default).args[1:3] == ([3, 3], [3, 3])
-    ep = strict_tracer.export(Call(given), (torch.randn(6),))
+    ep = strict_tracer.export(CallFn(given), (torch.randn(6),))
     assert _only_call(ep, C10D.all_to_all_single.default).args[1:3] == ([2, 3], [1, 5])
 
 
@@ -144,7 +136,7 @@ def test_all_reduce_of_a_buffer_is_a_buffer_mutation(group):
 def test_functional_collectives_called_directly(group):
     def direct(x):
         return funcol.all_reduce(x, "avg", group) + funcol.all_gather_tensor(x, 0, group)[:2]
-    mod, args = Call(direct), (torch.randn(2, 2),)
+    mod, args = CallFn(direct), (torch.randn(2, 2),)
     ep = strict_tracer.export(mod, args)
     assert _only_call(ep, C10D.all_reduce.default).args[1] == "avg"
     assert len(_calls(ep, C10D.wait_tensor.default)) == 2
@@ -153,7 +145,7 @@ def test_functional_collectives_called_directly(group):
 
 def _refusal(fn, *args):
     with pytest.raises(GraphBreakError) as info:
-        strict_tracer.export(Call(fn), args)
+        strict_tracer.export(CallFn(fn), args)
     return str(info.value)
 
 
@@ -202,4 +194,4 @@ def test_without_a_process_group_the_error_is_eagers():
     with pytest.raises(ValueError, match="Default process group has not been initialized"):
         reduce(torch.randn(2))
     with pytest.raises(ValueError, match="Default process group has not been initialized"):
-        strict_tracer.export(Call(reduce), (torch.randn(2),))
+        strict_tracer.export(CallFn(reduce), (torch.randn(2),))

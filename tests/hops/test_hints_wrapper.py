@@ -10,6 +10,7 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.errors import GraphBreakError
+from support.helpers import CallFn
 
 HOP = torch.ops.higher_order.hints_wrapper
 
@@ -76,15 +77,6 @@ def test_values_read_from_outside_become_operands_under_dynamic_shapes():
     torch.testing.assert_close(loaded.module()(x, y)[0], mod(x, y)[0])
 
 
-class Call(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
-
 def test_invalid_calls_raise_eagers_error_class():
     x = torch.randn(2)
     for bad in (lambda t: hints_wrapper(torch.sin, (t,), {}, hints={"k": [1]}),
@@ -93,7 +85,7 @@ def test_invalid_calls_raise_eagers_error_class():
         with pytest.raises(RuntimeError):
             bad(x)
         with pytest.raises(RuntimeError, match="hints_wrapper"):
-            strict_tracer.export(Call(bad), (x,))
+            strict_tracer.export(CallFn(bad), (x,))
 
 
 def test_a_body_that_mutates_its_input_is_refused():
@@ -101,4 +93,4 @@ def test_a_body_that_mutates_its_input_is_refused():
         a.add_(1)
         return a * 2
     with pytest.raises(GraphBreakError, match="the body of hints_wrapper mutates its input"):
-        strict_tracer.export(Call(lambda t: hints_wrapper(body, (t,), {}, hints={})), (torch.randn(2),))
+        strict_tracer.export(CallFn(lambda t: hints_wrapper(body, (t,), {}, hints={})), (torch.randn(2),))

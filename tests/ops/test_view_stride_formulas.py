@@ -15,15 +15,7 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.ops import clear_template_cache, shape_rules
-
-
-class Fn(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
+from support.helpers import CallFn
 
 
 def _heads(x):                       # split of a fused projection, viewed into heads
@@ -88,7 +80,7 @@ def _export(mod, x, monkeypatch, formulas: bool):
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_formula_strides_are_the_kernels(name, monkeypatch):
-    mod, x = Fn(PROGRAMS[name]), torch.randn(3, 5, 24)
+    mod, x = CallFn(PROGRAMS[name]), torch.randn(3, 5, 24)
     ours, calls = _export(mod, x, monkeypatch, formulas=True)
     reference, kernel_calls = _export(mod, x, monkeypatch, formulas=False)
     assert kernel_calls, "the reference run asks the kernel"

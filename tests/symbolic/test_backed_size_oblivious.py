@@ -10,6 +10,7 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.errors import ConstraintViolationError
+from support.helpers import CallFn
 
 
 @pytest.fixture
@@ -31,15 +32,6 @@ class BiasedBatchMatmul(torch.nn.Module):
 class RepeatRange(torch.nn.Module):
     def forward(self, values, counts):
         return torch.repeat_interleave(torch.arange(values.shape[0]), counts)
-
-
-class Fn(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
 
 
 def test_an_example_size_of_one_stays_dynamic(oblivious):
@@ -72,7 +64,7 @@ def test_without_the_config_an_example_of_one_is_a_violation():
 ], ids=["branch", "squeeze"])
 def test_a_result_that_depends_on_the_size_being_one_is_refused(oblivious, fn):
     with pytest.raises(ConstraintViolationError):
-        strict_tracer.export(Fn(fn), (torch.randn(1, 3),), dynamic_shapes=({0: Dim("b")},))
+        strict_tracer.export(CallFn(fn), (torch.randn(1, 3),), dynamic_shapes=({0: Dim("b")},))
 
 
 PROGRAMS = {
@@ -93,7 +85,7 @@ PROGRAMS = {
 def test_refused_or_right_at_every_size(oblivious, name):
     fn = PROGRAMS[name]
     try:
-        ep = strict_tracer.export(Fn(fn), (torch.randn(1, 3),), dynamic_shapes=({0: Dim("b")},))
+        ep = strict_tracer.export(CallFn(fn), (torch.randn(1, 3),), dynamic_shapes=({0: Dim("b")},))
     except ConstraintViolationError:
         return
     for n in (1, 2, 7):
