@@ -27,6 +27,7 @@ from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
 from .symbolic.dims import unwrap_int_inputs
 from .trace.results import TraceResult
+from .trace.real_values import RealValues, propagation_requested
 from .trace.trace_state import TraceState
 from .warn import warn_user
 
@@ -184,6 +185,9 @@ def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
         with context.activate(interp), _backend_decompositions_off():
             inputs = prepare_inputs(mod, args, kwargs, state, dynamic_shapes, interp)
             state.input_symbols = inputs.symbols
+            if propagation_requested():      # torch's opt-in flag, read once per export
+                state.real_values = RealValues(state.graph)
+                state.real_values.seed_inputs(inputs.leaves)
             _log_inputs(stages, inputs)
             returned = interp.modules.call(mod, inputs.args, inputs.kwargs)
             check_autocast_exited(interp)

@@ -20,8 +20,17 @@ def fake_mode() -> FakeTensorMode:
     """
     global _fake_mode
     if _fake_mode is None:
-        _fake_mode = FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv())
+        _fake_mode = metadata_fake_mode(allow_non_fake_inputs=True, shape_env=ShapeEnv())
     return _fake_mode
+
+
+def metadata_fake_mode(**kwargs: Any) -> FakeTensorMode:
+    """A FakeTensorMode whose fakes are metadata only, whatever torch's opt-in
+    `fake_tensor_propagate_real_tensors` flag says (a mode reads it once, when made): fakes
+    made under the flag would carry uninitialized "real" tensors and run user kernels on them.
+    Export's real-value propagation is strict_tracer's own (trace/real_values.py)."""
+    with torch._functorch.config.patch(fake_tensor_propagate_real_tensors=False):
+        return FakeTensorMode(**kwargs)
 
 
 def renew_if_large() -> None:

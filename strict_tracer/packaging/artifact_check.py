@@ -24,6 +24,7 @@ from torch.fx.experimental.symbolic_shapes import (GuardOnDataDependentSymNode, 
 from torch.fx.graph import dtype_abbrs
 
 from ..errors import InternalTracerError
+from ..ops.oracle.fakes import metadata_fake_mode
 from .meta_run import META, MetaRun
 
 _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException,
@@ -31,6 +32,9 @@ _DATA_DEPENDENT = (DataDependentOutputException, DynamicOutputShapeException,
 _ASSERT_FAILED = "Runtime assertion failed"
 # A kernel that reads its input's values (tensor_split's indices tensor) on a fake tensor.
 _NEEDS_DATA = "data is not allocated yet"
+# A custom op whose fake kernel export inferred from its real output (real-tensor propagation,
+# interpreter/calls/inferred_kernels.py): only its real kernel can run it.
+_NO_FAKE_KERNEL = "There was no fake impl registered"
 
 
 def check_artifact(ep: ExportedProgram, compiled: bool = False) -> None:
@@ -167,7 +171,7 @@ def _meta_inputs(ep: ExportedProgram, assignment: dict) -> list:
 
 def _run_fake_at(ep: ExportedProgram, assignment: dict) -> str:
     # A shape env lets data-dependent ops and control-flow operators make unbacked sizes.
-    with FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()) as mode:
+    with metadata_fake_mode(allow_non_fake_inputs=True, shape_env=ShapeEnv()) as mode:
         inputs = _fake_inputs(ep, assignment, mode)
         if not _input_guards_hold(ep, inputs):
             return "assert"     # ep.module() would reject these sizes before the graph runs
@@ -178,7 +182,7 @@ def _run_fake_at(ep: ExportedProgram, assignment: dict) -> str:
         except Exception as exc:    # noqa: BLE001
             if _ASSERT_FAILED in str(exc):
                 return "assert"
-            if _NEEDS_DATA in str(exc):
+            if _NEEDS_DATA in str(exc) or _NO_FAKE_KERNEL in str(exc):
                 return "data"
             raise _broken(f"fails at input sizes {_sizes(ep, inputs)}, which its range "
                           "constraints admit", exc) from None

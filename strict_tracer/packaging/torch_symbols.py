@@ -27,6 +27,7 @@ from torch.utils._sympy import functions as tfn
 from torch.utils._sympy.numbers import int_oo
 from torch.utils._sympy.value_ranges import ValueRanges
 
+from ..ops.oracle.fakes import metadata_fake_mode
 from ..proxy import TensorMeta, layout_strides
 from .shared_sym_nodes import share
 from ..symbolic import SymBool, SymFloat, SymValue
@@ -55,7 +56,7 @@ class TorchSymbols:
         self.inputs = inputs
         self.sym_nodes = sym_nodes
         self.shape_env = TorchShapeEnv()
-        self.mode = FakeTensorMode(shape_env=self.shape_env, allow_non_fake_inputs=True)
+        self.mode = metadata_fake_mode(shape_env=self.shape_env, allow_non_fake_inputs=True)
         self.map: dict[sympy.Symbol, sympy.Basic] = {}
         self.dim_symbols: dict[Any, sympy.Symbol] = {}   # InputDim -> torch symbol of its source
         self.unbacked: list[sympy.Symbol] = []           # ours, in order of first use

@@ -13,6 +13,7 @@ import torch
 from .autocast import VirtualAutocast
 from ..errors import Category, GraphBreakError
 from .graph import BUFFER, CONSTANT, PARAMETER, GraphBuilder
+from .real_values import RealValues
 from .sandbox import UndoLog
 from torch._subclasses.fake_tensor import is_fake
 from ..proxy import TensorMeta, TensorProxy
@@ -73,6 +74,7 @@ class TraceState:
         # preserve_module_call_signature: id(submodule) -> path, and the specs of its calls.
         self.preserved: dict[int, set[str]] = {}
         self.module_call_specs: dict[str, dict[str, Any]] = {}
+        self.real_values: RealValues | None = None    # under torch's real-tensor propagation
 
     # ------------------------------------------------------------------ module scopes
     def note_module_path(self, parent: torch.nn.Module, name: str, child: torch.nn.Module) -> None:

@@ -19,7 +19,7 @@ from ...proxy import SymSize, TensorMeta, TensorProxy, plain_sizes
 from ...symbolic import DataDependentError
 from . import numpy_traced
 from ..objects.protocols import _MISSING, lookup_special, stands_for
-from ..calls import custom_ops
+from ..calls import custom_ops, inferred_kernels, real_checks
 from .symbolic_indexing import indexing_call
 from .symbolic_calls import DATA_READS
 
@@ -167,6 +167,8 @@ class Tensors:
             args = plain_sizes(args)
             kwargs = dict(zip(kwargs, plain_sizes(tuple(kwargs.values()))))
         try:
+            if self._state.real_values is not None:
+                return self._dispatch_with_real_values(fn, args, kwargs)
             return ops.dispatch(fn, args, kwargs, self)
         except ops.UnsupportedCall as exc:
             category = Category.DATA_DEPENDENT_VALUE if exc.data_dependent else Category.UNSUPPORTED_TENSOR_OP
@@ -186,6 +188,20 @@ class Tensors:
                 "not exist while tracing", hint="build tensors from tensors with tensor ops "
                 "(torch.stack, torch.cat) instead of from Python values",
                 operands=tuple(args), standin="tensor") from None
+
+    def _dispatch_with_real_values(self, fn: Any, args: tuple, kwargs: dict) -> Any:
+        """ops.dispatch under torch's real-tensor propagation: a custom op without a fake
+        implementation gets one inferred from its real run, and a custom op's aliasing is
+        checked against its real kernel's (calls/real_checks.py)."""
+        values = self._state.real_values
+        op = inferred_kernels.kernel_less_op(fn)
+        if op is not None:
+            result = inferred_kernels.call_inferred(self, values, op, args, kwargs)
+            if result is not None:
+                return result
+        result = ops.dispatch(fn, args, kwargs, self)
+        real_checks.check_aliasing(values, args, kwargs, result)
+        return result
 
     def native_tensor_op(self, op: Any, args: tuple) -> Any:
         """An operator applied to a proxy by native code."""
@@ -211,8 +227,16 @@ class Tensors:
     def bind_scalar(self, value: Any, node: torch.fx.Node) -> None:
         self._state.sym_nodes.bind_value(next(iter(value.expr.free_symbols)), node, value.expr)
 
+    @property
+    def graph(self):
+        """The GraphBuilder ops are recorded into now."""
+        return self._state.graph
+
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node:
-        return self._state.graph.call(op, args, kwargs, meta)
+        node = self._state.graph.call(op, args, kwargs, meta)
+        if self._state.real_values is not None:     # torch's opt-in real-tensor propagation
+            real_checks.run_recorded(self._state.real_values, node, meta)
+        return node
 
     def new_proxy(self, node: torch.fx.Node, meta: TensorMeta, origin_op: Any) -> TensorProxy:
         if not meta.is_static:
