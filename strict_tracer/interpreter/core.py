@@ -23,11 +23,12 @@ from ..symbolic import DataDependentError
 from .objects.attributes import AttributesMixin
 from .calls.policy import CallsMixin
 from .decode import Instr
-from .frame import UNBOUND, Frame, is_async_code, is_generator_code, make_frame
+from .frame import NULL, UNBOUND, Frame, is_async_code, is_generator_code, make_frame
 from .handlers import call as call_handlers
 from .handlers import flow as flow_handlers
+from .handlers import py313 as py313_handlers
 from .handlers import stack as stack_handlers
-from .objects.protocols import BINARY_OPS, COMPARE_OPS, PLAIN_SCALARS, PURE_ITERATORS
+from .objects.protocols import BINARY_OPS, COMPARE_OPS, PLAIN_SCALARS, PURE_ITERATORS, SAFE_TYPES
 from .calls.guard import NativeGuard
 from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .calls.nn_modules import Modules
@@ -62,19 +63,29 @@ def _unsupported_opcode(interp: "Interpreter", frame: Frame, instr: Instr):
 # bench.py's counter, is used as it is): 1 LOAD_CONST, 2 LOAD_FAST (a bound local),
 # 3 STORE_FAST, and, on plain values only (anything else goes to the handler), 4 BINARY_OP
 # and 5 COMPARE_OP on plain scalars, 6 a forward POP_JUMP_IF_FALSE / 7 _IF_TRUE on a bool,
-# 8 JUMP_BACKWARD (a step), 9 FOR_ITER on a builtin iterator and 10 PRECALL/NOP.
+# 8 JUMP_BACKWARD (a step), 9 FOR_ITER on a builtin iterator, 10 PRECALL/NOP, 11 BINARY_SUBSCR
+# (see _INDEXED) and 12/13 a method load (NULL before/after it) from a SAFE_TYPES value, which
+# load_attr answers with getattr.
 _INLINE = {stack_handlers.op_load_const: 1, stack_handlers.op_load_fast: 2,
            stack_handlers.op_store_fast: 3, call_handlers.op_binary_op: 4,
            flow_handlers.op_compare: 5, flow_handlers.op_pop_jump_if_false: 6,
            flow_handlers.op_pop_jump_if_true: 7, flow_handlers.op_jump_backward: 8,
-           flow_handlers.op_for_iter: 9, stack_handlers.op_nop: 10}
+           flow_handlers.op_for_iter: 9, stack_handlers.op_nop: 10,
+           call_handlers.op_binary_subscr: 11, call_handlers.op_load_method: 12,
+           py313_handlers.op_load_method: 13}
+# (container type, key type) that BINARY_SUBSCR's containers.subscr answers directly with
+# container[key]: a dict with a plain key, a list or tuple with an exact int index.
+_INDEXED = frozenset({(dict, key) for key in PLAIN_SCALARS} | {(list, int), (tuple, int)})
 _EXHAUSTED = object()
 
 
 def _bind_handlers(frame: Frame) -> None:
     for instr in frame.instrs:
         instr.handler = handler = HANDLERS.get(instr.key, _unsupported_opcode)
-        instr.inline = _INLINE.get(handler, 0)
+        instr.inline = inline = _INLINE.get(handler, 0)
+        if inline == 4 or inline == 5:
+            instr.operator = (BINARY_OPS[instr.raw_arg] if inline == 4
+                              else COMPARE_OPS[instr.arg])[0]
 
 
 def _fx_annotation() -> dict[str, Any]:
@@ -166,8 +177,7 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
             try:
                 if inline:
                     if inline == 2:
-                        value = localsplus[instr.arg]
-                        if value is not unbound:
+                        if (value := localsplus[instr.arg]) is not unbound:
                             push(value)
                             continue
                     elif inline == 1:
@@ -177,12 +187,10 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
                         localsplus[instr.arg] = stack.pop()
                         continue
                     elif inline < 6:
-                        b, a = stack[-1], stack[-2]
-                        if type(a) in plain and type(b) in plain:
+                        if type(a := stack[-2]) in plain and type(b := stack[-1]) in plain:
                             frame.ip = ip       # 1 / 0 raises here as in the handler
                             del stack[-1]
-                            stack[-1] = (BINARY_OPS[instr.raw_arg] if inline == 4
-                                         else COMPARE_OPS[instr.arg])[0](a, b)
+                            stack[-1] = instr.operator(a, b)
                             continue
                     elif inline < 8 and type(stack[-1]) is bool and instr.arg > ip:
                         if stack.pop() is (inline == 7):
@@ -202,19 +210,34 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
                         continue
                     elif inline == 10:
                         continue
+                    elif inline == 11 and (type(stack[-2]), type(value := stack[-1])) in _INDEXED:
+                        frame.ip = ip           # a missing key or index raises here
+                        del stack[-1]
+                        stack[-1] = stack[-1][value]
+                        continue
+                    elif inline > 11 and type(value := stack[-1]) in SAFE_TYPES:
+                        frame.ip = ip           # so does a missing attribute
+                        stack[-1] = NULL if inline == 12 else getattr(value, instr.arg)
+                        push(getattr(value, instr.arg) if inline == 12 else NULL)
+                        continue
                 frame.ip = ip
                 if instr.handler(self, frame, instr):
                     return frame.retval
-            except StrictTracerError as error:
-                if isinstance(error, GraphBreakError) and not error.located:
-                    self.locate(error)      # raised where no refuse() located it
-                raise
-            except DataDependentError as exc:
-                raise self.tensors.data_dependent(str(exc), exc) from None
             except (Exception, GeneratorExit) as exc:
-                if not self.unwind(frame, instr, exc):
-                    raise
+                self._raised(frame, instr, exc)
             ip = frame.ip
+
+    def _raised(self, frame: Frame, instr: Instr, exc: BaseException) -> None:
+        """`instr` raised `exc`: a refusal (located) or a data-dependent question leaves the
+        run; any other exception goes to the frame's handler covering `instr`, if any."""
+        if isinstance(exc, StrictTracerError):
+            if isinstance(exc, GraphBreakError) and not exc.located:
+                self.locate(exc)      # raised where no refuse() located it
+            raise exc
+        if isinstance(exc, DataDependentError):
+            raise self.tensors.data_dependent(str(exc), exc) from None
+        if not self.unwind(frame, instr, exc):
+            raise exc
 
     def push_frame(self, frame: Frame) -> None:
         if frame.instrs[0].handler is None:

@@ -44,7 +44,7 @@ class Instr:
     """One decoded instruction. `handler` is filled in by the interpreter's dispatch table."""
 
     __slots__ = ("index", "opname", "key", "arg", "raw_arg", "offset", "lineno", "handler",
-                 "argrepr", "inline")
+                 "argrepr", "inline", "operator")
 
     def __init__(self, index: int, opname: str, arg, raw_arg: int, offset: int, lineno: int | None,
                  argrepr: str, key: str | None = None):
@@ -58,6 +58,7 @@ class Instr:
         self.handler = None
         self.argrepr = argrepr
         self.inline = 0     # set with `handler`: the run loop's own code for LOAD_FAST & co
+        self.operator = None    # BINARY_OP / COMPARE_OP: the operator function, set with it
 
     def __repr__(self) -> str:
         return f"{self.offset:>4} {self.opname} {self.argrepr}".rstrip()

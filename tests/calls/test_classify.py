@@ -73,7 +73,7 @@ TABLE = [
     ("math.sqrt", lambda: math.sqrt, Decision(How.NATIVE)),
     ("list.append", lambda: list.append, Decision(How.NATIVE)),
     ("[].append", lambda: [].append, Decision(How.NATIVE)),
-    ("{}.get", lambda: {}.get, Decision(How.NATIVE)),
+    ("{}.get", lambda: {}.get, Decision(How.NATIVE_READ)),
     ("dict.fromkeys", lambda: dict.fromkeys, Decision(How.NATIVE)),
     ("object().__eq__", lambda: object().__eq__, Decision(How.NATIVE)),
     # natives that touch the outside world, and C functions nobody vetted

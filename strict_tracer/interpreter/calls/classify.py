@@ -25,7 +25,7 @@ from ..objects.user_constructs import compiler_disabled
 from ..registry import CALL_SPECIAL, SPECIAL
 from ..tensors import numpy_calls
 from .escape_hatches import is_assumed_constant
-from .natives import native_is_pure, outside_world_reason
+from .natives import MUTATING_METHODS, native_is_pure, outside_world_reason
 
 _FunctionType = types.FunctionType
 _MethodType = types.MethodType
@@ -55,6 +55,9 @@ class How(enum.Enum):
     UNWRAP_PARTIAL = "call the partial's function with its stored arguments"
     TYPE_HANDLER = "a handler for every callable of this type (CALL_SPECIAL)"
     NATIVE = "run the pure native for real, under the native guard"
+    NATIVE_READ = ("a read-only builtin method of a plain value (`table.get`): called directly "
+                   "when the value and the arguments are plain (no Python code can run), "
+                   "else as NATIVE")
     NUMPY = "a NumPy native, run on the tensor's view (numpy_calls)"
     CALL_DUNDER = "call the type's __call__ with the callee first"
     REFUSE_COMPILER_DISABLED = "refused: the function was marked torch.compiler.disable"
@@ -92,6 +95,7 @@ _MODULE = _PLAIN[How.MODULE]
 _CONSTRUCT = _PLAIN[How.CONSTRUCT]
 _UNWRAP_PARTIAL = _PLAIN[How.UNWRAP_PARTIAL]
 _NATIVE = _PLAIN[How.NATIVE]
+NATIVE_READ = _PLAIN[How.NATIVE_READ]
 _NUMPY = _PLAIN[How.NUMPY]
 # One decision per (answer, handler), made on first use.
 _SPECIAL_DECISIONS: dict[Any, Decision] = {}
@@ -147,7 +151,9 @@ def classify(fn: Any) -> Decision:
                 return escape
         return INLINE_METHOD
     if t is _BuiltinMethodType and type(fn.__self__) in _PLAIN_OWNER_TYPES:
-        decision = _plain_method_decision(fn)
+        decision = _PLAIN_METHOD_DECISIONS.get((type(fn.__self__), fn.__name__))
+        if decision is None or SPECIAL.get(fn) is not None:
+            decision = _plain_method_decision(fn)
         if decision is not None:
             return decision
     handler, bound = _special_handler(fn, t)
@@ -186,6 +192,8 @@ def _plain_method_decision(fn: Any) -> Decision | None:
             decision = _classify_object(fn, _BuiltinMethodType)
         if decision.how not in (How.SPECIAL_BOUND, How.NATIVE):
             return None
+        if decision is _NATIVE and key[1] not in MUTATING_METHODS:
+            decision = NATIVE_READ
         _PLAIN_METHOD_DECISIONS[key] = decision
     return decision
 

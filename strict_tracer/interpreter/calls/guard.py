@@ -127,13 +127,15 @@ def _plain(value: Any, depth: int = 0) -> bool:
     if tp not in _PLAIN_CONTAINERS or depth > 2 or len(value) > _MAX_PLAIN_ITEMS:
         return tp in (range, slice) and _plain((value.start, value.stop, value.step), depth + 1)
     atoms = _PLAIN_ATOMS
-    for item in (value.keys() if tp is dict else value):
+    if tp is dict:
+        for key, item in value.items():
+            if type(key) not in atoms and not _plain(key, depth + 1) or \
+                    type(item) not in atoms and not _plain(item, depth + 1):
+                return False
+        return True
+    for item in value:
         if type(item) not in atoms and not _plain(item, depth + 1):
             return False
-    if tp is dict:
-        for item in value.values():
-            if type(item) not in atoms and not _plain(item, depth + 1):
-                return False
     return True
 
 
@@ -154,10 +156,25 @@ def runs_no_python(fn: Any, args: tuple, kwargs: dict) -> bool:
         ok = fn.__objclass__ in _PLAIN_TYPES
     else:
         ok = tp is type and fn in _PLAIN_TYPES
-    if not ok:
-        return False
+    return ok and plain_arguments(args, kwargs)
+
+
+def plain_arguments(args: tuple, kwargs: dict) -> bool:
+    """Every argument is a plain value (runs_no_python's test of the arguments)."""
     for value in args:
         if type(value) not in _PLAIN_ATOMS and not _plain(value):
+            return False
+    return not kwargs or all(_plain(v) for v in kwargs.values())
+
+
+def plain_read(owner: Any, args: tuple, kwargs: dict) -> bool:
+    """runs_no_python() of a builtin method bound to `owner`, an exact value of a plain type
+    (plain_arguments inlined: this runs on every `table.get(key)`)."""
+    atoms = _PLAIN_ATOMS
+    if type(owner) not in atoms and not _plain(owner):
+        return False
+    for value in args:
+        if type(value) not in atoms and not _plain(value):
             return False
     return not kwargs or all(_plain(v) for v in kwargs.values())
 

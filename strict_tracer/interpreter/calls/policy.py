@@ -18,10 +18,10 @@ from ...errors import Category
 from ...proxy import TensorProxy
 from ..diagnostics.diagnose import library_entry
 from ..tensors import numpy_calls
-from .classify import INLINE, INLINE_METHOD, Decision, How, classify
+from .classify import INLINE, INLINE_METHOD, NATIVE_READ, Decision, How, classify
 from .escape_hatches import call_assumed_constant
-from .guard import runs_no_python
-from .natives import (MUTATING_METHODS, NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container,
+from .guard import plain_read
+from .natives import (NATIVE_CONSTRUCTORS, PURE_NATIVE_MODULES, mutated_container,
                       native_is_pure)
 from ..objects.user_constructs import is_parameter_class, refuse_compiler_disabled, refuse_new_parameter
 from ..objects.protocols import _MISSING, display_name, lookup_special, qualified_name
@@ -65,6 +65,8 @@ class CallsMixin:
             return self.inline(fn, args, kwargs)
         if decision is INLINE_METHOD:
             return self.inline(fn.__func__, (fn.__self__, *args), kwargs)
+        if decision is NATIVE_READ and plain_read(fn.__self__, args, kwargs):
+            return fn(*args, **kwargs)      # a read of plain values: nothing to guard
         how = decision.how
         if how is _SPECIAL:
             return decision.handler(self, args, kwargs)
@@ -250,9 +252,6 @@ def _type_handler(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict
 
 
 def _native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
-    if type(fn) is _BUILTIN_METHOD and type(fn.__self__) in _READ_OWNERS and \
-            fn.__name__ not in MUTATING_METHODS and runs_no_python(fn, args, kwargs):
-        return fn(*args, **kwargs)      # `table.get(k)`: a read of plain values, nothing to guard
     if TensorProxy in map(type, args) or (kwargs and TensorProxy in map(type, kwargs.values())):
         interp.check_native_proxy_args(fn, args, kwargs)
     target = mutated_container(fn, args)
@@ -260,10 +259,6 @@ def _native(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> A
         interp.state.sandbox.before_mutation(target)
     return interp.guard.run_native(fn, *args, **kwargs)
 
-
-_BUILTIN_METHOD = types.BuiltinMethodType
-# Plain owners whose builtin methods mutate only through the MUTATING_METHODS names.
-_READ_OWNERS = frozenset({dict, list, tuple, set, frozenset, str, bytes, int, float, bool, complex})
 
 
 def _numpy(interp, decision: Decision, fn: Any, args: tuple, kwargs: dict) -> Any:
@@ -289,7 +284,8 @@ _RUN = {
     How.ASSUMED_CONSTANT: _assumed_constant, How.UNWRAP_METHOD: _unwrap_method,
     How.TENSOR_CONSTANT_METHOD: _tensor_constant_method, How.TENSOR_OP: _tensor_op,
     How.MODULE: _module, How.CONSTRUCT: _construct, How.UNWRAP_PARTIAL: _unwrap_partial,
-    How.TYPE_HANDLER: _type_handler, How.NATIVE: _native, How.NUMPY: _numpy,
+    How.TYPE_HANDLER: _type_handler, How.NATIVE: _native, How.NATIVE_READ: _native,
+    How.NUMPY: _numpy,
     How.CALL_DUNDER: _call_dunder, How.REFUSE_COMPILER_DISABLED: _refuse_compiler_disabled,
     How.REFUSE_NATIVE: _refuse_native, How.NOT_CALLABLE: _not_callable,
 }

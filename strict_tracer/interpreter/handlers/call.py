@@ -14,32 +14,26 @@ def op_kw_names(interp, frame, instr):
 @handler("CALL")
 def op_call(interp, frame, instr):
     stack = frame.stack
-    argc = instr.arg
-    if argc:
-        args = stack[-argc:]
-        del stack[-argc:]
-    else:
-        args = []
+    base = len(stack) - instr.arg
     # Below the arguments: NULL and the callable (3.11/3.12: NULL first; 3.13: NULL second),
     # or a method and its self.
-    second = stack.pop()
-    first = stack.pop()
+    first, second = stack[base - 2], stack[base - 1]
     if first is NULL:
-        fn = second
+        fn, args = second, tuple(stack[base:])
     elif second is NULL:
-        fn = first
+        fn, args = first, tuple(stack[base:])
     else:
-        fn = first
-        args.insert(0, second)
+        fn, args = first, (second, *stack[base:])
+    del stack[base - 2:]
     kwnames = frame.kwnames
     if kwnames:
         frame.kwnames = None
         nk = len(kwnames)
         kwargs = dict(zip(kwnames, args[-nk:]))
-        del args[-nk:]
+        args = args[:-nk]
     else:
         kwargs = {}
-    stack.append(interp.call(fn, tuple(args), kwargs))
+    stack.append(interp.call(fn, args, kwargs))
 
 
 @handler("CALL_FUNCTION_EX", until=(3, 12))

@@ -62,6 +62,34 @@ def errors_of_inlined_instructions(n):
     return out
 
 
+@program((1,), (5,), ("b",), (True,), (-4,))
+def errors_of_inlined_lookups(key):
+    """The run loop's subscript and method-load fast paths raise like their handlers, and hand
+    what they do not answer (a bool index, a str key into a list) to them."""
+    out = []
+    table, items, pair = {1: "one", "b": 2, True: "t"}, [10, 20, 30], (7, 8)
+    for container in (table, items, pair, "text"):
+        try:
+            out.append(container[key])
+        except (KeyError, IndexError, TypeError) as exc:
+            out.append((type(exc).__name__, str(exc)))
+    for value in (table, items, "text", 3, 2.5, None):
+        try:
+            out.append(value.get(key, "missing"))
+        except AttributeError as exc:
+            out.append(("attr", str(exc)))
+        try:
+            out.append(value.count(key))
+        except (AttributeError, TypeError) as exc:
+            out.append((type(exc).__name__, str(exc)))
+    try:
+        nested = {"k": items}
+        out.append(nested["k"][key] + nested[key])
+    except Exception as exc:        # the second lookup of a chain raises
+        out.append((type(exc).__name__, str(exc)))
+    return out
+
+
 @program((0,), (2,), ("x",))
 def try_except_else_finally(x):
     log = []
