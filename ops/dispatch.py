@@ -349,6 +349,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     except Exception as exc:   # the program's own error: told with its tensors' classes
         raise in_user_terms(exc, proxies)
     finally:
+        probe_syms.give_back()
         probe_syms.pool.settle()
     template = _build_template(result, fakes, [p.meta for p in proxies], probe_syms, sym_args,
                                emit.shape_env)

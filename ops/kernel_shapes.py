@@ -145,6 +145,7 @@ def kernel_layouts(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]
         except NotImplementedError as exc:
             raise KernelShapeError(str(exc)) from None
     finally:
+        syms.give_back()
         syms.pool.settle()
     if len(shapes) != len(outputs):
         raise KernelShapeError(f"the kernel gave {len(shapes)} tensors, the oracle {len(outputs)}")

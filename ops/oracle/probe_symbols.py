@@ -73,6 +73,7 @@ class StandInPool:
         self._env = weakref.ref(env)
         self.stand_ins: dict = {}       # (kind, our resolved expression) -> (symbol, stand-in)
         self._ranges: dict = {}         # symbol -> its range object at creation
+        self.fakes: dict = {}           # layout key over pooled stand-ins -> free fakes
         self._mark = self._state()
 
     def owned_by(self, torch_env, env) -> bool:
@@ -93,7 +94,22 @@ class StandInPool:
         if state != self._mark or any(ranges.get(s) is not r for s, r in self._ranges.items()):
             self.stand_ins.clear()
             self._ranges.clear()
+            self.fakes.clear()
             self._mark = state
+
+    def take_fake(self, key: tuple) -> Any:
+        """A free fake made earlier for the same layout over the same stand-ins, or None.
+        Taken out of the pool until given back, so one call never gets it twice."""
+        free = self.fakes.get(key)
+        return free.pop() if free else None
+
+    def give_back(self, key: tuple, fake: Any, state: tuple) -> None:
+        """A fake lent to a call returns to the pool unless the call changed it (an in-place
+        op bumps its version; a metadata or autograd change shows in its state)."""
+        now = _fake_state(fake)
+        if len(now) == len(state) and all(a is b or (type(a) is type(b) and type(a) in _PLAIN
+                                                       and a == b) for a, b in zip(now, state)):
+            self.fakes.setdefault(key, []).append(fake)
 
     @classmethod
     def source_name(cls) -> str:
@@ -124,6 +140,8 @@ class ProbeSymbols:
         self._stand_ins: list = [None] * len(values)
         self.unbacked: dict[sympy.Symbol, SymValue] = {}
         self.scalars: dict[sympy.Basic, SymValue] = {}     # numbers read from data, by torch expr
+        self._pooled: set[int] = set()      # indices whose stand-in is the pool's
+        self._lent: list = []               # (key, fake, state) of fakes taken from the pool
 
     # ------------------------------------------------------------------ ours -> torch
     def stand_in(self, i: int) -> Any:
@@ -156,6 +174,7 @@ class ProbeSymbols:
         pooled = self.pool.stand_ins.get(key)
         if pooled is not None:
             self.params[i] = pooled[0]
+            self._pooled.add(i)
             return pooled[1]
         hint = value.example
         if isinstance(value, SymFloat):
@@ -173,12 +192,57 @@ class ProbeSymbols:
         else:
             stand_in = self.torch_env.create_symintnode(symbol, hint=hint)
         self.pool.add(key, symbol, stand_in)
+        self._pooled.add(i)
         return stand_in
 
     def fake(self, meta, index_of: Callable[[SymValue], int]) -> torch.Tensor:
         """A fake tensor whose symbolic sizes (and strides) are stand-ins, so torch routes the
         call as it would for any size (x[:, :6] is a slice, not the alias it is at size 6).
-        `index_of`: the call's index of each symbolic value (its SymArgs)."""
+        `index_of`: the call's index of each symbolic value (its SymArgs).
+
+        Making one costs torch's symbolic contiguity checks (~2-4 ms); a fake over pooled
+        stand-ins is shared with later calls of the trace that need the same layout, lent to
+        one call at a time and given back (`give_back`) only unchanged."""
+        key = self._fake_key(meta, index_of)
+        if key is not None:
+            made = self.pool.take_fake(key)
+            if made is None:
+                made = self._new_fake(meta, index_of)
+            self._lent.append((key, made, _fake_state(made)))
+            return made
+        return self._new_fake(meta, index_of)
+
+    def give_back(self) -> None:
+        """After the call: the fakes it borrowed return to the pool (before `pool.settle()`,
+        which forgets them with the stand-ins if the call taught torch's env anything)."""
+        for key, fake, state in self._lent:
+            self.pool.give_back(key, fake, state)
+        self._lent.clear()
+
+    def _fake_key(self, meta, index_of: Callable[[SymValue], int]) -> tuple | None:
+        """What a fake of `meta` depends on, with each symbolic size or stride as the identity
+        of its pooled stand-in; None when one is not pooled (read from data) or the offset is
+        symbolic."""
+        if type(meta.storage_offset) is not int:
+            return None
+
+        def part(s: Any) -> Any:
+            if type(s) is int:
+                return s
+            if s.env.hint_value(s.expr) is None:
+                return None
+            i = index_of(s)
+            made = self.stand_in(i)
+            return id(made) if i in self._pooled else None
+        sizes = tuple(part(s) for s in meta.shape)
+        strides = meta.strides if meta.sym_strides is None else \
+            tuple(part(s) for s in meta.sym_strides)
+        if None in sizes or None in strides:
+            return None
+        return (sizes, strides, meta.sym_strides is None, meta.strides, meta.storage_offset,
+                meta.dtype, meta.device, meta.layout, meta.requires_grad, meta.is_leaf)
+
+    def _new_fake(self, meta, index_of: Callable[[SymValue], int]) -> torch.Tensor:
         from strict_tracer.proxy import layout_strides
         from .fakes import fake_mode, make_fake
 
@@ -289,6 +353,18 @@ class ProbeSymbols:
                                             upper=hi, size_like=True)
             self.unbacked[symbol] = ours
         return ours
+
+
+_PLAIN = (int, bool, torch.device, torch.dtype)
+
+
+def _fake_state(t: torch.Tensor) -> tuple:
+    """What a call may change of a fake it was given: its version (every in-place op bumps
+    it), sizes, strides and offset (as their nodes), dtype and autograd state."""
+    def node(s: Any) -> Any:
+        return s.node if type(s) is torch.SymInt else s
+    return (t._version, t.dim(), *(node(s) for s in (*t.shape, *t.stride(), t.storage_offset())),
+            t.dtype, t.device, t.requires_grad, t.is_leaf, t.grad_fn)
 
 
 def _dense_stride_form(expr: sympy.Basic) -> bool:

@@ -13,7 +13,7 @@ from torch._dynamo.source import ConstantSource
 import strict_tracer
 import strict_tracer.ops.dispatch  # noqa: F401  (the module, not the function ops exports)
 from strict_tracer.ops.oracle import hint_kernels
-from strict_tracer.ops.oracle.probe_symbols import StandInPool
+from strict_tracer.ops.oracle.probe_symbols import StandInPool, _fake_state
 from support.helpers import aten_targets, assert_same, run_both
 
 A = Dim.AUTO
@@ -75,6 +75,62 @@ def test_routing_facts_are_recorded_when_stand_ins_are_shared():
         assert_same(got, want)
     with pytest.raises(AssertionError, match="Guard failed"):
         ep.module()(torch.randn(3, 5), torch.randn(3, 5))
+
+
+# ---------------------------------------------------------------- shared symbolic fakes
+def test_pool_lends_a_fake_again_only_unchanged_and_forgets_them_with_its_stand_ins():
+    from strict_tracer.ops.oracle.fakes import fake_mode
+    torch_env, owner = ShapeEnv(), _OurEnv()
+    symbol, n = _stand_in(torch_env, 5)
+    with fake_mode():
+        kept, changed, grown = (torch.empty(n, 3) for _ in range(3))
+        states = [_fake_state(f) for f in (kept, changed, grown)]
+        changed.add_(1)                 # an in-place op: version bumped
+        grown.unsqueeze_(0)             # a metadata change
+    pool = StandInPool(torch_env, owner)       # its mark: what torch's env knows by now
+    pool.add(("size", symbol), symbol, n)
+    for fake, state in zip((kept, changed, grown), states):
+        pool.give_back("key", fake, state)
+    assert pool.take_fake("key") is kept and pool.take_fake("key") is None
+    pool.give_back("key", kept, states[0])
+    pool.settle()
+    assert pool.take_fake("key") is kept           # nothing learned: still shared
+    pool.give_back("key", kept, states[0])
+    bool(n > 3)                                     # torch learns a fact: all forgotten
+    pool.settle()
+    assert pool.take_fake("key") is None and pool.stand_ins == {}
+
+
+class SameLayouts(torch.nn.Module):
+    """Many calls on tensors of one symbolic layout, two at a time, some in place."""
+
+    def forward(self, x):
+        a, b = x * 2, x * 3
+        c = a + b
+        a.add_(1)
+        d = torch.tanh(a) * b
+        c.mul_(d)
+        return c + a, torch.sigmoid(c - b)
+
+
+def test_shared_fakes_are_fresh_and_distinct_in_every_call(monkeypatch):
+    # Each symbolic fake an oracle call receives is unused by any in-place op (version 0)
+    # and is no other argument of the same call; calls of one layout share fakes.
+    seen, real = [], dispatch_module.probe
+
+    def spy(fn, args, kwargs, *rest, **kw):
+        fakes = [a for a in args if isinstance(a, torch.Tensor) and not hint_kernels.is_static(a)]
+        assert all(f._version == 0 for f in fakes)
+        assert len({id(f) for f in fakes}) == len(fakes)
+        seen.extend(fakes)
+        return real(fn, args, kwargs, *rest, **kw)
+    monkeypatch.setattr(dispatch_module, "probe", spy)
+    model = SameLayouts()
+    ep = strict_tracer.export(model, (torch.randn(3, 4),), dynamic_shapes={"x": (A, A)})
+    assert len({id(f) for f in seen}) < len(seen)
+    for fresh in [torch.randn(5, 2), torch.randn(2, 7)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
 
 
 # ---------------------------------------------------------------- kernels at the hints
