@@ -32,7 +32,8 @@ def _numel(shape: Sequence) -> Any:
     return total
 
 
-def _known(cond: Any) -> bool | None:
+def static_answer(cond: Any) -> bool | None:
+    """A comparison of sizes decided without a guard (the same at every size), else None."""
     if not isinstance(cond, SymBool):
         return bool(cond)
     return cond.env.static_value(cond.expr)
@@ -48,10 +49,10 @@ def is_contiguous(shape: Sequence, strides: Sequence) -> bool:
     expected: Any = 1
     expected_max: Any = 1
     for size, stride in zip(reversed(shape), reversed(strides)):
-        if _known(size == 1) is True:
+        if static_answer(size == 1) is True:
             continue
         matches = (stride == expected, stride == expected_max)
-        if not any(_known(m) is True for m in matches):
+        if not any(static_answer(m) is True for m in matches):
             # The answer depends on this dim: decided as torch decides it (guards).
             if guard_or(size == 1, False):
                 continue

@@ -16,7 +16,7 @@ import torch
 from strict_tracer.proxy import TensorMeta, TensorProxy, layout_strides
 from strict_tracer.symbolic import SymValue
 
-from .layout import guard_or
+from .layout import guard_or, static_answer
 from .oracle.fakes import dense_layout
 from .rules import Bound, bind
 
@@ -142,6 +142,55 @@ def _one_chunk(meta: TensorMeta, out: tuple) -> Strides:
     return strides[:lead] + laid + strides[len(shape) - tail:]
 
 
+def _reshape(a: Bound, out: tuple) -> Strides:
+    """reshape(): a view where _view has a formula; else, when torch's view test
+    (computeStride, which reshape runs) fails at every size, the copy reshape makes instead:
+    the strides of `out` laid out contiguously (GQA's repeat_kv, heads of a transpose merged)."""
+    try:
+        return _view(a, out)
+    except _NoFormula:
+        pass
+    meta = a["self"].meta
+    shape, strides = _input(a)
+    env = next((s.env for s in (*shape, *strides, *out) if isinstance(s, SymValue)), None)
+    if env is None or not all(_nonzero(s, env) for s in shape) or \
+            not _views_nowhere(shape, strides, out):
+        raise _NoFormula
+    return layout_strides(TensorMeta(out, meta.dtype, meta.device), list(out))
+
+
+def _views_nowhere(shape: list, strides: Strides, new: tuple) -> bool:
+    """torch's computeStride (its chunks of dims contiguous among themselves, matched
+    against the new sizes) fails: every comparison it makes is decided alike at every size,
+    else there is no formula. Sizes are nonzero (its no-element case aside)."""
+    if not shape:
+        return False
+    view_d, chunk_base = len(new) - 1, strides[-1]
+    tensor_numel: Any = 1
+    view_numel: Any = 1
+    for d in range(len(shape) - 1, -1, -1):
+        tensor_numel = tensor_numel * shape[d]
+        if d == 0 or (_everywhere(shape[d - 1] != 1) and
+                      _everywhere(strides[d - 1] != tensor_numel * chunk_base)):
+            while view_d >= 0 and (_everywhere(view_numel < tensor_numel) or
+                                   _everywhere(new[view_d] == 1)):
+                view_numel = view_numel * new[view_d]
+                view_d -= 1
+            if _everywhere(view_numel != tensor_numel):
+                return True
+            if d > 0:
+                chunk_base, tensor_numel, view_numel = strides[d - 1], 1, 1
+    return view_d != -1
+
+
+def _everywhere(cond: Any) -> bool:
+    """A comparison of sizes decided alike at every size (no guard), else _NoFormula."""
+    known = static_answer(cond)
+    if known is None:
+        raise _NoFormula
+    return known
+
+
 def _expr(value: Any, env: Any) -> Any:
     return env.resolve(value.expr) if isinstance(value, SymValue) else sympy.Integer(value)
 
@@ -206,7 +255,7 @@ _FORMULAS: dict[Any, Callable[[Bound, tuple], Strides]] = {
     aten.squeeze.default: _squeeze, aten.squeeze.dim: _squeeze, aten.squeeze.dims: _squeeze,
     aten.transpose.int: _transpose, aten.t.default: _transpose, aten.permute.default: _permute,
     aten.expand.default: _expand, aten.alias.default: _same, aten.detach.default: _same,
-    aten.view.default: _view, aten.reshape.default: _view,
+    aten.view.default: _view, aten.reshape.default: _reshape,
     aten.to.dtype_layout: _to, aten.to.device: _to, aten.to.dtype: _to, aten.to.other: _to,
     aten.contiguous.default: _contiguous_call,
 }

@@ -46,6 +46,18 @@ def _copying_reshape(x):             # (b, t) not contiguous among themselves: a
     return y.reshape(-1, 4) * 3
 
 
+def _repeat_kv(x):                  # grouped-query attention's key/value heads repeated
+    b, t, _ = x.shape
+    k = x[..., :8].view(b, t, 2, 4).transpose(1, 2)
+    return k[:, :, None].expand(b, 2, 3, t, 4).reshape(b, 6, t, 4) * 2
+
+
+def _merge_transposed_heads(x):      # attention's (b, h, t, d) output back to (b, t, h * d)
+    b, t, _ = x.shape
+    heads = x.view(b, t, 6, 4).transpose(1, 2) * 2
+    return heads.transpose(1, 2).reshape(b, t, -1) + 1, heads.reshape(b, 6, -1).sum()
+
+
 def _to_and_contiguous(x):
     y = x.to(torch.float64) + x.permute(0, 2, 1).to(torch.float64).transpose(1, 2)
     return y.contiguous() + x[:, :, :4].contiguous().sum()
@@ -53,7 +65,8 @@ def _to_and_contiguous(x):
 
 PROGRAMS = {"heads": _heads, "merge": _merge, "flatten_rows": _flatten_rows,
             "merge_leading": _merge_leading, "to_and_contiguous": _to_and_contiguous,
-            "copying_reshape": _copying_reshape}
+            "copying_reshape": _copying_reshape, "repeat_kv": _repeat_kv,
+            "merge_transposed_heads": _merge_transposed_heads}
 KERNEL_ASKED = {"copying_reshape": ["aten.reshape.default"]}    # split's strides: the kernel
 SPEC = ({0: Dim("b", min=2, max=32), 1: Dim("t", min=3, max=32)},)
 
