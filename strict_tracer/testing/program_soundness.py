@@ -13,7 +13,7 @@ WIDTH = 6
 
 def view_of_slice(w) -> None:
     """A slice (of an op's output, of a parameter-dependent value, of a transpose) made
-    contiguous, reshaped or viewed, then put back to (batch, WIDTH)."""
+    contiguous, reshaped or viewed, then put back to (batch, WIDTH); reshapes that copy."""
     v = w.var()
     k = w.draw(st.integers(1, WIDTH - 1))
     base = w.draw(st.sampled_from([v, f"({v} + 1)", f"({v} * self.scale_param)"]))
@@ -31,6 +31,11 @@ def view_of_slice(w) -> None:
         f"{base}.narrow(1, 1, {WIDTH - 1}).contiguous().view(-1)[:{v}.shape[0]].unsqueeze(1) + {v}",
         f"{base}[:, {k - 1}].contiguous().view(-1, 1) + {v}",
         f"{base}[:, :].contiguous().view(-1).view({v}.shape)",
+        # reshapes that copy at batch >= 2 (repeated heads, heads merged after a transpose)
+        f"{base}.unsqueeze(1).expand(-1, 2, -1).reshape(-1, {WIDTH}).reshape({v}.shape[0], -1)"
+        f"[:, :{WIDTH}] * 2 + {v}",
+        f"{base}.view({v}.shape[0], 2, 3).transpose(0, 1).reshape(2 * {v}.shape[0], 3)"
+        f".view(2, {v}.shape[0], 3).transpose(0, 1).reshape({v}.shape[0], {WIDTH}) + {v}",
     ])))
 
 
