@@ -341,7 +341,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
             result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast,
                            symbolic=bool(sym_args),
                            symbolic_metas={id(f): p.meta for p, f in zip(proxies, fakes)
-                                           if not p.meta.is_static})
+                                           if not p.meta.is_static}, lender=probe_syms.pool)
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:

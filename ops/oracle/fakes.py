@@ -66,13 +66,12 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
         if meta.storage_offset:
             t = t.as_strided(shape, strides, meta.storage_offset)
         if meta.requires_grad:
-            t.requires_grad_(True)
-            if not meta.is_leaf:
-                # An op's output: autograd must not treat it as a leaf.
-                if dense_layout(meta):
-                    t = _NonLeaf.apply(t)
-                else:
-                    t = t.clone()       # no elements: every layout is contiguous
+            if meta.is_leaf:
+                t.requires_grad_(True)
+            elif dense_layout(meta):
+                t = non_leaf(t)       # an op's output: autograd must not treat it as a leaf
+            else:
+                t = t.requires_grad_(True).clone()  # no elements: every layout is contiguous
     return t
 
 
@@ -87,24 +86,36 @@ def _non_leaf_view(meta, shape: list, strides: list, offset: Any) -> torch.Tenso
         base_shape, base_strides = shape, strides
     else:
         base_shape, base_strides = [2, *shape], [offset, *strides]
-    base = torch.empty_strided(base_shape, base_strides, dtype=meta.dtype, device=meta.device,
-                               requires_grad=True)
-    return _NonLeaf.apply(base).as_strided(shape, strides, offset)
+    base = torch.empty_strided(base_shape, base_strides, dtype=meta.dtype, device=meta.device)
+    return non_leaf(base).as_strided(shape, strides, offset)
+
+
+def non_leaf(t: torch.Tensor) -> torch.Tensor:
+    """`t` itself (made under the fake mode, not requiring grad) turned into a non-leaf that
+    requires grad, as an op's output is: the output of an autograd function that marks it
+    changed in place (its version counts one change). No second tensor is made: every tensor
+    with symbolic sizes costs torch's symbolic layout checks (~1-3 ms)."""
+    global _anchor
+    if _anchor is None or _anchor[0] is not _fake_mode:
+        _anchor = (_fake_mode, torch.empty((), requires_grad=True))
+    return _NonLeaf.apply(t, _anchor[1])
+
+
+_anchor: tuple | None = None     # (fake mode, a leaf requiring grad made under it)
 
 
 class _NonLeaf(torch.autograd.Function):
-    """A non-leaf with its input's sizes and strides. clone() gives the same for a dense
-    layout but computes its output strides through torch's symbolic contiguity checks
-    (~25 ms for a fake with symbolic sizes)."""
+    """Its output is its first input, changed in place (as far as autograd knows) by a call
+    that also took a leaf requiring grad, so the output requires grad and is no leaf."""
 
     @staticmethod
-    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
-        return torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device=t.device,
-                                   layout=t.layout)
+    def forward(ctx, t: torch.Tensor, anchor: torch.Tensor) -> torch.Tensor:
+        ctx.mark_dirty(t)
+        return t
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        return grad
+    def backward(ctx, grad: torch.Tensor) -> tuple:
+        return grad, None
 
 
 def dense_layout(meta) -> bool:

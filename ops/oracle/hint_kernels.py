@@ -47,20 +47,26 @@ class HintKernels:
     """Runs the first recorded call at the hints (see the module docstring).
 
     `metas`: id of each symbolic input fake -> its TensorMeta, whose hint-shaped fake is the
-    static twin.
+    static twin. `lender` (the trace's StandInPool): twins of earlier calls with the same
+    layout are borrowed from it and given back unchanged after the kernel ran.
     """
 
-    def __init__(self, metas: dict[int, Any]) -> None:
+    def __init__(self, metas: dict[int, Any], lender: Any = None) -> None:
         self.metas = metas
+        self.lender = lender
         self.used = False
         self._originals: dict[int, tuple] = {}      # id(twin) -> (symbolic fake, twin's layout)
+        self._lent: list = []                       # (key, twin, its state when lent)
 
     def run(self, func: Any, args: tuple, kwargs: dict) -> Any:
         if self.used:
             raise NeedsSymbolic("a second ATen call")
         self.used = True
         out = func(*self._twin(args), **self._twin(kwargs))
-        return self._untwin(out)
+        result = self._untwin(out)
+        for key, twin, state in self._lent:
+            self.lender.give_back(key, twin, state)
+        return result
 
     def check(self, output: Any, recorded: list) -> None:
         """The binding returned the recorded call's outputs and nothing else."""
@@ -81,8 +87,7 @@ class HintKernels:
             if meta.sized_by_data:
                 # No hint exists: a twin would run the kernel at an invented size.
                 raise NeedsSymbolic("a size that depends on data")
-            from .fakes import make_fake
-            twin = make_fake(meta)
+            twin = self._make_twin(meta)
             self._originals[id(twin)] = (value, _layout(twin))
             return twin
         if t in (torch.SymInt, torch.SymFloat, torch.SymBool):
@@ -95,6 +100,19 @@ class HintKernels:
         if t is dict:
             return {k: self._twin(v) for k, v in value.items()}
         return value
+
+    def _make_twin(self, meta: Any) -> torch.Tensor:
+        from .fakes import make_fake
+        from .probe_symbols import fake_state
+        if self.lender is None or type(meta.storage_offset) is not int:
+            return make_fake(meta)
+        key = ("twin", meta.hint_shape, meta.strides, meta.storage_offset, meta.dtype,
+               meta.device, meta.layout, meta.requires_grad, meta.is_leaf)
+        twin = self.lender.take_fake(key)
+        if twin is None:
+            twin = make_fake(meta)
+        self._lent.append((key, twin, fake_state(twin)))
+        return twin
 
     def _untwin(self, value: Any) -> Any:
         if isinstance(value, torch.Tensor):

@@ -93,7 +93,7 @@ class ProbeResult:
 def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
           decompose: Callable[[Any], bool] | None = None,
           autocast: torch.dtype | None = None, symbolic: bool = False,
-          symbolic_metas: dict[int, Any] | None = None) -> ProbeResult:
+          symbolic_metas: dict[int, Any] | None = None, lender: Any = None) -> ProbeResult:
     """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes.
 
     `autocast`: the CPU autocast dtype the call runs under (a traced autocast region), None
@@ -104,7 +104,8 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     bypassed: entries for symbolic outputs cost more to build than the kernel and rarely hit.
     `symbolic_metas` (id of each symbolic input fake -> its TensorMeta): a compiled binding's
     ATen call may run its kernel at the hints (ops/hint_kernels.py); without it, or when the
-    shortcut does not apply, the call runs symbolically.
+    shortcut does not apply, the call runs symbolically. `lender`: where the static twins come
+    from and go back to (the trace's StandInPool), if anywhere.
 
     Guards torch adds in its throwaway env outside the recorded ATen calls are routing
     decisions (which op, which arguments) and are returned; guards inside the calls come from
@@ -114,7 +115,7 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     if symbolic_metas and decompose is None and hint_kernels.eligible(fn):
         try:
             return _run(fn, args, kwargs, grad_enabled, None, autocast, symbolic,
-                        hint_kernels.HintKernels(symbolic_metas), routing)
+                        hint_kernels.HintKernels(symbolic_metas, lender), routing)
         except hint_kernels.NeedsSymbolic:
             # An error at the hints is eager's own error for the example inputs: raised.
             # The routing facts the first run taught torch's env are not taught twice: kept.

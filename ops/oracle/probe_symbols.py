@@ -106,7 +106,7 @@ class StandInPool:
     def give_back(self, key: tuple, fake: Any, state: tuple) -> None:
         """A fake lent to a call returns to the pool unless the call changed it (an in-place
         op bumps its version; a metadata or autograd change shows in its state)."""
-        now = _fake_state(fake)
+        now = fake_state(fake)
         if len(now) == len(state) and all(a is b or (type(a) is type(b) and type(a) in _PLAIN
                                                        and a == b) for a, b in zip(now, state)):
             self.fakes.setdefault(key, []).append(fake)
@@ -208,7 +208,7 @@ class ProbeSymbols:
             made = self.pool.take_fake(key)
             if made is None:
                 made = self._new_fake(meta, index_of)
-            self._lent.append((key, made, _fake_state(made)))
+            self._lent.append((key, made, fake_state(made)))
             return made
         return self._new_fake(meta, index_of)
 
@@ -358,7 +358,7 @@ class ProbeSymbols:
 _PLAIN = (int, bool, torch.device, torch.dtype)
 
 
-def _fake_state(t: torch.Tensor) -> tuple:
+def fake_state(t: torch.Tensor) -> tuple:
     """What a call may change of a fake it was given: its version (every in-place op bumps
     it), sizes, strides and offset (as their nodes), dtype and autograd state."""
     def node(s: Any) -> Any:

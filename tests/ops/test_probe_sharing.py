@@ -13,7 +13,7 @@ from torch._dynamo.source import ConstantSource
 import strict_tracer
 import strict_tracer.ops.dispatch  # noqa: F401  (the module, not the function ops exports)
 from strict_tracer.ops.oracle import hint_kernels
-from strict_tracer.ops.oracle.probe_symbols import StandInPool, _fake_state
+from strict_tracer.ops.oracle.probe_symbols import StandInPool, fake_state
 from support.helpers import aten_targets, assert_same, run_both
 
 A = Dim.AUTO
@@ -84,7 +84,7 @@ def test_pool_lends_a_fake_again_only_unchanged_and_forgets_them_with_its_stand_
     symbol, n = _stand_in(torch_env, 5)
     with fake_mode():
         kept, changed, grown = (torch.empty(n, 3) for _ in range(3))
-        states = [_fake_state(f) for f in (kept, changed, grown)]
+        states = [fake_state(f) for f in (kept, changed, grown)]
         changed.add_(1)                 # an in-place op: version bumped
         grown.unsqueeze_(0)             # a metadata change
     pool = StandInPool(torch_env, owner)       # its mark: what torch's env knows by now
@@ -113,21 +113,33 @@ class SameLayouts(torch.nn.Module):
         return c + a, torch.sigmoid(c - b)
 
 
-def test_shared_fakes_are_fresh_and_distinct_in_every_call(monkeypatch):
-    # Each symbolic fake an oracle call receives is unused by any in-place op (version 0)
-    # and is no other argument of the same call; calls of one layout share fakes.
-    seen, real = [], dispatch_module.probe
+def test_shared_fakes_are_unchanged_and_distinct_in_every_call(monkeypatch):
+    # Each symbolic fake an oracle call receives, and each static twin a kernel at the hints
+    # runs on, is as it was made (no in-place op since: its version) and no other argument
+    # of the same call; calls of one layout share them.
+    first_seen, lent = {}, []
 
-    def spy(fn, args, kwargs, *rest, **kw):
-        fakes = [a for a in args if isinstance(a, torch.Tensor) and not hint_kernels.is_static(a)]
-        assert all(f._version == 0 for f in fakes)
+    def unchanged(fakes):
         assert len({id(f) for f in fakes}) == len(fakes)
-        seen.extend(fakes)
-        return real(fn, args, kwargs, *rest, **kw)
-    monkeypatch.setattr(dispatch_module, "probe", spy)
+        for f in fakes:
+            assert first_seen.setdefault(id(f), (f, f._version))[1] == f._version
+        lent.extend(fakes)
+
+    real_probe, real_twin = dispatch_module.probe, hint_kernels.HintKernels._make_twin
+
+    def probe(fn, args, kwargs, *rest, **kw):
+        unchanged([a for a in args if isinstance(a, torch.Tensor) and not hint_kernels.is_static(a)])
+        return real_probe(fn, args, kwargs, *rest, **kw)
+
+    def make_twin(self, meta):
+        twin = real_twin(self, meta)
+        unchanged([twin])
+        return twin
+    monkeypatch.setattr(dispatch_module, "probe", probe)
+    monkeypatch.setattr(hint_kernels.HintKernels, "_make_twin", make_twin)
     model = SameLayouts()
     ep = strict_tracer.export(model, (torch.randn(3, 4),), dynamic_shapes={"x": (A, A)})
-    assert len({id(f) for f in seen}) < len(seen)
+    assert len(first_seen) < len(lent)
     for fresh in [torch.randn(5, 2), torch.randn(2, 7)]:
         got, want = run_both(model, ep, (fresh,))
         assert_same(got, want)
