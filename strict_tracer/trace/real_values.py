@@ -13,9 +13,10 @@ then skip the op, as torch's do when a real tensor is missing.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import operator
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 import torch.fx
@@ -94,7 +95,7 @@ class RealValues:
         if inputs is None:
             return
         try:
-            with torch.no_grad():
+            with torch.no_grad(), rng_kept(_draws(node.target)):
                 self._values[node] = node.target(*inputs[0], **inputs[1])
         except Exception:       # noqa: BLE001 -- the trace's own rules decide what is an error
             return
@@ -126,6 +127,25 @@ class RealValues:
         if clone is None:
             clone = self._clones[id(value)] = value.detach().clone()
         return clone
+
+
+@contextlib.contextmanager
+def rng_kept(draws: bool = True) -> Iterator[None]:
+    """Random numbers drawn inside leave torch's global generator as it was: export changes
+    no outside state (a real dropout or randn would otherwise advance the user's seed)."""
+    if not draws:
+        yield
+        return
+    state = torch.get_rng_state()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(state)
+
+
+def _draws(target: Any) -> bool:
+    return isinstance(target, torch._ops.OpOverload) and \
+        torch.Tag.nondeterministic_seeded in target.tags
 
 
 def _is_scalar_target(target: Any) -> bool:

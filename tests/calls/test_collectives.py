@@ -195,3 +195,14 @@ def test_without_a_process_group_the_error_is_eagers():
         reduce(torch.randn(2))
     with pytest.raises(ValueError, match="Default process group has not been initialized"):
         strict_tracer.export(CallFn(reduce), (torch.randn(2),))
+
+
+def test_real_tensor_propagation_exports_the_same_program(group):
+    # wait_tensor's real kernel returns its input: no custom op's fake implementation to
+    # hold that against (interpreter/calls/real_checks.py).
+    args = (torch.randn(5, 4),)
+    plain = strict_tracer.export(AllReduceAfterLinear(), args)
+    with torch._functorch.config.patch(fake_tensor_propagate_real_tensors=True):
+        real = strict_tracer.export(AllReduceAfterLinear(), args)
+    assert real.graph_module.code == plain.graph_module.code
+    assert _calls(real, C10D.wait_tensor.default)

@@ -141,6 +141,11 @@ def _module(fn, args):
     return CallFn(fn) if len(args) == 1 else CallPair(fn)
 
 
+@torch.library.custom_op("st_rt::jitter", mutates_args={})
+def jitter(x: torch.Tensor) -> torch.Tensor:                      # no fake implementation
+    return x + torch.randn_like(x)
+
+
 def _raises(exc_type, pattern: str, fn, args, dynamic_shapes=None):
     with real_tensors(), pytest.raises(exc_type, match=pattern) as info:
         strict_tracer.export(_module(fn, args), args, dynamic_shapes=dynamic_shapes)
@@ -280,3 +285,17 @@ def test_without_the_flag_nothing_runs_for_real():
     assert kernel_runs == []
     with real_tensors():     # the oracle's fakes stay metadata, even made under the flag
         assert metadata_fake_mode().propagate_real_tensors is False
+
+
+def test_random_draws_leave_the_global_generator_as_it_was():
+    class Noisy(torch.nn.Module):
+        def forward(self, x):
+            return jitter(torch.nn.functional.dropout(x, 0.5, training=True) + torch.randn(4))
+
+    x = torch.randn(4)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    with real_tensors():
+        strict_tracer.export(Noisy(), (x,))
+    assert torch.equal(torch.rand(3), expected)

@@ -18,7 +18,8 @@ from torch._subclasses.fake_tensor import MetadataMismatchError
 from ...errors import OP_FAILURE
 from ...proxy import TensorMeta, TensorProxy
 from ...symbolic import SymValue
-from ...trace.real_values import RealValues
+from ...trace.real_values import RealValues, rng_kept
+from .custom_ops import fake_kernel
 
 
 def is_custom(op: Any) -> bool:
@@ -47,7 +48,7 @@ def run_checked(op: torch._ops.OpOverload, args: tuple, kwargs: dict) -> Any:
     """The custom op's real kernel on real values, its writes checked against its schema."""
     before = [_snapshot(v) for v in _schema_values(op, args, kwargs)]
     try:
-        with torch.no_grad():
+        with torch.no_grad(), rng_kept():    # a user kernel may draw random numbers
             out = op(*args, **kwargs)
     except RuntimeError as error:    # the kernel's own (torch.library's aliasing check, ...)
         raise op_failure(error)
@@ -93,11 +94,12 @@ def check_outputs(op: Any, meta: Any, real: Any) -> None:
 
 
 def check_aliasing(values: RealValues, args: tuple, kwargs: dict, result: Any) -> None:
-    """A custom op's output is one of its inputs in the fake implementation exactly when the
-    real output shares an input's storage."""
+    """A custom op's output is one of its inputs in its Python fake implementation exactly
+    when the real output shares an input's storage. (Ops with kernels in C++, such as
+    `_c10d_functional.wait_tensor`, are recorded by their own rules, not by a proxy identity.)"""
     operands = [a for a in _flat((args, kwargs)) if type(a) is TensorProxy]
     for out in _flat(result):
-        if type(out) is not TensorProxy or not is_custom(out.node.target):
+        if type(out) is not TensorProxy or fake_kernel(out.node.target) is None:
             continue
         inputs = values.inputs(out.node)
         real = values.known(out.node)
