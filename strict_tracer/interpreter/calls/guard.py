@@ -171,7 +171,13 @@ def plain_read(owner: Any, args: tuple, kwargs: dict) -> bool:
     """runs_no_python() of a builtin method bound to `owner`, an exact value of a plain type
     (plain_arguments inlined: this runs on every `table.get(key)`)."""
     atoms = _PLAIN_ATOMS
-    if type(owner) not in atoms and not _plain(owner):
+    if type(owner) is dict and len(owner) <= _MAX_PLAIN_ITEMS:
+        for key, item in owner.items():     # _plain(owner) for a dict of atoms, without a call
+            if type(key) not in atoms or type(item) not in atoms:
+                if not _plain(owner):
+                    return False
+                break
+    elif type(owner) not in atoms and not _plain(owner):
         return False
     for value in args:
         if type(value) not in atoms and not _plain(value):

@@ -62,6 +62,29 @@ def errors_of_inlined_instructions(n):
     return out
 
 
+@program((3,), (0,), (2.5,), ("s",), (None,))
+def constant_operands(n):
+    """A constant right operand and its operator run as one step of the run loop: the same
+    results, the operator's own line in a traceback, and a jump to the operator alone."""
+    out = []
+    for flag in (True, False):
+        try:
+            out.append(n + (n if flag else 1))      # the jump lands on BINARY_OP
+        except TypeError as exc:
+            out.append(("type", str(exc)))
+    try:
+        out.append((n % 3, n >> 1 if type(n) is int else n, n == 0, n < 10, n ** 2))
+    except TypeError as exc:
+        out.append(("type", str(exc)))
+    try:
+        out.append(n
+                   // 0)
+    except (ZeroDivisionError, TypeError) as exc:
+        out.append((type(exc).__name__, str(exc), exc.__traceback__.tb_lineno,
+                    exc.__traceback__.tb_lasti))
+    return out
+
+
 @program((1,), (5,), ("b",), (True,), (-4,))
 def errors_of_inlined_lookups(key):
     """The run loop's subscript and method-load fast paths raise like their handlers, and hand
