@@ -7,7 +7,6 @@ reached through methods of `Interpreter` so handlers stay small.
 """
 from __future__ import annotations
 
-import functools
 import linecache
 import os
 import types
@@ -135,19 +134,20 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
     # ------------------------------------------------------------------ node metadata
     def node_metadata(self) -> dict[str, Any]:
         """Metadata torch.export records on every node: source stack and module stack."""
-        parts = []
+        parts, positions = [], []
         for frame in self.frames:
-            code = frame.code
-            if not code.co_filename.startswith(_TORCH_DIR):
-                parts.append(_stack_entry(code, frame.lineno))
+            lineno = frame.lineno
+            positions.append((frame.code, lineno))
+            entry = frame.decoded.stack_entries.get(lineno)
+            parts.append(_stack_entry(frame, lineno) if entry is None else entry)
         retraced = self.state.retraced
-        original = {} if retraced is None or not self.frames else \
-            retraced.metadata(self.frames[-1].code, self.frames[-1].lineno)
+        original = {} if retraced is None or not positions else \
+            retraced.metadata(*positions[-1])
         return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack(),
                 **self.state.node_source_fn(), **original, **_fx_annotation(),
                 "st_grad": (self.state.grad_enabled, self.state.grad_region),
                 "st_autocast": self.state.autocast.region,
-                "st_where": diagnose.TraceLocation.snapshot(self.frames)}
+                "st_where": diagnose.TraceLocation.snapshot(self.frames, tuple(positions))}
 
     # ------------------------------------------------------------------ running frames
     def inline(self, func: types.FunctionType, args: tuple, kwargs: dict) -> Any:
@@ -362,10 +362,14 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
         return diagnose.current_location(self)
 
 
-@functools.lru_cache(maxsize=8192)
-def _stack_entry(code: types.CodeType, lineno: int | None) -> str:
-    """One entry of a node's stack_trace (made once per line: every node of a layer repeats
-    its module's lines)."""
-    filename = code.co_filename
-    source = linecache.getline(filename, lineno).strip() if lineno else ""
-    return f'  File "{filename}", line {lineno}, in {code.co_name}\n    {source}\n'
+def _stack_entry(frame: Frame, lineno: int | None) -> str:
+    """One entry of a node's stack_trace ("" for torch's own frames), made once per line of
+    a code object (every node of a layer repeats its module's lines)."""
+    code = frame.code
+    if code.co_filename.startswith(_TORCH_DIR):
+        entry = ""
+    else:
+        source = linecache.getline(code.co_filename, lineno).strip() if lineno else ""
+        entry = f'  File "{code.co_filename}", line {lineno}, in {code.co_name}\n    {source}\n'
+    frame.decoded.stack_entries[lineno] = entry
+    return entry

@@ -80,6 +80,8 @@ class DecodedCode:
     cell_indices: frozenset[int]                # localsplus slots that hold cells
     nlocalsplus: int
     offset_to_index: dict[int, int] = field(repr=False, default_factory=dict)
+    # lineno -> this code's entry in a node's stack_trace (core.node_metadata makes them)
+    stack_entries: dict[int | None, str] = field(repr=False, default_factory=dict)
 
     def index_of_offset(self, offset: int) -> int:
         return self.offset_to_index[offset]

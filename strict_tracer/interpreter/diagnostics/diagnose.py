@@ -146,11 +146,14 @@ class TraceLocation:
         self.index = index            # the current instruction's index in `instrs`
 
     @classmethod
-    def snapshot(cls, frames: list[Frame]) -> "TraceLocation | None":
+    def snapshot(cls, frames: list[Frame], positions: tuple | None = None) -> "TraceLocation | None":
+        """Where the interpreter is; `positions`: the frames' (code, lineno), if made already."""
         if not frames:
             return None
         top = frames[-1]
-        return cls(tuple((f.code, f.lineno) for f in frames), top.instrs, top.current_instr.index)
+        if positions is None:
+            positions = tuple((f.code, f.lineno) for f in frames)
+        return cls(positions, top.instrs, top.current_instr.index)
 
     def __deepcopy__(self, memo: dict) -> "TraceLocation":
         return self                   # immutable; torch passes deep-copy node meta
