@@ -21,6 +21,7 @@ from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import DataDependentError, SymValue
 
 from .kernel_shapes import KernelShapeError, kernel_layouts, kernel_shapes
+from .rule_memo import call_key, engine_state, keep, memo_for, recall
 from .rules import ShapeRuleError, bind, find_rule, runs_always
 from .view_strides import view_strides
 
@@ -42,9 +43,26 @@ def has_symbolic(value: Any) -> bool:
 
 
 def apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], shape_env) -> None:
-    """Replace the hint shapes in `outputs` by symbolic shapes when the inputs are symbolic."""
+    """Replace the hint shapes in `outputs` by symbolic shapes when the inputs are symbolic;
+    a call made before with the same layouts, the engine knowing the same, is answered as
+    then (rule_memo)."""
     if not (has_symbolic(args) or has_symbolic(kwargs) or runs_always(op)):
         return
+    memo = memo_for(shape_env)
+    key = call_key(op, args, kwargs, outputs, shape_env)
+    if key is not None:
+        kept = recall(memo, key, shape_env)
+        if kept is not None:
+            for meta, (shape, strides) in zip(outputs, kept):
+                meta.shape, meta.sym_strides = shape, strides
+            return
+    before = engine_state(shape_env)
+    _apply_rule(op, args, kwargs, outputs, shape_env)
+    if key is not None:
+        keep(memo, key, before, shape_env, outputs)
+
+
+def _apply_rule(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta], shape_env) -> None:
     rule = find_rule(op)
     shapes = None
     if rule is not None:

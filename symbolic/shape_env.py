@@ -90,6 +90,7 @@ class ShapeEnv:
     # becomes a runtime assert in the program instead of an input guard, and an equality is a
     # replacement only when it ties a symbol to a number or to `a*s + b` (a Dim's own forms).
     defer_guards: bool = False
+    version: int = 0        # bumped whenever what the engine decides may change
     _counter: dict = field(default_factory=dict)
     _facts: F.Facts = field(default_factory=F.Facts)
     _raw_facts: list = field(default_factory=list)
@@ -223,6 +224,7 @@ class ShapeEnv:
             self._set_replacement(symbol, sympy.Integer(int(new_lo)))
 
     def _changed(self) -> None:
+        self.version += 1
         self._cache.clear()
         facts = F.Facts()
         for fact in self._raw_facts:
@@ -235,6 +237,7 @@ class ShapeEnv:
         self._facts = facts
 
     def _add_fact(self, rel: sympy.Basic) -> None:
+        self.version += 1
         self._raw_facts.append(rel)
         c = F.canonical(self.resolve(rel))
         if c is not None:
@@ -377,8 +380,9 @@ class ShapeEnv:
         """torch._check_is_size: the value is a size (>= 0) and size-oblivious rules apply."""
         expr = self.resolve(value.expr)
         self.check(sympy.Ge(expr, 0), None if value.hint is None else value.hint >= 0)
-        if expr.is_Symbol and expr in self.symbols:
+        if expr.is_Symbol and expr in self.symbols and not self.symbols[expr].size_like:
             self.symbols[expr].size_like = True
+            self.version += 1
 
     # ------------------------------------------------------------------ learning
     def _learn(self, fact: sympy.Basic) -> None:
