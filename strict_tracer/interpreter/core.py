@@ -27,7 +27,8 @@ from .handlers import call as call_handlers
 from .handlers import flow as flow_handlers
 from .handlers import py313 as py313_handlers
 from .handlers import stack as stack_handlers
-from .objects.protocols import BINARY_OPS, COMPARE_OPS, PLAIN_SCALARS, PURE_ITERATORS, SAFE_TYPES
+from .objects.protocols import BINARY_OPS, COMPARE_OPS, PURE_ITERATORS, SAFE_TYPES
+from .objects.protocols import PLAIN_SCALARS as PLAIN
 from .calls.guard import NativeGuard
 from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
 from .calls.nn_modules import Modules
@@ -61,21 +62,21 @@ def _unsupported_opcode(interp: "Interpreter", frame: Frame, instr: Instr):
 # most of their cost), when the registered handler is the standard one (so a wrapped table,
 # bench.py's counter, is used as it is): 1 LOAD_CONST, 2 LOAD_FAST (a bound local),
 # 3 STORE_FAST, and, on plain values only (anything else goes to the handler), 4 BINARY_OP
-# and 5 COMPARE_OP on plain scalars, 6 (see _fuse) a plain LOAD_CONST and the BINARY_OP or
-# COMPARE_OP after it, 7 a forward POP_JUMP_IF_FALSE / 8 _IF_TRUE on a bool, 9 JUMP_BACKWARD
-# (a step), 10 FOR_ITER on a builtin iterator, 11 PRECALL/NOP, 12 BINARY_SUBSCR (see
-# _INDEXED) and 13/14 a method load (NULL before/after it) from a SAFE_TYPES value, which
-# load_attr answers with getattr.
+# or COMPARE_OP on plain scalars (`operator`: its function), 5 (see _fuse) a plain LOAD_CONST
+# and the operator after it, 6 a forward POP_JUMP_IF_FALSE / 7 _IF_TRUE on a bool,
+# 8 JUMP_BACKWARD (a step), 9 FOR_ITER on a builtin iterator, 10 PRECALL/NOP,
+# 11 BINARY_SUBSCR (see _INDEXED) and 12/13 a method load (NULL before/after it) from a
+# SAFE_TYPES value, which load_attr answers with getattr. Handlers' instructions are 0.
 _INLINE = {stack_handlers.op_load_const: 1, stack_handlers.op_load_fast: 2,
            stack_handlers.op_store_fast: 3, call_handlers.op_binary_op: 4,
-           flow_handlers.op_compare: 5, flow_handlers.op_pop_jump_if_false: 7,
-           flow_handlers.op_pop_jump_if_true: 8, flow_handlers.op_jump_backward: 9,
-           flow_handlers.op_for_iter: 10, stack_handlers.op_nop: 11,
-           call_handlers.op_binary_subscr: 12, call_handlers.op_load_method: 13,
-           py313_handlers.op_load_method: 14}
+           flow_handlers.op_compare: 4, flow_handlers.op_pop_jump_if_false: 6,
+           flow_handlers.op_pop_jump_if_true: 7, flow_handlers.op_jump_backward: 8,
+           flow_handlers.op_for_iter: 9, stack_handlers.op_nop: 10,
+           call_handlers.op_binary_subscr: 11, call_handlers.op_load_method: 12,
+           py313_handlers.op_load_method: 13}
 # (container type, key type) that BINARY_SUBSCR's containers.subscr answers directly with
 # container[key]: a dict with a plain key, a list or tuple with an exact int index.
-_INDEXED = frozenset({(dict, key) for key in PLAIN_SCALARS} | {(list, int), (tuple, int)})
+_INDEXED = frozenset({(dict, key) for key in PLAIN} | {(list, int), (tuple, int)})
 _EXHAUSTED = object()
 
 
@@ -83,19 +84,23 @@ def _bind_handlers(frame: Frame) -> None:
     for instr in frame.instrs:
         instr.handler = handler = HANDLERS.get(instr.key, _unsupported_opcode)
         instr.inline = inline = _INLINE.get(handler, 0)
-        if inline == 4 or inline == 5:
-            instr.operator = (BINARY_OPS[instr.raw_arg] if inline == 4
+        if inline == 4:
+            instr.operator = (BINARY_OPS[instr.raw_arg] if handler is call_handlers.op_binary_op
                               else COMPARE_OPS[instr.arg])[0]
     _fuse(frame.instrs)
 
 
 def _fuse(instrs: list[Instr]) -> None:
-    """`x % 3`, `i == 0`: a LOAD_CONST of a plain scalar followed by a BINARY_OP or COMPARE_OP
-    is run as one step when the other operand is plain too (code 6; the operator's own
-    instruction is still there for jumps to it, and raises as it would)."""
+    """Pairs the run loop does in one step (the second instruction is still there for jumps
+    to it): `x % 3`, `i == 0`, a LOAD_CONST of a plain scalar and the BINARY_OP or COMPARE_OP
+    after it when the other operand is plain too (code 5; the operator's instruction raises,
+    as it would); `for i in ...`, a FOR_ITER and the STORE_FAST after it (`operator`: the
+    local)."""
     for instr, following in zip(instrs, instrs[1:]):
-        if instr.inline == 1 and following.inline in (4, 5) and type(instr.arg) in PLAIN_SCALARS:
-            instr.inline = 6
+        if instr.inline == 1 and following.inline == 4 and type(instr.arg) in PLAIN:
+            instr.inline = 5
+        elif instr.inline == 9 and following.inline == 3:
+            instr.operator = following.arg
 
 
 def _fx_annotation() -> dict[str, Any]:
@@ -179,58 +184,58 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
 
     def _run(self, frame: Frame) -> Any:
         instrs, stack, localsplus, ip = frame.instrs, frame.stack, frame.localsplus, frame.ip
-        plain, unbound, push = PLAIN_SCALARS, UNBOUND, stack.append
         while True:
             ip, inline = ip + 1, (instr := instrs[ip]).inline
             try:
-                if inline:
-                    if inline == 2:
-                        if (value := localsplus[instr.arg]) is not unbound:
-                            push(value)
-                            continue
-                    elif inline == 1:
-                        push(instr.arg)
-                        continue
-                    elif inline == 3:
-                        localsplus[instr.arg] = stack.pop()
-                        continue
-                    elif inline < 6:
-                        if type(a := stack[-2]) in plain and type(b := stack[-1]) in plain:
-                            frame.ip = ip       # 1 / 0 raises here as in the handler
-                            del stack[-1]
-                            stack[-1] = instr.operator(a, b)
-                            continue
-                    elif inline == 6 and type(value := stack[-1]) in plain:
-                        const, instr = instr.arg, instrs[ip]    # the operator's instruction
-                        frame.ip = ip = ip + 1
-                        stack[-1] = instr.operator(value, const)
-                        continue
-                    elif inline < 9 and inline > 6 and type(stack[-1]) is bool and instr.arg > ip:
-                        ip = instr.arg if stack.pop() is (inline == 8) else ip
-                        continue
-                    elif inline == 9 and self.steps < MAX_STEPS:
-                        ip, self.steps = instr.arg, self.steps + 1
-                        continue
-                    elif inline == 10 and type(stack[-1]) in PURE_ITERATORS:
-                        frame.ip = ip           # a dict that changed size raises here
-                        if (value := next(stack[-1], _EXHAUSTED)) is not _EXHAUSTED:
-                            push(value)
-                        else:
-                            del stack[-1]
-                            ip = instr.arg
-                        continue
-                    elif inline == 11:
-                        continue
-                    elif inline == 12 and (type(stack[-2]), type(value := stack[-1])) in _INDEXED:
-                        frame.ip = ip           # a missing key or index raises here
+                if inline == 2 and (value := localsplus[instr.arg]) is not UNBOUND:
+                    stack.append(value)
+                    continue
+                elif inline == 1:
+                    stack.append(instr.arg)
+                    continue
+                elif inline == 3:
+                    localsplus[instr.arg] = stack.pop()
+                    continue
+                elif inline == 4:
+                    if type(a := stack[-2]) in PLAIN and type(b := stack[-1]) in PLAIN:
+                        frame.ip = ip       # 1 / 0 raises here as in the handler
                         del stack[-1]
-                        stack[-1] = stack[-1][value]
+                        stack[-1] = instr.operator(a, b)
                         continue
-                    elif inline > 12 and type(value := stack[-1]) in SAFE_TYPES:
-                        frame.ip = ip           # so does a missing attribute
-                        stack[-1] = NULL if inline == 13 else getattr(value, instr.arg)
-                        push(getattr(value, instr.arg) if inline == 13 else NULL)
-                        continue
+                elif inline == 5 and type(value := stack[-1]) in PLAIN:
+                    const, instr = instr.arg, instrs[ip]    # the operator's instruction
+                    frame.ip = ip = ip + 1
+                    stack[-1] = instr.operator(value, const)
+                    continue
+                elif inline < 8 and inline > 5 and type(stack[-1]) is bool and instr.arg > ip:
+                    ip = instr.arg if stack.pop() is (inline == 7) else ip
+                    continue
+                elif inline == 8 and self.steps < MAX_STEPS:
+                    ip, self.steps = instr.arg, self.steps + 1
+                    continue
+                elif inline == 9 and type(stack[-1]) in PURE_ITERATORS:
+                    frame.ip = ip           # a dict that changed size raises here
+                    if (value := next(stack[-1], _EXHAUSTED)) is _EXHAUSTED:
+                        del stack[-1]
+                        ip = instr.arg
+                    elif instr.operator is None:
+                        stack.append(value)
+                    else:                   # and the STORE_FAST after it (_fuse)
+                        localsplus[instr.operator] = value
+                        ip += 1
+                    continue
+                elif inline == 10:
+                    continue
+                elif inline == 11 and (type(stack[-2]), type(value := stack[-1])) in _INDEXED:
+                    frame.ip = ip           # a missing key or index raises here
+                    del stack[-1]
+                    stack[-1] = stack[-1][value]
+                    continue
+                elif inline > 11 and type(value := stack[-1]) in SAFE_TYPES:
+                    frame.ip = ip           # so does a missing attribute
+                    stack[-1] = NULL if inline == 12 else getattr(value, instr.arg)
+                    stack.append(getattr(value, instr.arg) if inline == 12 else NULL)
+                    continue
                 frame.ip = ip
                 if instr.handler(self, frame, instr):
                     return frame.retval

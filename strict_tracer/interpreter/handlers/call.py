@@ -1,6 +1,8 @@
 """Handlers: calls, attributes, subscripts, arithmetic."""
 from __future__ import annotations
 
+from ..calls.classify import NATIVE_READ, classify
+from ..calls.guard import plain_read
 from ..registry import handler
 from ..frame import NULL
 from ..objects.protocols import BINARY_OPS, PLAIN_SCALARS
@@ -29,11 +31,11 @@ def op_call(interp, frame, instr):
     if kwnames:
         frame.kwnames = None
         nk = len(kwnames)
-        kwargs = dict(zip(kwnames, args[-nk:]))
-        args = args[:-nk]
+        stack.append(interp.call(fn, args[:-nk], dict(zip(kwnames, args[-nk:]))))
+    elif classify(fn) is NATIVE_READ and plain_read(fn.__self__, args, None):
+        stack.append(fn(*args))     # call()'s first native case (`table.get(k)`), one hop less
     else:
-        kwargs = {}
-    stack.append(interp.call(fn, args, kwargs))
+        stack.append(interp.call(fn, args, {}))
 
 
 @handler("CALL_FUNCTION_EX", until=(3, 12))

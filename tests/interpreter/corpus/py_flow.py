@@ -62,6 +62,46 @@ def errors_of_inlined_instructions(n):
     return out
 
 
+@program((4,), (0,))
+def loop_targets(n):
+    """FOR_ITER and the STORE_FAST after it run as one step: every kind of loop target and
+    iterator still behaves as CPython's (tuple targets, cells, generators, a jump back)."""
+    out, total = [], 0
+    for i in range(n):
+        total += i
+    else:
+        out.append(("else", total, n and i))
+    for i, (a, b) in enumerate(zip("xyz", range(n))):
+        out.append((i, a, b))
+    fns = []
+    for cell in range(n):
+        fns.append(lambda: cell)
+    out.append([f() for f in fns])
+    for value in (x * x for x in range(n)):
+        if value > 4:
+            break
+        out.append(value)
+    for ch in "ab":
+        for j in range(2):
+            out.append(ch * j)
+    return out
+
+
+class _Marker:
+    pass
+
+
+@program((1,), (2,))
+def method_reads(n):
+    """Builtin methods of plain values called from the CALL handler's own path, and the ones
+    it hands to the call policy (a value it cannot prove plain, keywords)."""
+    marker = _Marker()
+    table, plain = {"k": marker, 1: "one"}, {"a": n, "b": [n, n + 1]}
+    return (table.get("k") is marker, table.get(n, "missing"), plain.get("b"), plain.get("c", n),
+            "{a}-{b}".format(a=n, b="x"), "a,b,c".split(",", n), [3, 1, 2].index(n),
+            (1, 2, 1).count(1), "abc".upper(), sorted(plain.keys()))
+
+
 @program((3,), (0,), (2.5,), ("s",), (None,))
 def constant_operands(n):
     """A constant right operand and its operator run as one step of the run loop: the same
