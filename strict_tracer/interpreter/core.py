@@ -84,6 +84,7 @@ def _bind_handlers(frame: Frame) -> None:
     for instr in frame.instrs:
         instr.handler = handler = HANDLERS.get(instr.key, _unsupported_opcode)
         instr.inline = inline = _INLINE.get(handler, 0)
+        instr.operator = None       # (a rebinding, with other handlers, starts afresh)
         if inline == 4:
             instr.operator = (BINARY_OPS[instr.raw_arg] if handler is call_handlers.op_binary_op
                               else COMPARE_OPS[instr.arg])[0]

@@ -111,3 +111,36 @@ def test_corpus_executes_every_handled_opcode():
         unbind()
     missing = sorted(set(originals) - executed - NOT_EXECUTED)
     assert missing == [], missing
+
+
+def _counting_loop(n):
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
+def test_a_rebinding_with_a_wrapped_handler_undoes_the_fused_pairs():
+    """The run loop's fused pairs (FOR_ITER + STORE_FAST, LOAD_CONST + operator) are made per
+    binding: once a handler is wrapped (bench.py's counter, a test's), its instructions reach
+    it, whatever an earlier binding with the standard handlers fused."""
+    assert run_python(_counting_loop, 5) == 10      # standard handlers: fused
+    stores, original = [], HANDLERS["STORE_FAST"]
+
+    def counting(interp, frame, instr):
+        stores.append(instr.arg)
+        return original(interp, frame, instr)
+
+    def rebind():
+        for instr in decode_module.decode(_counting_loop.__code__).instrs:
+            instr.handler = None
+
+    HANDLERS["STORE_FAST"] = counting
+    rebind()
+    try:
+        assert run_python(_counting_loop, 5) == 10
+    finally:
+        HANDLERS["STORE_FAST"] = original
+        rebind()
+    assert len(stores) == 1 + 5 + 5     # `total = 0`, then `i` and `total` each iteration
+    assert run_python(_counting_loop, 5) == 10
