@@ -19,7 +19,7 @@ import torch
 from torch._dynamo.source import (ConstantSource, GetItemSource, LocalSource,
                                   TensorProperty, TensorPropertySource)
 from torch._guards import ShapeGuard, SLoc
-from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode, in_kernel_invocation_manager
+from torch._subclasses.fake_tensor import in_kernel_invocation_manager
 from torch.fx.experimental.symbolic_shapes import CallMethodKey, DimDynamic
 from torch.fx.experimental.symbolic_shapes import ShapeEnv as TorchShapeEnv
 from torch.utils._pytree import SequenceKey
@@ -29,6 +29,7 @@ from torch.utils._sympy.value_ranges import ValueRanges
 
 from ..ops.oracle.fakes import metadata_fake_mode
 from ..proxy import TensorMeta, layout_strides
+from .fake_wrap import FakeWrapper
 from .shared_sym_nodes import share
 from ..symbolic import SymBool, SymFloat, SymValue
 from ..symbolic.constraints import range_constraints
@@ -57,6 +58,7 @@ class TorchSymbols:
         self.sym_nodes = sym_nodes
         self.shape_env = TorchShapeEnv()
         self.mode = metadata_fake_mode(shape_env=self.shape_env, allow_non_fake_inputs=True)
+        self._wrapper = FakeWrapper(self.mode)
         self.map: dict[sympy.Symbol, sympy.Basic] = {}
         self.dim_symbols: dict[Any, sympy.Symbol] = {}   # InputDim -> torch symbol of its source
         self.unbacked: list[sympy.Symbol] = []           # ours, in order of first use
@@ -210,7 +212,7 @@ class TorchSymbols:
                 if strides is None:     # torch SymInt arithmetic: once per layout of a shape
                     strides = self._strides[key] = layout_strides(meta, shape, self._size)
         if meta.layout is torch.strided:
-            t = _strided_fake(self.mode, shape, strides, meta.dtype, meta.device)
+            t = _strided_fake(self._wrapper, shape, strides, meta.dtype, meta.device)
         else:
             with self.mode:
                 t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
@@ -341,14 +343,14 @@ def _input_order(item: tuple) -> tuple:
 
 
 
-def _strided_fake(mode: FakeTensorMode, shape: list, strides: list, dtype: torch.dtype,
+def _strided_fake(wrapper: FakeWrapper, shape: list, strides: list, dtype: torch.dtype,
                   device: torch.device) -> torch.Tensor:
-    """What `torch.empty_strided` makes under `mode` (its constructor rule: the meta tensor
-    wrapped for `device`), without the dispatch, argument normalization and cache lookup
-    of a call through the mode: ~5x cheaper, and a program has one per node."""
-    with in_kernel_invocation_manager(mode):
+    """What `torch.empty_strided` makes under the wrapper's mode (its constructor rule: the
+    meta tensor wrapped for `device`), without the dispatch, argument normalization and cache
+    lookup of a call through the mode: ~5x cheaper, and a program has one per node."""
+    with in_kernel_invocation_manager(wrapper.mode):
         elem = torch.empty_strided(shape, strides, dtype=dtype, device=_META)
-    return FakeTensor(mode, elem, device)
+    return wrapper.wrap(elem, device)
 
 
 _META = torch.device("meta")

@@ -1,0 +1,73 @@
+"""FakeWrapper makes the FakeTensor torch's constructor makes: same type, instance state,
+device, dispatch keys, metadata and behaviour under the mode."""
+import warnings
+
+import pytest
+import torch
+from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
+
+from strict_tracer.packaging.fake_wrap import FakeWrapper
+from strict_tracer.packaging.torch_symbols import TorchSymbols
+
+META = torch.device("meta")
+LAYOUTS = [((4, 8), (8, 1), torch.float32), ((2, 3, 5), (1, 2, 6), torch.int64),
+           ((3, 1, 4), (4, 4, 1), torch.bfloat16), ((), (), torch.bool), ((0, 7), (7, 1), torch.float16)]
+
+
+def _elem(shape, strides, dtype):
+    return torch.empty_strided(shape, strides, dtype=dtype, device=META)
+
+
+def _same(ours: torch.Tensor, theirs: torch.Tensor) -> None:
+    assert type(ours) is type(theirs) is FakeTensor
+    assert vars(ours) == vars(theirs)
+    assert ours.device == theirs.device and ours.fake_device == theirs.fake_device
+    assert torch._C._dispatch_keys(ours) == torch._C._dispatch_keys(theirs)
+    assert (ours.shape, ours.stride(), ours.dtype, ours.storage_offset(), ours.requires_grad) == \
+        (theirs.shape, theirs.stride(), theirs.dtype, theirs.storage_offset(), theirs.requires_grad)
+    assert ours.untyped_storage().nbytes() == theirs.untyped_storage().nbytes()
+    assert ours.is_contiguous() == theirs.is_contiguous()
+
+
+@pytest.mark.parametrize("unsafe_data_ptr", [False, True])
+@pytest.mark.parametrize("device", [torch.device("cpu"), META])
+def test_wrapped_fakes_are_torch_constructed_ones(device, unsafe_data_ptr):
+    mode = FakeTensorMode(allow_non_fake_inputs=True)
+    mode.allow_meta = True
+    mode._allow_unsafe_data_ptr_access = unsafe_data_ptr
+    wrapper = FakeWrapper(mode)
+    for shape, strides, dtype in LAYOUTS * 2:      # the first of a device makes the template
+        ours = wrapper.wrap(_elem(shape, strides, dtype), device)
+        theirs = FakeTensor(mode, _elem(shape, strides, dtype), device)
+        _same(ours, theirs)
+        assert ours.fake_mode is mode
+        assert ours.untyped_storage()._cdata != theirs.untyped_storage()._cdata
+        if unsafe_data_ptr:
+            with warnings.catch_warnings():     # deprecated (warned once): no error
+                warnings.simplefilter("ignore")
+                ours.data_ptr()
+                theirs.data_ptr()
+        else:
+            with pytest.raises(RuntimeError):
+                ours.data_ptr()
+            with pytest.raises(RuntimeError):
+                theirs.data_ptr()
+        with mode:                  # ops and in-place changes run as on torch's fake
+            out, expected = ours.to(torch.float32) * 2, theirs.to(torch.float32) * 2
+            _same(out, expected)
+            ours.requires_grad_(dtype.is_floating_point)
+            theirs.requires_grad_(dtype.is_floating_point)
+            _same(ours, theirs)
+
+
+def test_node_values_are_what_empty_strided_makes_under_the_mode():
+    """Each node value is its own tensor with its own storage, as a constructor call under the
+    program's mode makes it."""
+    symbols = TorchSymbols()
+    cpu = torch.device("cpu")
+    made = [symbols._wrapper.wrap(_elem((2, 3), (3, 1), torch.float32), cpu) for _ in range(3)]
+    with symbols.mode:
+        expected = [torch.empty_strided((2, 3), (3, 1), device=cpu) for _ in range(3)]
+    assert len({t.untyped_storage()._cdata for t in made}) == 3
+    for ours, theirs in zip(made, expected):
+        _same(ours, theirs)
