@@ -6,8 +6,10 @@ sympy work: most of a dynamic program's packaging). A model's layers repeat the 
 layouts, so the same operations recur on the same nodes. Sizes made for packaging are
 `SharedSymNode`s: while `sharing()` is active, a binary operation, an int wrapped as a
 node, or `maybe_as_int` of a node is answered from what the same call on the same nodes
-returned (SymNodes are values: the answer is the node torch would compute again). When the
-block ends every node it made a SharedSymNode is a plain SymNode again, so the exported
+returned (SymNodes are values: the answer is the node torch would compute again), and so
+is a decision on a SymBool node (guard_or_false, expect_true) while the ShapeEnv is
+unchanged. When the block ends every node it made a SharedSymNode is a plain SymNode again,
+so the exported
 program's node values are torch's own type. Nothing is shared under a proxy mode (make_fx
 records SymInt operations as graph nodes) or after the ShapeEnv's replacements change.
 """
@@ -82,8 +84,36 @@ def _maybe_as_int(self: SymNode) -> int | None:
     return out
 
 
+def _shared_decision(name: str):
+    """A SymBool's guard_or_false / guard_or_true / expect_true, answered again while the
+    ShapeEnv's state (its own cache version: replacements, divisibility, deferred runtime
+    asserts) is what it was; a call that changed that state (an unbacked expect_true that
+    deferred an assert) is not kept."""
+    base = getattr(SymNode, name)
+
+    def method(self: SymNode, file: str, line: int) -> bool:
+        table = _table
+        env = self.shape_env
+        state = getattr(env, "_version_counter", None)
+        if table is None or state is None:
+            return base(self, file, line)
+        key = (name, id(self), state)
+        hit = table.get(key)
+        if hit is not None:
+            return hit[2]
+        out = base(self, file, line)
+        if env._version_counter == state:
+            table[key] = (self, None, out)
+        return out
+    method.__name__ = name
+    method.__doc__ = base.__doc__
+    return method
+
+
 for _name in _BINARY:
     setattr(SharedSymNode, _name, _shared_binary(_name))
+for _name in ("guard_or_false", "guard_or_true", "expect_true"):
+    setattr(SharedSymNode, _name, _shared_decision(_name))
 SharedSymNode.wrap_int = _wrap_int
 SharedSymNode.maybe_as_int = _maybe_as_int
 

@@ -103,3 +103,29 @@ def test_exported_node_values_hold_torch_symnodes():
     kinds = {type(s.node) for n in ep.graph.nodes if isinstance(n.meta.get("val"), torch.Tensor)
              for s in n.meta["val"].shape if isinstance(s, torch.SymInt)}
     assert kinds == {SymNode}
+
+
+def test_shared_decisions_follow_the_shape_env():
+    """guard_or_false / guard_or_true / expect_true on a shared SymBool are answered again only
+    while the ShapeEnv is unchanged: once an expect_true has deferred `u == 7` (an unbacked
+    size), the same node decides anew, as torch does."""
+    def decisions(n):
+        return (n.guard_or_false("f", 1), n.guard_or_true("f", 1))
+
+    def run(shared: bool):
+        env, (a, b) = _sizes()
+        u = env.create_unbacked_symint()
+        with sharing() if shared else in_kernel_invocation_manager(FakeTensorMode()):
+            if shared:
+                share(a), share(b), share(u)
+            same = u == 7
+            assert type(same.node) is (SharedSymNode if shared else SymNode)
+            before = [decisions(same.node) for _ in range(2)]
+            backed = [(a + b >= 0).node.expect_true("f", 1) for _ in range(2)]
+            asserted = (u == 7).node.expect_true("f", 1)     # defers u == 7
+            after = decisions(same.node)
+        return before, backed, asserted, after
+
+    expected = ([(False, True)] * 2, [True, True], True, (True, True))
+    assert run(False) == expected
+    assert run(True) == expected
