@@ -43,16 +43,25 @@ class MetaRun(TorchDispatchMode):
 
 def _fresh_outputs(func) -> bool:
     """A functional op whose outputs alias nothing: a new output of the same layout stands for
-    its result (a view must share its base's storage; a mutation changes its argument)."""
+    its result (a view must share its base's storage; a mutation changes its argument).
+    Decided once per operator (its schema does not change)."""
+    known = _FRESH.get(id(func))     # by id: an OpOverload's hash is a Python call
+    if known is not None and known[0] is func:
+        return known[1]
     schema = func._schema
-    return not schema.is_mutable and all(r.alias_info is None for r in schema.returns)
+    fresh = not schema.is_mutable and all(r.alias_info is None for r in schema.returns)
+    _FRESH[id(func)] = (func, fresh)
+    return fresh
+
+
+_FRESH: dict[int, tuple] = {}       # id(operator) -> (operator, _fresh_outputs)
 
 
 _SKIP = object()
 
 
 def _key(func, args: tuple, kwargs: dict) -> tuple | None:
-    parts: list[Any] = [func]
+    parts: list[Any] = [id(func)]      # the graph keeps its operators alive during the run
     for value in (*args, *kwargs.items()):
         part = _part(value)
         if part is _SKIP:

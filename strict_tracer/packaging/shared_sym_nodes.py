@@ -30,6 +30,8 @@ _marked: list[SymNode] = []    # the nodes made SharedSymNodes in the current sh
 class SharedSymNode(SymNode):
     """A SymNode whose arithmetic is shared within `sharing()` (see the module docstring)."""
 
+    _st_as_int: tuple | None = None     # (replacements version, maybe_as_int)
+
 
 def _version(node: SymNode) -> int:
     env = node.shape_env
@@ -72,15 +74,15 @@ def _wrap_int(self: SymNode, num: int) -> SymNode:
 
 
 def _maybe_as_int(self: SymNode) -> int | None:
-    table = _table
-    if table is None:
+    """Kept on the node (torch asks it of every size of every tensor it makes)."""
+    if _table is None:
         return SymNode.maybe_as_int(self)
-    key = ("as_int", id(self), None, _version(self))
-    hit = table.get(key)
-    if hit is not None:
-        return hit[2]
+    version = _version(self)
+    memo = self._st_as_int
+    if memo is not None and memo[0] == version:
+        return memo[1]
     out = SymNode.maybe_as_int(self)
-    table[key] = (self, None, out)
+    self._st_as_int = (version, out)
     return out
 
 
@@ -146,4 +148,5 @@ def sharing() -> Iterator[None]:
         _table = None
         for node in _marked:
             node.__class__ = SymNode
+            node.__dict__.pop("_st_as_int", None)
         _marked.clear()
