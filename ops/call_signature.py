@@ -49,9 +49,11 @@ def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms
             index = seen[id(value)] = len(proxies)
             proxies.append(value)
         m = value.meta
-        pattern = None if m.is_static else tuple(
-            None if type(s) is int else (syms.add(s), _hint(s) is None) for s in m.shape)
-        if m.sym_strides is not None and not m.is_static:
+        if m.is_static:     # the shape is its own hint, no symbols: no pattern
+            return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
+                    m.requires_grad, m.is_leaf, m.layout, None)
+        pattern = tuple(None if type(s) is int else (syms.add(s), _hint(s) is None) for s in m.shape)
+        if m.sym_strides is not None:
             pattern = (pattern, tuple(None if type(s) is int else syms.add(s) for s in m.sym_strides))
         return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
                 m.requires_grad, m.is_leaf, m.layout, pattern)

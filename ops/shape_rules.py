@@ -15,6 +15,7 @@ import logging
 from typing import Any
 
 import sympy
+import torch
 
 from strict_tracer.errors import InternalTracerError
 from strict_tracer.proxy import TensorMeta, TensorProxy
@@ -28,11 +29,22 @@ from .view_strides import view_strides
 log = logging.getLogger("strict_tracer.shapes")
 
 
+_PLAIN = frozenset((int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
+                    torch.memory_format))
+
+
 def has_symbolic(value: Any) -> bool:
     """Does `value` (nested in lists/tuples/dicts) hold a symbolic size or a dynamic tensor?"""
     t = type(value)
     if t is TensorProxy:
         return not value.meta.is_static
+    if t is tuple or t is list:     # the common containers first, without isinstance
+        for v in value:
+            if has_symbolic(v):
+                return True
+        return False
+    if t in _PLAIN:
+        return False
     if isinstance(value, SymValue):
         return True
     if isinstance(value, (list, tuple)):

@@ -57,12 +57,27 @@ class TensorMeta:
 
     @property
     def hint_shape(self) -> tuple[int, ...]:
-        return tuple(_hint(s) for s in self.shape)
+        shape = self.shape
+        if type(shape) is tuple:
+            for s in shape:
+                if type(s) is not int:
+                    break
+            else:
+                return shape        # all ints (the common case): the shape is its own hint
+        return tuple(_hint(s) for s in shape)
 
     @property
     def is_static(self) -> bool:
-        return all(type(s) is int for s in self.shape) and \
-            (self.sym_strides is None or all(type(s) is int for s in self.sym_strides))
+        # Loops, not all(generator): read on every op of a trace (dispatch, rules, proxies).
+        for s in self.shape:
+            if type(s) is not int:
+                return False
+        strides = self.sym_strides
+        if strides is not None:
+            for s in strides:
+                if type(s) is not int:
+                    return False
+        return True
 
     @property
     def sized_by_data(self) -> bool:
@@ -131,15 +146,26 @@ def _route_reflected(op):
 class TensorProxy:
     """A tensor flowing through the trace: an FX node plus metadata."""
 
-    __slots__ = ("node", "meta", "origin", "source", "py_type", "__weakref__")
+    __slots__ = ("node", "meta", "_origin", "source", "py_type", "__weakref__")
 
-    def __init__(self, node: torch.fx.Node, meta: TensorMeta, origin: str = "",
+    def __init__(self, node: torch.fx.Node, meta: TensorMeta, origin: str | tuple = "",
                  source: str | None = None, py_type: type = torch.Tensor):
         self.node = node
         self.meta = meta
-        self.origin = origin          # human description: "input x", "aten.gt.Scalar at m.py:12"
+        self._origin = origin         # a str, or (op, filename, lineno) formatted when read
         self.source = source          # state_dict / constant name for lifted tensors
         self.py_type = py_type        # what type() answers: torch.Tensor or nn.Parameter
+
+    @property
+    def origin(self) -> str:
+        """Human description: "input x", "from aten.gt.Scalar at m.py:12". An op's output
+        keeps its parts and is described only when read (every traced op makes one)."""
+        origin = self._origin
+        if type(origin) is str:
+            return origin
+        op, filename, lineno = origin
+        where = "" if filename is None else f" at {filename.rsplit('/', 1)[-1]}:{lineno}"
+        return f"from {op}{where}"
 
     # -- metadata (also reachable through the interpreter's attribute handler) --
     @property
