@@ -20,7 +20,7 @@ import contextlib
 import functools
 import operator
 import types
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 from torch.fx.graph import _Namespace
@@ -71,6 +71,17 @@ class SourceFns:
         self.current = self._describe(fn)
         try:
             yield
+        finally:
+            self.current = None
+
+    def run_within(self, fn: Any, run: Callable[..., Any], *args: Any) -> Any:
+        """`run(*args)` inside the user's call of `fn`: call() without a generator context
+        manager's cost (every tensor op passes here)."""
+        if self.current is not None:
+            return run(*args)
+        self.current = self._describe(fn)
+        try:
+            return run(*args)
         finally:
             self.current = None
 

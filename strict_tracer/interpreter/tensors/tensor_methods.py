@@ -116,8 +116,7 @@ class Tensors:
 
     # ------------------------------------------------------------------ ops
     def op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
-        with self._state.source_fns.call(fn):
-            return self._op(fn, args, kwargs)
+        return self._state.source_fns.run_within(fn, self._op, fn, args, kwargs)
 
     def _op(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         if kwargs.get("requires_grad") is True or (
@@ -241,9 +240,11 @@ class Tensors:
     def new_proxy(self, node: torch.fx.Node, meta: TensorMeta, origin_op: Any) -> TensorProxy:
         if not meta.is_static:
             self._state.sym_nodes.bind_unbacked_sizes(node, meta.shape)
-        frame = self._interp.frames[-1] if self._interp.frames else None
-        where = f" at {_short_file(frame.code.co_filename)}:{frame.lineno}" if frame else ""
-        return TensorProxy(node, meta, f"from {origin_op}{where}")
+        frames = self._interp.frames
+        if frames:
+            frame = frames[-1]
+            return TensorProxy(node, meta, (origin_op, frame.code.co_filename, frame.lineno))
+        return TensorProxy(node, meta, (origin_op, None, None))
 
     def lift_constant(self, tensor: torch.Tensor) -> TensorProxy:
         return self.lift(tensor)
@@ -409,7 +410,3 @@ def _normalize_dim(dim: int, ndim: int) -> int:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-max(ndim, 1)}, "
                          f"{max(ndim, 1) - 1}], but got {dim})")
     return wrapped
-
-
-def _short_file(filename: str) -> str:
-    return filename.rsplit("/", 1)[-1]
