@@ -147,7 +147,7 @@ class Tensors:
         values = [*args, *kwargs.values()]
         values += [v for seq in values if type(seq) in (list, tuple) for v in seq]
         for value in values:
-            if isinstance(value, torch.ScriptObject):
+            if type(value) is not TensorProxy and isinstance(value, torch.ScriptObject):
                 kind = getattr(value, "_type", lambda: None)()
                 raise self._interp.refuse(
                     Category.UNSUPPORTED_TENSOR_OP,
@@ -162,7 +162,7 @@ class Tensors:
     def dispatch(self, fn: Any, args: tuple, kwargs: dict) -> Any:
         """ops.dispatch, with the oracle's failures turned into refusals."""
         self._refuse_opaque_objects(fn, args, kwargs)
-        if any(type(a) is SymSize for a in args) or any(type(v) is SymSize for v in kwargs.values()):
+        if SymSize in set(map(type, args)) or (kwargs and SymSize in set(map(type, kwargs.values()))):
             args = plain_sizes(args)
             kwargs = dict(zip(kwargs, plain_sizes(tuple(kwargs.values()))))
         try:
