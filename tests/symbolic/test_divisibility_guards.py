@@ -12,6 +12,7 @@ from torch.export import Dim
 import strict_tracer
 from strict_tracer.errors import ConstraintViolationError
 from support.dynamic_helpers import canonical, violation_lines
+from support.helpers import CallFn
 
 A = Dim.AUTO
 
@@ -25,22 +26,13 @@ class Conv(torch.nn.Module):
         return self.fn(x, w, b, **self.kw)
 
 
-class Unary(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
-
 CASES = {
     "conv1d": (Conv(F.conv1d, groups=2), ((2, 4, 8), (6, 2, 3), (6,))),
     "conv2d": (Conv(F.conv2d, groups=3, padding=1), ((2, 6, 5, 5), (9, 2, 3, 3), (9,))),
     "conv_transpose1d": (Conv(F.conv_transpose1d, groups=2), ((2, 4, 5), (4, 3, 3), (6,))),
-    "group_norm": (Unary(lambda x: F.group_norm(x, 3)), ((2, 6, 4),)),
-    "channel_shuffle": (Unary(lambda x: F.channel_shuffle(x, 3)), ((2, 6, 4, 4),)),
-    "pixel_unshuffle": (Unary(lambda x: F.pixel_unshuffle(x, 2)), ((2, 3, 4, 6),)),
+    "group_norm": (CallFn(lambda x: F.group_norm(x, 3)), ((2, 6, 4),)),
+    "channel_shuffle": (CallFn(lambda x: F.channel_shuffle(x, 3)), ((2, 6, 4, 4),)),
+    "pixel_unshuffle": (CallFn(lambda x: F.pixel_unshuffle(x, 2)), ((2, 3, 4, 6),)),
 }
 # torch's decomposition of pixel_unshuffle guards `h // 2 != 1` (a 0/1 specialization of an
 # intermediate view): its programs refuse h = 2, 3, where ours run (and match eager).

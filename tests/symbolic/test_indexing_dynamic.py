@@ -15,7 +15,7 @@ from torch.export import Dim
 import strict_tracer
 from support.export_compare import (assert_captures_like_torch_export, input_ranges, torch_reference,
                             traced_program)
-from support.helpers import assert_same, run_both
+from support.helpers import CallFn, assert_same, run_both
 
 
 def _clone_set(key, value):
@@ -67,19 +67,10 @@ CASES = {
 }
 
 
-class Wrap(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
-
 @pytest.mark.parametrize("name", list(CASES))
 def test_indexing_on_symbolic_sizes(name):
     fn, example, dynamic_shapes, fresh = CASES[name]
-    mod = Wrap(fn)
+    mod = CallFn(fn)
     ep = strict_tracer.export(mod, (example,), dynamic_shapes=dynamic_shapes)
     for x in [example, *fresh]:
         assert_same(*run_both(mod, ep, (x,)))
@@ -96,7 +87,7 @@ def test_indexing_on_symbolic_sizes(name):
 def test_slice_stop_beyond_example_guards_like_torch_export():
     """`x[:, :10]` with example size 8: the graph slices, and sizes >= 10 are outside the
     program's range (torch.export decides the same)."""
-    ep = strict_tracer.export(Wrap(lambda x: x[:, :10]), (torch.randn(3, 8),),
+    ep = strict_tracer.export(CallFn(lambda x: x[:, :10]), (torch.randn(3, 8),),
                               dynamic_shapes=({1: Dim.DYNAMIC},))
     assert [str(n.target) for n in ep.graph.nodes if n.op == "call_function"] == ["aten.slice.Tensor"]
     with pytest.raises(Exception, match="<= 9"):
@@ -114,7 +105,7 @@ def _symbolic_int_keys(x):
 @pytest.mark.parametrize("example", [torch.randn(3, 8), torch.randn(2, 5)])
 def test_symbolic_int_keys_stay_symbolic(example):
     """torch.export specializes n here; strict_tracer keeps it and matches eager on any n."""
-    mod = Wrap(_symbolic_int_keys)
+    mod = CallFn(_symbolic_int_keys)
     ep = strict_tracer.export(mod, (example,), dynamic_shapes=({1: Dim.DYNAMIC},))
     assert ep.range_constraints, "the dim was specialized"
     rows = example.shape[0]
