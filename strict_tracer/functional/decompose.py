@@ -23,6 +23,17 @@ from ..symbolic import SymValue
 from .schema import is_cia, needs_decomposition
 
 _hidden_cache: dict[Any, bool] = {}
+aten = torch.ops.aten
+_DROPOUTS = frozenset({aten.dropout.default, aten.feature_dropout.default,
+                       aten.alpha_dropout.default, aten.feature_alpha_dropout.default})
+
+
+def identity_dropout(node: torch.fx.Node) -> bool:
+    """A dropout in eval mode or with p == 0: ATen returns its input tensor unchanged."""
+    if node.target not in _DROPOUTS or len(node.args) != 3 or node.kwargs:
+        return False
+    _, p, train = node.args
+    return train is False or (type(p) in (int, float) and p == 0)
 
 
 def _const_key(value: Any) -> Any:

@@ -15,7 +15,7 @@ import torch.fx
 
 from .. import ops
 from ..errors import Category, GraphBreakError, InternalTracerError
-from ..trace.graph import op_display_name
+from ..trace.graph import call_node, op_display_name
 from ..ops import shape_rules
 from ..proxy import TensorMeta, TensorProxy
 from ..symbolic import SymValue
@@ -74,7 +74,7 @@ class PassEmitter:
         return region.op_dtype() if region is not None else None
 
     def emit_call(self, op: Any, args: tuple, kwargs: dict, meta: Any) -> torch.fx.Node:
-        node = self.graph.create_node("call_function", op, args, kwargs, name=op_display_name(op))
+        node = call_node(self.graph, op, args, kwargs, op_display_name(op))
         if self.origin is not None:
             copy_source_meta(node, self.origin)
         node.meta["st_grad"] = self.st_grad

@@ -22,7 +22,7 @@ from ..proxy import TensorMeta, TensorProxy, layout_strides
 from ..ops import layout
 from ..ops.shape_rules import has_symbolic
 from .auto_functionalize import auto_functionalizable, functionalize_custom_op
-from .decompose import aliasing_is_size_independent, hides_writes
+from .decompose import aliasing_is_size_independent, hides_writes, identity_dropout
 from .emitter import PassEmitter, refusal
 from .schema import Kind, is_cia, needs_decomposition, op_facts
 from ..trace.graph import CONSTANT
@@ -30,16 +30,6 @@ from .storage import FRESH_OUTPUTS, FTensor, InputSource, KnownOutputs, ViewOutp
 from .views import LAYOUT_SENSITIVE, ViewStep, has_inverse, layout_of, scatter_back
 
 aten = torch.ops.aten
-_DROPOUTS = frozenset({aten.dropout.default, aten.feature_dropout.default,
-                       aten.alpha_dropout.default, aten.feature_alpha_dropout.default})
-
-
-def identity_dropout(node: torch.fx.Node) -> bool:
-    """A dropout in eval mode or with p == 0: ATen returns its input tensor unchanged."""
-    if node.target not in _DROPOUTS or len(node.args) != 3 or node.kwargs:
-        return False
-    _, p, train = node.args
-    return train is False or (type(p) in (int, float) and p == 0)
 
 
 def _proxy(node: torch.fx.Node) -> TensorProxy:
@@ -170,14 +160,23 @@ class Functionalizer:
                 raise InternalTracerError(f"no value for {value.format_node()}")
             return value
         if isinstance(value, (list, tuple)):
-            return (tuple if isinstance(value, tuple) else list)(self._arg(v, as_node) for v in value)
+            items = [self._arg(v, as_node) for v in value]
+            if as_node and all(a is b for a, b in zip(items, value)):
+                return value        # the same nodes: the container itself (see below)
+            return (tuple if isinstance(value, tuple) else list)(items)
         if isinstance(value, dict):
-            return {k: self._arg(v, as_node) for k, v in value.items()}
+            items = {k: self._arg(v, as_node) for k, v in value.items()}
+            return value if as_node and all(items[k] is v for k, v in value.items()) else items
         return value
 
     def _remap_in_place(self, node: torch.fx.Node) -> None:
-        node.args = self._arg(node.args, True)
-        node.kwargs = self._arg(node.kwargs, True)
+        """Arguments read their current values. In a graph without writes they are the same
+        nodes: not assigned again (an assignment rebuilds the node's uses)."""
+        args, kwargs = self._arg(node.args, True), self._arg(node.kwargs, True)
+        if args is not node.args:
+            node.args = args
+        if kwargs is not node.kwargs:
+            node.kwargs = kwargs
 
     # ------------------------------------------------------------------ kept nodes
     def _keep_functional(self, node: torch.fx.Node) -> None:

@@ -34,20 +34,29 @@ _INPUT_KIND = {PARAMETER: InputKind.PARAMETER, BUFFER: InputKind.BUFFER, CONSTAN
 
 
 def _attach_vals(graph: torch.fx.Graph, symbols: TorchSymbols) -> None:
+    nodes, items = [], []
     for node in graph.nodes:
         meta = node.meta.pop("st_meta", None)
         value = node.meta.pop("st_value", None)
         node.meta.pop("st_grad", None)
         node.meta.pop("st_autocast", None)
         node.meta.pop("st_where", None)
+        nodes.append((node, meta, value))
+        if isinstance(meta, (TensorMeta, SymValue)):
+            items.append(meta)
+        elif isinstance(meta, (list, tuple)):    # multi-output ops; control-flow operators
+            items.extend(meta)
+    # Every value of the graph in one batch, in node order (TorchSymbols.values).
+    vals = iter(symbols.values(items))
+    for node, meta, value in nodes:
         if isinstance(meta, TensorMeta):
-            val = symbols.fake(meta)
+            val = next(vals)
             node.meta["val"] = val
             node.meta["tensor_meta"] = _tensor_metadata(val, meta)
-        elif isinstance(meta, (list, tuple)):    # multi-output ops; control-flow operators
-            node.meta["val"] = type(meta)(_val_of(m, symbols) for m in meta)
+        elif isinstance(meta, (list, tuple)):
+            node.meta["val"] = type(meta)(next(vals) for _ in meta)
         elif isinstance(meta, SymValue):
-            node.meta["val"] = symbols.value(meta)
+            node.meta["val"] = next(vals)
         elif node.op == "placeholder":
             node.meta["val"] = value
 
@@ -97,14 +106,6 @@ def _dense(shape: tuple, strides: tuple, order) -> bool:
             return False
         expected *= shape[i]
     return True
-
-
-def _val_of(meta: Any, symbols: TorchSymbols) -> Any:
-    if isinstance(meta, TensorMeta):
-        return symbols.fake(meta)
-    if isinstance(meta, SymValue):
-        return symbols.value(meta)
-    return meta
 
 
 def _attach_unbacked_bindings(symbols: TorchSymbols) -> None:

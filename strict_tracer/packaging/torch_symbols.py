@@ -199,20 +199,40 @@ class TorchSymbols:
         return self.shape_env.create_symintnode(texpr, hint=hint)
 
     # ------------------------------------------------------------------ fake values
-    def fake(self, meta: TensorMeta) -> torch.Tensor:
+    def values(self, items: list) -> list:
+        """fake() of each TensorMeta, value() of anything else. Sizes, strides and values
+        are made in order (torch meets unbacked symbols in that order and names them so);
+        then the meta tensors of the strided layouts, all inside one of the mode's kernel
+        invocations (entering one costs more than making a meta tensor)."""
+        made = [self._layout(item) if isinstance(item, TensorMeta) else self.value(item)
+                for item in items]
+        with in_kernel_invocation_manager(self.mode):
+            elems = [torch.empty_strided(*m, dtype=item.dtype, device=_META)
+                     if isinstance(item, TensorMeta) and item.layout is torch.strided else None
+                     for item, m in zip(items, made)]
+        return [self._fake(item, *m, elem) if isinstance(item, TensorMeta) else m
+                for item, m, elem in zip(items, made, elems)]
+
+    def _layout(self, meta: TensorMeta) -> tuple[list, Any]:
         if meta.is_static:
-            shape, strides = list(meta.shape), meta.strides
-        else:
-            shape = [self._size(s) for s in meta.shape]
-            if meta.sym_strides is not None:    # a view's strides, computed by its op
-                strides = layout_strides(meta, shape, self._size)
-            else:
-                key = (tuple(s if type(s) is int else ("sym", id(s)) for s in shape), meta.strides)
-                strides = self._strides.get(key)
-                if strides is None:     # torch SymInt arithmetic: once per layout of a shape
-                    strides = self._strides[key] = layout_strides(meta, shape, self._size)
-        if meta.layout is torch.strided:
-            t = _strided_fake(self._wrapper, shape, strides, meta.dtype, meta.device)
+            return list(meta.shape), meta.strides
+        shape = [self._size(s) for s in meta.shape]
+        if meta.sym_strides is not None:    # a view's strides, computed by its op
+            return shape, layout_strides(meta, shape, self._size)
+        key = (tuple(s if type(s) is int else ("sym", id(s)) for s in shape), meta.strides)
+        strides = self._strides.get(key)
+        if strides is None:     # torch SymInt arithmetic: once per layout of a shape
+            strides = self._strides[key] = layout_strides(meta, shape, self._size)
+        return shape, strides
+
+    def _fake(self, meta: TensorMeta, shape: list, strides: Any,
+              elem: torch.Tensor | None) -> torch.Tensor:
+        """`elem` (a strided layout's meta tensor) as what `torch.empty_strided` makes under
+        the mode (its constructor rule: the meta tensor wrapped for the device), without the
+        dispatch, argument normalization and cache lookup of a call through the mode: ~5x
+        cheaper, and a program has one per node. Other layouts go through the mode."""
+        if elem is not None:
+            t = self._wrapper.wrap(elem, meta.device)
         else:
             with self.mode:
                 t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
@@ -341,16 +361,6 @@ def _input_order(item: tuple) -> tuple:
     where = item[0]
     return where.leaf, -1 if where.dim is None else where.dim
 
-
-
-def _strided_fake(wrapper: FakeWrapper, shape: list, strides: list, dtype: torch.dtype,
-                  device: torch.device) -> torch.Tensor:
-    """What `torch.empty_strided` makes under the wrapper's mode (its constructor rule: the
-    meta tensor wrapped for `device`), without the dispatch, argument normalization and cache
-    lookup of a call through the mode: ~5x cheaper, and a program has one per node."""
-    with in_kernel_invocation_manager(wrapper.mode):
-        elem = torch.empty_strided(shape, strides, dtype=dtype, device=_META)
-    return wrapper.wrap(elem, device)
 
 
 _META = torch.device("meta")

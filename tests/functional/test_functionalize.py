@@ -492,3 +492,26 @@ def test_contiguous_of_a_dynamic_tensor_read_after_a_write():
                               dynamic_shapes={"x": (A, A)})
     run_and_compare_state(model, ep, (torch.randn(4, 6),), {},
                           [((torch.randn(3, 9),), {}), ((torch.randn(7, 2),), {})])
+
+
+class WritesReadInsideArgumentLists(torch.nn.Module):
+    """Later nodes read a written tensor inside argument lists, next to unwritten ones and
+    twice in one list, and as the written tensor's views: each must read the new value (the
+    pass reassigns only arguments whose nodes changed)."""
+
+    def forward(self, x, y):
+        before = torch.cat([y, x, y])          # read before the write: the old value
+        v = x[1:]
+        x.mul_(2)
+        joined = torch.cat([y, x, x])
+        stacked = torch.stack((v, y[1:]))
+        picked = torch.where(y > 0, x, y)
+        return before, joined, stacked, picked, torch.cat([y, y])
+
+
+def test_arguments_read_the_values_written_before_them():
+    args = (torch.randn(4), torch.randn(4))
+    ep = check_export(WritesReadInsideArgumentLists(), args,
+                      fresh=[((torch.randn(4), torch.randn(4)), {})])
+    assert not [t for t in aten_targets(ep) if ".mul_." in t or ".copy_." in t]
+    assert "aten.mul.Tensor" in aten_targets(ep)

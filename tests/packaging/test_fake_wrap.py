@@ -71,3 +71,48 @@ def test_node_values_are_what_empty_strided_makes_under_the_mode():
     assert len({t.untyped_storage()._cdata for t in made}) == 3
     for ours, theirs in zip(made, expected):
         _same(ours, theirs)
+
+
+def test_a_batch_of_node_values_is_what_empty_strided_makes_under_the_mode():
+    """TorchSymbols.values makes every value of a graph in one batch: each tensor (requiring
+    grad or not) as a constructor call under the program's mode makes it, anything else as
+    it is, in the order given."""
+    from strict_tracer.proxy import TensorMeta
+    symbols = TorchSymbols()
+    cpu = torch.device("cpu")
+    metas = [TensorMeta(shape, dtype, cpu, grad, strides)
+             for (shape, strides, dtype), grad in zip(LAYOUTS, (True, False, True, False, False))]
+    items = [metas[0], 7, metas[1], None, *metas[2:]]
+    made = symbols.values(items)
+    assert made[1] == 7 and made[3] is None
+    with symbols.mode:
+        for item, ours in zip(items, made):
+            if not isinstance(item, TensorMeta):
+                continue
+            theirs = torch.empty_strided(item.shape, item.strides, dtype=item.dtype, device=cpu)
+            if item.requires_grad:
+                theirs.requires_grad_(True)
+            _same(ours, theirs)
+    storages = [t.untyped_storage()._cdata for t in made if isinstance(t, torch.Tensor)]
+    assert len(set(storages)) == len(storages)
+
+
+class _DataDependent(torch.nn.Module):
+    def forward(self, x, y):
+        n = x.sum().item()              # a number node first, then tensors of other numbers
+        torch._check(n >= 0)
+        rows = y.nonzero()
+        zeros = torch.zeros(n, 2)
+        return rows, zeros, (y > 0).sum().item() + n
+
+
+def test_unbacked_symbols_are_named_in_node_order_as_torch_export_names_them():
+    import strict_tracer
+    args = (torch.tensor([1, 2]), torch.tensor([0.0, 1.0, 2.0]))
+    ours = strict_tracer.export(_DataDependent(), args)
+    theirs = torch.export.export(_DataDependent(), args, strict=True)
+
+    def values(ep):
+        return [str(n.meta.get("val")) for n in ep.graph.nodes if n.op == "call_function"]
+    assert values(ours) == values(theirs)
+    assert "u0" in values(ours)[1] and "(u1, 1)" in values(ours)[4] and "(u0, 2)" in values(ours)[10]
