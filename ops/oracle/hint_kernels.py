@@ -11,7 +11,8 @@ binding returns (indexing is the exception, and never takes the shortcut). So th
 at their hint values, which is cheap and cached. The shortcut is checked after the fact and
 abandoned (the probe reruns symbolically) unless the binding made exactly one ATen call with
 static outputs and returned exactly those outputs: anything else (a second call, data-dependent
-sizes, a returned scalar) may have routed on the output's sizes.
+sizes, a returned scalar) may have routed on the output's sizes. A binding that made no ATen
+call at all (`x.contiguous()` of a contiguous x) ran nothing at the hints: its run stands.
 """
 from __future__ import annotations
 
@@ -69,7 +70,10 @@ class HintKernels:
         return result
 
     def check(self, output: Any, recorded: list) -> None:
-        """The binding returned the recorded call's outputs and nothing else."""
+        """The binding returned the recorded call's outputs and nothing else. (A binding that
+        made no ATen call ran no kernel at the hints: its run was a symbolic run.)"""
+        if not self.used:
+            return
         if len(recorded) != 1:
             raise NeedsSymbolic("no single ATen call")
         produced = {id(t) for t in tensors_in(recorded[0].output)}

@@ -142,4 +142,6 @@ def _run(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
                        if i not in recorder.in_kernels)
     if at_hints is not None:
         at_hints.check(output, recorder.calls)
-    return ProbeResult(recorder.calls, output, routing, at_hints is not None)
+    # No ATen call (`x.contiguous()` of a contiguous x returns x): nothing ran at the hints,
+    # the run was symbolic throughout and needs no second one.
+    return ProbeResult(recorder.calls, output, routing, at_hints is not None and at_hints.used)

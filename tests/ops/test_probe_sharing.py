@@ -251,18 +251,17 @@ def _recorded(output):
 def test_shortcut_is_abandoned_when_the_binding_may_have_routed_on_outputs():
     at_hints = hint_kernels.HintKernels({})
     out, other = torch.empty(2), torch.empty(2)
+    at_hints.check(out, [])         # no call (returned an input): no kernel ran at the hints
+    at_hints.used = True            # from here on, a kernel ran at the hints
     at_hints.check(out, [_recorded(out)])                       # one call, its output: kept
     with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
         at_hints.check(out, [_recorded(out), _recorded(out)])   # a second call
-    with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
-        at_hints.check(out, [])                                 # no call (returned an input)
     with pytest.raises(hint_kernels.NeedsSymbolic, match="more than"):
         at_hints.check(other, [_recorded(out)])                 # not the call's output
     with pytest.raises(hint_kernels.NeedsSymbolic, match="more than"):
         at_hints.check((out, 3), [_recorded(out)])              # a scalar beside it
     with pytest.raises(hint_kernels.NeedsSymbolic, match="output of type int"):
         at_hints._untwin(3)                  # a scalar the kernel computed at the hints
-    at_hints.used = True
     with pytest.raises(hint_kernels.NeedsSymbolic, match="second"):
         at_hints.run(torch.ops.aten.add.Tensor, (out, out), {})
 
@@ -279,3 +278,29 @@ def test_shortcut_is_abandoned_for_unknown_or_data_dependent_arguments():
         foreign = torch.empty(n, 3)          # symbolic, but not one of the call's fakes
     with pytest.raises(hint_kernels.NeedsSymbolic, match="did not make"):
         hint_kernels.HintKernels({})._twin(foreign)
+
+
+class Contiguous(torch.nn.Module):
+    def forward(self, x):
+        y = (x * 2).contiguous()            # already contiguous: torch makes no ATen call
+        z = x.t().contiguous()              # a copy
+        return y + 1, z.sum(0)
+
+
+def test_a_call_without_aten_calls_runs_once(probes, monkeypatch):
+    runs, real_run = [], sys.modules["strict_tracer.ops.oracle.probe"]._run
+
+    def counting(fn, *args, **kwargs):
+        runs.append(getattr(fn, "__name__", repr(fn)))
+        return real_run(fn, *args, **kwargs)
+    monkeypatch.setattr(sys.modules["strict_tracer.ops.oracle.probe"], "_run", counting)
+    model = Contiguous()
+    strict_tracer.ops.clear_template_cache()
+    ep = strict_tracer.export(model, (torch.randn(3, 4),), dynamic_shapes={"x": (A, A)})
+    seen = [(name, at_hints) for name, at_hints in probes if name == "contiguous"]
+    # The no-op contiguous() ran once, symbolically; the copying one at the hints.
+    assert sorted(seen) == [("contiguous", False), ("contiguous", True)]
+    assert runs.count("contiguous") == 2
+    for fresh in [torch.randn(5, 2), torch.randn(2, 7)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
