@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import sympy
 import torch
 
 from strict_tracer.proxy import TensorProxy
-from strict_tracer.symbolic import SymValue
+from strict_tracer.symbolic import SymInt, SymValue
 
-from .oracle.probe_symbols import ProbeSymbols
+from .oracle.probe_symbols import ProbeSymbols, dense_stride_form
 
 
 class Uncacheable(Exception):
@@ -18,13 +19,21 @@ class Uncacheable(Exception):
 
 class SymArgs:
     """The distinct symbolic values of one call (tensor sizes and scalar arguments), in order
-    of first appearance; the oracle runs with one torch stand-in per entry."""
+    of first appearance; the oracle runs with one torch stand-in per entry.
 
-    __slots__ = ("values", "index")
+    `recipes`: strides that are expressions of earlier values of the call (a dense layout's
+    `32*s1`), by index: (expression, ((symbol, index of its value), ...)). The oracle gives
+    torch such a stride as that expression over the values' stand-ins, not as a stand-in of
+    its own, so torch knows the relation instead of guarding it (a guard makes the trace's
+    stand-ins unshareable, probe_symbols.StandInPool); the signature holds the expression over
+    the values' positions, so a template that relied on it serves only calls where it holds."""
+
+    __slots__ = ("values", "index", "recipes")
 
     def __init__(self) -> None:
         self.values: list[SymValue] = []
         self.index: dict = {}
+        self.recipes: dict[int, tuple] = {}
 
     def add(self, value: SymValue) -> int:
         key = (type(value), value.env.resolve(value.expr))
@@ -36,6 +45,25 @@ class SymArgs:
 
     def of(self, value: SymValue) -> int:
         return self.index[(type(value), value.env.resolve(value.expr))]
+
+    def stride(self, value: SymValue) -> Any:
+        """A symbolic stride's part of the signature: its recipe over the positions of earlier
+        values when it has one (see the class docstring), else its index."""
+        i = self.add(value)
+        if _hint(value) is None:
+            return i            # read from data: probe_symbols relates it its own way
+        expr = value.env.resolve(value.expr)
+        if expr.is_Symbol or expr.is_Number or not dense_stride_form(expr):
+            return i
+        parts = []
+        for symbol in expr.free_symbols:
+            j = self.index.get((SymInt, symbol))
+            if j is None:
+                return i
+            parts.append((symbol, j))
+        parts.sort(key=lambda p: p[1])
+        self.recipes[i] = (expr, tuple(parts))
+        return ("E", expr.xreplace({symbol: _position(j) for symbol, j in parts}))
 
 
 def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms: SymArgs) -> Any:
@@ -54,7 +82,7 @@ def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms
                     m.requires_grad, m.is_leaf, m.layout, None)
         pattern = tuple(None if type(s) is int else (syms.add(s), _hint(s) is None) for s in m.shape)
         if m.sym_strides is not None:
-            pattern = (pattern, tuple(None if type(s) is int else syms.add(s) for s in m.sym_strides))
+            pattern = (pattern, tuple(None if type(s) is int else syms.stride(s) for s in m.sym_strides))
         return ("T", index, m.hint_shape, m.strides, m.storage_offset, m.dtype, m.device,
                 m.requires_grad, m.is_leaf, m.layout, pattern)
     if t in (int, float, bool, str, type(None), torch.dtype, torch.device, torch.layout,
@@ -75,6 +103,16 @@ def signature(value: Any, proxies: list[TensorProxy], seen: dict[int, int], syms
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return (t, tuple(signature(v, proxies, seen, syms) for v in value))
     raise Uncacheable()
+
+
+_POSITIONS: list = []
+
+
+def _position(j: int) -> sympy.Symbol:
+    """The placeholder for the call's j-th symbolic value in a stride's recipe."""
+    while len(_POSITIONS) <= j:
+        _POSITIONS.append(sympy.Symbol(f"_arg{len(_POSITIONS)}", integer=True))
+    return _POSITIONS[j]
 
 
 def _hint(value: SymValue) -> Any:

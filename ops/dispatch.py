@@ -331,7 +331,7 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     if template is not None:
         return _replay(template, proxies, emit, None, sym_args)
 
-    probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env, sym_args)
+    probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env, sym_args, syms.recipes)
     fakes = _distinct_fakes(proxies, probe_syms, syms)
     by_id = {id(p): f for p, f in zip(proxies, fakes)}
     fake_args = to_fake(args, probe_syms, by_id, syms)

@@ -123,7 +123,7 @@ def kernel_layouts(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta]
     (or all of them, without `with_strides`) are None."""
     key, stand = _key(op, args, kwargs, env)
     torch_env = fake_mode().shape_env
-    syms = ProbeSymbols(torch_env, env, stand.values)
+    syms = ProbeSymbols(torch_env, env, stand.values, stand.recipes)
     learned = _cache.get(key) if key is not None else None
     try:
         if learned is None:

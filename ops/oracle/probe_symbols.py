@@ -131,11 +131,12 @@ class ProbeSymbols:
     """Stand-ins for one oracle call: a torch symbol per distinct symbolic value of the call
     (tensor sizes and scalar arguments), and the way back to our values."""
 
-    def __init__(self, torch_env, env, values: list[SymValue]) -> None:
+    def __init__(self, torch_env, env, values: list[SymValue], recipes: dict | None = None) -> None:
         self.torch_env = torch_env      # the oracle's throwaway torch ShapeEnv
         self.env = env                  # our ShapeEnv, where unbacked sizes are created
         self.pool = pool_for(torch_env, env)
         self.values = values
+        self.recipes = recipes or {}    # strides made of other values (call_signature.SymArgs)
         self.params: list = [None] * len(values)     # stand-in symbol per value
         self._stand_ins: list = [None] * len(values)
         self.unbacked: dict[sympy.Symbol, SymValue] = {}
@@ -232,6 +233,10 @@ class ProbeSymbols:
             if s.env.hint_value(s.expr) is None:
                 return None
             i = index_of(s)
+            recipe = self.recipes.get(i)
+            if recipe is not None:      # the stride is made of pooled stand-ins, or not pooled
+                parts = tuple(part(self.values[j]) for _, j in recipe[1])
+                return None if None in parts else (recipe[0], parts)
             made = self.stand_in(i)
             return id(made) if i in self._pooled else None
         sizes = tuple(part(s) for s in meta.shape)
@@ -252,12 +257,25 @@ class ProbeSymbols:
         def stride_in(s: Any) -> Any:
             if type(s) is int:
                 return s
+            recipe = self.recipes.get(index_of(s))
+            if recipe is not None:
+                return self._from_recipe(recipe, int(s.env.hint_value(s.expr)))
             structural = self._over_stand_ins(s, index_of)
             return stand_in(s) if structural is None else structural
         shape = [stand_in(s) for s in meta.shape]
         # Fake mode's cache never hits on fresh stand-ins (see probe()).
         with self.torch_env.suppress_guards(), disable_fake_tensor_cache(fake_mode()):
             return make_fake(meta, shape, layout_strides(meta, shape, stride_in))
+
+    def _from_recipe(self, recipe: tuple, hint: int) -> Any:
+        """A stride made of the call's values (`32*s1`) as the torch expression of their
+        stand-ins, so torch knows how it follows the sizes."""
+        expr, parts = recipe
+        replacements = {}
+        for symbol, j in parts:
+            self.stand_in(j)
+            replacements[symbol] = self.params[j]
+        return self.torch_env.create_symintnode(_torch_expr(expr, replacements), hint=hint)
 
     def _over_stand_ins(self, value: SymValue, index_of: Callable[[SymValue], int]) -> Any:
         """A data-dependent stride (`Max(1, u0)` of a contiguous `(2, u0)`) as the torch
@@ -268,7 +286,7 @@ class ProbeSymbols:
         if not isinstance(value, SymInt) or value.env.hint_value(value.expr) is not None:
             return None
         expr = value.env.resolve(value.expr)
-        if expr.is_Symbol or not _dense_stride_form(expr):
+        if expr.is_Symbol or not dense_stride_form(expr):
             return None
         replacements = {}
         for symbol in expr.free_symbols:
@@ -278,8 +296,7 @@ class ProbeSymbols:
                 return None
             self.stand_in(i)
             replacements[symbol] = self.params[i]
-        texpr = expr.xreplace(replacements).replace(sympy.Max, tfn.Max).replace(sympy.Min, tfn.Min)
-        return self.torch_env.create_symintnode(texpr, hint=None)
+        return self.torch_env.create_symintnode(_torch_expr(expr, replacements), hint=None)
 
     def example_int(self, v: Any, args: list[SymValue], env) -> int:
         """The value a torch size takes at the hints (data-dependent parts at their examples)."""
@@ -367,7 +384,15 @@ def fake_state(t: torch.Tensor) -> tuple:
             t.dtype, t.device, t.requires_grad, t.is_leaf, t.grad_fn)
 
 
-def _dense_stride_form(expr: sympy.Basic) -> bool:
+def _torch_expr(expr: sympy.Basic, replacements: dict) -> sympy.Basic:
+    """Our dense-stride expression over torch's symbols, with torch's Max/Min."""
+    texpr = expr.xreplace(replacements)
+    if texpr.has(sympy.Max, sympy.Min):
+        texpr = texpr.replace(sympy.Max, tfn.Max).replace(sympy.Min, tfn.Min)
+    return texpr
+
+
+def dense_stride_form(expr: sympy.Basic) -> bool:
     """Products, sums and max/min of integers and symbols: a dense layout's strides."""
     return all(isinstance(node, (sympy.Symbol, sympy.Integer, sympy.Add, sympy.Mul, sympy.Max,
                                  sympy.Min)) for node in sympy.preorder_traversal(expr))

@@ -304,3 +304,65 @@ def test_a_call_without_aten_calls_runs_once(probes, monkeypatch):
     for fresh in [torch.randn(5, 2), torch.randn(2, 7)]:
         got, want = run_both(model, ep, (fresh,))
         assert_same(got, want)
+
+
+# ---------------------------------------------------------------- strides made of sizes
+def _proxy(env, shape, sym_strides):
+    from strict_tracer.proxy import TensorMeta, TensorProxy
+    hint = [s if type(s) is int else s.hint for s in shape]
+    strides = [s if type(s) is int else s.hint for s in sym_strides]
+    meta = TensorMeta(tuple(shape), torch.float32, torch.device("cpu"), strides=tuple(strides))
+    meta.sym_strides = tuple(sym_strides)
+    return TensorProxy(torch.fx.Graph().placeholder("x"), meta)
+
+
+def test_a_stride_made_of_the_sizes_is_keyed_by_that_recipe():
+    # (b, t, 32) laid out with stride 32*t, and a slice of a (b, m, 32) tensor with stride
+    # 32*m at the same hints: contiguous() is an alias for the first at every size, a copy for
+    # the second unless t == m. The oracle tells torch the first stride as 32*t, so the two
+    # calls must not share a template.
+    from strict_tracer.ops.call_signature import lookup
+    from strict_tracer.symbolic import ShapeEnv as OurEnv
+    env = OurEnv()
+    b, t, m = (env.create_symbol(h, f"s{k}") for k, h in enumerate((2, 5, 5)))
+    dense = _proxy(env, (b, t, 32), (32 * t, 32, 1))
+    sliced = _proxy(env, (b, t, 32), (32 * m, 32, 1))
+    other = _proxy(env, (b, m, 32), (32 * m, 32, 1))          # the same recipe over m
+    head = (torch.Tensor.contiguous, None, True, None)
+    keys = [lookup({}, head, (p,), {}, env) for p in (dense, sliced, other)]
+    assert keys[0][0] != keys[1][0]
+    assert keys[0][0][0][-2:] == keys[2][0][0][-2:]     # args and kwargs signatures alike
+    assert keys[0][3].recipes and not keys[1][3].recipes
+
+
+class HeadsMerged(torch.nn.Module):
+    """Views of split and transposed layouts, whose strides (32*t, 96*t) the view rules compute,
+    made contiguous: torch decides contiguity from how the strides follow the sizes."""
+
+    def forward(self, x):
+        b, t, _ = x.shape
+        q, k, v = (x * 2).split(32, dim=2)
+        a = q.view(b, t, 4, 8).contiguous()
+        o = (k.view(b, t, 4, 8).transpose(1, 2) * 2).transpose(1, 2).contiguous()
+        return a, o.reshape(b, t, 32).contiguous() + v.contiguous()
+
+
+def test_strides_made_of_sizes_teach_torch_nothing(monkeypatch):
+    # Given as expressions of the size stand-ins, such strides need no guard in torch's env:
+    # the trace's stand-ins stay shared throughout, and the program runs as eager.
+    cleared = []
+    real_settle = StandInPool.settle
+
+    def settle(self):
+        had = bool(self.stand_ins)
+        real_settle(self)
+        cleared.append(had and not self.stand_ins)
+    monkeypatch.setattr(StandInPool, "settle", settle)
+    model = HeadsMerged()
+    strict_tracer.ops.clear_template_cache()
+    ep = strict_tracer.export(model, (torch.randn(2, 5, 96),),
+                              dynamic_shapes={"x": (Dim.DYNAMIC, Dim.DYNAMIC, Dim.STATIC)})
+    assert cleared and not any(cleared)
+    for fresh in [torch.randn(3, 7, 96), torch.randn(1, 2, 96), torch.randn(4, 1, 96)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
