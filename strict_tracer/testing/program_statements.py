@@ -40,6 +40,9 @@ def size_arithmetic(w) -> None:
         f"torch.ones_like({v}).cumsum(0) * {v}",
         f"{v}.unflatten(1, (2, 3)).flatten(1)",
         f"{v}.permute(1, 0).contiguous().view({WIDTH}, -1).t()",
+        # views whose strides are expressions of the dynamic size (b * WIDTH)
+        f"torch.stack([{v}, {v} + 1]).transpose(0, 1).contiguous().view({v}.shape[0], -1)[:, :{WIDTH}]",
+        f"torch.stack([{v}, -{v}]).transpose(0, 1).reshape({v}.shape[0], -1)[:, {WIDTH}:]",
         f"torch.cat({v}.chunk({k + 1}, dim=1), dim=1)",
         f"torch.gather({v}, 1, {v}.argsort(1))",
         f"{v}.sort(dim=1).values",
