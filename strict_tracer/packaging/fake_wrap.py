@@ -26,14 +26,19 @@ class FakeWrapper:
         if template is None or FakeTensorConfig.debug or elem.requires_grad:
             made = FakeTensor(self.mode, elem, device)
             if template is None and not FakeTensorConfig.debug and not elem.requires_grad:
-                self._templates[device] = (made.fake_device, dict(vars(made)))
+                self._templates[device] = (made.fake_device, tuple(vars(made).items()))
             return made
-        fake_device, state = template
+        fake_device, items = template
         fake = torch.Tensor._make_subclass(FakeTensor, elem, False, dispatch_device=True,
                                            device_for_backend_keys=fake_device)
         if self._safe_data_ptr:
             torch._C._set_throw_on_mutable_data_ptr(fake)
         else:
             torch._C._set_warn_deprecated_on_mutable_data_ptr(fake)
-        fake.__dict__.update(state)
+        # Item by item, in the constructor's order: the instance dictionary keeps sharing its
+        # keys with the class's other instances (update() would make it a dictionary of its
+        # own, twice the size: ~0.4 KB more a node value).
+        state = fake.__dict__
+        for key, value in items:
+            state[key] = value
         return fake

@@ -69,12 +69,14 @@ def _tensor_metadata(val: torch.Tensor, meta: TensorMeta) -> TensorMetadata:
     if meta.layout is not torch.strided or val.is_quantized:
         return _extract_tensor_metadata(val)
     shape, strides = val.shape, val.stride()
-    hints = [_hint(v) for v in (*shape, *strides)]
-    if None in hints:
-        return _extract_tensor_metadata(val)
-    ndim = len(shape)
-    return TensorMetadata(shape, val.dtype, val.requires_grad, strides,
-                          _memory_format(hints[:ndim], hints[ndim:]), False, {})
+    if meta.is_static:      # its sizes and strides are their own hints
+        memory_format = _memory_format(meta.shape, meta.strides)
+    else:
+        hints = [_hint(v) for v in (*shape, *strides)]
+        if None in hints:
+            return _extract_tensor_metadata(val)
+        memory_format = _memory_format(hints[:len(shape)], hints[len(shape):])
+    return TensorMetadata(shape, val.dtype, val.requires_grad, strides, memory_format, False, {})
 
 
 def _hint(v: Any) -> int | None:

@@ -1,5 +1,6 @@
 """FakeWrapper makes the FakeTensor torch's constructor makes: same type, instance state,
 device, dispatch keys, metadata and behaviour under the mode."""
+import sys
 import warnings
 
 import pytest
@@ -41,6 +42,8 @@ def test_wrapped_fakes_are_torch_constructed_ones(device, unsafe_data_ptr):
         theirs = FakeTensor(mode, _elem(shape, strides, dtype), device)
         _same(ours, theirs)
         assert ours.fake_mode is mode
+        # Its instance dictionary shares its keys (one of its own would be twice the size).
+        assert sys.getsizeof(ours.__dict__) < sys.getsizeof(dict(vars(theirs)))
         assert ours.untyped_storage()._cdata != theirs.untyped_storage()._cdata
         if unsafe_data_ptr:
             with warnings.catch_warnings():     # deprecated (warned once): no error
@@ -116,3 +119,19 @@ def test_unbacked_symbols_are_named_in_node_order_as_torch_export_names_them():
         return [str(n.meta.get("val")) for n in ep.graph.nodes if n.op == "call_function"]
     assert values(ours) == values(theirs)
     assert "u0" in values(ours)[1] and "(u1, 1)" in values(ours)[4] and "(u0, 2)" in values(ours)[10]
+
+
+@pytest.mark.parametrize("shape, strides", [
+    ((2, 3, 4, 5), (60, 20, 5, 1)), ((2, 3, 4, 5), (60, 1, 15, 3)),           # channels_last
+    ((2, 3, 4, 5, 6), (360, 1, 90, 18, 3)), ((2, 3, 4), (1, 2, 6)),          # 3d, permuted
+    ((1, 3, 1, 5), (15, 1, 15, 3)), ((0, 7), (7, 1)), ((), ()), ((4, 6), (12, 1))])
+def test_static_tensor_metadata_is_torchs(shape, strides):
+    """A node's tensor_meta of a static tensor (memory format from its own sizes) is
+    torch's _extract_tensor_metadata of its value."""
+    from torch.fx.passes.shape_prop import _extract_tensor_metadata
+    from strict_tracer.packaging.program import _tensor_metadata
+    from strict_tracer.proxy import TensorMeta
+    symbols = TorchSymbols()
+    meta = TensorMeta(shape, torch.float32, torch.device("cpu"), False, strides)
+    (val,) = symbols.values([meta])
+    assert _tensor_metadata(val, meta) == _extract_tensor_metadata(val)
