@@ -28,9 +28,12 @@ _DROPOUTS = frozenset({aten.dropout.default, aten.feature_dropout.default,
                        aten.alpha_dropout.default, aten.feature_alpha_dropout.default})
 
 
+_DROPOUT_IDS = frozenset(map(id, _DROPOUTS))     # asked of every node: no OpOverload hash
+
+
 def identity_dropout(node: torch.fx.Node) -> bool:
     """A dropout in eval mode or with p == 0: ATen returns its input tensor unchanged."""
-    if node.target not in _DROPOUTS or len(node.args) != 3 or node.kwargs:
+    if id(node.target) not in _DROPOUT_IDS or len(node.args) != 3 or node.kwargs:
         return False
     _, p, train = node.args
     return train is False or (type(p) in (int, float) and p == 0)

@@ -7,8 +7,7 @@ they stand for, as torch's functionalization does.
 """
 from __future__ import annotations
 
-import contextlib
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.fx
@@ -52,16 +51,9 @@ class PassEmitter:
         self.origin: torch.fx.Node | None = None
         self.st_grad: tuple = default_grad
 
-    @contextlib.contextmanager
-    def source(self, origin: torch.fx.Node | None) -> Iterator[None]:
-        """Emit nodes on behalf of `origin` (its metadata and grad mode)."""
-        saved = self.origin, self.st_grad
-        self.origin = origin
-        self.st_grad = origin.meta.get("st_grad", self.default_grad) if origin is not None else self.default_grad
-        try:
-            yield
-        finally:
-            self.origin, self.st_grad = saved
+    def source(self, origin: torch.fx.Node | None) -> "_Source":
+        """Emit nodes on behalf of `origin` (its metadata and grad mode) inside the `with`."""
+        return _Source(self, origin)
 
     # -- ops.Emitter protocol --
     @property
@@ -134,3 +126,23 @@ class PassEmitter:
             raise
         except Exception as exc:   # the functional form failed where the traced op ran
             raise InternalTracerError(f"functionalization emitted {op} that failed: {exc}") from exc
+
+
+class _Source:
+    """PassEmitter.source's context (a class: the pass enters one for every node, and a
+    generator-based context manager costs several times more)."""
+
+    __slots__ = ("emitter", "origin", "saved")
+
+    def __init__(self, emitter: PassEmitter, origin: torch.fx.Node | None) -> None:
+        self.emitter, self.origin = emitter, origin
+
+    def __enter__(self) -> None:
+        emitter, origin = self.emitter, self.origin
+        self.saved = emitter.origin, emitter.st_grad
+        emitter.origin = origin
+        emitter.st_grad = emitter.default_grad if origin is None else \
+            origin.meta.get("st_grad", emitter.default_grad)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.emitter.origin, self.emitter.st_grad = self.saved

@@ -59,8 +59,18 @@ class OpFacts:
 
 
 def is_cia(op: Any) -> bool:
-    """Has a CompositeImplicitAutograd decomposition (C++ or registered in Python)."""
-    return _CIA in op.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(op.name(), _CIA)
+    """Has a CompositeImplicitAutograd decomposition (C++ or registered in Python). Decided
+    once per op, as op_facts is (asked for every op node of every functionalized graph)."""
+    known = _cia_by_id.get(id(op))
+    if known is not None and known[0] is op:
+        return known[1]
+    answer = _CIA in op.py_kernels or torch._C._dispatch_has_kernel_for_dispatch_key(op.name(), _CIA)
+    _cia_by_id[id(op)] = (op, answer)
+    return answer
+
+
+# id(op) -> (op, is_cia(op)); by id: an OpOverload's __hash__ runs in Python.
+_cia_by_id: dict[int, tuple[Any, bool]] = {}
 
 
 def needs_decomposition(op: Any) -> bool:

@@ -21,6 +21,7 @@ from ..proxy import TensorMeta
 # functionalization pass's input sources, the packaged signature).
 PARAMETER, BUFFER, CONSTANT, USER_INPUT = "parameter", "buffer", "constant", "user input"
 _PREFIX = {PARAMETER: "p_", BUFFER: "b_", CONSTANT: "c_"}
+_NOT_ALPHANUMERIC = re.compile(r"[^a-zA-Z0-9]")
 
 
 @dataclass
@@ -100,13 +101,14 @@ class GraphBuilder:
             return existing
         anchor = self._insertion_anchor(kind)
         # torch.export's placeholder naming: lower case, non-alphanumerics as underscores.
-        name = _PREFIX[kind] + re.sub(r"[^a-zA-Z0-9]", "_", (path or target).lower())
+        name = _PREFIX[kind] + _NOT_ALPHANUMERIC.sub("_", (path or target).lower())
         if anchor is None:
             node = self.graph.placeholder(name)
         else:
             with self.graph.inserting_before(anchor):
                 node = self.graph.placeholder(name)
-        node.target = node.name    # FX renamed it past a user input's name: the argument follows
+        if node.target != node.name:    # FX renamed it past a user input's name: the argument follows
+            node.target = node.name
         node.meta["st_meta"] = meta
         lifted = LiftedInput(kind, target, tensor, node, persistent)
         self.lifted.append(lifted)
