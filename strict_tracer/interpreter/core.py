@@ -23,11 +23,8 @@ from .objects.attributes import AttributesMixin
 from .calls.policy import CallsMixin
 from .decode import Instr
 from .frame import NULL, UNBOUND, Frame, is_async_code, is_generator_code, make_frame
-from .handlers import call as call_handlers
-from .handlers import flow as flow_handlers
-from .handlers import py313 as py313_handlers
-from .handlers import stack as stack_handlers
-from .objects.protocols import BINARY_OPS, COMPARE_OPS, PURE_ITERATORS, SAFE_TYPES
+from .binding import bind_handlers
+from .objects.protocols import PURE_ITERATORS, SAFE_TYPES
 from .objects.protocols import PLAIN_SCALARS as PLAIN
 from .calls.guard import NativeGuard
 from .calls.library import NATIVE_LIBRARY_FUNCTIONS, reaches_proxy
@@ -37,7 +34,6 @@ from .objects.protocols import ProtocolsMixin
 from .tensors.tensor_methods import Tensors
 from .objects.tracebacks import Tracebacks
 from .objects.text import Text
-from .registry import HANDLERS, REFUSED_OPCODES
 
 # Frames of torch's own code (nn.Module forwards, functional wrappers) are not shown in node
 # stack traces, as in torch.export's: a node's trace ends at the user's line.
@@ -49,59 +45,10 @@ _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 MAX_STEPS = 2_000_000
 
 
-def _unsupported_opcode(interp: "Interpreter", frame: Frame, instr: Instr):
-    why = REFUSED_OPCODES.get(instr.key) or REFUSED_OPCODES.get(
-        instr.opname, "this opcode is not implemented by strict_tracer")
-    shown = instr.opname if instr.key == instr.opname else \
-        f"{instr.opname} ({instr.key.partition(':')[2]})"
-    raise interp.refuse(Category.UNSUPPORTED_BYTECODE, f"{shown}: {why}",
-                        hint="rewrite this construct with plain synchronous Python")
-
-
-# The run loop does the commonest instructions itself (a Python call per instruction is
-# most of their cost), when the registered handler is the standard one (so a wrapped table,
-# bench.py's counter, is used as it is): 1 LOAD_CONST, 2 LOAD_FAST (a bound local),
-# 3 STORE_FAST, and, on plain values only (anything else goes to the handler), 4 BINARY_OP
-# or COMPARE_OP on plain scalars (`operator`: its function), 5 (see _fuse) a plain LOAD_CONST
-# and the operator after it, 6 a forward POP_JUMP_IF_FALSE / 7 _IF_TRUE on a bool,
-# 8 JUMP_BACKWARD (a step), 9 FOR_ITER on a builtin iterator, 10 PRECALL/NOP,
-# 11 BINARY_SUBSCR (see _INDEXED) and 12/13 a method load (NULL before/after it) from a
-# SAFE_TYPES value, which load_attr answers with getattr. Handlers' instructions are 0.
-_INLINE = {stack_handlers.op_load_const: 1, stack_handlers.op_load_fast: 2,
-           stack_handlers.op_store_fast: 3, call_handlers.op_binary_op: 4,
-           flow_handlers.op_compare: 4, flow_handlers.op_pop_jump_if_false: 6,
-           flow_handlers.op_pop_jump_if_true: 7, flow_handlers.op_jump_backward: 8,
-           flow_handlers.op_for_iter: 9, stack_handlers.op_nop: 10,
-           call_handlers.op_binary_subscr: 11, call_handlers.op_load_method: 12,
-           py313_handlers.op_load_method: 13}
 # (container type, key type) that BINARY_SUBSCR's containers.subscr answers directly with
 # container[key]: a dict with a plain key, a list or tuple with an exact int index.
 _INDEXED = frozenset({(dict, key) for key in PLAIN} | {(list, int), (tuple, int)})
 _EXHAUSTED = object()
-
-
-def _bind_handlers(frame: Frame) -> None:
-    for instr in frame.instrs:
-        instr.handler = handler = HANDLERS.get(instr.key, _unsupported_opcode)
-        instr.inline = inline = _INLINE.get(handler, 0)
-        instr.operator = None       # (a rebinding, with other handlers, starts afresh)
-        if inline == 4:
-            instr.operator = (BINARY_OPS[instr.raw_arg] if handler is call_handlers.op_binary_op
-                              else COMPARE_OPS[instr.arg])[0]
-    _fuse(frame.instrs)
-
-
-def _fuse(instrs: list[Instr]) -> None:
-    """Pairs the run loop does in one step (the second instruction is still there for jumps
-    to it): `x % 3`, `i == 0`, a LOAD_CONST of a plain scalar and the BINARY_OP or COMPARE_OP
-    after it when the other operand is plain too (code 5; the operator's instruction raises,
-    as it would); `for i in ...`, a FOR_ITER and the STORE_FAST after it (`operator`: the
-    local)."""
-    for instr, following in zip(instrs, instrs[1:]):
-        if instr.inline == 1 and following.inline == 4 and type(instr.arg) in PLAIN:
-            instr.inline = 5
-        elif instr.inline == 9 and following.inline == 3:
-            instr.operator = following.arg
 
 
 def _fx_annotation() -> dict[str, Any]:
@@ -183,70 +130,74 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
         finally:
             self.frames.pop()
 
+    # The codes binding.py gives instructions, tested commonest first in two groups (< 8 and
+    # the rest); an instruction whose test fails goes to its handler. frame.ip is written before
+    # a handler runs, and by _raised (`instr` is then the instruction that raised).
     def _run(self, frame: Frame) -> Any:
         instrs, stack, localsplus, ip = frame.instrs, frame.stack, frame.localsplus, frame.ip
         while True:
             ip, inline = ip + 1, (instr := instrs[ip]).inline
             try:
-                if inline == 2 and (value := localsplus[instr.arg]) is not UNBOUND:
-                    stack.append(value)
-                    continue
-                elif inline == 1:
-                    stack.append(instr.arg)
-                    continue
-                elif inline == 3:
-                    localsplus[instr.arg] = stack.pop()
-                    continue
-                elif inline == 4:
-                    if type(a := stack[-2]) in PLAIN and type(b := stack[-1]) in PLAIN:
-                        frame.ip = ip       # 1 / 0 raises here as in the handler
+                if inline < 8:
+                    if inline == 1:
+                        stack.append(instr.arg)
+                    elif inline == 4 and type(a := stack[-2]) in PLAIN and type(b := stack[-1]) in PLAIN:
                         del stack[-1]
                         stack[-1] = instr.operator(a, b)
-                        continue
-                elif inline == 5 and type(value := stack[-1]) in PLAIN:
-                    const, instr = instr.arg, instrs[ip]    # the operator's instruction
-                    frame.ip = ip = ip + 1
-                    stack[-1] = instr.operator(value, const)
-                    continue
-                elif inline < 8 and inline > 5 and type(stack[-1]) is bool and instr.arg > ip:
-                    ip = instr.arg if stack.pop() is (inline == 7) else ip
-                    continue
-                elif inline == 8 and self.steps < MAX_STEPS:
-                    ip, self.steps = instr.arg, self.steps + 1
-                    continue
-                elif inline == 9 and type(stack[-1]) in PURE_ITERATORS:
-                    frame.ip = ip           # a dict that changed size raises here
+                    elif inline == 5 and type(a := stack[-1]) in PLAIN:
+                        b, instr, ip = instr.arg, instrs[ip], ip + 1    # the operator's instruction
+                        stack[-1] = instr.operator(a, b)
+                    elif inline == 2 and (value := localsplus[instr.arg]) is not UNBOUND:
+                        stack.append(value)
+                    elif inline == 3:
+                        localsplus[instr.arg] = stack.pop()
+                    elif inline > 5 and type(stack[-1]) is bool and instr.arg > ip:
+                        ip = instr.arg if stack.pop() is instr.operator else ip
+                    else:
+                        frame.ip = ip
+                        if instr.handler(self, frame, instr):
+                            return frame.retval
+                        ip = frame.ip
+                elif inline == 13 and (a := localsplus[(pair := instr.operator)[0]]) is not UNBOUND \
+                        and (b := localsplus[pair[1]]) is not UNBOUND:
+                    stack += (a, b)
+                    ip += pair[2]
+                elif inline == 14 and type(a := localsplus[instr.arg]) in PLAIN:
+                    (b, instr), ip = instr.operator, ip + 2
+                    stack.append(instr.operator(a, b))
+                elif inline > 14 and inline < 17 and self.steps < MAX_STEPS:
+                    if inline == 15:
+                        localsplus[instr.arg] = stack.pop()
+                    ip, self.steps = instr.operator, self.steps + 1
+                elif inline == 8 and type(stack[-1]) in PURE_ITERATORS:
                     if (value := next(stack[-1], _EXHAUSTED)) is _EXHAUSTED:
                         del stack[-1]
                         ip = instr.arg
-                    elif instr.operator is None:
-                        stack.append(value)
-                    else:                   # and the STORE_FAST after it (_fuse)
+                    else:
                         localsplus[instr.operator] = value
                         ip += 1
-                    continue
-                elif inline == 10:
-                    continue
-                elif inline == 11 and (type(stack[-2]), type(value := stack[-1])) in _INDEXED:
-                    frame.ip = ip           # a missing key or index raises here
+                elif inline == 17 and type(a := stack[-1]) in PLAIN:
+                    (b, instr, jump), ip = instr.operator, ip + 1
+                    ip = jump.arg if instr.operator(stack.pop(), b) is jump.operator else ip + 1
+                elif inline > 10 and inline < 13 and type(value := stack[-1]) in SAFE_TYPES:
+                    stack[-1] = NULL if inline == 11 else getattr(value, instr.arg)
+                    stack.append(getattr(value, instr.arg) if inline == 11 else NULL)
+                elif inline == 10 and (type(stack[-2]), type(value := stack[-1])) in _INDEXED:
                     del stack[-1]
                     stack[-1] = stack[-1][value]
-                    continue
-                elif inline > 11 and type(value := stack[-1]) in SAFE_TYPES:
-                    frame.ip = ip           # so does a missing attribute
-                    stack[-1] = NULL if inline == 12 else getattr(value, instr.arg)
-                    stack.append(getattr(value, instr.arg) if inline == 12 else NULL)
-                    continue
-                frame.ip = ip
-                if instr.handler(self, frame, instr):
-                    return frame.retval
+                elif inline != 9:
+                    frame.ip = ip
+                    if instr.handler(self, frame, instr):
+                        return frame.retval
+                    ip = frame.ip
             except (Exception, GeneratorExit) as exc:
-                self._raised(frame, instr, exc)
-            ip = frame.ip
+                ip = self._raised(frame, instr, exc)
 
-    def _raised(self, frame: Frame, instr: Instr, exc: BaseException) -> None:
+    def _raised(self, frame: Frame, instr: Instr, exc: BaseException) -> int:
         """`instr` raised `exc`: a refusal (located) or a data-dependent question leaves the
-        run; any other exception goes to the frame's handler covering `instr`, if any."""
+        run; any other exception goes to the frame's handler covering `instr`, if any, whose
+        instruction index is returned. (Handlers change frame.ip only after all that raises.)"""
+        frame.ip = instr.index + 1
         if isinstance(exc, StrictTracerError):
             if isinstance(exc, GraphBreakError) and not exc.located:
                 self.locate(exc)      # raised where no refuse() located it
@@ -255,10 +206,11 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
             raise self.tensors.data_dependent(str(exc), exc) from None
         if not self.unwind(frame, instr, exc):
             raise exc
+        return frame.ip
 
     def push_frame(self, frame: Frame) -> None:
         if frame.instrs[0].handler is None:
-            _bind_handlers(frame)
+            bind_handlers(frame.instrs)
         self.count_step()
         if len(self.frames) >= MAX_DEPTH:
             raise RecursionError(

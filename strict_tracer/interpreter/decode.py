@@ -158,6 +158,27 @@ def _intrinsic_2(raw, arg, code):
     return f"CALL_INTRINSIC_2:{INTRINSICS_2[raw]}", raw
 
 
+# Where an exhausted FOR_ITER continues, in instructions past its jump target, the loop's
+# END_FOR: 3.11 jumps past the loop; 3.12 skips END_FOR (ceval's JUMPBY(oparg + 1)), 3.13
+# END_FOR and the POP_TOP after it (JUMPBY(oparg + 2)), popping the iterator itself. The decoded
+# FOR_ITER targets that instruction, so one handler serves every version.
+_FOR_ITER_EXIT: tuple[str, ...] = ()
+if active(since=(3, 12)):
+    _FOR_ITER_EXIT = ("END_FOR", "POP_TOP") if active(since=(3, 13)) else ("END_FOR",)
+
+
+def _loop_exits(instrs: list[Instr]) -> None:
+    if not _FOR_ITER_EXIT:
+        return
+    for instr in instrs:
+        if instr.opname == "FOR_ITER":
+            skipped = tuple(i.opname for i in instrs[instr.arg:instr.arg + len(_FOR_ITER_EXIT)])
+            if skipped != _FOR_ITER_EXIT:
+                raise AssertionError(f"FOR_ITER at {instr.offset} jumps to {skipped}, not "
+                                     f"{_FOR_ITER_EXIT}")
+            instr.arg += len(_FOR_ITER_EXIT)
+
+
 def keys_of(opname: str) -> tuple[str, ...]:
     """The dispatch keys instructions named `opname` decode to on this version."""
     return REFINED_KEYS.get(opname, (opname,))
@@ -253,6 +274,7 @@ def _decode(code: types.CodeType) -> DecodedCode:
         lineno = ai.lineno if isinstance(ai.lineno, int) else None
         instrs.append(Instr(index, ai.name, arg, raw, real_offset, lineno,
                             _argrepr(ai.name, ai.arg), key))
+    _loop_exits(instrs)
 
     handlers: list[ExceptionHandler | None] = [None] * len(instrs)
     for entry in concrete.exception_table:

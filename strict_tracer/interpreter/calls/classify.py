@@ -151,7 +151,7 @@ def classify(fn: Any) -> Decision:
                 return escape
         return INLINE_METHOD
     if t is _BuiltinMethodType and type(fn.__self__) in _PLAIN_OWNER_TYPES:
-        decision = _PLAIN_METHOD_DECISIONS.get((type(fn.__self__), fn.__name__))
+        decision = PLAIN_METHOD_DECISIONS.get((type(fn.__self__), fn.__name__))
         if decision is None or SPECIAL.get(fn) is not None:
             decision = _plain_method_decision(fn)
         if decision is not None:
@@ -172,7 +172,10 @@ def classify(fn: Any) -> Decision:
 # answer depends only on the type and the method's name, so it is worked out once.
 _PLAIN_OWNER_TYPES = frozenset({dict, list, tuple, set, frozenset, str, bytes, int, float, bool,
                                 complex})
-_PLAIN_METHOD_DECISIONS: dict[tuple[type, str], Decision] = {}
+# classify() of a builtin method bound to a value of a _PLAIN_OWNER_TYPES type, by (type, name),
+# unless SPECIAL has a handler for that very bound method. The CALL handler reads it to call a
+# NATIVE_READ (`table.get(k)`) without classify().
+PLAIN_METHOD_DECISIONS: dict[tuple[type, str], Decision] = {}
 
 
 def _plain_method_decision(fn: Any) -> Decision | None:
@@ -182,7 +185,7 @@ def _plain_method_decision(fn: Any) -> Decision | None:
     if SPECIAL.get(fn) is not None:
         return None
     key = (type(fn.__self__), fn.__name__)
-    decision = _PLAIN_METHOD_DECISIONS.get(key)
+    decision = PLAIN_METHOD_DECISIONS.get(key)
     if decision is None:
         handler, bound = _special_handler(fn, _BuiltinMethodType)
         if handler is not None and bound:
@@ -194,7 +197,7 @@ def _plain_method_decision(fn: Any) -> Decision | None:
             return None
         if decision is _NATIVE and key[1] not in MUTATING_METHODS:
             decision = NATIVE_READ
-        _PLAIN_METHOD_DECISIONS[key] = decision
+        PLAIN_METHOD_DECISIONS[key] = decision
     return decision
 
 

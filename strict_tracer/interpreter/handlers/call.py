@@ -1,11 +1,16 @@
 """Handlers: calls, attributes, subscripts, arithmetic."""
 from __future__ import annotations
 
-from ..calls.classify import NATIVE_READ, classify
+import types
+
+from ..calls.classify import NATIVE_READ, PLAIN_METHOD_DECISIONS
 from ..calls.guard import plain_read
-from ..registry import handler
+from ..registry import SPECIAL, handler
 from ..frame import NULL
 from ..objects.protocols import BINARY_OPS, PLAIN_SCALARS
+
+
+_BuiltinMethodType = types.BuiltinMethodType
 
 
 @handler("KW_NAMES", until=(3, 12))
@@ -32,8 +37,10 @@ def op_call(interp, frame, instr):
         frame.kwnames = None
         nk = len(kwnames)
         stack.append(interp.call(fn, args[:-nk], dict(zip(kwnames, args[-nk:]))))
-    elif classify(fn) is NATIVE_READ and plain_read(fn.__self__, args, None):
-        stack.append(fn(*args))     # call()'s first native case (`table.get(k)`), one hop less
+    elif type(fn) is _BuiltinMethodType and PLAIN_METHOD_DECISIONS.get(
+            (type(owner := fn.__self__), fn.__name__)) is NATIVE_READ and fn not in SPECIAL \
+            and plain_read(owner, args, None):
+        stack.append(fn(*args))     # classify() is NATIVE_READ (`table.get(k)`), as call() does
     else:
         stack.append(interp.call(fn, args, {}))
 

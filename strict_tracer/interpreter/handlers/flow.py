@@ -163,8 +163,10 @@ def op_get_iter(interp, frame, instr):
     frame.stack[-1] = interp.get_iter(frame.stack[-1])
 
 
-@handler("FOR_ITER", until=(3, 11))
+@handler("FOR_ITER")
 def op_for_iter(interp, frame, instr):
+    """An exhausted iterator is popped and the loop left (decode.py resolves 3.12's and 3.13's
+    target past END_FOR, as their FOR_ITER jumps)."""
     stack = frame.stack
     it = stack[-1]
     if type(it) in PURE_ITERATORS:      # next_item's first case, without the StopIteration

@@ -1,6 +1,6 @@
 """Handlers of the opcodes CPython 3.12 introduced (3.13 keeps them): slices, inlined
-comprehensions (PEP 709), RETURN_CONST, LOAD_SUPER_ATTR, the loop and `yield from` forms that
-leave their cleanup to END_FOR / END_SEND / CLEANUP_THROW, and the class-body loads of PEP 695.
+comprehensions (PEP 709), RETURN_CONST, LOAD_SUPER_ATTR, the `yield from` forms that leave
+their cleanup to END_SEND / CLEANUP_THROW, and the class-body loads of PEP 695.
 Opcodes that never appear in a code object's co_code are refused here with the reason."""
 from __future__ import annotations
 
@@ -73,20 +73,8 @@ def op_load_super_method(interp, frame, instr):
 
 
 # ---------------------------------------------------------------- loops and yield from
-@handler("FOR_ITER", since=PY312)
-def op_for_iter(interp, frame, instr):
-    """An exhausted iterator jumps to END_FOR, which removes the iterator (the placeholder
-    pushed here stands for the value END_FOR pops first)."""
-    try:
-        frame.stack.append(interp.next_item(frame.stack[-1]))
-    except StopIteration:
-        frame.stack.append(NULL)
-        frame.ip = instr.arg
-
-
-@handler("END_FOR", since=PY312, until=PY312)
-def op_end_for(interp, frame, instr):
-    del frame.stack[-2:]
+refused("END_FOR", "never reached: an exhausted FOR_ITER jumps past it (decode.py)",
+        since=PY312)
 
 
 @handler("SEND", since=PY312)

@@ -91,13 +91,6 @@ def op_store_fast_store_fast(interp, frame, instr):
     frame.localsplus[second] = frame.stack.pop()
 
 
-@handler("END_FOR", since=PY313)
-def op_end_for(interp, frame, instr):
-    """3.13's END_FOR drops the value FOR_ITER's exhaustion stands for; a POP_TOP follows for
-    the iterator."""
-    frame.stack.pop()
-
-
 # ---------------------------------------------------------------- functions
 @handler("MAKE_FUNCTION", since=PY313)
 def op_make_function(interp, frame, instr):
