@@ -22,6 +22,7 @@ from .outputs import collect_outputs
 from .ops.oracle.fakes import renew_if_large
 from .packaging.program import package
 from .packaging.torch_symbols import program_names
+from .packaging.small_size_check import check_small_sizes
 from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
@@ -92,39 +93,56 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     additional_inputs = dynamic_shapes
     args, kwargs, dynamic_shapes = unwrap_int_inputs(mod, args, kwargs, dynamic_shapes)
     stages = Stages(f"export of {type(mod).__name__}")
+
+    def export_at(call_args: tuple, call_kwargs: dict, shapes: Any) -> tuple:
+        return _export_once(mod, call_args, call_kwargs, shapes, stages,
+                            preserve_module_call_signature,
+                            prefer_deferred_runtime_asserts_over_guards)
+
     # Export called inside the user's FakeTensorMode (fake weights and inputs): our stages run
     # their own fake modes, so the ambient one is set aside meanwhile.
     with context.export_lock, unset_fake_temporarily():   # the stages share the ops caches
-        saved = process_state.save()
-        try:
-            result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
-                           preserve_module_call_signature=preserve_module_call_signature,
-                           stages=stages,
-                           defer_guards=prefer_deferred_runtime_asserts_over_guards)
-            functional = functionalize(result)
-            if result.inputs.symbols is not None:
-                with stages.part("solve"):
-                    # Ops functionalization adds may specialize sizes too (an op without a rule).
-                    for text in check_constraints(result.shape_env, result.inputs.symbols):
-                        warn_user(text)
-            stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
-            program = package(functional, stages)
-            with stages.part("check"):
-                check_artifact(program, compiled=True)
-                if isinstance(additional_inputs, torch.export.AdditionalInputs):
-                    additional_inputs.verify(program)   # each added input meets the guards
-            stages.done("package", "ExportedProgram with %s, %s",
-                        counted(len(program.graph.nodes), "graph node"),
-                        counted(len(program.range_constraints), "range constraint"))
-            stages.finished()
-            return program
-        except Exception as error:   # a tensor op's failure leaves as torch.export's class
-            wrapped = as_torch_op_failure(error)
-            if wrapped is error:
-                raise
-            raise wrapped from None
-        finally:
-            process_state.restore(saved)
+        program, result = export_at(args, kwargs, dynamic_shapes)
+        with stages.part("small sizes"):
+            check_small_sizes(program, result, args, kwargs,
+                              lambda small_args, small_kwargs:
+                              export_at(small_args, small_kwargs, None)[0])
+        if isinstance(additional_inputs, torch.export.AdditionalInputs):
+            additional_inputs.verify(program)   # each added input meets the guards
+        stages.done("package", "ExportedProgram with %s, %s",
+                    counted(len(program.graph.nodes), "graph node"),
+                    counted(len(program.range_constraints), "range constraint"))
+        stages.finished()
+        return program
+
+
+def _export_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
+                 stages: Stages, preserve: tuple[str, ...],
+                 defer_guards: bool) -> tuple[torch.export.ExportedProgram, TraceResult]:
+    """Stages 1-6, and the artifact check."""
+    saved = process_state.save()
+    try:
+        result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
+                       preserve_module_call_signature=preserve, stages=stages,
+                       defer_guards=defer_guards)
+        functional = functionalize(result)
+        if result.inputs.symbols is not None:
+            with stages.part("solve"):
+                # Ops functionalization adds may specialize sizes too (an op without a rule).
+                for text in check_constraints(result.shape_env, result.inputs.symbols):
+                    warn_user(text)
+        stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
+        program = package(functional, stages)
+        with stages.part("check"):
+            check_artifact(program, compiled=True)
+        return program, result
+    except Exception as error:   # a tensor op's failure leaves as torch.export's class
+        wrapped = as_torch_op_failure(error)
+        if wrapped is error:
+            raise
+        raise wrapped from None
+    finally:
+        process_state.restore(saved)
 
 
 def _log_inputs(stages: Stages, inputs: Any) -> None:

@@ -135,7 +135,16 @@ def _named_symbol(env: ShapeEnv, spec: DimSpec, where: InputDim, hint: int) -> S
     sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
     env.symbols[sym.expr].keep = KEEP[NAMED]
     env.symbols[sym.expr].size_like = hint in (0, 1)
+    _note_relaxed(env, sym, spec.min, lo)
     return sym
+
+
+def _note_relaxed(env: ShapeEnv, sym: SymInt, declared_min: Optional[int], lo: int) -> None:
+    """A named Dim traced from 2 up whose declared range starts at 0 or 1. (Dim.AUTO and
+    Dim.DYNAMIC ranges start at 2 in the program's range constraints, as torch.export's do.)"""
+    declared = 0 if declared_min is None else declared_min
+    if declared < lo == 2:
+        env.small_sizes.relaxed[sym.expr] = declared
 
 
 def _int_symbol(env: ShapeEnv, result: InputSymbols, leaf: int, path: tuple, value: int,
@@ -264,6 +273,7 @@ def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, wh
         lo = max(2, root.min)       # a root is a size too, as torch.export has it
         root_sym = env.create_symbol(root_hint, root.__name__, lo, hi)
         env.symbols[root_sym.expr].keep = KEEP[NAMED]
+        _note_relaxed(env, root_sym, root.min, lo)
         result.phantoms[root.__name__] = root_sym
         result.by_symbol[root_sym.expr] = SpecSymbol(root_sym.expr, NAMED, [], root, root.min,
                                                      root.max)

@@ -20,6 +20,7 @@ import sympy
 from . import facts as F
 from .functions import float_constant, strip_float
 from .printing import to_python
+from .small_sizes import SmallSizeLog
 from .ranges import INF, Range, bound, decide
 from .solving import (ceil_bound, divide, floor_bound, linear_form, negation, reduced,
                       without_rounding)
@@ -91,6 +92,7 @@ class ShapeEnv:
     # replacement only when it ties a symbol to a number or to `a*s + b` (a Dim's own forms).
     defer_guards: bool = False
     version: int = 0        # bumped whenever what the engine decides may change
+    small_sizes: SmallSizeLog = field(default_factory=SmallSizeLog)   # sizes 0/1 left unseen
     _counter: dict = field(default_factory=dict)
     _facts: F.Facts = field(default_factory=F.Facts)
     _raw_facts: list = field(default_factory=list)
@@ -255,6 +257,8 @@ class ShapeEnv:
             return cached
         value = self._decide(cond)
         self._cache[cond] = value
+        if value is not None and self.small_sizes.relaxed:
+            self.small_sizes.note(cond, value, self.range_of, self.provenance)
         return value
 
     def _decide(self, cond: sympy.Basic) -> Optional[bool]:

@@ -53,22 +53,28 @@ def _failure_kind(exc: BaseException) -> str:
     return "wrong" if isinstance(exc, AssertionError) else "crash"
 
 
-def _check_with_timeout(program, batches, dynamic: bool, timeout: float):
+# mode -> (batches, dynamic, named batch Dim): "small-sizes" declares the batch as a named Dim
+# (range from 0) and checks batches 1 and 0 too.
+MODES = {"static": ((4,), False, False), "dynamic": ((4, 7, 2), True, False),
+         "small-sizes": ((4, 7, 2, 1, 0), True, True)}
+
+
+def _check_with_timeout(program, mode: str, timeout: float):
+    batches, dynamic, named = MODES[mode]
     signal.setitimer(signal.ITIMER_REAL, timeout)
     try:
-        return check_program(program, batches=batches, dynamic=dynamic)
+        return check_program(program, batches=batches, dynamic=dynamic, named_batch=named)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
 
 
-def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8,
+def run(examples: int, mode: str, seed: int, max_statements: int = 8,
         timeout: float = 300.0) -> dict:
-    stats: dict = {"mode": "dynamic" if dynamic else "static", "seed": seed, "run": 0,
+    stats: dict = {"mode": mode, "seed": seed, "run": 0,
                    "exported": 0, "refused": 0, "failed": 0, "invalid": 0,
                    "wrong": 0, "crash": 0, "hang": 0, "timeout_seconds": timeout,
                    "refusals": collections.Counter(), "invalid_examples": [],
                    "refused_examples": {}, "failures": []}
-    batches = (4, 7, 2) if dynamic else (4,)
 
     @hypothesis_seed(seed)
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
@@ -81,7 +87,7 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8,
                   f"{stats['failed']} failed ({stats['wrong']} wrong, {stats['crash']} crash, "
                   f"{stats['hang']} hang)", file=sys.stderr, flush=True)
         try:
-            outcome = _check_with_timeout(program, batches, dynamic, timeout)
+            outcome = _check_with_timeout(program, mode, timeout)
         except (Exception, ProgramTimeout) as exc:  # noqa: BLE001 - recorded, not raised
             kind = _failure_kind(exc)
             stats["failed"] += 1
@@ -119,7 +125,7 @@ def run(examples: int, dynamic: bool, seed: int, max_statements: int = 8,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=500)
-    parser.add_argument("--mode", choices=["static", "dynamic"], default="static")
+    parser.add_argument("--mode", choices=list(MODES), default="static")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-statements", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=300.0,
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="-")
     ns = parser.parse_args(argv)
     start = time.time()
-    stats = run(ns.examples, ns.mode == "dynamic", ns.seed, ns.max_statements, ns.timeout)
+    stats = run(ns.examples, ns.mode, ns.seed, ns.max_statements, ns.timeout)
     stats["seconds"] = round(time.time() - start, 1)
     text = json.dumps(stats, indent=1)
     if ns.out == "-":

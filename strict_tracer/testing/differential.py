@@ -10,7 +10,7 @@ import torch.utils._pytree as pytree
 from torch.export import Dim
 
 from ..api import export
-from ..errors import GraphBreakError
+from ..errors import ConstraintViolationError, GraphBreakError
 from .programs import WIDTH, Program
 from .strategies import accepts
 
@@ -21,7 +21,7 @@ class Outcome:
     error eager raises on the example too (an invalid program: nothing to compare)."""
 
     exported: bool
-    refusal: GraphBreakError | None = None
+    refusal: GraphBreakError | ConstraintViolationError | None = None
     eager_error: str | None = None
 
 
@@ -34,7 +34,8 @@ def _assert_close(got, want, what: str) -> None:
         if isinstance(w, torch.Tensor):
             if g.shape != w.shape or g.dtype != w.dtype:
                 raise AssertionError(f"{what}[{i}]: {tuple(g.shape)}/{g.dtype} != {tuple(w.shape)}/{w.dtype}")
-            torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-4, msg=lambda m: f"{what}[{i}]: {m}")
+            torch.testing.assert_close(g, w, atol=1e-5, rtol=1e-4, equal_nan=True,
+                                       msg=lambda m: f"{what}[{i}]: {m}")
         elif g != w:
             raise AssertionError(f"{what}[{i}]: {g!r} != {w!r}")
 
@@ -67,13 +68,16 @@ def _batch_range(ep) -> tuple[int, float] | None:
 
 
 def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tuple[int, ...] = (1, 2),
-                  dynamic: bool = False) -> Outcome:
+                  dynamic: bool = False, named_batch: bool = False) -> Outcome:
     """Export `program` at batch batches[0]; compare with eager on every (batch, seed).
 
-    With `dynamic`, every input dimension is exported as Dim.AUTO. The program runs at every
-    batch size: those the program accepts (`strategies.accepts`: static sizes, range
-    constraints, relation/divisibility guards) must match eager; the others, and a batch
-    below a raised lower bound, must be rejected, never answered wrongly.
+    With `dynamic`, every input dimension is exported as Dim.AUTO; with `named_batch` too, the
+    batch dimensions as one named `Dim("batch")`, whose range starts at 0, so the program must
+    also be right at batches 0 and 1 (or refuse: a ConstraintViolationError). The program runs
+    at every batch size: those the program accepts (`strategies.accepts`: static sizes, range
+    constraints, relation/divisibility guards) must match eager (at 0 and 1 only where eager
+    runs); the others, and a batch below a raised lower bound, must be rejected, never answered
+    wrongly.
     Raises AssertionError on any difference (outputs, mutated inputs, buffers). A
     GraphBreakError during export is a legitimate refusal and is returned; any other exception
     propagates unless eager fails on the example too (returned as `eager_error`).
@@ -83,11 +87,16 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
     # eager side runs on its own copy.
     eager_mod = copy.deepcopy(mod)
     example = program.inputs(batches[0], seed=0)
-    spec = tuple({0: Dim.AUTO, 1: Dim.AUTO} for _ in example) if dynamic else None
+    batch = Dim("batch") if named_batch else Dim.AUTO
+    spec = tuple({0: batch, 1: Dim.AUTO} for _ in example) if dynamic else None
     try:
         ep = export(mod, copy.deepcopy(example), dynamic_shapes=spec)
     except GraphBreakError as refusal:
         return Outcome(False, refusal)
+    except ConstraintViolationError as refusal:
+        if not named_batch:
+            raise
+        return Outcome(False, refusal)      # a small batch the program cannot be right at
     except Exception:
         error = _eager_error(eager_mod, example)
         if error is None:
@@ -98,9 +107,10 @@ def check_program(program: Program, batches: tuple[int, ...] = (4,), seeds: tupl
     if legal is not None and legal[0] > 2:
         # Below the range (a guard tracing relied on): must be rejected, never answered.
         _assert_rejected(runner, program.inputs(legal[0] - 1, seed=0))
-    for batch in batches:
+    for size in batches:
         for seed in seeds:
-            _compare(program.inputs(batch, seed), ep, runner, eager_mod)
+            _compare(program.inputs(size, seed), ep, runner, eager_mod,
+                     eager_may_fail=size < 2)
     if dynamic:
         # The width is dynamic too (Dim.AUTO): where the program's guards admit another width
         # and eager runs there, the export must match it. (Where eager fails there, the export

@@ -23,3 +23,10 @@ def test_random_programs_match_eager(program):
 @given(programs())
 def test_random_programs_with_dynamic_batch_match_eager(program):
     check_program(program, batches=(4, 7, 2), dynamic=True)
+
+
+@settings(max_examples=8) if DEFAULT_RUN else (lambda f: f)
+@given(programs())
+def test_random_programs_with_a_named_batch_are_right_at_zero_and_one(program):
+    # Dim("batch") admits 0 and 1: refused (a ConstraintViolationError) or right there too.
+    check_program(program, batches=(4, 1, 0), dynamic=True, named_batch=True)

@@ -204,3 +204,28 @@ def test_a_call_learned_under_a_narrower_range_is_not_replayed_for_a_wider_one()
             assert "Guard failed" in str(exc)
             continue
         torch.testing.assert_close(got, mod(x))
+
+
+# Small-sizes campaign (seed 5102, Dim("batch") from 0): the program traced for batches of 2
+# and up ran the other branch of `shape[0] > 1` at batch 1, and at batch 0 raised in a batch
+# norm eager runs. Both are now refused: the program differs from a trace at that size.
+BRANCH_ON_BATCH_ONE = """
+    if x0.shape[0] > 1 and x0.dim() == 2:
+        v0 = x0 * 2
+    else:
+        v0 = x0 + 1
+    return (v0,)
+"""
+NORM_OF_AN_EMPTY_BATCH = """
+    return (self.norm(x0) + 1,)
+"""
+
+
+@pytest.mark.parametrize("body, init", [
+    (BRANCH_ON_BATCH_ONE, "pass"),
+    (NORM_OF_AN_EMPTY_BATCH, "self.norm = torch.nn.BatchNorm1d(6)"),
+], ids=["branch_on_batch_one", "norm_of_an_empty_batch"])
+def test_a_named_batch_is_refused_where_small_batches_differ(body, init):
+    outcome = check_program(program(body, init=init), batches=(4, 1, 0), dynamic=True,
+                            named_batch=True)
+    assert not outcome.exported and "At batch = " in str(outcome.refusal)

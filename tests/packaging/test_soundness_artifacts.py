@@ -281,7 +281,7 @@ def test_campaign_classes_failures_and_stops_programs_over_the_time_limit(monkey
     eager is wrong; any other exception a crash."""
     from strict_tracer.testing import campaign
     monkeypatch.setattr(campaign, "check_program", check)
-    stats = campaign.run(examples=1, dynamic=False, seed=3, timeout=0.2)
+    stats = campaign.run(examples=1, mode="static", seed=3, timeout=0.2)
     assert stats["run"] == 1 and stats[kind] == 1 and stats["failed"] == 1
     assert stats["failures"][0]["kind"] == kind
 

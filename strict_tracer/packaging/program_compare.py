@@ -1,0 +1,242 @@
+"""Whether two exported programs compute the same thing at given sizes.
+
+`first_difference(general, small)` compares a program traced for sizes of 2 and up with one
+traced with some of those sizes held at 0 or 1. The general program's symbolic sizes are
+evaluated there (its size arithmetic folds into constants), the small program's remaining
+symbols are renamed onto the general one's through the input shapes, and then the two are
+compared operation by operation: the same operators in the same order, on the same operands,
+with equal arguments, and the same signature. Runtime asserts are not compared as nodes; the
+general program's must hold at the small sizes.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import sympy
+import torch
+import torch.fx
+
+from ..symbolic.solving import linear_form
+
+_ASSERTS = (torch.ops.aten._assert_scalar.default, torch.ops.aten.sym_constrain_range.default,
+            torch.ops.aten.sym_constrain_range_for_size.default)
+_SYMBOLIC = (torch.SymInt, torch.SymFloat, torch.SymBool)
+
+
+def first_difference(general: torch.export.ExportedProgram,
+                     small: torch.export.ExportedProgram) -> Optional[str]:
+    """None if `small` is `general` with some input sizes held constant, else what differs
+    first. A dimension symbolic in `general` and constant in `small` is a held one."""
+    if _signature(general) != _signature(small):
+        return "its inputs or outputs differ (parameters, buffers or mutations)"
+    renames = _symbol_map(general, small)
+    if renames is None:
+        return "its input shapes do not correspond to the trace's"
+    fold, rename = renames
+    ops_general = _normalized(general.graph_module, fold)
+    if isinstance(ops_general, str):
+        return ops_general
+    ops_small = _normalized(small.graph_module, rename)
+    for a, b in zip(ops_general, ops_small):
+        if not _same(a, b):
+            return f"it has {_describe(a)} where the trace has {_describe(b)}"
+    if len(ops_general) != len(ops_small):
+        return f"it has {len(ops_general)} operations where the trace has {len(ops_small)}"
+    return None
+
+
+def _signature(program: torch.export.ExportedProgram) -> tuple:
+    sig = program.graph_signature
+    return (tuple((s.kind, s.target) for s in sig.input_specs),
+            tuple((s.kind, s.target) for s in sig.output_specs))
+
+
+def _user_input_shapes(program: torch.export.ExportedProgram) -> list:
+    names = set(program.graph_signature.user_inputs)
+    shapes = []
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in names:
+            val = node.meta.get("val")
+            shapes.append(tuple(val.shape) if isinstance(val, torch.Tensor) else None)
+    return shapes
+
+
+def _expr(value: Any) -> sympy.Basic:
+    if isinstance(value, _SYMBOLIC):
+        return value.node.expr
+    return sympy.sympify(value)
+
+
+def _symbol_map(general, small) -> Optional[tuple[dict, dict]]:
+    """(general symbol -> its held size, small symbol -> the general expression it stands for)."""
+    fold: dict = {}
+    rename: dict = {}
+    pending = []
+    for g_shape, s_shape in zip(_user_input_shapes(general), _user_input_shapes(small)):
+        if g_shape is None or s_shape is None:
+            continue
+        if len(g_shape) != len(s_shape):
+            return None
+        for g, s in zip(g_shape, s_shape):
+            g_expr, s_expr = _expr(g), _expr(s)
+            if not s_expr.free_symbols:
+                if g_expr.free_symbols:
+                    pending.append((g_expr, s_expr, fold))
+            elif s_expr.is_Symbol:
+                rename[s_expr] = g_expr
+            else:
+                pending.append((s_expr, g_expr, rename))
+    for expr, target, into in pending:      # derived dims: solve a*s + b = target for s
+        expr = expr.xreplace(into)
+        if not expr.free_symbols:
+            continue
+        linear = linear_form(sympy.expand(expr))
+        if linear is None:
+            return None
+        s, a, b = linear
+        into[s] = (target - b) / a
+    return fold, rename
+
+
+def _normalized(gm: torch.fx.GraphModule, substitution: dict) -> Any:
+    """The graph as a list of (operator, arguments) with sizes folded and the operations that
+    only rearrange values in row-major order folded into their operands (see _reshape_of); a
+    str if an assert fails at these sizes."""
+    keys: dict = {}
+    bases: dict = {}        # node -> (the node whose values it rearranges, its folded shape)
+    ops: list = []
+    inputs = 0
+    for node in gm.graph.nodes:
+        if node.op == "placeholder":
+            keys[node] = ("input", inputs)
+            inputs += 1
+        elif node.op == "get_attr":
+            attr = getattr(gm, node.target, None)
+            keys[node] = (("graph", _normalized(attr, substitution))
+                          if isinstance(attr, torch.fx.GraphModule) else ("attr", node.target))
+        elif node.op == "call_function" and node.target in _ASSERTS:
+            failed = _failed_assert(node, keys)
+            if failed:
+                return failed
+        elif node.op == "call_function" and isinstance(node.meta.get("val"), _SYMBOLIC):
+            keys[node] = _value(_expr(node.meta["val"]).xreplace(substitution))
+        elif (reshaped := _reshape_of(node, substitution)) is not None:
+            source, shape = reshaped
+            base, base_shape = bases.get(source, (source, _shape(source, substitution)))
+            bases[node] = (base, base_shape)
+            keys[node] = keys[base] if _same(shape, base_shape) else \
+                ("reshape", keys[base], shape)
+        else:
+            keys[node] = ("node", len(ops))
+            ops.append((node.op, _target(node.target), _args(node.args, keys),
+                        _args(node.kwargs, keys)))
+    return ops
+
+
+_aten = torch.ops.aten
+# Row-major rearrangements at any sizes: the result holds the operand's values in order.
+_REARRANGING = {_aten.view.default, _aten.reshape.default, _aten._unsafe_view.default,
+                _aten.clone.default, _aten.contiguous.default, _aten.alias.default,
+                _aten.unsqueeze.default, _aten.squeeze.dim, _aten.squeeze.dims,
+                _aten.squeeze.default, _aten.flatten.using_ints}
+_PERMUTING = {_aten.permute.default, _aten.transpose.int, _aten.t.default}
+
+
+def _reshape_of(node: torch.fx.Node, substitution: dict) -> Optional[tuple]:
+    """(operand, folded result shape) when `node` only lays its operand's values out anew in
+    row-major order at these sizes: a view, reshape, copy, (un)squeeze; an expand or a slice
+    that keeps the shape; a permutation that keeps the order of the dims not of size 1."""
+    if node.op != "call_function" or not node.args or \
+            not isinstance(node.args[0], torch.fx.Node):
+        return None
+    target, source = node.target, node.args[0]
+    if not isinstance(node.meta.get("val"), torch.Tensor) or \
+            not isinstance(source.meta.get("val"), torch.Tensor):
+        return None
+    shape = _shape(node, substitution)
+    if target in _REARRANGING:
+        return source, shape
+    same_shape = _same(shape, _shape(source, substitution))
+    if target is _aten.expand.default and same_shape:
+        return source, shape
+    if target is _aten.slice.Tensor and same_shape and _step_one(node):
+        return source, shape
+    if target in _PERMUTING:
+        order = _permutation(node)
+        source_shape = _shape(source, substitution)
+        moved = [d for d in order if source_shape[d] != 1]
+        if moved == sorted(moved):
+            return source, shape
+    return None
+
+
+def _shape(node: torch.fx.Node, substitution: dict) -> tuple:
+    return tuple(_value(_expr(d).xreplace(substitution)) for d in node.meta["val"].shape)
+
+
+def _step_one(node: torch.fx.Node) -> bool:
+    args = list(node.args) + [None] * 5
+    step = node.kwargs.get("step", args[4])
+    return step in (None, 1)
+
+
+def _permutation(node: torch.fx.Node) -> list:
+    rank = node.args[0].meta["val"].dim()
+    if node.target is _aten.t.default:
+        return list(range(rank))[::-1]
+    if node.target is _aten.transpose.int:
+        a, b = (d % rank for d in node.args[1:3])
+        order = list(range(rank))
+        order[a], order[b] = order[b], order[a]
+        return order
+    return [d % rank for d in node.args[1]]
+
+
+def _failed_assert(node: torch.fx.Node, keys: dict) -> Optional[str]:
+    condition = keys.get(node.args[0]) if node.args else None
+    if condition is False:
+        return f"its runtime assert fails there ({node.args[1] if len(node.args) > 1 else ''})"
+    return None
+
+
+def _value(expr: sympy.Basic) -> Any:
+    if expr is sympy.true or expr is sympy.false:
+        return bool(expr)
+    if expr.is_Integer:
+        return int(expr)
+    if expr.is_Float or expr.is_Rational:
+        return float(expr)
+    return ("sym", expr)
+
+
+def _target(target: Any) -> str:
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+def _args(value: Any, keys: dict) -> Any:
+    if isinstance(value, torch.fx.Node):
+        return keys[value]
+    if isinstance(value, (list, tuple)):
+        return tuple(_args(v, keys) for v in value)
+    if isinstance(value, dict):
+        return tuple((k, _args(v, keys)) for k, v in value.items())
+    if isinstance(value, _SYMBOLIC):
+        return _value(_expr(value))
+    return value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        if len(a) == 2 and a[0] == "sym" and b[0] == "sym":
+            return a[1] == b[1] or sympy.expand(a[1] - b[1]) == 0
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return type(a) is type(b) and a == b if not isinstance(a, (int, float)) else a == b
+
+
+def _describe(op: Any) -> str:
+    if op is None:
+        return "nothing"
+    kind, target, *_ = op
+    return "the output" if kind == "output" else f"`{target}`"

@@ -1,0 +1,120 @@
+"""Sizes 0 and 1 of dimensions traced from 2 up: checked against a trace there, or refused.
+
+A dynamic dimension is traced for sizes of 2 and more (as torch.export does), so a question
+whose answer differs only at 0 or 1 (`x.shape[0] == 1`, does this reshape copy, does this size
+broadcast) is answered for 2 and up without a guard. When the declared range admits 0 or 1,
+the engine keeps those decisions (symbolic.small_sizes). For each small size they concern, the
+example inputs are cut to that size and traced again, statically; the general program, with its
+sizes evaluated there, must be the same program (packaging.program_compare) or, when it has
+another form, compute the same results there (packaging.program_runs). Otherwise the export
+is refused with the decisions involved and the range that avoids them: the program does not
+answer differently from eager at 0 or 1, and never asserts on a size the user declared dynamic.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import sympy
+import torch
+from torch.utils import _pytree as pytree
+
+from ..errors import ConstraintViolationError, StrictTracerError
+from .program_compare import first_difference
+from .program_runs import admits, runnable, same_results
+from ..symbolic.dims import AUTO, DYNAMIC
+from ..symbolic.printing import to_python
+from ..symbolic.small_sizes import SmallSize, sizes_at, small_size_cases
+from ..trace.results import TraceResult
+
+Exporter = Callable[[tuple, dict], torch.export.ExportedProgram]
+
+
+def check_small_sizes(program: torch.export.ExportedProgram, result: TraceResult, args: tuple,
+                      kwargs: dict, export_static: Exporter) -> None:
+    """Raise ConstraintViolationError unless `program` agrees, at every small size its range
+    constraints admit and tracing decided without covering, with a trace at that size.
+
+    `export_static(args, kwargs)` exports the same module with static shapes.
+    """
+    env = result.shape_env
+    if not env.small_sizes.decisions or result.inputs.symbols is None:
+        return
+    for case in small_size_cases(env):
+        sizes = sizes_at(env, result.inputs.symbols.values, case.symbol, case.value)
+        if not sizes:
+            continue
+        small_args, small_kwargs = _narrowed(args, kwargs, sizes)
+        if not admits(program, small_args, small_kwargs):
+            continue        # a guard's range leaves that size out: not the program's to run
+        try:
+            small = export_static(small_args, small_kwargs)
+        except StrictTracerError as error:      # refused there: nothing to compare with
+            raise _refusal(result, case, f"tracing there is refused "
+                           f"({type(error).__name__}: {_first_line(error)})") from error
+        except Exception:       # forward() itself fails there: eager has no result to match
+            continue
+        difference = first_difference(program, small)
+        if difference is None:
+            continue
+        if not runnable(program, small_args, small_kwargs):
+            raise _refusal(result, case, difference)
+        # Another form may still compute the same: both programs run at that size.
+        difference = same_results(program, small, small_args, small_kwargs)
+        if difference is not None:
+            raise _refusal(result, case, difference)
+
+
+def _narrowed(args: tuple, kwargs: dict, sizes: dict) -> tuple[tuple, dict]:
+    """The example inputs with each held dimension cut to its small size."""
+    leaves, spec = pytree.tree_flatten((args, kwargs))
+    for where, size in sizes.items():
+        tensor = leaves[where.leaf]
+        cut = tensor.narrow(where.dim, 0, size)
+        leaves[where.leaf] = cut.contiguous() if tensor.is_contiguous() else cut
+    return pytree.tree_unflatten(leaves, spec)
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def _refusal(result: TraceResult, case: SmallSize, why: str) -> ConstraintViolationError:
+    env = result.shape_env
+    spec = result.inputs.symbols.by_symbol.get(case.symbol)
+    name = spec.name if spec is not None else env.symbols[case.symbol].source
+    small = " and ".join(str(v) for v in range(env.small_sizes.relaxed[case.symbol], 2))
+    lines = [f"{name} was traced for sizes >= 2; its declared range also admits {small}. At "
+             f"{name} = {case.value} the program differs from a trace at that size: {why}.",
+             "Decisions tracing made for sizes >= 2 only:"]
+    for decision in case.decisions[:5]:
+        text = to_python(_constant_right(decision.fact),
+                         lambda s: name if s == case.symbol else str(s))
+        where = f"at {decision.provenance}" if decision.provenance else "in a shape rule"
+        lines.append(f"  {text}  ({where})")
+    if len(case.decisions) > 5:
+        lines.append(f"  ... and {len(case.decisions) - 5} more")
+    lines.append(f"Declare the range the program is meant for (min=2 if it need not take "
+                 f"{name} = {case.value}), or export another program for that size.")
+    return ConstraintViolationError.from_violations(["\n    ".join(lines)], [_fix(spec, name)],
+                                                    [name])
+
+
+def _constant_right(fact: Any) -> Any:
+    """`b - 1 != 0` as `b != 1`."""
+    if isinstance(fact, sympy.Rel) and fact.rhs == 0 and fact.lhs.is_Add:
+        constant, rest = fact.lhs.as_coeff_Add()
+        if constant != 0:
+            return fact.func(rest, -constant)
+    return fact
+
+
+def _fix(spec: Any, name: str) -> str:
+    """`name = Dim('name', min=2, max=64)`, or the dimension with Dim.AUTO/DYNAMIC(min=2)."""
+    high = None if spec is None else spec.max
+    bounds = "min=2" + (f", max={high}" if high is not None
+                        and str(high) not in ("oo", "int_oo") else "")
+    if spec is not None and spec.kind in (AUTO, DYNAMIC) and spec.dims:
+        hint = "AUTO" if spec.kind == AUTO else "DYNAMIC"
+        return f"{spec.dims[0].shape_name}: Dim.{hint}({bounds})"
+    return f"{name} = Dim({name!r}, {bounds})"

@@ -1,0 +1,157 @@
+"""Sizes 0 and 1 of a named Dim whose range admits them: the program traced from 2 up is
+checked against a trace at each small size a decision concerns, or the export is refused."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.export import Dim
+
+import strict_tracer
+from strict_tracer.errors import ConstraintViolationError
+from support.helpers import CallFn, run_and_compare_state
+
+
+def _branch_on_one(x):
+    if x.shape[0] == 1:
+        return x + 1
+    return x - 1
+
+
+def _contiguity_after_reshape(x):
+    y = x.unsqueeze(1).expand(-1, 2, -1).reshape(-1, 3)
+    if y.is_contiguous():
+        return y + 1
+    return y - 1
+
+
+def _reshape_copy(x):
+    return x.t().reshape(-1) * 2 + x.sum()
+
+
+def _export(fn, x, dim):
+    return strict_tracer.export(CallFn(fn), (x,), dynamic_shapes=({0: dim},))
+
+
+def test_a_branch_on_size_one_is_refused_with_the_line_and_a_fix():
+    with pytest.raises(ConstraintViolationError) as caught:
+        _export(_branch_on_one, torch.randn(4, 3), Dim("b", max=64))
+    text = str(caught.value)
+    assert "At b = 1 the program differs from a trace at that size" in text
+    line = _branch_on_one.__code__.co_firstlineno + 1
+    assert f"b != 1  (at {__file__}:{line} in _branch_on_one: if x.shape[0] == 1:)" in text
+    assert caught.value.fixes == ["b = Dim('b', min=2, max=64)"]
+    assert isinstance(caught.value, torch._dynamo.exc.UserError)      # torch.export's class
+
+
+def test_the_suggested_range_exports_a_program_right_everywhere_it_admits():
+    ep = _export(_branch_on_one, torch.randn(4, 3), Dim("b", min=2, max=64))
+    (value_range,) = ep.range_constraints.values()
+    assert value_range.lower == 2
+    for size in (2, 5, 64):
+        x = torch.randn(size, 3)
+        torch.testing.assert_close(ep.module()(x), _branch_on_one(x))
+
+
+def test_min_one_checks_size_one_only():
+    # The range admits 1 but not 0: size 1 is where the branch differs, so still refused.
+    with pytest.raises(ConstraintViolationError, match="At b = 1"):
+        _export(_branch_on_one, torch.randn(4, 3), Dim("b", min=1, max=64))
+
+
+def test_contiguity_that_differs_at_size_one_is_refused():
+    # At 1 the reshape is a view of the expanded tensor (not contiguous); at 2 and up a copy.
+    small = torch.randn(1, 3)
+    assert not small.unsqueeze(1).expand(-1, 2, -1).reshape(-1, 3).is_contiguous()
+    with pytest.raises(ConstraintViolationError, match="At b = 1"):
+        _export(_contiguity_after_reshape, torch.randn(4, 3), Dim("b", max=64))
+
+
+def test_another_form_with_the_same_values_is_accepted_and_right_at_zero_and_one():
+    ep = _export(_reshape_copy, torch.randn(4, 3), Dim("b", max=64))
+    assert ep.range_constraints[next(iter(ep.range_constraints))].lower == 0
+    for size in (0, 1, 2, 7):
+        x = torch.randn(size, 3)
+        torch.testing.assert_close(ep.module()(x), _reshape_copy(x))
+
+
+def test_a_size_forward_itself_fails_at_does_not_refuse_the_export():
+    def flatten_rows(x):
+        # reshape(0, -1) of an empty tensor is ambiguous: eager raises at size 0.
+        y = x.reshape(x.shape[0], -1)
+        return y.t().reshape(-1) * 2
+    x = torch.randn(4, 3, 2)
+    with pytest.raises(RuntimeError):
+        flatten_rows(torch.randn(0, 3, 2))
+    ep = _export(flatten_rows, x, Dim("b", max=64))
+    for size in (1, 3):
+        x = torch.randn(size, 3, 2)
+        torch.testing.assert_close(ep.module()(x), flatten_rows(x))
+
+
+def test_dim_auto_ranges_start_at_two_so_small_sizes_are_not_promised():
+    # As torch.export's: Dim.AUTO and Dim.DYNAMIC ranges start at 2 in range_constraints.
+    ep = _export(_branch_on_one, torch.randn(4, 3), Dim.AUTO)
+    (value_range,) = ep.range_constraints.values()
+    assert value_range.lower == 2
+
+
+def test_a_derived_dim_is_held_with_its_root():
+    class Pair(torch.nn.Module):
+        def forward(self, x, y):
+            if y.shape[0] == 2:        # y has 2*d rows: d == 1
+                return x.sum() + y.sum()
+            return x.sum() - y.sum()
+
+    d = Dim("d", max=16)
+    with pytest.raises(ConstraintViolationError, match="At d = 1"):
+        strict_tracer.export(Pair(), (torch.randn(3, 2), torch.randn(6, 2)),
+                             dynamic_shapes=({0: d}, {0: 2 * d}))
+
+
+def test_meta_weights_are_compared_by_form():
+    # No values to run: the forms must agree. A reshape that copies at 2 and up and views at
+    # 1 is the same rearrangement of values, so this exports.
+    with torch.device("meta"):
+        mod = torch.nn.Linear(3, 3)
+
+    class Rows(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = mod
+
+        def forward(self, x):
+            return self.lin(x.unsqueeze(1).expand(-1, 2, -1).reshape(-1, 3))
+
+    ep = strict_tracer.export(Rows(), (torch.randn(4, 3, device="meta"),),
+                              dynamic_shapes=({0: Dim("b", max=64)},))
+    assert len(ep.range_constraints) == 1
+
+
+def test_meta_weights_with_another_computation_at_size_one_are_refused():
+    class Branch(torch.nn.Module):
+        def forward(self, x):
+            return x + 1 if x.shape[0] == 1 else x - 1
+
+    with pytest.raises(ConstraintViolationError, match="At b = 1"):
+        strict_tracer.export(Branch(), (torch.randn(4, 3, device="meta"),),
+                             dynamic_shapes=({0: Dim("b", max=64)},))
+
+
+class CountingNorm(torch.nn.Module):
+    """Writes a buffer: the small-size traces must leave it as it was before export."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("seen", torch.zeros(3))
+
+    def forward(self, x):
+        self.seen.add_(x.sum(0))
+        return x.t().reshape(-1).sum() + self.seen.sum()
+
+
+def test_the_small_size_traces_leave_the_modules_state_as_it_was():
+    mod = CountingNorm()
+    ep = strict_tracer.export(mod, (torch.randn(4, 3),), dynamic_shapes=({0: Dim("b")},))
+    assert torch.equal(mod.seen, torch.zeros(3))
+    run_and_compare_state(CountingNorm(), ep, (torch.randn(4, 3),), {},
+                          [((torch.randn(1, 3),), {}), ((torch.randn(0, 3),), {})])
