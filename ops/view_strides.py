@@ -205,7 +205,8 @@ def _same_size(a: Any, b: Any, env: Any) -> bool:
 def _nonzero(size: Any, env: Any) -> bool:
     if type(size) is int:
         return size != 0
-    return env.bound(size.expr)[0] >= 1
+    # Through static_value: a size >= 1 only from 2 up is a decision the engine notes.
+    return env.static_value(sympy.Ge(size.expr, 1)) is True
 
 
 def _to(a: Bound, out: tuple) -> Strides:
