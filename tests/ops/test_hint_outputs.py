@@ -1,0 +1,175 @@
+"""Outputs at the hints made without the kernel (ops/oracle/hint_outputs.py) are the kernel's:
+the same sizes, strides, offset, dtype and autograd state, across shapes, layouts, dtypes and
+grad modes; anything the checks do not decide runs the kernel."""
+import itertools
+
+import pytest
+import torch
+from torch.export import Dim
+
+import strict_tracer
+from strict_tracer.ops.oracle import hint_kernels
+from strict_tracer.ops.oracle.fakes import fake_mode
+from strict_tracer.ops.oracle.hint_outputs import known_output
+from support.helpers import assert_same, run_both
+
+aten = torch.ops.aten
+
+
+def _fake(shape, dtype=torch.float32, requires_grad=False, transposed=False):
+    with fake_mode():
+        if transposed and len(shape) >= 2:
+            t = torch.empty(*shape[:-2], shape[-1], shape[-2], dtype=dtype).transpose(-1, -2)
+        else:
+            t = torch.empty(shape, dtype=dtype)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def _layout(t):
+    return (tuple(t.shape), t.stride(), t.storage_offset(), t.dtype, t.requires_grad, t.is_leaf)
+
+
+def _kernel(func, args, kwargs):
+    with fake_mode():
+        return func(*args, **kwargs)
+
+
+CASES = list(itertools.product(
+    [(5,), (3, 5), (0, 5), (1, 5), (2, 3, 5), (2, 1, 4, 5)],    # input shapes (last dim 5)
+    [False, True],                                              # transposed input
+    [None, (4,)],                                               # bias
+    [torch.float32, torch.float64, torch.bfloat16],
+    [(False, False), (True, False), (False, True)],             # input / weight requires grad
+    [True, False],                                              # grad mode
+))
+
+
+@pytest.mark.parametrize("shape,transposed,bias,dtype,grads,grad_mode", CASES)
+def test_linear_output_is_the_kernel_output(shape, transposed, bias, dtype, grads, grad_mode):
+    x = _fake(shape, dtype, grads[0], transposed)
+    w = _fake((4, 5), dtype, grads[1])
+    args = (x, w) if bias is None else (x, w, _fake(bias, dtype))
+    with torch.set_grad_enabled(grad_mode):
+        ours = known_output(aten.linear.default, args, {})
+        theirs = _kernel(aten.linear.default, args, {})
+    assert ours is not None
+    assert _layout(ours) == _layout(theirs)
+
+
+@pytest.mark.parametrize("args", [
+    lambda: (_fake((3, 5)), _fake((4, 6))),                                  # size mismatch
+    lambda: (_fake((3, 5)), _fake((4, 5), torch.float64)),                   # dtypes differ
+    lambda: (_fake((3, 5)), _fake((4, 5)), _fake((3,))),                     # bias size
+    lambda: (_fake((3, 5)), _fake((4, 5)), _fake((1, 4))),                   # 2-d bias
+    lambda: (_fake((3, 5), torch.int64), _fake((4, 5), torch.int64)),        # not floating
+    lambda: (_fake(()), _fake((4, 1))),                                      # 0-dim input
+    lambda: (torch.empty(3, 5), torch.empty(4, 5)),                          # not fakes
+])
+def test_linear_outside_the_checks_runs_the_kernel(args):
+    assert known_output(aten.linear.default, args(), {}) is None
+
+
+def test_no_answer_under_autocast_or_for_other_ops():
+    args = (_fake((3, 5)), _fake((4, 5)))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert known_output(aten.linear.default, args, {}) is None
+    assert known_output(aten.mm.default, (args[0], args[1].t()), {}) is None
+    assert known_output(aten.linear.default, args, {"unknown": 1}) is None
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(8, 16), torch.nn.Linear(16, 8, bias=False)
+        self.norm = torch.nn.LayerNorm(8)
+        self.w, self.bias = torch.nn.Parameter(torch.randn(8, 8)), torch.nn.Parameter(torch.randn(8))
+
+    def forward(self, x):
+        y = self.b(torch.relu(self.a(x))) + self.a(x.transpose(0, 1)).sum()
+        conv1d = torch.addmm(self.bias, y.reshape(-1, 8), self.w).view(y.shape)    # HF's Conv1D
+        return self.norm(conv1d) + torch.nn.functional.layer_norm(y.transpose(0, 1), (8,)).transpose(0, 1)
+
+
+def test_dynamic_linears_take_the_answer_and_run_as_eager(monkeypatch):
+    kernels = []
+    real = hint_kernels.known_output
+
+    def spy(func, args, kwargs):
+        out = real(func, args, kwargs)
+        kernels.append((str(func), out is not None))
+        return out
+    monkeypatch.setattr(hint_kernels, "known_output", spy)
+    model = Mlp()
+    strict_tracer.ops.clear_template_cache()
+    ep = strict_tracer.export(model, (torch.randn(3, 4, 8),),
+                              dynamic_shapes={"x": (Dim.DYNAMIC, Dim.DYNAMIC, Dim.STATIC)})
+    for op in ("aten.linear.default", "aten.addmm.default", "aten.layer_norm.default"):
+        assert (op, True) in kernels
+    assert ("aten.layer_norm.default", False) in kernels      # of a transposed input
+    for fresh in [torch.randn(2, 5, 8), torch.randn(6, 2, 8)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
+    with torch.no_grad():
+        strict_tracer.ops.clear_template_cache()
+        ep = strict_tracer.export(model, (torch.randn(3, 4, 8),),
+                                  dynamic_shapes={"x": (Dim.DYNAMIC, Dim.DYNAMIC, Dim.STATIC)})
+    got, want = run_both(model, ep, (torch.randn(2, 5, 8),))
+    assert_same(got, want)
+
+
+ADDMM = list(itertools.product(
+    [(3, 5), (0, 5), (1, 5), (3, 1)],                   # mat1 shapes
+    [False, True],                                      # transposed mat1
+    [False, True],                                      # transposed mat2
+    [torch.float32, torch.bfloat16],
+    [(False, False), (True, False), (False, True)],     # mat1 / bias requires grad
+    [True, False],
+    [{}, {"beta": 0.5, "alpha": 2}],
+))
+
+
+@pytest.mark.parametrize("shape,t1,t2,dtype,grads,grad_mode,scales", ADDMM)
+def test_addmm_output_is_the_kernel_output(shape, t1, t2, dtype, grads, grad_mode, scales):
+    m1 = _fake(shape, dtype, grads[0], t1)
+    m2 = _fake((shape[1], 4), dtype, False, t2)
+    args = (_fake((4,), dtype, grads[1]), m1, m2)
+    with torch.set_grad_enabled(grad_mode):
+        ours = known_output(aten.addmm.default, args, scales)
+        theirs = _kernel(aten.addmm.default, args, scales)
+    assert ours is not None
+    assert _layout(ours) == _layout(theirs)
+
+
+LAYER_NORM = list(itertools.product(
+    [(4,), (3, 4), (2, 3, 4), (0, 4), (2, 1, 4)],
+    [(4,), "last2"],
+    [False, True],                                      # weight and bias
+    [torch.float32, torch.float64, torch.bfloat16],
+    [(False, False), (True, False), (False, True)],     # input / weight requires grad
+    [True, False],
+))
+
+
+@pytest.mark.parametrize("shape,normalized,affine,dtype,grads,grad_mode", LAYER_NORM)
+def test_layer_norm_output_is_the_kernel_output(shape, normalized, affine, dtype, grads, grad_mode):
+    n = list(shape[-2:]) if normalized == "last2" else list(normalized)
+    x = _fake(shape, dtype, grads[0])
+    args = (x, n) if not affine else (x, n, _fake(n, dtype, grads[1]), _fake(n, dtype))
+    with torch.set_grad_enabled(grad_mode):
+        ours = known_output(aten.layer_norm.default, args, {"eps": 1e-5})
+        theirs = _kernel(aten.layer_norm.default, args, {"eps": 1e-5})
+    assert ours is not None
+    assert _layout(ours) == _layout(theirs)
+
+
+@pytest.mark.parametrize("func,args", [
+    (aten.addmm.default, lambda: (_fake((3, 4)), _fake((3, 5)), _fake((5, 4)))),    # 2-d bias
+    (aten.addmm.default, lambda: (_fake((4,)), _fake((3, 5)), _fake((6, 4)))),      # sizes
+    (aten.addmm.default, lambda: (_fake((3,)), _fake((3, 5)), _fake((5, 4)))),      # bias size
+    (aten.layer_norm.default, lambda: (_fake((3, 4), transposed=True), [4])),       # layout
+    (aten.layer_norm.default, lambda: (_fake((3, 4)), [3])),                        # dims
+    (aten.layer_norm.default, lambda: (_fake((3, 4)), [4], _fake((3,)))),           # weight
+    (aten.layer_norm.default, lambda: (_fake((3, 4)), [4], _fake((4,), torch.float64))),
+])
+def test_addmm_and_layer_norm_outside_the_checks_run_the_kernel(func, args):
+    assert known_output(func, args(), {}) is None
