@@ -50,56 +50,68 @@ class SmallSizeLog:
 
 @dataclass
 class SmallSize:
-    """One relaxed size symbol at one small value, and the decisions that call for it."""
+    """Relaxed size symbols held at small values, and the decisions that call for it."""
 
-    symbol: sympy.Symbol
-    value: int
+    at: dict                # symbol -> 0 or 1
     decisions: list = field(default_factory=list)
 
 
 def small_size_cases(env: Any) -> list[SmallSize]:
     """Every (symbol, small value) some decision of `env` (a ShapeEnv) may not hold at, in
-    symbol creation order."""
+    symbol creation order; then, for a decision over several relaxed sizes (`b * s != 1`),
+    those sizes at that value together."""
     log = env.small_sizes
     ranges = log.declared_range(env.range_of)
     cases: dict[tuple, SmallSize] = {}
+    joint: dict[int, SmallSize] = {}
     for decision in log.decisions:
         fact = env.resolve(decision.fact)
-        for symbol in fact.free_symbols & log.relaxed.keys():
-            if env.range_of(symbol)[0] != 2:
-                continue        # a guard narrowed it: the constraint check speaks for it
+        symbols = sorted((s for s in fact.free_symbols & log.relaxed.keys()
+                          if env.range_of(s)[0] == 2),   # narrowed: the constraint check's
+                         key=lambda s: env.symbols[s].index)
+        for symbol in symbols:
             for value in range(log.relaxed[symbol], 2):
-                if _holds_at(fact, symbol, value, ranges):
+                if _holds_at(fact, {symbol: value}, ranges):
                     continue
-                case = cases.setdefault((env.symbols[symbol].index, value),
-                                        SmallSize(symbol, value))
-                if decision not in case.decisions:
-                    case.decisions.append(decision)
-    return [cases[key] for key in sorted(cases)]
+                _add(cases.setdefault((env.symbols[symbol].index, value),
+                                      SmallSize({symbol: value})), decision)
+                if len(symbols) > 1 and not _holds_at(fact, dict.fromkeys(symbols, value), ranges):
+                    together = joint.setdefault(value, SmallSize({}))
+                    together.at.update((s, value) for s in symbols if log.relaxed[s] <= value)
+                    _add(together, decision)
+    return [cases[key] for key in sorted(cases)] + [joint[v] for v in sorted(joint)
+                                                    if len(joint[v].at) > 1]
 
 
-def sizes_at(env: Any, values: dict, symbol: sympy.Symbol, value: int) -> dict:
-    """The input dimensions whose size `symbol = value` fixes, with those sizes.
+def _add(case: SmallSize, decision: SmallSizeDecision) -> None:
+    if decision not in case.decisions:
+        case.decisions.append(decision)
+
+
+def sizes_at(env: Any, values: dict, at: dict) -> dict:
+    """The input dimensions whose size the held symbols fix, with those sizes.
 
     `values` maps each InputDim to its int or SymInt size. A size that would still depend on
     another symbol is left out. Empty when a size would be negative (a derived `d - 1` at
     d = 0): no input has that size.
     """
+    held = {symbol: sympy.Integer(value) for symbol, value in at.items()}
     sizes = {}
     for where, size in values.items():
         if where.dim is None or isinstance(size, int):
             continue
         expr = env.resolve(size.expr)
-        if symbol not in expr.free_symbols:
+        if held.keys().isdisjoint(expr.free_symbols):
             continue
-        fixed = expr.xreplace({symbol: sympy.Integer(value)})
+        fixed = expr.xreplace(held)
         if fixed.is_Integer:
             sizes[where] = int(fixed)
     return sizes if all(size >= 0 for size in sizes.values()) else {}
 
 
-def _holds_at(fact: sympy.Basic, symbol: sympy.Symbol, value: int, ranges: Callable) -> bool:
+def _holds_at(fact: sympy.Basic, at: dict, ranges: Callable) -> bool:
     try:
-        return decide(fact.xreplace({symbol: sympy.Integer(value)}), ranges) is True
+        held = {symbol: sympy.Integer(value) for symbol, value in at.items()}
+        return decide(fact.xreplace(held), ranges) is True
     except ZeroDivisionError:       # Mod(n, s) at s = 0: the question has no answer there
         return False

@@ -40,7 +40,7 @@ def check_small_sizes(program: torch.export.ExportedProgram, result: TraceResult
     if not env.small_sizes.decisions or result.inputs.symbols is None:
         return
     for case in small_size_cases(env):
-        sizes = sizes_at(env, result.inputs.symbols.values, case.symbol, case.value)
+        sizes = sizes_at(env, result.inputs.symbols.values, case.at)
         if not sizes:
             continue
         small_args, small_kwargs = _narrowed(args, kwargs, sizes)
@@ -81,23 +81,27 @@ def _first_line(error: Exception) -> str:
 
 def _refusal(result: TraceResult, case: SmallSize, why: str) -> ConstraintViolationError:
     env = result.shape_env
-    spec = result.inputs.symbols.by_symbol.get(case.symbol)
-    name = spec.name if spec is not None else env.symbols[case.symbol].source
-    small = " and ".join(str(v) for v in range(env.small_sizes.relaxed[case.symbol], 2))
-    lines = [f"{name} was traced for sizes >= 2; its declared range also admits {small}. At "
-             f"{name} = {case.value} the program differs from a trace at that size: {why}.",
-             "Decisions tracing made for sizes >= 2 only:"]
+    specs = result.inputs.symbols.by_symbol
+    names = {s: specs[s].name if s in specs else env.symbols[s].source for s in case.at}
+    relaxed = env.small_sizes.relaxed
+    admits = "; ".join(f"{'its' if len(case.at) == 1 else names[s] + chr(39) + 's'} declared "
+                       f"range also admits {' and '.join(str(v) for v in range(relaxed[s], 2))}"
+                       for s in case.at)
+    point = ", ".join(f"{names[s]} = {v}" for s, v in case.at.items())
+    lines = [f"{' and '.join(names.values())} {'was' if len(case.at) == 1 else 'were'} traced "
+             f"for sizes >= 2; {admits}. At {point} the program differs from a trace at that "
+             f"size: {why}.", "Decisions tracing made for sizes >= 2 only:"]
     for decision in case.decisions[:5]:
-        text = to_python(_constant_right(decision.fact),
-                         lambda s: name if s == case.symbol else str(s))
+        text = to_python(_constant_right(decision.fact), lambda s: names.get(s, str(s)))
         where = f"at {decision.provenance}" if decision.provenance else "in a shape rule"
         lines.append(f"  {text}  ({where})")
     if len(case.decisions) > 5:
         lines.append(f"  ... and {len(case.decisions) - 5} more")
     lines.append(f"Declare the range the program is meant for (min=2 if it need not take "
-                 f"{name} = {case.value}), or export another program for that size.")
-    return ConstraintViolationError.from_violations(["\n    ".join(lines)], [_fix(spec, name)],
-                                                    [name])
+                 f"{point}), or export another program for that size.")
+    fixes = [_fix(specs.get(s), names[s]) for s in case.at]
+    return ConstraintViolationError.from_violations(["\n    ".join(lines)], fixes,
+                                                    list(names.values()))
 
 
 def _constant_right(fact: Any) -> Any:

@@ -155,3 +155,17 @@ def test_the_small_size_traces_leave_the_modules_state_as_it_was():
     assert torch.equal(mod.seen, torch.zeros(3))
     run_and_compare_state(CountingNorm(), ep, (torch.randn(4, 3),), {},
                           [((torch.randn(1, 3),), {}), ((torch.randn(0, 3),), {})])
+
+
+def test_two_sizes_at_one_together_are_checked_too():
+    class Product(torch.nn.Module):
+        def forward(self, x, y):
+            if x.shape[0] * y.shape[0] == 1:      # only when both are 1
+                return x.sum() + y.sum()
+            return x.sum() - y.sum()
+
+    with pytest.raises(ConstraintViolationError) as caught:
+        strict_tracer.export(Product(), (torch.randn(4, 3), torch.randn(5, 3)),
+                             dynamic_shapes=({0: Dim("b", max=8)}, {0: Dim("c", max=8)}))
+    assert "At b = 1, c = 1 the program differs" in str(caught.value)
+    assert caught.value.fixes == ["b = Dim('b', min=2, max=8)", "c = Dim('c', min=2, max=8)"]
