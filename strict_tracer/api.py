@@ -22,7 +22,7 @@ from .outputs import collect_outputs
 from .ops.oracle.fakes import renew_if_large
 from .packaging.program import package
 from .packaging.torch_symbols import program_names
-from .packaging.small_size_check import check_small_sizes
+from .packaging.small_size_check import check_small_sizes, plan_small_sizes
 from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
@@ -103,10 +103,13 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     # their own fake modes, so the ambient one is set aside meanwhile.
     with context.export_lock, unset_fake_temporarily():   # the stages share the ops caches
         program, result = export_at(args, kwargs, dynamic_shapes)
-        with stages.part("small sizes"):
-            check_small_sizes(program, result, args, kwargs,
-                              lambda small_args, small_kwargs:
-                              export_at(small_args, small_kwargs, None)[0])
+        plan = plan_small_sizes(result)
+        del result      # the trace's memory, before a trace at a small size takes its own
+        if plan is not None:
+            with stages.part("small sizes"):
+                check_small_sizes(program, plan, args, kwargs,
+                                  lambda small_args, small_kwargs:
+                                  export_at(small_args, small_kwargs, None)[0])
         if isinstance(additional_inputs, torch.export.AdditionalInputs):
             additional_inputs.verify(program)   # each added input meets the guards
         stages.done("package", "ExportedProgram with %s, %s",

@@ -12,7 +12,8 @@ answer differently from eager at 0 or 1, and never asserts on a size the user de
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 import sympy
 import torch
@@ -29,39 +30,55 @@ from ..trace.results import TraceResult
 Exporter = Callable[[tuple, dict], torch.export.ExportedProgram]
 
 
-def check_small_sizes(program: torch.export.ExportedProgram, result: TraceResult, args: tuple,
+@dataclass
+class SmallSizePlan:
+    """What to check, taken from a trace so that the trace itself can be let go first."""
+
+    points: list            # (SmallSize, {InputDim: size}) in order
+    names: dict             # symbol -> the user's name for it
+    relaxed: dict           # symbol -> declared minimum (0 or 1)
+    specs: dict             # symbol -> SpecSymbol
+
+
+def plan_small_sizes(result: TraceResult) -> Optional[SmallSizePlan]:
+    """The small sizes to check for a trace; None when tracing decided nothing there."""
+    env = result.shape_env
+    if not env.small_sizes.decisions or result.inputs.symbols is None:
+        return None
+    specs = result.inputs.symbols.by_symbol
+    points = [(case, sizes) for case in small_size_cases(env)
+              if (sizes := sizes_at(env, result.inputs.symbols.values, case.at))]
+    symbols = {s for case, _ in points for s in case.at}
+    return SmallSizePlan(points, {s: specs[s].name if s in specs else env.symbols[s].source
+                                  for s in symbols},
+                         dict(env.small_sizes.relaxed), {s: specs.get(s) for s in symbols})
+
+
+def check_small_sizes(program: torch.export.ExportedProgram, plan: SmallSizePlan, args: tuple,
                       kwargs: dict, export_static: Exporter) -> None:
     """Raise ConstraintViolationError unless `program` agrees, at every small size its range
     constraints admit and tracing decided without covering, with a trace at that size.
 
     `export_static(args, kwargs)` exports the same module with static shapes.
     """
-    env = result.shape_env
-    if not env.small_sizes.decisions or result.inputs.symbols is None:
-        return
-    for case in small_size_cases(env):
-        sizes = sizes_at(env, result.inputs.symbols.values, case.at)
-        if not sizes:
-            continue
+    for case, sizes in plan.points:
         small_args, small_kwargs = _narrowed(args, kwargs, sizes)
         if not admits(program, small_args, small_kwargs):
             continue        # a guard's range leaves that size out: not the program's to run
         try:
             small = export_static(small_args, small_kwargs)
         except StrictTracerError as error:      # refused there: nothing to compare with
-            raise _refusal(result, case, f"tracing there is refused "
+            raise _refusal(plan, case, f"tracing there is refused "
                            f"({type(error).__name__}: {_first_line(error)})") from error
         except Exception:       # forward() itself fails there: eager has no result to match
             continue
         difference = first_difference(program, small)
-        if difference is None:
-            continue
-        if not runnable(program, small_args, small_kwargs):
-            raise _refusal(result, case, difference)
-        # Another form may still compute the same: both programs run at that size.
-        difference = same_results(program, small, small_args, small_kwargs)
+        if difference is not None and runnable(program, small_args, small_kwargs):
+            # Another form may still compute the same: both programs run at that size.
+            difference = same_results(program, small, small_args, small_kwargs)
+        del small
         if difference is not None:
-            raise _refusal(result, case, difference)
+            raise _refusal(plan, case, difference)
 
 
 def _narrowed(args: tuple, kwargs: dict, sizes: dict) -> tuple[tuple, dict]:
@@ -79,13 +96,10 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else ""
 
 
-def _refusal(result: TraceResult, case: SmallSize, why: str) -> ConstraintViolationError:
-    env = result.shape_env
-    specs = result.inputs.symbols.by_symbol
-    names = {s: specs[s].name if s in specs else env.symbols[s].source for s in case.at}
-    relaxed = env.small_sizes.relaxed
+def _refusal(plan: SmallSizePlan, case: SmallSize, why: str) -> ConstraintViolationError:
+    names = {s: plan.names[s] for s in case.at}
     admits = "; ".join(f"{'its' if len(case.at) == 1 else names[s] + chr(39) + 's'} declared "
-                       f"range also admits {' and '.join(str(v) for v in range(relaxed[s], 2))}"
+                       f"range also admits {' and '.join(str(v) for v in range(plan.relaxed[s], 2))}"
                        for s in case.at)
     point = ", ".join(f"{names[s]} = {v}" for s, v in case.at.items())
     lines = [f"{' and '.join(names.values())} {'was' if len(case.at) == 1 else 'were'} traced "
@@ -99,7 +113,7 @@ def _refusal(result: TraceResult, case: SmallSize, why: str) -> ConstraintViolat
         lines.append(f"  ... and {len(case.decisions) - 5} more")
     lines.append(f"Declare the range the program is meant for (min=2 if it need not take "
                  f"{point}), or export another program for that size.")
-    fixes = [_fix(specs.get(s), names[s]) for s in case.at]
+    fixes = [_fix(plan.specs[s], names[s]) for s in case.at]
     return ConstraintViolationError.from_violations(["\n    ".join(lines)], fixes,
                                                     list(names.values()))
 
