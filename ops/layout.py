@@ -49,10 +49,12 @@ def is_contiguous(shape: Sequence, strides: Sequence) -> bool:
     expected: Any = 1
     expected_max: Any = 1
     for size, stride in zip(reversed(shape), reversed(strides)):
-        if static_answer(size == 1) is True:
-            continue
         matches = (stride == expected, stride == expected_max)
+        # A stride right for every size needs no answer to "is this size 1?" (asking would be
+        # a decision the sizes 0/1 check then has to look at).
         if not any(static_answer(m) is True for m in matches):
+            if static_answer(size == 1) is True:
+                continue
             # The answer depends on this dim: decided as torch decides it (guards).
             if guard_or(size == 1, False):
                 continue

@@ -229,7 +229,7 @@ def _dense_everywhere(meta: TensorMeta, shape: tuple, strides: Strides) -> bool:
         return True
     expected = sympy.Integer(1)
     for d in sorted(range(len(shape)), key=lambda d: (meta.strides[d], meta.hint_shape[d])):
-        if shape[d] == 1 and type(shape[d]) is int:
+        if type(shape[d]) is int and shape[d] == 1:     # (== of a SymInt would decide)
             continue
         if _expr(strides[d], env) != expected:
             return False

@@ -1,12 +1,12 @@
 """Whether two exported programs compute the same thing at given sizes.
 
 `first_difference(general, small)` compares a program traced for sizes of 2 and up with one
-traced with some of those sizes held at 0 or 1. The general program's symbolic sizes are
-evaluated there (its size arithmetic folds into constants), the small program's remaining
-symbols are renamed onto the general one's through the input shapes, and then the two are
-compared operation by operation: the same operators in the same order, on the same operands,
-with equal arguments, and the same signature. Runtime asserts are not compared as nodes; the
-general program's must hold at the small sizes.
+traced statically at sizes where some of them are 0 or 1. The general program's symbolic sizes
+are evaluated at the small program's input sizes (its size arithmetic folds into constants),
+then the two are compared operation by operation: the same operators in the same order, on the
+same operands, with equal arguments, and the same signature. Operations that only lay values
+out anew in row-major order (a view where the other has a copy) fold into their operands.
+Runtime asserts are not compared as nodes; the general program's must hold at those sizes.
 """
 from __future__ import annotations
 
@@ -25,18 +25,16 @@ _SYMBOLIC = (torch.SymInt, torch.SymFloat, torch.SymBool)
 
 def first_difference(general: torch.export.ExportedProgram,
                      small: torch.export.ExportedProgram) -> Optional[str]:
-    """None if `small` is `general` with some input sizes held constant, else what differs
-    first. A dimension symbolic in `general` and constant in `small` is a held one."""
+    """None if `small` is `general` at `small`'s (static) input sizes, else what differs first."""
     if _signature(general) != _signature(small):
         return "its inputs or outputs differ (parameters, buffers or mutations)"
-    renames = _symbol_map(general, small)
-    if renames is None:
+    at = _sizes_of(general, small)
+    if at is None:
         return "its input shapes do not correspond to the trace's"
-    fold, rename = renames
-    ops_general = _normalized(general.graph_module, fold)
+    ops_general = _normalized(general.graph_module, at)
     if isinstance(ops_general, str):
         return ops_general
-    ops_small = _normalized(small.graph_module, rename)
+    ops_small = _normalized(small.graph_module, {})
     for a, b in zip(ops_general, ops_small):
         if not _same(a, b):
             return f"it has {_describe(a)} where the trace has {_describe(b)}"
@@ -67,10 +65,10 @@ def _expr(value: Any) -> sympy.Basic:
     return sympy.sympify(value)
 
 
-def _symbol_map(general, small) -> Optional[tuple[dict, dict]]:
-    """(general symbol -> its held size, small symbol -> the general expression it stands for)."""
-    fold: dict = {}
-    rename: dict = {}
+def _sizes_of(general, small) -> Optional[dict]:
+    """Each size symbol of `general` -> its value in `small`'s input shapes (a derived
+    `a*s + b` solved for s); None if the shapes do not correspond."""
+    at: dict = {}
     pending = []
     for g_shape, s_shape in zip(_user_input_shapes(general), _user_input_shapes(small)):
         if g_shape is None or s_shape is None:
@@ -78,24 +76,21 @@ def _symbol_map(general, small) -> Optional[tuple[dict, dict]]:
         if len(g_shape) != len(s_shape):
             return None
         for g, s in zip(g_shape, s_shape):
-            g_expr, s_expr = _expr(g), _expr(s)
-            if not s_expr.free_symbols:
-                if g_expr.free_symbols:
-                    pending.append((g_expr, s_expr, fold))
-            elif s_expr.is_Symbol:
-                rename[s_expr] = g_expr
-            else:
-                pending.append((s_expr, g_expr, rename))
-    for expr, target, into in pending:      # derived dims: solve a*s + b = target for s
-        expr = expr.xreplace(into)
+            g_expr = _expr(g)
+            if g_expr.is_Symbol:
+                at[g_expr] = sympy.Integer(int(s))
+            elif g_expr.free_symbols:
+                pending.append((g_expr, int(s)))
+    for expr, size in pending:
+        expr = expr.xreplace(at)
         if not expr.free_symbols:
             continue
         linear = linear_form(sympy.expand(expr))
         if linear is None:
             return None
         s, a, b = linear
-        into[s] = (target - b) / a
-    return fold, rename
+        at[s] = sympy.Rational(size - b, a)
+    return at
 
 
 def _normalized(gm: torch.fx.GraphModule, substitution: dict) -> Any:
@@ -128,8 +123,8 @@ def _normalized(gm: torch.fx.GraphModule, substitution: dict) -> Any:
                 ("reshape", keys[base], shape)
         else:
             keys[node] = ("node", len(ops))
-            ops.append((node.op, _target(node.target), _args(node.args, keys),
-                        _args(node.kwargs, keys)))
+            ops.append((node.op, _target(node.target), _args(node.args, keys, substitution),
+                        _args(node.kwargs, keys, substitution)))
     return ops
 
 
@@ -213,30 +208,31 @@ def _target(target: Any) -> str:
     return target if isinstance(target, str) else getattr(target, "__name__", str(target))
 
 
-def _args(value: Any, keys: dict) -> Any:
+def _args(value: Any, keys: dict, substitution: dict) -> Any:
     if isinstance(value, torch.fx.Node):
         return keys[value]
     if isinstance(value, (list, tuple)):
-        return tuple(_args(v, keys) for v in value)
+        return tuple(_args(v, keys, substitution) for v in value)
     if isinstance(value, dict):
-        return tuple((k, _args(v, keys)) for k, v in value.items())
+        return tuple((k, _args(v, keys, substitution)) for k, v in value.items())
     if isinstance(value, _SYMBOLIC):
-        return _value(_expr(value))
+        return _value(_expr(value).xreplace(substitution))
     return value
 
 
 def _same(a: Any, b: Any) -> bool:
+    """Equal keys: sizes as expressions, numbers by value, bools only with bools."""
     if isinstance(a, tuple) and isinstance(b, tuple):
-        if len(a) == 2 and a[0] == "sym" and b[0] == "sym":
+        if len(a) == 2 == len(b) and a[0] == "sym" and b[0] == "sym":
             return a[1] == b[1] or sympy.expand(a[1] - b[1]) == 0
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
-    return type(a) is type(b) and a == b if not isinstance(a, (int, float)) else a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b
 
 
-def _describe(op: Any) -> str:
-    if op is None:
-        return "nothing"
+def _describe(op: tuple) -> str:
     kind, target, *_ = op
     return "the output" if kind == "output" else f"`{target}`"
