@@ -94,27 +94,26 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
     args, kwargs, dynamic_shapes = unwrap_int_inputs(mod, args, kwargs, dynamic_shapes)
     stages = Stages(f"export of {type(mod).__name__}")
 
-    def export_at(call_args: tuple, call_kwargs: dict, shapes: Any) -> tuple:
-        return _export_once(mod, call_args, call_kwargs, shapes, stages,
-                            preserve_module_call_signature,
-                            prefer_deferred_runtime_asserts_over_guards)
-
     # Export called inside the user's FakeTensorMode (fake weights and inputs): our stages run
     # their own fake modes, so the ambient one is set aside meanwhile.
     with context.export_lock, unset_fake_temporarily():   # the stages share the ops caches
-        program, result = export_at(args, kwargs, dynamic_shapes)
+        program, result = _export_once(mod, args, kwargs, dynamic_shapes, stages,
+                                       preserve_module_call_signature,
+                                       prefer_deferred_runtime_asserts_over_guards)
+        stages.done("package", "ExportedProgram with %s, %s",
+                    counted(len(program.graph.nodes), "graph node"),
+                    counted(len(program.range_constraints), "range constraint"))
         plan = plan_small_sizes(result)
         del result      # the trace's memory, before a trace at a small size takes its own
         if plan is not None:
             with stages.part("small sizes"):
-                check_small_sizes(program, plan, args, kwargs,
-                                  lambda small_args, small_kwargs:
-                                  export_at(small_args, small_kwargs, None)[0])
+                check_small_sizes(program, plan, args, kwargs, lambda small_args, small_kwargs:
+                                  _export_once(mod, small_args, small_kwargs, None,
+                                               Stages(f"small-size trace of {type(mod).__name__}"),
+                                               preserve_module_call_signature,
+                                               prefer_deferred_runtime_asserts_over_guards)[0])
         if isinstance(additional_inputs, torch.export.AdditionalInputs):
             additional_inputs.verify(program)   # each added input meets the guards
-        stages.done("package", "ExportedProgram with %s, %s",
-                    counted(len(program.graph.nodes), "graph node"),
-                    counted(len(program.range_constraints), "range constraint"))
         stages.finished()
         return program
 
