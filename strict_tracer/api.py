@@ -111,7 +111,8 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
                                   _export_once(mod, small_args, small_kwargs, None,
                                                Stages(f"small-size trace of {type(mod).__name__}"),
                                                preserve_module_call_signature,
-                                               prefer_deferred_runtime_asserts_over_guards)[0])
+                                               prefer_deferred_runtime_asserts_over_guards,
+                                               checked=False)[0])
         if isinstance(additional_inputs, torch.export.AdditionalInputs):
             additional_inputs.verify(program)   # each added input meets the guards
         stages.finished()
@@ -119,9 +120,10 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
 
 
 def _export_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
-                 stages: Stages, preserve: tuple[str, ...],
-                 defer_guards: bool) -> tuple[torch.export.ExportedProgram, TraceResult]:
-    """Stages 1-6, and the artifact check."""
+                 stages: Stages, preserve: tuple[str, ...], defer_guards: bool,
+                 checked: bool = True) -> tuple[torch.export.ExportedProgram, TraceResult]:
+    """Stages 1-6, and the artifact check unless `checked` is off (a program only compared
+    with another, never returned)."""
     saved = process_state.save()
     try:
         result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
@@ -135,8 +137,9 @@ def _export_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes
                     warn_user(text)
         stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
         program = package(functional, stages)
-        with stages.part("check"):
-            check_artifact(program, compiled=True)
+        if checked:
+            with stages.part("check"):
+                check_artifact(program, compiled=True)
         return program, result
     except Exception as error:   # a tensor op's failure leaves as torch.export's class
         wrapped = as_torch_op_failure(error)

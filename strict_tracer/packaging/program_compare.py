@@ -31,10 +31,10 @@ def first_difference(general: torch.export.ExportedProgram,
     at = _sizes_of(general, small)
     if at is None:
         return "its input shapes do not correspond to the trace's"
-    ops_general = _normalized(general.graph_module, at)
+    ops_general = _normalized(general.graph_module, _Fold(at))
     if isinstance(ops_general, str):
         return ops_general
-    ops_small = _normalized(small.graph_module, {})
+    ops_small = _normalized(small.graph_module, _Fold({}))
     for a, b in zip(ops_general, ops_small):
         if not _same(a, b):
             return f"it has {_describe(a)} where the trace has {_describe(b)}"
@@ -93,7 +93,7 @@ def _sizes_of(general, small) -> Optional[dict]:
     return at
 
 
-def _normalized(gm: torch.fx.GraphModule, substitution: dict) -> Any:
+def _normalized(gm: torch.fx.GraphModule, fold: "_Fold") -> Any:
     """The graph as a list of (operator, arguments) with sizes folded and the operations that
     only rearrange values in row-major order folded into their operands (see _reshape_of); a
     str if an assert fails at these sizes."""
@@ -107,24 +107,24 @@ def _normalized(gm: torch.fx.GraphModule, substitution: dict) -> Any:
             inputs += 1
         elif node.op == "get_attr":
             attr = getattr(gm, node.target, None)
-            keys[node] = (("graph", _normalized(attr, substitution))
+            keys[node] = (("graph", _normalized(attr, fold))
                           if isinstance(attr, torch.fx.GraphModule) else ("attr", node.target))
         elif node.op == "call_function" and node.target in _ASSERTS:
             failed = _failed_assert(node, keys)
             if failed:
                 return failed
         elif node.op == "call_function" and isinstance(node.meta.get("val"), _SYMBOLIC):
-            keys[node] = _value(_expr(node.meta["val"]).xreplace(substitution))
-        elif (reshaped := _reshape_of(node, substitution)) is not None:
+            keys[node] = fold(node.meta["val"])
+        elif (reshaped := _reshape_of(node, fold)) is not None:
             source, shape = reshaped
-            base, base_shape = bases.get(source, (source, _shape(source, substitution)))
+            base, base_shape = bases.get(source, (source, _shape(source, fold)))
             bases[node] = (base, base_shape)
             keys[node] = keys[base] if _same(shape, base_shape) else \
                 ("reshape", keys[base], shape)
         else:
             keys[node] = ("node", len(ops))
-            ops.append((node.op, _target(node.target), _args(node.args, keys, substitution),
-                        _args(node.kwargs, keys, substitution)))
+            ops.append((node.op, _target(node.target), _args(node.args, keys, fold),
+                        _args(node.kwargs, keys, fold)))
     return ops
 
 
@@ -137,7 +137,7 @@ _REARRANGING = {_aten.view.default, _aten.reshape.default, _aten._unsafe_view.de
 _PERMUTING = {_aten.permute.default, _aten.transpose.int, _aten.t.default}
 
 
-def _reshape_of(node: torch.fx.Node, substitution: dict) -> Optional[tuple]:
+def _reshape_of(node: torch.fx.Node, fold: "_Fold") -> Optional[tuple]:
     """(operand, folded result shape) when `node` only lays its operand's values out anew in
     row-major order at these sizes: a view, reshape, copy, (un)squeeze; an expand or a slice
     that keeps the shape; a permutation that keeps the order of the dims not of size 1."""
@@ -148,25 +148,25 @@ def _reshape_of(node: torch.fx.Node, substitution: dict) -> Optional[tuple]:
     if not isinstance(node.meta.get("val"), torch.Tensor) or \
             not isinstance(source.meta.get("val"), torch.Tensor):
         return None
-    shape = _shape(node, substitution)
+    shape = _shape(node, fold)
     if target in _REARRANGING:
         return source, shape
-    same_shape = _same(shape, _shape(source, substitution))
+    same_shape = _same(shape, _shape(source, fold))
     if target is _aten.expand.default and same_shape:
         return source, shape
     if target is _aten.slice.Tensor and same_shape and _step_one(node):
         return source, shape
     if target in _PERMUTING:
         order = _permutation(node)
-        source_shape = _shape(source, substitution)
+        source_shape = _shape(source, fold)
         moved = [d for d in order if source_shape[d] != 1]
         if moved == sorted(moved):
             return source, shape
     return None
 
 
-def _shape(node: torch.fx.Node, substitution: dict) -> tuple:
-    return tuple(_value(_expr(d).xreplace(substitution)) for d in node.meta["val"].shape)
+def _shape(node: torch.fx.Node, fold: "_Fold") -> tuple:
+    return tuple(fold(d) for d in node.meta["val"].shape)
 
 
 def _step_one(node: torch.fx.Node) -> bool:
@@ -194,6 +194,23 @@ def _failed_assert(node: torch.fx.Node, keys: dict) -> Optional[str]:
     return None
 
 
+class _Fold:
+    """A size (int or torch symbolic value) as a key: evaluated at the substitution, each
+    distinct expression once (a layer's nodes share their shapes)."""
+
+    def __init__(self, substitution: dict) -> None:
+        self.substitution = substitution
+        self.memo: dict = {}
+
+    def __call__(self, value: Any) -> Any:
+        if type(value) is int:
+            return value
+        expr = _expr(value)
+        if expr not in self.memo:
+            self.memo[expr] = _value(expr.xreplace(self.substitution))
+        return self.memo[expr]
+
+
 def _value(expr: sympy.Basic) -> Any:
     if expr is sympy.true or expr is sympy.false:
         return bool(expr)
@@ -208,15 +225,15 @@ def _target(target: Any) -> str:
     return target if isinstance(target, str) else getattr(target, "__name__", str(target))
 
 
-def _args(value: Any, keys: dict, substitution: dict) -> Any:
+def _args(value: Any, keys: dict, fold: "_Fold") -> Any:
     if isinstance(value, torch.fx.Node):
         return keys[value]
     if isinstance(value, (list, tuple)):
-        return tuple(_args(v, keys, substitution) for v in value)
+        return tuple(_args(v, keys, fold) for v in value)
     if isinstance(value, dict):
-        return tuple((k, _args(v, keys, substitution)) for k, v in value.items())
+        return tuple((k, _args(v, keys, fold)) for k, v in value.items())
     if isinstance(value, _SYMBOLIC):
-        return _value(_expr(value).xreplace(substitution))
+        return fold(value)
     return value
 
 
