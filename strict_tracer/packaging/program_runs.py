@@ -15,6 +15,7 @@ from torch.utils import _pytree as pytree
 
 RUN_SEED = 0
 
+
 def same_results(general: torch.export.ExportedProgram, small: torch.export.ExportedProgram,
                  args: tuple, kwargs: dict) -> Optional[str]:
     """None if the general program gives the small program's results on these inputs (or the
@@ -26,11 +27,13 @@ def same_results(general: torch.export.ExportedProgram, small: torch.export.Expo
     try:
         got = _run(general, args, kwargs)
     except Exception as error:
-        return f"it fails there ({type(error).__name__}: {_first_line(error)})"
+        return f"it fails there ({type(error).__name__}: {first_line(error)})"
     return _compare(got, expected)
 
 
-def _first_line(error: Exception) -> str:
+def first_line(error: Exception) -> str:
+    """The error's message up to its first line break (messages here are one line of a
+    refusal)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else ""
 

@@ -18,11 +18,11 @@ from typing import Any, Callable, Optional
 import sympy
 import torch
 from torch.utils import _pytree as pytree
+from torch.utils._sympy.numbers import int_oo
 
 from ..errors import ConstraintViolationError, StrictTracerError
 from .program_compare import first_difference
-from .program_runs import admits, runnable, same_results
-from ..symbolic.dims import AUTO, DYNAMIC
+from .program_runs import admits, first_line, runnable, same_results
 from ..symbolic.printing import to_python
 from ..symbolic.small_sizes import SmallSize, sizes_at, small_size_cases
 from ..trace.results import TraceResult
@@ -51,7 +51,8 @@ def plan_small_sizes(result: TraceResult) -> Optional[SmallSizePlan]:
     symbols = {s for case, _ in points for s in case.at}
     return SmallSizePlan(points, {s: specs[s].name if s in specs else env.symbols[s].source
                                   for s in symbols},
-                         dict(env.small_sizes.relaxed), {s: specs.get(s) for s in symbols})
+                         {s: env.small_sizes.relaxed[s] for s in symbols},
+                         {s: specs.get(s) for s in symbols})
 
 
 def check_small_sizes(program: torch.export.ExportedProgram, plan: SmallSizePlan, args: tuple,
@@ -69,7 +70,7 @@ def check_small_sizes(program: torch.export.ExportedProgram, plan: SmallSizePlan
             small = export_static(small_args, small_kwargs)
         except StrictTracerError as error:      # refused there: nothing to compare with
             raise _refusal(plan, case, f"tracing there is refused "
-                           f"({type(error).__name__}: {_first_line(error)})") from error
+                           f"({type(error).__name__}: {first_line(error)})") from error
         except Exception:       # forward() itself fails there: eager has no result to match
             continue
         difference = first_difference(program, small)
@@ -91,20 +92,18 @@ def _narrowed(args: tuple, kwargs: dict, sizes: dict) -> tuple[tuple, dict]:
     return pytree.tree_unflatten(leaves, spec)
 
 
-def _first_line(error: Exception) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else ""
-
-
 def _refusal(plan: SmallSizePlan, case: SmallSize, why: str) -> ConstraintViolationError:
     names = {s: plan.names[s] for s in case.at}
-    admits = "; ".join(f"{'its' if len(case.at) == 1 else names[s] + chr(39) + 's'} declared "
-                       f"range also admits {' and '.join(str(v) for v in range(plan.relaxed[s], 2))}"
-                       for s in case.at)
+
+    def admitted(s) -> str:
+        owner = "its" if len(case.at) == 1 else f"{names[s]}'s"
+        small = " and ".join(str(v) for v in range(plan.relaxed[s], 2))
+        return f"{owner} declared range also admits {small}"
     point = ", ".join(f"{names[s]} = {v}" for s, v in case.at.items())
     lines = [f"{' and '.join(names.values())} {'was' if len(case.at) == 1 else 'were'} traced "
-             f"for sizes >= 2; {admits}. At {point} the program differs from a trace at that "
-             f"size: {why}.", "Decisions tracing made for sizes >= 2 only:"]
+             f"for sizes >= 2; {'; '.join(admitted(s) for s in case.at)}. At {point} the "
+             f"program differs from a trace at that size: {why}.",
+             "Decisions tracing made for sizes >= 2 only:"]
     for decision in case.decisions[:5]:
         text = to_python(_constant_right(decision.fact), lambda s: names.get(s, str(s)))
         where = f"at {decision.provenance}" if decision.provenance else "in a shape rule"
@@ -113,7 +112,7 @@ def _refusal(plan: SmallSizePlan, case: SmallSize, why: str) -> ConstraintViolat
         lines.append(f"  ... and {len(case.decisions) - 5} more")
     lines.append(f"Declare the range the program is meant for (min=2 if it need not take "
                  f"{point}), or export another program for that size.")
-    fixes = [_fix(plan.specs[s], names[s]) for s in case.at]
+    fixes = [_fix(names[s], plan.specs[s]) for s in case.at]
     return ConstraintViolationError.from_violations(["\n    ".join(lines)], fixes,
                                                     list(names.values()))
 
@@ -127,12 +126,9 @@ def _constant_right(fact: Any) -> Any:
     return fact
 
 
-def _fix(spec: Any, name: str) -> str:
-    """`name = Dim('name', min=2, max=64)`, or the dimension with Dim.AUTO/DYNAMIC(min=2)."""
+def _fix(name: str, spec: Any) -> str:
+    """`b = Dim('b', min=2, max=64)`. Written out here: torch's Dim._readable (which
+    SuggestedFixes uses) leaves out min=2 as its default, which a Dim's is not (0)."""
     high = None if spec is None else spec.max
-    bounds = "min=2" + (f", max={high}" if high is not None
-                        and str(high) not in ("oo", "int_oo") else "")
-    if spec is not None and spec.kind in (AUTO, DYNAMIC) and spec.dims:
-        hint = "AUTO" if spec.kind == AUTO else "DYNAMIC"
-        return f"{spec.dims[0].shape_name}: Dim.{hint}({bounds})"
-    return f"{name} = Dim({name!r}, {bounds})"
+    bounded = high is not None and high not in (sympy.oo, int_oo)
+    return f"{name} = Dim({name!r}, min=2{f', max={high}' if bounded else ''})"

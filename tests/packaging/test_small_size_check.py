@@ -169,3 +169,16 @@ def test_two_sizes_at_one_together_are_checked_too():
                              dynamic_shapes=({0: Dim("b", max=8)}, {0: Dim("c", max=8)}))
     assert "At b = 1, c = 1 the program differs" in str(caught.value)
     assert caught.value.fixes == ["b = Dim('b', min=2, max=8)", "c = Dim('c', min=2, max=8)"]
+
+
+def test_a_refusal_at_the_small_size_refuses_the_export():
+    def branch_on_data_at_one(x):
+        if x.shape[0] == 1:
+            if x.sum() > 0:          # a branch on a tensor value: refused where it is traced
+                return x + 1
+        return x - 1
+
+    with pytest.raises(ConstraintViolationError) as caught:
+        _export(branch_on_data_at_one, torch.randn(4, 3), Dim("b", max=64))
+    assert "At b = 1 the program differs from a trace at that size: tracing there is refused " \
+           "(GraphBreakError: data-dependent branch" in str(caught.value)
