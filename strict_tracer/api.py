@@ -27,7 +27,7 @@ from .runtime_asserts import insert_runtime_asserts, insert_to_metadata_asserts
 from .stage_log import Stages, counted
 from .symbolic.constraints import check_constraints
 from .symbolic.dims import unwrap_int_inputs
-from .trace.results import TraceResult
+from .trace.results import FunctionalProgram, TraceResult
 from .trace.real_values import RealValues, propagation_requested
 from .trace.trace_state import TraceState
 from .warn import warn_user
@@ -108,11 +108,11 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
         if plan is not None:
             with stages.part("small sizes"):
                 check_small_sizes(program, plan, args, kwargs, lambda small_args, small_kwargs:
-                                  _export_once(mod, small_args, small_kwargs, None,
-                                               Stages(f"small-size trace of {type(mod).__name__}"),
-                                               preserve_module_call_signature,
-                                               prefer_deferred_runtime_asserts_over_guards,
-                                               checked=False)[0])
+                                  _functional_once(mod, small_args, small_kwargs, None,
+                                                   Stages(f"small-size trace of "
+                                                          f"{type(mod).__name__}"),
+                                                   preserve_module_call_signature,
+                                                   prefer_deferred_runtime_asserts_over_guards))
         if isinstance(additional_inputs, torch.export.AdditionalInputs):
             additional_inputs.verify(program)   # each added input meets the guards
         stages.finished()
@@ -120,12 +120,23 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
 
 
 def _export_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
-                 stages: Stages, preserve: tuple[str, ...], defer_guards: bool,
-                 checked: bool = True) -> tuple[torch.export.ExportedProgram, TraceResult]:
-    """Stages 1-6, and the artifact check unless `checked` is off (a program only compared
-    with another, never returned)."""
-    saved = process_state.save()
-    try:
+                 stages: Stages, preserve: tuple[str, ...], defer_guards: bool
+                 ) -> tuple[torch.export.ExportedProgram, TraceResult]:
+    """Stages 1-6 and the artifact check."""
+    functional = _functional_once(mod, args, kwargs, dynamic_shapes, stages, preserve,
+                                  defer_guards)
+    with _as_torch_op_failures():
+        program = package(functional, stages)
+        with stages.part("check"):
+            check_artifact(program, compiled=True)
+    return program, functional.trace
+
+
+def _functional_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
+                     stages: Stages, preserve: tuple[str, ...], defer_guards: bool
+                     ) -> FunctionalProgram:
+    """Stages 1-5: the functional program, not packaged (the sizes 0/1 check compares these)."""
+    with _as_torch_op_failures():
         result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
                        preserve_module_call_signature=preserve, stages=stages,
                        defer_guards=defer_guards)
@@ -136,12 +147,16 @@ def _export_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes
                 for text in check_constraints(result.shape_env, result.inputs.symbols):
                     warn_user(text)
         stages.done("functionalize", counted(len(result.graph.graph.nodes), "graph node"))
-        program = package(functional, stages)
-        if checked:
-            with stages.part("check"):
-                check_artifact(program, compiled=True)
-        return program, result
-    except Exception as error:   # a tensor op's failure leaves as torch.export's class
+        return functional
+
+
+@contextlib.contextmanager
+def _as_torch_op_failures() -> Iterator[None]:
+    """A tensor op's failure leaves as torch.export's class; the process state is restored."""
+    saved = process_state.save()
+    try:
+        yield
+    except Exception as error:
         wrapped = as_torch_op_failure(error)
         if wrapped is error:
             raise

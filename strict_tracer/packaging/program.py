@@ -118,7 +118,8 @@ def _attach_unbacked_bindings(symbols: TorchSymbols) -> None:
             node.meta.setdefault("unbacked_bindings", {}).update(bindings)
 
 
-def _input_specs(result: TraceResult) -> list[InputSpec]:
+def input_specs(result: TraceResult) -> list[InputSpec]:
+    """The program's input specs: placeholders in graph order, lifted ones by kind."""
     specs: list[InputSpec] = []
     lifted_by_node = {l.node: l for l in result.graph.lifted}
     user_by_node = {leaf.node: leaf for leaf in result.inputs.leaves}
@@ -224,9 +225,8 @@ def package(program: FunctionalProgram | TraceResult,
         range_constraints = symbols.range_constraints(symbols.unbacked)
     preserved = collect_signatures(graph, result.module_call_specs)
     output_node = next(n for n in reversed(graph.nodes) if n.op == "output")
-    input_specs = _input_specs(result)
     output_specs = _output_specs(program.output_kinds if functional else (), output_node)
-    signature = ExportGraphSignature(input_specs, output_specs)
+    signature = ExportGraphSignature(input_specs(result), output_specs)
     state_dict, constants = _state_dict_and_constants(result)
     root = torch.nn.Module()
     for name, module in subgraphs.items():

@@ -1,12 +1,14 @@
-"""Whether two exported programs compute the same thing at given sizes.
+"""Whether a program computes, at given sizes, what a trace at those sizes computes.
 
-`first_difference(general, small)` compares a program traced for sizes of 2 and up with one
-traced statically at sizes where some of them are 0 or 1. The general program's symbolic sizes
-are evaluated at the small program's input sizes (its size arithmetic folds into constants),
-then the two are compared operation by operation: the same operators in the same order, on the
-same operands, with equal arguments, and the same signature. Operations that only lay values
-out anew in row-major order (a view where the other has a copy) fold into their operands.
-Runtime asserts are not compared as nodes; the general program's must hold at those sizes.
+`first_difference(general, small)` compares a program traced for sizes of 2 and up (an
+ExportedProgram) with the functional program of a static trace at sizes where some of them are
+0 or 1 (not packaged: its nodes still carry the trace's own metadata). The general program's
+symbolic sizes are evaluated at the small program's input sizes (its size arithmetic folds into
+constants), then the two are compared operation by operation: the same operators in the same
+order, on the same operands, with equal arguments, and the same signature. Operations that only
+lay values out anew in row-major order (a view where the other has a copy) fold into their
+operands. Runtime asserts are not compared as nodes; the general program's must hold at those
+sizes. Data-dependent sizes left after folding are named by order of appearance on each side.
 """
 from __future__ import annotations
 
@@ -15,8 +17,13 @@ from typing import Any, Optional
 import sympy
 import torch
 import torch.fx
+from torch.export.graph_signature import ConstantArgument, InputKind
 
+from ..proxy import TensorMeta
+from ..symbolic import SymValue
 from ..symbolic.solving import linear_form
+from ..trace.results import FunctionalProgram
+from .program import input_specs
 
 _ASSERTS = (torch.ops.aten._assert_scalar.default, torch.ops.aten.sym_constrain_range.default,
             torch.ops.aten.sym_constrain_range_for_size.default)
@@ -24,17 +31,22 @@ _SYMBOLIC = (torch.SymInt, torch.SymFloat, torch.SymBool)
 
 
 def first_difference(general: torch.export.ExportedProgram,
-                     small: torch.export.ExportedProgram) -> Optional[str]:
+                     small: FunctionalProgram) -> Optional[str]:
     """None if `small` is `general` at `small`'s (static) input sizes, else what differs first."""
-    if _signature(general) != _signature(small):
+    sig = general.graph_signature
+    small_specs = input_specs(small.trace)
+    if ([(s.kind, s.target) for s in sig.input_specs] != [(s.kind, s.target) for s in small_specs]
+            or [(s.kind, s.target) for s in sig.output_specs] != list(small.output_kinds)):
         return "its inputs or outputs differ (parameters, buffers or mutations)"
-    at = _sizes_of(general, small)
+    packaged, traced = _Packaged(general.graph_module), _Traced(small.trace.graph.submodules)
+    at = _sizes_of(_input_shapes(general.graph.nodes, sig.input_specs, packaged),
+                   _input_shapes(small.trace.graph.graph.nodes, small_specs, traced))
     if at is None:
         return "its input shapes do not correspond to the trace's"
-    ops_general = _normalized(general.graph_module, _Fold(at))
+    ops_general = _normalized(general.graph, packaged, _Fold(at))
     if isinstance(ops_general, str):
         return ops_general
-    ops_small = _normalized(small.graph_module, _Fold({}))
+    ops_small = _normalized(small.trace.graph.graph, traced, _Fold({}))
     for a, b in zip(ops_general, ops_small):
         if not _same(a, b):
             return f"it has {_describe(a)} where the trace has {_describe(b)}"
@@ -43,34 +55,69 @@ def first_difference(general: torch.export.ExportedProgram,
     return None
 
 
-def _signature(program: torch.export.ExportedProgram) -> tuple:
-    sig = program.graph_signature
-    return (tuple((s.kind, s.target) for s in sig.input_specs),
-            tuple((s.kind, s.target) for s in sig.output_specs))
+class _Packaged:
+    """The values of a packaged program's nodes: `meta["val"]` (fake tensors, torch SymInts)."""
+
+    def __init__(self, gm: torch.fx.GraphModule) -> None:
+        self.gm = gm
+
+    @staticmethod
+    def shape(node: torch.fx.Node) -> Optional[tuple]:
+        val = node.meta.get("val")
+        return tuple(val.shape) if isinstance(val, torch.Tensor) else None
+
+    @staticmethod
+    def symbolic(node: torch.fx.Node) -> Any:
+        val = node.meta.get("val")
+        return val if isinstance(val, _SYMBOLIC) else None
+
+    def subgraph(self, node: torch.fx.Node) -> Optional[tuple]:
+        attr = getattr(self.gm, node.target, None)
+        return (attr.graph, _Packaged(attr)) if isinstance(attr, torch.fx.GraphModule) else None
 
 
-def _user_input_shapes(program: torch.export.ExportedProgram) -> list:
-    names = set(program.graph_signature.user_inputs)
-    shapes = []
-    for node in program.graph.nodes:
-        if node.op == "placeholder" and node.name in names:
-            val = node.meta.get("val")
-            shapes.append(tuple(val.shape) if isinstance(val, torch.Tensor) else None)
-    return shapes
+class _Traced:
+    """The values of a traced graph's nodes: the trace's own `st_meta` (TensorMeta, SymValue)."""
+
+    def __init__(self, submodules: dict) -> None:
+        self.submodules = submodules
+
+    @staticmethod
+    def shape(node: torch.fx.Node) -> Optional[tuple]:
+        meta = node.meta.get("st_meta")
+        return meta.shape if isinstance(meta, TensorMeta) else None
+
+    @staticmethod
+    def symbolic(node: torch.fx.Node) -> Any:
+        meta = node.meta.get("st_meta")
+        return meta if isinstance(meta, SymValue) else None
+
+    def subgraph(self, node: torch.fx.Node) -> Optional[tuple]:
+        builder = self.submodules.get(node.target)
+        return None if builder is None else (builder.graph, _Traced(builder.submodules))
+
+
+def _input_shapes(nodes: Any, specs: list, reader: Any) -> list:
+    """The shapes of the user inputs that are not constants, in order (None: not a tensor)."""
+    placeholders = [node for node in nodes if node.op == "placeholder"]
+    return [reader.shape(node) for node, spec in zip(placeholders, specs)
+            if spec.kind == InputKind.USER_INPUT and not isinstance(spec.arg, ConstantArgument)]
 
 
 def _expr(value: Any) -> sympy.Basic:
     if isinstance(value, _SYMBOLIC):
         return value.node.expr
+    if isinstance(value, SymValue):
+        return value.expr
     return sympy.sympify(value)
 
 
-def _sizes_of(general, small) -> Optional[dict]:
-    """Each size symbol of `general` -> its value in `small`'s input shapes (a derived
+def _sizes_of(general: list, small: list) -> Optional[dict]:
+    """Each size symbol of the general input shapes -> its value in the small ones (a derived
     `a*s + b` solved for s); None if the shapes do not correspond."""
     at: dict = {}
     pending = []
-    for g_shape, s_shape in zip(_user_input_shapes(general), _user_input_shapes(small)):
+    for g_shape, s_shape in zip(general, small):
         if g_shape is None or s_shape is None:
             continue
         if len(g_shape) != len(s_shape):
@@ -93,39 +140,53 @@ def _sizes_of(general, small) -> Optional[dict]:
     return at
 
 
-def _normalized(gm: torch.fx.GraphModule, fold: "_Fold") -> Any:
+def _normalized(graph: torch.fx.Graph, reader: Any, fold: "_Fold") -> Any:
     """The graph as a list of (operator, arguments) with sizes folded and the operations that
     only rearrange values in row-major order folded into their operands (see _reshape_of); a
     str if an assert fails at these sizes."""
     keys: dict = {}
     bases: dict = {}        # node -> (the node whose values it rearranges, its folded shape)
+    shapes: dict = {}       # node -> its folded shape (None: not a tensor)
     ops: list = []
     inputs = 0
-    for node in gm.graph.nodes:
-        if node.op == "placeholder":
+    for node in graph.nodes:
+        op = node.op
+        if op == "placeholder":
             keys[node] = ("input", inputs)
             inputs += 1
-        elif node.op == "get_attr":
-            attr = getattr(gm, node.target, None)
-            keys[node] = (("graph", _normalized(attr, fold))
-                          if isinstance(attr, torch.fx.GraphModule) else ("attr", node.target))
-        elif node.op == "call_function" and node.target in _ASSERTS:
+            shapes[node] = _folded(reader.shape(node), fold)
+        elif op == "get_attr":
+            sub = reader.subgraph(node)
+            keys[node] = (("graph", _normalized(*sub, fold)) if sub is not None
+                          else ("attr", node.target))
+            shapes[node] = None
+        elif op != "call_function":
+            keys[node] = ("node", len(ops))
+            ops.append((op, _target(node.target), _args(node.args, keys, fold),
+                        _args(node.kwargs, keys, fold)))
+        elif node.target in _ASSERTS:
             failed = _failed_assert(node, keys)
             if failed:
                 return failed
-        elif node.op == "call_function" and isinstance(node.meta.get("val"), _SYMBOLIC):
-            keys[node] = fold(node.meta["val"])
-        elif (reshaped := _reshape_of(node, fold)) is not None:
-            source, shape = reshaped
-            base, base_shape = bases.get(source, (source, _shape(source, fold)))
-            bases[node] = (base, base_shape)
-            keys[node] = keys[base] if _same(shape, base_shape) else \
-                ("reshape", keys[base], shape)
+        elif (symbolic := reader.symbolic(node)) is not None:
+            keys[node] = fold(symbolic)
         else:
-            keys[node] = ("node", len(ops))
-            ops.append((node.op, _target(node.target), _args(node.args, keys, fold),
-                        _args(node.kwargs, keys, fold)))
+            shape = shapes[node] = _folded(reader.shape(node), fold)
+            source = _rearranged(node, shape, shapes)
+            if source is not None:
+                base, base_shape = bases.get(source, (source, shapes[source]))
+                bases[node] = (base, base_shape)
+                keys[node] = keys[base] if _same(shape, base_shape) else \
+                    ("reshape", keys[base], shape)
+            else:
+                keys[node] = ("node", len(ops))
+                ops.append((op, _target(node.target), _args(node.args, keys, fold),
+                            _args(node.kwargs, keys, fold)))
     return ops
+
+
+def _folded(shape: Optional[tuple], fold: "_Fold") -> Optional[tuple]:
+    return None if shape is None else tuple(fold(d) for d in shape)
 
 
 _aten = torch.ops.aten
@@ -137,36 +198,27 @@ _REARRANGING = {_aten.view.default, _aten.reshape.default, _aten._unsafe_view.de
 _PERMUTING = {_aten.permute.default, _aten.transpose.int, _aten.t.default}
 
 
-def _reshape_of(node: torch.fx.Node, fold: "_Fold") -> Optional[tuple]:
-    """(operand, folded result shape) when `node` only lays its operand's values out anew in
-    row-major order at these sizes: a view, reshape, copy, (un)squeeze; an expand or a slice
-    that keeps the shape; a permutation that keeps the order of the dims not of size 1."""
-    if node.op != "call_function" or not node.args or \
-            not isinstance(node.args[0], torch.fx.Node):
+def _rearranged(node: torch.fx.Node, shape: Optional[tuple], shapes: dict
+                ) -> Optional[torch.fx.Node]:
+    """The operand, when `node` only lays its operand's values out anew in row-major order at
+    these sizes: a view, reshape, copy, (un)squeeze; an expand or a slice that keeps the shape;
+    a permutation that keeps the order of the dims not of size 1."""
+    args = node.args
+    if shape is None or not args or not isinstance(args[0], torch.fx.Node):
         return None
-    target, source = node.target, node.args[0]
-    if not isinstance(node.meta.get("val"), torch.Tensor) or \
-            not isinstance(source.meta.get("val"), torch.Tensor):
+    target, source = node.target, args[0]
+    source_shape = shapes.get(source)
+    if source_shape is None:
         return None
-    shape = _shape(node, fold)
     if target in _REARRANGING:
-        return source, shape
-    same_shape = _same(shape, _shape(source, fold))
-    if target is _aten.expand.default and same_shape:
-        return source, shape
-    if target is _aten.slice.Tensor and same_shape and _step_one(node):
-        return source, shape
+        return source
+    if target is _aten.expand.default or target is _aten.slice.Tensor:
+        return source if _same(shape, source_shape) and (
+            target is _aten.expand.default or _step_one(node)) else None
     if target in _PERMUTING:
-        order = _permutation(node)
-        source_shape = _shape(source, fold)
-        moved = [d for d in order if source_shape[d] != 1]
-        if moved == sorted(moved):
-            return source, shape
+        moved = [d for d in _permutation(node, len(source_shape)) if source_shape[d] != 1]
+        return source if moved == sorted(moved) else None
     return None
-
-
-def _shape(node: torch.fx.Node, fold: "_Fold") -> tuple:
-    return tuple(fold(d) for d in node.meta["val"].shape)
 
 
 def _step_one(node: torch.fx.Node) -> bool:
@@ -175,8 +227,7 @@ def _step_one(node: torch.fx.Node) -> bool:
     return step in (None, 1)
 
 
-def _permutation(node: torch.fx.Node) -> list:
-    rank = node.args[0].meta["val"].dim()
+def _permutation(node: torch.fx.Node, rank: int) -> list:
     if node.target is _aten.t.default:
         return list(range(rank))[::-1]
     if node.target is _aten.transpose.int:
@@ -195,30 +246,35 @@ def _failed_assert(node: torch.fx.Node, keys: dict) -> Optional[str]:
 
 
 class _Fold:
-    """A size (int or torch symbolic value) as a key: evaluated at the substitution, each
-    distinct expression once (a layer's nodes share their shapes)."""
+    """A size (int, torch symbolic value or ours) as a key: evaluated at the substitution, each
+    distinct expression once (a layer's nodes share their shapes). Symbols left after the
+    substitution (data-dependent sizes) are renamed in order of first appearance, so that two
+    graphs that make them in the same order name them alike."""
 
     def __init__(self, substitution: dict) -> None:
         self.substitution = substitution
         self.memo: dict = {}
+        self.names: dict = {}
 
     def __call__(self, value: Any) -> Any:
         if type(value) is int:
             return value
         expr = _expr(value)
-        if expr not in self.memo:
-            self.memo[expr] = _value(expr.xreplace(self.substitution))
-        return self.memo[expr]
+        folded = self.memo.get(expr)
+        if folded is None:
+            folded = self.memo[expr] = self._value(expr.xreplace(self.substitution))
+        return folded
 
-
-def _value(expr: sympy.Basic) -> Any:
-    if expr is sympy.true or expr is sympy.false:
-        return bool(expr)
-    if expr.is_Integer:
-        return int(expr)
-    if expr.is_Float or expr.is_Rational:
-        return float(expr)
-    return ("sym", expr)
+    def _value(self, expr: sympy.Basic) -> Any:
+        if expr is sympy.true or expr is sympy.false:
+            return bool(expr)
+        if expr.is_Integer:
+            return int(expr)
+        if expr.is_Float or expr.is_Rational:
+            return float(expr)
+        for symbol in sorted(expr.free_symbols - self.names.keys(), key=str):
+            self.names[symbol] = sympy.Symbol(f"_data{len(self.names)}", integer=True)
+        return ("sym", expr.xreplace(self.names))
 
 
 def _target(target: Any) -> str:
@@ -232,7 +288,7 @@ def _args(value: Any, keys: dict, fold: "_Fold") -> Any:
         return tuple(_args(v, keys, fold) for v in value)
     if isinstance(value, dict):
         return tuple((k, _args(v, keys, fold)) for k, v in value.items())
-    if isinstance(value, _SYMBOLIC):
+    if isinstance(value, (*_SYMBOLIC, SymValue)):
         return fold(value)
     return value
 

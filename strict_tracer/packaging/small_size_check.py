@@ -21,13 +21,14 @@ from torch.utils import _pytree as pytree
 from torch.utils._sympy.numbers import int_oo
 
 from ..errors import ConstraintViolationError, StrictTracerError
+from .program import package
 from .program_compare import first_difference
 from .program_runs import admits, first_line, runnable, same_results
 from ..symbolic.printing import to_python
 from ..symbolic.small_sizes import SmallSize, sizes_at, small_size_cases
-from ..trace.results import TraceResult
+from ..trace.results import FunctionalProgram, TraceResult
 
-Exporter = Callable[[tuple, dict], torch.export.ExportedProgram]
+Tracer = Callable[[tuple, dict], FunctionalProgram]
 
 
 @dataclass
@@ -56,18 +57,19 @@ def plan_small_sizes(result: TraceResult) -> Optional[SmallSizePlan]:
 
 
 def check_small_sizes(program: torch.export.ExportedProgram, plan: SmallSizePlan, args: tuple,
-                      kwargs: dict, export_static: Exporter) -> None:
+                      kwargs: dict, trace_static: Tracer) -> None:
     """Raise ConstraintViolationError unless `program` agrees, at every small size its range
     constraints admit and tracing decided without covering, with a trace at that size.
 
-    `export_static(args, kwargs)` exports the same module with static shapes.
+    `trace_static(args, kwargs)` traces the same module with static shapes and functionalizes
+    the trace; it is packaged only when both programs must run.
     """
     for case, sizes in plan.points:
         small_args, small_kwargs = _narrowed(args, kwargs, sizes)
         if not admits(program, small_args, small_kwargs):
             continue        # a guard's range leaves that size out: not the program's to run
         try:
-            small = export_static(small_args, small_kwargs)
+            small = trace_static(small_args, small_kwargs)
         except StrictTracerError as error:      # refused there: nothing to compare with
             raise _refusal(plan, case, f"tracing there is refused "
                            f"({type(error).__name__}: {first_line(error)})") from error
@@ -76,7 +78,7 @@ def check_small_sizes(program: torch.export.ExportedProgram, plan: SmallSizePlan
         difference = first_difference(program, small)
         if difference is not None and runnable(program, small_args, small_kwargs):
             # Another form may still compute the same: both programs run at that size.
-            difference = same_results(program, small, small_args, small_kwargs)
+            difference = same_results(program, package(small), small_args, small_kwargs)
         del small
         if difference is not None:
             raise _refusal(plan, case, difference)
