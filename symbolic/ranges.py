@@ -200,6 +200,8 @@ def bound_relaxing_floors(expr: sympy.Basic, range_of: Callable[[sympy.Symbol], 
 
 def decide(rel: sympy.Basic, range_of: Callable[[sympy.Symbol], Range]) -> bool | None:
     """True/False when the ranges alone decide the relation, else None."""
+    if rel is sympy.true or rel is sympy.false:     # folded by a substitution
+        return rel is sympy.true
     func = rel.func
     if func in (sympy.Lt, sympy.Le, sympy.Gt, sympy.Ge, sympy.Eq, sympy.Ne):
         lo, hi = bound_relaxing_floors(rel.lhs - rel.rhs, range_of)

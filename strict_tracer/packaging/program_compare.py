@@ -162,7 +162,7 @@ def _normalized(graph: torch.fx.Graph, reader: Any, fold: "_Fold") -> Any:
             shapes[node] = None
         elif op != "call_function":
             keys[node] = ("node", len(ops))
-            ops.append((op, _target(node.target), _args(node.args, keys, fold),
+            ops.append((op, node.target, _args(node.args, keys, fold),
                         _args(node.kwargs, keys, fold)))
         elif node.target in _ASSERTS:
             failed = _failed_assert(node, keys)
@@ -180,7 +180,7 @@ def _normalized(graph: torch.fx.Graph, reader: Any, fold: "_Fold") -> Any:
                     ("reshape", keys[base], shape)
             else:
                 keys[node] = ("node", len(ops))
-                ops.append((op, _target(node.target), _args(node.args, keys, fold),
+                ops.append((op, node.target, _args(node.args, keys, fold),
                             _args(node.kwargs, keys, fold)))
     return ops
 
@@ -240,7 +240,7 @@ def _permutation(node: torch.fx.Node, rank: int) -> list:
 
 def _failed_assert(node: torch.fx.Node, keys: dict) -> Optional[str]:
     condition = keys.get(node.args[0]) if node.args else None
-    if condition is False:
+    if condition is _FALSE:
         return f"its runtime assert fails there ({node.args[1] if len(node.args) > 1 else ''})"
     return None
 
@@ -267,7 +267,7 @@ class _Fold:
 
     def _value(self, expr: sympy.Basic) -> Any:
         if expr is sympy.true or expr is sympy.false:
-            return bool(expr)
+            return _TRUE if expr is sympy.true else _FALSE
         if expr.is_Integer:
             return int(expr)
         if expr.is_Float or expr.is_Rational:
@@ -277,14 +277,32 @@ class _Fold:
         return ("sym", expr.xreplace(self.names))
 
 
-def _target(target: Any) -> str:
-    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+class _Flag:
+    """A bool as a key: equal only to itself (Python's True == 1 would equal an int)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+_TRUE, _FALSE = _Flag(True), _Flag(False)
+_PLAIN = (int, float, str, type(None), torch.dtype, torch.device, torch.layout,
+          torch.memory_format)
 
 
 def _args(value: Any, keys: dict, fold: "_Fold") -> Any:
-    if isinstance(value, torch.fx.Node):
+    kind = type(value)
+    if kind is torch.fx.Node:
         return keys[value]
-    if isinstance(value, (list, tuple)):
+    if kind is bool:
+        return _TRUE if value else _FALSE
+    if kind in _PLAIN:
+        return value
+    if isinstance(value, (list, tuple)):     # FX's immutable_list among them
         return tuple(_args(v, keys, fold) for v in value)
     if isinstance(value, dict):
         return tuple((k, _args(v, keys, fold)) for k, v in value.items())
@@ -294,18 +312,22 @@ def _args(value: Any, keys: dict, fold: "_Fold") -> Any:
 
 
 def _same(a: Any, b: Any) -> bool:
-    """Equal keys: sizes as expressions, numbers by value, bools only with bools."""
+    """Equal keys. Keys are made so that Python's == is their equality (bools are _Flags,
+    ints equal floats of the same value), except for sizes: expressions equal in value may
+    differ in form, which only the slower comparison expands."""
+    return a == b or _same_value(a, b)
+
+
+def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, tuple) and isinstance(b, tuple):
         if len(a) == 2 == len(b) and a[0] == "sym" and b[0] == "sym":
-            return a[1] == b[1] or sympy.expand(a[1] - b[1]) == 0
+            return sympy.expand(a[1] - b[1]) == 0
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
-        return a == b
-    return type(a) is type(b) and a == b
+    return False
 
 
 def _describe(op: tuple) -> str:
     kind, target, *_ = op
-    return "the output" if kind == "output" else f"`{target}`"
+    if kind == "output":
+        return "the output"
+    return f"`{target if isinstance(target, str) else getattr(target, '__name__', target)}`"

@@ -8,6 +8,7 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.errors import ConstraintViolationError
+from strict_tracer.packaging.small_size_check import plan_small_sizes
 from support.helpers import CallFn, run_and_compare_state
 
 
@@ -182,3 +183,19 @@ def test_a_refusal_at_the_small_size_refuses_the_export():
         _export(branch_on_data_at_one, torch.randn(4, 3), Dim("b", max=64))
     assert "At b = 1 the program differs from a trace at that size: tracing there is refused " \
            "(GraphBreakError: data-dependent branch" in str(caught.value)
+
+
+def _planned_sizes(fn, x, dim) -> list:
+    result = strict_tracer.api.trace(CallFn(fn), (x,), {}, dynamic_shapes=({0: dim},))
+    plan = plan_small_sizes(result)
+    return [] if plan is None else [dict(sizes).popitem()[1] for _, sizes in plan.points]
+
+
+def test_only_the_sizes_a_decision_may_not_hold_at_are_traced_again():
+    # `b != 1` holds at 0: only 1 is traced again. `b > 1` fails at both.
+    assert _planned_sizes(_branch_on_one, torch.randn(4, 3), Dim("b", max=64)) == [1]
+
+    def greater_than_one(x):
+        return x + 1 if x.shape[0] > 1 else x - 1
+    assert _planned_sizes(greater_than_one, torch.randn(4, 3), Dim("b", max=64)) == [0, 1]
+    assert _planned_sizes(greater_than_one, torch.randn(4, 3), Dim("b", min=1, max=64)) == [1]
