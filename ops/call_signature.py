@@ -9,6 +9,7 @@ import torch
 
 from strict_tracer.proxy import TensorProxy
 from strict_tracer.symbolic import SymInt, SymValue
+from strict_tracer.symbolic.small_sizes import declared_bound
 
 from .oracle.probe_symbols import ProbeSymbols, dense_stride_form
 
@@ -170,8 +171,9 @@ def lookup(cache: dict, head: tuple, args: tuple, kwargs: dict, shape_env: Any) 
         key = (*head, signature(args, proxies, seen, syms), signature(kwargs, proxies, seen, syms))
         # The stand-ins carry each value's range, and torch routes on what a range decides
         # without a guard (x[:, :6] skips its slice when the width is known <= 6): a template
-        # serves only values of the same ranges.
-        key = (key, tuple(shape_env.bound(v.expr) for v in syms.values))
+        # serves only values of the same ranges. The declared ones: a named Dim's 0 and 1
+        # included, where torch's routing must leave a guard for us to note (small_sizes.py).
+        key = (key, tuple(declared_bound(shape_env, v.expr) for v in syms.values))
         return key, cache.get(key), proxies, syms
     except (Uncacheable, TypeError):   # TypeError: an unhashable constant in the signature
         proxies, seen, syms = [], {}, SymArgs()

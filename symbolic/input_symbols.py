@@ -132,19 +132,20 @@ def _named_symbol(env: ShapeEnv, spec: DimSpec, where: InputDim, hint: int) -> S
              f"constant ({hint}). Example inputs of size 0 or 1 are specialized; "
              f"use an example of size >= 2 for a dynamic dimension."],
             [f"{name} = {hint}"], [name])
-    sym = env.create_symbol(hint, where.source, lo, hi, origin=where)
+    declared = _relaxed_to(spec.min, lo)
+    sym = env.create_symbol(hint, where.source, lo, hi, origin=where, nonnegative=declared == 0)
     env.symbols[sym.expr].keep = KEEP[NAMED]
     env.symbols[sym.expr].size_like = hint in (0, 1)
-    _note_relaxed(env, sym, spec.min, lo)
+    if declared is not None:
+        env.small_sizes.relaxed[sym.expr] = declared
     return sym
 
 
-def _note_relaxed(env: ShapeEnv, sym: SymInt, declared_min: Optional[int], lo: int) -> None:
-    """A named Dim traced from 2 up whose declared range starts at 0 or 1. (Dim.AUTO and
+def _relaxed_to(declared_min: Optional[int], lo: int) -> Optional[int]:
+    """The declared minimum (0 or 1) of a named Dim traced from 2 up, else None. (Dim.AUTO and
     Dim.DYNAMIC ranges start at 2 in the program's range constraints, as torch.export's do.)"""
     declared = 0 if declared_min is None else declared_min
-    if declared < lo == 2:
-        env.small_sizes.relaxed[sym.expr] = declared
+    return declared if declared < lo == 2 else None
 
 
 def _int_symbol(env: ShapeEnv, result: InputSymbols, leaf: int, path: tuple, value: int,
@@ -271,9 +272,12 @@ def _derived(env: ShapeEnv, result: InputSymbols, named: dict, spec: DimSpec, wh
         if root_hint < 2:
             return _specialized_root(result, root, root_hint, spec, hint)
         lo = max(2, root.min)       # a root is a size too, as torch.export has it
-        root_sym = env.create_symbol(root_hint, root.__name__, lo, hi)
+        declared = _relaxed_to(root.min, lo)
+        root_sym = env.create_symbol(root_hint, root.__name__, lo, hi,
+                                     nonnegative=declared == 0)
         env.symbols[root_sym.expr].keep = KEEP[NAMED]
-        _note_relaxed(env, root_sym, root.min, lo)
+        if declared is not None:
+            env.small_sizes.relaxed[root_sym.expr] = declared
         result.phantoms[root.__name__] = root_sym
         result.by_symbol[root_sym.expr] = SpecSymbol(root_sym.expr, NAMED, [], root, root.min,
                                                      root.max)

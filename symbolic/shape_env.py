@@ -104,12 +104,13 @@ class ShapeEnv:
         self._counter[prefix] = n + 1
         return sympy.Symbol(f"{prefix}{n}", **assumptions)
 
-    def create_symbol(self, hint: int, source: str, lower: int = 2, upper=INF,
-                      origin: Any = None, positive: bool = True) -> SymInt:
+    def create_symbol(self, hint: int, source: str, lower: int = 2, upper=INF, origin: Any = None,
+                      positive: bool = True, nonnegative: bool = False) -> SymInt:
         """A backed symbol for an input dimension (hint = the example's size) or an int input
-        (`positive=False`: its range may hold 0)."""
-        symbol = self._fresh("s", integer=True, positive=True) if positive else \
-            self._fresh("s", integer=True)
+        (`positive=False`). `nonnegative`: a named Dim from 0 traced from 2 up, which sympy
+        must not take as nonzero (no decision would be noted, small_sizes.py)."""
+        sign = {"nonnegative": True} if nonnegative else {"positive": True} if positive else {}
+        symbol = self._fresh("s", integer=True, **sign)
         self.symbols[symbol] = SymbolInfo(symbol, hint, source, lower, upper, len(self.symbols),
                                           origin=origin)
         return SymInt(symbol, hint, self)

@@ -14,7 +14,8 @@ from typing import Any, Callable
 
 import sympy
 
-from .ranges import Range, decide
+from .functions import strip_float
+from .ranges import Range, bound, decide
 from .solving import negation
 
 
@@ -46,6 +47,15 @@ class SmallSizeLog:
             declared = self.relaxed.get(symbol)
             return (declared, hi) if declared is not None and lo == 2 else (lo, hi)
         return ranged
+
+
+def declared_bound(env: Any, expr: sympy.Basic) -> Range:
+    """The bound of `expr` over the declared ranges of `env` (a ShapeEnv): a relaxed size's 0
+    or 1 included. Torch's code run on stand-ins of these ranges cannot settle a question
+    about 0 or 1 by range alone: it leaves a guard, which our engine decides and notes."""
+    log = env.small_sizes
+    ranges = log.declared_range(env.range_of) if log.relaxed else env.range_of
+    return bound(strip_float(env.resolve(expr)), ranges)
 
 
 @dataclass

@@ -27,6 +27,7 @@ from torch.utils._sympy.value_ranges import ValueRanges
 from strict_tracer.symbolic import SymBool, SymFloat, SymInt, SymValue
 from strict_tracer.symbolic.functions import RoundToInt, ToFloat, TruncToInt, strip_float
 from strict_tracer.symbolic.ranges import INF
+from strict_tracer.symbolic.small_sizes import declared_bound
 from strict_tracer.symbolic.values import wrap
 
 
@@ -183,7 +184,10 @@ class ProbeSymbols:
         source = ConstantSource(StandInPool.source_name())
         symbol = self.torch_env.create_symbol(hint, source, dynamic_dim=DimDynamic.DYNAMIC,
                                               positive=None, do_not_specialize_zero_one=True)
-        lo, hi = value.env.bound(value.expr)
+        # A size's declared range, 0 and 1 of a named Dim traced from 2 up included: a question
+        # torch's code would settle with the 2-up range (`numel == 0` in batch_norm) becomes a
+        # routing guard, which our engine decides and notes (symbolic/small_sizes.py).
+        lo, hi = declared_bound(value.env, value.expr)
         if lo >= 0:     # a size: torch's kernels may rely on it being non-negative
             self.torch_env.var_to_range[symbol] = ValueRanges(
                 int(lo), int_oo if hi == INF else int(hi))

@@ -8,6 +8,7 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.errors import ConstraintViolationError
+from strict_tracer.ops import clear_template_cache
 from strict_tracer.packaging.small_size_check import plan_small_sizes
 from support.helpers import CallFn, run_and_compare_state
 
@@ -199,3 +200,29 @@ def test_only_the_sizes_a_decision_may_not_hold_at_are_traced_again():
         return x + 1 if x.shape[0] > 1 else x - 1
     assert _planned_sizes(greater_than_one, torch.randn(4, 3), Dim("b", max=64)) == [0, 1]
     assert _planned_sizes(greater_than_one, torch.randn(4, 3), Dim("b", min=1, max=64)) == [1]
+
+
+class TrainingNorm(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.norm = torch.nn.BatchNorm1d(6)
+
+    def forward(self, x):
+        return self.norm(x) + 1
+
+
+@pytest.mark.parametrize("first", [None, Dim("a", min=2, max=64)],
+                         ids=["alone", "after_a_2_up_export"])
+def test_a_size_zero_question_torch_settles_is_checked(first):
+    # batch_norm's decomposition asks `numel == 0` (torch's C++ code, on the oracle's stand-ins):
+    # eager returns a copy at batch 0, the program traced from 2 up runs the kernel, which fails
+    # on an empty batch. The question must reach our engine even after a template was made for
+    # the same call over the range from 2 up.
+    clear_template_cache()          # no template of an earlier test: this one makes them
+    if first is not None:
+        strict_tracer.export(TrainingNorm(), (torch.randn(4, 6),), dynamic_shapes=({0: first},))
+    with pytest.raises(ConstraintViolationError) as caught:
+        strict_tracer.export(TrainingNorm(), (torch.randn(4, 6),),
+                             dynamic_shapes=({0: Dim("b", max=64)},))
+    assert "At b = 0 the program differs from a trace at that size: it fails there" \
+        in str(caught.value)
