@@ -71,7 +71,6 @@ def small_size_cases(env: Any) -> list[SmallSize]:
     symbol creation order; then, for a decision over several relaxed sizes (`b * s != 1`),
     those sizes at that value together."""
     log = env.small_sizes
-    ranges = log.declared_range(env.range_of)
     cases: dict[tuple, SmallSize] = {}
     joint: dict[int, SmallSize] = {}
     for decision in log.decisions:
@@ -79,16 +78,19 @@ def small_size_cases(env: Any) -> list[SmallSize]:
         symbols = sorted((s for s in fact.free_symbols & log.relaxed.keys()
                           if env.range_of(s)[0] == 2),   # narrowed: the constraint check's
                          key=lambda s: env.symbols[s].index)
+        # The sizes not held stay at the example's (traced, from 2 up): a decision that holds
+        # over those ranges at the held values is made alike by the trace at that point.
         for symbol in symbols:
             for value in range(log.relaxed[symbol], 2):
-                if _holds_at(fact, {symbol: value}, ranges):
-                    continue
-                _add(cases.setdefault((env.symbols[symbol].index, value),
-                                      SmallSize({symbol: value})), decision)
-                if len(symbols) > 1 and not _holds_at(fact, dict.fromkeys(symbols, value), ranges):
-                    together = joint.setdefault(value, SmallSize({}))
-                    together.at.update((s, value) for s in symbols if log.relaxed[s] <= value)
-                    _add(together, decision)
+                if not _holds_at(fact, {symbol: value}, env.range_of):
+                    _add(cases.setdefault((env.symbols[symbol].index, value),
+                                          SmallSize({symbol: value})), decision)
+        for value in (0, 1):
+            held = [s for s in symbols if log.relaxed[s] <= value]
+            if len(held) > 1 and not _holds_at(fact, dict.fromkeys(held, value), env.range_of):
+                together = joint.setdefault(value, SmallSize({}))
+                together.at.update((s, value) for s in held)
+                _add(together, decision)
     return [cases[key] for key in sorted(cases)] + [joint[v] for v in sorted(joint)
                                                     if len(joint[v].at) > 1]
 

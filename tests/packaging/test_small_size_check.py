@@ -159,13 +159,14 @@ def test_the_small_size_traces_leave_the_modules_state_as_it_was():
                           [((torch.randn(1, 3),), {}), ((torch.randn(0, 3),), {})])
 
 
-def test_two_sizes_at_one_together_are_checked_too():
-    class Product(torch.nn.Module):
-        def forward(self, x, y):
-            if x.shape[0] * y.shape[0] == 1:      # only when both are 1
-                return x.sum() + y.sum()
-            return x.sum() - y.sum()
+class Product(torch.nn.Module):
+    def forward(self, x, y):
+        if x.shape[0] * y.shape[0] == 1:      # only when both are 1
+            return x.sum() + y.sum()
+        return x.sum() - y.sum()
 
+
+def test_two_sizes_at_one_together_are_checked_too():
     with pytest.raises(ConstraintViolationError) as caught:
         strict_tracer.export(Product(), (torch.randn(4, 3), torch.randn(5, 3)),
                              dynamic_shapes=({0: Dim("b", max=8)}, {0: Dim("c", max=8)}))
@@ -226,3 +227,13 @@ def test_a_size_zero_question_torch_settles_is_checked(first):
                              dynamic_shapes=({0: Dim("b", max=64)},))
     assert "At b = 0 the program differs from a trace at that size: it fails there" \
         in str(caught.value)
+
+
+def test_a_point_is_traced_only_where_the_other_sizes_at_the_example_leave_a_decision_open():
+    # `b * c != 1` holds at b = 1 for every c the trace covers (from 2 up): only b = c = 1,
+    # both small together, is traced again.
+    result = strict_tracer.api.trace(Product(), (torch.randn(4, 3), torch.randn(5, 3)), {},
+                                     dynamic_shapes=({0: Dim("b", max=8)}, {0: Dim("c", max=8)}))
+    plan = plan_small_sizes(result)
+    assert [sorted((plan.names[s], v) for s, v in case.at.items()) for case, _ in plan.points] \
+        == [[("b", 1), ("c", 1)]]
