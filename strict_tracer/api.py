@@ -112,7 +112,8 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
                                                    Stages(f"small-size trace of "
                                                           f"{type(mod).__name__}"),
                                                    preserve_module_call_signature,
-                                                   prefer_deferred_runtime_asserts_over_guards))
+                                                   prefer_deferred_runtime_asserts_over_guards,
+                                                   stack_traces=False))
         if isinstance(additional_inputs, torch.export.AdditionalInputs):
             additional_inputs.verify(program)   # each added input meets the guards
         stages.finished()
@@ -124,7 +125,7 @@ def _export_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes
                  ) -> tuple[torch.export.ExportedProgram, TraceResult]:
     """Stages 1-6 and the artifact check."""
     functional = _functional_once(mod, args, kwargs, dynamic_shapes, stages, preserve,
-                                  defer_guards)
+                                  defer_guards, stack_traces=True)
     with _as_torch_op_failures():
         program = package(functional, stages)
         with stages.part("check"):
@@ -133,13 +134,14 @@ def _export_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes
 
 
 def _functional_once(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
-                     stages: Stages, preserve: tuple[str, ...], defer_guards: bool
-                     ) -> FunctionalProgram:
-    """Stages 1-5: the functional program, not packaged (the sizes 0/1 check compares these)."""
+                     stages: Stages, preserve: tuple[str, ...], defer_guards: bool,
+                     stack_traces: bool) -> FunctionalProgram:
+    """Stages 1-5: the functional program, not packaged (the sizes 0/1 check compares these,
+    without stack traces)."""
     with _as_torch_op_failures():
         result = trace(mod, args, kwargs, dynamic_shapes=dynamic_shapes,
                        preserve_module_call_signature=preserve, stages=stages,
-                       defer_guards=defer_guards)
+                       defer_guards=defer_guards, stack_traces=stack_traces)
         functional = functionalize(result)
         if result.inputs.symbols is not None:
             with stages.part("solve"):
@@ -190,24 +192,27 @@ def _log_trace(stages: Stages, interp: Interpreter) -> None:
 
 def trace(mod: torch.nn.Module, args: tuple, kwargs: dict, *, dynamic_shapes: Any = None,
           explain: Any = None, preserve_module_call_signature: tuple[str, ...] = (),
-          stages: Stages | None = None, defer_guards: bool = False) -> TraceResult:
+          stages: Stages | None = None, defer_guards: bool = False,
+          stack_traces: bool = True) -> TraceResult:
     """Stages 1-3 and the constraint check: inputs, interpretation of forward(), outputs.
 
     `explain` is an explain.ExplainSession when explain() runs the trace; `stages` logs the
-    stages at INFO; `defer_guards` is export's prefer_deferred_runtime_asserts_over_guards.
+    stages at INFO; `defer_guards` is export's prefer_deferred_runtime_asserts_over_guards;
+    `stack_traces` off leaves nodes without their stack_trace (a trace only compared).
     """
     with context.export_lock:
         return _trace(mod, args, kwargs, dynamic_shapes, explain,
                       stages or Stages(f"trace of {type(mod).__name__}"),
-                      preserve_module_call_signature, defer_guards)
+                      preserve_module_call_signature, defer_guards, stack_traces)
 
 
 def _trace(mod: torch.nn.Module, args: tuple, kwargs: dict, dynamic_shapes: Any,
            explain: Any, stages: Stages, preserve: tuple[str, ...] = (),
-           defer_guards: bool = False) -> TraceResult:
+           defer_guards: bool = False, stack_traces: bool = True) -> TraceResult:
     renew_if_large()
     try:
         state = TraceState(mod)
+        state.stack_traces = stack_traces
         state.shape_env.defer_guards = defer_guards
         state.preserved = preserved_modules(mod, preserve)
         state.symbol_printer = program_names

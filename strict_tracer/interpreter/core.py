@@ -88,15 +88,18 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
     def node_metadata(self) -> dict[str, Any]:
         """Metadata torch.export records on every node: source stack and module stack."""
         parts, positions = [], []
+        with_text = self.state.stack_traces
         for frame in self.frames:
             lineno = frame.lineno
             positions.append((frame.code, lineno))
-            entry = frame.decoded.stack_entries.get(lineno)
-            parts.append(_stack_entry(frame, lineno) if entry is None else entry)
+            if with_text:
+                entry = frame.decoded.stack_entries.get(lineno)
+                parts.append(_stack_entry(frame, lineno) if entry is None else entry)
         retraced = self.state.retraced
         original = {} if retraced is None or not positions else \
             retraced.metadata(*positions[-1])
-        return {"stack_trace": "".join(parts), "nn_module_stack": self.state.nn_module_stack(),
+        return {"stack_trace": "".join(parts) if with_text else None,
+                "nn_module_stack": self.state.nn_module_stack(),
                 **self.state.node_source_fn(), **original, **_fx_annotation(),
                 "st_grad": (self.state.grad_enabled, self.state.grad_region),
                 "st_autocast": self.state.autocast.region,

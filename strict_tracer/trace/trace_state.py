@@ -35,6 +35,9 @@ class TraceState:
         # How logs print an expression of the input symbols: (shape_env, input_symbols) ->
         # expr -> str; set by the export pipeline (packaging/torch_symbols.program_names), else str.
         self.symbol_printer: Any = None
+        # Node stack traces (torch.export's `stack_trace`): off for a trace that is only
+        # compared, never returned (the sizes 0/1 check), whose text would only cost.
+        self.stack_traces = True
         self.sym_nodes = SymNodes(self.graph, self.shape_env)
         # Enclosing (graph, sym nodes, write guard) of the operator bodies being traced.
         self.scopes: list[tuple[Any, Any, Any]] = []

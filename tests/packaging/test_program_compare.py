@@ -14,7 +14,8 @@ from support.helpers import CallFn
 
 def _general_and_small(fn, x, small_x):
     general = strict_tracer.export(CallFn(fn), (x,), dynamic_shapes=({0: Dim("b", min=2)},))
-    small = _functional_once(CallFn(fn), (small_x,), {}, None, Stages("test"), (), False)
+    small = _functional_once(CallFn(fn), (small_x,), {}, None, Stages("test"), (), False,
+                             stack_traces=False)
     return general, small
 
 
@@ -48,3 +49,14 @@ def test_keys_keep_bools_apart_from_ints_and_sizes_equal_in_value():
     s = sympy.Symbol("s", integer=True)
     assert _same(("sym", (s + 1) * (s + 2)), ("sym", s**2 + 3 * s + 2))
     assert not _same(("sym", 2 * s), ("sym", 2 * s + 1))
+
+
+def test_a_trace_only_compared_carries_no_stack_traces():
+    def fn(x):
+        return x.sin() + 1
+    traced = {flag: _functional_once(CallFn(fn), (torch.randn(2, 3),), {}, None, Stages("test"),
+                                     (), False, stack_traces=flag) for flag in (True, False)}
+    ops = {flag: [n for n in program.trace.graph.graph.nodes if n.op == "call_function"]
+           for flag, program in traced.items()}
+    assert all("return x.sin() + 1" in n.meta["stack_trace"] for n in ops[True])
+    assert [n.meta["stack_trace"] for n in ops[False]] == [None, None]
