@@ -113,7 +113,8 @@ def export(mod: torch.nn.Module, args: tuple, kwargs: dict | None = None, *,
                                                           f"{type(mod).__name__}"),
                                                    preserve_module_call_signature,
                                                    prefer_deferred_runtime_asserts_over_guards,
-                                                   stack_traces=False))
+                                                   stack_traces=False),
+                                  deferred_asserts=prefer_deferred_runtime_asserts_over_guards)
         if isinstance(additional_inputs, torch.export.AdditionalInputs):
             additional_inputs.verify(program)   # each added input meets the guards
         stages.finished()

@@ -57,12 +57,13 @@ def plan_small_sizes(result: TraceResult) -> Optional[SmallSizePlan]:
 
 
 def check_small_sizes(program: torch.export.ExportedProgram, plan: SmallSizePlan, args: tuple,
-                      kwargs: dict, trace_static: Tracer) -> None:
+                      kwargs: dict, trace_static: Tracer, deferred_asserts: bool = False) -> None:
     """Raise ConstraintViolationError unless `program` agrees, at every small size its range
     constraints admit and tracing decided without covering, with a trace at that size.
 
     `trace_static(args, kwargs)` traces the same module with static shapes and functionalizes
-    the trace; it is packaged only when both programs must run.
+    the trace; it is packaged only when both programs must run. `deferred_asserts`: the export
+    deferred its guards to runtime asserts, which may fail there (program_compare).
     """
     for case, sizes in plan.points:
         small_args, small_kwargs = _narrowed(args, kwargs, sizes)
@@ -75,7 +76,7 @@ def check_small_sizes(program: torch.export.ExportedProgram, plan: SmallSizePlan
                            f"({type(error).__name__}: {first_line(error)})") from error
         except Exception:       # forward() itself fails there: eager has no result to match
             continue
-        difference = first_difference(program, small)
+        difference = first_difference(program, small, deferred_asserts)
         if difference is not None and runnable(program, small_args, small_kwargs):
             # Another form may still compute the same: both programs run at that size.
             difference = same_results(program, package(small), small_args, small_kwargs)

@@ -237,3 +237,21 @@ def test_a_point_is_traced_only_where_the_other_sizes_at_the_example_leave_a_dec
     plan = plan_small_sizes(result)
     assert [sorted((plan.names[s], v) for s, v in case.at.items()) for case, _ in plan.points] \
         == [[("b", 1), ("c", 1)]]
+
+
+def test_a_deferred_assert_failing_at_zero_is_the_program_refusing_there_loudly():
+    # The reshape's guards (rows % 4 != 0, rows != 4) are deferred to runtime asserts on
+    # request; at 0 one fails, as at 4 or 8: the program raises there, never answers wrongly.
+    class ViewByWidth(torch.nn.Module):
+        def forward(self, x):
+            return x.view(x.size(1), -1).softmax(0)
+
+    ep = strict_tracer.export(ViewByWidth(), (torch.randn(10, 4, 3),),
+                              dynamic_shapes=({0: Dim("rows")},),
+                              prefer_deferred_runtime_asserts_over_guards=True)
+    for rows in (0, 8):
+        with pytest.raises(RuntimeError, match="Runtime assertion failed"):
+            ep.module()(torch.randn(rows, 4, 3))
+    for rows in (1, 7):
+        x = torch.randn(rows, 4, 3)
+        torch.testing.assert_close(ep.module()(x), ViewByWidth()(x))
