@@ -171,7 +171,11 @@ class Functionalizer:
 
     def _remap_in_place(self, node: torch.fx.Node) -> None:
         """Arguments read their current values. In a graph without writes they are the same
-        nodes: not assigned again (an assignment rebuilds the node's uses)."""
+        nodes (found by reading each input node once, in the order `_arg` reads them): not
+        assigned again (an assignment rebuilds the node's uses)."""
+        if all(self.read(ft).node is arg for arg in node._input_nodes
+               if isinstance(ft := self.values.get(arg), FTensor)):
+            return
         args, kwargs = self._arg(node.args, True), self._arg(node.kwargs, True)
         if args is not node.args:
             node.args = args
@@ -481,10 +485,8 @@ def _narrow_as_slice(node: torch.fx.Node) -> bool:
 
 def _has_fx_node(value: Any) -> bool:
     """A non-tensor node among the arguments (a size computed in the graph)."""
-    if isinstance(value, dict):
-        value = list(value.values())
-    if isinstance(value, (list, tuple)):
-        return any(_has_fx_node(v) for v in value)
+    if isinstance(value, (list, tuple, dict)):
+        return any(_has_fx_node(v) for v in (value.values() if isinstance(value, dict) else value))
     return isinstance(value, torch.fx.Node)
 
 

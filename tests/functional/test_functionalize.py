@@ -515,3 +515,38 @@ def test_arguments_read_the_values_written_before_them():
                       fresh=[((torch.randn(4), torch.randn(4)), {})])
     assert not [t for t in aten_targets(ep) if ".mul_." in t or ".copy_." in t]
     assert "aten.mul.Tensor" in aten_targets(ep)
+
+
+class _FullRemap(strict_tracer.functional.rewrite.Functionalizer):
+    """What `_remap_in_place` replaced: every node's arguments rebuilt from current values."""
+
+    def _remap_in_place(self, node):
+        args, kwargs = self._arg(node.args, True), self._arg(node.kwargs, True)
+        if args is not node.args:
+            node.args = args
+        if kwargs is not node.kwargs:
+            node.kwargs = kwargs
+
+
+def _program_text(ep) -> str:
+    return "\n".join([ep.graph_module.print_readable(print_output=False),
+                      str(ep.graph_signature), str(ep.range_constraints)])
+
+
+@pytest.mark.parametrize("name,cls,make_args", CASES + [
+    ("dynamic_writes", DynamicWrites, lambda: (torch.randn(8, 4),)),
+    ("no_grad_block", NoGradBlock, lambda: (torch.randn(3),))],
+    ids=[c[0] for c in CASES] + ["dynamic_writes", "no_grad_block"])
+def test_remap_reading_each_input_once_gives_the_full_remaps_program(name, cls, make_args,
+                                                                    monkeypatch):
+    dynamic = {"x": {0: torch.export.Dim("batch", min=3, max=64)}} \
+        if cls is DynamicWrites else None
+    mod = cls().train() if cls is DynamicWrites else cls()
+
+    def export():
+        torch.manual_seed(0)
+        return strict_tracer.export(copy.deepcopy(mod), make_args(), dynamic_shapes=dynamic)
+    ours = export()
+    monkeypatch.setattr(strict_tracer.functional, "Functionalizer", _FullRemap)
+    reference = export()
+    assert _program_text(ours) == _program_text(reference)
