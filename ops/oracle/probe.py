@@ -18,7 +18,7 @@ from torch._subclasses.fake_tensor import disable_fake_tensor_cache
 from torch._subclasses.schema_check_mode import SchemaCheckMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import hint_kernels
+from . import hint_kernels, pre_dispatch
 
 from .fakes import fake_mode
 
@@ -132,6 +132,7 @@ def _run(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     start = len(guards)
     recorder = _Recorder(guards, decompose, at_hints)
     mode = fake_mode()
+    pre_dispatch.prune()
     no_cache = disable_fake_tensor_cache(mode) if symbolic else contextlib.nullcontext()
     try:
         with torch.set_grad_enabled(grad_enabled), _autocast(autocast), mode, no_cache, \
