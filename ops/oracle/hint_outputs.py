@@ -1,7 +1,7 @@
-"""Outputs at the hints without the kernel, for calls whose output a few checks decide.
+"""Outputs of static calls without the kernel, for calls whose output a few checks decide.
 
-A kernel at the hints (hint_kernels.HintKernels) runs only for its output's layout, dtype and
-autograd state. For `aten.linear` on floating tensors of one dtype and device with matching
+A kernel on static fakes (a static probe's recorded call, or a kernel at the hints,
+hint_kernels.HintKernels) runs only for its output's layout, dtype and autograd state. For `aten.linear` on floating tensors of one dtype and device with matching
 sizes, those are known without it (a fresh contiguous tensor of shape `input[:-1] +
 (out_features,)`), and the kernel (its CompositeImplicit decomposition through torch's fake
 dispatch, several ms) is skipped; so for `aten.addmm` with a 1-d bias and `aten.layer_norm` of
@@ -40,8 +40,13 @@ def _plain(tensors: tuple) -> bool:
     first = tensors[0]
     mode = fake_mode()
     return all(type(t) is FakeTensor and t.fake_mode is mode and t.layout is torch.strided
-               and t.dtype is first.dtype and t.device == first.device for t in tensors) \
-        and first.dtype.is_floating_point
+               and t.dtype is first.dtype and t.device == first.device and _static(t)
+               for t in tensors) and first.dtype.is_floating_point
+
+
+def _static(t: torch.Tensor) -> bool:
+    """Sizes and strides are plain ints (a symbolic probe's stand-ins are its kernel's)."""
+    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride())
 
 
 def _linear(input: Any, weight: Any, bias: Any = None) -> torch.Tensor | None:

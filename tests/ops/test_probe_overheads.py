@@ -1,18 +1,95 @@
 """What a probe saves beyond the op's own kernel gives the programs the probe gave before:
 
+- a static probe's recorded linear / addmm / layer_norm takes its output from
+  ops/oracle/hint_outputs.py instead of the kernel: the same recorded calls and outputs, and
+  the same exported programs (graph, node metadata, guards) as with the kernel;
 - pruning torch's cached-op set (ops/oracle/pre_dispatch.py) keeps every op that holds a
   PreDispatch entry, and the recorder still sees every call afterwards.
 """
+import pytest
 import torch
+import torch.nn.functional as F
 from torch._dispatch.python import enable_python_dispatcher
 from torch._ops import get_cached_ops
+from torch.export import Dim
 
+import strict_tracer
+from strict_tracer.ops import clear_template_cache
 from strict_tracer.ops.oracle import pre_dispatch
 from strict_tracer.ops.oracle import probe as probe_module
 from strict_tracer.ops.oracle.fakes import fake_mode, make_fake
 from strict_tracer.proxy import TensorMeta
+from support.helpers import assert_same, readable, run_both
+from support.package_snapshot import describe
 
 CPU = torch.device("cpu")
+
+
+class Mlp(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a, self.b = torch.nn.Linear(8, 16), torch.nn.Linear(16, 8, bias=False)
+        self.norm = torch.nn.LayerNorm(8)
+        self.w, self.bias = torch.nn.Parameter(torch.randn(8, 8)), torch.nn.Parameter(torch.randn(8))
+
+    def forward(self, x):
+        y = self.b(torch.relu(self.a(x))) + self.a(x.transpose(0, 1)).sum()
+        conv1d = torch.addmm(self.bias, y.reshape(-1, 8), self.w).view(y.shape)    # HF's Conv1D
+        out = self.norm(conv1d) + F.layer_norm(y.transpose(0, 1), (8,)).transpose(0, 1)
+        return out, self.a(x.to(torch.float64).to(torch.float32)[:, 1:])
+
+
+def _export(model, args, dynamic, shortcut, monkeypatch):
+    """The program, and the ops the static shortcut answered for while exporting it."""
+    real, answered = probe_module.known_output, []
+
+    def spy(func, args, kwargs):
+        out = real(func, args, kwargs) if shortcut else None
+        if out is not None:
+            answered.append(str(func))
+        return out
+    monkeypatch.setattr(probe_module, "known_output", spy)
+    clear_template_cache()
+    ep = strict_tracer.export(model, args, dynamic_shapes=dynamic)
+    monkeypatch.undo()
+    return ep, answered
+
+
+@pytest.mark.parametrize("grad", [True, False])
+@pytest.mark.parametrize("dynamic", [None, {"x": (Dim.DYNAMIC, Dim.DYNAMIC, Dim.STATIC)}])
+def test_static_shortcut_gives_the_kernels_program(grad, dynamic, monkeypatch):
+    model, args = Mlp(), (torch.randn(3, 4, 8),)
+    with torch.set_grad_enabled(grad):
+        ours, answered = _export(model, args, dynamic, True, monkeypatch)
+        theirs, _ = _export(model, args, dynamic, False, monkeypatch)
+    if dynamic is None:
+        assert {"aten.linear.default", "aten.addmm.default", "aten.layer_norm.default"} <= set(answered)
+    assert readable(ours) == readable(theirs)
+    assert describe(ours) == describe(theirs)
+    assert str(ours.range_constraints) == str(theirs.range_constraints)
+    got, want = run_both(model, ours, args)
+    assert_same(got, want)
+
+
+def _layout(t):
+    return (tuple(t.shape), t.stride(), t.storage_offset(), t.dtype, t.requires_grad, t.is_leaf)
+
+
+@pytest.mark.parametrize("grad", [True, False])
+def test_static_probe_records_the_same_call_and_output(grad, monkeypatch):
+    x = make_fake(TensorMeta((2, 3, 8), torch.float32, CPU, False))
+    w = make_fake(TensorMeta((4, 8), torch.float32, CPU, True, is_leaf=True))
+    cases = [(F.linear, (x, w)), (torch.addmm, (make_fake(TensorMeta((4,), torch.float32, CPU, True, is_leaf=True)),
+                                                 x.view(6, 8), w.t())),
+             (F.layer_norm, (x, (8,)))]
+    for fn, args in cases:
+        ours = probe_module.probe(fn, args, {}, grad)
+        monkeypatch.setattr(probe_module, "known_output", lambda func, args, kwargs: None)
+        theirs = probe_module.probe(fn, args, {}, grad)
+        monkeypatch.undo()
+        assert [(c.op, c.args[1:], c.kwargs) for c in ours.calls] == \
+            [(c.op, c.args[1:], c.kwargs) for c in theirs.calls]
+        assert _layout(ours.output) == _layout(theirs.output)
 
 
 class _HoldsPreDispatch:
