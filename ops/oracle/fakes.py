@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch._subclasses.fake_tensor import FakeTensorMode
+from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
 _fake_mode: FakeTensorMode | None = None
@@ -61,8 +61,7 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
             # A non-dense op output: made as a view directly (no tensor of its own first,
             # whose symbolic layout checks would cost as much again).
             return _non_leaf_view(meta, shape, strides, meta.storage_offset)
-        t = torch.empty_strided(shape, strides, dtype=meta.dtype, device=meta.device,
-                                layout=meta.layout)
+        t = empty_fake(shape, strides, meta.dtype, meta.device, meta.layout)
         if meta.storage_offset:
             t = t.as_strided(shape, strides, meta.storage_offset)
         if meta.requires_grad:
@@ -86,8 +85,26 @@ def _non_leaf_view(meta, shape: list, strides: list, offset: Any) -> torch.Tenso
         base_shape, base_strides = shape, strides
     else:
         base_shape, base_strides = [2, *shape], [offset, *strides]
-    base = torch.empty_strided(base_shape, base_strides, dtype=meta.dtype, device=meta.device)
+    base = empty_fake(base_shape, base_strides, meta.dtype, meta.device, torch.strided)
     return non_leaf(base).as_strided(shape, strides, offset)
+
+
+def empty_fake(shape: list, strides: list, dtype: torch.dtype, device: torch.device,
+               layout: torch.layout) -> torch.Tensor:
+    """`torch.empty_strided(...)` under the oracle's fake mode. For a strided layout it is
+    made as the mode's own constructor kernel makes it, a meta tensor wrapped as a fake of
+    `device`, without the trip through fake dispatch (argument normalization and its cache
+    key cost 7 times the tensor; tests/ops/test_fake_construction.py compares the two)."""
+    mode = fake_mode()
+    if layout is not torch.strided:
+        with mode:
+            return torch.empty_strided(shape, strides, dtype=dtype, device=device, layout=layout)
+    with torch._C._DisableTorchDispatch():
+        elem = torch.empty_strided(shape, strides, dtype=dtype, device=_META)
+    return FakeTensor(mode, elem, device)
+
+
+_META = torch.device("meta")
 
 
 def non_leaf(t: torch.Tensor) -> torch.Tensor:
