@@ -1,12 +1,12 @@
 """Outputs of static calls without the kernel, for calls whose output a few checks decide.
 
 A kernel on static fakes (a static probe's recorded call, or a kernel at the hints,
-hint_kernels.HintKernels) runs only for its output's layout, dtype and autograd state. For `aten.linear` on floating tensors of one dtype and device with matching
-sizes, those are known without it (a fresh contiguous tensor of shape `input[:-1] +
-(out_features,)`), and the kernel (its CompositeImplicit decomposition through torch's fake
-dispatch, several ms) is skipped; so for `aten.addmm` with a 1-d bias and `aten.layer_norm` of
-a contiguous input. Anything outside the checks runs the kernel, whose errors
-are eager's. tests/ops/test_hint_outputs.py compares each answer with the kernel's across
+hint_kernels.HintKernels) runs only for its output's layout, dtype and autograd state. For
+`aten.linear` on floating tensors of one dtype and device with matching sizes, those are known
+without it (a fresh contiguous tensor of shape `input[:-1] + (out_features,)`), and the kernel
+(its CompositeImplicit decomposition through torch's fake dispatch, several ms) is skipped; so
+for `aten.addmm` with a 1-d bias and `aten.layer_norm` of a contiguous input. Anything outside
+the checks runs the kernel, whose errors are eager's. tests/ops/test_hint_outputs.py compares each answer with the kernel's across
 shapes, layouts, dtypes and grad modes.
 """
 from __future__ import annotations

@@ -205,9 +205,9 @@ class ProbeSymbols:
         call as it would for any size (x[:, :6] is a slice, not the alias it is at size 6).
         `index_of`: the call's index of each symbolic value (its SymArgs).
 
-        Making one costs torch's symbolic contiguity checks (~2-4 ms); a fake over pooled
-        stand-ins is shared with later calls of the trace that need the same layout, lent to
-        one call at a time and given back (`give_back`) only unchanged."""
+        Making one costs torch's symbolic storage and contiguity arithmetic (~1 ms); a fake
+        over pooled stand-ins is shared with later calls of the trace that need the same
+        layout, lent to one call at a time and given back (`give_back`) only unchanged."""
         key = self._fake_key(meta, index_of)
         if key is not None:
             made = self.pool.take_fake(key)

@@ -30,7 +30,8 @@ class Mlp(torch.nn.Module):
         super().__init__()
         self.a, self.b = torch.nn.Linear(8, 16), torch.nn.Linear(16, 8, bias=False)
         self.norm = torch.nn.LayerNorm(8)
-        self.w, self.bias = torch.nn.Parameter(torch.randn(8, 8)), torch.nn.Parameter(torch.randn(8))
+        self.w = torch.nn.Parameter(torch.randn(8, 8))
+        self.bias = torch.nn.Parameter(torch.randn(8))
 
     def forward(self, x):
         y = self.b(torch.relu(self.a(x))) + self.a(x.transpose(0, 1)).sum()
@@ -63,7 +64,8 @@ def test_static_shortcut_gives_the_kernels_program(grad, dynamic, monkeypatch):
         ours, answered = _export(model, args, dynamic, True, monkeypatch)
         theirs, _ = _export(model, args, dynamic, False, monkeypatch)
     if dynamic is None:
-        assert {"aten.linear.default", "aten.addmm.default", "aten.layer_norm.default"} <= set(answered)
+        assert {"aten.linear.default", "aten.addmm.default",
+                "aten.layer_norm.default"} <= set(answered)
     assert readable(ours) == readable(theirs)
     assert describe(ours) == describe(theirs)
     assert str(ours.range_constraints) == str(theirs.range_constraints)
@@ -79,8 +81,8 @@ def _layout(t):
 def test_static_probe_records_the_same_call_and_output(grad, monkeypatch):
     x = make_fake(TensorMeta((2, 3, 8), torch.float32, CPU, False))
     w = make_fake(TensorMeta((4, 8), torch.float32, CPU, True, is_leaf=True))
-    cases = [(F.linear, (x, w)), (torch.addmm, (make_fake(TensorMeta((4,), torch.float32, CPU, True, is_leaf=True)),
-                                                 x.view(6, 8), w.t())),
+    bias = make_fake(TensorMeta((4,), torch.float32, CPU, True, is_leaf=True))
+    cases = [(F.linear, (x, w)), (torch.addmm, (bias, x.view(6, 8), w.t())),
              (F.layer_norm, (x, (8,)))]
     for fn, args in cases:
         ours = probe_module.probe(fn, args, {}, grad)
