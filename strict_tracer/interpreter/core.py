@@ -8,7 +8,6 @@ reached through methods of `Interpreter` so handlers stay small.
 from __future__ import annotations
 
 import linecache
-import os
 import types
 from typing import Any
 
@@ -22,6 +21,7 @@ from ..symbolic import DataDependentError
 from .objects.attributes import AttributesMixin
 from .calls.policy import CallsMixin
 from .decode import Instr
+from .node_stack import NodeStack
 from .frame import NULL, UNBOUND, Frame, is_async_code, is_generator_code, make_frame
 from .binding import bind_handlers
 from .objects.protocols import PURE_ITERATORS, SAFE_TYPES
@@ -35,9 +35,6 @@ from .tensors.tensor_methods import Tensors
 from .objects.tracebacks import Tracebacks
 from .objects.text import Text
 
-# Frames of torch's own code (nn.Module forwards, functional wrappers) are not shown in node
-# stack traces, as in torch.export's: a node's trace ends at the user's line.
-_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 # Loop iterations (backward jumps) plus interpreted calls one export may run, so that no
 # program makes export run unbounded (`while True: pass` grows no graph). Real models use far
 # fewer (the benchmark zoo and tiny Hugging Face models: under 600); 2M steps is 2-15 s of
@@ -81,29 +78,23 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
         self.outer_frame: Frame | None = None
         # The bytecode log and explain mode run frames in their own loop (observe.py).
         self.observer = make_observer(self, explain)
+        self.node_stack = NodeStack()     # the frames' share of node metadata (node_stack.py)
         state.graph.node_metadata = self.node_metadata
         state.shape_env.provenance = self.current_location
 
     # ------------------------------------------------------------------ node metadata
     def node_metadata(self) -> dict[str, Any]:
         """Metadata torch.export records on every node: source stack and module stack."""
-        parts, positions = [], []
-        with_text = self.state.stack_traces
-        for frame in self.frames:
-            lineno = frame.lineno
-            positions.append((frame.code, lineno))
-            if with_text:
-                entry = frame.decoded.stack_entries.get(lineno)
-                parts.append(_stack_entry(frame, lineno) if entry is None else entry)
+        text, positions, where = self.node_stack.snapshot(self.frames, self.state.stack_traces)
         retraced = self.state.retraced
         original = {} if retraced is None or not positions else \
             retraced.metadata(*positions[-1])
-        return {"stack_trace": "".join(parts) if with_text else None,
+        return {"stack_trace": text,
                 "nn_module_stack": self.state.nn_module_stack(),
                 **self.state.node_source_fn(), **original, **_fx_annotation(),
                 "st_grad": (self.state.grad_enabled, self.state.grad_region),
                 "st_autocast": self.state.autocast.region,
-                "st_where": diagnose.TraceLocation.snapshot(self.frames, tuple(positions))}
+                "st_where": where}
 
     # ------------------------------------------------------------------ running frames
     def inline(self, func: types.FunctionType, args: tuple, kwargs: dict) -> Any:
@@ -321,16 +312,3 @@ class Interpreter(CallsMixin, ProtocolsMixin, ContainersMixin, AttributesMixin):
     def current_location(self) -> Location | None:
         """Provenance of guards and specializations: the user location being executed."""
         return diagnose.current_location(self)
-
-
-def _stack_entry(frame: Frame, lineno: int | None) -> str:
-    """One entry of a node's stack_trace ("" for torch's own frames), made once per line of
-    a code object (every node of a layer repeats its module's lines)."""
-    code = frame.code
-    if code.co_filename.startswith(_TORCH_DIR):
-        entry = ""
-    else:
-        source = linecache.getline(code.co_filename, lineno).strip() if lineno else ""
-        entry = f'  File "{code.co_filename}", line {lineno}, in {code.co_name}\n    {source}\n'
-    frame.decoded.stack_entries[lineno] = entry
-    return entry

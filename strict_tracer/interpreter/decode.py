@@ -82,9 +82,24 @@ class DecodedCode:
     offset_to_index: dict[int, int] = field(repr=False, default_factory=dict)
     # lineno -> this code's entry in a node's stack_trace (core.node_metadata makes them)
     stack_entries: dict[int | None, str] = field(repr=False, default_factory=dict)
+    # ip -> the line a frame stopped at ip is on (Frame.lineno), made on first use
+    lines: list[int] | None = field(repr=False, default=None)
 
     def index_of_offset(self, offset: int) -> int:
         return self.offset_to_index[offset]
+
+    def line_table(self) -> list[int]:
+        """`lines`: for each ip (0 .. len(instrs)), the line of instruction ip - 1 (of the
+        first instruction at ip 0), or of the nearest instruction before it that has one;
+        the code's first line when none has."""
+        line, lines = self.code.co_firstlineno, []
+        for instr in self.instrs:
+            if instr.lineno is not None:
+                line = instr.lineno
+            lines.append(line)
+        # ip 0 reads instruction 0 like ip 1 does (its line, or the first line)
+        self.lines = lines = [lines[0] if lines else line, *lines]
+        return lines
 
 
 # ---------------------------------------------------------------------- per-version resolution

@@ -65,13 +65,9 @@ class Frame:
 
     @property
     def lineno(self) -> int | None:
-        index = self.ip - 1 if self.ip > 0 else 0
-        while index >= 0:
-            line = self.instrs[index].lineno
-            if line is not None:
-                return line
-            index -= 1
-        return self.code.co_firstlineno
+        """The line of the instruction running (or last run): decode.DecodedCode.line_table."""
+        lines = self.decoded.lines
+        return (lines if lines is not None else self.decoded.line_table())[self.ip]
 
 
 def load_global(frame: Frame, name: str) -> Any:
