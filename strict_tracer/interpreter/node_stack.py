@@ -28,14 +28,16 @@ _IP = operator.attrgetter("ip")
 class NodeStack:
     """Makes (stack_trace or None, positions, TraceLocation or None) for a node made now."""
 
-    __slots__ = ("_outer", "_ips", "_with_text", "_text", "_positions")
+    __slots__ = ("_outer", "_ips", "_with_text", "_texts", "_positions", "_text", "_all")
 
     def __init__(self) -> None:
         self._outer: list[Frame] = []      # the outer frames last seen (held, so never reused)
         self._ips: list[int] = []          # their ips then
         self._with_text = False
-        self._text = ""                    # their stack_trace entries, outermost first
-        self._positions: tuple = ()        # their (code, lineno)
+        self._texts: list[str] = []        # stack_trace of outer[:i + 1], for each i
+        self._positions: list[tuple] = []  # (code, lineno) of each outer frame
+        self._text = ""                    # the outer frames' stack_trace (_texts[-1])
+        self._all: tuple = ()              # tuple(_positions)
 
     def snapshot(self, frames: list[Frame], with_text: bool) -> tuple[str | None, tuple,
                                                                       TraceLocation | None]:
@@ -48,7 +50,7 @@ class NodeStack:
             self._remember(outer, ips, with_text)
         top = frames[-1]
         lineno = top.lineno
-        positions = (*self._positions, (top.code, lineno))
+        positions = (*self._all, (top.code, lineno))
         text = None
         if with_text:
             entry = top.decoded.stack_entries.get(lineno)
@@ -56,15 +58,26 @@ class NodeStack:
         return text, positions, TraceLocation(positions, top.instrs, top.current_instr.index)
 
     def _remember(self, outer: list[Frame], ips: list[int], with_text: bool) -> None:
-        positions, parts = [], []
-        for frame in outer:
+        """Keep the levels that are the same frames at the same ips as before (a call
+        deeper or a return keeps all but the last), work out the others."""
+        same = 0
+        if with_text == self._with_text:
+            seen, seen_ips = self._outer, self._ips
+            end = min(len(outer), len(seen))
+            while same < end and outer[same] is seen[same] and ips[same] == seen_ips[same]:
+                same += 1
+        del self._texts[same:], self._positions[same:]
+        texts, positions = self._texts, self._positions
+        text = texts[-1] if texts else ""
+        for frame in outer[same:]:
             lineno = frame.lineno
             positions.append((frame.code, lineno))
             if with_text:
                 entry = frame.decoded.stack_entries.get(lineno)
-                parts.append(_stack_entry(frame, lineno) if entry is None else entry)
+                text += _stack_entry(frame, lineno) if entry is None else entry
+                texts.append(text)
         self._outer, self._ips, self._with_text = outer, ips, with_text
-        self._text, self._positions = "".join(parts), tuple(positions)
+        self._text, self._all = (texts[-1] if texts else ""), tuple(positions)
 
 
 def _stack_entry(frame: Frame, lineno: int | None) -> str:
