@@ -60,6 +60,9 @@ class SourceFns:
     def __init__(self) -> None:
         self._names = _Namespace()
         self._counts: dict[Any, int] = {}
+        # id(fn) -> (fn, *_describe_fn(fn)) for the few torch functions a program calls again
+        # and again (fn is held, so no other callee takes its id)
+        self._described: dict[int, tuple] = {}
         self.current: tuple[str, Any, tuple[str, str]] | None = None   # name, target, torch_fn
 
     @contextlib.contextmanager
@@ -86,15 +89,13 @@ class SourceFns:
             self.current = None
 
     def _describe(self, fn: Any) -> tuple[str, Any, tuple[str, str]]:
-        method = _OPERATOR_METHODS.get(fn)
-        torch_fn = getattr(torch.Tensor, method) if method is not None else fn
-        base = getattr(fn, "__name__", None) or type(fn).__name__
-        target = base if _is_tensor_method(fn) else fn
-        fn_name = getattr(torch_fn, "__name__", base)
+        entry = self._described.get(id(fn))
+        if entry is None:
+            entry = self._described[id(fn)] = (fn, *_describe_fn(fn))
+        _, torch_fn, base, target, fn_name, kind = entry
         count = self._counts.get(torch_fn, 0) + 1
         self._counts[torch_fn] = count
-        name = self._names.create_name(base, None)
-        return name, target, (f"{fn_name}_{count}", f"{type(torch_fn).__name__}.{fn_name}")
+        return self._names.create_name(base, None), target, (f"{fn_name}_{count}", kind)
 
     def metadata(self, module_type: type | None) -> dict[str, Any]:
         """The keys for a node made now; `module_type` is the innermost module's class."""
@@ -104,6 +105,17 @@ class SourceFns:
         if module_type is not None and _is_torch_nn(module_type):
             target = module_type
         return {"source_fn_stack": [(name, target)], "torch_fn": torch_fn}
+
+
+def _describe_fn(fn: Any) -> tuple[Any, str, Any, str, str]:
+    """What names a call of `fn`, apart from its counts: (the torch function torch_fn counts,
+    the FX name's base, source_fn_stack's target, torch_fn's name, torch_fn's kind)."""
+    method = _OPERATOR_METHODS.get(fn)
+    torch_fn = getattr(torch.Tensor, method) if method is not None else fn
+    base = getattr(fn, "__name__", None) or type(fn).__name__
+    target = base if _is_tensor_method(fn) else fn
+    fn_name = getattr(torch_fn, "__name__", base)
+    return torch_fn, base, target, fn_name, f"{type(torch_fn).__name__}.{fn_name}"
 
 
 class RetracedGraph:
