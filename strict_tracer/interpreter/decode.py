@@ -80,7 +80,7 @@ class DecodedCode:
     cell_indices: frozenset[int]                # localsplus slots that hold cells
     nlocalsplus: int
     offset_to_index: dict[int, int] = field(repr=False, default_factory=dict)
-    # lineno -> this code's entry in a node's stack_trace (core.node_metadata makes them)
+    # lineno -> this code's entry in a node's stack_trace (node_stack.py makes them)
     stack_entries: dict[int | None, str] = field(repr=False, default_factory=dict)
     # ip -> the line a frame stopped at ip is on (Frame.lineno), made on first use
     lines: list[int] | None = field(repr=False, default=None)
