@@ -17,7 +17,8 @@ import torch
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymBool, SymValue
 
-from .oracle.hint_kernels import is_static, tensors_in
+from .oracle.hint_kernels import tensors_in
+from .oracle.hint_outputs import is_static
 from .template_refs import (ConstTensor, InRef, OutRef, Refs, StructRef, SymRef,
                             UnsupportedCall, mixed_refs, view_key)
 from .oracle.fakes import example_of, fake_mode, make_fake

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
-from .oracle.hint_kernels import is_static
+from .oracle.hint_outputs import is_static
 
 
 class UnsupportedCall(Exception):

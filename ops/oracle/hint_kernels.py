@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 import torch
 
-from .hint_outputs import known_output
+from .hint_outputs import is_static, known_output
 
 # Generated bindings (torch.*, torch._C._nn.*, Tensor methods) and operator functions, which
 # reach them. Not the slot wrappers, and not indexing: its code makes one call per index
@@ -38,12 +38,6 @@ class NeedsSymbolic(Exception):
 
 def eligible(fn: Callable) -> bool:
     return isinstance(fn, _BINDINGS) and fn not in _ROUTES_ON_OUTPUTS
-
-
-def is_static(t: torch.Tensor) -> bool:
-    """All sizes, strides and the offset of a (fake) tensor are plain ints."""
-    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
-        and type(t.storage_offset()) is int
 
 
 class HintKernels:

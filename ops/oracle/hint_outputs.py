@@ -40,13 +40,15 @@ def _plain(tensors: tuple) -> bool:
     first = tensors[0]
     mode = fake_mode()
     return all(type(t) is FakeTensor and t.fake_mode is mode and t.layout is torch.strided
-               and t.dtype is first.dtype and t.device == first.device and _static(t)
+               and t.dtype is first.dtype and t.device == first.device and is_static(t)
                for t in tensors) and first.dtype.is_floating_point
 
 
-def _static(t: torch.Tensor) -> bool:
-    """Sizes and strides are plain ints (a symbolic probe's stand-ins are its kernel's)."""
-    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride())
+def is_static(t: torch.Tensor) -> bool:
+    """All sizes, strides and the offset of a (fake) tensor are plain ints (a symbolic
+    probe's stand-ins are left to its kernel)."""
+    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
+        and type(t.storage_offset()) is int
 
 
 def _linear(input: Any, weight: Any, bias: Any = None) -> torch.Tensor | None:

@@ -55,7 +55,7 @@ class NodeStack:
         if with_text:
             entry = top.decoded.stack_entries.get(lineno)
             text = self._text + (_stack_entry(top, lineno) if entry is None else entry)
-        return text, positions, TraceLocation(positions, top.instrs, top.current_instr.index)
+        return text, positions, TraceLocation.snapshot(frames, positions)
 
     def _remember(self, outer: list[Frame], ips: list[int], with_text: bool) -> None:
         """Keep the levels that are the same frames at the same ips as before (a call

@@ -60,3 +60,23 @@ def test_a_trace_only_compared_carries_no_stack_traces():
            for flag, program in traced.items()}
     assert all("return x.sin() + 1" in n.meta["stack_trace"] for n in ops[True])
     assert [n.meta["stack_trace"] for n in ops[False]] == [None, None]
+
+
+def test_other_outputs_are_a_difference_of_signature():
+    general, _ = _general_and_small(lambda x: x.sum(0), torch.randn(4, 3), torch.randn(1, 3))
+    _, small = _general_and_small(lambda x: (x.sum(0), x.sum(1)), torch.randn(4, 3),
+                                  torch.randn(1, 3))
+    assert first_difference(general, small) == \
+        "its inputs or outputs differ (parameters, buffers or mutations)"
+
+
+def test_a_runtime_assert_failing_there_differs_unless_guards_were_deferred():
+    def view_by_width(x):
+        return x.view(x.size(1), -1).softmax(0)
+    general = strict_tracer.export(CallFn(view_by_width), (torch.randn(10, 4, 3),),
+                                   dynamic_shapes=({0: Dim("rows", min=2)},),
+                                   prefer_deferred_runtime_asserts_over_guards=True)
+    small = _functional_once(CallFn(view_by_width), (torch.randn(8, 4, 3),), {}, None,
+                             Stages("test"), (), False, stack_traces=False)
+    assert first_difference(general, small).startswith("its runtime assert fails there")
+    assert first_difference(general, small, deferred_asserts=True) is None
