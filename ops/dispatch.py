@@ -17,12 +17,13 @@ import torch
 from strict_tracer.proxy import TensorMeta, TensorProxy
 from strict_tracer.symbolic import SymBool, SymValue
 
+from .oracle import hint_kernels
 from .oracle.hint_kernels import tensors_in
 from .oracle.hint_outputs import is_static
 from .template_refs import (ConstTensor, InRef, OutRef, Refs, StructRef, SymRef,
                             UnsupportedCall, mixed_refs, view_key)
 from .oracle.fakes import example_of, fake_mode, make_fake
-from .oracle.probe import ProbeResult, probe
+from .oracle.probe import ProbeResult, probe, probe_with_twins
 from .call_signature import SymArgs, lookup, to_fake
 from .oracle.probe_symbols import ProbeSymbols
 from .user_text import in_user_terms, quiet_meta_failures
@@ -333,16 +334,10 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         return _replay(template, proxies, emit, None, sym_args)
 
     probe_syms = ProbeSymbols(fake_mode().shape_env, emit.shape_env, sym_args, syms.recipes)
-    fakes = _distinct_fakes(proxies, probe_syms, syms)
-    by_id = {id(p): f for p, f in zip(proxies, fakes)}
-    fake_args = to_fake(args, probe_syms, by_id, syms)
-    fake_kwargs = to_fake(kwargs, probe_syms, by_id, syms)
     try:
         with quiet_meta_failures():
-            result = probe(fn, fake_args, fake_kwargs, emit.grad_enabled, decompose, autocast,
-                           symbolic=bool(sym_args),
-                           symbolic_metas={id(f): p.meta for p, f in zip(proxies, fakes)
-                                           if not p.meta.is_static}, lender=probe_syms.pool)
+            result, fakes = _run_oracle(fn, args, kwargs, emit, decompose, proxies, probe_syms,
+                                        syms)
     except (torch._subclasses.fake_tensor.DataDependentOutputException,
             torch._subclasses.fake_tensor.DynamicOutputShapeException,
             torch.fx.experimental.symbolic_shapes.GuardOnDataDependentSymNode) as exc:
@@ -367,6 +362,35 @@ def dispatch(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
         if template.probe is not None:
             template.probe.env = None       # a cached template must not keep a trace alive
     return _replay(template, proxies, emit, fresh, sym_args, probe_syms)
+
+
+def _run_oracle(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
+                decompose: Callable[[Any], bool] | None, proxies: list[TensorProxy],
+                probe_syms: ProbeSymbols, syms: SymArgs) -> tuple[ProbeResult, list]:
+    """The oracle's run of a call, and the fake it gave each proxy: static twins of the
+    symbolic tensors where the binding takes them (hint_kernels.takes_twins), else fakes with
+    stand-in sizes."""
+    routing: list = []
+    if syms.values and decompose is None and hint_kernels.takes_twins(fn) and \
+            not any(p.meta.sized_by_data for p in proxies):
+        twins = _distinct_fakes(proxies, None, syms)
+        by_id = {id(p): f for p, f in zip(proxies, twins)}
+        try:
+            return probe_with_twins(
+                fn, to_fake(args, probe_syms, by_id, syms), to_fake(kwargs, probe_syms, by_id, syms),
+                emit.grad_enabled, emit.autocast,
+                [t for p, t in zip(proxies, twins) if not p.meta.is_static], probe_syms.pool,
+                routing), twins
+        except hint_kernels.NeedsSymbolic:
+            _forget_changed_examples(proxies, twins)
+    fakes = _distinct_fakes(proxies, probe_syms, syms)
+    by_id = {id(p): f for p, f in zip(proxies, fakes)}
+    result = probe(fn, to_fake(args, probe_syms, by_id, syms), to_fake(kwargs, probe_syms, by_id, syms),
+                   emit.grad_enabled, decompose, emit.autocast, symbolic=bool(syms.values),
+                   symbolic_metas={id(f): p.meta for p, f in zip(proxies, fakes)
+                                   if not p.meta.is_static}, lender=probe_syms.pool,
+                   routing=routing)
+    return result, fakes
 
 
 def _fresh_metas(result: ProbeResult, probe_syms: ProbeSymbols, sym_args: list,
@@ -401,14 +425,16 @@ def _forget_changed_examples(proxies: list[TensorProxy], fakes: list) -> None:
             m._example = None
 
 
-def _distinct_fakes(proxies: list[TensorProxy], probe_syms: ProbeSymbols, syms: SymArgs) -> list:
+def _distinct_fakes(proxies: list[TensorProxy], probe_syms: ProbeSymbols | None,
+                    syms: SymArgs) -> list:
     """One fake per proxy, never one object for two proxies: the signature numbers distinct
     proxies apart, so a template learned where two of them shared an example (two views of
     one functional value) would map an output returned as "that tensor" to either of them,
-    and replay it for a call on two different tensors."""
+    and replay it for a call on two different tensors. Without `probe_syms`, symbolic
+    proxies get their static twins (fakes at the hints) too."""
     fakes, used = [], set()
     for p in proxies:
-        if p.meta.is_static:
+        if p.meta.is_static or probe_syms is None:
             f = example_of(p.meta)
             if id(f) in used:
                 f = make_fake(p.meta)

@@ -30,6 +30,9 @@ from .hint_outputs import is_static, known_output
 # output of its first call.
 _BINDINGS = (types.BuiltinFunctionType, types.MethodDescriptorType)
 _ROUTES_ON_OUTPUTS = frozenset({operator.getitem, operator.setitem, operator.delitem})
+# Hand-written bindings that look at their input's layout before their ATen call: `contiguous`
+# makes none for a contiguous tensor, a question a symbolic run asks of the sizes.
+_ROUTES_ON_LAYOUT = frozenset({torch.Tensor.contiguous})
 
 
 class NeedsSymbolic(Exception):
@@ -40,17 +43,33 @@ def eligible(fn: Callable) -> bool:
     return isinstance(fn, _BINDINGS) and fn not in _ROUTES_ON_OUTPUTS
 
 
+def takes_twins(fn: Callable) -> bool:
+    """The binding can be called with static twins in place of its symbolic tensors: its only
+    use of their sizes is its ATen call's kernel (see HintKernels' `inputs`). An ATen overload
+    called directly is that call itself."""
+    return (eligible(fn) and fn not in _ROUTES_ON_LAYOUT) or isinstance(fn, torch._ops.OpOverload)
+
+
 class HintKernels:
     """Runs the first recorded call at the hints (see the module docstring).
 
     `metas`: id of each symbolic input fake -> its TensorMeta, whose hint-shaped fake is the
     static twin. `lender` (the trace's StandInPool): twins of earlier calls with the same
     layout are borrowed from it and given back unchanged after the kernel ran.
+
+    `inputs`: the binding itself was called with these static twins in place of its symbolic
+    tensors (only its scalar arguments are stand-ins), which spares making symbolic fakes. A
+    generated binding passes its tensors on to its one ATen call untouched, so the call is the
+    one a symbolic run records. The run stands only if that call was made: a binding that made
+    none may have decided on the twins' sizes (`len(x)`, `x.to(x.dtype)` returning x), and
+    it must not have changed their sizes or strides in place.
     """
 
-    def __init__(self, metas: dict[int, Any], lender: Any = None) -> None:
+    def __init__(self, metas: dict[int, Any], lender: Any = None,
+                 inputs: list[torch.Tensor] | None = None) -> None:
         self.metas = metas
         self.lender = lender
+        self.inputs = [(t, _layout(t)) for t in inputs] if inputs is not None else None
         self.used = False
         self._originals: dict[int, tuple] = {}      # id(twin) -> (symbolic fake, twin's layout)
         self._lent: list = []                       # (key, twin, its state when lent)
@@ -71,6 +90,11 @@ class HintKernels:
     def check(self, output: Any, recorded: list) -> None:
         """The binding returned the recorded call's outputs and nothing else. (A binding that
         made no ATen call ran no kernel at the hints: its run was a symbolic run.)"""
+        if self.inputs is not None:
+            if not self.used:
+                raise NeedsSymbolic("no ATen call on twin inputs")
+            if any(_layout(t) != layout for t, layout in self.inputs):
+                raise NeedsSymbolic("an in-place op changed its input's sizes or strides")
         if not self.used:
             return
         if len(recorded) != 1:

@@ -96,7 +96,8 @@ class ProbeResult:
 def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
           decompose: Callable[[Any], bool] | None = None,
           autocast: torch.dtype | None = None, symbolic: bool = False,
-          symbolic_metas: dict[int, Any] | None = None, lender: Any = None) -> ProbeResult:
+          symbolic_metas: dict[int, Any] | None = None, lender: Any = None,
+          routing: list | None = None) -> ProbeResult:
     """Call `fn(*args, **kwargs)` on fake tensors and record the ATen calls it makes.
 
     `autocast`: the CPU autocast dtype the call runs under (a traced autocast region), None
@@ -111,10 +112,11 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     from and go back to (the trace's StandInPool), if anywhere.
 
     Guards torch adds in its throwaway env outside the recorded ATen calls are routing
-    decisions (which op, which arguments) and are returned; guards inside the calls come from
-    the kernels computing output shapes, which our shape rules decide instead.
+    decisions (which op, which arguments) and are returned (after those already in `routing`,
+    from an earlier run of the same call); guards inside the calls come from the kernels
+    computing output shapes, which our shape rules decide instead.
     """
-    routing: list = []
+    routing = [] if routing is None else routing
     if symbolic_metas and decompose is None and hint_kernels.eligible(fn):
         try:
             return _run(fn, args, kwargs, grad_enabled, None, autocast, symbolic,
@@ -124,6 +126,17 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
             # The routing facts the first run taught torch's env are not taught twice: kept.
             pass
     return _run(fn, args, kwargs, grad_enabled, decompose, autocast, symbolic, None, routing)
+
+
+def probe_with_twins(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
+                     autocast: torch.dtype | None, twins: list[torch.Tensor], lender: Any,
+                     routing: list) -> ProbeResult:
+    """`probe` of a binding called with static twins in place of its symbolic tensors (`twins`:
+    those in `args`/`kwargs`), its scalar arguments still stand-ins: no symbolic fake is made.
+    Raises hint_kernels.NeedsSymbolic where the run cannot stand for a symbolic one
+    (HintKernels' `inputs`); routing facts it taught torch's env are appended to `routing`."""
+    return _run(fn, args, kwargs, grad_enabled, None, autocast, False,
+                hint_kernels.HintKernels({}, lender, inputs=twins), routing)
 
 
 def _run(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,

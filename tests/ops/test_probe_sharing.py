@@ -116,8 +116,9 @@ class SameLayouts(torch.nn.Module):
 def test_shared_fakes_are_unchanged_and_distinct_in_every_call(monkeypatch):
     # Each symbolic fake an oracle call receives, and each static twin a kernel at the hints
     # runs on, is as it was made (no in-place op since: its version) and no other argument
-    # of the same call; calls of one layout share them.
-    first_seen, lent = {}, []
+    # of the same call; calls of one layout share them. The twins a binding is called with
+    # in place of its symbolic tensors are distinct in each call and shared across calls.
+    first_seen, lent, twins_seen, twins_lent = {}, [], set(), []
 
     def unchanged(fakes):
         assert len({id(f) for f in fakes}) == len(fakes)
@@ -126,6 +127,7 @@ def test_shared_fakes_are_unchanged_and_distinct_in_every_call(monkeypatch):
         lent.extend(fakes)
 
     real_probe, real_twin = dispatch_module.probe, hint_kernels.HintKernels._make_twin
+    real_with_twins = dispatch_module.probe_with_twins
 
     def probe(fn, args, kwargs, *rest, **kw):
         unchanged([a for a in args if isinstance(a, torch.Tensor) and not hint_kernels.is_static(a)])
@@ -135,14 +137,52 @@ def test_shared_fakes_are_unchanged_and_distinct_in_every_call(monkeypatch):
         twin = real_twin(self, meta)
         unchanged([twin])
         return twin
+
+    def probe_with_twins(fn, args, kwargs, grad_enabled, autocast, twins, *rest):
+        assert twins and all(hint_kernels.is_static(t) for t in twins)
+        tensors = [a for a in args if isinstance(a, torch.Tensor)]
+        assert len({id(t) for t in tensors}) == len(tensors)
+        twins_seen.update(id(t) for t in twins)
+        twins_lent.extend(twins)
+        return real_with_twins(fn, args, kwargs, grad_enabled, autocast, twins, *rest)
     monkeypatch.setattr(dispatch_module, "probe", probe)
+    monkeypatch.setattr(dispatch_module, "probe_with_twins", probe_with_twins)
     monkeypatch.setattr(hint_kernels.HintKernels, "_make_twin", make_twin)
     model = SameLayouts()
+    strict_tracer.ops.clear_template_cache()
     ep = strict_tracer.export(model, (torch.randn(3, 4),), dynamic_shapes={"x": (A, A)})
-    assert len(first_seen) < len(lent)
+    assert len(twins_seen) < len(twins_lent)
+    assert not lent         # every call took its twins: no symbolic fake was made
     for fresh in [torch.randn(5, 2), torch.randn(2, 7)]:
         got, want = run_both(model, ep, (fresh,))
         assert_same(got, want)
+
+
+class SameLayoutsRouted(torch.nn.Module):
+    """Calls that route on their input's layout (contiguous) run on symbolic fakes."""
+
+    def forward(self, x):
+        t = x.t()
+        return t.contiguous() * 2, t.contiguous(memory_format=torch.contiguous_format) + 1
+
+
+def test_symbolic_fakes_of_one_layout_are_shared_unchanged(monkeypatch):
+    first_seen, lent = {}, []
+    real_probe = dispatch_module.probe
+
+    def probe(fn, args, kwargs, *rest, **kw):
+        fakes = [a for a in args if isinstance(a, torch.Tensor) and not hint_kernels.is_static(a)]
+        for f in fakes:
+            assert first_seen.setdefault(id(f), (f, f._version))[1] == f._version
+        lent.extend(fakes)
+        return real_probe(fn, args, kwargs, *rest, **kw)
+    monkeypatch.setattr(dispatch_module, "probe", probe)
+    model = SameLayoutsRouted()
+    strict_tracer.ops.clear_template_cache()
+    ep = strict_tracer.export(model, (torch.randn(3, 4),), dynamic_shapes={"x": (A, A)})
+    assert 0 < len(first_seen) < len(lent)
+    got, want = run_both(model, ep, (torch.randn(5, 2),))
+    assert_same(got, want)
 
 
 # ---------------------------------------------------------------- kernels at the hints
@@ -161,13 +201,15 @@ def test_only_compiled_bindings_that_do_not_route_on_outputs_are_eligible():
 def probes(monkeypatch):
     """(callable name, ran at the hints) of every oracle call of the export."""
     seen = []
-    real = dispatch_module.probe
 
-    def spy(fn, *args, **kwargs):
-        result = real(fn, *args, **kwargs)
-        seen.append((getattr(fn, "__name__", repr(fn)), result.at_hints))
-        return result
-    monkeypatch.setattr(dispatch_module, "probe", spy)
+    def spying(real):
+        def spy(fn, *args, **kwargs):
+            result = real(fn, *args, **kwargs)
+            seen.append((getattr(fn, "__name__", repr(fn)), result.at_hints))
+            return result
+        return spy
+    for name in ("probe", "probe_with_twins"):
+        monkeypatch.setattr(dispatch_module, name, spying(getattr(dispatch_module, name)))
     return seen
 
 
