@@ -339,7 +339,32 @@ def data_size(w) -> None:
     ])))
 
 
+def indexing_key(w) -> None:
+    """Keys mixing ints, slices, None, `...` and index tensors on dynamic sizes, which export
+    applies entry by entry as torch's indexing would (whole slices kept or skipped, bounds
+    checks on a dynamic size, index tensors at their dims)."""
+    v = w.var()
+    k = w.draw(st.integers(1, WIDTH - 1))
+    w.assign(w.draw(st.sampled_from([
+        f"{v}[None, :, :][0] + {v}[...]",
+        f"{v}[..., None][:, :, 0] * 2",
+        f"{v}[:, None, :].squeeze(1) - {v}[:]",
+        f"{v}[torch.arange({v}.shape[0])] + 1",
+        f"{v}[:, torch.arange({WIDTH}).flip(0)]",
+        f"{v}[:, {k}:][:, :-1].sum(1, keepdim=True) + {v}",
+        f"{v}[:, -{k}:].sum(1, keepdim=True).expand_as({v}) + {v}[:, 0:1]",
+        f"{v}[None, ..., None][0, ..., 0] * {v}[0]",
+        f"{v}[-1][None] * {v} + {v}[{v}.shape[0] - 1]",
+        f"{v}[torch.arange({v}.shape[0]), {k - 1}:{k}] + {v}",
+        f"{v}[:, None, {k}:{k + 1}][..., 0] * {v}",
+        f"{v}[:, [0, {k}]].sum(1, keepdim=True) + {v}",
+        f"{v}[:, :, None][:, torch.tensor([{k}, 0]), 0].mean(1, keepdim=True) + {v}",
+        f"{v}[1:][:{v}.shape[0]].sum(0) + {v}",
+    ])))
+
+
 STATEMENTS = {
+    "indexing_key": indexing_key,
     "size_arithmetic": size_arithmetic, "float_size": float_size, "shape_branch": shape_branch, "size_loop": size_loop,
     "view_mutation": view_mutation, "input_view_mutation": input_view_mutation,
     "submodule": submodule, "python_feature": python_feature, "introspection": introspection,

@@ -1,4 +1,4 @@
-"""Indexing with symbolic integers (`x[:, n - 1]`, `x[i] = v` with i a size), kept symbolic.
+"""Indexing of tensors with symbolic sizes or by symbolic integers, applied entry by entry.
 
 torch's own indexing pins a symbolic int index to its example value (torch.export
 specializes the size it came from). Here such a key is applied the way torch's indexing
@@ -7,6 +7,14 @@ applies any key (python_variable_indexing), entry by entry: an int selects, a sl
 known without a guard), None unsqueezes, `...` skips dims, and tensor or list indices are
 collected for one `aten.index` / `aten.index_put_` at the end. Each entry's op, and that
 final step, is resolved by the oracle; the int goes to `aten.select` as a symbolic argument.
+
+A plain key (ints, slices, None, `...`, integer index tensors) on a tensor with symbolic sizes
+is applied the same way, as its own ATen ops: the oracle would otherwise run torch's indexing
+symbolically, one symbolic kernel per entry (the costliest calls of a cold dynamic export),
+where each op here is one cheap, cached call. The ops and their arguments are torch's:
+a single slice key is never skipped, an int index on a symbolic size keeps torch's bounds
+check as a guard, and index tensors go to `aten.index` at the dims torch gives them, with
+None for the dims between them. tests/symbolic/test_entrywise_indexing.py compares both ways.
 """
 from __future__ import annotations
 
@@ -56,6 +64,36 @@ def _plan(key: Any) -> tuple | None:
     return entries if has_symint else None
 
 
+_INDEX_DTYPES = (torch.int64, torch.int32)
+
+
+def _plain_plan(proxy: TensorProxy, key: Any) -> tuple | None:
+    """The entries of a plain key on a tensor with symbolic sizes, to apply here as torch
+    would; None where torch's own indexing must run: static sizes (its static run is cheap),
+    and keys with other entries (lists, bools, masks, 0-dim index tensors) or that torch
+    refuses (too many indices: its error) or that are rare (two ellipses)."""
+    if proxy.meta.is_static:
+        return None
+    entries = key if type(key) is tuple else (key,)
+    consuming = 0
+    for e in entries:
+        t = type(e)
+        if t is TensorProxy:
+            if e.meta.dtype not in _INDEX_DTYPES or not e.meta.shape:
+                return None
+            consuming += 1
+        elif t is int or t is slice:
+            if t is slice and not all(type(v) in (int, type(None)) for v in (e.start, e.stop, e.step)):
+                return None
+            consuming += 1
+        elif e is not None and e is not Ellipsis:
+            return None
+    ndim = len(proxy.meta.shape)
+    if consuming > ndim or sum(e is Ellipsis for e in entries) > 1:
+        return None
+    return entries
+
+
 def _known_true(cond: Any) -> bool:
     """statically_known_true: decided by ranges and facts, without recording a guard."""
     if isinstance(cond, SymValue):
@@ -63,15 +101,17 @@ def _known_true(cond: Any) -> bool:
     return bool(cond)
 
 
-def _apply_basic(interp, proxy: TensorProxy, entries: tuple) -> tuple[TensorProxy, list, bool]:
+def _apply_basic(interp, proxy: TensorProxy, entries: tuple,
+                 skip_whole: bool = True) -> tuple[TensorProxy, list, bool]:
     """Apply ints, slices, None and `...`; returns (result, advanced entries with the dim
-    they start at, whether any op was applied)."""
+    they start at, whether any op was applied). `skip_whole=False`: a slice is applied even
+    when it keeps its whole dim (torch's indexing by a single slice)."""
     shape_ndim = len(proxy.meta.shape)
     consuming = sum(_consumed(e) for e in entries)
     if consuming > shape_ndim:
         raise IndexError(f"too many indices for tensor of dimension {shape_ndim}")
     result, dim, applied, advanced = proxy, 0, False, []
-    for e in entries:
+    for position, e in enumerate(entries):
         if e is Ellipsis:
             dim += shape_ndim - consuming
         elif e is None:
@@ -84,8 +124,8 @@ def _apply_basic(interp, proxy: TensorProxy, entries: tuple) -> tuple[TensorProx
             if type(step) is int and step <= 0:
                 raise ValueError("step must be greater than zero")
             size = result.meta.shape[dim]
-            whole = type(start) is int and start == 0 and type(step) is int and step == 1 \
-                and _known_true(size <= stop)
+            whole = skip_whole and type(start) is int and start == 0 and type(step) is int \
+                and step == 1 and _known_true(size <= stop)
             if not whole:
                 result = interp.tensors.dispatch(torch.ops.aten.slice.Tensor,
                                                  (result, dim, start, stop, step), {})
@@ -95,9 +135,33 @@ def _apply_basic(interp, proxy: TensorProxy, entries: tuple) -> tuple[TensorProx
             advanced.append((dim, e, _consumed(e)))
             dim += _consumed(e)
         else:
+            if type(e) is int:
+                _check_in_bounds(result.meta.shape[dim], e, position)
             result = interp.tensors.dispatch(torch.select, (result, dim, e), {})
             applied = True
     return result, advanced, applied
+
+
+def _check_in_bounds(size: Any, index: int, position: int) -> None:
+    """torch's check before it selects (`-size <= index < size`): eager's error where it fails
+    at the example; on a symbolic size, a guard our engine decides (x[:, 5] holds only while
+    that dim is at least 6)."""
+    hint = size if type(size) is int else size.env.hint_value(size.expr)
+    if hint is None:
+        return          # a size read from data: the select kernel checks it
+    if not -hint <= index < hint:
+        raise IndexError(f"index {index} is out of bounds for dimension {position} with size {hint}")
+    if isinstance(size, SymValue):
+        bool(size > index if index >= 0 else size >= -index)
+
+
+def _index_list(advanced: list) -> list:
+    """aten.index's indices: each index tensor at the dim torch places it, None before it."""
+    indices: list = []
+    for dim, entry, _ in advanced:
+        indices.extend([None] * (dim - len(indices)))
+        indices.append(entry)
+    return indices
 
 
 def _advanced_key(advanced: list) -> tuple:
@@ -116,7 +180,7 @@ def indexing_call(interp, fn: Any, args: tuple) -> tuple[bool, Any]:
     if fn in _GETITEMS and len(args) == 2 and type(args[0]) is TensorProxy:
         entries = _plan(args[1])
         if entries is None:
-            return False, None
+            return _plain_getitem(interp, args[0], args[1])
         result, advanced, applied = _apply_basic(interp, args[0], entries)
         if advanced:
             return True, interp.tensors.dispatch(operator.getitem,
@@ -132,3 +196,18 @@ def indexing_call(interp, fn: Any, args: tuple) -> tuple[bool, Any]:
         interp.tensors.dispatch(operator.setitem, (target, _advanced_key(advanced), args[2]), {})
         return True, None
     return False, None
+
+
+def _plain_getitem(interp, proxy: TensorProxy, key: Any) -> tuple[bool, Any]:
+    """(handled, result) of `proxy[key]` for a plain key on symbolic sizes (_plain_plan)."""
+    entries = _plain_plan(proxy, key)
+    if entries is None:
+        return False, None
+    single_slice = type(key) is slice
+    result, advanced, applied = _apply_basic(interp, proxy, entries, skip_whole=not single_slice)
+    if advanced:
+        return True, interp.tensors.dispatch(torch.ops.aten.index.Tensor,
+                                             (result, _index_list(advanced)), {})
+    if not applied:
+        return True, interp.tensors.dispatch(torch.ops.aten.alias.default, (result,), {})
+    return True, result
