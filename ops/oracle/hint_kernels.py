@@ -99,8 +99,10 @@ class HintKernels:
             return
         if len(recorded) != 1:
             raise NeedsSymbolic("no single ATen call")
-        produced = {id(t) for t in tensors_in(recorded[0].output)}
-        if not _only_tensors(output) or any(id(t) not in produced for t in tensors_in(output)):
+        produced = tensors_in(recorded[0].output)
+        ids, same = {id(t) for t in produced}, {_same_tensor_key(t) for t in produced} - {None}
+        if not _only_tensors(output) or any(id(t) not in ids and _same_tensor_key(t) not in same
+                                            for t in tensors_in(output)):
             raise NeedsSymbolic("the binding returned more than the call's outputs")
 
     def _twin(self, value: Any) -> Any:
@@ -162,6 +164,15 @@ class HintKernels:
 
 def _layout(t: torch.Tensor) -> tuple:
     return tuple(t.shape), t.stride(), t.storage_offset()
+
+
+def _same_tensor_key(t: torch.Tensor) -> tuple | None:
+    """What makes a returned tensor the recorded output itself: a factory binding returns a
+    new tensor object over the call's output (same storage, layout, dtype, autograd state).
+    None for a symbolic tensor (never a kernel's output at the hints)."""
+    if not is_static(t):
+        return None
+    return (t.untyped_storage()._cdata, *_layout(t), t.dtype, t.requires_grad)
 
 
 def tensors_in(value: Any) -> list[torch.Tensor]:

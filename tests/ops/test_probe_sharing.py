@@ -239,6 +239,25 @@ def test_symbolic_calls_of_a_model_run_their_kernels_at_the_hints(probes):
         assert_same(got, want)
 
 
+class SymbolicFactories(torch.nn.Module):
+    def forward(self, x):
+        b, t = x.shape
+        positions = torch.arange(t).float()
+        return x + positions + torch.zeros(b, 1) + torch.ones(b, t) * torch.full((t,), 2.0)
+
+
+def test_factories_of_symbolic_sizes_run_at_the_hints(probes):
+    # A factory binding returns a new tensor object over its call's output: still that output.
+    model = SymbolicFactories()
+    strict_tracer.ops.clear_template_cache()
+    ep = strict_tracer.export(model, (torch.randn(3, 4),), dynamic_shapes={"x": (A, A)})
+    at_hints = dict(probes)
+    assert at_hints["arange"] and at_hints["zeros"] and at_hints["ones"] and at_hints["full"]
+    for fresh in [torch.randn(5, 2), torch.randn(2, 7)]:
+        got, want = run_both(model, ep, (fresh,))
+        assert_same(got, want)
+
+
 class InPlaceViews(torch.nn.Module):
     def forward(self, x):
         y = x.clone()
