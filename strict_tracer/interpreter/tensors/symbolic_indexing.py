@@ -65,6 +65,7 @@ def _plan(key: Any) -> tuple | None:
 
 
 _INDEX_DTYPES = (torch.int64, torch.int32)
+_SLICE_BOUNDS = (int, type(None), SymInt)      # a symbolic step: torch's indexing asserts it
 
 
 def _plain_plan(proxy: TensorProxy, key: Any) -> tuple | None:
@@ -83,7 +84,8 @@ def _plain_plan(proxy: TensorProxy, key: Any) -> tuple | None:
                 return None
             consuming += 1
         elif t is int or t is slice:
-            if t is slice and not all(type(v) in (int, type(None)) for v in (e.start, e.stop, e.step)):
+            if t is slice and not (all(type(v) in _SLICE_BOUNDS for v in (e.start, e.stop))
+                                   and type(e.step) in (int, type(None))):
                 return None
             consuming += 1
         elif e is not None and e is not Ellipsis:
