@@ -1,0 +1,55 @@
+"""`x.contiguous()` on a tensor with symbolic sizes, decided by our engine.
+
+torch's binding asks whether its input is contiguous before its ATen call and makes none when
+it is (it returns the tensor itself). Run by the oracle, that question costs a symbolic fake
+and torch's symbolic contiguity arithmetic. Here the questions torch asks (no elements, a dim
+of size 1, a stride other than the dense stride so far) are asked of the proxy's sizes and
+strides, each decided by our engine (a guard where the example decides it). When the tensor is
+not contiguous, the one `aten.contiguous` call is dispatched as torch's binding makes it.
+tests/interpreter/test_contiguity.py compares both ways.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ...proxy import TensorMeta, TensorProxy, layout_strides
+
+_CONTIGUOUS = torch.Tensor.contiguous
+
+
+def contiguous_call(interp, fn: Any, args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """(handled, result) for `x.contiguous()` / `x.contiguous(memory_format=
+    torch.contiguous_format)` on a proxy with symbolic sizes; other formats, static sizes and
+    sizes read from data are left to the oracle."""
+    if fn is not _CONTIGUOUS or not args or type(args[0]) is not TensorProxy:
+        return False, None
+    proxy = args[0]
+    meta = proxy.meta
+    memory_format = args[1] if len(args) == 2 else kwargs.get("memory_format", torch.contiguous_format)
+    if meta.is_static or meta.sized_by_data or len(args) > 2 or set(kwargs) - {"memory_format"} \
+            or memory_format is not torch.contiguous_format or meta.layout is not torch.strided:
+        return False, None
+    if is_contiguous(meta):
+        return True, proxy
+    return True, interp.tensors.dispatch(torch.ops.aten.contiguous.default, (proxy,), {})
+
+
+def is_contiguous(meta: TensorMeta) -> bool:
+    """torch's contiguity of a (symbolic) layout: no elements, or every dim of size other than
+    1 strided by the product of the sizes inside it."""
+    shape = list(meta.shape)
+    numel: Any = 1
+    for size in shape:
+        numel = numel * size
+    if numel == 0:
+        return True
+    expected: Any = 1
+    for size, stride in reversed(list(zip(shape, layout_strides(meta, shape)))):
+        if size == 1:
+            continue
+        if stride != expected:
+            return False
+        expected = expected * size
+    return True

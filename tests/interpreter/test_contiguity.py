@@ -1,0 +1,92 @@
+"""`x.contiguous()` on symbolic sizes is decided by our engine (interpreter/tensors/
+contiguity.py) instead of by torch's binding run on symbolic fakes. Both ways must give the
+same program (the same ATen calls and input ranges, or the same error) and eager's results
+(and aliasing: a contiguous input is returned itself) on other sizes."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+import torch
+from torch.export import Dim
+
+import strict_tracer
+from strict_tracer.interpreter.tensors import contiguity
+from support.helpers import CallFn, assert_same, run_both
+
+A = Dim.AUTO
+
+LAYOUTS = {
+    "contiguous": lambda x: x * 2,
+    "transposed": lambda x: x.transpose(1, 2),
+    "permuted": lambda x: (x + 1).permute(2, 0, 1),
+    "strided_slice": lambda x: x[:, ::2],
+    "narrowed": lambda x: x[:, 1:],
+    "expanded": lambda x: x[:, :1].expand(-1, 5, -1),
+    "size_one_transposed": lambda x: x[:, :1].transpose(0, 1),
+    "unsqueezed": lambda x: x.unsqueeze(1).transpose(0, 1),
+}
+SPECS = {   # dynamic shapes, fresh input shapes they admit
+    "auto": ({"x": (A, A, A)}, [(3, 6, 7), (6, 3, 4)]),
+    "from_zero": ({"x": (Dim("a", min=0, max=64), Dim.STATIC, Dim("c", min=0, max=64))},
+                  [(0, 5, 3), (1, 5, 1), (7, 5, 9)]),
+    "mixed": ({"x": (Dim.STATIC, A, Dim("c", min=4, max=32))}, [(4, 6, 5), (4, 9, 32)]),
+}
+
+
+def _program(layout):
+    def fn(x):
+        y = layout(x)
+        z = y.contiguous()
+        return z * 3, z is y, y.contiguous(memory_format=torch.contiguous_format) + 1
+    return fn
+
+
+def _export(fn, x, spec):
+    strict_tracer.ops.clear_template_cache()
+    try:
+        return strict_tracer.export(CallFn(fn), (x,), dynamic_shapes=spec)
+    except strict_tracer.errors.ConstraintViolationError as exc:
+        return exc
+
+
+def _calls(ep: torch.export.ExportedProgram) -> list[tuple]:
+    return [(str(n.target), tuple(str(a) for a in n.args)) for n in ep.graph.nodes
+            if n.op == "call_function"]
+
+
+@pytest.mark.parametrize("spec_name", list(SPECS))
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_contiguous_decided_by_our_engine_is_torchs(layout, spec_name, monkeypatch):
+    fn = _program(LAYOUTS[layout])
+    x = torch.randn(4, 5, 6)
+    spec, fresh = SPECS[spec_name]
+    ours = _export(fn, x, spec)
+    with monkeypatch.context() as patch:
+        patch.setattr(contiguity, "contiguous_call", lambda *args: (False, None))
+        patch.setattr(sys.modules["strict_tracer.interpreter.tensors.tensor_methods"],
+                      "contiguous_call", lambda *args: (False, None))
+        oracle = _export(fn, x, spec)
+    if isinstance(oracle, Exception):
+        assert type(ours) is type(oracle) and str(ours) == str(oracle)
+        return
+    assert _calls(ours) == _calls(oracle)
+    assert str(ours.range_constraints) == str(oracle.range_constraints)
+    for shape in fresh:
+        got, want = run_both(CallFn(fn), ours, (torch.randn(shape),))
+        assert_same(got, want)
+
+
+def test_no_symbolic_probe_of_contiguous(monkeypatch):
+    dispatch_module = sys.modules["strict_tracer.ops.dispatch"]
+    symbolic, real = [], dispatch_module.probe
+
+    def probe(fn, *args, **kwargs):
+        if kwargs.get("symbolic"):
+            symbolic.append(getattr(fn, "__name__", repr(fn)))
+        return real(fn, *args, **kwargs)
+    monkeypatch.setattr(dispatch_module, "probe", probe)
+    strict_tracer.ops.clear_template_cache()
+    strict_tracer.export(CallFn(_program(LAYOUTS["permuted"])), (torch.randn(4, 5, 6),),
+                         dynamic_shapes=SPECS["auto"][0])
+    assert "contiguous" not in symbolic
