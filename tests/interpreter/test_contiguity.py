@@ -12,7 +12,8 @@ from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.interpreter.tensors import contiguity
-from support.helpers import CallFn, assert_same, run_both
+from support.helpers import CallFn
+from support.two_ways import assert_same_program, export_or_violation, symbolic_probes
 
 A = Dim.AUTO
 
@@ -42,50 +43,23 @@ def _program(layout):
     return fn
 
 
-def _export(fn, x, spec):
-    strict_tracer.ops.clear_template_cache()
-    try:
-        return strict_tracer.export(CallFn(fn), (x,), dynamic_shapes=spec)
-    except strict_tracer.errors.ConstraintViolationError as exc:
-        return exc
-
-
-def _calls(ep: torch.export.ExportedProgram) -> list[tuple]:
-    return [(str(n.target), tuple(str(a) for a in n.args)) for n in ep.graph.nodes
-            if n.op == "call_function"]
-
-
 @pytest.mark.parametrize("spec_name", list(SPECS))
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 def test_contiguous_decided_by_our_engine_is_torchs(layout, spec_name, monkeypatch):
     fn = _program(LAYOUTS[layout])
     x = torch.randn(4, 5, 6)
     spec, fresh = SPECS[spec_name]
-    ours = _export(fn, x, spec)
+    ours = export_or_violation(fn, x, spec)
     with monkeypatch.context() as patch:
         patch.setattr(contiguity, "contiguous_call", lambda *args: (False, None))
         patch.setattr(sys.modules["strict_tracer.interpreter.tensors.tensor_methods"],
                       "contiguous_call", lambda *args: (False, None))
-        oracle = _export(fn, x, spec)
-    if isinstance(oracle, Exception):
-        assert type(ours) is type(oracle) and str(ours) == str(oracle)
-        return
-    assert _calls(ours) == _calls(oracle)
-    assert str(ours.range_constraints) == str(oracle.range_constraints)
-    for shape in fresh:
-        got, want = run_both(CallFn(fn), ours, (torch.randn(shape),))
-        assert_same(got, want)
+        oracle = export_or_violation(fn, x, spec)
+    assert_same_program(ours, oracle, fn, fresh)
 
 
 def test_no_symbolic_probe_of_contiguous(monkeypatch):
-    dispatch_module = sys.modules["strict_tracer.ops.dispatch"]
-    symbolic, real = [], dispatch_module.probe
-
-    def probe(fn, *args, **kwargs):
-        if kwargs.get("symbolic"):
-            symbolic.append(getattr(fn, "__name__", repr(fn)))
-        return real(fn, *args, **kwargs)
-    monkeypatch.setattr(dispatch_module, "probe", probe)
+    symbolic = symbolic_probes(monkeypatch)
     strict_tracer.ops.clear_template_cache()
     strict_tracer.export(CallFn(_program(LAYOUTS["permuted"])), (torch.randn(4, 5, 6),),
                          dynamic_shapes=SPECS["auto"][0])

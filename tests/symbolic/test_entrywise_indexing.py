@@ -4,8 +4,6 @@ symbolically by the oracle. Both ways must give the same program: the same ATen 
 the same arguments, the same input ranges, and eager's results on inputs of other sizes."""
 from __future__ import annotations
 
-import sys
-
 import pytest
 import torch
 from hypothesis import given, settings
@@ -14,7 +12,8 @@ from torch.export import Dim
 import strict_tracer
 from strict_tracer.interpreter.tensors import symbolic_indexing
 from strict_tracer.testing import check_program, programs
-from support.helpers import CallFn, assert_same, run_both
+from support.helpers import CallFn
+from support.two_ways import assert_same_program, export_or_violation, symbolic_probes
 
 A = Dim.AUTO
 _IDX = [0, 2]
@@ -55,25 +54,11 @@ def _symbolic_bounds(x):
     return x[:, : x.shape[1] - 1, n // 2:] * 2 + x[None, :1, 1:n, :n - 1].sum()
 
 
-def _calls(ep: torch.export.ExportedProgram) -> list[tuple]:
-    return [(str(n.target), tuple(str(a) for a in n.args)) for n in ep.graph.nodes
-            if n.op == "call_function"]
-
-
-def _export(fn, x, spec):
-    """The program, or the error export raised (a named Dim's range may not fit the key)."""
-    strict_tracer.ops.clear_template_cache()
-    try:
-        return strict_tracer.export(CallFn(fn), (x,), dynamic_shapes=spec)
-    except strict_tracer.errors.ConstraintViolationError as exc:
-        return exc
-
-
 def _export_both(fn, x, spec, monkeypatch):
-    entrywise = _export(fn, x, spec)
+    entrywise = export_or_violation(fn, x, spec)
     with monkeypatch.context() as patch:
         patch.setattr(symbolic_indexing, "_plain_plan", lambda proxy, key: None)
-        oracle = _export(fn, x, spec)
+        oracle = export_or_violation(fn, x, spec)
     return entrywise, oracle
 
 
@@ -83,26 +68,12 @@ def test_entrywise_indexing_is_torch_indexing(key_name, spec_name, monkeypatch):
     fn = _symbolic_bounds if key_name == "symbolic_bounds" else _key(KEYS[key_name])
     x = torch.randn(4, 5, 6)
     entrywise, oracle = _export_both(fn, x, SPECS[spec_name], monkeypatch)
-    if isinstance(oracle, Exception):
-        assert type(entrywise) is type(oracle) and str(entrywise) == str(oracle)
-        return
-    assert _calls(entrywise) == _calls(oracle)
-    assert str(entrywise.range_constraints) == str(oracle.range_constraints)
-    for shape in [(4, 7, 9), (4, 5, 6), (4, 4, 11)]:
-        got, want = run_both(CallFn(fn), entrywise, (torch.randn(shape),))
-        assert_same(got, want)
+    assert_same_program(entrywise, oracle, fn, [(4, 7, 9), (4, 5, 6), (4, 4, 11)])
 
 
 def test_no_symbolic_indexing_probe_for_plain_keys(monkeypatch):
     # The point of the entry-wise route: torch's indexing never runs on symbolic fakes.
-    dispatch_module = sys.modules["strict_tracer.ops.dispatch"]
-    symbolic, real = [], dispatch_module.probe
-
-    def probe(fn, *args, **kwargs):
-        if kwargs.get("symbolic"):
-            symbolic.append(getattr(fn, "__name__", repr(fn)))
-        return real(fn, *args, **kwargs)
-    monkeypatch.setattr(dispatch_module, "probe", probe)
+    symbolic = symbolic_probes(monkeypatch)
     strict_tracer.ops.clear_template_cache()
     strict_tracer.export(CallFn(_key((_IDX, None, slice(1, None), 0))), (torch.randn(4, 5, 6),),
                          dynamic_shapes=SPECS["auto"])
