@@ -69,13 +69,15 @@ _SLICE_BOUNDS = (int, type(None), SymInt)      # a symbolic step: torch's indexi
 
 
 def _plain_plan(proxy: TensorProxy, key: Any) -> tuple | None:
-    """The entries of a plain key on a tensor with symbolic sizes, to apply here as torch
-    would; None where torch's own indexing must run: static sizes (its static run is cheap),
-    and keys with other entries (lists, bools, masks, 0-dim index tensors) or that torch
-    refuses (too many indices: its error) or that are rare (two ellipses)."""
-    if proxy.meta.is_static:
-        return None
+    """The entries of a plain key on a tensor with symbolic sizes, or with symbolic slice
+    bounds, to apply here as torch would; None where torch's own indexing must run: all static
+    (its static run is cheap), and keys with other entries (lists, bools, masks, 0-dim index
+    tensors) or that torch refuses (too many indices: its error) or that are rare (two
+    ellipses)."""
     entries = key if type(key) is tuple else (key,)
+    if proxy.meta.is_static and not any(type(e) is slice and SymInt in (type(e.start), type(e.stop))
+                                        for e in entries):
+        return None
     consuming = 0
     for e in entries:
         t = type(e)
