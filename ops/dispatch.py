@@ -371,8 +371,9 @@ def _run_oracle(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
     symbolic tensors where the binding takes them (hint_kernels.takes_twins), else fakes with
     stand-in sizes."""
     routing: list = []
-    if syms.values and decompose is None and hint_kernels.takes_twins(fn) and \
-            not any(p.meta.sized_by_data for p in proxies):
+    on_twins = hint_kernels.takes_twins(fn) if decompose is None else \
+        hint_kernels.decomposes_on_twins(fn, args, kwargs)
+    if syms.values and on_twins and not any(p.meta.sized_by_data for p in proxies):
         twins = _distinct_fakes(proxies, None, syms)
         by_id = {id(p): f for p, f in zip(proxies, twins)}
         try:
@@ -380,7 +381,7 @@ def _run_oracle(fn: Callable, args: tuple, kwargs: dict, emit: Emitter,
                 fn, to_fake(args, probe_syms, by_id, syms), to_fake(kwargs, probe_syms, by_id, syms),
                 emit.grad_enabled, emit.autocast,
                 [t for p, t in zip(proxies, twins) if not p.meta.is_static], probe_syms.pool,
-                routing), twins
+                routing, decompose), twins
         except hint_kernels.NeedsSymbolic:
             _forget_changed_examples(proxies, twins)
     fakes = _distinct_fakes(proxies, probe_syms, syms)

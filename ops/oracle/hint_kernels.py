@@ -43,6 +43,22 @@ def eligible(fn: Callable) -> bool:
     return isinstance(fn, _BINDINGS) and fn not in _ROUTES_ON_OUTPUTS
 
 
+_aten = torch.ops.aten
+# ATen overloads whose decomposition decides on dtype, device and layout kind alone (torch's
+# `to_will_alias`: the input itself, else one `_to_copy`), as long as no memory format other
+# than preserve_format is asked for (that one looks at the strides).
+_DECIDED_WITHOUT_SIZES = frozenset({_aten.to.dtype, _aten.to.device, _aten.to.dtype_layout,
+                                    _aten.to.other})
+
+
+def decomposes_on_twins(fn: Callable, args: tuple, kwargs: dict) -> bool:
+    """`fn`'s decomposition can run on static twins of its symbolic tensors: it never asks
+    about their sizes (HintKernels' `inputs`, with an input returned by no call admitted)."""
+    return fn in _DECIDED_WITHOUT_SIZES and all(
+        v is torch.preserve_format for v in (*args, *kwargs.values())
+        if isinstance(v, torch.memory_format))
+
+
 def takes_twins(fn: Callable) -> bool:
     """The binding can be called with static twins in place of its symbolic tensors: its only
     use of their sizes is its ATen call's kernel (see HintKernels' `inputs`). An ATen overload
@@ -66,10 +82,11 @@ class HintKernels:
     """
 
     def __init__(self, metas: dict[int, Any], lender: Any = None,
-                 inputs: list[torch.Tensor] | None = None) -> None:
+                 inputs: list[torch.Tensor] | None = None, returns_input: bool = False) -> None:
         self.metas = metas
         self.lender = lender
         self.inputs = [(t, _layout(t)) for t in inputs] if inputs is not None else None
+        self.returns_input = returns_input      # no call, an input returned: decided without sizes
         self.used = False
         self._originals: dict[int, tuple] = {}      # id(twin) -> (symbolic fake, twin's layout)
         self._lent: list = []                       # (key, twin, its state when lent)
@@ -91,7 +108,8 @@ class HintKernels:
         """The binding returned the recorded call's outputs and nothing else. (A binding that
         made no ATen call ran no kernel at the hints: its run was a symbolic run.)"""
         if self.inputs is not None:
-            if not self.used:
+            if not self.used and not (self.returns_input and not recorded and any(
+                    output is t for t, _ in self.inputs)):
                 raise NeedsSymbolic("no ATen call on twin inputs")
             if any(_layout(t) != layout for t, layout in self.inputs):
                 raise NeedsSymbolic("an in-place op changed its input's sizes or strides")

@@ -130,13 +130,15 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
 
 def probe_with_twins(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
                      autocast: torch.dtype | None, twins: list[torch.Tensor], lender: Any,
-                     routing: list) -> ProbeResult:
+                     routing: list, decompose: Callable[[Any], bool] | None = None) -> ProbeResult:
     """`probe` of a binding called with static twins in place of its symbolic tensors (`twins`:
     those in `args`/`kwargs`), its scalar arguments still stand-ins: no symbolic fake is made.
-    Raises hint_kernels.NeedsSymbolic where the run cannot stand for a symbolic one
-    (HintKernels' `inputs`); routing facts it taught torch's env are appended to `routing`."""
-    return _run(fn, args, kwargs, grad_enabled, None, autocast, False,
-                hint_kernels.HintKernels({}, lender, inputs=twins), routing)
+    With `decompose`, `fn` is an overload whose decomposition never asks about sizes
+    (hint_kernels.decomposes_on_twins). Raises hint_kernels.NeedsSymbolic where the run cannot
+    stand for a symbolic one (HintKernels' `inputs`); routing facts it taught torch's env are
+    appended to `routing`."""
+    at_hints = hint_kernels.HintKernels({}, lender, inputs=twins, returns_input=decompose is not None)
+    return _run(fn, args, kwargs, grad_enabled, decompose, autocast, False, at_hints, routing)
 
 
 def _run(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
