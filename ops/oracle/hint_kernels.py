@@ -76,9 +76,10 @@ class HintKernels:
     `inputs`: the binding itself was called with these static twins in place of its symbolic
     tensors (only its scalar arguments are stand-ins), which spares making symbolic fakes. A
     generated binding passes its tensors on to its one ATen call untouched, so the call is the
-    one a symbolic run records. The run stands only if that call was made: a binding that made
-    none may have decided on the twins' sizes (`len(x)`, `x.to(x.dtype)` returning x), and
-    it must not have changed their sizes or strides in place.
+    one a symbolic run records. The run stands only if that call was made (a binding that made
+    none may have returned its input because of the twins' sizes; `returns_input`: a
+    decomposition known to decide without them may), and it must not have changed their sizes
+    or strides in place.
     """
 
     def __init__(self, metas: dict[int, Any], lender: Any = None,

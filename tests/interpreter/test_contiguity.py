@@ -11,7 +11,6 @@ import torch
 from torch.export import Dim
 
 import strict_tracer
-from strict_tracer.interpreter.tensors import contiguity
 from support.helpers import CallFn
 from support.two_ways import assert_same_program, export_or_violation, symbolic_probes
 
@@ -51,7 +50,6 @@ def test_contiguous_decided_by_our_engine_is_torchs(layout, spec_name, monkeypat
     spec, fresh = SPECS[spec_name]
     ours = export_or_violation(fn, x, spec)
     with monkeypatch.context() as patch:
-        patch.setattr(contiguity, "contiguous_call", lambda *args: (False, None))
         patch.setattr(sys.modules["strict_tracer.interpreter.tensors.tensor_methods"],
                       "contiguous_call", lambda *args: (False, None))
         oracle = export_or_violation(fn, x, spec)

@@ -16,20 +16,19 @@ import torch
 
 from ...proxy import TensorMeta, TensorProxy, layout_strides
 
-_CONTIGUOUS = torch.Tensor.contiguous
+CONTIGUOUS = torch.Tensor.contiguous
 
 
-def contiguous_call(interp, fn: Any, args: tuple, kwargs: dict) -> tuple[bool, Any]:
-    """(handled, result) for `x.contiguous()` / `x.contiguous(memory_format=
-    torch.contiguous_format)` on a proxy with symbolic sizes; other formats, static sizes and
-    sizes read from data are left to the oracle."""
-    if fn is not _CONTIGUOUS or not args or type(args[0]) is not TensorProxy:
+def contiguous_call(interp, args: tuple, kwargs: dict) -> tuple[bool, Any]:
+    """(handled, result) for a call of CONTIGUOUS: `x.contiguous()` / `x.contiguous(
+    memory_format=torch.contiguous_format)` on a proxy with symbolic sizes; other formats and
+    arguments (torch's errors), static sizes and sizes read from data are left to the oracle."""
+    if len(args) != 1 or type(args[0]) is not TensorProxy or set(kwargs) - {"memory_format"}:
         return False, None
     proxy = args[0]
     meta = proxy.meta
-    memory_format = args[1] if len(args) == 2 else kwargs.get("memory_format", torch.contiguous_format)
-    if meta.is_static or meta.sized_by_data or len(args) > 2 or set(kwargs) - {"memory_format"} \
-            or memory_format is not torch.contiguous_format or meta.layout is not torch.strided:
+    if meta.is_static or meta.sized_by_data or meta.layout is not torch.strided or \
+            kwargs.get("memory_format", torch.contiguous_format) is not torch.contiguous_format:
         return False, None
     if is_contiguous(meta):
         return True, proxy

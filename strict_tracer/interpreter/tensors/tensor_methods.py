@@ -20,7 +20,7 @@ from ...symbolic import DataDependentError
 from . import numpy_traced
 from ..objects.protocols import _MISSING, lookup_special, stands_for
 from ..calls import custom_ops, inferred_kernels, real_checks
-from .contiguity import contiguous_call
+from .contiguity import CONTIGUOUS, contiguous_call
 from .symbolic_indexing import indexing_call
 from .symbolic_calls import DATA_READS
 
@@ -52,7 +52,6 @@ _FAKE_DATA_ERRORS = ("data is not allocated yet", "Cannot access data pointer",
 # call a Python function per element; on fake tensors they crash the process.) `item` and
 # `tolist` are not here: they produce unbacked symbols (symbolic_calls.DATA_READS).
 _DATA_METHODS = frozenset({"numpy", "__array__", "apply_", "map_", "map2_"})
-_CONTIGUOUS = torch.Tensor.contiguous
 _INDEXING = frozenset({operator.getitem, operator.setitem, torch.Tensor.__getitem__,
                        torch.Tensor.__setitem__})
 
@@ -141,8 +140,8 @@ class Tensors:
             handled, result = indexing_call(self._interp, fn, args)
             if handled:
                 return result
-        if fn is _CONTIGUOUS:
-            handled, result = contiguous_call(self._interp, fn, args, kwargs)
+        if fn is CONTIGUOUS:
+            handled, result = contiguous_call(self._interp, args, kwargs)
             if handled:
                 return result
         return self.dispatch(fn, args, kwargs)
