@@ -19,10 +19,9 @@ from strict_tracer.symbolic import SymBool, SymValue
 
 from .oracle import hint_kernels
 from .oracle.hint_kernels import tensors_in
-from .oracle.hint_outputs import is_static
 from .template_refs import (ConstTensor, InRef, OutRef, Refs, StructRef, SymRef,
-                            UnsupportedCall, mixed_refs, view_key)
-from .oracle.fakes import example_of, fake_mode, make_fake
+                            UnsupportedCall, mixed_refs)
+from .oracle.fakes import example_of, fake_mode, is_static, make_fake, view_key
 from .oracle.probe import ProbeResult, probe, probe_with_twins
 from .call_signature import SymArgs, lookup, to_fake
 from .oracle.probe_symbols import ProbeSymbols

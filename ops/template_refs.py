@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
-from .oracle.hint_outputs import is_static
+from .oracle.fakes import is_static, view_key
 
 
 class UnsupportedCall(Exception):
@@ -78,11 +78,6 @@ class Refs:
         return value
 
 
-def view_key(t: torch.Tensor) -> tuple:
-    if is_static(t):
-        return (t.untyped_storage()._cdata, tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
-    return (t.untyped_storage()._cdata, str(tuple(t.shape)), str(t.stride()),
-            str(t.storage_offset()), t.dtype)
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,21 @@ def dense_layout(meta) -> bool:
     return True
 
 
+def is_static(t: torch.Tensor) -> bool:
+    """All sizes, strides and the offset of a (fake) tensor are plain ints (a symbolic
+    probe's stand-ins are left to its kernel)."""
+    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
+        and type(t.storage_offset()) is int
+
+
+def view_key(t: torch.Tensor) -> tuple:
+    """What makes two tensor objects the same view: storage, sizes, strides, offset, dtype."""
+    if is_static(t):
+        return (t.untyped_storage()._cdata, tuple(t.shape), t.stride(), t.storage_offset(), t.dtype)
+    return (t.untyped_storage()._cdata, str(tuple(t.shape)), str(t.stride()),
+            str(t.storage_offset()), t.dtype)
+
+
 def fake_from_real(t: torch.Tensor) -> torch.Tensor:
     """A static fake copy of a real tensor's metadata (parameters, buffers, constants)."""
     return fake_mode().from_tensor(t, static_shapes=True)

@@ -22,7 +22,8 @@ from typing import Any, Callable
 
 import torch
 
-from .hint_outputs import is_static, known_output
+from .fakes import is_static, make_fake, view_key
+from .hint_outputs import known_output
 
 # Generated bindings (torch.*, torch._C._nn.*, Tensor methods) and operator functions, which
 # reach them. Not the slot wrappers, and not indexing: its code makes one call per index
@@ -119,9 +120,11 @@ class HintKernels:
         if len(recorded) != 1:
             raise NeedsSymbolic("no single ATen call")
         produced = tensors_in(recorded[0].output)
-        ids, same = {id(t) for t in produced}, {_same_tensor_key(t) for t in produced} - {None}
-        if not _only_tensors(output) or any(id(t) not in ids and _same_tensor_key(t) not in same
-                                            for t in tensors_in(output)):
+        # A factory binding returns a new tensor object over its call's output: the same view,
+        # with the same autograd state, is that output.
+        ids, same = {id(t) for t in produced}, {(view_key(t), t.requires_grad) for t in produced}
+        if not _only_tensors(output) or any(id(t) not in ids and (view_key(t), t.requires_grad)
+                                            not in same for t in tensors_in(output)):
             raise NeedsSymbolic("the binding returned more than the call's outputs")
 
     def _twin(self, value: Any) -> Any:
@@ -150,7 +153,6 @@ class HintKernels:
         return value
 
     def _make_twin(self, meta: Any) -> torch.Tensor:
-        from .fakes import make_fake
         from .probe_symbols import fake_state
         if self.lender is None or type(meta.storage_offset) is not int:
             return make_fake(meta)
@@ -183,15 +185,6 @@ class HintKernels:
 
 def _layout(t: torch.Tensor) -> tuple:
     return tuple(t.shape), t.stride(), t.storage_offset()
-
-
-def _same_tensor_key(t: torch.Tensor) -> tuple | None:
-    """What makes a returned tensor the recorded output itself: a factory binding returns a
-    new tensor object over the call's output (same storage, layout, dtype, autograd state).
-    None for a symbolic tensor (never a kernel's output at the hints)."""
-    if not is_static(t):
-        return None
-    return (t.untyped_storage()._cdata, *_layout(t), t.dtype, t.requires_grad)
 
 
 def tensors_in(value: Any) -> list[torch.Tensor]:

@@ -6,8 +6,8 @@ hint_kernels.HintKernels) runs only for its output's layout, dtype and autograd 
 without it (a fresh contiguous tensor of shape `input[:-1] + (out_features,)`), and the kernel
 (its CompositeImplicit decomposition through torch's fake dispatch, several ms) is skipped; so
 for `aten.addmm` with a 1-d bias and `aten.layer_norm` of a contiguous input. Anything outside
-the checks runs the kernel, whose errors are eager's. tests/ops/test_hint_outputs.py compares each answer with the kernel's across
-shapes, layouts, dtypes and grad modes.
+the checks runs the kernel, whose errors are eager's. tests/ops/test_hint_outputs.py compares
+each answer with the kernel's across shapes, layouts, dtypes and grad modes.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from torch._subclasses.fake_tensor import FakeTensor
 
 from strict_tracer.proxy import TensorMeta
 
-from .fakes import fake_mode, make_fake
+from .fakes import fake_mode, is_static, make_fake
 
 aten = torch.ops.aten
 
@@ -42,13 +42,6 @@ def _plain(tensors: tuple) -> bool:
     return all(type(t) is FakeTensor and t.fake_mode is mode and t.layout is torch.strided
                and t.dtype is first.dtype and t.device == first.device and is_static(t)
                for t in tensors) and first.dtype.is_floating_point
-
-
-def is_static(t: torch.Tensor) -> bool:
-    """All sizes, strides and the offset of a (fake) tensor are plain ints (a symbolic
-    probe's stand-ins are left to its kernel)."""
-    return all(type(s) is int for s in t.shape) and all(type(s) is int for s in t.stride()) \
-        and type(t.storage_offset()) is int
 
 
 def _linear(input: Any, weight: Any, bias: Any = None) -> torch.Tensor | None:

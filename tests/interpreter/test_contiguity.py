@@ -62,3 +62,15 @@ def test_no_symbolic_probe_of_contiguous(monkeypatch):
     strict_tracer.export(CallFn(_program(LAYOUTS["permuted"])), (torch.randn(4, 5, 6),),
                          dynamic_shapes=SPECS["auto"][0])
     assert "contiguous" not in symbolic
+
+
+def test_arguments_torch_refuses_keep_eagers_error():
+    # A positional memory format is left to torch's binding, whose TypeError is eager's.
+    def fn(x):
+        return x.t().contiguous(torch.contiguous_format)
+    x = torch.randn(3, 4)
+    with pytest.raises(TypeError) as eager:
+        fn(x)
+    with pytest.raises(TypeError) as ours:
+        strict_tracer.export(CallFn(fn), (x,), dynamic_shapes={"x": (A, A)})
+    assert str(eager.value) in str(ours.value)

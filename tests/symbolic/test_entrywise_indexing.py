@@ -40,6 +40,7 @@ KEYS = {
     "tensor_on_dim1": (slice(None), _IDX), "tensors_around_slice": (_IDX, slice(None), _IDX),
     "ellipsis_tensor": (Ellipsis, _IDX), "tensor_none_int": (_IDX, None, 0),
     "none_2d_tensor": (None, _IDX2), "tensor_int": (_IDX, 0), "int_tensor": (1, _IDX),
+    "two_ellipses": (Ellipsis, 0, Ellipsis),     # torch admits it; left to its own indexing
 }
 SPECS = {
     "auto": {"x": (A, A, A)},
