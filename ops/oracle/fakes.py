@@ -8,6 +8,8 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensor, FakeTensorMode
 from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
+from .view_kernels import OracleFakeMode
+
 _fake_mode: FakeTensorMode | None = None
 _RESET_AFTER = 2000      # symbols in the throwaway env before a new one is made
 
@@ -20,17 +22,19 @@ def fake_mode() -> FakeTensorMode:
     """
     global _fake_mode
     if _fake_mode is None:
-        _fake_mode = metadata_fake_mode(allow_non_fake_inputs=True, shape_env=ShapeEnv())
+        _fake_mode = metadata_fake_mode(OracleFakeMode, allow_non_fake_inputs=True,
+                                        shape_env=ShapeEnv())
     return _fake_mode
 
 
-def metadata_fake_mode(**kwargs: Any) -> FakeTensorMode:
+def metadata_fake_mode(mode_class: type[FakeTensorMode] = FakeTensorMode,
+                       **kwargs: Any) -> FakeTensorMode:
     """A FakeTensorMode whose fakes are metadata only, whatever torch's opt-in
     `fake_tensor_propagate_real_tensors` flag says (a mode reads it once, when made): fakes
     made under the flag would carry uninitialized "real" tensors and run user kernels on them.
     Export's real-value propagation is strict_tracer's own (trace/real_values.py)."""
     with torch._functorch.config.patch(fake_tensor_propagate_real_tensors=False):
-        return FakeTensorMode(**kwargs)
+        return mode_class(**kwargs)
 
 
 def renew_if_large() -> None:

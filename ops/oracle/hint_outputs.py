@@ -78,13 +78,144 @@ def _layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any
     return _fresh(tuple(input.shape), tensors)
 
 
-def _fresh(shape: tuple, tensors: tuple) -> torch.Tensor:
-    """A new contiguous output of the inputs' dtype and device, made by an op on `tensors`."""
-    requires_grad = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
+def _fresh(shape: tuple, tensors: tuple, dtype: torch.dtype | None = None,
+           differentiable: bool = True) -> torch.Tensor:
+    """A new contiguous output of the inputs' dtype (unless given) and device, made by an op on
+    `tensors`."""
+    requires_grad = differentiable and torch.is_grad_enabled() and \
+        any(t.requires_grad for t in tensors)
     first = tensors[0]
-    return make_fake(TensorMeta(shape, first.dtype, first.device, requires_grad,
-                                is_leaf=not requires_grad))
+    return make_fake(TensorMeta(shape, first.dtype if dtype is None else dtype, first.device,
+                                requires_grad, is_leaf=not requires_grad))
 
 
-_RULES: dict[Any, Callable] = {aten.linear.default: _linear, aten.addmm.default: _addmm,
-                               aten.layer_norm.default: _layer_norm}
+# ---------------------------------------------------------------- pointwise ops
+# TensorIterator lays out a pointwise op's output after its inputs' strides. When every tensor
+# input is contiguous, the output is contiguous if either
+# - all tensor inputs have the output's shape (its fast set-up; Python numbers aside), with
+#   the standard strides in dims of size 1, or
+# - no output dim has size 0 or 1: each input's nonzero strides then fall strictly along the
+#   dims (a broadcast dim's stride is 0 and votes for no order).
+# Inputs of one dtype keep it, with Python numbers beside floating tensors or ints beside
+# integer ones (comparisons give bool). Everything else (0-dim tensors, which promote and place
+# differently, mixed dtypes, broadcasting to sizes 1, size 0, other layouts) runs the kernel.
+
+def _pointwise_shape(tensors: list, same_dtype: bool = True) -> tuple | None:
+    """The broadcast output shape of static contiguous fakes of the oracle's mode on one device
+    (and, with `same_dtype`, of one dtype); None outside the checks above."""
+    first = tensors[0]
+    mode = fake_mode()
+    if not all(type(t) is FakeTensor and t.fake_mode is mode and t.layout is torch.strided
+               and t.device == first.device and t.dim() > 0 and is_static(t)
+               and t.is_contiguous() and (t.dtype is first.dtype or not same_dtype)
+               for t in tensors):
+        return None
+    if all(t.shape == first.shape for t in tensors):
+        shape = tuple(first.shape)
+        # A dim of size 1 keeps any stride in a contiguous tensor, and ops that copy their
+        # input's layout (empty_like) keep it: only the standard one is known.
+        if 0 in shape or 1 in shape and any(t.stride() != _contiguous_strides(shape)
+                                            for t in tensors):
+            return None
+        return shape
+    rank = max(t.dim() for t in tensors)
+    shape = []
+    for dim in range(-rank, 0):
+        sizes = {t.shape[dim] for t in tensors if t.dim() >= -dim} - {1}
+        if len(sizes) != 1:
+            return None         # no dim of size 1 (or 0) in the output; sizes that disagree
+        size = sizes.pop()
+        if size < 2:
+            return None
+        shape.append(size)
+    return tuple(shape)
+
+
+def _contiguous_strides(shape: tuple) -> tuple:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= max(size, 1)
+    return tuple(reversed(strides))
+
+
+def _numbers(values) -> bool:
+    return all(type(v) in (int, float) for v in values)
+
+
+def _arithmetic(*args: Any, **kwargs: Any) -> torch.Tensor | None:
+    """add, sub (with alpha), mul, div of floating tensors and Python numbers; unary ops of a
+    floating tensor (with a number exponent for pow, an approximation for gelu)."""
+    return _same_dtype(args, kwargs, integers=False)
+
+
+def _integer_or_arithmetic(*args: Any, **kwargs: Any) -> torch.Tensor | None:
+    """add, sub, mul: `_arithmetic`, or of integer tensors and Python ints."""
+    return _same_dtype(args, kwargs, integers=True)
+
+
+def _same_dtype(args: tuple, kwargs: dict, integers: bool) -> torch.Tensor | None:
+    approximate = kwargs.pop("approximate", "none")
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    others = [a for a in args if not isinstance(a, torch.Tensor)] + list(kwargs.values())
+    if not tensors or not _numbers(others) or set(kwargs) - {"alpha"} or \
+            approximate not in ("none", "tanh"):
+        return None
+    shape = _pointwise_shape(tensors)
+    dtype = tensors[0].dtype
+    if shape is None or not (dtype.is_floating_point or integers and _integer(dtype) and
+                             all(type(v) is int for v in others)):
+        return None
+    return _fresh(shape, tuple(tensors))
+
+
+def _integer(dtype: torch.dtype) -> bool:
+    return not dtype.is_floating_point and not dtype.is_complex and dtype is not torch.bool
+
+
+def _comparison(a: Any, b: Any) -> torch.Tensor | None:
+    """A comparison of real tensors of one dtype, or of one with a Python number: bool."""
+    tensors = [v for v in (a, b) if isinstance(v, torch.Tensor)]
+    if not _numbers(v for v in (a, b) if not isinstance(v, torch.Tensor)):
+        return None
+    shape = _pointwise_shape(tensors)
+    if shape is None or tensors[0].dtype.is_complex:
+        return None
+    return _fresh(shape, tuple(tensors), torch.bool, differentiable=False)
+
+
+def _logical(a: Any, b: Any) -> torch.Tensor | None:
+    """`&` / `|` of two bool tensors."""
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        return None
+    shape = _pointwise_shape([a, b])
+    if shape is None or a.dtype is not torch.bool:
+        return None
+    return _fresh(shape, (a, b), differentiable=False)
+
+
+def _where(condition: Any, input: Any, other: Any) -> torch.Tensor | None:
+    """`torch.where(condition, x, y)`: a bool condition, floating tensors of one dtype."""
+    if not all(isinstance(v, torch.Tensor) for v in (condition, input, other)) or \
+            condition.dtype is not torch.bool or input.dtype is not other.dtype or \
+            not input.dtype.is_floating_point:
+        return None
+    shape = _pointwise_shape([condition, input, other], same_dtype=False)
+    return None if shape is None else _fresh(shape, (input, other))
+
+
+_ARITHMETIC = (aten.div.Tensor, aten.neg.default, aten.tanh.default, aten.relu.default, aten.gelu.default,
+               aten.silu.default, aten.sigmoid.default, aten.rsqrt.default, aten.sqrt.default,
+               aten.exp.default, aten.pow.Tensor_Scalar)
+_COMPARISONS = tuple(getattr(getattr(aten, name), overload)
+                     for name in ("eq", "ne", "gt", "ge", "lt", "le")
+                     for overload in ("Tensor", "Scalar"))
+
+_RULES: dict[Any, Callable] = {
+    aten.linear.default: _linear, aten.addmm.default: _addmm,
+    aten.layer_norm.default: _layer_norm, aten.where.self: _where,
+    aten.__and__.Tensor: _logical, aten.__or__.Tensor: _logical,
+    aten.bitwise_and.Tensor: _logical, aten.bitwise_or.Tensor: _logical,
+    **{op: _arithmetic for op in _ARITHMETIC},
+    **{op: _integer_or_arithmetic for op in (aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor)}, **{op: _comparison for op in _COMPARISONS},
+}

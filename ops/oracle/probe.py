@@ -18,7 +18,7 @@ from torch._subclasses.fake_tensor import disable_fake_tensor_cache
 from torch._subclasses.schema_check_mode import SchemaCheckMode
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from . import hint_kernels, pre_dispatch
+from . import hint_kernels, pre_dispatch, view_kernels
 
 from .fakes import fake_mode
 from .hint_outputs import known_output
@@ -71,7 +71,7 @@ class _Recorder(SchemaCheckMode):
         else:
             out = known_output(func, args, kwargs)      # static inputs only
             if out is None:
-                out = func(*args, **kwargs)
+                out = view_kernels.call(func, args, kwargs)
         self.in_kernels.update(range(before, len(self.guards)))
         self.calls.append(RecordedCall(func, args, kwargs, out))
         return out

@@ -173,3 +173,118 @@ def test_layer_norm_output_is_the_kernel_output(shape, normalized, affine, dtype
 ])
 def test_addmm_and_layer_norm_outside_the_checks_run_the_kernel(func, args):
     assert known_output(func, args(), {}) is None
+
+
+# ---------------------------------------------------------------- pointwise ops
+def _pointwise_input(shape, dtype, layout, requires_grad):
+    """A fake of `shape`: contiguous, transposed (last two dims) or an offset slice."""
+    with fake_mode():
+        if layout == "transposed" and len(shape) >= 2:
+            t = torch.empty(*shape[:-2], shape[-1], shape[-2], dtype=dtype).transpose(-1, -2)
+        elif layout == "offset" and shape:
+            t = torch.empty(shape[0] + 1, *shape[1:], dtype=dtype)[1:]
+        else:
+            t = torch.empty(shape, dtype=dtype)
+    return t.requires_grad_(requires_grad) if requires_grad else t
+
+
+def _outcome(func, args, kwargs):
+    try:
+        return _layout(_kernel(func, args, kwargs))
+    except Exception as exc:    # noqa: BLE001 - the kernel's refusal is the expected answer
+        return type(exc)
+
+
+PAIRS = [((3, 4), (3, 4)), ((2, 4, 1), (2, 4, 1)), ((1, 4), (4,)), ((3, 4), (4,)), ((2, 3, 4), (3, 1)), ((3, 1), (1, 4)), ((3, 4), (1, 4)),
+         ((1, 4), (1, 4)), ((0, 4), (4,)), ((3, 4), ()), ((), ()), ((3, 4), (5,)), ((2, 1, 4), (4,))]
+BINARY = [(aten.add.Tensor, {}), (aten.add.Tensor, {"alpha": 2}), (aten.sub.Tensor, {"alpha": 0.5}),
+          (aten.mul.Tensor, {}), (aten.div.Tensor, {}), (aten.gt.Tensor, {}), (aten.eq.Tensor, {}),
+          (aten.le.Tensor, {}), (aten.__and__.Tensor, {}), (aten.bitwise_or.Tensor, {})]
+DTYPES = [(torch.float32, torch.float32), (torch.bfloat16, torch.bfloat16), (torch.int64, torch.int64),
+          (torch.bool, torch.bool), (torch.float32, torch.float64)]
+
+
+@pytest.mark.parametrize("shapes", PAIRS, ids=str)
+@pytest.mark.parametrize("func,kwargs", BINARY, ids=str)
+def test_binary_pointwise_output_is_the_kernel_output(shapes, func, kwargs):
+    answered = 0
+    for dtypes, layouts, grads, grad_mode in itertools.product(
+            DTYPES, [("contiguous", "contiguous"), ("transposed", "contiguous"), ("contiguous", "offset")],
+            [(False, False), (True, False)], [True, False]):
+        if grads[0] and not dtypes[0].is_floating_point:
+            continue
+        args = tuple(_pointwise_input(s, d, layout, g)
+                     for s, d, layout, g in zip(shapes, dtypes, layouts, grads))
+        with torch.set_grad_enabled(grad_mode):
+            ours = known_output(func, args, dict(kwargs))
+            if ours is not None:
+                answered += 1
+                assert _layout(ours) == _outcome(func, args, kwargs), (dtypes, layouts, grads)
+    try:
+        out_shape = torch.broadcast_shapes(*shapes)
+    except RuntimeError:
+        out_shape = None
+    # The checks decide the plain cases: same-dtype contiguous inputs without 0 in the output,
+    # and without 1 unless the shapes are the same.
+    plain = out_shape is not None and all(shapes) and 0 not in out_shape and \
+        (min(out_shape) >= 2 or len(set(shapes)) == 1)
+    assert answered > 0 or not plain
+
+
+UNARY = [(aten.neg.default, (), {}), (aten.tanh.default, (), {}), (aten.relu.default, (), {}),
+         (aten.gelu.default, (), {"approximate": "tanh"}), (aten.gelu.default, (), {}),
+         (aten.silu.default, (), {}), (aten.sigmoid.default, (), {}), (aten.rsqrt.default, (), {}),
+         (aten.sqrt.default, (), {}), (aten.exp.default, (), {}), (aten.pow.Tensor_Scalar, (2,), {}),
+         (aten.pow.Tensor_Scalar, (0.5,), {}), (aten.add.Tensor, (1,), {}), (aten.mul.Tensor, (2.5,), {}),
+         (aten.div.Tensor, (3,), {}), (aten.gt.Scalar, (0,), {}), (aten.eq.Scalar, (0.5,), {}),
+         (aten.ne.Scalar, (1,), {}), (aten.add.Tensor, (1,), {"alpha": 2}), (aten.sub.Tensor, (0.5,), {}),
+         (aten.mul.Tensor, (True,), {})]
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (2, 3, 4), (5,), (1, 4), (2, 4, 1), (0, 4), ()], ids=str)
+@pytest.mark.parametrize("func,rest,kwargs", UNARY, ids=str)
+def test_pointwise_with_numbers_output_is_the_kernel_output(shape, func, rest, kwargs):
+    answered = 0
+    for dtype, layout, requires_grad, grad_mode in itertools.product(
+            [torch.float32, torch.float16, torch.int64, torch.bool],
+            ["contiguous", "transposed", "offset"], [False, True], [True, False]):
+        if requires_grad and not dtype.is_floating_point:
+            continue
+        args = (_pointwise_input(shape, dtype, layout, requires_grad), *rest)
+        with torch.set_grad_enabled(grad_mode):
+            ours = known_output(func, args, dict(kwargs))
+            if ours is not None:
+                answered += 1
+                assert _layout(ours) == _outcome(func, args, kwargs), (dtype, layout, requires_grad)
+    if any(type(r) is bool for r in rest):
+        assert answered == 0        # a bool number promotes like a tensor: the kernel decides
+    else:
+        assert answered > 0 or not shape or 0 in shape
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((2, 1), (2, 1), (2, 1)), ((3, 4), (4,), (3, 1)), ((1, 4), (4,), (4,)),
+                                    ((3, 4), (3, 4), ())], ids=str)
+def test_where_output_is_the_kernel_output(shapes):
+    answered = 0
+    for dtypes, grads, grad_mode in itertools.product(
+            [(torch.bool, torch.float32, torch.float32), (torch.bool, torch.float32, torch.float64),
+             (torch.int64, torch.float32, torch.float32)], [(False, False), (False, True)], [True, False]):
+        args = tuple(_pointwise_input(s, d, "contiguous", g)
+                     for s, d, g in zip(shapes, dtypes, (False, *grads)))
+        with torch.set_grad_enabled(grad_mode):
+            ours = known_output(aten.where.self, args, {})
+            if ours is not None:
+                answered += 1
+                assert _layout(ours) == _outcome(aten.where.self, args, {})
+    assert answered > 0 or () in shapes or len(set(shapes)) > 1 and 1 in shapes[0]
+
+
+def test_pointwise_outside_the_checks_runs_the_kernel():
+    x = _pointwise_input((3, 4), torch.float32, "contiguous", False)
+    assert known_output(aten.add.Tensor, (x, True), {}) is None                 # a bool number
+    assert known_output(aten.add.Tensor, (x, 1j), {}) is None                   # a complex one
+    assert known_output(aten.gelu.default, (x,), {"approximate": "erf"}) is None
+    assert known_output(aten.add.Tensor, (x, torch.empty(3, 4)), {}) is None   # a real tensor
+    assert known_output(aten.add.Tensor, (x, x), {"out": x}) is None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert known_output(aten.mul.Tensor, (x, x), {}) is None
