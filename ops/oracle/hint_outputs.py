@@ -5,8 +5,10 @@ hint_kernels.HintKernels) runs only for its output's layout, dtype and autograd 
 `aten.linear` on floating tensors of one dtype and device with matching sizes, those are known
 without it (a fresh contiguous tensor of shape `input[:-1] + (out_features,)`), and the kernel
 (its CompositeImplicit decomposition through torch's fake dispatch, several ms) is skipped; so
-for `aten.addmm` with a 1-d bias and `aten.layer_norm` of a contiguous input. Anything outside
-the checks runs the kernel, whose errors are eager's. tests/ops/test_hint_outputs.py compares
+for `aten.addmm` with a 1-d bias and `aten.layer_norm` of a contiguous input. Pointwise ops
+(arithmetic, comparisons, `where`) of contiguous inputs of one dtype skip torch's fake dispatch
+and the Python meta function behind it (~100-400 us a call). Anything outside the checks runs
+the kernel, whose errors are eager's. tests/ops/test_hint_outputs.py compares
 each answer with the kernel's across shapes, layouts, dtypes and grad modes.
 """
 from __future__ import annotations
@@ -122,12 +124,9 @@ def _pointwise_shape(tensors: list, same_dtype: bool = True) -> tuple | None:
     shape = []
     for dim in range(-rank, 0):
         sizes = {t.shape[dim] for t in tensors if t.dim() >= -dim} - {1}
-        if len(sizes) != 1:
-            return None         # no dim of size 1 (or 0) in the output; sizes that disagree
-        size = sizes.pop()
-        if size < 2:
-            return None
-        shape.append(size)
+        if len(sizes) != 1 or 0 in sizes:
+            return None         # no dim of size 1 or 0 in the output; sizes that disagree
+        shape.append(sizes.pop())
     return tuple(shape)
 
 
@@ -204,9 +203,9 @@ def _where(condition: Any, input: Any, other: Any) -> torch.Tensor | None:
     return None if shape is None else _fresh(shape, (input, other))
 
 
-_ARITHMETIC = (aten.div.Tensor, aten.neg.default, aten.tanh.default, aten.relu.default, aten.gelu.default,
-               aten.silu.default, aten.sigmoid.default, aten.rsqrt.default, aten.sqrt.default,
-               aten.exp.default, aten.pow.Tensor_Scalar)
+_ARITHMETIC = (aten.div.Tensor, aten.neg.default, aten.tanh.default, aten.relu.default,
+               aten.gelu.default, aten.silu.default, aten.sigmoid.default, aten.rsqrt.default,
+               aten.sqrt.default, aten.exp.default, aten.pow.Tensor_Scalar)
 _COMPARISONS = tuple(getattr(getattr(aten, name), overload)
                      for name in ("eq", "ne", "gt", "ge", "lt", "le")
                      for overload in ("Tensor", "Scalar"))
@@ -217,5 +216,6 @@ _RULES: dict[Any, Callable] = {
     aten.__and__.Tensor: _logical, aten.__or__.Tensor: _logical,
     aten.bitwise_and.Tensor: _logical, aten.bitwise_or.Tensor: _logical,
     **{op: _arithmetic for op in _ARITHMETIC},
-    **{op: _integer_or_arithmetic for op in (aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor)}, **{op: _comparison for op in _COMPARISONS},
+    **{op: _integer_or_arithmetic for op in (aten.add.Tensor, aten.sub.Tensor, aten.mul.Tensor)},
+    **{op: _comparison for op in _COMPARISONS},
 }

@@ -5,12 +5,14 @@ import itertools
 
 import pytest
 import torch
+from hypothesis import given, settings
 from torch.export import Dim
 
 import strict_tracer
 from strict_tracer.ops.oracle import hint_kernels
 from strict_tracer.ops.oracle.fakes import fake_mode
 from strict_tracer.ops.oracle.hint_outputs import known_output
+from strict_tracer.testing import check_program, programs
 from support.helpers import assert_same, run_both
 
 aten = torch.ops.aten
@@ -195,13 +197,14 @@ def _outcome(func, args, kwargs):
         return type(exc)
 
 
-PAIRS = [((3, 4), (3, 4)), ((2, 4, 1), (2, 4, 1)), ((1, 4), (4,)), ((3, 4), (4,)), ((2, 3, 4), (3, 1)), ((3, 1), (1, 4)), ((3, 4), (1, 4)),
-         ((1, 4), (1, 4)), ((0, 4), (4,)), ((3, 4), ()), ((), ()), ((3, 4), (5,)), ((2, 1, 4), (4,))]
+PAIRS = [((3, 4), (3, 4)), ((2, 4, 1), (2, 4, 1)), ((1, 4), (4,)), ((3, 4), (4,)),
+         ((2, 3, 4), (3, 1)), ((3, 1), (1, 4)), ((3, 4), (1, 4)), ((1, 4), (1, 4)),
+         ((0, 4), (4,)), ((3, 4), ()), ((), ()), ((3, 4), (5,)), ((2, 1, 4), (4,))]
 BINARY = [(aten.add.Tensor, {}), (aten.add.Tensor, {"alpha": 2}), (aten.sub.Tensor, {"alpha": 0.5}),
           (aten.mul.Tensor, {}), (aten.div.Tensor, {}), (aten.gt.Tensor, {}), (aten.eq.Tensor, {}),
           (aten.le.Tensor, {}), (aten.__and__.Tensor, {}), (aten.bitwise_or.Tensor, {})]
-DTYPES = [(torch.float32, torch.float32), (torch.bfloat16, torch.bfloat16), (torch.int64, torch.int64),
-          (torch.bool, torch.bool), (torch.float32, torch.float64)]
+DTYPES = [(torch.float32, torch.float32), (torch.bfloat16, torch.bfloat16),
+          (torch.int64, torch.int64), (torch.bool, torch.bool), (torch.float32, torch.float64)]
 
 
 @pytest.mark.parametrize("shapes", PAIRS, ids=str)
@@ -209,7 +212,8 @@ DTYPES = [(torch.float32, torch.float32), (torch.bfloat16, torch.bfloat16), (tor
 def test_binary_pointwise_output_is_the_kernel_output(shapes, func, kwargs):
     answered = 0
     for dtypes, layouts, grads, grad_mode in itertools.product(
-            DTYPES, [("contiguous", "contiguous"), ("transposed", "contiguous"), ("contiguous", "offset")],
+            DTYPES,
+            [("contiguous", "contiguous"), ("transposed", "contiguous"), ("contiguous", "offset")],
             [(False, False), (True, False)], [True, False]):
         if grads[0] and not dtypes[0].is_floating_point:
             continue
@@ -234,10 +238,11 @@ def test_binary_pointwise_output_is_the_kernel_output(shapes, func, kwargs):
 UNARY = [(aten.neg.default, (), {}), (aten.tanh.default, (), {}), (aten.relu.default, (), {}),
          (aten.gelu.default, (), {"approximate": "tanh"}), (aten.gelu.default, (), {}),
          (aten.silu.default, (), {}), (aten.sigmoid.default, (), {}), (aten.rsqrt.default, (), {}),
-         (aten.sqrt.default, (), {}), (aten.exp.default, (), {}), (aten.pow.Tensor_Scalar, (2,), {}),
-         (aten.pow.Tensor_Scalar, (0.5,), {}), (aten.add.Tensor, (1,), {}), (aten.mul.Tensor, (2.5,), {}),
-         (aten.div.Tensor, (3,), {}), (aten.gt.Scalar, (0,), {}), (aten.eq.Scalar, (0.5,), {}),
-         (aten.ne.Scalar, (1,), {}), (aten.add.Tensor, (1,), {"alpha": 2}), (aten.sub.Tensor, (0.5,), {}),
+         (aten.sqrt.default, (), {}), (aten.exp.default, (), {}),
+         (aten.pow.Tensor_Scalar, (2,), {}), (aten.pow.Tensor_Scalar, (0.5,), {}),
+         (aten.add.Tensor, (1,), {}), (aten.mul.Tensor, (2.5,), {}), (aten.div.Tensor, (3,), {}),
+         (aten.gt.Scalar, (0,), {}), (aten.eq.Scalar, (0.5,), {}), (aten.ne.Scalar, (1,), {}),
+         (aten.add.Tensor, (1,), {"alpha": 2}), (aten.sub.Tensor, (0.5,), {}),
          (aten.mul.Tensor, (True,), {})]
 
 
@@ -262,13 +267,15 @@ def test_pointwise_with_numbers_output_is_the_kernel_output(shape, func, rest, k
         assert answered > 0 or not shape or 0 in shape
 
 
-@pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((2, 1), (2, 1), (2, 1)), ((3, 4), (4,), (3, 1)), ((1, 4), (4,), (4,)),
+@pytest.mark.parametrize("shapes", [((3, 4), (3, 4), (3, 4)), ((2, 1), (2, 1), (2, 1)),
+                                    ((3, 4), (4,), (3, 1)), ((1, 4), (4,), (4,)),
                                     ((3, 4), (3, 4), ())], ids=str)
 def test_where_output_is_the_kernel_output(shapes):
     answered = 0
     for dtypes, grads, grad_mode in itertools.product(
             [(torch.bool, torch.float32, torch.float32), (torch.bool, torch.float32, torch.float64),
-             (torch.int64, torch.float32, torch.float32)], [(False, False), (False, True)], [True, False]):
+             (torch.int64, torch.float32, torch.float32)],
+            [(False, False), (False, True)], [True, False]):
         args = tuple(_pointwise_input(s, d, "contiguous", g)
                      for s, d, g in zip(shapes, dtypes, (False, *grads)))
         with torch.set_grad_enabled(grad_mode):
@@ -288,3 +295,28 @@ def test_pointwise_outside_the_checks_runs_the_kernel():
     assert known_output(aten.add.Tensor, (x, x), {"out": x}) is None
     with torch.autocast("cpu", dtype=torch.bfloat16):
         assert known_output(aten.mul.Tensor, (x, x), {}) is None
+
+
+@settings(max_examples=12, deadline=None)
+@given(programs(max_statements=2, focus="pointwise_layout"))
+def test_generated_pointwise_layouts_match_eager(program):
+    """Programs reading back the strides of pointwise outputs, static and on a dynamic batch."""
+    check_program(program, batches=(4, 7, 2), dynamic=True)
+    check_program(program, batches=(3,), dynamic=False)
+
+
+class SizeOneStride(torch.nn.Module):
+    def forward(self, x):
+        return x + (x.unsqueeze(1).transpose(1, 2) - 1).stride()[2]
+
+
+@pytest.mark.xfail(strict=True, reason="torch's meta function for sub lays out the size-1 dim "
+                   "of a transposed (4, 6, 1) input with stride 1, eager's TensorIterator with 6; "
+                   "the oracle (like torch.export) takes the meta's strides")
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_stride_of_a_size_one_dim_of_a_pointwise_output_is_eagers(dynamic):
+    x = torch.randn(4, 6)
+    ep = strict_tracer.export(SizeOneStride(), (x,),
+                              dynamic_shapes={"x": (Dim.AUTO, Dim.AUTO)} if dynamic else None)
+    got, want = run_both(SizeOneStride(), ep, (x,))
+    assert_same(got, want)

@@ -60,7 +60,8 @@ CALLS = [
     (aten.slice.Tensor, (0, 1, 3)), (aten.slice.Tensor, (1, None, None, 2)),
     (aten.slice.Tensor, (0, -2, 9223372036854775807)), (aten.select.int, (0, 0)),
     (aten.select.int, (1, -1)), (aten.select.int, (0, 7)), (aten.t.default, ()),
-    (aten.split.Tensor, (2,)), (aten.split.Tensor, (4, 1)), (aten.split_with_sizes.default, ([1, 5], 1)),
+    (aten.split.Tensor, (2,)), (aten.split.Tensor, (4, 1)),
+    (aten.split_with_sizes.default, ([1, 5], 1)),
     (aten.unbind.int, (0,)), (aten.alias.default, ()), (aten.unfold.default, (1, 2, 2)),
     (aten.diagonal.default, (0, 0, 1)),
 ]
@@ -70,7 +71,8 @@ CALLS = [
 @pytest.mark.parametrize("func,args", CALLS, ids=lambda c: str(c))
 def test_views_below_the_dispatcher_are_fake_modes(recipe, func, args):
     theirs_mode = metadata_fake_mode(allow_non_fake_inputs=True)
-    for requires_grad, leaf, grad_mode in itertools.product([False, True], [True, False], [True, False]):
+    for requires_grad, leaf, grad_mode in itertools.product([False, True], [True, False],
+                                                            [True, False]):
         ours = _outcome(fake_mode(), func, recipe, args, requires_grad, leaf, grad_mode, True)
         theirs = _outcome(theirs_mode, func, recipe, args, requires_grad, leaf, grad_mode, False)
         assert ours == theirs, (requires_grad, leaf, grad_mode)
