@@ -43,7 +43,7 @@ class TensorMeta:
         self.device = device
         self.layout = layout
         self.requires_grad = requires_grad
-        self.strides = tuple(strides) if strides is not None else _contiguous_strides(self.hint_shape)
+        self.strides = tuple(strides) if strides is not None else contiguous_strides(self.hint_shape)
         self.storage_offset = storage_offset
         self.is_leaf = is_leaf      # autograd leaf: in-place ops on a leaf requiring grad fail
         self._example = example
@@ -96,7 +96,7 @@ class TensorMeta:
         return f"{dt}[{', '.join(str(getattr(s, 'expr', s)) for s in self.shape)}]"
 
 
-def _contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
+def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     strides = []
     acc = 1
     for size in reversed(shape):

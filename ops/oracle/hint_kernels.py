@@ -25,6 +25,7 @@ import torch
 from . import view_kernels
 from .fakes import is_static, make_fake, view_key
 from .hint_outputs import known_output
+from .iterator_layout import eager_layout
 
 # Generated bindings (torch.*, torch._C._nn.*, Tensor methods) and operator functions, which
 # reach them. Not the slot wrappers, and not indexing: its code makes one call per index
@@ -101,7 +102,7 @@ class HintKernels:
         twins, kw_twins = self._twin(args), self._twin(kwargs)
         out = known_output(func, twins, kw_twins)
         if out is None:
-            out = view_kernels.call(func, twins, kw_twins)
+            out = eager_layout(func, twins, kw_twins, view_kernels.call(func, twins, kw_twins))
         result = self._untwin(out)
         for key, twin, state in self._lent:
             self.lender.give_back(key, twin, state)

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
-from strict_tracer.proxy import TensorMeta
+from strict_tracer.proxy import TensorMeta, contiguous_strides
 
 from .fakes import fake_mode, is_static, make_fake
 
@@ -116,7 +116,7 @@ def _pointwise_shape(tensors: list, same_dtype: bool = True) -> tuple | None:
         shape = tuple(first.shape)
         # A dim of size 1 keeps any stride in a contiguous tensor, and ops that copy their
         # input's layout (empty_like) keep it: only the standard one is known.
-        if 0 in shape or 1 in shape and any(t.stride() != _contiguous_strides(shape)
+        if 0 in shape or 1 in shape and any(t.stride() != contiguous_strides(shape)
                                             for t in tensors):
             return None
         return shape
@@ -128,14 +128,6 @@ def _pointwise_shape(tensors: list, same_dtype: bool = True) -> tuple | None:
             return None         # no dim of size 1 or 0 in the output; sizes that disagree
         shape.append(sizes.pop())
     return tuple(shape)
-
-
-def _contiguous_strides(shape: tuple) -> tuple:
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= max(size, 1)
-    return tuple(reversed(strides))
 
 
 def _numbers(values) -> bool:

@@ -22,6 +22,7 @@ from . import hint_kernels, pre_dispatch, view_kernels
 
 from .fakes import fake_mode
 from .hint_outputs import known_output
+from .iterator_layout import eager_layout
 
 
 @dataclass
@@ -71,7 +72,7 @@ class _Recorder(SchemaCheckMode):
         else:
             out = known_output(func, args, kwargs)      # static inputs only
             if out is None:
-                out = view_kernels.call(func, args, kwargs)
+                out = eager_layout(func, args, kwargs, view_kernels.call(func, args, kwargs))
         self.in_kernels.update(range(before, len(self.guards)))
         self.calls.append(RecordedCall(func, args, kwargs, out))
         return out

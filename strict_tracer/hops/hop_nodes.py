@@ -12,7 +12,7 @@ import torch.utils._pytree as pytree
 
 from ..errors import Category
 from ..trace.graph import GraphBuilder
-from ..proxy import TensorMeta, TensorProxy, _contiguous_strides
+from ..proxy import TensorMeta, TensorProxy, contiguous_strides
 from ..symbolic import SymValue
 from ..trace.subgraph import SubgraphBuilder
 
@@ -64,14 +64,14 @@ def slice_meta(meta: TensorMeta) -> TensorMeta:
     """Metadata of `torch.select_copy(x, 0, 0)`: one slice along the leading dimension."""
     shape = meta.shape[1:]
     return TensorMeta(shape, meta.dtype, meta.device, meta.requires_grad,
-                      _contiguous_strides(tuple(_example_size(s) for s in shape)), 0, meta.layout)
+                      contiguous_strides(tuple(_example_size(s) for s in shape)), 0, meta.layout)
 
 
 def stacked_meta(meta: TensorMeta, length: Any) -> TensorMeta:
     """Metadata of torch.stack of `length` tensors like `meta`."""
     shape = (length, *meta.shape)
     return TensorMeta(shape, meta.dtype, meta.device, meta.requires_grad,
-                      _contiguous_strides(tuple(_example_size(s) for s in shape)), 0, meta.layout)
+                      contiguous_strides(tuple(_example_size(s) for s in shape)), 0, meta.layout)
 
 
 def _example_size(size: Any) -> int:

@@ -367,19 +367,19 @@ def pointwise_layout(w) -> None:
     """Pointwise ops whose output layout the oracle may decide without the kernel (contiguous
     inputs of one dtype, dims of size 1, broadcasting, Python numbers, integer and bool
     tensors) or must leave to it (a size-1 dim with another stride, transposed inputs), with
-    the output's strides read back into values. (Not the stride of a size-1 dim of an output
-    made from a transposed input: torch's meta functions lay it out unlike eager, see
-    tests/ops/test_hint_outputs.py.)"""
+    the output's strides read back into values, those of dims of size 1 among them (where
+    torch's meta functions and eager differ: ops/oracle/iterator_layout.py)."""
     v = w.var()
     w.assign(w.draw(st.sampled_from([
         f"{v} + ({v}.unsqueeze(-1) * 2).stride()[1]",
         f"{v} * ({v}.t().unsqueeze(0) + 1).stride()[2]",
+        f"{v} + ({v}.unsqueeze(1).transpose(1, 2) - 1).stride()[2]",
         f"({v}.unsqueeze(1).transpose(1, 2) - 1).view({v}.shape[0], {WIDTH}) + {v}",
         f"(({v} > 0).unsqueeze(1) & ({v} < 1).unsqueeze(1)).squeeze(1).float() * {v}",
         f"torch.where({v}.unsqueeze(2) > 0, {v}.unsqueeze(2), -{v}.unsqueeze(2)).sum(2)"
         f" + torch.where({v} > 0, {v}, {v}[0]).stride()[0]",
         f"(torch.arange({v}.shape[0]) * 2 + 1).unsqueeze(1).float() + {v}",
-        f"({v}[:, :1] + {v}[:1, :]).view(-1, {WIDTH}) + ({v}[:, :1] * 0.5).stride()[0]",
+        f"({v}[:, :1] + {v}[:1, :]).view(-1, {WIDTH}) + ({v}[:, :1] * 0.5).stride()[1]",
         f"{v}.sigmoid() * {v}.unsqueeze(0).tanh()[0] + ({v}.t() / 2).stride()[0]",
     ])))
 

@@ -12,6 +12,7 @@ import strict_tracer
 from strict_tracer.ops.oracle import hint_kernels
 from strict_tracer.ops.oracle.fakes import fake_mode
 from strict_tracer.ops.oracle.hint_outputs import known_output
+from strict_tracer.ops.oracle.iterator_layout import eager_layout
 from strict_tracer.testing import check_program, programs
 from support.helpers import assert_same, run_both
 
@@ -224,6 +225,7 @@ def test_binary_pointwise_output_is_the_kernel_output(shapes, func, kwargs):
             if ours is not None:
                 answered += 1
                 assert _layout(ours) == _outcome(func, args, kwargs), (dtypes, layouts, grads)
+                assert eager_layout(func, args, dict(kwargs), ours) is ours     # eager's strides too
     try:
         out_shape = torch.broadcast_shapes(*shapes)
     except RuntimeError:
@@ -261,6 +263,7 @@ def test_pointwise_with_numbers_output_is_the_kernel_output(shape, func, rest, k
             if ours is not None:
                 answered += 1
                 assert _layout(ours) == _outcome(func, args, kwargs), (dtype, layout, requires_grad)
+                assert eager_layout(func, args, dict(kwargs), ours) is ours     # eager's strides too
     if any(type(r) is bool for r in rest):
         assert answered == 0        # a bool number promotes like a tensor: the kernel decides
     else:
@@ -304,19 +307,3 @@ def test_generated_pointwise_layouts_match_eager(program):
     check_program(program, batches=(4, 7, 2), dynamic=True)
     check_program(program, batches=(3,), dynamic=False)
 
-
-class SizeOneStride(torch.nn.Module):
-    def forward(self, x):
-        return x + (x.unsqueeze(1).transpose(1, 2) - 1).stride()[2]
-
-
-@pytest.mark.xfail(strict=True, reason="torch's meta function for sub lays out the size-1 dim "
-                   "of a transposed (4, 6, 1) input with stride 1, eager's TensorIterator with 6; "
-                   "the oracle (like torch.export) takes the meta's strides")
-@pytest.mark.parametrize("dynamic", [False, True])
-def test_stride_of_a_size_one_dim_of_a_pointwise_output_is_eagers(dynamic):
-    x = torch.randn(4, 6)
-    ep = strict_tracer.export(SizeOneStride(), (x,),
-                              dynamic_shapes={"x": (Dim.AUTO, Dim.AUTO)} if dynamic else None)
-    got, want = run_both(SizeOneStride(), ep, (x,))
-    assert_same(got, want)
