@@ -8,10 +8,11 @@ memory; the stride a program reads is not, and a program computing with it would
 
 `output_strides` applies TensorIterator's rules to sizes and strides (written from its
 documented behaviour: a fast set-up for operands of one shape, else dims ordered by the
-operands' strides, broadcast dims ignored, ties broken by size), and `eager_layout` gives a
-static call of the pointwise overloads below an output with those strides when the fake's
-differ (only ever in dims of size 1). tests/ops/test_iterator_layout.py compares
-`output_strides` with eager on random layouts.
+operands' strides, broadcast dims ignored, ties broken by size); a few ops whose kernels
+allocate their output themselves are described by `ALLOCATED` (contiguous, or like a dense
+input). `eager_layout` gives a static call of these overloads an output with eager's strides
+when the fake's differ (only ever in dims of size 1). tests/ops/test_iterator_layout.py
+compares `eager_strides` with eager on random layouts.
 """
 from __future__ import annotations
 
@@ -153,6 +154,14 @@ def _first(*args: Any, **kwargs: Any) -> list | None:
     return _operands(args[:1], args[:1])
 
 
+def _tensor_arguments(*args: Any, **kwargs: Any) -> list | None:
+    """lerp, addcmul, addcdiv: their tensor arguments (numbers beside them are not operands)."""
+    tensors = tuple(a for a in args if isinstance(a, torch.Tensor))
+    if not tensors[0].dtype.is_floating_point:
+        return None
+    return _operands(tensors, tensors)
+
+
 def _where(condition: Any, input: Any, other: Any) -> list | None:
     if not isinstance(condition, torch.Tensor) or condition.dtype is not torch.bool:
         return None
@@ -195,31 +204,65 @@ _BINARY = [getattr(getattr(aten, name), overload)
 _UNARY = [getattr(aten, name).default
           for name in ("neg", "tanh", "relu", "gelu", "silu", "sigmoid", "rsqrt", "sqrt", "exp",
                        "abs", "log", "log1p", "sin", "cos", "erf", "expm1", "reciprocal",
-                       "floor", "ceil", "round", "trunc", "logical_not", "leaky_relu", "elu", "softplus", "clamp", "clamp_min", "clamp_max")] + \
-    [aten.pow.Tensor_Scalar]
+                       "floor", "ceil", "round", "trunc", "logical_not", "leaky_relu", "elu",
+                       "softplus", "clamp", "clamp_min", "clamp_max", "mish", "hardswish",
+                       "hardsigmoid", "sign")] + [aten.pow.Tensor_Scalar]
 
 OPERANDS: dict[Any, Callable[..., list | None]] = {
     **{op: _tensor_and_numbers for op in _BINARY}, **{op: _first for op in _UNARY},
     aten.div.Tensor: _floating_and_numbers, aten.div.Scalar: _floating_and_numbers,
     aten.atan2.default: _floating_and_numbers,
-    aten.where.self: _where,
+    aten.where.self: _where, aten.lerp.Scalar: _tensor_arguments,
+    aten.lerp.Tensor: _tensor_arguments, aten.addcmul.default: _tensor_arguments,
+    aten.addcdiv.default: _tensor_arguments,
 }
+
+
+# Ops whose eager kernel allocates its output itself rather than through TensorIterator.
+def _contiguous_output(input: Any, *args: Any, **kwargs: Any) -> Callable | None:
+    """masked_fill (a contiguous clone of the broadcast input), layer_norm, log_softmax."""
+    return contiguous_strides if isinstance(input, torch.Tensor) and is_static(input) else None
+
+
+def _like_dense_input(input: Any, *args: Any, **kwargs: Any) -> Callable | None:
+    """`empty_like(input)` (hardtanh, nan_to_num): a dense input's own strides."""
+    if not isinstance(input, torch.Tensor) or not is_static(input) or \
+            not _dense_somehow(tuple(input.shape), input.stride()):
+        return None
+    strides = input.stride()
+    return lambda shape: strides
+
+
+ALLOCATED: dict[Any, Callable[..., Callable | None]] = {
+    aten.masked_fill.Scalar: _contiguous_output, aten.masked_fill.Tensor: _contiguous_output,
+    aten.layer_norm.default: _contiguous_output, aten.log_softmax.int: _contiguous_output,
+    aten._log_softmax.default: _contiguous_output,
+    aten.hardtanh.default: _like_dense_input, aten.nan_to_num.default: _like_dense_input,
+}
+
+
+def eager_strides(func: Any, args: tuple, kwargs: dict, shape: tuple) -> tuple | None:
+    """The strides of the output of shape `shape` of a static call `func(*args, **kwargs)` in
+    eager, for the ops above; None for others, and where the checks do not decide them."""
+    try:
+        if func in OPERANDS:
+            operands = OPERANDS[func](*args, **kwargs)
+            return None if operands is None else output_strides(shape, operands)
+        if func in ALLOCATED:
+            rule = ALLOCATED[func](*args, **kwargs)
+            return None if rule is None else rule(shape)
+    except TypeError:       # arguments these rules do not take
+        return None
+    return None
 
 
 def eager_layout(func: Any, args: tuple, kwargs: dict, out: Any) -> Any:
     """`out`, the output of a static call, or a fake with eager's strides where they differ."""
-    operands_of = OPERANDS.get(func)
-    if operands_of is None or type(out) is not FakeTensor or not is_static(out) or \
-            1 not in out.shape:
+    if type(out) is not FakeTensor or (func not in OPERANDS and func not in ALLOCATED) or \
+            not is_static(out) or 1 not in out.shape:
         return out
-    try:
-        operands = operands_of(*args, **kwargs)
-    except TypeError:
-        return out
-    if operands is None:
-        return out
-    strides = output_strides(tuple(out.shape), operands)
-    if strides == out.stride():
+    strides = eager_strides(func, args, kwargs, tuple(out.shape))
+    if strides is None or strides == out.stride():
         return out
     return make_fake(TensorMeta(tuple(out.shape), out.dtype, out.device, out.requires_grad,
                                 strides, is_leaf=out.is_leaf))

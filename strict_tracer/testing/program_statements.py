@@ -364,11 +364,12 @@ def indexing_key(w) -> None:
 
 
 def pointwise_layout(w) -> None:
-    """Pointwise ops whose output layout the oracle may decide without the kernel (contiguous
-    inputs of one dtype, dims of size 1, broadcasting, Python numbers, integer and bool
-    tensors) or must leave to it (a size-1 dim with another stride, transposed inputs), with
-    the output's strides read back into values, those of dims of size 1 among them (where
-    torch's meta functions and eager differ: ops/oracle/iterator_layout.py)."""
+    """Pointwise ops (and ops allocating their output: masked_fill, log_softmax, nan_to_num)
+    whose output layout the oracle may decide without the kernel (contiguous inputs of one
+    dtype, dims of size 1, broadcasting, Python numbers, integer and bool tensors) or must
+    leave to it (a size-1 dim with another stride, transposed inputs), with the output's
+    strides read back into values, those of dims of size 1 among them (where torch's meta
+    functions and eager differ: ops/oracle/iterator_layout.py)."""
     v = w.var()
     w.assign(w.draw(st.sampled_from([
         f"{v} + ({v}.unsqueeze(-1) * 2).stride()[1]",
@@ -381,6 +382,9 @@ def pointwise_layout(w) -> None:
         f"(torch.arange({v}.shape[0]) * 2 + 1).unsqueeze(1).float() + {v}",
         f"({v}[:, :1] + {v}[:1, :]).view(-1, {WIDTH}) + ({v}[:, :1] * 0.5).stride()[1]",
         f"{v}.sigmoid() * {v}.unsqueeze(0).tanh()[0] + ({v}.t() / 2).stride()[0]",
+        f"{v} + torch.log_softmax({v}.unsqueeze(1).transpose(1, 2), 1).stride()[2]",
+        f"{v} + {v}[:, None, ::2].masked_fill({v}[:, None, ::2] > 0, 0).stride()[1]",
+        f"{v} + torch.nan_to_num({v}.t()[:, :1]).stride()[1] * torch.relu({v}[:1]).stride()[0]",
     ])))
 
 

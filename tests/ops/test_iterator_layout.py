@@ -1,6 +1,7 @@
-"""`iterator_layout.output_strides` is eager's layout of pointwise outputs (TensorIterator),
-on random layouts: permuted, sliced, expanded, with dims of size 1 and 0, broadcasting, and
-Python numbers; and static calls of the oracle get eager's strides where fakes differ."""
+"""`iterator_layout.eager_strides` is eager's layout of pointwise outputs (TensorIterator) and
+of the ops that allocate theirs, on random layouts: permuted, sliced, expanded, with dims of
+size 1 and 0, broadcasting, and Python numbers; and static calls of the oracle get eager's
+strides where fakes differ."""
 import random
 
 import pytest
@@ -10,7 +11,8 @@ from torch.export import Dim
 import strict_tracer
 from strict_tracer.ops.oracle import iterator_layout
 from strict_tracer.ops.oracle.fakes import fake_mode
-from strict_tracer.ops.oracle.iterator_layout import OPERANDS, eager_layout, output_strides
+from strict_tracer.ops.oracle.iterator_layout import (ALLOCATED, OPERANDS, eager_layout,
+                                                      eager_strides)
 from support.helpers import assert_same, run_both
 
 aten = torch.ops.aten
@@ -34,6 +36,12 @@ def _random_tensor(rng: random.Random, shape: list, dtype: torch.dtype) -> torch
     return t
 
 
+def _trailing(rng, shape, keep):
+    """Trailing dims of `shape`, some of them 1: a shape that broadcasts to it."""
+    return [s if rng.random() < keep else 1 for s in shape][rng.randint(0, len(shape)):] \
+        if shape else []
+
+
 def _args(rng, op):
     rank = rng.randint(0, 4)
     shape = [rng.choice([1, 1, 2, 3, 0]) if rng.random() < 0.1 else rng.choice([1, 2, 3])
@@ -45,11 +53,17 @@ def _args(rng, op):
         extra = {aten.pow.Tensor_Scalar: (2,), aten.clamp.default: (-0.5, 0.5),
                  aten.clamp_min.default: (0.1,), aten.clamp_max.default: (0.1,)}
         return (_random_tensor(rng, shape, torch.float32), *extra.get(op, ()))
+    if OPERANDS[op] is iterator_layout._tensor_arguments:
+        count = 2 if op is aten.lerp.Scalar else 3
+        shapes = [shape] + [_trailing(rng, shape, 0.7) for _ in range(count - 1)]
+        tensors = [_random_tensor(rng, each, torch.float32) for each in shapes]
+        rng.shuffle(tensors)
+        return (*tensors, 0.5) if count == 2 else tuple(tensors)
     if op is aten.where.self:
         other = shape[rng.randint(0, rank):] if rank else []
         return (_random_tensor(rng, other, torch.bool), _random_tensor(rng, shape, torch.float32),
                 _random_tensor(rng, [s if rng.random() < 0.7 else 1 for s in shape], torch.float32))
-    other_shape = [s if rng.random() < 0.7 else 1 for s in shape][rng.randint(0, rank):] if rank else []
+    other_shape = _trailing(rng, shape, 0.7)
     first = _random_tensor(rng, shape, dtype)
     if op._overloadname == "Scalar" or rng.random() < 0.3:
         second = rng.choice([2, True]) if dtype is not torch.float32 else rng.choice([2, 0.5])
@@ -60,28 +74,39 @@ def _args(rng, op):
     return first, second
 
 
-@pytest.mark.parametrize("op", sorted(OPERANDS, key=str), ids=str)
+def _allocated_args(rng, op):
+    rank = rng.randint(1, 4)
+    shape = [rng.choice([1, 2, 3]) for _ in range(rank)]
+    x = _random_tensor(rng, shape, torch.float32)
+    if op in (aten.masked_fill.Scalar, aten.masked_fill.Tensor):
+        mask = _random_tensor(rng, _trailing(rng, shape, 0.6), torch.bool)
+        return (x, mask, 0.5 if op is aten.masked_fill.Scalar else torch.tensor(0.5))
+    if op is aten.layer_norm.default:
+        return (x, list(shape[-1:]))
+    if op is aten.log_softmax.int:
+        return (x, rng.randrange(rank))
+    if op is aten._log_softmax.default:
+        return (x, rng.randrange(rank), False)
+    return (x,)
+
+
+@pytest.mark.parametrize("op", sorted([*OPERANDS, *ALLOCATED], key=str), ids=str)
 def test_output_strides_are_eagers(op):
     rng = random.Random(str(op))
     checked = 0
     for _ in range(400):
-        args = _args(rng, op)
+        args = _allocated_args(rng, op) if op in ALLOCATED else _args(rng, op)
         try:
             eager = op(*args)
-        except RuntimeError:
+        except RuntimeError:        # sizes that do not broadcast
             continue
-        operands = OPERANDS[op](*args)
-        if operands is None:
+        strides = eager_strides(op, args, {}, tuple(eager.shape))
+        if strides is None:
             continue
         checked += 1
-        assert output_strides(tuple(eager.shape), operands) == eager.stride(), \
+        assert strides == eager.stride(), \
             [(tuple(a.shape), a.stride()) if isinstance(a, torch.Tensor) else a for a in args]
     assert checked > 100
-
-
-class SizeOneStride(torch.nn.Module):
-    def forward(self, x):
-        return x + (x.unsqueeze(1).transpose(1, 2) - 1).stride()[2]
 
 
 def test_a_static_call_gets_eagers_strides():
@@ -90,19 +115,21 @@ def test_a_static_call_gets_eagers_strides():
         fake_out = aten.sub.Tensor(y, 1)
     out = eager_layout(aten.sub.Tensor, (y, 1), {}, fake_out)
     assert fake_out.stride() == (6, 1, 1)        # torch's meta function
-    assert out.stride() == (6, 1, 6) == (torch.zeros(4, 6).unsqueeze(1).transpose(1, 2) - 1).stride()
+    eager = torch.zeros(4, 6).unsqueeze(1).transpose(1, 2) - 1
+    assert out.stride() == (6, 1, 6) == eager.stride()
     assert (out.shape, out.dtype, out.requires_grad) == (fake_out.shape, fake_out.dtype, False)
     same = aten.sub.Tensor(torch.empty(4, 6, device="meta"), 1)
     assert eager_layout(aten.sub.Tensor, (same, 1), {}, same) is same     # no dim of size 1
 
 
 class SizeOneStrides(torch.nn.Module):
-    """Strides of size-1 dims read back from pointwise outputs (torch's fakes give 1 and 6
-    here, eager 6 and 1)."""
+    """Strides of size-1 dims read back from outputs (torch's fakes give 1, 6 and 6 here,
+    eager 6, 1 and 1)."""
 
     def forward(self, x):
         y = x.unsqueeze(1).transpose(1, 2)
-        return x + (y - 1).stride()[2] * 100 + torch.relu(x.t()[:, :1]).stride()[1]
+        return x + (y - 1).stride()[2] * 100 + torch.relu(x.t()[:, :1]).stride()[1] + \
+            torch.log_softmax(y, 1).stride()[2] * 1000
 
 
 @pytest.mark.parametrize("dynamic", [False, True])
