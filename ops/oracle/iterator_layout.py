@@ -157,7 +157,7 @@ def _first(*args: Any, **kwargs: Any) -> list | None:
 def _tensor_arguments(*args: Any, **kwargs: Any) -> list | None:
     """lerp, addcmul, addcdiv: their tensor arguments (numbers beside them are not operands)."""
     tensors = tuple(a for a in args if isinstance(a, torch.Tensor))
-    if not tensors[0].dtype.is_floating_point:
+    if not tensors or not tensors[0].dtype.is_floating_point:
         return None
     return _operands(tensors, tensors)
 
