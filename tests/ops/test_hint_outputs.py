@@ -198,6 +198,17 @@ def _outcome(func, args, kwargs):
         return type(exc)
 
 
+def _answer_checked(func, args, kwargs, grad_mode, context) -> bool:
+    """Whether known_output answers; its answer must be the kernel's, with eager's strides."""
+    with torch.set_grad_enabled(grad_mode):
+        ours = known_output(func, args, dict(kwargs))
+        if ours is None:
+            return False
+        assert _layout(ours) == _outcome(func, args, kwargs), context
+        assert eager_layout(func, args, dict(kwargs), ours) is ours, context
+    return True
+
+
 PAIRS = [((3, 4), (3, 4)), ((2, 4, 1), (2, 4, 1)), ((1, 4), (4,)), ((3, 4), (4,)),
          ((2, 3, 4), (3, 1)), ((3, 1), (1, 4)), ((3, 4), (1, 4)), ((1, 4), (1, 4)),
          ((0, 4), (4,)), ((3, 4), ()), ((), ()), ((3, 4), (5,)), ((2, 1, 4), (4,))]
@@ -220,12 +231,7 @@ def test_binary_pointwise_output_is_the_kernel_output(shapes, func, kwargs):
             continue
         args = tuple(_pointwise_input(s, d, layout, g)
                      for s, d, layout, g in zip(shapes, dtypes, layouts, grads))
-        with torch.set_grad_enabled(grad_mode):
-            ours = known_output(func, args, dict(kwargs))
-            if ours is not None:
-                answered += 1
-                assert _layout(ours) == _outcome(func, args, kwargs), (dtypes, layouts, grads)
-                assert eager_layout(func, args, dict(kwargs), ours) is ours     # eager's strides too
+        answered += _answer_checked(func, args, kwargs, grad_mode, (dtypes, layouts, grads))
     try:
         out_shape = torch.broadcast_shapes(*shapes)
     except RuntimeError:
@@ -258,12 +264,7 @@ def test_pointwise_with_numbers_output_is_the_kernel_output(shape, func, rest, k
         if requires_grad and not dtype.is_floating_point:
             continue
         args = (_pointwise_input(shape, dtype, layout, requires_grad), *rest)
-        with torch.set_grad_enabled(grad_mode):
-            ours = known_output(func, args, dict(kwargs))
-            if ours is not None:
-                answered += 1
-                assert _layout(ours) == _outcome(func, args, kwargs), (dtype, layout, requires_grad)
-                assert eager_layout(func, args, dict(kwargs), ours) is ours     # eager's strides too
+        answered += _answer_checked(func, args, kwargs, grad_mode, (dtype, layout, requires_grad))
     if any(type(r) is bool for r in rest):
         assert answered == 0        # a bool number promotes like a tensor: the kernel decides
     else:
@@ -281,11 +282,7 @@ def test_where_output_is_the_kernel_output(shapes):
             [(False, False), (False, True)], [True, False]):
         args = tuple(_pointwise_input(s, d, "contiguous", g)
                      for s, d, g in zip(shapes, dtypes, (False, *grads)))
-        with torch.set_grad_enabled(grad_mode):
-            ours = known_output(aten.where.self, args, {})
-            if ours is not None:
-                answered += 1
-                assert _layout(ours) == _outcome(aten.where.self, args, {})
+        answered += _answer_checked(aten.where.self, args, {}, grad_mode, dtypes)
     assert answered > 0 or () in shapes or len(set(shapes)) > 1 and 1 in shapes[0]
 
 
