@@ -154,8 +154,21 @@ def _first(*args: Any, **kwargs: Any) -> list | None:
     return _operands(args[:1], args[:1])
 
 
+def _first_of_any_dtype(*args: Any, **kwargs: Any) -> list | None:
+    """Unary ops that compute in their input's dtype (or give bool): the input alone."""
+    return _operands(args[:1], args[:1]) if isinstance(args[0], torch.Tensor) else None
+
+
+def _where_number(condition: Any, input: Any, other: Any) -> list | None:
+    """`torch.where` with a Python number for one branch: a 0-dim operand beside the other."""
+    if not isinstance(condition, torch.Tensor) or condition.dtype is not torch.bool:
+        return None
+    return _operands((condition, input, other), (input, other))
+
+
 def _tensor_arguments(*args: Any, **kwargs: Any) -> list | None:
-    """lerp, addcmul, addcdiv: their tensor arguments (numbers beside them are not operands)."""
+    """lerp, addcmul, addcdiv, clamp by tensors: their tensor arguments (numbers beside them,
+    and missing bounds, are not operands)."""
     tensors = tuple(a for a in args if isinstance(a, torch.Tensor))
     if not tensors or not tensors[0].dtype.is_floating_point:
         return None
@@ -202,19 +215,23 @@ _BINARY = [getattr(getattr(aten, name), overload)
                             else ("default",))
            if hasattr(getattr(aten, name), overload)]
 _UNARY = [getattr(aten, name).default
-          for name in ("neg", "tanh", "relu", "gelu", "silu", "sigmoid", "rsqrt", "sqrt", "exp",
-                       "abs", "log", "log1p", "sin", "cos", "erf", "expm1", "reciprocal",
-                       "floor", "ceil", "round", "trunc", "logical_not", "leaky_relu", "elu",
+          for name in ("tanh", "relu", "gelu", "silu", "sigmoid", "rsqrt", "sqrt", "exp",
+                       "log", "log1p", "sin", "cos", "erf", "expm1", "reciprocal",
+                       "floor", "ceil", "round", "trunc", "leaky_relu", "elu",
                        "softplus", "clamp", "clamp_min", "clamp_max", "mish", "hardswish",
-                       "hardsigmoid", "sign")] + [aten.pow.Tensor_Scalar]
+                       "hardsigmoid", "sign", "square")] + [aten.pow.Tensor_Scalar]
+_UNARY_ANY_DTYPE = [getattr(aten, name).default
+                    for name in ("neg", "abs", "logical_not", "bitwise_not")]
 
 OPERANDS: dict[Any, Callable[..., list | None]] = {
     **{op: _tensor_and_numbers for op in _BINARY}, **{op: _first for op in _UNARY},
+    **{op: _first_of_any_dtype for op in _UNARY_ANY_DTYPE},
+    aten.where.ScalarOther: _where_number, aten.where.ScalarSelf: _where_number,
     aten.div.Tensor: _floating_and_numbers, aten.div.Scalar: _floating_and_numbers,
     aten.atan2.default: _floating_and_numbers,
     aten.where.self: _where, aten.lerp.Scalar: _tensor_arguments,
     aten.lerp.Tensor: _tensor_arguments, aten.addcmul.default: _tensor_arguments,
-    aten.addcdiv.default: _tensor_arguments,
+    aten.addcdiv.default: _tensor_arguments, aten.clamp.Tensor: _tensor_arguments,
 }
 
 
@@ -225,7 +242,8 @@ def _contiguous_output(input: Any, *args: Any, **kwargs: Any) -> Callable | None
 
 
 def _like_dense_input(input: Any, *args: Any, **kwargs: Any) -> Callable | None:
-    """`empty_like(input)` (hardtanh, nan_to_num): a dense input's own strides."""
+    """`empty_like(input)` (hardtanh, nan_to_num, flip): a dense input's own strides (others
+    are laid out after their strides' order: left to the kernel)."""
     if not isinstance(input, torch.Tensor) or not is_static(input) or \
             not _dense_somehow(tuple(input.shape), input.stride()):
         return None
@@ -238,6 +256,7 @@ ALLOCATED: dict[Any, Callable[..., Callable | None]] = {
     aten.layer_norm.default: _contiguous_output, aten.log_softmax.int: _contiguous_output,
     aten._log_softmax.default: _contiguous_output,
     aten.hardtanh.default: _like_dense_input, aten.nan_to_num.default: _like_dense_input,
+    aten.flip.default: _like_dense_input,
 }
 
 

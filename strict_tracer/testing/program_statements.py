@@ -385,6 +385,9 @@ def pointwise_layout(w) -> None:
         f"{v} + torch.log_softmax({v}.unsqueeze(1).transpose(1, 2), 1).stride()[2]",
         f"{v} + {v}[:, None, ::2].masked_fill({v}[:, None, ::2] > 0, 0).stride()[1]",
         f"{v} + torch.nan_to_num({v}.t()[:, :1]).stride()[1] * torch.relu({v}[:1]).stride()[0]",
+        f"{v} + torch.where({v}.t()[:, :1] > 0, 0.0, {v}.t()[:, :1]).stride()[1]"
+        f" * (~({v}.t()[:, :1] > 0)).stride()[1]",
+        f"{v} + {v}.unsqueeze(1).transpose(1, 2).square().stride()[2]",
     ])))
 
 

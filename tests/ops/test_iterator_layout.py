@@ -53,12 +53,24 @@ def _args(rng, op):
         extra = {aten.pow.Tensor_Scalar: (2,), aten.clamp.default: (-0.5, 0.5),
                  aten.clamp_min.default: (0.1,), aten.clamp_max.default: (0.1,)}
         return (_random_tensor(rng, shape, torch.float32), *extra.get(op, ()))
+    if op is aten.clamp.Tensor:
+        bounds = [_random_tensor(rng, _trailing(rng, shape, 0.7), torch.float32)
+                  if rng.random() < 0.7 else None for _ in range(2)]
+        return (_random_tensor(rng, shape, torch.float32), *bounds)
     if OPERANDS[op] is iterator_layout._tensor_arguments:
         count = 2 if op is aten.lerp.Scalar else 3
         shapes = [shape] + [_trailing(rng, shape, 0.7) for _ in range(count - 1)]
         tensors = [_random_tensor(rng, each, torch.float32) for each in shapes]
         rng.shuffle(tensors)
         return (*tensors, 0.5) if count == 2 else tuple(tensors)
+    if OPERANDS[op] is iterator_layout._first_of_any_dtype:
+        dtype = torch.bool if op is aten.bitwise_not.default and rng.random() < 0.5 else \
+            rng.choice([torch.float32, torch.int64])
+        return (_random_tensor(rng, shape, dtype),)
+    if op in (aten.where.ScalarOther, aten.where.ScalarSelf):
+        cond = _random_tensor(rng, _trailing(rng, shape, 0.7), torch.bool)
+        x = _random_tensor(rng, shape, torch.float32)
+        return (cond, x, 0.5) if op is aten.where.ScalarOther else (cond, 0.5, x)
     if op is aten.where.self:
         other = shape[rng.randint(0, rank):] if rank else []
         return (_random_tensor(rng, other, torch.bool), _random_tensor(rng, shape, torch.float32),
@@ -87,6 +99,8 @@ def _allocated_args(rng, op):
         return (x, rng.randrange(rank))
     if op is aten._log_softmax.default:
         return (x, rng.randrange(rank), False)
+    if op is aten.flip.default:
+        return (x, rng.sample(range(rank), rng.randint(1, rank)))
     return (x,)
 
 
