@@ -96,6 +96,25 @@ class TensorMeta:
         return f"{dt}[{', '.join(str(getattr(s, 'expr', s)) for s in self.shape)}]"
 
 
+def is_contiguous_layout(shape: Any, strides: Any) -> bool:
+    """torch's is_contiguous() of sizes and strides (ints, or symbolic values whose questions
+    our engine decides, in torch's order): no elements, or every dim of size other than 1
+    strided by the product of the sizes inside it."""
+    numel: Any = 1
+    for size in shape:
+        numel = numel * size
+    if numel == 0:
+        return True
+    expected: Any = 1
+    for size, stride in reversed(list(zip(shape, strides))):
+        if size == 1:
+            continue
+        if stride != expected:
+            return False
+        expected = expected * size
+    return True
+
+
 def contiguous_strides(shape: tuple[int, ...]) -> tuple[int, ...]:
     strides = []
     acc = 1

@@ -144,9 +144,15 @@ def dense_layout(meta) -> bool:
     copy keep its strides."""
     if meta.storage_offset or meta.layout is not torch.strided or 0 in meta.hint_shape:
         return False
+    return non_overlapping_and_dense(meta.hint_shape, meta.strides)
+
+
+def non_overlapping_and_dense(sizes: tuple, strides: tuple) -> bool:
+    """torch's is_non_overlapping_and_dense() of static sizes and strides: the dims of size 2
+    or more, taken by increasing stride, are laid out densely."""
     expected = 1
-    for size, stride in sorted(zip(meta.hint_shape, meta.strides), key=lambda d: d[1]):
-        if size == 1:
+    for size, stride in sorted(zip(sizes, strides), key=lambda d: d[1]):
+        if size < 2:
             continue
         if stride != expected:
             return False

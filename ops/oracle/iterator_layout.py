@@ -21,9 +21,9 @@ from typing import Any, Callable
 import torch
 from torch._subclasses.fake_tensor import FakeTensor
 
-from strict_tracer.proxy import TensorMeta, contiguous_strides
+from strict_tracer.proxy import TensorMeta, contiguous_strides, is_contiguous_layout
 
-from .fakes import is_static, make_fake
+from .fakes import is_static, make_fake, non_overlapping_and_dense
 
 aten = torch.ops.aten
 
@@ -76,13 +76,13 @@ def _fast_set_up(operands: list[Operand]) -> tuple | None:
     shapes = {sizes for sizes, _ in operands}
     if len(shapes) != 1:
         return None
-    if all(_contiguous(sizes, st) for sizes, st in operands):
+    if all(is_contiguous_layout(sizes, st) for sizes, st in operands):
         return ()
     sizes = operands[0][0]
     if len(sizes) == 4 and all(_channels_last(s, st) for s, st in operands):
         n, c, h, w = sizes
         return (h * w * c, 1, w * c, c)
-    if all(_dense_somehow(s, st) for s, st in operands) and \
+    if all(non_overlapping_and_dense(s, st) for s, st in operands) and \
             len({st for _, st in operands}) == 1:
         return operands[-1][1]
     return None
@@ -96,41 +96,14 @@ def _broadcast_strides(shape: tuple, sizes: tuple, strides: tuple) -> list:
     return out
 
 
-def _contiguous(sizes: tuple, strides: tuple) -> bool:
-    """torch's is_contiguous(): dims of size 1 are skipped; no elements is contiguous."""
-    if 0 in sizes:
-        return True
-    expected = 1
-    for size, stride in zip(reversed(sizes), reversed(strides)):
-        if size != 1:
-            if stride != expected:
-                return False
-            expected *= size
-    return True
-
-
 def _channels_last(sizes: tuple, strides: tuple) -> bool:
-    if 0 in sizes:
-        return True
+    """torch's is_contiguous(memory_format=torch.channels_last) of 4-d sizes and strides."""
     expected = 1
     for dim in (1, 3, 2, 0):
         if sizes[dim] != 1:
             if strides[dim] != expected:
                 return False
             expected *= sizes[dim]
-    return True
-
-
-def _dense_somehow(sizes: tuple, strides: tuple) -> bool:
-    """torch's is_non_overlapping_and_dense()."""
-    if len(sizes) == 1:
-        return sizes[0] < 2 or strides[0] == 1
-    dims = sorted((d for d in range(len(sizes)) if sizes[d] >= 2), key=lambda d: strides[d])
-    expected = 1
-    for d in dims:
-        if strides[d] != expected:
-            return False
-        expected *= sizes[d]
     return True
 
 
@@ -159,13 +132,6 @@ def _first_of_any_dtype(*args: Any, **kwargs: Any) -> list | None:
     return _operands(args[:1], args[:1]) if isinstance(args[0], torch.Tensor) else None
 
 
-def _where_number(condition: Any, input: Any, other: Any) -> list | None:
-    """`torch.where` with a Python number for one branch: a 0-dim operand beside the other."""
-    if not isinstance(condition, torch.Tensor) or condition.dtype is not torch.bool:
-        return None
-    return _operands((condition, input, other), (input, other))
-
-
 def _tensor_arguments(*args: Any, **kwargs: Any) -> list | None:
     """lerp, addcmul, addcdiv, clamp by tensors: their tensor arguments (numbers beside them,
     and missing bounds, are not operands)."""
@@ -176,6 +142,7 @@ def _tensor_arguments(*args: Any, **kwargs: Any) -> list | None:
 
 
 def _where(condition: Any, input: Any, other: Any) -> list | None:
+    """`torch.where`: the condition and both branches (a Python number as a 0-dim operand)."""
     if not isinstance(condition, torch.Tensor) or condition.dtype is not torch.bool:
         return None
     return _operands((condition, input, other), (input, other))
@@ -226,7 +193,7 @@ _UNARY_ANY_DTYPE = [getattr(aten, name).default
 OPERANDS: dict[Any, Callable[..., list | None]] = {
     **{op: _tensor_and_numbers for op in _BINARY}, **{op: _first for op in _UNARY},
     **{op: _first_of_any_dtype for op in _UNARY_ANY_DTYPE},
-    aten.where.ScalarOther: _where_number, aten.where.ScalarSelf: _where_number,
+    aten.where.ScalarOther: _where, aten.where.ScalarSelf: _where,
     aten.div.Tensor: _floating_and_numbers, aten.div.Scalar: _floating_and_numbers,
     aten.atan2.default: _floating_and_numbers,
     aten.where.self: _where, aten.lerp.Scalar: _tensor_arguments,
@@ -245,7 +212,7 @@ def _like_dense_input(input: Any, *args: Any, **kwargs: Any) -> Callable | None:
     """`empty_like(input)` (hardtanh, nan_to_num, flip): a dense input's own strides (others
     are laid out after their strides' order: left to the kernel)."""
     if not isinstance(input, torch.Tensor) or not is_static(input) or \
-            not _dense_somehow(tuple(input.shape), input.stride()):
+            not non_overlapping_and_dense(tuple(input.shape), input.stride()):
         return None
     strides = input.stride()
     return lambda shape: strides

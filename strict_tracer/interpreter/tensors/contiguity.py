@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from ...proxy import TensorMeta, TensorProxy, layout_strides
+from ...proxy import TensorMeta, TensorProxy, is_contiguous_layout, layout_strides
 
 CONTIGUOUS = torch.Tensor.contiguous
 
@@ -36,19 +36,6 @@ def contiguous_call(interp, args: tuple, kwargs: dict) -> tuple[bool, Any]:
 
 
 def is_contiguous(meta: TensorMeta) -> bool:
-    """torch's contiguity of a (symbolic) layout: no elements, or every dim of size other than
-    1 strided by the product of the sizes inside it."""
+    """torch's contiguity of a (symbolic) layout."""
     shape = list(meta.shape)
-    numel: Any = 1
-    for size in shape:
-        numel = numel * size
-    if numel == 0:
-        return True
-    expected: Any = 1
-    for size, stride in reversed(list(zip(shape, layout_strides(meta, shape)))):
-        if size == 1:
-            continue
-        if stride != expected:
-            return False
-        expected = expected * size
-    return True
+    return is_contiguous_layout(shape, layout_strides(meta, shape))
