@@ -55,6 +55,10 @@ class _Recorder(SchemaCheckMode):
         self.decompose = decompose
         self.at_hints = at_hints                # runs the call's kernel on static twins
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        return False    # no Dynamo-disabling wrapper: see view_kernels._FAKE_DISPATCH
+
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if self.decompose is not None and self.decompose(func):
