@@ -8,8 +8,10 @@ without it (a fresh contiguous tensor of shape `input[:-1] + (out_features,)`), 
 for `aten.addmm` with a 1-d bias and `aten.layer_norm` of a contiguous input. Pointwise ops
 (arithmetic, comparisons, `where`) of contiguous inputs of one dtype skip torch's fake dispatch
 and the Python meta function behind it (~100-400 us a call). Anything outside the checks runs
-the kernel, whose errors are eager's. tests/ops/test_hint_outputs.py compares
-each answer with the kernel's across shapes, layouts, dtypes and grad modes.
+the kernel, whose errors are eager's. The artifact check's run of a program on meta tensors
+(packaging/meta_run.py) asks the same rules. tests/ops/test_hint_outputs.py compares each
+answer with the kernel's across shapes, layouts, dtypes and grad modes, on fakes and on meta
+tensors.
 """
 from __future__ import annotations
 
@@ -26,8 +28,9 @@ aten = torch.ops.aten
 
 
 def known_output(func: Any, args: tuple, kwargs: dict) -> torch.Tensor | None:
-    """The output `func(*args, **kwargs)` would give on these static fakes, made without the
-    kernel; None when the checks do not decide it."""
+    """The output `func(*args, **kwargs)` would give on these static fakes (or plain meta
+    tensors: then without autograd state), made without the kernel; None when the checks do
+    not decide it."""
     rule = _RULES.get(func)
     if rule is None or torch.is_autocast_enabled("cpu") or torch.is_inference_mode_enabled():
         return None
@@ -37,13 +40,31 @@ def known_output(func: Any, args: tuple, kwargs: dict) -> torch.Tensor | None:
         return None
 
 
-def _plain(tensors: tuple) -> bool:
-    """Static fakes of the oracle's mode, strided, of one floating dtype and one device."""
+def _kind(tensor: Any) -> str | None:
+    """"fake" for a static fake of the oracle's mode, "meta" for a plain meta tensor (the
+    artifact check's run of a program, packaging/meta_run.py), strided both; else None."""
+    t = type(tensor)
+    if t is FakeTensor:
+        return "fake" if tensor.fake_mode is fake_mode() and tensor.layout is torch.strided \
+            and is_static(tensor) else None
+    if t is torch.Tensor:
+        return "meta" if tensor.is_meta and tensor.layout is torch.strided else None
+    return None
+
+
+def _one_kind(tensors: Any) -> bool:
+    """Tensors of one kind (_kind) on one device."""
     first = tensors[0]
-    mode = fake_mode()
-    return all(type(t) is FakeTensor and t.fake_mode is mode and t.layout is torch.strided
-               and t.dtype is first.dtype and t.device == first.device and is_static(t)
-               for t in tensors) and first.dtype.is_floating_point
+    kind = _kind(first)
+    return kind is not None and all(_kind(t) == kind and t.device == first.device
+                                    for t in tensors)
+
+
+def _plain(tensors: tuple) -> bool:
+    """Tensors of one kind and device (_one_kind), of one floating dtype."""
+    first = tensors[0]
+    return _one_kind(tensors) and all(t.dtype is first.dtype for t in tensors) and \
+        first.dtype.is_floating_point
 
 
 def _linear(input: Any, weight: Any, bias: Any = None) -> torch.Tensor | None:
@@ -87,6 +108,9 @@ def _fresh(shape: tuple, tensors: tuple, dtype: torch.dtype | None = None,
     requires_grad = differentiable and torch.is_grad_enabled() and \
         any(t.requires_grad for t in tensors)
     first = tensors[0]
+    if type(first) is torch.Tensor:     # meta: what the kernel makes, autograd state aside
+        return torch.empty_strided(shape, contiguous_strides(shape), device=first.device,
+                                   dtype=first.dtype if dtype is None else dtype)
     return make_fake(TensorMeta(shape, first.dtype if dtype is None else dtype, first.device,
                                 requires_grad, is_leaf=not requires_grad))
 
@@ -103,14 +127,12 @@ def _fresh(shape: tuple, tensors: tuple, dtype: torch.dtype | None = None,
 # differently, mixed dtypes, broadcasting to sizes 1, size 0, other layouts) runs the kernel.
 
 def _pointwise_shape(tensors: list, same_dtype: bool = True) -> tuple | None:
-    """The broadcast output shape of static contiguous fakes of the oracle's mode on one device
-    (and, with `same_dtype`, of one dtype); None outside the checks above."""
+    """The broadcast output shape of contiguous tensors of one kind and device (_one_kind;
+    with `same_dtype`, of one dtype); None outside the checks above."""
     first = tensors[0]
-    mode = fake_mode()
-    if not all(type(t) is FakeTensor and t.fake_mode is mode and t.layout is torch.strided
-               and t.device == first.device and t.dim() > 0 and is_static(t)
-               and t.is_contiguous() and (t.dtype is first.dtype or not same_dtype)
-               for t in tensors):
+    if not _one_kind(tensors) or not all(t.dim() > 0 and t.is_contiguous() and
+                                         (t.dtype is first.dtype or not same_dtype)
+                                         for t in tensors):
         return None
     if all(t.shape == first.shape for t in tensors):
         shape = tuple(first.shape)

@@ -6,6 +6,7 @@ import itertools
 import pytest
 import torch
 from hypothesis import given, settings
+from torch._subclasses.fake_tensor import FakeTensor
 from torch.export import Dim
 
 import strict_tracer
@@ -37,6 +38,28 @@ def _kernel(func, args, kwargs):
         return func(*args, **kwargs)
 
 
+def _on_meta(value):
+    """A plain meta tensor with a fake's layout (the artifact check's run uses those)."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    room = value.storage_offset() + 1 + sum((n - 1) * s for n, s in zip(value.shape, value.stride()))
+    base = torch.empty(room if value.numel() else value.storage_offset(), dtype=value.dtype,
+                       device="meta")
+    return base.as_strided(value.shape, value.stride(), value.storage_offset())
+
+
+def _meta_agrees(func, args, kwargs, answered: bool) -> None:
+    """On meta tensors of the same layouts, known_output answers alike, and its answer is the
+    meta kernel's (autograd state aside: the artifact check's run has none)."""
+    meta_args = tuple(_on_meta(a) for a in args)
+    ours = known_output(func, meta_args, dict(kwargs))
+    assert (ours is not None) == answered
+    if ours is not None:
+        theirs = func(*meta_args, **kwargs)
+        assert ours.device.type == "meta"
+        assert _layout(ours)[:4] == _layout(theirs)[:4]
+
+
 CASES = list(itertools.product(
     [(5,), (3, 5), (0, 5), (1, 5), (2, 3, 5), (2, 1, 4, 5)],    # input shapes (last dim 5)
     [False, True],                                              # transposed input
@@ -57,6 +80,7 @@ def test_linear_output_is_the_kernel_output(shape, transposed, bias, dtype, grad
         theirs = _kernel(aten.linear.default, args, {})
     assert ours is not None
     assert _layout(ours) == _layout(theirs)
+    _meta_agrees(aten.linear.default, args, {}, True)
 
 
 @pytest.mark.parametrize("args", [
@@ -70,6 +94,14 @@ def test_linear_output_is_the_kernel_output(shape, transposed, bias, dtype, grad
 ])
 def test_linear_outside_the_checks_runs_the_kernel(args):
     assert known_output(aten.linear.default, args(), {}) is None
+    if all(isinstance(a, FakeTensor) for a in args()):
+        _meta_agrees(aten.linear.default, args(), {}, False)
+
+
+def test_meta_and_fake_tensors_together_run_the_kernel():
+    fake, meta = _fake((3, 5)), torch.empty(4, 5, device="meta")
+    assert known_output(aten.linear.default, (fake, meta), {}) is None
+    assert known_output(aten.add.Tensor, (meta, _fake((4, 5))), {}) is None
 
 
 def test_no_answer_under_autocast_or_for_other_ops():
@@ -141,6 +173,7 @@ def test_addmm_output_is_the_kernel_output(shape, t1, t2, dtype, grads, grad_mod
         theirs = _kernel(aten.addmm.default, args, scales)
     assert ours is not None
     assert _layout(ours) == _layout(theirs)
+    _meta_agrees(aten.addmm.default, args, scales, True)
 
 
 LAYER_NORM = list(itertools.product(
@@ -163,6 +196,7 @@ def test_layer_norm_output_is_the_kernel_output(shape, normalized, affine, dtype
         theirs = _kernel(aten.layer_norm.default, args, {"eps": 1e-5})
     assert ours is not None
     assert _layout(ours) == _layout(theirs)
+    _meta_agrees(aten.layer_norm.default, args, {"eps": 1e-5}, True)
 
 
 @pytest.mark.parametrize("func,args", [
@@ -176,6 +210,7 @@ def test_layer_norm_output_is_the_kernel_output(shape, normalized, affine, dtype
 ])
 def test_addmm_and_layer_norm_outside_the_checks_run_the_kernel(func, args):
     assert known_output(func, args(), {}) is None
+    _meta_agrees(func, args(), {}, False)
 
 
 # ---------------------------------------------------------------- pointwise ops
@@ -202,6 +237,7 @@ def _answer_checked(func, args, kwargs, grad_mode, context) -> bool:
     """Whether known_output answers; its answer must be the kernel's, with eager's strides."""
     with torch.set_grad_enabled(grad_mode):
         ours = known_output(func, args, dict(kwargs))
+        _meta_agrees(func, args, kwargs, ours is not None)
         if ours is None:
             return False
         assert _layout(ours) == _outcome(func, args, kwargs), context
