@@ -120,11 +120,12 @@ def _view_strides(op: Any, args: tuple, kwargs: dict, outputs: list[TensorMeta],
     """The symbolic strides of a view of a tensor with dynamic sizes or strides: the hints do
     not tell them (`x[:, :6]` of a width-6 x is dense at the hints, strided at width 7). By
     formula for the common views, else from torch's kernel on stand-ins (with its guards)."""
-    by_formula = view_strides(op, args, kwargs, outputs[0].shape) if len(outputs) == 1 else None
-    if by_formula is not None and _at_hints(by_formula) != tuple(outputs[0].strides):
+    by_formula = view_strides(op, args, kwargs, [meta.shape for meta in outputs])
+    if by_formula is not None and (len(by_formula) != len(outputs) or any(
+            _at_hints(strides) != tuple(meta.strides) for strides, meta in zip(by_formula, outputs))):
         by_formula = None       # a size-1 dim's stride, say: the kernel knows which
     if by_formula is not None:
-        all_strides = [tuple(by_formula)]
+        all_strides = [tuple(strides) for strides in by_formula]
     else:
         try:
             all_strides = [s for _, s in kernel_layouts(op, args, kwargs, outputs, shape_env)]

@@ -3,8 +3,9 @@
 The formulas of torch's view kernels (slice multiplies a stride by the step, select drops a
 dim, unsqueeze inserts size*stride, ...), without the guards the kernels record on the way
 (unsqueeze's kernel guards `size != 1` for the stride of the new size-1 dim, a stride that
-addresses nothing). Views without a formula here get theirs from torch's kernel on stand-ins
-(kernel_layouts), with its guards.
+addresses nothing). Also split's and unbind's outputs, flatten/unflatten as reshapes, and an
+in-place op's returned input. Views without a formula here get theirs from torch's kernel on
+stand-ins (kernel_layouts, ~4-9 ms a call), with its guards.
 """
 from __future__ import annotations
 
@@ -257,21 +258,62 @@ _FORMULAS: dict[Any, Callable[[Bound, tuple], Strides]] = {
     aten.transpose.int: _transpose, aten.t.default: _transpose, aten.permute.default: _permute,
     aten.expand.default: _expand, aten.alias.default: _same, aten.detach.default: _same,
     aten.view.default: _view, aten.reshape.default: _reshape,
+    aten.flatten.using_ints: _reshape, aten.unflatten.int: _reshape,
     aten.to.dtype_layout: _to, aten.to.device: _to, aten.to.dtype: _to, aten.to.other: _to,
     aten.contiguous.default: _contiguous_call,
 }
+
+
+def _split(a: Bound, outs: list) -> list:
+    """split / split_with_sizes / chunk: narrow slices of the input, each with its strides."""
+    return [_input(a)[1] for _ in outs]
+
+
+def _unbind(a: Bound, outs: list) -> list:
+    return [_select(a, out) for out in outs]
+
+
+# Several outputs: a list of strides, one per output.
+_MULTI: dict[Any, Callable[[Bound, list], list]] = {
+    aten.split.Tensor: _split, aten.split_with_sizes.default: _split, aten.chunk.default: _split,
+    aten.unbind.int: _unbind,
+}
+
+# In-place ops that write their input's elements and return it, its layout unchanged (unlike
+# t_, unsqueeze_ or resize_): the pointwise ones (torch.Tag.pointwise) and these.
+_WRITES_IN_PLACE = frozenset({aten.copy_.default, aten.fill_.Scalar, aten.fill_.Tensor,
+                              aten.zero_.default, aten.masked_fill_.Scalar,
+                              aten.masked_fill_.Tensor})
+
+
+def _returns_self_written(op: Any) -> bool:
+    schema = op._schema
+    if len(schema.returns) != 1 or not schema.name.endswith("_") or not schema.arguments:
+        return False
+    alias, first = schema.returns[0].alias_info, schema.arguments[0].alias_info
+    return alias is not None and alias.is_write and first is not None and \
+        first.before_set == alias.before_set and \
+        (op in _WRITES_IN_PLACE or torch.Tag.pointwise in op.tags)
 
 
 class _NoFormula(Exception):
     pass
 
 
-def view_strides(op: Any, args: tuple, kwargs: dict, out_shape: tuple) -> Strides | None:
-    """The view's strides by formula, or None when there is none for this call."""
-    formula = _FORMULAS.get(op)
-    if formula is None or not args or type(args[0]) is not TensorProxy:
+def view_strides(op: Any, args: tuple, kwargs: dict, out_shapes: list) -> list | None:
+    """The strides of each output of a view (or of an in-place op's returned input) by
+    formula, or None when there is none for this call."""
+    if not args or type(args[0]) is not TensorProxy:
         return None
+    multi = _MULTI.get(op)
+    formula = _FORMULAS.get(op)
+    if formula is None and multi is None and len(out_shapes) == 1 and _returns_self_written(op):
+        formula = _same
     try:
-        return formula(bind(op, args, kwargs), out_shape)
+        if multi is not None:
+            return multi(bind(op, args, kwargs), out_shapes)
+        if formula is None or len(out_shapes) != 1:
+            return None
+        return [formula(bind(op, args, kwargs), out_shapes[0])]
     except _NoFormula:
         return None
