@@ -71,10 +71,8 @@ def make_fake(meta, shape: list | None = None, strides: list | None = None) -> t
         if meta.requires_grad:
             if meta.is_leaf:
                 t.requires_grad_(True)
-            elif dense_layout(meta):
-                t = non_leaf(t)       # an op's output: autograd must not treat it as a leaf
-            else:
-                t = t.requires_grad_(True).clone()  # no elements: every layout is contiguous
+            else:   # dense, or no elements: an op's output, which autograd must not see as a leaf
+                t = non_leaf(t)
     return t
 
 
