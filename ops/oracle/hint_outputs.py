@@ -118,13 +118,15 @@ def _fresh(shape: tuple, tensors: tuple, dtype: torch.dtype | None = None,
 # ---------------------------------------------------------------- pointwise ops
 # TensorIterator lays out a pointwise op's output after its inputs' strides. When every tensor
 # input is contiguous, the output is contiguous if either
-# - all tensor inputs have the output's shape (its fast set-up; Python numbers aside), with
-#   the standard strides in dims of size 1, or
 # - no output dim has size 0 or 1: each input's nonzero strides then fall strictly along the
-#   dims (a broadcast dim's stride is 0 and votes for no order).
+#   dims (a broadcast dim's stride is 0 and votes for no order), or
+# - every input has the standard (row-major) strides, its dims of size 0 and 1 included:
+#   all of them then agree on one order, the output's (a contiguous tensor may have any
+#   stride in a dim of size 1, and any at all without elements, which ops that copy their
+#   input's layout keep).
 # Inputs of one dtype keep it, with Python numbers beside floating tensors or ints beside
 # integer ones (comparisons give bool). Everything else (0-dim tensors, which promote and place
-# differently, mixed dtypes, broadcasting to sizes 1, size 0, other layouts) runs the kernel.
+# differently, mixed dtypes, other layouts) runs the kernel.
 
 def _pointwise_shape(tensors: list, same_dtype: bool = True) -> tuple | None:
     """The broadcast output shape of contiguous tensors of one kind and device (_one_kind;
@@ -134,21 +136,16 @@ def _pointwise_shape(tensors: list, same_dtype: bool = True) -> tuple | None:
                                          (t.dtype is first.dtype or not same_dtype)
                                          for t in tensors):
         return None
-    if all(t.shape == first.shape for t in tensors):
-        shape = tuple(first.shape)
-        # A dim of size 1 keeps any stride in a contiguous tensor, and ops that copy their
-        # input's layout (empty_like) keep it: only the standard one is known.
-        if 0 in shape or 1 in shape and any(t.stride() != contiguous_strides(shape)
-                                            for t in tensors):
-            return None
-        return shape
     rank = max(t.dim() for t in tensors)
     shape = []
     for dim in range(-rank, 0):
-        sizes = {t.shape[dim] for t in tensors if t.dim() >= -dim} - {1}
-        if len(sizes) != 1 or 0 in sizes:
-            return None         # no dim of size 1 or 0 in the output; sizes that disagree
-        shape.append(sizes.pop())
+        sizes = {t.shape[dim] for t in tensors if t.dim() >= -dim}
+        if len(sizes - {1}) > 1:
+            return None         # sizes that do not broadcast: the kernel raises
+        shape.append(min(sizes) if 0 in sizes else max(sizes))
+    if (0 in shape or 1 in shape) and \
+            any(t.stride() != contiguous_strides(tuple(t.shape)) for t in tensors):
+        return None
     return tuple(shape)
 
 
