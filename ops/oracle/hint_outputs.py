@@ -5,7 +5,7 @@ hint_kernels.HintKernels) runs only for its output's layout, dtype and autograd 
 `aten.linear` on floating tensors of one dtype and device with matching sizes, those are known
 without it (a fresh contiguous tensor of shape `input[:-1] + (out_features,)`), and the kernel
 (its CompositeImplicit decomposition through torch's fake dispatch, several ms) is skipped; so
-for `aten.addmm` with a 1-d bias and `aten.layer_norm` of a contiguous input. Pointwise ops
+for `aten.addmm` with a 1-d bias, `aten.layer_norm` of a contiguous input and `aten.embedding`. Pointwise ops
 (arithmetic, comparisons, `where`) of contiguous inputs of one dtype skip torch's fake dispatch
 and the Python meta function behind it (~100-400 us a call). Anything outside the checks runs
 the kernel, whose errors are eager's. The artifact check's run of a program on meta tensors
@@ -99,6 +99,21 @@ def _layer_norm(input: Any, normalized_shape: Any, weight: Any = None, bias: Any
     if any(list(t.shape) != n for t in (weight, bias) if t is not None):
         return None
     return _fresh(tuple(input.shape), tensors)
+
+
+def _embedding(weight: Any, indices: Any, padding_idx: Any = -1,
+               scale_grad_by_freq: Any = False, sparse: Any = False) -> torch.Tensor | None:
+    """A row of a 2-d floating weight (with the standard strides) for each integer index: a
+    fresh contiguous tensor of shape `indices.shape + (embedding_dim,)`, whatever the
+    indices' layout."""
+    if not _one_kind((weight, indices)) or weight.dim() != 2 or \
+            not weight.dtype.is_floating_point or indices.dtype not in (torch.int32, torch.int64) or \
+            weight.stride() != contiguous_strides(tuple(weight.shape)):
+        return None
+    if type(padding_idx) is not int or not -1 <= padding_idx < weight.shape[0] or \
+            type(scale_grad_by_freq) is not bool or sparse is not False:
+        return None
+    return _fresh((*indices.shape, weight.shape[1]), (weight,))
 
 
 def _fresh(shape: tuple, tensors: tuple, dtype: torch.dtype | None = None,
@@ -223,7 +238,8 @@ _COMPARISONS = tuple(getattr(getattr(aten, name), overload)
 
 _RULES: dict[Any, Callable] = {
     aten.linear.default: _linear, aten.addmm.default: _addmm,
-    aten.layer_norm.default: _layer_norm, aten.where.self: _where,
+    aten.layer_norm.default: _layer_norm, aten.embedding.default: _embedding,
+    aten.where.self: _where,
     aten.__and__.Tensor: _logical, aten.__or__.Tensor: _logical,
     aten.bitwise_and.Tensor: _logical, aten.bitwise_or.Tensor: _logical,
     **{op: _arithmetic for op in _ARITHMETIC},

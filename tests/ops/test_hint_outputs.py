@@ -213,6 +213,45 @@ def test_addmm_and_layer_norm_outside_the_checks_run_the_kernel(func, args):
     _meta_agrees(func, args(), {}, False)
 
 
+EMBEDDING = list(itertools.product(
+    [(0,), (3,), (2, 5), (0, 16), (1, 1), (2, 1, 3), ()],   # index shapes
+    [False, True],                                          # transposed indices
+    [torch.float32, torch.bfloat16], [torch.int64, torch.int32],
+    [-1, 0, 9],                                             # padding_idx
+    [False, True],                                          # weight requires grad
+    [True, False],                                          # grad mode
+))
+
+
+@pytest.mark.parametrize("shape,transposed,dtype,index_dtype,padding,grad,grad_mode", EMBEDDING)
+def test_embedding_output_is_the_kernel_output(shape, transposed, dtype, index_dtype, padding,
+                                               grad, grad_mode):
+    indices = _fake(shape, index_dtype, transposed=transposed and len(shape) >= 2)
+    args = (_fake((10, 4), dtype, grad), indices, padding)
+    with torch.set_grad_enabled(grad_mode):
+        ours = known_output(aten.embedding.default, args, {})
+        assert ours is not None
+        assert _layout(ours) == _layout(_kernel(aten.embedding.default, args, {}))
+        weight = torch.randn(10, 4, dtype=dtype, requires_grad=grad)
+        index = torch.randint(0, 10, indices.shape, dtype=index_dtype)
+        if transposed and len(shape) >= 2:
+            index = index.transpose(-1, -2).contiguous().transpose(-1, -2)
+        assert _layout(ours) == _layout(aten.embedding.default(weight, index, padding))   # eager
+    _meta_agrees(aten.embedding.default, args, {}, True)
+
+
+@pytest.mark.parametrize("args", [
+    lambda: (_fake((10, 4)), _fake((3,), torch.float32)),                   # float indices
+    lambda: (_fake((10, 4), torch.int64), _fake((3,), torch.int64)),        # integer weight
+    lambda: (_fake((10, 4), transposed=True), _fake((3,), torch.int64)),    # weight's layout
+    lambda: (_fake((10,)), _fake((3,), torch.int64)),                       # 1-d weight
+    lambda: (_fake((10, 4)), _fake((3,), torch.int64), 10),                 # padding_idx
+    lambda: (_fake((10, 4)), _fake((3,), torch.int64), -1, False, True),    # sparse
+])
+def test_embedding_outside_the_checks_runs_the_kernel(args):
+    assert known_output(aten.embedding.default, args(), {}) is None
+
+
 # ---------------------------------------------------------------- pointwise ops
 def _pointwise_input(shape, dtype, layout, requires_grad):
     """A fake of `shape`: contiguous, transposed (last two dims) or an offset slice."""
