@@ -5,7 +5,8 @@ hint_kernels.HintKernels) runs only for its output's layout, dtype and autograd 
 `aten.linear` on floating tensors of one dtype and device with matching sizes, those are known
 without it (a fresh contiguous tensor of shape `input[:-1] + (out_features,)`), and the kernel
 (its CompositeImplicit decomposition through torch's fake dispatch, several ms) is skipped; so
-for `aten.addmm` with a 1-d bias, `aten.layer_norm` of a contiguous input and `aten.embedding`. Pointwise ops
+for `aten.addmm` with a 1-d bias, `aten.layer_norm` of a contiguous input, `aten.embedding`
+and `aten.scaled_dot_product_attention` of contiguous 4-d inputs. Pointwise ops
 (arithmetic, comparisons, `where`) of contiguous inputs of one dtype skip torch's fake dispatch
 and the Python meta function behind it (~100-400 us a call). Anything outside the checks runs
 the kernel, whose errors are eager's. The artifact check's run of a program on meta tensors
@@ -116,18 +117,90 @@ def _embedding(weight: Any, indices: Any, padding_idx: Any = -1,
     return _fresh((*indices.shape, weight.shape[1]), (weight,))
 
 
+def _attention(query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: Any = 0.0,
+               is_causal: Any = False, scale: Any = None, enable_gqa: Any = False
+               ) -> torch.Tensor | None:
+    """scaled_dot_product_attention of 4-d (batch, heads, length, dim) query, key and value
+    of one floating dtype, the same batch and heads, without dropout; a mask (bool or of
+    their dtype; the standard strides or 0 where expanded, any in a dim of size 1, 1 in the
+    last) that broadcasts to (batch, heads, query length, key length), not beside is_causal.
+    Each input is laid out fresh (the standard strides) or as heads (_heads_layout).
+
+    Eager's CPU flash kernel lays its output out as the query (heads of a fresh
+    `(b, length, heads, value dim)` for heads of one), the math kernel contiguously; flash is
+    taken unless a mask requires grad or sdpa_kernel excludes it. The output of heads of a
+    query is answered only where that choice is known: key and value dims alike, no batch,
+    head or length of 0 or 1, not on meta tensors (the meta device takes the math kernel).
+    tests/ops/test_hint_outputs.py compares the answers with the fake kernel and eager across
+    sizes, masks, dtypes, layouts and grad modes."""
+    qkv = (query, key, value)
+    if not _plain(qkv) or any(t.dim() != 4 for t in qkv):
+        return None
+    (b, h, length, dim), (kb, kh, source, kdim), (vb, vh, vsource, vdim) = \
+        query.shape, key.shape, value.shape
+    if (kb, kh, kdim) != (b, h, dim) or (vb, vh, vsource) != (b, h, source) or \
+            dropout_p not in (0, 0.0) or type(is_causal) is not bool or enable_gqa is not False or \
+            not (scale is None or type(scale) in (int, float)):
+        return None
+    layouts = [_heads_layout(t) for t in qkv]
+    if None in layouts:
+        return None
+    inputs, mask_grad = qkv, False
+    if attn_mask is not None:
+        standard = contiguous_strides(tuple(attn_mask.shape))
+        if is_causal or not _one_kind((query, attn_mask)) or attn_mask.dim() > 4 or \
+                attn_mask.dtype not in (torch.bool, query.dtype) or attn_mask.stride(-1) != 1 or \
+                any(s not in (0, want) and n != 1
+                    for n, s, want in zip(attn_mask.shape, attn_mask.stride(), standard)):
+            return None     # (a stride of 0: a mask expanded from fewer rows or heads)
+        target = (b, h, length, source)[4 - attn_mask.dim():]
+        if any(size not in (1, full) for size, full in zip(attn_mask.shape, target)):
+            return None
+        if attn_mask.requires_grad and not torch.is_grad_enabled():
+            return None
+        mask_grad = attn_mask.requires_grad
+        inputs = (*qkv, attn_mask) if mask_grad else qkv
+    sizes_known = min(b, h, length, source) >= 2
+    if mask_grad and not sizes_known:
+        return None         # an empty output does not take the mask's grad
+    if layouts[0] == "fresh" or mask_grad:
+        return _fresh((b, h, length, vdim), inputs)
+    if not sizes_known or dim != vdim or type(query) is torch.Tensor or \
+            not torch.backends.cuda.flash_sdp_enabled():    # (the flag CPU's flash reads too)
+        return None
+    heads = contiguous_strides((b, length, h, vdim))
+    return _fresh((b, h, length, vdim), inputs, strides=tuple(heads[i] for i in (0, 2, 1, 3)))
+
+
+def _heads_layout(t: Any) -> str | None:
+    """"fresh": the standard strides; "heads": attention's heads of a fresh tensor, the
+    (b, length, heads * dim) columns of a fresh (b, length, width) (one of a fused
+    projection's splits, or all of it) viewed as (b, length, heads, dim) and transposed to
+    (b, heads, length, dim); None otherwise."""
+    shape = tuple(t.shape)
+    strides = t.stride()
+    if strides == contiguous_strides(shape):
+        return "fresh"
+    b, h, length, dim = shape
+    row = strides[2]
+    if strides[3] == 1 and strides[1] == dim and row >= h * dim and strides[0] == length * row:
+        return "heads"
+    return None
+
+
 def _fresh(shape: tuple, tensors: tuple, dtype: torch.dtype | None = None,
-           differentiable: bool = True) -> torch.Tensor:
-    """A new contiguous output of the inputs' dtype (unless given) and device, made by an op on
-    `tensors`."""
+           differentiable: bool = True, strides: tuple | None = None) -> torch.Tensor:
+    """A new output of the inputs' dtype (unless given) and device, made by an op on
+    `tensors`: contiguous, or with the given (dense) strides."""
     requires_grad = differentiable and torch.is_grad_enabled() and \
         any(t.requires_grad for t in tensors)
     first = tensors[0]
+    strides = contiguous_strides(shape) if strides is None else strides
     if type(first) is torch.Tensor:     # meta: what the kernel makes, autograd state aside
-        return torch.empty_strided(shape, contiguous_strides(shape), device=first.device,
+        return torch.empty_strided(shape, strides, device=first.device,
                                    dtype=first.dtype if dtype is None else dtype)
     return make_fake(TensorMeta(shape, first.dtype if dtype is None else dtype, first.device,
-                                requires_grad, is_leaf=not requires_grad))
+                                requires_grad, strides, is_leaf=not requires_grad))
 
 
 # ---------------------------------------------------------------- pointwise ops
@@ -239,6 +312,7 @@ _COMPARISONS = tuple(getattr(getattr(aten, name), overload)
 _RULES: dict[Any, Callable] = {
     aten.linear.default: _linear, aten.addmm.default: _addmm,
     aten.layer_norm.default: _layer_norm, aten.embedding.default: _embedding,
+    aten.scaled_dot_product_attention.default: _attention,
     aten.where.self: _where,
     aten.__and__.Tensor: _logical, aten.__or__.Tensor: _logical,
     aten.bitwise_and.Tensor: _logical, aten.bitwise_or.Tensor: _logical,

@@ -14,6 +14,7 @@ from strict_tracer.ops.oracle import hint_kernels
 from strict_tracer.ops.oracle.fakes import fake_mode
 from strict_tracer.ops.oracle.hint_outputs import known_output
 from strict_tracer.ops.oracle.iterator_layout import eager_layout
+from strict_tracer.proxy import contiguous_strides
 from strict_tracer.testing import check_program, programs
 from support.helpers import assert_same, run_both
 
@@ -250,6 +251,113 @@ def test_embedding_output_is_the_kernel_output(shape, transposed, dtype, index_d
 ])
 def test_embedding_outside_the_checks_runs_the_kernel(args):
     assert known_output(aten.embedding.default, args(), {}) is None
+
+
+ATTENTION = list(itertools.product(
+    [(2, 4, 8, 8, 16, 16), (2, 4, 8, 5, 16, 4), (1, 1, 1, 1, 8, 8), (0, 4, 8, 8, 16, 16),
+     (2, 4, 1, 8, 16, 16), (2, 4, 8, 0, 16, 16), (3, 2, 1, 1, 4, 4), (2, 1, 8, 8, 8, 8)],
+    [None, "bool (b, 1, L, S)", "float (1, 1, L, S)", "float (b, h, L, S)", "bool (L, S)",
+     "bool expanded (b, 1, L, S)", "float expanded (b, h, L, S)"],
+    [False, True],                                              # is_causal
+    [torch.float32, torch.bfloat16],
+    ["none", "query", "mask"],                                  # what requires grad
+    [("fresh", "fresh"), ("heads", "fresh"), ("fresh", "heads"), ("heads", "heads"),
+     ("split", "split"), ("split", "fresh")],
+))
+
+
+def _attention_args(sizes, mask, dtype, grad, layouts, make):
+    b, h, length, source, dim, vdim = sizes
+
+    def tensor(shape, layout, requires_grad=False):
+        if layout == "fresh":
+            return make(shape, dtype, requires_grad)
+        n, heads, rows, width = shape
+        if layout == "heads":   # (b, length, heads, dim) transposed to (b, heads, length, dim)
+            t = make((n, rows, heads, width), dtype).transpose(1, 2)
+        else:                   # the middle third of a fused projection's output, as heads
+            t = make((n, rows, 3 * heads * width), dtype)[:, :, heads * width:2 * heads * width]
+            t = t.view(n, rows, heads, width).transpose(1, 2)
+        return t.requires_grad_(requires_grad) if requires_grad else t
+    shapes = {"bool (b, 1, L, S)": (b, 1, length, source), "float (1, 1, L, S)": (1, 1, length, source),
+              "float (b, h, L, S)": (b, h, length, source), "bool (L, S)": (length, source)}
+    args = (tensor((b, h, length, dim), layouts[0], grad == "query"),
+            tensor((b, h, source, dim), layouts[1]),
+            tensor((b, h, source, vdim), layouts[1], grad == "value"))
+    if mask is None:
+        return args
+    mask_dtype = torch.bool if mask.startswith("bool") else dtype
+    if "expanded" in mask:      # rows (or heads) of one, expanded: strides of 0
+        full = (b, 1, length, source) if mask.startswith("bool") else (b, h, length, source)
+        one = make((1, 1, 1, source), mask_dtype).expand(full)
+        return (*args, one.requires_grad_(True) if grad == "mask" and mask_dtype is dtype else one)
+    return (*args, make(shapes[mask], mask_dtype, grad == "mask" and mask_dtype is dtype))
+
+
+def _real(shape, dtype, requires_grad=False):
+    t = torch.rand(shape) > 0.5 if dtype is torch.bool else torch.randn(shape, dtype=dtype)
+    return t.requires_grad_(requires_grad)
+
+
+@pytest.mark.parametrize("sizes,mask,causal,dtype,grad,layouts", ATTENTION)
+def test_attention_output_is_the_kernel_output(sizes, mask, causal, dtype, grad, layouts):
+    args = _attention_args(sizes, mask, dtype, grad, layouts, _fake)
+    kwargs = {"is_causal": causal, "scale": None if causal else 0.5}
+    ours = known_output(aten.scaled_dot_product_attention.default, args, kwargs)
+    eager = _outcome_eager(aten.scaled_dot_product_attention.default,
+                           _attention_args(sizes, mask, dtype, grad, layouts, _real), kwargs)
+    if ours is None:    # left to the kernel
+        small = min(sizes[:4]) < 2
+        mask_grad = grad == "mask" and mask is not None and not mask.startswith("bool")
+        assert mask is not None and causal or mask_grad and small or \
+            layouts[0] != "fresh" and not mask_grad and (small or sizes[4] != sizes[5]) or \
+            small and layouts != ("fresh", "fresh")     # heads of sizes 0 and 1: unrecognized
+        return
+    assert _layout(ours) == _outcome(aten.scaled_dot_product_attention.default, args, kwargs)
+    assert _layout(ours) == eager
+    assert not ours._is_view()
+    # On meta tensors only a query with the standard strides is answered (see _attention).
+    fresh_query = args[0].stride() == contiguous_strides(tuple(args[0].shape))
+    _meta_agrees(aten.scaled_dot_product_attention.default, args, kwargs, fresh_query)
+
+
+def test_attention_heads_under_the_math_kernel_run_the_kernel():
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    sizes, layouts = (2, 4, 8, 8, 16, 16), ("heads", "heads")
+    args = _attention_args(sizes, None, torch.float32, "none", layouts, _fake)
+    assert known_output(aten.scaled_dot_product_attention.default, args, {}) is not None
+    with sdpa_kernel(SDPBackend.MATH):
+        assert known_output(aten.scaled_dot_product_attention.default, args, {}) is None
+        real = _attention_args(sizes, None, torch.float32, "none", layouts, _real)
+        out = aten.scaled_dot_product_attention.default(*real)
+        assert out.stride() == contiguous_strides(tuple(out.shape))    # eager's math kernel
+        assert _layout(_kernel(aten.scaled_dot_product_attention.default, args, {})) == _layout(out)
+
+
+def _outcome_eager(func, args, kwargs):
+    try:
+        return _layout(func(*args, **kwargs))
+    except Exception as exc:    # noqa: BLE001 - eager's refusal is the expected answer
+        return type(exc)
+
+
+@pytest.mark.parametrize("change", [
+    {"dropout_p": 0.1}, {"enable_gqa": True}, {"key": (2, 2, 8, 16)}, {"key": (2, 4, 8, 8)},
+    {"value": (2, 4, 7, 16)}, {"attn_mask": (2, 4, 8, 9)}, {"query_layout": "transposed"},
+    {"attn_mask_dtype": torch.int64}, {"three_d": True},
+])
+def test_attention_outside_the_checks_runs_the_kernel(change):
+    shapes = {"query": (2, 4, 8, 16), "key": (2, 4, 8, 16), "value": (2, 4, 8, 16)}
+    shapes.update({k: v for k, v in change.items() if k in shapes})
+    if change.get("three_d"):
+        shapes = {k: v[1:] for k, v in shapes.items()}
+    args = [_fake(shapes["query"], transposed=change.get("query_layout") == "transposed"),
+            _fake(shapes["key"]), _fake(shapes["value"])]
+    if "attn_mask" in change or "attn_mask_dtype" in change:
+        args.append(_fake(change.get("attn_mask", (2, 4, 8, 8)),
+                          change.get("attn_mask_dtype", torch.float32)))
+    kwargs = {k: v for k, v in change.items() if k in ("dropout_p", "enable_gqa")}
+    assert known_output(aten.scaled_dot_product_attention.default, tuple(args), kwargs) is None
 
 
 # ---------------------------------------------------------------- pointwise ops
