@@ -364,7 +364,8 @@ def indexing_key(w) -> None:
 
 
 def pointwise_layout(w) -> None:
-    """Pointwise ops (and ops allocating their output: masked_fill, log_softmax, nan_to_num)
+    """Pointwise ops (and ops allocating their output: masked_fill, log_softmax, nan_to_num,
+    attention of a fresh query or of heads of one)
     whose output layout the oracle may decide without the kernel (contiguous inputs of one
     dtype, dims of size 1, broadcasting, Python numbers, integer and bool tensors) or must
     leave to it (a size-1 dim with another stride, transposed inputs), with the output's
@@ -388,6 +389,10 @@ def pointwise_layout(w) -> None:
         f"{v} + torch.where({v}.t()[:, :1] > 0, 0.0, {v}.t()[:, :1]).stride()[1]"
         f" * (~({v}.t()[:, :1] > 0)).stride()[1]",
         f"{v} + {v}.unsqueeze(1).transpose(1, 2).square().stride()[2]",
+        f"{v} + torch.nn.functional.scaled_dot_product_attention("
+        f"*[{v}.view(-1, 3, 2, 1).transpose(1, 2)] * 3).stride()[1]",
+        f"torch.nn.functional.scaled_dot_product_attention(*[{v}.view(-1, 2, 3, 1)] * 3, "
+        f"is_causal=True).view(-1, {WIDTH}) + {v}",
     ])))
 
 
