@@ -54,6 +54,20 @@ _DECIDED_WITHOUT_SIZES = frozenset({_aten.to.dtype, _aten.to.device, _aten.to.dt
                                     _aten.to.other})
 
 
+# ATen overloads whose decomposition asks about sizes (batch_norm: no elements, the running
+# stats' length), which its run on symbolic fakes answers as routing, and ends in one ATen
+# call on its own inputs (`_native_batch_norm_legit_no_training`, beside a factory of a
+# constant size: an empty reserve tensor), whose kernel (a Python decomposition, ~13 ms on
+# symbolic fakes) can run at the hints like a binding's.
+_DECOMPOSED_TO_ONE_CALL = frozenset({_aten.batch_norm.default})
+
+
+def decomposes_to_one_call(fn: Callable) -> bool:
+    """`fn`'s decomposition ends in one ATen call whose kernel may run at the hints (see
+    _DECOMPOSED_TO_ONE_CALL; HintKernels refuses a second such call or other inputs)."""
+    return fn in _DECOMPOSED_TO_ONE_CALL
+
+
 def decomposes_on_twins(fn: Callable, args: tuple, kwargs: dict) -> bool:
     """`fn`'s decomposition can run on static twins of its symbolic tensors: it never asks
     about their sizes (HintKernels' `inputs`, with an input returned by no call admitted)."""
@@ -86,16 +100,22 @@ class HintKernels:
     """
 
     def __init__(self, metas: dict[int, Any], lender: Any = None,
-                 inputs: list[torch.Tensor] | None = None, returns_input: bool = False) -> None:
+                 inputs: list[torch.Tensor] | None = None, returns_input: bool = False,
+                 constant_factories: bool = False) -> None:
         self.metas = metas
         self.lender = lender
         self.inputs = [(t, _layout(t)) for t in inputs] if inputs is not None else None
         self.returns_input = returns_input      # no call, an input returned: decided without sizes
+        # A decomposition's calls without tensors or symbolic values (an empty reserve
+        # tensor) run as they are, beside the one call at the hints.
+        self.constant_factories = constant_factories
         self.used = False
         self._originals: dict[int, tuple] = {}      # id(twin) -> (symbolic fake, twin's layout)
         self._lent: list = []                       # (key, twin, its state when lent)
 
     def run(self, func: Any, args: tuple, kwargs: dict) -> Any:
+        if self.constant_factories and _constant((args, kwargs)):
+            return func(*args, **kwargs)
         if self.used:
             raise NeedsSymbolic("a second ATen call")
         self.used = True
@@ -119,6 +139,8 @@ class HintKernels:
                 raise NeedsSymbolic("an in-place op changed its input's sizes or strides")
         if not self.used:
             return
+        if self.constant_factories:     # the calls that ran as they are aside
+            recorded = [c for c in recorded if not _constant((c.args, c.kwargs))]
         if len(recorded) != 1:
             raise NeedsSymbolic("no single ATen call")
         produced = tensors_in(recorded[0].output)
@@ -183,6 +205,17 @@ class HintKernels:
             return value
         # A scalar computed by the kernel (it may stand for a symbolic value).
         raise NeedsSymbolic(f"an output of type {type(value).__name__}")
+
+
+def _constant(value: Any) -> bool:
+    """No tensor and no symbolic value in a call's (nested) arguments."""
+    if isinstance(value, (torch.Tensor, torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return False
+    if isinstance(value, (list, tuple)):
+        return all(_constant(v) for v in value)
+    if isinstance(value, dict):
+        return all(_constant(v) for v in value.values())
+    return True
 
 
 def _layout(t: torch.Tensor) -> tuple:

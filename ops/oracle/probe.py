@@ -112,8 +112,9 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     `symbolic`: some argument holds stand-in symbols. Fake mode's dispatch cache is then
     bypassed: entries for symbolic outputs cost more to build than the kernel and rarely hit.
     `symbolic_metas` (id of each symbolic input fake -> its TensorMeta): a compiled binding's
-    ATen call may run its kernel at the hints (ops/hint_kernels.py); without it, or when the
-    shortcut does not apply, the call runs symbolically. `lender`: where the static twins come
+    ATen call, or the one call a decomposition ends in (hint_kernels.decomposes_to_one_call),
+    may run its kernel at the hints (ops/hint_kernels.py); without it, or when the shortcut
+    does not apply, the call runs symbolically. `lender`: where the static twins come
     from and go back to (the trace's StandInPool), if anywhere.
 
     Guards torch adds in its throwaway env outside the recorded ATen calls are routing
@@ -122,10 +123,13 @@ def probe(fn: Callable, args: tuple, kwargs: dict, grad_enabled: bool,
     computing output shapes, which our shape rules decide instead.
     """
     routing = [] if routing is None else routing
-    if symbolic_metas and decompose is None and hint_kernels.eligible(fn):
+    if symbolic_metas and (hint_kernels.eligible(fn) if decompose is None
+                           else hint_kernels.decomposes_to_one_call(fn)):
         try:
-            return _run(fn, args, kwargs, grad_enabled, None, autocast, symbolic,
-                        hint_kernels.HintKernels(symbolic_metas, lender), routing)
+            return _run(fn, args, kwargs, grad_enabled, decompose, autocast, symbolic,
+                        hint_kernels.HintKernels(symbolic_metas, lender,
+                                                 constant_factories=decompose is not None),
+                        routing)
         except hint_kernels.NeedsSymbolic:
             # An error at the hints is eager's own error for the example inputs: raised.
             # The routing facts the first run taught torch's env are not taught twice: kept.
