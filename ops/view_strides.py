@@ -266,7 +266,8 @@ _FORMULAS: dict[Any, Callable[[Bound, tuple], Strides]] = {
 
 def _split(a: Bound, outs: list) -> list:
     """split / split_with_sizes / chunk: narrow slices of the input, each with its strides."""
-    return [_input(a)[1] for _ in outs]
+    strides = _input(a)[1]
+    return [strides] * len(outs)
 
 
 def _unbind(a: Bound, outs: list) -> list:

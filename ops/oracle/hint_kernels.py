@@ -21,6 +21,7 @@ import types
 from typing import Any, Callable
 
 import torch
+from torch.utils import _pytree as pytree
 
 from . import view_kernels
 from .fakes import is_static, make_fake, view_key
@@ -207,15 +208,12 @@ class HintKernels:
         raise NeedsSymbolic(f"an output of type {type(value).__name__}")
 
 
+_NOT_CONSTANT = (torch.Tensor, torch.SymInt, torch.SymFloat, torch.SymBool)
+
+
 def _constant(value: Any) -> bool:
     """No tensor and no symbolic value in a call's (nested) arguments."""
-    if isinstance(value, (torch.Tensor, torch.SymInt, torch.SymFloat, torch.SymBool)):
-        return False
-    if isinstance(value, (list, tuple)):
-        return all(_constant(v) for v in value)
-    if isinstance(value, dict):
-        return all(_constant(v) for v in value.values())
-    return True
+    return not any(isinstance(v, _NOT_CONSTANT) for v in pytree.tree_leaves(value))
 
 
 def _layout(t: torch.Tensor) -> tuple:

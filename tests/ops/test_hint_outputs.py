@@ -321,6 +321,19 @@ def test_attention_output_is_the_kernel_output(sizes, mask, causal, dtype, grad,
     _meta_agrees(aten.scaled_dot_product_attention.default, args, kwargs, fresh_query)
 
 
+def test_attention_masks_outside_the_checks_run_the_kernel():
+    args = _attention_args((2, 4, 8, 8, 16, 16), None, torch.float32, "none",
+                           ("heads", "heads"), _fake)
+    sdpa = aten.scaled_dot_product_attention.default
+    rows = _fake((2, 1, 8), torch.bool).unsqueeze(-1).expand(2, 1, 8, 8)   # last stride 0
+    assert known_output(sdpa, (*args, rows), {}) is None
+    grad_mask = _fake((2, 4, 8, 8), torch.float32, True)
+    assert known_output(sdpa, (*args, grad_mask), {}) is not None       # the math kernel's
+    with torch.no_grad():
+        assert known_output(sdpa, (*args, grad_mask), {}) is None
+    assert known_output(sdpa, args, {"scale": torch.tensor(0.5)}) is None
+
+
 def test_attention_heads_under_the_math_kernel_run_the_kernel():
     from torch.nn.attention import SDPBackend, sdpa_kernel
     sizes, layouts = (2, 4, 8, 8, 16, 16), ("heads", "heads")

@@ -332,6 +332,32 @@ def test_shortcut_is_abandoned_when_the_binding_may_have_routed_on_outputs():
         at_hints.run(torch.ops.aten.add.Tensor, (out, out), {})
 
 
+def test_a_decomposition_runs_constant_factories_beside_its_one_call_at_the_hints():
+    from strict_tracer.ops.oracle.fakes import fake_mode
+    from strict_tracer.ops.oracle.probe import RecordedCall
+    aten = torch.ops.aten
+    at_hints = hint_kernels.HintKernels({}, constant_factories=True)
+    with fake_mode():
+        x = torch.empty(2, 3)
+        reserve = at_hints.run(aten.empty.memory_format, ([0],), {"dtype": torch.uint8})
+        out = at_hints.run(aten.relu.default, (x,), {})         # the one call at the hints
+    assert tuple(reserve.shape) == (0,) and reserve.dtype is torch.uint8
+    assert tuple(out.shape) == (2, 3)
+    factory = RecordedCall(aten.empty.memory_format, ([0],), {"dtype": torch.uint8}, reserve)
+    call = RecordedCall(aten.relu.default, (x,), {}, out)
+    at_hints.check(out, [factory, call])                          # the factory set aside: kept
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
+        at_hints.check(out, [factory, call, call])
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="more than"):
+        at_hints.check(reserve, [factory, call])                # the factory's output returned
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="second"):
+        at_hints.run(aten.relu.default, (x,), {})
+    plain = hint_kernels.HintKernels({})            # a binding's: a factory is a call too
+    plain.used = True
+    with pytest.raises(hint_kernels.NeedsSymbolic, match="single"):
+        plain.check(out, [factory, call])
+
+
 def test_twin_inputs_stand_only_for_one_call_that_kept_their_layout():
     from strict_tracer.ops.oracle.fakes import fake_mode
     with fake_mode():

@@ -130,3 +130,15 @@ def test_formula_strides_are_the_kernels(name, monkeypatch):
         y = torch.randn(*size, 24)
         for got, want in zip(ours.module()(y), mod(y)):
             torch.testing.assert_close(got, want)
+
+
+def test_only_in_place_ops_that_keep_their_input_layout_return_it_by_formula():
+    from strict_tracer.ops.view_strides import _returns_self_written
+    aten = torch.ops.aten
+    kept = [aten.add_.Tensor, aten.mul_.Tensor, aten.clamp_.default, aten.copy_.default,
+            aten.fill_.Scalar, aten.zero_.default, aten.masked_fill_.Scalar]
+    changed = [aten.t_.default, aten.transpose_.default, aten.unsqueeze_.default,
+               aten.squeeze_.dim, aten.resize_.default, aten.as_strided_.default,
+               aten.add.Tensor, aten.view.default]
+    assert all(_returns_self_written(op) for op in kept)
+    assert not any(_returns_self_written(op) for op in changed)
